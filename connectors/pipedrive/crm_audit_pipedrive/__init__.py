@@ -1,0 +1,3 @@
+"""crm-audit connector for Pipedrive."""
+
+__version__ = "0.1.0"

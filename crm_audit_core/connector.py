@@ -1,0 +1,113 @@
+"""The connector contract: how a plugin that reads a CRM hands rows to the store.
+
+A connector plugin registers a :class:`ConnectorInfo` through the
+``crm_audit_register_connectors`` hook. For each configured tenant the runner calls
+``info.factory(options, context)`` and then ``connector.extract(sink)``. The connector
+reads its CRM and calls ``sink.write(table, rows)`` with canonical rows (dicts keyed by
+the columns of :mod:`crm_audit_core.model`), in batches, never one call per record.
+
+Row conventions:
+
+* canonical columns as plain Python values: ``str``, ``int``, ``float``, ``bool``,
+  ``datetime`` (aware or naive UTC) or an ISO-8601 string for timestamps, a list of
+  strings for ``list`` columns; ``None`` for unknown;
+* ``"raw"``: the vendor's record (a dict, stored as JSON) so nothing is lost;
+* ``"custom"``: optional dict ``{field_name: value}`` of custom-field values (stored in
+  ``custom_values``; declare the fields in the ``fields`` table).
+
+Tables a connector never writes are "not supplied", and checks that need them are
+skipped with a reason. A table is complete once ``sink.complete(table)`` is called; a
+table begun but not completed (the connector failed half-way) is marked *partial* in the
+report, never silently taken as whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+
+class ProgressHandle(Protocol):
+    def advance(self, records: int = 0, calls: int = 0) -> None: ...
+
+    def set_total(self, total: int | None) -> None: ...
+
+    def waiting(self, seconds: float) -> None:
+        """Account ``seconds`` spent waiting on rate limits (shown in the bar)."""
+
+
+class Sink(Protocol):
+    """Where a connector sends its rows (implemented by :mod:`crm_audit_core.extract`)."""
+
+    tenant: str
+
+    def write(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Buffer canonical rows for ``table``; written to the store in batches."""
+
+    def complete(self, table: str) -> None:
+        """Declare ``table`` fully read."""
+
+    def progress(self, table: str, total: int | None = None) -> ProgressHandle:
+        """A progress bar for one object (records, API calls, rate-limit waits)."""
+
+    def note(self, message: str) -> None:
+        """A warning for the report (e.g. 'login history not available on this plan')."""
+
+
+class Connector(Protocol):
+    def extract(self, sink: Sink) -> None:
+        """Read the CRM into ``sink``. Raise :class:`crm_audit_core.errors.ConnectorError`
+        (or :class:`~crm_audit_core.errors.AuthError`) with one clear line on failure."""
+
+    def api_calls(self) -> int:
+        """How many HTTP calls this connector made."""
+
+
+@dataclass
+class ExtractContext:
+    """What the runner tells a connector about the audit."""
+
+    tenant: str
+    as_of: Any  # datetime, UTC
+    debug: bool = False
+    settings: dict = field(default_factory=dict)  # [connectors.<name>] defaults
+
+
+@dataclass
+class SandboxHandle:
+    """A running emulated CRM (see :class:`ConnectorInfo.sandbox`)."""
+
+    url: str
+    options: dict  # connector options that point the connector at this sandbox
+    stop: Callable[[], None]
+    requests: list = field(default_factory=list)  # request log: dicts(method, path, status)
+    extra: dict = field(default_factory=dict)
+
+    def __enter__(self) -> "SandboxHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@dataclass
+class ConnectorInfo:
+    """Registration record for a connector.
+
+    ``options``: option name -> help text; names ending in ``token``, ``password``,
+    ``secret`` or ``key`` are treated as secrets (masked everywhere).
+    ``sandbox``: optional callable ``sandbox(tenant, **kwargs) -> SandboxHandle`` that
+    serves a generated tenant (:class:`crm_audit_core.sandbox.GeneratedTenant`) over HTTP
+    on 127.0.0.1; ``crm-audit demo`` and the test kit use it without naming the CRM.
+    ``record_url``: optional ``record_url(options, object, id) -> str | None`` for links
+    into the CRM in reports and fix-lists.
+    """
+
+    name: str
+    factory: Callable[[dict, ExtractContext], Connector]
+    description: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+    required_options: tuple[str, ...] = ()
+    sandbox: Callable[..., SandboxHandle] | None = None
+    record_url: Callable[[dict, str, str], str | None] | None = None
+    plugin: str = ""  # filled by the registry: which plugin registered it

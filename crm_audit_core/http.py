@@ -1,0 +1,251 @@
+"""Shared HTTP plumbing for connectors: call counts, rate limiting, budget guard, retries.
+
+Connectors use their vendor's client library (or ``requests``) for the calls themselves;
+this module supplies what those clients lack, the same way for every CRM:
+
+* :class:`CallStats`: calls made, retries, seconds spent waiting on rate limits;
+* :class:`RateLimiter`: a client-side sliding-window limiter (e.g. 100 calls / 10 s);
+* :class:`BudgetGuard`: never spend more than a share (default 20%) of the CRM's daily
+  API allowance, so the audit does not starve the company's own integrations;
+* :func:`retrying`: a tenacity policy with exponential backoff and full jitter that
+  honours a server's ``Retry-After`` and never retries auth errors;
+* :func:`make_session`: a ``requests.Session`` with a user agent and call counting.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Callable
+
+import requests
+import tenacity
+
+from .errors import AuthError, BudgetExhausted, ConnectorError
+
+USER_AGENT = "crm-audit (read-only audit; https://github.com/crm-audit/crm-audit)"
+
+
+@dataclass
+class CallStats:
+    calls: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+    by_status: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record_call(self, status: int | None = None) -> None:
+        with self._lock:
+            self.calls += 1
+            if status is not None:
+                self.by_status[status] = self.by_status.get(status, 0) + 1
+
+    def record_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.waited_seconds += seconds
+
+    def record_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+
+class RateLimiter:
+    """At most ``max_calls`` in any ``per_seconds`` window (thread-safe).
+
+    ``sleep`` is injectable so tests and benchmarks can use a fake clock.
+    """
+
+    def __init__(
+        self,
+        max_calls: int,
+        per_seconds: float,
+        stats: CallStats | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if max_calls <= 0 or per_seconds <= 0:
+            raise ValueError("rate limit must be positive")
+        self.max_calls = max_calls
+        self.per_seconds = per_seconds
+        self.stats = stats
+        self._clock = clock
+        self._sleep = sleep
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a call is allowed; return the seconds waited."""
+        waited = 0.0
+        with self._lock:
+            while True:
+                now = self._clock()
+                while self._times and now - self._times[0] >= self.per_seconds:
+                    self._times.popleft()
+                if len(self._times) < self.max_calls:
+                    self._times.append(now)
+                    break
+                delay = self.per_seconds - (now - self._times[0]) + 0.001
+                self._sleep(delay)
+                waited += delay
+        if waited and self.stats:
+            self.stats.record_wait(waited)
+        return waited
+
+    def pause(self, seconds: float) -> None:
+        """The server asked us to wait (Retry-After / reset header)."""
+        if seconds > 0:
+            self._sleep(seconds)
+            if self.stats:
+                self.stats.record_wait(seconds)
+
+
+class BudgetGuard:
+    """Stops the audit before it spends more than ``share`` of the daily API allowance.
+
+    Call :meth:`observe` with what the CRM reports (``limit``, and ``remaining`` or
+    ``used``) whenever a response carries it, and :meth:`before_call` before each call.
+    The audit's own allowance is ``share * limit``, counted from the calls this guard saw.
+    It also stops when the CRM's remaining allowance would fall under ``(1 - share) *
+    limit`` in total, whoever spent it, so the audit never eats the last of the quota.
+    """
+
+    def __init__(self, share: float = 0.2, crm: str = "the CRM"):
+        if not 0 < share <= 1:
+            raise ValueError("budget share must be in (0, 1]")
+        self.share = share
+        self.crm = crm
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def observe(self, limit=None, remaining=None, used=None) -> None:
+        with self._lock:
+            if limit is not None:
+                self.limit = int(limit)
+            if remaining is not None:
+                self.remaining = int(remaining)
+            elif used is not None and self.limit is not None:
+                self.remaining = self.limit - int(used)
+
+    @property
+    def allowance(self) -> int | None:
+        return None if self.limit is None else int(self.limit * self.share)
+
+    def before_call(self, cost: int = 1) -> None:
+        with self._lock:
+            allowance = self.allowance
+            if allowance is not None and self.spent + cost > allowance:
+                raise BudgetExhausted(
+                    f"stopped after {self.spent} API calls: the audit may use at most "
+                    f"{self.share:.0%} of {self.crm}'s daily allowance of {self.limit}",
+                    hint="raise 'budget_share' in the connector's options or run the audit later",
+                )
+            if (
+                self.limit is not None
+                and self.remaining is not None
+                and self.remaining - cost < self.limit * (1 - self.share)
+                and self.spent > 0
+            ):
+                raise BudgetExhausted(
+                    f"stopped after {self.spent} API calls: {self.crm} has only "
+                    f"{self.remaining} of {self.limit} daily API calls left and the audit keeps "
+                    f"{1 - self.share:.0%} of the allowance for the company's own integrations",
+                    hint="run the audit after the daily quota resets, or raise 'budget_share'",
+                )
+            self.spent += cost
+
+
+class RetryableError(ConnectorError):
+    """A transient failure (429, 5xx, connection reset) worth another try."""
+
+    def __init__(self, message: str, retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if value is None or value == "":
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (AuthError, BudgetExhausted)):
+        return False
+    if isinstance(exc, RetryableError):
+        return True
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError))
+
+
+class _Wait(tenacity.wait.wait_base):
+    """Exponential backoff with full jitter, but never less than the server's Retry-After."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random):
+        self.base, self.cap, self.rng = base, cap, rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        attempt = retry_state.attempt_number
+        backoff = self.rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            # The server said how long to wait: that is the floor, plus a little jitter
+            # so that parallel clients do not come back in lockstep.
+            return after + self.rng.uniform(0, min(1.0, self.base))
+        return backoff
+
+
+def retrying(
+    *,
+    max_attempts: int = 6,
+    base_delay: float = 0.5,
+    max_delay: float = 30.0,
+    stats: CallStats | None = None,
+    retry_if: Callable[[BaseException], bool] = _is_retryable,
+    sleep: Callable[[float], None] = time.sleep,
+    seed: int | None = None,
+) -> tenacity.Retrying:
+    """A tenacity ``Retrying`` for one logical API call.
+
+    Retries :class:`RetryableError` (raise it for 429/5xx with ``retry_after`` from the
+    response) and connection errors; never :class:`AuthError` or :class:`BudgetExhausted`.
+    After the last attempt the last exception is re-raised unchanged.
+    """
+
+    def _before_sleep(state: tenacity.RetryCallState) -> None:
+        if stats:
+            stats.record_retry()
+            stats.record_wait(state.next_action.sleep if state.next_action else 0.0)
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max_attempts),
+        wait=_Wait(base_delay, max_delay, random.Random(seed)),
+        retry=tenacity.retry_if_exception(retry_if),
+        reraise=True,
+        sleep=sleep,
+        before_sleep=_before_sleep,
+    )
+
+
+def make_session(stats: CallStats | None = None, verify=True) -> requests.Session:
+    """A ``requests.Session`` that sends our user agent and counts every response."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    session.verify = verify
+    if stats is not None:
+        session.hooks["response"].append(lambda r, *a, **k: stats.record_call(r.status_code))
+    return session

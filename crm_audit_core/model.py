@@ -1,0 +1,230 @@
+"""The canonical schema: the tables every connector fills and every check reads.
+
+This module is the contract of ``shared/DESIGN.md`` held as data, so that the store,
+the files connector, the report schema and the docs all read the same definition.
+
+Types are logical: ``str``, ``int``, ``float``, ``bool``, ``timestamp`` (UTC, stored
+without a zone), ``list`` (a list of strings; in CSV ``;``-separated) and ``json``.
+Every table also has ``tenant`` (the configured tenant name) and ``raw`` (the vendor's
+record as JSON), which the store adds; connectors and files supply the columns below.
+
+Custom fields are not columns of the canonical tables in the store: they are kept, one
+value a row, in ``custom_values`` (tenant, object, record_id, field, value), which stays
+compact for portals with thousands of sparse custom properties. The ``fields`` table says
+which fields exist and which are custom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LOGICAL_TYPES = ("str", "int", "float", "bool", "timestamp", "list", "json")
+
+DUCKDB_TYPES = {
+    "str": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+    "list": "VARCHAR[]",
+    "json": "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = "str"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in LOGICAL_TYPES:
+            raise ValueError(f"column {self.name}: unknown type {self.type!r}")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    # The object name used in fix-lists and record links ("contact", "deal", ...).
+    object_name: str = ""
+    key: str = "id"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name} has no column {name!r}")
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """Parse 'name:type, name2, ...' (type defaults to str)."""
+    out = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, typ = part.partition(":")
+        out.append(Column(name.strip(), (typ or "str").strip()))
+    return tuple(out)
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "users",
+            "People with a login to the CRM, including integration/API users.",
+            _cols(
+                "id, name, email, role, is_active:bool, is_admin:bool, last_login_at:timestamp,"
+                " created_at:timestamp, mfa_enabled:bool"
+            ),
+            object_name="user",
+        ),
+        Table(
+            "login_events",
+            "Login history: one row a login attempt.",
+            _cols("id, user_id, at:timestamp, ip, status, application"),
+            object_name="login",
+        ),
+        Table(
+            "companies",
+            "Companies / accounts / organizations.",
+            _cols(
+                "id, name, domain, industry, phone, street, city, state, postal_code, country,"
+                " owner_id, source, source_detail, created_at:timestamp, updated_at:timestamp"
+            ),
+            object_name="company",
+        ),
+        Table(
+            "contacts",
+            "People: contacts, persons, leads.",
+            _cols(
+                "id, first_name, last_name, email, phone, title, company_id, company_name,"
+                " lifecycle_stage, lead_status, segments:list, owner_id, street, city, state,"
+                " postal_code, country, source, source_detail, email_bounced:bool,"
+                " created_at:timestamp, updated_at:timestamp, last_activity_at:timestamp"
+            ),
+            object_name="contact",
+        ),
+        Table(
+            "deals",
+            "Deals / opportunities.",
+            _cols(
+                "id, name, amount:float, currency, pipeline, stage, is_closed:bool, is_won:bool,"
+                " close_date:timestamp, lost_reason, owner_id, company_id, contact_id, source,"
+                " created_at:timestamp, updated_at:timestamp, last_activity_at:timestamp"
+            ),
+            object_name="deal",
+        ),
+        Table(
+            "stages",
+            "Pipeline stages as the CRM defines them (whether or not any deal uses them).",
+            _cols("id, pipeline, name, position:int, is_closed:bool, is_won:bool"),
+            object_name="stage",
+        ),
+        Table(
+            "activities",
+            "Calls, emails, meetings, SMS, notes and tasks.",
+            _cols(
+                "id, type, subject, owner_id, contact_id, company_id, deal_id, due_at:timestamp,"
+                " is_done:bool, completed_at:timestamp, created_at:timestamp"
+            ),
+            object_name="activity",
+        ),
+        Table(
+            "campaigns",
+            "Marketing emails, surveys and campaigns with their counts.",
+            _cols(
+                "id, name, type, sent:int, delivered:int, opened:int, responses:int,"
+                " started_at:timestamp, source"
+            ),
+            object_name="campaign",
+        ),
+        Table(
+            "fields",
+            "Field definitions per object; is_custom marks custom fields.",
+            _cols("object, name, label, type, is_custom:bool, created_at:timestamp"),
+            object_name="field",
+            key="name",
+        ),
+        Table(
+            "integrations",
+            "Connected systems: apps, syncs, API users.",
+            _cols(
+                "id, name, kind, status, last_sync_at:timestamp, created_at:timestamp,"
+                " records_reported:int"
+            ),
+            object_name="integration",
+        ),
+        Table(
+            "platform",
+            "One row a tenant: vendor, edition and API versions.",
+            _cols(
+                "vendor, edition, api_version_used, api_version_latest,"
+                " api_versions_deprecated:list"
+            ),
+            object_name="platform",
+            key="vendor",
+        ),
+    )
+}
+
+# Tables whose rows may carry custom fields (fields.object names these tables).
+CUSTOM_FIELD_TABLES = ("companies", "contacts", "deals", "activities")
+
+# Vocabularies the checks rely on.
+ACTIVITY_TYPES = ("call", "email", "meeting", "sms", "note", "task")
+SOURCES = ("ui", "import", "form", "api", "integration")
+LOGIN_STATUSES = ("success", "failure")
+
+STEPS = (
+    "usage-review",
+    "updates",
+    "integrations",
+    "value",
+    "open-work",
+    "feedback",
+    "security",
+    "unused-data",
+    "segmentation",
+    "duplicates",
+    "missing-data",
+    "stale-data",
+    "data-policy",
+    "continuous",
+)
+
+STEP_TITLES = {
+    "usage-review": "Usage review",
+    "updates": "1. Updates",
+    "integrations": "2. Integrations work as expected",
+    "value": "3. Conversion and value",
+    "open-work": "4. Unfinished tasks and deals",
+    "feedback": "5. Feedback from every CRM user",
+    "security": "6. Safety and security",
+    "unused-data": "Data 1. Remove unused data",
+    "segmentation": "Data 2. Review segmentation",
+    "duplicates": "Data 3. Clean redundant data",
+    "missing-data": "Data 4. Find missing data",
+    "stale-data": "Data 5. Keep data current",
+    "data-policy": "Data 6. A data-management process",
+    "continuous": "Continuous evaluation",
+}
+
+AREAS = ("usage", "security", "data")
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def table(name: str) -> Table:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown canonical table {name!r}; known: {', '.join(TABLES)}") from None
