@@ -73,14 +73,31 @@ class ExtractContext:
     settings: dict = field(default_factory=dict)  # [connectors.<name>] defaults
 
 
+FAULT_KINDS = ("429", "500", "503", "slow", "drop", "malformed", "truncated", "expire-token")
+
+
 @dataclass
 class SandboxHandle:
-    """A running emulated CRM (see :class:`ConnectorInfo.sandbox`)."""
+    """A running emulated CRM (see :class:`ConnectorInfo.sandbox`).
+
+    ``options``: the connector options that point the connector at this sandbox (base
+    URL, token, CA bundle, ...), so ``info.factory(handle.options, context)`` just works.
+    ``requests``: the request log, one dict per request: ``method``, ``path`` (without
+    the query string), ``query``, ``status``.
+    ``inject(kind, times=1, path_contains=None)``: make the next ``times`` matching
+    requests fail with one of :data:`FAULT_KINDS` (a vendor-shaped 429 / 5xx body, a
+    slow response, a dropped connection, a malformed or truncated body, or a token that
+    stops being valid).
+    ``write_paths``: method+path prefixes that are reads despite the method (search and
+    batch-read POSTs, Bulk query jobs), so tests can assert an audit wrote nothing.
+    """
 
     url: str
-    options: dict  # connector options that point the connector at this sandbox
+    options: dict
     stop: Callable[[], None]
-    requests: list = field(default_factory=list)  # request log: dicts(method, path, status)
+    requests: list = field(default_factory=list)
+    inject: Callable[..., None] | None = None
+    read_only_posts: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     def __enter__(self) -> "SandboxHandle":
