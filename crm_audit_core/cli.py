@@ -1,0 +1,306 @@
+"""The command line (click). Errors are one line; tracebacks only with --debug.
+
+Exit codes: 0 the audit ran (and met --fail-under), 1 below --fail-under,
+2 usage or configuration error, 3 connector failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from . import __version__, model
+from .config import AuditConfig, TenantConfig, load_config, parse_as_of, parse_option_pairs
+from .errors import ConfigError, CrmAuditError
+from .secrets import redact
+
+EXIT_BELOW_THRESHOLD = 1
+
+
+def _console(err: bool = False) -> Console:
+    return Console(stderr=err, highlight=False, soft_wrap=True)
+
+
+class _Group(click.Group):
+    """Turns every CrmAuditError into one line and its exit code."""
+
+    def invoke(self, ctx):
+        debug = bool(ctx.params.get("debug")) or os.environ.get("CRM_AUDIT_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except CrmAuditError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {redact(exc.one_line())}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if debug:
+                raise
+            text = redact(str(exc)).strip().splitlines()
+            click.echo(f"error: internal error: {type(exc).__name__}: {text[0] if text else ''} (run with --debug for the traceback)", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="crm-audit")
+@click.option("--debug", is_flag=True, help="Show tracebacks and re-raise errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """crm-audit: the year-end CRM audit, for any CRM a plugin can read."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug or os.environ.get("CRM_AUDIT_DEBUG") == "1"
+
+
+def _registry():
+    from .plugins import build_plugin_manager
+
+    return build_plugin_manager()
+
+
+def _warn_failures(registry) -> None:
+    for failure in registry.failures:
+        click.echo(f"warning: {failure}", err=True)
+
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+
+def _tenant_name(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "tenant"
+    return name[:64]
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help="crm-audit.toml (default: ./crm-audit.toml if present).")
+@click.option("--connector", help="Audit one tenant with this connector (with --option k=v).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Connector option (repeatable).")
+@click.option("--tenant", "tenant_name", help="Tenant name for --connector / --files.")
+@click.option("--files", "files_dir", type=click.Path(file_okay=False), help="Audit a folder of <table>.csv files.")
+@click.option("--as-of", "as_of", help="Audit date (YYYY-MM-DD); default now.")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Archive folder for audits (default ./audits).")
+@click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit with code 1 when the overall score is lower.")
+@click.option("--check", "check_patterns", multiple=True, metavar="PATTERN", help="Only checks matching this id pattern (repeatable).")
+@click.option("--survey", "survey", type=click.Path(dir_okay=False), help="Survey answers CSV to fold into the feedback step.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
+@click.pass_context
+def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out, fail_under, check_patterns, survey, progress):
+    """Run an audit and archive it (report.json, fix-lists, snapshot)."""
+    from .runner import run_audit
+
+    if config_path is None and Path("crm-audit.toml").exists() and not (connector or files_dir):
+        config_path = "crm-audit.toml"
+    config = load_config(config_path) if config_path else AuditConfig()
+    config.debug = ctx.obj["debug"]
+    if files_dir:
+        config.tenants.append(TenantConfig(tenant_name or _tenant_name(Path(files_dir).resolve().name), "files", {"path": files_dir}))
+    if connector:
+        config.tenants.append(TenantConfig(tenant_name or connector, connector, parse_option_pairs(options)))
+    elif options and not files_dir:
+        raise ConfigError("--option needs --connector NAME")
+    names = [t.name for t in config.tenants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"tenant name {names[-1]!r} is used twice", hint="give --tenant NAME")
+    if as_of:
+        config.as_of = parse_as_of(as_of, where="--as-of")
+    if out:
+        config.out = Path(out)
+    if fail_under is not None:
+        config.fail_under = fail_under
+    if survey:
+        config.sections.setdefault("survey", {})["answers"] = str(Path(survey).resolve())
+    audit, folder = run_audit(config, check_patterns=tuple(check_patterns), progress=progress,
+                              console=Console(stderr=True))
+    _finish(audit, folder, config.fail_under)
+
+
+def _finish(audit, folder, fail_under) -> None:
+    from .reports.terminal import print_summary
+
+    print_summary(audit, _console(), folder)
+    failed = [t for t in audit.tenants if t.error]
+    for t in failed:
+        click.echo(f"error: {t.error}", err=True)
+    if failed:
+        click.echo("error: connector failure: the report holds the partial results, marked partial", err=True)
+        sys.exit(3)
+    overall = (audit.score or {}).get("overall")
+    if fail_under is not None and overall is not None and overall < fail_under:
+        click.echo(f"score {overall} is below --fail-under {fail_under}", err=True)
+        sys.exit(EXIT_BELOW_THRESHOLD)
+
+
+# ---------------------------------------------------------------------------
+# listings
+# ---------------------------------------------------------------------------
+
+
+@main.group()
+def checks():
+    """The checks installed."""
+
+
+@checks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def checks_list(as_json):
+    """List every installed check with its step, severity and settings."""
+    registry = _registry()
+    _warn_failures(registry)
+    rows = [
+        {"id": c.id, "title": c.title, "step": c.step, "area": c.area, "severity": c.severity, "plugin": c.plugin,
+         "needs": {t: list(cols) for t, cols in c.needs.items()}, "settings": c.settings}
+        for c in sorted(registry.checks.values(), key=lambda c: (model.STEPS.index(c.step), c.id))
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, default=str))
+        return
+    table = Table(title=f"{len(rows)} checks")
+    for col in ("id", "step", "severity", "settings", "plugin"):
+        table.add_column(col)
+    for r in rows:
+        settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
+        table.add_row(escape(r["id"]), r["step"], r["severity"], escape(settings), escape(r["plugin"]))
+    _console().print(table)
+
+
+@main.group()
+def connectors():
+    """The connectors installed."""
+
+
+@connectors.command("list")
+def connectors_list():
+    """List connectors, their options and whether they ship a sandbox."""
+    registry = _registry()
+    _warn_failures(registry)
+    table = Table(title="connectors")
+    for col in ("name", "plugin", "options", "sandbox", "description"):
+        table.add_column(col)
+    for info in sorted(registry.connectors.values(), key=lambda i: i.name):
+        opts = ", ".join(info.options)
+        table.add_row(info.name, escape(info.plugin), escape(opts), "yes" if info.sandbox else "no", escape(info.description))
+    _console().print(table)
+
+
+@main.command()
+def plugins():
+    """List plugins, their versions and the hooks each implements."""
+    from .plugins import plugin_table
+
+    registry = _registry()
+    table = Table(title="plugins")
+    for col in ("plugin", "version", "hooks"):
+        table.add_column(col)
+    for row in plugin_table(registry):
+        table.add_row(escape(row["name"]), escape(row["version"]), escape(", ".join(row["hooks"])))
+    console = _console()
+    console.print(table)
+    for failure in registry.failures:
+        console.print(f"[red]failed[/red] {escape(str(failure))}")
+
+
+# ---------------------------------------------------------------------------
+# sandbox and demo
+# ---------------------------------------------------------------------------
+
+
+@main.group()
+def sandbox():
+    """Synthetic tenants with planted defects (for demos, tests and benchmarks)."""
+
+
+@sandbox.command("generate")
+@click.option("--contacts", default=1000, show_default=True, type=click.IntRange(100, 1_000_000))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False))
+@click.option("--clean", is_flag=True, help="No planted defects (every check should pass).")
+@click.option("--as-of", "as_of", help="Audit date the data is built around (default today).")
+@click.option("--name", default="sandbox", show_default=True)
+def sandbox_generate(contacts, seed, out, clean, as_of, name):
+    """Write a generated tenant as a files-connector folder plus manifest.json."""
+    from .sandbox import generate_tenant
+
+    started = time.perf_counter()
+    tenant = generate_tenant(contacts=contacts, seed=seed, defects=not clean, name=name,
+                             as_of=parse_as_of(as_of, "--as-of") if as_of else None)
+    tenant.write(Path(out))
+    sizes = ", ".join(f"{t}={tbl.num_rows}" for t, tbl in tenant.tables.items())
+    click.echo(f"wrote {out} in {time.perf_counter() - started:.1f}s: {sizes}")
+
+
+@main.command()
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
+@click.option("--contacts", default=2000, show_default=True, type=click.IntRange(100, 200_000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--progress/--no-progress", default=None)
+@click.pass_context
+def demo(ctx, out, contacts, seed, progress):
+    """Audit built-in sandbox CRMs end to end; needs no account and no network."""
+    from .demo import run_demo
+
+    audit, folder = run_demo(out=Path(out), contacts=contacts, seed=seed, progress=progress, debug=ctx.obj["debug"])
+    _finish(audit, folder, None)
+    html = folder / "report.html"
+    click.echo(f"Open {html if html.exists() else folder / 'report.md'}")
+
+
+# ---------------------------------------------------------------------------
+# archive
+# ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def history(out, as_json):
+    """Past audits: date, tenants and scores."""
+    from .history import list_audits
+
+    rows = list_audits(Path(out))
+    if as_json:
+        click.echo(json.dumps([{**r, "folder": str(r["folder"])} for r in rows], indent=1))
+        return
+    table = Table(title=f"audits in {out}")
+    for col in ("audit", "as of", "tenants", "score"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], str(r["as_of"]), escape(", ".join(r["tenants"])), "" if r["score"] is None else str(r["score"]))
+    _console().print(table)
+
+
+@main.command()
+@click.argument("audit_ref")
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "html", "csv"]), default="md", show_default=True)
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
+def report(audit_ref, fmt, out):
+    """Re-render an archived audit (by id, folder or 'latest')."""
+    from .history import load_audit
+    from .runner import write_reports
+
+    audit, folder = load_audit(Path(out), audit_ref)
+    registry = _registry()
+    if fmt not in registry.reporters:
+        raise ConfigError(f"report format {fmt!r} is not installed", hint=f"installed: {', '.join(registry.reporters)}")
+    written = write_reports(registry, audit, folder, AuditConfig(), formats={fmt})
+    for path in written:
+        click.echo(str(path))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

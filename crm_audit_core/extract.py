@@ -1,0 +1,259 @@
+"""Runs connectors into the store: batching, progress bars and partial-result marking.
+
+:class:`StoreSink` is the :class:`~crm_audit_core.connector.Sink` the runner hands a
+connector: rows are buffered per table and written in batches; a table begun but never
+completed stays marked *partial*; a failed connector keeps what it had read.
+:class:`MemorySink` keeps rows in memory, for connector tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from . import model
+from .connector import ConnectorInfo, ExtractContext
+from .errors import ConnectorError, CrmAuditError
+from .secrets import redact
+
+BATCH_ROWS = 5000
+
+
+class _NullProgress:
+    def __init__(self):
+        self.records = 0
+        self.calls = 0
+        self.waited = 0.0
+
+    def advance(self, records: int = 0, calls: int = 0) -> None:
+        self.records += records
+        self.calls += calls
+
+    def set_total(self, total):
+        pass
+
+    def waiting(self, seconds: float) -> None:
+        self.waited += seconds
+
+
+class _BarProgress(_NullProgress):
+    def __init__(self, progress: Progress, task_id):
+        super().__init__()
+        self._progress = progress
+        self._task = task_id
+
+    def _refresh(self):
+        self._progress.update(self._task, completed=self.records, calls=self.calls, waited=f"{self.waited:.1f}s")
+
+    def advance(self, records: int = 0, calls: int = 0) -> None:
+        super().advance(records, calls)
+        self._refresh()
+
+    def set_total(self, total):
+        self._progress.update(self._task, total=total)
+
+    def waiting(self, seconds: float) -> None:
+        super().waiting(seconds)
+        self._refresh()
+
+
+class ProgressBoard:
+    """One rich progress display for an audit; silent when stderr is not a terminal."""
+
+    def __init__(self, console: Console | None = None, enabled: bool | None = None):
+        self.console = console or Console(stderr=True)
+        enabled = self.console.is_terminal if enabled is None else enabled
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("calls {task.fields[calls]}  waited {task.fields[waited]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def task(self, tenant: str, table: str, total: int | None):
+        if not self.enabled:
+            return _NullProgress()
+        task_id = self.progress.add_task(f"{tenant}: {table}", total=total, calls=0, waited="0.0s")
+        return _BarProgress(self.progress, task_id)
+
+
+class _BaseSink:
+    def __init__(self, tenant: str):
+        self.tenant = tenant
+        self.completed: set[str] = set()
+        self.begun: set[str] = set()
+        self.notes: list[str] = []
+
+    def _check_table(self, table: str) -> None:
+        if table not in model.TABLES:
+            raise ConnectorError(
+                f"connector wrote unknown table {table!r}",
+                where=self.tenant,
+                hint=f"canonical tables are {', '.join(model.TABLES)}",
+            )
+
+    def note(self, message: str) -> None:
+        self.notes.append(redact(message))
+
+    def progress(self, table: str, total: int | None = None):
+        return _NullProgress()
+
+
+class MemorySink(_BaseSink):
+    """Keeps everything in memory: ``rows[table]`` lists, for connector tests."""
+
+    def __init__(self, tenant: str = "test"):
+        super().__init__(tenant)
+        self.rows: dict[str, list[dict]] = defaultdict(list)
+
+    def write(self, table: str, rows: Iterable[dict]) -> int:
+        self._check_table(table)
+        rows = list(rows)
+        self.begun.add(table)
+        self.rows[table].extend(rows)
+        return len(rows)
+
+    def complete(self, table: str) -> None:
+        self._check_table(table)
+        self.begun.add(table)
+        self.completed.add(table)
+
+
+class StoreSink(_BaseSink):
+    """Buffers rows per table and writes them to the store in batches."""
+
+    def __init__(self, store, tenant: str, board: ProgressBoard | None = None, batch_rows: int = BATCH_ROWS):
+        super().__init__(tenant)
+        self.store = store
+        self.board = board
+        self.batch_rows = batch_rows
+        self.buffers: dict[str, list[dict]] = defaultdict(list)
+        self.written: dict[str, int] = defaultdict(int)
+
+    def write(self, table: str, rows: Iterable[dict]) -> int:
+        self._check_table(table)
+        if table not in self.begun:
+            self.begun.add(table)
+            self.store.mark(self.tenant, table, status="partial")
+        buffer = self.buffers[table]
+        n = 0
+        for row in rows:
+            buffer.append(row)
+            n += 1
+            if len(buffer) >= self.batch_rows:
+                self._flush(table)
+        return n
+
+    def _flush(self, table: str) -> None:
+        buffer = self.buffers.get(table)
+        if buffer:
+            self.written[table] += self.store.insert_rows(self.tenant, table, buffer)
+            self.buffers[table] = []
+
+    def flush_all(self) -> None:
+        for table in list(self.buffers):
+            self._flush(table)
+
+    def write_arrow(self, table: str, typed, custom=None) -> int:
+        """Write an Arrow table already in the store's types (bulk loaders, files)."""
+        self._check_table(table)
+        if table not in self.begun:
+            self.begun.add(table)
+            self.store.mark(self.tenant, table, status="partial")
+        self.store.insert_arrow(self.tenant, table, typed)
+        if custom is not None and custom.num_rows:
+            self.store.insert_custom_arrow(self.tenant, table, custom)
+        self.written[table] += typed.num_rows
+        return typed.num_rows
+
+    def complete(self, table: str) -> None:
+        self._check_table(table)
+        if table not in self.begun:
+            self.begun.add(table)
+        self._flush(table)
+        self.completed.add(table)
+        self.store.mark(self.tenant, table, status="complete")
+
+    def progress(self, table: str, total: int | None = None):
+        if self.board is None:
+            return _NullProgress()
+        return self.board.task(self.tenant, table, total)
+
+    @property
+    def partial_tables(self) -> list[str]:
+        return sorted(self.begun - self.completed)
+
+
+@dataclass
+class ExtractOutcome:
+    tenant: str
+    connector: str
+    api_calls: int = 0
+    seconds: float = 0.0
+    error: CrmAuditError | None = None
+    partial_tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of, *,
+                  board: ProgressBoard | None = None, debug: bool = False, settings: dict | None = None) -> ExtractOutcome:
+    """Run one connector for one tenant into ``store``; never raises a connector's error.
+
+    The outcome carries the error (one clear line) and the tables left partial; rows read
+    before a failure stay in the store, marked partial.
+    """
+    outcome = ExtractOutcome(tenant=tenant, connector=info.name)
+    started = time.monotonic()
+    sink = StoreSink(store, tenant, board)
+    connector = None
+    try:
+        connector = info.factory(options, ExtractContext(tenant=tenant, as_of=as_of, debug=debug, settings=settings or {}))
+        connector.extract(sink)
+        sink.flush_all()
+    except CrmAuditError as exc:
+        if debug:
+            raise
+        _keep_partial(sink)
+        outcome.error = exc
+    except Exception as exc:  # a connector bug must not lose what was read
+        if debug:
+            raise
+        _keep_partial(sink)
+        outcome.error = ConnectorError(
+            f"connector {info.name!r} failed: {type(exc).__name__}: {redact(str(exc)).splitlines()[0] if str(exc) else ''}",
+            where=tenant,
+            hint="run again with --debug for the traceback",
+        )
+    outcome.partial_tables = sink.partial_tables
+    outcome.notes = list(sink.notes)
+    try:
+        outcome.api_calls = int(connector.api_calls()) if connector is not None else 0
+    except Exception:
+        outcome.api_calls = 0
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _keep_partial(sink: StoreSink) -> None:
+    try:
+        sink.flush_all()
+    except CrmAuditError:
+        pass

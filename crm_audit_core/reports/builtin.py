@@ -1,0 +1,72 @@
+"""Built-in reporters: report.json, fixlists/<check-id>.csv and report.md."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from .. import hookimpl, model
+from ..findings import AuditResult
+from . import ReportContext, Reporter
+from .safe import neutralise_cell
+
+FIXLIST_COLUMNS = ["tenant", "object", "id", "link", "problem", "suggested_fix"]
+
+
+def write_json(audit: AuditResult, context: ReportContext) -> list[Path]:
+    path = context.folder / "report.json"
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(audit.to_json(), fh, ensure_ascii=False, indent=1, default=str)
+    return [path]
+
+
+def fixlist_name(check_id: str) -> str:
+    return f"{check_id}.csv"
+
+
+def write_fixlists(audit: AuditResult, context: ReportContext) -> list[Path]:
+    folder = context.folder / "fixlists"
+    folder.mkdir(exist_ok=True)
+    by_check: dict[str, list] = {}
+    for result in audit.results:
+        if result.status == "fail" and result.affected.ids:
+            by_check.setdefault(result.check_id, []).append(result)
+    written = []
+    for check_id, results in sorted(by_check.items()):
+        path = folder / fixlist_name(check_id)
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(FIXLIST_COLUMNS)
+            for result in results:
+                obj = result.affected.object or ""
+                fix = _first_sentence(result.remediation)
+                accepted = set(result.accepted_ids)
+                for rid in result.affected.ids:
+                    problem = result.details.get(rid) or result.title
+                    if rid in accepted or result.accepted:
+                        problem = f"[accepted risk] {problem}"
+                    link = context.link(result.tenant, obj, rid) or ""
+                    writer.writerow([neutralise_cell(v) for v in (result.tenant, obj, rid, link, problem, fix)])
+        written.append(path)
+    return written
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text
+
+
+def write_markdown(audit: AuditResult, context: ReportContext) -> list[Path]:
+    from .markdown import render_markdown
+
+    path = context.folder / "report.md"
+    path.write_text(render_markdown(audit), encoding="utf-8")
+    return [path]
+
+
+@hookimpl
+def crm_audit_register_reporters(register):
+    register(Reporter("json", write_json, "report.json: the machine-readable contract (schema_version 1)"))
+    register(Reporter("csv", write_fixlists, "fixlists/<check-id>.csv: one row per affected record"))
+    register(Reporter("md", write_markdown, "report.md: the summary for email and wikis"))

@@ -1,0 +1,76 @@
+"""report.md: the audit summary for email and wikis (CRM data escaped for Markdown)."""
+
+from __future__ import annotations
+
+import re
+
+from .. import model
+from ..findings import AuditResult
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_escape(value) -> str:
+    text = " ".join(str(value if value is not None else "").split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def status_of_step(results) -> str:
+    statuses = {r.status for r in results}
+    if not results:
+        return "not covered"
+    if "fail" in statuses:
+        return "findings"
+    if "error" in statuses:
+        return "error"
+    if statuses == {"skipped"}:
+        return "skipped"
+    return "ok"
+
+
+def render_markdown(audit: AuditResult) -> str:
+    lines = [f"# CRM audit {md_escape(audit.id)}", ""]
+    score = audit.score or {}
+    overall = score.get("overall")
+    lines.append(f"As of {md_escape(audit.as_of)}. Overall score: **{overall if overall is not None else 'n/a'}** / 100.")
+    if score.get("areas"):
+        lines.append("")
+        lines.append("| area | score |")
+        lines.append("|---|---|")
+        for area, value in score["areas"].items():
+            lines.append(f"| {md_escape(area)} | {value} |")
+    lines += ["", "## Tenants", "", "| tenant | connector | API calls | records | status |", "|---|---|---|---|---|"]
+    for t in audit.tenants:
+        status = "error: " + md_escape(t.error) if t.error else ("partial: " + md_escape(", ".join(t.partial_tables)) if t.partial_tables else "complete")
+        lines.append(f"| {md_escape(t.name)} | {md_escape(t.connector)} | {t.api_calls} | {sum(t.records.values())} | {status} |")
+    lines += ["", "## Steps", "", "| step | status | checks | findings |", "|---|---|---|---|"]
+    for step in model.STEPS:
+        results = [r for r in audit.results if r.step == step]
+        if not results:
+            continue
+        fails = sum(1 for r in results if r.status == "fail")
+        lines.append(f"| {md_escape(model.STEP_TITLES[step])} | {status_of_step(results)} | {len(results)} | {fails} |")
+    order = {s: i for i, s in enumerate(model.SEVERITIES)}
+    findings = sorted(audit.failed(), key=lambda r: (order.get(r.severity, 9), -r.affected.count))
+    lines += ["", "## Findings", ""]
+    if not findings:
+        lines.append("No findings.")
+    for r in findings:
+        accepted = " (accepted risk)" if r.accepted else ""
+        lines.append(f"### {md_escape(r.title)} [{r.severity}]{accepted}")
+        lines.append("")
+        lines.append(f"`{r.check_id}` on {md_escape(r.tenant)}: {md_escape(r.message)}")
+        if r.affected.count:
+            sample = ", ".join(md_escape(i) for i in r.affected.ids[:5])
+            more = f" and {r.affected.count - 5} more" if r.affected.count > 5 else ""
+            lines.append(f"Affected {md_escape(r.affected.object or 'records')}: {r.affected.count} ({sample}{more}); fix-list `fixlists/{r.check_id}.csv`.")
+        lines.append("")
+        lines.append(f"**Fix:** {md_escape(r.remediation)}")
+        lines.append("")
+    other = [r for r in audit.results if r.status in ("error", "skipped")]
+    if other:
+        lines += ["## Not run", "", "| check | tenant | status | reason |", "|---|---|---|---|"]
+        for r in other:
+            lines.append(f"| {md_escape(r.check_id)} | {md_escape(r.tenant)} | {r.status} | {md_escape(r.reason)} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,63 @@
+"""The terminal summary (rich): score, a table by step, the worst findings."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .. import model
+from ..findings import AuditResult
+from .markdown import status_of_step
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+STATUS_STYLE = {"ok": "green", "findings": "yellow", "error": "red", "skipped": "dim", "not covered": "dim"}
+
+
+def _plain(text) -> str:
+    return escape(" ".join(str(text if text is not None else "").split()))
+
+
+def print_summary(audit: AuditResult, console: Console, folder=None, worst: int = 10) -> None:
+    score = audit.score or {}
+    overall = score.get("overall")
+    areas = "  ".join(f"{a}: {v}" for a, v in (score.get("areas") or {}).items())
+    console.print(f"[bold]CRM audit {escape(audit.id)}[/bold]  as of {escape(audit.as_of)}")
+    console.print(f"Score: [bold]{overall if overall is not None else 'n/a'}[/bold] / 100   {escape(areas)}")
+    for t in audit.tenants:
+        state = f"[red]error: {_plain(t.error)}[/red]" if t.error else (
+            f"[yellow]partial: {_plain(', '.join(t.partial_tables))}[/yellow]" if t.partial_tables else "[green]complete[/green]")
+        console.print(f"  tenant {_plain(t.name)} ({_plain(t.connector)}): {sum(t.records.values())} records, {t.api_calls} API calls, {state}")
+    table = Table(title="Audit steps", show_lines=False)
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("checks", justify="right")
+    table.add_column("findings", justify="right")
+    for step in model.STEPS:
+        results = [r for r in audit.results if r.step == step]
+        if not results:
+            continue
+        status = status_of_step(results)
+        fails = sum(1 for r in results if r.status == "fail")
+        table.add_row(model.STEP_TITLES[step], f"[{STATUS_STYLE[status]}]{status}[/]", str(len(results)), str(fails))
+    console.print(table)
+    order = {s: i for i, s in enumerate(model.SEVERITIES)}
+    findings = sorted(audit.failed(), key=lambda r: (order.get(r.severity, 9), -r.affected.count))[:worst]
+    if findings:
+        ft = Table(title=f"Worst findings (top {len(findings)})")
+        ft.add_column("severity")
+        ft.add_column("check")
+        ft.add_column("tenant")
+        ft.add_column("affected", justify="right")
+        ft.add_column("message")
+        for r in findings:
+            ft.add_row(f"[{SEVERITY_STYLE.get(r.severity, '')}]{r.severity}[/]", _plain(r.check_id), _plain(r.tenant),
+                       str(r.affected.count), _plain(r.message)[:100])
+        console.print(ft)
+    errors = [r for r in audit.results if r.status == "error"]
+    for r in errors:
+        console.print(f"[red]error[/red] {_plain(r.check_id)} on {_plain(r.tenant)}: {_plain(r.reason)}")
+    for failure in audit.plugin_errors:
+        console.print(f"[yellow]warning[/yellow] {_plain(failure)}")
+    if folder is not None:
+        console.print(f"Report folder: {escape(str(folder))}")

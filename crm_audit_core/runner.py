@@ -1,0 +1,260 @@
+"""One audit: configure -> extract -> check -> score -> report -> archive.
+
+Each step keeps going when one piece fails: a connector error keeps the rows already
+read (marked partial) and the audit runs on what it has; a check that raises becomes an
+``error`` result with its message; a check whose data no connector supplied is
+``skipped`` with a reason. Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+from .checks import Check, CheckContext, SkipCheck
+from .config import AuditConfig, coerce_setting
+from .errors import ConfigError, CrmAuditError
+from .extract import ProgressBoard, run_connector
+from .findings import Affected, AuditResult, Result, TenantInfo
+from .plugins import Registry, build_plugin_manager
+from .reports import ReportContext
+from .scoring import score
+from .secrets import redact, scrub_mapping
+from .store import SCHEMA, Store
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def select_checks(registry: Registry, config: AuditConfig, patterns: tuple[str, ...] = ()) -> list[Check]:
+    select = list(patterns) or config.select or ["*"]
+    chosen = []
+    for check_id, item in sorted(registry.checks.items()):
+        if any(fnmatch.fnmatchcase(check_id, p) for p in select) and not any(fnmatch.fnmatchcase(check_id, p) for p in config.skip):
+            chosen.append(item)
+    return chosen
+
+
+def resolve_settings(registry: Registry, config: AuditConfig) -> dict[str, dict]:
+    """Each check's settings: its documented defaults overlaid with crm-audit.toml."""
+    where = str(config.path or "config")
+    resolved = {cid: dict(c.settings) for cid, c in registry.checks.items()}
+    for check_id, values in config.check_settings.items():
+        if check_id not in registry.checks:
+            if registry.failures:
+                continue  # its plugin may be the one that failed to load (reported separately)
+            near = [c for c in registry.checks if c.split(".")[-1] == check_id.split(".")[-1]]
+            hint = f"did you mean {near[0]!r}?" if near else "see `crm-audit checks list`"
+            raise ConfigError(f"[checks.{check_id!r}] names no installed check", where=where, hint=hint)
+        defaults = registry.checks[check_id].settings
+        for key, value in values.items():
+            if key not in defaults:
+                known = ", ".join(sorted(defaults)) or "none"
+                raise ConfigError(f"checks.{check_id}.{key} is not a setting of this check", where=where, hint=f"settings: {known}")
+            resolved[check_id][key] = coerce_setting(check_id, key, defaults[key], value, where)
+    return resolved
+
+
+def validate_tenants(registry: Registry, config: AuditConfig) -> None:
+    where = str(config.path or "config")
+    if not config.tenants:
+        raise ConfigError("no tenant to audit", where=where, hint="add a [tenants.NAME] section or pass --files DIR / --connector NAME")
+    for tenant in config.tenants:
+        info = registry.connectors.get(tenant.connector)
+        if info is None:
+            failed = [f for f in registry.failures if tenant.connector in f.name]
+            hint = str(failed[0]) if failed else f"installed connectors: {', '.join(sorted(registry.connectors))}; pip install crm-audit-{tenant.connector}?"
+            raise ConfigError(f"tenant {tenant.name!r} uses unknown connector {tenant.connector!r}", where=where, hint=hint)
+        missing = [o for o in info.required_options if tenant.options.get(o) in (None, "")]
+        if missing:
+            raise ConfigError(
+                f"tenant {tenant.name!r} ({tenant.connector}) is missing option {missing[0]!r}",
+                where=where,
+                hint=info.options.get(missing[0], "see `crm-audit connectors list`"),
+            )
+
+
+def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    base = started.strftime("%Y%m%dT%H%M%SZ")
+    audit_id, n = base, 1
+    while (out / audit_id).exists():
+        n += 1
+        audit_id = f"{base}-{n}"
+    folder = out / audit_id
+    folder.mkdir()
+    return audit_id, folder
+
+
+def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check], settings: dict[str, dict],
+               as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None) -> list[Result]:
+    """Run ``checks`` on one tenant of the store. ``partial``: table -> why it is partial."""
+    supplied = store.supplied(tenant)
+    cursor = store.tenant_cursor(tenant)
+    shared: dict = {}
+    as_of_naive = as_of.astimezone(timezone.utc).replace(tzinfo=None)
+    results = []
+    for item in checks:
+        ctx = CheckContext(check=item, tenant=tenant, connection=cursor, as_of=as_of_naive,
+                           settings=dict(settings.get(item.id, item.settings)), config=config,
+                           supplied=supplied, shared=shared)
+        started = time.perf_counter()
+        missing = _missing_needs(item, supplied)
+        if missing:
+            result = ctx.skip(f"needs {missing}, which the tenant's connector did not supply")
+        else:
+            try:
+                result = item.func(ctx)
+                if not isinstance(result, Result):
+                    raise TypeError(f"returned {type(result).__name__}, not a Result (use ctx.result / ctx.skip)")
+            except SkipCheck as exc:
+                result = ctx.skip(str(exc) or "skipped by the check")
+            except Exception as exc:
+                text = redact(str(exc)).strip().splitlines()
+                result = ctx._result("error", reason=f"{type(exc).__name__}: {text[0] if text else ''}".strip(),
+                                     message="the check raised an error; the audit went on")
+        if partial and result.status in ("pass", "fail"):
+            hit = sorted(t for t in item.needs if t in partial)
+            if hit:
+                result.reason = "based on partial data: " + "; ".join(f"{t} ({partial[t]})" for t in hit)
+        result.duration_seconds = time.perf_counter() - started
+        results.append(result)
+        registry.hook.crm_audit_result(result=result, check=item)
+    cursor.close()
+    return results
+
+
+def _missing_needs(item: Check, supplied: dict[str, set[str]]) -> str | None:
+    for table, columns in item.needs.items():
+        if table not in supplied:
+            return f"the {table} table"
+        lacking = [c for c in columns if c not in supplied[table]]
+        if lacking:
+            return ", ".join(f"{table}.{c}" for c in lacking)
+    return None
+
+
+def apply_integration_counts(registry: Registry, store: Store, tenant: str, config: AuditConfig) -> None:
+    """Merge counts from config ``[integrations.<tenant>]`` and the integration-counts hook."""
+    if "integrations" not in store.supplied(tenant):
+        return
+    rows = store.execute(f"SELECT id, name, kind FROM {SCHEMA}.integrations WHERE tenant = ?", [tenant]).fetchall()
+    integrations = [{"id": r[0], "name": r[1], "kind": r[2]} for r in rows]
+    merged: dict = {}
+    for answer in registry.hook.crm_audit_integration_counts(tenant=tenant, integrations=integrations, config=config) or []:
+        if isinstance(answer, dict):
+            merged.update(answer)
+    from_config = config.section("integrations").get(tenant)
+    if isinstance(from_config, dict):
+        merged.update(from_config)
+    for key, count in merged.items():
+        try:
+            count = int(count)
+        except (TypeError, ValueError):
+            raise ConfigError(f"integration count for {key!r} is not a number: {count!r}", where=f"integrations.{tenant}") from None
+        store.execute(
+            f"UPDATE {SCHEMA}.integrations SET records_reported = ? WHERE tenant = ? AND (id = ? OR name = ?)",
+            [count, tenant, str(key), str(key)],
+        )
+    if merged:
+        store.mark(tenant, "integrations", columns=["records_reported"])
+
+
+def _link_function(registry: Registry, config: AuditConfig):
+    by_tenant = {t.name: t for t in config.tenants}
+
+    def link(tenant: str, obj: str, rid: str):
+        t = by_tenant.get(tenant)
+        info = registry.connectors.get(t.connector) if t else None
+        if info is None or info.record_url is None:
+            return None
+        try:
+            return info.record_url(t.options, obj, rid)
+        except Exception:
+            return None
+
+    return link
+
+
+def run_audit(config: AuditConfig, *, registry: Registry | None = None, console: Console | None = None,
+              check_patterns: tuple[str, ...] = (), progress: bool | None = None) -> tuple[AuditResult, Path]:
+    """Run a whole audit; returns the result and its archive folder."""
+    registry = registry or build_plugin_manager()
+    console = console or Console(stderr=True)
+    validate_tenants(registry, config)
+    settings = resolve_settings(registry, config)
+    checks = select_checks(registry, config, check_patterns)
+    registry.hook.crm_audit_configure(config=config)
+    as_of = config.as_of or _now()
+    started = _now()
+    audit_id, folder = _new_folder(Path(config.out), started)
+    audit = AuditResult(id=audit_id, as_of=as_of.isoformat(), started_at=started.isoformat(), tool_version=__version__,
+                        plugin_errors=[str(f) for f in registry.failures])
+    store = Store(folder / "snapshot.duckdb")
+    try:
+        with ProgressBoard(console, enabled=progress) as board:
+            for tenant in config.tenants:
+                info = registry.connectors[tenant.connector]
+                outcome = run_connector(info, tenant.options, tenant.name, store, as_of, board=board, debug=config.debug,
+                                        settings=config.section("connectors").get(tenant.connector, {}))
+                tinfo = TenantInfo(name=tenant.name, connector=tenant.connector, api_calls=outcome.api_calls,
+                                   partial_tables=outcome.partial_tables, notes=outcome.notes,
+                                   error=outcome.error.one_line() if outcome.error else None)
+                tinfo.records = store.counts(tenant.name)
+                audit.tenants.append(tinfo)
+        for tinfo in audit.tenants:
+            apply_integration_counts(registry, store, tinfo.name, config)
+            why = tinfo.error or "extraction did not complete"
+            partial = {t: why for t in tinfo.partial_tables}
+            audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial))
+        apply_accepted_risks(audit, config, as_of)
+        audit.score = score(audit.results)
+        audit.finished_at = _now().isoformat()
+        write_reports(registry, audit, folder, config)
+        _archive_settings(folder, config, settings, checks)
+    finally:
+        store.close()
+    registry.hook.crm_audit_after_audit(audit=audit, folder=folder)
+    return audit, folder
+
+
+def apply_accepted_risks(audit: AuditResult, config: AuditConfig, as_of: datetime) -> None:
+    """Hook point for accepted risks (config ``[[accepted_risks]]``); see history.py."""
+    from .history import apply_accepted_risks as apply
+
+    apply(audit, config, as_of)
+
+
+def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: AuditConfig, formats=None) -> list[Path]:
+    context = ReportContext(folder=folder, link=_link_function(registry, config), registry=registry)
+    written = []
+    for name, reporter in registry.reporters.items():
+        if formats is not None and name not in formats:
+            continue
+        if formats is None and not reporter.default:
+            continue
+        try:
+            written.extend(reporter.write(audit, context) or [])
+        except Exception as exc:
+            if config.debug:
+                raise
+            audit.plugin_errors.append(f"report format {name!r} failed: {type(exc).__name__}: {redact(str(exc))[:200]}")
+    return written
+
+
+def _archive_settings(folder: Path, config: AuditConfig, settings: dict, checks: list[Check]) -> None:
+    data = {
+        "config_file": str(config.path) if config.path else None,
+        "config": scrub_mapping(config.unexpanded),
+        "as_of": config.as_of.isoformat() if config.as_of else None,
+        "tenants": [{"name": t.name, "connector": t.connector, "options": scrub_mapping(t.options)} for t in config.tenants],
+        "checks": {c.id: settings.get(c.id, {}) for c in checks},
+    }
+    (folder / "settings.json").write_text(json.dumps(data, indent=1, default=str, ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,298 @@
+"""The snapshot store: one DuckDB file per audit.
+
+Canonical tables live in the schema ``canonical`` with two extra columns, ``tenant`` and
+``raw`` (the vendor record as JSON). Custom-field values live in
+``canonical.custom_values`` (tenant, object, record_id, field, value), one row a value.
+``canonical._tables`` records, per tenant and table, whether the table was supplied,
+completed or left partial, its row count and the columns the connector filled: the
+runner uses it to skip checks whose data was not supplied and to mark partial results.
+
+Writes are batched: rows arrive as Python dicts or Arrow tables and go in with one
+``INSERT ... SELECT`` per batch, never row by row. Timestamps are normalised to UTC.
+Checks read through :meth:`Store.tenant_cursor`, which binds plain table names (``users``,
+``contacts``, ...) to views of one tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from . import model
+from .errors import DataError
+
+SCHEMA = "canonical"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def cast_expression(source: str, typ: str, *, strict: bool = True) -> str:
+    """SQL turning ``source`` (VARCHAR or native) into the store's type for ``typ``."""
+    cast = "CAST" if strict else "TRY_CAST"
+    if typ == "timestamp":
+        return f"{cast}({cast}({source} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if typ in ("str", "json"):
+        return f"CAST({source} AS VARCHAR)"
+    if typ == "list":
+        return source  # lists are prepared by the caller (see _list_expression)
+    return f"{cast}({source} AS {model.DUCKDB_TYPES[typ]})"
+
+
+def _json_default(value: Any):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _to_utc_naive(value):
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+class Store:
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        self.connection = duckdb.connect(str(self.path), read_only=read_only)
+        self.connection.execute("SET TimeZone='UTC'")
+        self._lock = threading.Lock()
+        if not read_only:
+            self._create()
+
+    # -- schema -------------------------------------------------------------
+    def _create(self) -> None:
+        con = self.connection
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        for table in model.TABLES.values():
+            cols = ", ".join(f"{quote_ident(c.name)} {model.DUCKDB_TYPES[c.type]}" for c in table.columns)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table.name} (tenant VARCHAR, {cols}, raw VARCHAR)")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.custom_values "
+            "(tenant VARCHAR, object VARCHAR, record_id VARCHAR, field VARCHAR, value VARCHAR)"
+        )
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}._tables (tenant VARCHAR, table_name VARCHAR, "
+            "status VARCHAR, rows BIGINT, columns VARCHAR[])"
+        )
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # -- bookkeeping ---------------------------------------------------------
+    def _status_row(self, tenant: str, table: str):
+        return self.connection.execute(
+            f"SELECT status, rows, columns FROM {SCHEMA}._tables WHERE tenant = ? AND table_name = ?",
+            [tenant, table],
+        ).fetchone()
+
+    def mark(self, tenant: str, table: str, *, status: str | None = None, add_rows: int = 0,
+             columns: Iterable[str] = ()) -> None:
+        """Record that ``table`` was (partly) supplied for ``tenant``."""
+        with self._lock:
+            row = self._status_row(tenant, table)
+            if row is None:
+                self.connection.execute(
+                    f"INSERT INTO {SCHEMA}._tables VALUES (?, ?, ?, ?, ?)",
+                    [tenant, table, status or "partial", add_rows, sorted(set(columns))],
+                )
+            else:
+                cols = sorted(set(row[2] or []) | set(columns))
+                self.connection.execute(
+                    f"UPDATE {SCHEMA}._tables SET status = ?, rows = rows + ?, columns = ? "
+                    "WHERE tenant = ? AND table_name = ?",
+                    [status or row[0], add_rows, cols, tenant, table],
+                )
+
+    def supplied(self, tenant: str) -> dict[str, set[str]]:
+        rows = self.connection.execute(
+            f"SELECT table_name, columns FROM {SCHEMA}._tables WHERE tenant = ?", [tenant]
+        ).fetchall()
+        out = {name: set(cols or []) for name, cols in rows}
+        if "custom_values" not in out and any(t in out for t in model.CUSTOM_FIELD_TABLES):
+            out["custom_values"] = {"object", "record_id", "field", "value"}
+        return out
+
+    def table_status(self, tenant: str) -> dict[str, str]:
+        rows = self.connection.execute(
+            f"SELECT table_name, status FROM {SCHEMA}._tables WHERE tenant = ?", [tenant]
+        ).fetchall()
+        return dict(rows)
+
+    def counts(self, tenant: str) -> dict[str, int]:
+        out = {}
+        for name in self.supplied(tenant):
+            if name in model.TABLES:
+                out[name] = self.connection.execute(
+                    f"SELECT count(*) FROM {SCHEMA}.{name} WHERE tenant = ?", [tenant]
+                ).fetchone()[0]
+        return out
+
+    def tenants(self) -> list[str]:
+        return [r[0] for r in self.connection.execute(f"SELECT DISTINCT tenant FROM {SCHEMA}._tables ORDER BY 1").fetchall()]
+
+    # -- writes ---------------------------------------------------------------
+    def insert_rows(self, tenant: str, table: str, rows: list[dict]) -> int:
+        """Insert a batch of canonical rows (dicts; see crm_audit_core.connector)."""
+        if not rows:
+            return 0
+        spec = model.table(table)
+        present: list[str] = []
+        seen = set()
+        for row in rows:
+            for key in row:
+                if key not in seen:
+                    seen.add(key)
+        present = [c.name for c in spec.columns if c.name in seen]
+        columns: dict[str, pa.Array] = {}
+        for name in present:
+            typ = spec.column(name).type
+            values = [row.get(name) for row in rows]
+            columns[name] = self._arrow_column(table, name, typ, values)
+        raw = [None if row.get("raw") is None else (row["raw"] if isinstance(row["raw"], str) else json.dumps(row["raw"], default=_json_default, ensure_ascii=False)) for row in rows]
+        columns["raw"] = pa.array(raw, pa.string())
+        batch = pa.table(columns)
+        self._insert_arrow(tenant, table, batch, present, strict=True, origin=f"{table} rows from the connector")
+        custom = [
+            (str(row.get(spec.key)), str(k), None if v is None else (v if isinstance(v, str) else json.dumps(v, default=_json_default, ensure_ascii=False)))
+            for row in rows
+            for k, v in (row.get("custom") or {}).items()
+            if v is not None and v != ""
+        ]
+        if custom:
+            self.insert_custom(tenant, table, custom)
+        self.mark(tenant, table, add_rows=len(rows), columns=present)
+        return len(rows)
+
+    @staticmethod
+    def _arrow_column(table: str, name: str, typ: str, values: list) -> pa.Array:
+        if typ == "list":
+            fixed = []
+            for v in values:
+                if v is None:
+                    fixed.append(None)
+                elif isinstance(v, str):
+                    fixed.append([p for p in v.split(";") if p] or None)
+                else:
+                    fixed.append([str(p) for p in v])
+            return pa.array(fixed, pa.list_(pa.string()))
+        if typ == "timestamp":
+            values = [_to_utc_naive(v) for v in values]
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return pa.array([None if v is None else (v.isoformat() if isinstance(v, (datetime, date)) else str(v)) for v in values], pa.string())
+
+    def _insert_arrow(self, tenant: str, table: str, batch: pa.Table, present: list[str], *, strict: bool, origin: str) -> None:
+        spec = model.table(table)
+        select = [quote_literal(tenant) + " AS tenant"]
+        for name in present:
+            typ = spec.column(name).type
+            src = quote_ident(name)
+            if typ == "list":
+                expr = f"CAST({src} AS VARCHAR[])"
+            else:
+                expr = cast_expression(src, typ, strict=strict)
+            select.append(f"{expr} AS {quote_ident(name)}")
+        select.append("raw AS raw" if "raw" in batch.column_names else "NULL AS raw")
+        target = ", ".join(["tenant", *map(quote_ident, present), "raw"])
+        with self._lock:
+            cursor = self.connection.cursor()
+            try:
+                cursor.register("_batch", batch)
+                cursor.execute(f"INSERT INTO {SCHEMA}.{table} ({target}) SELECT {', '.join(select)} FROM _batch")
+            except duckdb.Error as exc:
+                raise DataError(f"cannot store {origin}: {str(exc).splitlines()[0]}", where=f"{tenant}/{table}") from None
+            finally:
+                cursor.close()
+
+    def insert_arrow(self, tenant: str, table: str, typed: pa.Table) -> int:
+        """Insert an Arrow table whose columns are canonical columns in the store's types."""
+        spec = model.table(table)
+        present = [c for c in spec.column_names if c in typed.column_names]
+        self._insert_arrow(tenant, table, typed, present, strict=True, origin=f"{table} rows")
+        self.mark(tenant, table, add_rows=typed.num_rows, columns=present)
+        return typed.num_rows
+
+    def insert_custom_arrow(self, tenant: str, table: str, custom: pa.Table) -> None:
+        """Insert custom values given as an Arrow table (record_id, field, value)."""
+        with self._lock:
+            cursor = self.connection.cursor()
+            try:
+                cursor.register("_custom", custom)
+                cursor.execute(
+                    f"INSERT INTO {SCHEMA}.custom_values SELECT ?, ?, record_id, field, value FROM _custom",
+                    [tenant, table],
+                )
+            finally:
+                cursor.close()
+
+    def insert_custom(self, tenant: str, table: str, values: list[tuple[str, str, str | None]]) -> None:
+        batch = pa.table({
+            "record_id": pa.array([v[0] for v in values], pa.string()),
+            "field": pa.array([v[1] for v in values], pa.string()),
+            "value": pa.array([v[2] for v in values], pa.string()),
+        })
+        with self._lock:
+            cursor = self.connection.cursor()
+            try:
+                cursor.register("_custom", batch)
+                cursor.execute(
+                    f"INSERT INTO {SCHEMA}.custom_values SELECT ?, ?, record_id, field, value FROM _custom",
+                    [tenant, table],
+                )
+            finally:
+                cursor.close()
+
+    def execute(self, sql: str, params=None):
+        with self._lock:
+            return self.connection.execute(sql, params or [])
+
+    def delete_tenant(self, tenant: str) -> None:
+        with self._lock:
+            for name in [*model.TABLES, "custom_values", "_tables"]:
+                self.connection.execute(f"DELETE FROM {SCHEMA}.{name} WHERE tenant = ?", [tenant])
+
+    # -- reads ----------------------------------------------------------------
+    def tenant_cursor(self, tenant: str):
+        """A cursor where ``users``, ``contacts``, ... are views of this tenant's rows."""
+        cursor = self.connection.cursor()
+        cursor.execute("SET TimeZone='UTC'")
+        lit = quote_literal(tenant)
+        for name in [*model.TABLES, "custom_values"]:
+            cursor.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS "
+                f"SELECT * EXCLUDE (tenant) FROM {SCHEMA}.{name} WHERE tenant = {lit}"
+            )
+        return cursor
+
+    def table_rows(self, tenant: str, table: str) -> list[dict]:
+        cursor = self.connection.execute(
+            f"SELECT * EXCLUDE (tenant) FROM {SCHEMA}.{table} WHERE tenant = ? ORDER BY 1", [tenant]
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def fetch_arrow(cursor) -> pa.Table:
+    """The cursor's result as an Arrow table (DuckDB renamed this method in 2.0)."""
+    import warnings
+
+    method = getattr(cursor, "to_arrow_table", None) or getattr(cursor, "fetch_arrow_table")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DuckDB warns about the copy; the tables here are modest
+        return method()

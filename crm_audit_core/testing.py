@@ -1,0 +1,156 @@
+"""Test kit for plugin authors (a pytest plugin, entry point ``pytest11``).
+
+Fixtures:
+
+``crm_audit_tenant(contacts=300, seed=1, defects=True)``
+    A generated tenant (:class:`crm_audit_core.sandbox.GeneratedTenant`), cached per
+    arguments for the session. ``tenant.manifest["defects"][check_id]["ids"]`` is the
+    ground truth.
+``crm_audit_run_check(check_or_id, tenant, settings=None, config=None)``
+    Run one check on a tenant (in a fresh snapshot store) and return its Result.
+``crm_audit_plugin(plugin)``
+    Register a plugin object for the current test only; ``crm_audit_registry()`` then
+    builds a plugin manager that includes it.
+
+Helpers: :func:`load_tenant` (a generated tenant into a Store), :func:`assert_findings`.
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from . import model
+from .checks import Check
+from .config import AuditConfig, config_from_dict
+from .store import Store
+
+from .plugins import TEST_PLUGINS as _TEST_PLUGINS
+
+
+def load_tenant(store: Store, generated, tenant: str | None = None) -> str:
+    """Load a GeneratedTenant's tables into ``store`` as a complete tenant."""
+    name = tenant or generated.name
+    for table_name, table in generated.tables.items():
+        if table_name not in model.TABLES:
+            continue
+        spec = model.TABLES[table_name]
+        canonical = [c for c in spec.column_names if c in table.column_names]
+        typed = table.select(canonical)
+        store.mark(name, table_name, status="partial")
+        store.insert_arrow(name, table_name, typed)
+        custom_cols = [c for c in table.column_names if c not in canonical and c not in ("tenant", "raw")]
+        if custom_cols and table_name in model.CUSTOM_FIELD_TABLES:
+            ids = table.column(spec.key).to_pylist()
+            rec, fld, val = [], [], []
+            for col in custom_cols:
+                for rid, v in zip(ids, table.column(col).to_pylist()):
+                    if v is not None and v != "":
+                        rec.append(str(rid))
+                        fld.append(col)
+                        val.append(str(v))
+            if rec:
+                store.insert_custom_arrow(name, table_name, pa.table({"record_id": rec, "field": fld, "value": val}))
+        store.mark(name, table_name, status="complete")
+    return name
+
+
+def registry_with(*plugins):
+    from .plugins import build_plugin_manager
+
+    return build_plugin_manager(extra_plugins=list(plugins))
+
+
+def run_check(item: Check | str, generated, *, settings: dict | None = None, config: AuditConfig | dict | None = None,
+              store_dir: Path | None = None, registry=None):
+    """Run one check (object or id) on a generated tenant; returns the Result."""
+    import tempfile
+
+    from .runner import resolve_settings, run_checks
+
+    registry = registry or registry_with()
+    if isinstance(item, str):
+        if item not in registry.checks:
+            raise KeyError(f"no check {item!r} is installed; have: {', '.join(sorted(registry.checks))}")
+        item = registry.checks[item]
+    if isinstance(config, dict):
+        config = config_from_dict(config)
+    config = config or AuditConfig()
+    merged = dict(item.settings)
+    merged.update(resolve_settings(registry, config).get(item.id, {}) if item.id in registry.checks else {})
+    merged.update(settings or {})
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(store_dir or tmp) / "test.duckdb")
+        try:
+            tenant = load_tenant(store, generated)
+            as_of = generated.as_of
+            if as_of.tzinfo is None:
+                as_of = as_of.replace(tzinfo=timezone.utc)
+            [result] = run_checks(registry, store, tenant, [item], {item.id: merged}, as_of, config)
+        finally:
+            store.close()
+    return result
+
+
+def assert_findings(result, expected_ids, *, status: str | None = None) -> None:
+    """Assert a result reports exactly ``expected_ids`` (and fails iff there are any)."""
+    expected = sorted(str(i) for i in expected_ids)
+    got = sorted(result.affected.ids)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, (
+        f"{result.check_id}: {len(missing)} planted ids not reported {missing[:10]}, "
+        f"{len(extra)} reported ids not planted {extra[:10]} (status {result.status}: {result.reason or result.message})"
+    )
+    want = status or ("fail" if expected else "pass")
+    assert result.status == want, f"{result.check_id}: status {result.status}, expected {want} ({result.reason or result.message})"
+
+
+_tenant_cache: dict = {}
+
+
+@pytest.fixture(scope="session")
+def crm_audit_tenant():
+    """Factory: ``crm_audit_tenant(contacts=300, seed=1, defects=True, **kw)`` (cached)."""
+    from datetime import datetime
+
+    from .sandbox import generate_tenant
+
+    def make(contacts: int = 300, seed: int = 1, defects: bool = True, **kw):
+        kw.setdefault("as_of", datetime(2026, 12, 31, tzinfo=timezone.utc))
+        key = (contacts, seed, defects, tuple(sorted((k, str(v)) for k, v in kw.items())))
+        if key not in _tenant_cache:
+            _tenant_cache[key] = generate_tenant(contacts=contacts, seed=seed, defects=defects, **kw)
+        return _tenant_cache[key]
+
+    return make
+
+
+@pytest.fixture
+def crm_audit_run_check():
+    """Run one check on a tenant: ``crm_audit_run_check("data.x", tenant, settings={...})``."""
+    return run_check
+
+
+@pytest.fixture
+def crm_audit_plugin():
+    """Register plugins for this test only: ``crm_audit_plugin(module_or_object)``."""
+    added = []
+
+    def register(plugin):
+        _TEST_PLUGINS.append(plugin)
+        added.append(plugin)
+        return plugin
+
+    yield register
+    for plugin in added:
+        _TEST_PLUGINS.remove(plugin)
+
+
+@pytest.fixture
+def crm_audit_registry():
+    """Build a plugin registry (installed plugins + those added with crm_audit_plugin)."""
+    return registry_with
