@@ -302,5 +302,38 @@ def report(audit_ref, fmt, out):
         click.echo(str(path))
 
 
-if __name__ == "__main__":  # pragma: no cover
+class _CommandGroupGuard:
+    """Lets plugins add commands but never replace a built-in one."""
+
+    def __init__(self, group: click.Group, plugin: str):
+        self._group, self._plugin = group, plugin
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name in self._group.commands:
+            click.echo(f"warning: plugin {self._plugin!r} tried to add command {name!r}, which exists", err=True)
+            return
+        self._group.add_command(cmd, name)
+
+    def __getattr__(self, item):
+        return getattr(self._group, item)
+
+
+def entry() -> None:
+    """The console script: plugins may add commands, then click runs."""
+    from .plugins import build_plugin_manager
+
+    try:
+        registry = build_plugin_manager()
+        for impl in registry.pm.hook.crm_audit_register_commands.get_hookimpls():
+            try:
+                impl.function(_CommandGroupGuard(main, impl.plugin_name))
+            except Exception as exc:  # a broken plugin never takes the CLI down
+                click.echo(f"warning: plugin {impl.plugin_name!r} failed to add commands: {type(exc).__name__}: {redact(str(exc))[:200]}", err=True)
+    except Exception as exc:
+        click.echo(f"warning: plugins not loaded: {type(exc).__name__}: {redact(str(exc))[:200]}", err=True)
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

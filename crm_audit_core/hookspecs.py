@@ -130,3 +130,20 @@ def crm_audit_after_audit(audit, folder):
     :param folder: the :class:`pathlib.Path` of the audit folder.
     Return value is ignored.
     """
+
+
+# -------------------------------------------------------------------------
+# Command line: called once when the CLI starts
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def crm_audit_register_commands(group):
+    """Add commands to the ``crm-audit`` command line.
+
+    Called once when the CLI starts, before arguments are parsed.
+    :param group: the root :class:`click.Group`; call ``group.add_command(cmd)``. The
+        standard checks add ``crm-audit survey`` and ``crm-audit policy`` this way.
+        A command name that is already taken is refused with a warning.
+    Return value is ignored.
+    """

@@ -1,10 +1,29 @@
-"""Registers the standard checks with crm-audit (entry point group ``crm_audit``)."""
+"""Registers the standard checks with crm-audit (entry point group ``crm_audit``).
+
+One module per audit step; each exposes ``CHECKS``, a tuple of ``@check`` objects, and
+may expose ``register_commands(group)`` to add CLI commands (``survey``, ``policy``).
+"""
 
 from crm_audit_core import hookimpl
 
-from . import contacts_basic
+from . import (
+    data_policy,
+    duplicates,
+    feedback,
+    integrations,
+    missing_data,
+    open_work,
+    security,
+    segmentation,
+    stale_data,
+    unused_data,
+    updates,
+    usage,
+    value,
+)
 
-MODULES = (contacts_basic,)
+MODULES = (usage, updates, integrations, value, open_work, feedback, security,
+           unused_data, segmentation, duplicates, missing_data, stale_data, data_policy)
 
 
 @hookimpl
@@ -12,3 +31,11 @@ def crm_audit_register_checks(register):
     for module in MODULES:
         for item in module.CHECKS:
             register(item)
+
+
+@hookimpl
+def crm_audit_register_commands(group):
+    for module in MODULES:
+        hook = getattr(module, "register_commands", None)
+        if hook is not None:
+            hook(group)

@@ -1,24 +1,6 @@
-"""First standard checks: unreachable contacts and dormant users (the pattern to follow)."""
+"""Standard checks: safety and security (Part 1, step 6)."""
 
 from crm_audit_core import check
-
-
-@check(
-    id="data.unreachable-contacts",
-    title="Contacts with neither email nor phone",
-    step="missing-data",
-    area="data",
-    severity="medium",
-    needs={"contacts": ["id", "email", "phone"]},
-    description="A prospect without contact details is useless: nobody can reach them.",
-    remediation="Find an email or phone for each contact listed (enrichment, the owner's notes), or delete the record.",
-)
-def unreachable_contacts(ctx):
-    ids = ctx.ids(
-        "SELECT id FROM contacts WHERE coalesce(trim(email), '') = '' AND coalesce(trim(phone), '') = ''"
-    )
-    total = ctx.count("contacts")
-    return ctx.result(ids=ids, population=total, message=f"{len(ids)} of {total} contacts have neither email nor phone")
 
 
 @check(
@@ -45,4 +27,4 @@ def dormant_users(ctx):
                       message=f"{len(ids)} of {total} active users have not logged in for {days} days")
 
 
-CHECKS = (unreachable_contacts, dormant_users)
+CHECKS = (dormant_users,)

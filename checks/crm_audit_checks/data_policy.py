@@ -1,0 +1,3 @@
+"""Standard checks: data-policy (see docs/checks/)."""
+
+CHECKS = ()

@@ -1,0 +1,3 @@
+"""Standard checks: duplicates (see docs/checks/)."""
+
+CHECKS = ()

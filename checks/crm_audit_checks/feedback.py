@@ -1,0 +1,3 @@
+"""Standard checks: feedback (see docs/checks/)."""
+
+CHECKS = ()

@@ -1,0 +1,3 @@
+"""Standard checks: integrations (see docs/checks/)."""
+
+CHECKS = ()

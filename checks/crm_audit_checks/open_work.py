@@ -1,0 +1,3 @@
+"""Standard checks: open-work (see docs/checks/)."""
+
+CHECKS = ()

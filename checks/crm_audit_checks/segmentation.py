@@ -1,0 +1,3 @@
+"""Standard checks: segmentation (see docs/checks/)."""
+
+CHECKS = ()

@@ -1,0 +1,3 @@
+"""Standard checks: stale-data (see docs/checks/)."""
+
+CHECKS = ()

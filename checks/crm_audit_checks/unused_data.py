@@ -1,0 +1,3 @@
+"""Standard checks: unused-data (see docs/checks/)."""
+
+CHECKS = ()

@@ -1,0 +1,3 @@
+"""Standard checks: updates (see docs/checks/)."""
+
+CHECKS = ()

@@ -1,0 +1,3 @@
+"""Standard checks: usage (see docs/checks/)."""
+
+CHECKS = ()

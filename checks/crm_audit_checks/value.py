@@ -1,0 +1,3 @@
+"""Standard checks: value (see docs/checks/)."""
+
+CHECKS = ()
