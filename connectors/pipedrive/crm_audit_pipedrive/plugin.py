@@ -1,4 +1,23 @@
 """Registers the Pipedrive connector with crm-audit (entry point group crm_audit)."""
 
-# Skeleton: the connector arrives with its own issue. Nothing is registered yet, so
-# configuring connector = "pipedrive" fails with a clear "unknown connector" error.
+from __future__ import annotations
+
+from crm_audit_core import ConnectorInfo, hookimpl
+
+from .connector import OPTIONS, make_connector, record_url
+from .sandbox import start_sandbox
+
+
+@hookimpl
+def crm_audit_register_connectors(register):
+    register(
+        ConnectorInfo(
+            name="pipedrive",
+            factory=make_connector,
+            description="Pipedrive through its REST API v2 (v1 for users, roles, notes, webhooks); API token or OAuth",
+            options=dict(OPTIONS),
+            required_options=(),
+            sandbox=start_sandbox,
+            record_url=record_url,
+        )
+    )

@@ -1,0 +1,477 @@
+"""Reads a Pipedrive company into the canonical schema, read-only, over its REST API.
+
+Pipedrive has no official Python client, so this uses ``requests`` through the shared
+plumbing of :mod:`crm_audit_core.http` (call counting, tenacity retries, client-side
+burst limiter, daily token budget guard). Endpoints (shared/CRM-APIS.md section 3):
+
+* API v2, cursor pagination at ``limit=500`` (the maximum): persons, organizations,
+  deals, activities, pipelines, stages and the four ``*Fields`` endpoints;
+* API v1 where no v2 exists: ``/users`` (one call, unpaginated), ``/roles`` and
+  ``/notes`` (offset pagination, ``limit=500``), ``/webhooks`` (unpaginated).
+
+Rate limits: Pipedrive counts *tokens* against a daily company-wide budget
+(``x-daily-ratelimit-token-limit`` / ``-remaining``) and limits bursts per 2-second
+window (``x-ratelimit-limit`` / ``-remaining`` / ``-reset``). A burst 429 is retried
+after the reset; a 429 with no daily tokens left stops at once (retrying cannot help
+until the budget resets), and the budget guard stops earlier, at ``budget_share`` of the
+daily budget, so the audit never starves the company's own integrations.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Iterator
+
+import requests
+
+from crm_audit_core.connector import ExtractContext
+from crm_audit_core.errors import AuthError, BudgetExhausted, ConfigError, ConnectorError
+from crm_audit_core.http import BudgetGuard, CallStats, RateLimiter, RetryableError, make_session, parse_retry_after, retrying
+from crm_audit_core.secrets import redact, remember
+
+from . import mapping
+
+PAGE_LIMIT = 500  # the maximum Pipedrive allows on cursor and offset endpoints
+
+# Token costs per request kind (third-party summary of Pipedrive's token-based limits,
+# shared/CRM-APIS.md 3.5: list GET 20, v2 "lower"). Only used to budget ahead of the
+# server's own count, which the guard re-reads from every response.
+TOKEN_COST = {"v1": 20, "v2": 10}
+
+OPTIONS = {
+    "api_token": "Personal API token (Pipedrive: Settings > Personal preferences > API); sent as the x-api-token header.",
+    "access_token": "OAuth access token (alternative to api_token); sent as Authorization: Bearer.",
+    "company_domain": "Company domain: 'acme' for https://acme.pipedrive.com.",
+    "base_url": "Override the API host, e.g. the OAuth api_domain or a sandbox URL (default https://<company_domain>.pipedrive.com).",
+    "budget_share": "Largest share of the company's daily API token budget the audit may use (default 0.2).",
+    "burst_limit": "Client-side cap on requests per burst window (default 20; lowered automatically to the server's x-ratelimit-limit).",
+    "burst_window": "Burst window in seconds (default 2, as Pipedrive's rolling window).",
+    "page_limit": "Records per page (default and maximum 500).",
+    "timeout": "Seconds to wait for one response (default 60).",
+    "retry_attempts": "Attempts per request on 429/5xx/connection errors (default 6).",
+    "retry_base_delay": "Base of the exponential backoff in seconds (default 0.5).",
+    "retry_max_delay": "Longest backoff between attempts in seconds (default 30).",
+    "read_notes": "Also read notes as activities of type 'note' (default true).",
+    "verify": "TLS verification: true, false or a CA bundle path (default true).",
+}
+
+
+def _bool(value: Any, default: bool = True) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _number(options: dict, name: str, default: float, kind=float) -> float:
+    value = options.get(name, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {name!r} must be a number, got {value!r}", where="pipedrive") from None
+
+
+def base_url_from_options(options: dict) -> str:
+    base = options.get("base_url")
+    if base:
+        return str(base).rstrip("/")
+    domain = options.get("company_domain")
+    if not domain:
+        raise ConfigError(
+            "Pipedrive needs 'company_domain' (acme for https://acme.pipedrive.com) or 'base_url'",
+            where="pipedrive",
+        )
+    domain = str(domain).strip()
+    domain = domain.removeprefix("https://").removeprefix("http://").split("/")[0]
+    if not domain.endswith(".pipedrive.com"):
+        domain = f"{domain}.pipedrive.com"
+    return f"https://{domain}"
+
+
+class PermissionDenied(ConnectorError):
+    """HTTP 403 on an endpoint the token's user may not read (e.g. webhooks for non-admins)."""
+
+
+class PipedriveConnector:
+    """One Pipedrive company. ``extract(sink)`` reads it; ``api_calls()`` counts requests."""
+
+    def __init__(self, options: dict, context: ExtractContext | None = None):
+        self.options = dict(options or {})
+        self.context = context
+        self.api_token = self.options.get("api_token")
+        self.access_token = self.options.get("access_token")
+        if not self.api_token and not self.access_token:
+            raise ConfigError("Pipedrive needs 'api_token' or 'access_token'", where="pipedrive",
+                              hint="set api_token = \"${PIPEDRIVE_TOKEN}\" in the tenant's section")
+        remember(self.api_token)
+        remember(self.access_token)
+        self.base_url = base_url_from_options(self.options)
+        self.page_limit = min(PAGE_LIMIT, max(1, int(_number(self.options, "page_limit", PAGE_LIMIT, int))))
+        self.timeout = _number(self.options, "timeout", 60.0)
+        self.retry_attempts = int(_number(self.options, "retry_attempts", 6, int))
+        self.retry_base_delay = _number(self.options, "retry_base_delay", 0.5)
+        self.retry_max_delay = _number(self.options, "retry_max_delay", 30.0)
+        self.read_notes = _bool(self.options.get("read_notes"), True)
+        self.stats = CallStats()
+        self.limiter = RateLimiter(
+            int(_number(self.options, "burst_limit", 20, int)),
+            _number(self.options, "burst_window", 2.0),
+            stats=self.stats,
+        )
+        self._configured_burst = self.limiter.max_calls
+        self.budget = BudgetGuard(share=_number(self.options, "budget_share", 0.2), crm="Pipedrive")
+        verify = self.options.get("verify", True)
+        if isinstance(verify, str) and verify.lower() in ("true", "false", "1", "0", "yes", "no"):
+            verify = _bool(verify)
+        self.session = make_session(self.stats, verify=verify)
+        if self.api_token:
+            self.session.headers["x-api-token"] = str(self.api_token)
+        else:
+            self.session.headers["Authorization"] = f"Bearer {self.access_token}"
+        self.session.headers["Accept"] = "application/json"
+        self._progress = None  # the progress handle of the table being read
+
+    # ------------------------------------------------------------------ protocol
+
+    def api_calls(self) -> int:
+        return self.stats.calls
+
+    def extract(self, sink) -> None:
+        role_names = self._read_roles(sink)
+        self._read_users(sink, role_names)
+        sink.note(
+            "Pipedrive's API does not expose login history or MFA settings: login_events and "
+            "users.mfa_enabled are not supplied (see Settings > Security center in Pipedrive)"
+        )
+        pipelines, stages = self._read_pipelines_and_stages(sink)
+        catalogs = self._read_fields(sink)
+        activity_times = self._read_activities(sink, catalogs.get("activities"))
+        org_names = self._read_organizations(sink, catalogs.get("companies"))
+        self._read_persons(sink, catalogs.get("contacts"), org_names, activity_times)
+        self._read_deals(sink, catalogs.get("deals"), pipelines, stages, activity_times)
+        self._read_webhooks(sink)
+        sink.write("platform", [mapping.platform_row()])
+        sink.complete("platform")
+
+    # ------------------------------------------------------------------ readers
+
+    def _read_roles(self, sink) -> dict[str, str]:
+        names: dict[str, str] = {}
+        try:
+            for page in self._offset_pages("/roles", table=None):
+                for role in page:
+                    names[str(role.get("id"))] = role.get("name")
+        except PermissionDenied:
+            sink.note("Pipedrive refused /v1/roles (plan or permission): users.role is left empty")
+        return names
+
+    def _read_users(self, sink, role_names: dict[str, str]) -> None:
+        handle = self._begin(sink, "users")
+        body = self._get("v1", "/users", {})
+        users = body.get("data") or []
+        sink.write("users", [mapping.user_to_row(u, role_names) for u in users])
+        handle.advance(records=len(users), calls=1)
+        sink.complete("users")
+
+    def _read_pipelines_and_stages(self, sink) -> tuple[dict[str, str], dict[str, str]]:
+        pipelines: dict[str, str] = {}
+        stages: dict[str, str] = {}
+        handle = self._begin(sink, "stages")
+        for page in self._cursor_pages("/pipelines", {}, handle):
+            for p in page:
+                pipelines[str(p["id"])] = p.get("name")
+        for page in self._cursor_pages("/stages", {}, handle):
+            rows = [mapping.stage_to_row(s, pipelines) for s in page]
+            for row in rows:
+                stages[row["id"]] = row["name"]
+            sink.write("stages", rows)
+            handle.advance(records=len(rows))
+        sink.complete("stages")
+        return pipelines, stages
+
+    def _read_fields(self, sink) -> dict[str, mapping.FieldCatalog]:
+        catalogs: dict[str, mapping.FieldCatalog] = {}
+        handle = self._begin(sink, "fields")
+        for table, entity in mapping.FIELD_ENTITIES.items():
+            fields: list[dict] = []
+            for page in self._cursor_pages(f"/{entity}Fields", {}, handle):
+                fields.extend(page)
+            catalog = mapping.FieldCatalog(table, fields)
+            catalogs[table] = catalog
+            rows = catalog.rows()
+            sink.write("fields", rows)
+            handle.advance(records=len(rows))
+        sink.complete("fields")
+        return catalogs
+
+    def _read_activities(self, sink, catalog) -> dict[str, Any]:
+        times: dict[str, Any] = {}
+        handle = self._begin(sink, "activities")
+        for page in self._cursor_pages("/activities", {}, handle):
+            rows = [mapping.activity_to_row(a, catalog) for a in page]
+            for row in rows:
+                times[row["id"]] = row["due_at"] or row["completed_at"] or row["created_at"]
+            sink.write("activities", rows)
+            handle.advance(records=len(rows))
+        if self.read_notes:
+            for page in self._offset_pages("/notes", table=handle):
+                rows = [mapping.note_to_row(n) for n in page]
+                sink.write("activities", rows)
+                handle.advance(records=len(rows))
+        sink.complete("activities")
+        return times
+
+    def _read_organizations(self, sink, catalog) -> dict[str, str]:
+        names: dict[str, str] = {}
+        handle = self._begin(sink, "companies")
+        for page in self._cursor_pages("/organizations", {}, handle):
+            rows = [mapping.organization_to_row(o, catalog) for o in page]
+            for row in rows:
+                names[row["id"]] = row["name"]
+            sink.write("companies", rows)
+            handle.advance(records=len(rows))
+        sink.complete("companies")
+        return names
+
+    def _read_persons(self, sink, catalog, org_names, activity_times) -> None:
+        label_names: dict[str, str] = {}
+        if catalog is not None:
+            for code in ("label_ids", "label"):
+                field = catalog.by_code.get(code)
+                if field:
+                    label_names = {str(o.get("id")): o.get("label") for o in field.get("options") or []}
+                    break
+        handle = self._begin(sink, "contacts")
+        params = {"include_fields": "last_activity_id"}
+        for page in self._cursor_pages("/persons", params, handle):
+            rows = [mapping.person_to_row(p, catalog, org_names, label_names, activity_times) for p in page]
+            sink.write("contacts", rows)
+            handle.advance(records=len(rows))
+        sink.complete("contacts")
+
+    def _read_deals(self, sink, catalog, pipelines, stages, activity_times) -> None:
+        handle = self._begin(sink, "deals")
+        params = {"include_fields": "last_activity_id"}
+        for page in self._cursor_pages("/deals", params, handle):
+            rows = [mapping.deal_to_row(d, catalog, pipelines, stages, activity_times) for d in page]
+            sink.write("deals", rows)
+            handle.advance(records=len(rows))
+        sink.complete("deals")
+
+    def _read_webhooks(self, sink) -> None:
+        handle = self._begin(sink, "integrations")
+        try:
+            body = self._get("v1", "/webhooks", {})
+        except PermissionDenied:
+            sink.note("Pipedrive allows only admins to list webhooks: integrations were not read (use an admin's API token)")
+            return
+        hooks = body.get("data") or []
+        sink.write("integrations", [mapping.webhook_to_row(h) for h in hooks])
+        handle.advance(records=len(hooks), calls=1)
+        sink.complete("integrations")
+
+    # ------------------------------------------------------------------ paging
+
+    def _begin(self, sink, table: str):
+        handle = sink.progress(table)
+        self._progress = handle
+        return handle
+
+    def _cursor_pages(self, path: str, params: dict, handle) -> Iterator[list[dict]]:
+        cursor = None
+        while True:
+            query = dict(params, limit=self.page_limit)
+            if cursor:
+                query["cursor"] = cursor
+            body = self._get("v2", path, query)
+            if handle is not None:
+                handle.advance(calls=1)
+            yield body.get("data") or []
+            cursor = (body.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def _offset_pages(self, path: str, table) -> Iterator[list[dict]]:
+        start = 0
+        while True:
+            body = self._get("v1", path, {"start": start, "limit": self.page_limit})
+            if table is not None:
+                table.advance(calls=1)
+            data = body.get("data") or []
+            yield data
+            pagination = (body.get("additional_data") or {}).get("pagination") or {}
+            if not pagination.get("more_items_in_collection"):
+                return
+            next_start = pagination.get("next_start")
+            start = int(next_start) if next_start is not None else start + len(data)
+            if not data:
+                return
+
+    # ------------------------------------------------------------------ one request
+
+    def _url(self, version: str, path: str) -> str:
+        return f"{self.base_url}/api/{version}{path}"
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+        if self._progress is not None:
+            self._progress.waiting(seconds)
+
+    def _get(self, version: str, path: str, params: dict) -> dict:
+        url = self._url(version, path)
+        where = f"Pipedrive GET /api/{version}{path}"
+        try:
+            for attempt in retrying(
+                max_attempts=self.retry_attempts,
+                base_delay=self.retry_base_delay,
+                max_delay=self.retry_max_delay,
+                stats=self.stats,
+                sleep=self._sleep,
+            ):
+                with attempt:
+                    return self._get_once(url, where, version, params)
+        except RetryableError as exc:
+            raise ConnectorError(
+                f"{where} still failing after {self.retry_attempts} attempts: {exc.message}",
+                hint="Pipedrive may be degraded; run the audit again later or raise 'retry_attempts'",
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get_once(self, url: str, where: str, version: str, params: dict) -> dict:
+        self.budget.before_call(TOKEN_COST[version])
+        waited = self.limiter.acquire()
+        if waited and self._progress is not None:
+            self._progress.waiting(waited)
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            # Connection resets, timeouts, truncated chunked bodies: all transient.
+            raise RetryableError(f"{type(exc).__name__}: {redact(str(exc))[:200]}") from None
+        self._observe_limits(response.headers)
+        status = response.status_code
+        if status == 401:
+            raise AuthError(
+                f"Pipedrive refused the {'API token' if self.api_token else 'OAuth access token'} "
+                f"(HTTP 401 {self._error_text(response) or 'unauthorized access'})",
+                where=self.base_url,
+                hint=(
+                    "check 'api_token' (Pipedrive: Settings > Personal preferences > API) and "
+                    "'company_domain'" if self.api_token else
+                    "the access token is invalid or expired: refresh it and set 'access_token'"
+                ),
+            )
+        if status == 403:
+            raise PermissionDenied(
+                f"{where}: HTTP 403 {self._error_text(response) or 'forbidden'}",
+                hint="the token's user lacks the permission or the plan lacks the feature",
+            )
+        if status == 429:
+            daily_left = response.headers.get("x-daily-ratelimit-token-remaining")
+            if daily_left is not None and _int(daily_left) == 0:
+                raise BudgetExhausted(
+                    f"{where}: Pipedrive's daily API token budget is used up (HTTP 429)",
+                    hint="run the audit after the budget resets at midnight (company time)",
+                )
+            after = max(
+                parse_retry_after(response.headers.get("x-ratelimit-reset")) or 0.0,
+                parse_retry_after(response.headers.get("Retry-After")) or 0.0,
+            )
+            raise RetryableError(f"HTTP 429 rate limited", retry_after=after or None)
+        if status >= 500:
+            raise RetryableError(
+                f"HTTP {status} {self._error_text(response)}".strip(),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 400:
+            raise ConnectorError(
+                f"{where}: HTTP {status} {self._error_text(response)}".strip(),
+                hint="this is a request the connector should not make; please report it",
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise RetryableError(f"HTTP {status} with a body that is not JSON ({len(response.content)} bytes)") from None
+        if not isinstance(body, dict) or ("data" not in body and "success" not in body):
+            raise RetryableError(f"HTTP {status} with an unexpected body shape")
+        if body.get("success") is False:
+            raise ConnectorError(f"{where}: {body.get('error') or 'request failed'}")
+        return body
+
+    @staticmethod
+    def _error_text(response: requests.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return ""
+        if isinstance(body, dict):
+            return redact(str(body.get("error") or ""))
+        return ""
+
+    def _observe_limits(self, headers) -> None:
+        limit = headers.get("x-daily-ratelimit-token-limit")
+        remaining = headers.get("x-daily-ratelimit-token-remaining")
+        if limit is not None or remaining is not None:
+            self.budget.observe(limit=_int(limit), remaining=_int(remaining))
+        burst = _int(headers.get("x-ratelimit-limit"))
+        if burst and burst > 0 and burst < self.limiter.max_calls:
+            # The server says our burst allowance is lower than configured: obey it.
+            self.limiter.max_calls = burst
+
+
+def _int(value) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def make_connector(options: dict, context: ExtractContext | None = None) -> PipedriveConnector:
+    return PipedriveConnector(options, context)
+
+
+def minimum_calls(counts: dict[str, int], page_limit: int = PAGE_LIMIT, *, read_notes: bool = True) -> int:
+    """The fewest requests a full read of a company of this size needs (for tests and
+    benchmarks): one per page of each list, at least one per list."""
+
+    def pages(n: int) -> int:
+        return max(1, math.ceil(n / page_limit))
+
+    total = 1  # /v1/users (unpaginated)
+    total += pages(counts.get("roles", 0))
+    total += pages(counts.get("pipelines", 0)) + pages(counts.get("stages", 0))
+    for entity in mapping.FIELD_ENTITIES.values():
+        total += pages(counts.get(f"{entity}Fields", 0))
+    total += pages(counts.get("activities", 0))
+    if read_notes:
+        total += pages(counts.get("notes", 0))
+    total += pages(counts.get("organizations", 0)) + pages(counts.get("persons", 0)) + pages(counts.get("deals", 0))
+    total += 1  # /v1/webhooks (unpaginated)
+    return total
+
+
+# Pages of the Pipedrive web app, per canonical object (table names accepted too).
+_RECORD_PAGES = {
+    "contact": "person", "contacts": "person",
+    "company": "organization", "companies": "organization",
+    "deal": "deal", "deals": "deal",
+    "user": "users/details", "users": "users/details",
+}
+
+
+def record_url(options: dict, object_name: str, record_id: str) -> str | None:
+    """A link into Pipedrive for fix-lists (``https://acme.pipedrive.com/person/42``)."""
+    page = _RECORD_PAGES.get(object_name)
+    if page is None or record_id is None:
+        return None
+    domain = options.get("company_domain")
+    if domain:
+        base = base_url_from_options({"company_domain": domain})
+    elif options.get("base_url"):
+        base = str(options["base_url"]).rstrip("/")
+    else:
+        return None
+    return f"{base}/{page}/{record_id}"
