@@ -124,7 +124,7 @@ def _call_register(registry: Registry, hook_name: str, make_register) -> None:
     """Call a registration hook plugin by plugin, so the register callback knows who calls."""
     pm = registry.pm
     hook = getattr(pm.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in hook.get_hookimpls():  # registration order: built-ins, installed, then extras
         name = impl.plugin_name
         try:
             impl.function(make_register(name))
