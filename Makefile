@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-DISTRIBUTIONS := -e . -e ./checks -e ./connectors/hubspot -e ./connectors/salesforce -e ./connectors/pipedrive
+DISTRIBUTIONS := -e ".[test]" -e ./checks -e ./connectors/hubspot -e ./connectors/salesforce -e ./connectors/pipedrive
 
 .PHONY: demo test install clean bench
 
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml checks/pyproject.toml connectors/*/pyproject.toml tests
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(DISTRIBUTIONS) -e './.[test]' -e ./tests/plugins/crm_audit_example_plugin
+	$(BIN)/python -m pip install --quiet $(DISTRIBUTIONS) -e ./tests/plugins/crm_audit_example_plugin
 	touch $(STAMP)
 
 install: $(STAMP)

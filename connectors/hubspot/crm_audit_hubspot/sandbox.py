@@ -201,6 +201,10 @@ class HubSpotData:
                 "id": str(c["id"]), "name": c.get("name"), "subject": c.get("name"), "type": "BATCH_EMAIL",
                 "state": "PUBLISHED" if when else "DRAFT", "isPublished": bool(when), "publishDate": when,
                 "createdAt": when or created, "updatedAt": when or created, "archived": False,
+                "subcategory": "batch", "sendOnPublish": True, "content": {"widgets": {}, "flexAreas": {}},
+                "from": {"fromName": "Marketing", "replyTo": "marketing@example.com"},
+                "to": {"contactIds": {"include": [], "exclude": []}, "contactLists": {"include": [], "exclude": []},
+                       "suppressGraymail": False},
                 "stats": {"counters": counters, "ratios": {}, "deviceBreakdown": {}, "qualifierStats": {}},
             })
 
@@ -516,7 +520,8 @@ class HubSpotSandbox:
             obj = self.data.by_id[object_type].get(str(item.get("id")))
             if obj is None:
                 errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "message": "Could not get some records.", "context": {"ids": [str(item.get("id"))]}})
+                               "message": "Could not get some records.", "context": {"ids": [str(item.get("id"))]},
+                               "links": {}, "errors": []})
             else:
                 results.append(self._shape(obj, object_type, props))
         out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now()}
@@ -586,7 +591,7 @@ class HubSpotSandbox:
                 errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
                                "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
                                "message": f"No {to_type} is associated with {from_type[:-1]} {from_id}.",
-                               "context": {"fromObjectId": [from_id]}})
+                               "context": {"fromObjectId": [from_id]}, "links": {}, "errors": []})
                 continue
             offset = int(item.get("after") or 0)
             chunk = targets[offset: offset + ASSOCIATION_PAGE]

@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from conftest import FAST, build_tenant
 from crm_audit_core.connector import FAULT_KINDS
 from crm_audit_core.errors import AuthError, BudgetExhausted, ConnectorError
 from crm_audit_core.extract import MemorySink
@@ -16,6 +15,7 @@ from crm_audit_hubspot.connector import HubSpotConnector
 from crm_audit_hubspot.mapping import MAPPED_COLUMNS
 from crm_audit_hubspot.sandbox import start_sandbox
 
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.2, "timeout": 5}
 ENGAGEMENTS = {"call": "calls", "email": "emails", "meeting": "meetings", "note": "notes", "task": "tasks",
                "sms": "communications"}
 
@@ -210,11 +210,29 @@ def test_login_history_and_marketing_unavailable_are_noted(tenant):
         assert any("marketing email" in n for n in sink.notes)
 
 
-def test_progress_counts_records_and_calls(tenant, sandbox):
-    connector, sink = run(sandbox)
-    bars = sink.bars if hasattr(sink, "bars") else None
-    if bars is None:
-        pytest.skip("MemorySink keeps no progress handles")
+class RecordingSink(MemorySink):
+    """MemorySink that keeps each table's progress handle."""
+
+    def __init__(self, tenant="t"):
+        super().__init__(tenant)
+        self.bars = {}
+
+    def progress(self, table, total=None):
+        handle = self.bars[table] = super().progress(table, total)
+        return handle
+
+
+def test_progress_counts_records_calls_and_waits(tenant):
+    with start_sandbox(tenant, rate_limit=30, rate_window=0.5) as handle:
+        sink = RecordingSink()
+        connector = HubSpotConnector({**handle.options, **FAST}, None)
+        connector.extract(sink)
+        bars = sink.bars
+        assert bars["contacts"].records == len(tenant["contacts"])
+        assert bars["contacts"].calls == 3 + 1  # 3 pages + 1 association batch
+        assert bars["activities"].records == len(tenant["activities"])
+        assert sum(b.calls for b in bars.values()) + 2 == connector.api_calls()  # + the two account calls
+        assert sum(b.waited for b in bars.values()) > 0
 
 
 def test_thousand_property_portal_uses_batch_reads(tenant):

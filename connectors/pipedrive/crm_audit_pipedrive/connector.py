@@ -357,8 +357,8 @@ class PipedriveConnector:
                 f"(HTTP 401 {self._error_text(response) or 'unauthorized access'})",
                 where=self.base_url,
                 hint=(
-                    "check 'api_token' (Pipedrive: Settings > Personal preferences > API) and "
-                    "'company_domain'" if self.api_token else
+                    "check api_token, from Pipedrive Settings > Personal preferences > API, and "
+                    "company_domain" if self.api_token else
                     "the access token is invalid or expired: refresh it and set 'access_token'"
                 ),
             )

@@ -98,8 +98,8 @@ def hand_tenant(contacts: int = 1203, companies: int = 240, deals: int = 510, ac
         due = None if kind == "note" or i % 10 == 9 else BASE + timedelta(days=rng.randint(-90, 30), hours=i % 9, minutes=15)
         t["activities"].append(
             {"id": nid(), "type": kind, "subject": f"{kind} {i}", "owner_id": owners[i % len(owners)] if i % 11 else None,
-             "contact_id": pids[i % 50] if i % 3 else None, "company_id": cids[i % 20] if i % 4 == 0 else None,
-             "deal_id": dids[i % 40] if i % 5 == 0 else None, "due_at": due, "is_done": done,
+             "contact_id": pids[i % min(50, len(pids))] if i % 3 else None, "company_id": cids[i % min(20, len(cids))] if i % 4 == 0 else None,
+             "deal_id": dids[i % min(40, len(dids))] if i % 5 == 0 else None, "due_at": due, "is_done": done,
              "completed_at": (BASE - timedelta(days=i % 60, seconds=i)) if done else None,
              "created_at": BASE - timedelta(days=100 + i % 60)}
         )
@@ -150,3 +150,14 @@ def sandbox(small_tenant):
 
 def options(handle, **extra):
     return {**handle.options, **FAST, **extra}
+
+
+@pytest.fixture
+def pd_options():
+    """options(handle, **extra): connector options that reach a sandbox, fast retries."""
+    return options
+
+
+@pytest.fixture(scope="session")
+def make_tenant():
+    return hand_tenant
