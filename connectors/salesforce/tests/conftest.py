@@ -1,126 +1,17 @@
-"""Fixtures: small hand-built canonical tenants, a running Salesforce sandbox, a runner."""
+"""Fixtures for the Salesforce connector tests (helpers live in sf_testkit.py)."""
 
 from __future__ import annotations
 
-import random
-from datetime import datetime, timedelta, timezone
+import os
+import sys
 
 import pytest
 
-from crm_audit_core.connector import ExtractContext
-from crm_audit_core.extract import MemorySink
+sys.path.insert(0, os.path.dirname(__file__))
 
-from crm_audit_salesforce.connector import SalesforceConnector
-from crm_audit_salesforce.sandbox import start_sandbox
+from sf_testkit import make_tenant  # noqa: E402
 
-UTC = timezone.utc
-AS_OF = datetime(2026, 12, 31, tzinfo=UTC)
-
-# Options that keep fault tests fast.
-FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "bulk_poll_seconds": 0, "timeout": 5}
-
-
-def make_tenant(contacts: int = 30, custom_contact_fields: int = 2, seed: int = 7) -> dict:
-    """A canonical tenant (dict of table -> rows) with the generator's conventions:
-    decimal ids unique across the tenant, UTC datetimes, custom-field columns declared in
-    ``fields``."""
-    rng = random.Random(seed)
-    ids = iter(range(1000, 10_000_000))
-
-    def nid() -> str:
-        return str(next(ids))
-
-    def when(days_back: int) -> datetime:
-        return (AS_OF - timedelta(days=days_back, seconds=rng.randint(0, 86_000))).replace(microsecond=0)
-
-    roles = ["sales", "sales", "manager", "integration", "admin"]
-    users = []
-    for i in range(8):
-        users.append({"id": nid(), "name": f"User {i}", "email": f"user{i}@example.com", "role": roles[i % 5],
-                      "is_active": i != 6, "is_admin": i in (0, 4), "last_login_at": when(i * 7) if i != 5 else None,
-                      "created_at": when(900), "mfa_enabled": i % 2 == 0})
-    logins = [{"id": nid(), "user_id": users[i % 8]["id"], "at": when(i), "ip": f"10.0.0.{i % 6}",
-               "status": "success" if i % 4 else "failure", "application": "Browser"} for i in range(25)]
-    sources = ["ui", "import", "form", "api", "integration", None]
-    companies = []
-    for i in range(max(3, contacts // 5)):
-        companies.append({"id": nid(), "name": f"Company {i}", "domain": f"company{i}.example",
-                          "industry": ["Retail", "Banking", None][i % 3], "phone": f"+62 21 555 {i:04d}",
-                          "street": f"Jalan {i}", "city": "Jakarta", "state": None, "postal_code": "10110",
-                          "country": "Indonesia", "owner_id": users[i % 8]["id"], "source": sources[i % 6],
-                          "source_detail": "Zapier" if sources[i % 6] == "integration" else None,
-                          "created_at": when(800 - i), "updated_at": when(10 + i), "cf_tier": ["gold", None][i % 2]})
-    people = []
-    stages_cycle = ["lead", "customer", "opportunity", None, "lead"]
-    for i in range(contacts):
-        stage = stages_cycle[i % 5]
-        company = companies[i % len(companies)]
-        row = {"id": nid(), "first_name": f"Ji-woo{i}", "last_name": f"Kim{i}",
-               "email": f"p{i}@example.com" if i % 7 else None, "phone": f"+82 2 {i:04d}" if i % 3 else None,
-               "title": "Manager" if i % 2 else None,
-               "company_id": None if stage == "lead" else company["id"],
-               "company_name": company["name"], "lifecycle_stage": stage,
-               "lead_status": ["New", "Working", None][i % 3], "segments": [["vip"], [], ["vip", "apac"]][i % 3],
-               "owner_id": users[i % 8]["id"], "street": None, "city": "Seoul", "state": None,
-               "postal_code": None, "country": "South Korea", "source": sources[i % 6],
-               "source_detail": "Zapier" if sources[i % 6] == "integration" else None,
-               "email_bounced": i % 11 == 0, "created_at": when(700 - i), "updated_at": when(5 + i),
-               "last_activity_at": when(3 + i) if i % 4 else None}
-        for k in range(custom_contact_fields):
-            row[f"cf_field_{k}"] = f"v{k}-{i}" if (i + k) % 3 else None
-        people.append(row)
-    stages = [{"id": nid(), "pipeline": "Sales", "name": n, "position": p, "is_closed": c, "is_won": w}
-              for p, (n, c, w) in enumerate([("Prospecting", False, False), ("Negotiation", False, False),
-                                             ("Closed Won", True, True), ("Closed Lost", True, False),
-                                             ("Unused Stage", False, False)])]
-    contacts_only = [p for p in people if p["lifecycle_stage"] != "lead"]
-    deals = []
-    for i in range(max(4, contacts // 3)):
-        st = stages[i % 4]
-        deals.append({"id": nid(), "name": f"Deal {i}", "amount": float(1000 * (i + 1)) if i % 5 else None,
-                      "currency": "USD", "pipeline": "Sales", "stage": st["name"], "is_closed": st["is_closed"],
-                      "is_won": st["is_won"], "close_date": when(i * 10).replace(hour=0, minute=0, second=0),
-                      "lost_reason": "Price" if st["name"] == "Closed Lost" and i % 2 else None,
-                      "owner_id": users[i % 8]["id"] if i % 6 else None,
-                      "company_id": companies[i % len(companies)]["id"],
-                      "contact_id": contacts_only[i % len(contacts_only)]["id"], "source": sources[i % 6],
-                      "created_at": when(400 - i), "updated_at": when(2 + i), "last_activity_at": when(1 + i),
-                      "cf_deal_score": float(i)})
-    activities = []
-    types = ["call", "email", "meeting", "sms", "note", "task"]
-    for i in range(max(6, contacts)):
-        kind = types[i % 6]
-        done = i % 2 == 0
-        due = when(i - 15)
-        activities.append({"id": nid(), "type": kind, "subject": f"{kind} {i}", "owner_id": users[i % 8]["id"],
-                           "contact_id": contacts_only[i % len(contacts_only)]["id"],
-                           "company_id": companies[i % len(companies)]["id"],
-                           "deal_id": deals[i % len(deals)]["id"] if i % 3 else None,
-                           "due_at": due if i % 5 else None, "is_done": done,
-                           "completed_at": (due + timedelta(hours=1)) if done and due + timedelta(hours=1) < AS_OF else None,
-                           "created_at": when(60 + i)})
-    campaigns = [{"id": nid(), "name": f"Campaign {i}", "type": "Email", "sent": 100 * i, "delivered": None,
-                  "opened": None, "responses": 7 * i, "started_at": when(30 * i).replace(hour=0, minute=0, second=0),
-                  "source": None} for i in range(3)]
-    fields = [{"object": "contacts", "name": f"cf_field_{k}", "label": f"Field {k}", "type": "str",
-               "is_custom": True, "created_at": None} for k in range(custom_contact_fields)]
-    fields += [{"object": "companies", "name": "cf_tier", "label": "Tier", "type": "str", "is_custom": True,
-                "created_at": None},
-               {"object": "deals", "name": "cf_deal_score", "label": "Score", "type": "float", "is_custom": True,
-                "created_at": None}]
-    platform = [{"vendor": "salesforce", "edition": "Enterprise Edition", "api_version_used": "58.0",
-                 "api_version_latest": "62.0", "api_versions_deprecated": []}]
-    return {"users": users, "login_events": logins, "companies": companies, "contacts": people, "stages": stages,
-            "deals": deals, "activities": activities, "campaigns": campaigns, "fields": fields,
-            "platform": platform, "as_of": AS_OF}
-
-
-def run(handle, sink=None, **options):
-    """Run the connector against a sandbox; returns (connector, sink)."""
-    sink = sink or MemorySink(tenant="t")
-    connector = SalesforceConnector({**handle.options, **FAST, **options}, ExtractContext(tenant="t", as_of=AS_OF))
-    connector.extract(sink)
-    return connector, sink
+from crm_audit_salesforce.sandbox import start_sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="module")
