@@ -232,6 +232,8 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
         if debug:
             raise
         _keep_partial(sink)
+        if not exc.where:
+            exc.where = tenant
         outcome.error = exc
     except Exception as exc:  # a connector bug must not lose what was read
         if debug:
