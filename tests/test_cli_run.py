@@ -54,8 +54,13 @@ def test_skipped_checks_have_reasons(small_folder, tmp_path):
     run_cli("run", "--files", str(small_folder), "--out", str(out), "--no-progress")
     report = json.loads((only_audit(out) / "report.json").read_text())
     skipped = [r for r in report["results"] if r["status"] == "skipped"]
+    assert skipped
     for r in skipped:
-        assert r["reason"] and "did not supply" in r["reason"]
+        assert r["reason"].strip()
+    dormant = next(r for r in report["results"] if r["check_id"] == "data.unreachable-contacts")
+    assert dormant["status"] == "fail"
+    needs_deals = [r for r in skipped if "deals table" in r["reason"]]
+    assert all("did not supply" in r["reason"] for r in needs_deals)
 
 
 def test_fail_under_exit_code(small_folder, tmp_path):
