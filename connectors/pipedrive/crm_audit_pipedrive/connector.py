@@ -115,9 +115,12 @@ class PipedriveConnector:
         self.retry_max_delay = _number(self.options, "retry_max_delay", 30.0)
         self.read_notes = _bool(self.options.get("read_notes"), True)
         self.stats = CallStats()
+        # A little wider than the server's window: our clock starts when a request is
+        # sent, Pipedrive's when it arrives, and the two drift by the network latency.
+        window = _number(self.options, "burst_window", 2.0)
         self.limiter = RateLimiter(
             int(_number(self.options, "burst_limit", 20, int)),
-            _number(self.options, "burst_window", 2.0),
+            window * 1.05 + 0.05,
             stats=self.stats,
         )
         self._configured_burst = self.limiter.max_calls
