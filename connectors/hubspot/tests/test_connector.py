@@ -264,3 +264,20 @@ def test_plugin_registers_the_connector():
     info = found[0]
     assert info.name == "hubspot" and info.sandbox is not None and "access_token" in info.options
     assert info.record_url({"portal_id": "42"}, "contact", "7") == "https://app.hubspot.com/contacts/42/record/0-1/7"
+
+
+def test_generated_tenant_round_trips_ids_and_custom_fields():
+    sandbox_module = pytest.importorskip("crm_audit_core.sandbox")
+    if not hasattr(sandbox_module, "generate_tenant"):
+        pytest.skip("generate_tenant not available yet")
+    generated = sandbox_module.generate_tenant(contacts=300, seed=7, defects=True, name="hs")
+    with start_sandbox(generated) as handle:
+        connector, sink = run(handle)
+    for table in ("users", "companies", "contacts", "deals", "stages"):
+        if table in generated.tables:
+            assert {str(r["id"]) for r in generated.rows(table)} == {r["id"] for r in sink.rows[table]}, table
+    if "activities" in generated.tables:
+        assert len(sink.rows["activities"]) == len(generated.rows("activities"))
+    custom = {(f["object"], f["name"]) for f in generated.rows("fields") if f.get("is_custom")}
+    got = {(f["object"], f["name"]) for f in sink.rows["fields"] if f["is_custom"]}
+    assert custom <= got
