@@ -115,7 +115,8 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "deals",
-            "Deals / opportunities.",
+            "Deals / opportunities. stage holds the stage's id (stages.id); pipeline the"
+            " pipeline's name or id, the same value as stages.pipeline.",
             _cols(
                 "id, name, amount:float, currency, pipeline, stage, is_closed:bool, is_won:bool,"
                 " close_date:timestamp, lost_reason, owner_id, company_id, contact_id, source,"
@@ -125,7 +126,8 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "stages",
-            "Pipeline stages as the CRM defines them (whether or not any deal uses them).",
+            "Pipeline stages as the CRM defines them (whether or not any deal uses them);"
+            " deals.stage refers to stages.id.",
             _cols("id, pipeline, name, position:int, is_closed:bool, is_won:bool"),
             object_name="stage",
         ),

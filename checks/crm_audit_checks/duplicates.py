@@ -1,3 +1,487 @@
-"""Standard checks: duplicates (see docs/checks/)."""
+"""Standard checks: duplicates (Part 2, step 3: "the same customer twice is two half-truths").
 
-CHECKS = ()
+The three duplicate checks report clusters (``groups``) of records that are one
+customer, company or deal, with the record to keep and why. The matching rules live in
+:mod:`crm_audit_checks.matching`; this module runs them over the snapshot:
+
+* blocking keys in DuckDB SQL (normalised e-mail, last 8 phone digits, company or work
+  domain + name-token prefix; distinct names are folded once in Python and joined in);
+* candidate pairs scored in Python with rapidfuzz / phonenumbers;
+* union-find clusters, memoised per tenant in ``ctx.shared`` so that
+  ``integrations.duplicates-by-source`` reads the same clusters instead of recomputing
+  (or re-implementing) them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from crm_audit_core import check
+
+from . import matching
+
+# Fields whose filling decides which record of a cluster to keep.
+KEEP_FIELDS = {
+    "contacts": ("first_name", "last_name", "email", "phone", "title", "company_id", "company_name",
+                 "lifecycle_stage", "lead_status", "owner_id", "street", "city", "state", "postal_code", "country"),
+    "companies": ("name", "domain", "industry", "phone", "street", "city", "state", "postal_code", "country", "owner_id"),
+    "deals": ("name", "amount", "currency", "pipeline", "stage", "close_date", "owner_id", "company_id", "contact_id"),
+}
+
+CONTACT_SETTINGS = {
+    "name_with_phone": 0.85,
+    "name_with_company": 0.90,
+    "name_with_email": 0.60,
+    "max_block": 50,
+}
+CONTACT_SETTINGS_HELP = {
+    "name_with_phone": "two contacts with the same phone number (E.164) are one person when their names are at least this similar (0-1)",
+    "name_with_company": "two contacts at the same company (or work e-mail domain) are one person when their names are at least this similar (0-1)",
+    "name_with_email": "two contacts with the same normalised e-mail are one person unless their names are less similar than this (a shared mailbox)",
+    "max_block": "e-mails, phones or company+name keys shared by more records than this are ignored (switchboards, info@ addresses)",
+}
+COMPANY_SETTINGS = {"name_threshold": 0.90, "max_block": 50}
+COMPANY_SETTINGS_HELP = {
+    "name_threshold": "two companies with the same web domain or phone are one when their names (legal forms removed) are at least this similar (0-1)",
+    "max_block": "domains, phones or names shared by more companies than this are ignored",
+}
+DEAL_SETTINGS = {"name_threshold": 0.90, "amount_tolerance": 0.01, "max_block": 200}
+DEAL_SETTINGS_HELP = {
+    "name_threshold": "two deals of the same company (or contact) are one when their names are at least this similar (0-1)",
+    "amount_tolerance": "... and their amounts differ by at most this share of the larger amount",
+    "max_block": "companies with more deals than this are not compared pairwise",
+}
+
+
+@dataclass
+class Clusters:
+    """Duplicate clusters of one table, with what the reports need about their records."""
+
+    table: str
+    groups: list[list[str]]
+    keepers: dict[int, matching.Keeper]  # group index -> keeper
+    records: dict[str, dict]  # id -> row (clustered ids only)
+    evidence: Counter = field(default_factory=Counter)  # rule -> matching pairs
+    candidate_pairs: int = 0
+    population: int = 0
+
+    def duplicates(self):
+        """(duplicate id, keeper) for every non-kept record."""
+        for index, group in enumerate(self.groups):
+            keeper = self.keepers[index]
+            for rid in group:
+                if rid != keeper.id:
+                    yield rid, keeper
+
+
+# --------------------------------------------------------------------------- shared entry
+
+
+def contact_clusters(ctx, settings: dict | None = None) -> Clusters:
+    """Contact clusters for this tenant, computed once per settings and memoised in ctx.shared."""
+    return _memo(ctx, "contacts", _effective(ctx, "data.duplicate-contacts", CONTACT_SETTINGS, settings), _contact_clusters)
+
+
+def company_clusters(ctx, settings: dict | None = None) -> Clusters:
+    return _memo(ctx, "companies", _effective(ctx, "data.duplicate-companies", COMPANY_SETTINGS, settings), _company_clusters)
+
+
+def deal_clusters(ctx, settings: dict | None = None) -> Clusters:
+    return _memo(ctx, "deals", _effective(ctx, "data.duplicate-deals", DEAL_SETTINGS, settings), _deal_clusters)
+
+
+def _effective(ctx, check_id: str, defaults: dict, settings: dict | None) -> dict:
+    """The duplicate check's settings: given, else the audit's configuration, else defaults."""
+    if settings is not None:
+        return {k: settings.get(k, v) for k, v in defaults.items()}
+    configured = getattr(ctx.config, "check_settings", {}) or {}
+    merged = dict(defaults)
+    for key, value in configured.get(check_id, {}).items():
+        if key in merged:
+            merged[key] = type(defaults[key])(value)
+    return merged
+
+
+def _memo(ctx, table: str, settings: dict, compute) -> Clusters:
+    key = f"duplicates.{table}"
+    frozen = tuple(sorted(settings.items()))
+    hit = ctx.shared.get(key)
+    if hit is not None and hit[0] == frozen:
+        return hit[1]
+    found = compute(ctx, settings)
+    ctx.shared[key] = (frozen, found)
+    return found
+
+
+# --------------------------------------------------------------------------- SQL helpers
+
+
+def _register(ctx, name: str, table: pa.Table) -> None:
+    ctx.connection.register(name, table)
+
+
+def _unregister(ctx, *names: str) -> None:
+    for name in names:
+        try:
+            ctx.connection.unregister(name)
+        except Exception:  # pragma: no cover - already gone
+            pass
+
+
+def _fold_map(ctx, query: str, normalise) -> pa.Table:
+    """Distinct raw values of ``query`` and their normalised form (Python, once per value)."""
+    raw = [r[0] for r in ctx.sql(query).fetchall() if r[0] is not None]
+    return pa.table({"raw": pa.array(raw, pa.string()), "norm": pa.array([normalise(v) for v in raw], pa.string())})
+
+
+def _candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
+    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``.
+
+    ``keys_sql`` yields (id, key); blocks larger than ``max_block`` are skipped.
+    """
+    rows = ctx.sql(
+        f"""
+        WITH keys AS (SELECT DISTINCT id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
+             blocks AS (SELECT key FROM keys GROUP BY key HAVING count(*) BETWEEN 2 AND $max_block),
+             members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
+        SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id
+        """,
+        max_block=max_block,
+        **params,
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def _rows_by_id(ctx, table: str, columns: list[str], ids: list[str]) -> dict[str, dict]:
+    if not ids:
+        return {}
+    select = ", ".join(columns)
+    out = {}
+    cursor = ctx.sql(f"SELECT {select} FROM {table} WHERE id IN (SELECT unnest($ids))", ids=ids)
+    names = [d[0] for d in cursor.description]
+    for row in cursor.fetchall():
+        record = dict(zip(names, row))
+        out[str(record["id"])] = record
+    return out
+
+
+def _supplied_columns(ctx, table: str, wanted) -> list[str]:
+    return [c for c in wanted if ctx.supplied(table, c)]
+
+
+def _finish(ctx, table: str, pairs_matched: list[tuple[str, str, str]], candidate_pairs: int) -> Clusters:
+    groups = matching.clusters((a, b) for a, b, _ in pairs_matched)
+    ids = [i for g in groups for i in g]
+    fields = _supplied_columns(ctx, table, KEEP_FIELDS[table])
+    extra = [c for c in ("updated_at", "created_at", "source", "source_detail") if ctx.supplied(table, c)]
+    records = _rows_by_id(ctx, table, ["id", *fields, *extra], ids)
+    keepers = {}
+    for index, group in enumerate(groups):
+        keepers[index] = matching.choose_keeper([records[i] for i in group if i in records], fields)
+    return Clusters(
+        table=table,
+        groups=groups,
+        keepers=keepers,
+        records=records,
+        evidence=Counter(rule for _, _, rule in pairs_matched),
+        candidate_pairs=candidate_pairs,
+        population=ctx.count(table),
+    )
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+def _contact_clusters(ctx, settings: dict) -> Clusters:
+    rules = matching.MatchRules(
+        name_with_phone=float(settings["name_with_phone"]),
+        name_with_company=float(settings["name_with_company"]),
+        name_with_email=float(settings["name_with_email"]),
+    )
+    has = {c: ctx.supplied("contacts", c)
+           for c in ("email", "phone", "company_id", "company_name", "country", "street", "postal_code")}
+    names = _fold_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts", matching.fold)
+    companies = _fold_map(ctx, "SELECT DISTINCT company_name FROM contacts", matching.normalise_company) \
+        if has["company_name"] else pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
+    _register(ctx, "_dup_names", names)
+    _register(ctx, "_dup_company_names", companies)
+    try:
+        base = f"""
+            SELECT c.id,
+                   {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key,
+                   {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
+                   {matching.ADDRESS_KEY_SQL if has['street'] and has['postal_code'] else 'NULL'} AS address_key,
+                   coalesce(nullif(trim(c.company_id), ''), 'name:' || nullif(cn.norm, '')) AS company_key,
+                   trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm
+            FROM contacts c
+            LEFT JOIN _dup_names f ON f.raw = c.first_name
+            LEFT JOIN _dup_names l ON l.raw = c.last_name
+            LEFT JOIN _dup_company_names cn ON cn.raw = c.company_name
+        """
+        keys_sql = f"""
+            WITH base AS ({base}),
+                 tokens AS (SELECT id, company_key, email_key, address_key, unnest(string_split(name_norm, ' ')) AS token
+                            FROM base WHERE name_norm <> ''),
+                 work AS (SELECT id, token, split_part(email_key, '@', 2) AS domain FROM tokens
+                          WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2)))
+            SELECT id, 'e:' || email_key AS key FROM base
+            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
+                      WHERE company_key IS NOT NULL AND token <> ''
+            UNION ALL SELECT id, 'd:' || domain || ':' || left(token, 2) FROM work WHERE token <> ''
+            UNION ALL SELECT id, 'a:' || address_key || ':' || left(token, 2) FROM tokens
+                      WHERE address_key IS NOT NULL AND token <> ''
+        """
+        pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
+                                 free_mail=sorted(matching.FREE_MAIL_DOMAINS))
+    finally:
+        _unregister(ctx, "_dup_names", "_dup_company_names")
+
+    ids = sorted({i for p in pairs for i in p})
+    cols = ["id", "first_name", "last_name", *[c for c, ok in has.items() if ok]]
+    rows = _rows_by_id(ctx, "contacts", cols, ids)
+    keys = {
+        rid: matching.contact_keys(rid, r.get("first_name"), r.get("last_name"), r.get("email"), r.get("phone"),
+                                   r.get("company_id"), r.get("company_name"), r.get("country"),
+                                   r.get("street"), r.get("postal_code"))
+        for rid, r in rows.items()
+    }
+    matched = []
+    for a, b in pairs:
+        rule = matching.match_contacts(keys[a], keys[b], rules)
+        if rule:
+            matched.append((a, b, rule))
+    return _finish(ctx, "contacts", matched, len(pairs))
+
+
+# --------------------------------------------------------------------------- companies
+
+
+def _company_clusters(ctx, settings: dict) -> Clusters:
+    has = {c: ctx.supplied("companies", c) for c in ("domain", "phone", "country")}
+    names = _fold_map(ctx, "SELECT DISTINCT name FROM companies", matching.normalise_company)
+    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) if has["domain"] \
+        else pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
+    _register(ctx, "_dup_names", names)
+    _register(ctx, "_dup_domains", domains)
+    try:
+        keys_sql = f"""
+            WITH base AS (
+                SELECT c.id, nullif(n.norm, '') AS name_key, nullif(d.norm, '') AS domain_key,
+                       {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail
+                FROM companies c
+                LEFT JOIN _dup_names n ON n.raw = c.name
+                LEFT JOIN _dup_domains d ON d.raw = c.domain)
+            SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
+            UNION ALL SELECT id, 'd:' || domain_key FROM base
+            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+        """
+        pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
+    finally:
+        _unregister(ctx, "_dup_names", "_dup_domains")
+    ids = sorted({i for p in pairs for i in p})
+    cols = ["id", "name", *[c for c, ok in has.items() if ok]]
+    rows = _rows_by_id(ctx, "companies", cols, ids)
+    keys = {rid: matching.company_keys(rid, r.get("name"), r.get("domain"), r.get("phone"), r.get("country"))
+            for rid, r in rows.items()}
+    threshold = float(settings["name_threshold"])
+    matched = []
+    for a, b in pairs:
+        rule = matching.match_companies(keys[a], keys[b], name_threshold=threshold)
+        if rule:
+            matched.append((a, b, rule))
+    return _finish(ctx, "companies", matched, len(pairs))
+
+
+# --------------------------------------------------------------------------- deals
+
+
+def _deal_clusters(ctx, settings: dict) -> Clusters:
+    has = {c: ctx.supplied("deals", c) for c in ("company_id", "contact_id", "amount", "pipeline")}
+    account = ("coalesce(nullif(trim(company_id), ''), nullif(trim(contact_id), ''))"
+               if has["company_id"] and has["contact_id"]
+               else "nullif(trim(company_id), '')" if has["company_id"] else "nullif(trim(contact_id), '')")
+    pairs = _candidate_pairs(ctx, f"SELECT id, 'a:' || {account} AS key FROM deals", int(settings["max_block"]))
+    ids = sorted({i for p in pairs for i in p})
+    cols = ["id", "name", *[c for c, ok in has.items() if ok]]
+    rows = _rows_by_id(ctx, "deals", cols, ids)
+    keys = {rid: matching.deal_keys(rid, r.get("name"), r.get("company_id"), r.get("contact_id"), r.get("amount"),
+                                    r.get("pipeline"))
+            for rid, r in rows.items()}
+    threshold, tolerance = float(settings["name_threshold"]), float(settings["amount_tolerance"])
+    matched = []
+    for a, b in pairs:
+        rule = matching.match_deals(keys[a], keys[b], name_threshold=threshold, amount_tolerance=tolerance)
+        if rule:
+            matched.append((a, b, rule))
+    return _finish(ctx, "deals", matched, len(pairs))
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _report(ctx, found: Clusters, noun: str):
+    details: dict[str, str] = {}
+    by_source: Counter = Counter()
+    keep_rules: Counter = Counter()
+    sizes: Counter = Counter()
+    for index, group in enumerate(found.groups):
+        keeper = found.keepers[index]
+        keep_rules[keeper.rule] += 1
+        sizes[str(len(group))] += 1
+        others = [i for i in group if i != keeper.id]
+        details[keeper.id] = (f"keep this record ({keeper.rule}: {keeper.filled} of {keeper.fields} fields filled"
+                              f"{f', updated {keeper.updated_at:%Y-%m-%d}' if keeper.updated_at else ''}); "
+                              f"merge {', '.join(others)} into it")
+    for rid, keeper in found.duplicates():
+        record = found.records.get(rid, {})
+        made_by = matching.creator(record)
+        by_source[made_by] += 1
+        details[rid] = f"duplicate of {keeper.id} ({keeper.describe()}); created by {made_by}"
+    ids = sorted(details, key=matching._id_order)
+    duplicates = len(ids) - len(found.groups)
+    metrics = {
+        "clusters": len(found.groups),
+        "records": len(ids),
+        "duplicates": duplicates,
+        "population": found.population,
+        "duplicate_share": round(duplicates / found.population, 4) if found.population else 0.0,
+        "cluster_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
+        "duplicates_by_source": dict(by_source.most_common()),
+        "keep_choices": dict(keep_rules.most_common()),
+        "evidence": dict(found.evidence.most_common()),
+        "candidate_pairs": found.candidate_pairs,
+    }
+    message = (f"{len(found.groups)} groups of duplicate {noun} ({len(ids)} records, {duplicates} to merge) "
+               f"among {found.population}")
+    return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
+                      metrics=metrics, message=message)
+
+
+@check(
+    id="data.duplicate-contacts",
+    title="Duplicate contacts",
+    step="duplicates",
+    area="data",
+    severity="high",
+    needs={"contacts": ["id", "first_name", "last_name", "email"]},
+    settings=CONTACT_SETTINGS,
+    settings_help=CONTACT_SETTINGS_HELP,
+    description=(
+        "The same person stored more than once: the same e-mail (ignoring case, +tags and gmail dots), the "
+        "same phone in another format with a similar name, or a similar name (typos, swapped first and last "
+        "names, accents, Hangul) at the same company. Duplicates split a customer's history between records, "
+        "so sales calls them twice and reports count them twice."
+    ),
+    remediation=(
+        "Merge each group into the record marked 'keep' (the most complete, then the most recently updated) "
+        "with the CRM's merge tool, which keeps activities and deals. Where an integration created the "
+        "duplicates, fix its matching rule (match on e-mail) so they do not come back."
+    ),
+)
+def duplicate_contacts(ctx):
+    return _report(ctx, contact_clusters(ctx, ctx.settings), "contacts")
+
+
+@check(
+    id="data.duplicate-companies",
+    title="Duplicate companies",
+    step="duplicates",
+    area="data",
+    severity="medium",
+    needs={"companies": ["id", "name"]},
+    settings=COMPANY_SETTINGS,
+    settings_help=COMPANY_SETTINGS_HELP,
+    description=(
+        "The same company stored more than once: the same name once legal forms are removed (PT, Tbk, Inc, "
+        "Ltd, GmbH, 주식회사, ...), or a similar name with the same web domain or phone. Contacts and deals "
+        "then hang off different copies, and account reports undercount."
+    ),
+    remediation=(
+        "Merge each group into the record marked 'keep' with the CRM's merge tool; make integrations match "
+        "companies on their web domain."
+    ),
+)
+def duplicate_companies(ctx):
+    return _report(ctx, company_clusters(ctx, ctx.settings), "companies")
+
+
+@check(
+    id="data.duplicate-deals",
+    title="Duplicate deals",
+    step="duplicates",
+    area="data",
+    severity="medium",
+    needs={"deals": ["id", "name", "company_id"]},
+    settings=DEAL_SETTINGS,
+    settings_help=DEAL_SETTINGS_HELP,
+    description=(
+        "The same opportunity entered twice: deals of the same company (or contact) in the same pipeline "
+        "with near-identical names and amounts. They inflate the pipeline and the forecast."
+    ),
+    remediation="Merge or delete the extra deals listed; keep the one marked 'keep' and move its activities over.",
+)
+def duplicate_deals(ctx):
+    return _report(ctx, deal_clusters(ctx, ctx.settings), "deals")
+
+
+# --------------------------------------------------------------------------- integrations
+
+
+@check(
+    id="integrations.duplicates-by-source",
+    title="Integrations that create duplicates",
+    step="integrations",
+    area="usage",
+    severity="medium",
+    needs={"integrations": ["id", "name"], "contacts": ["id", "first_name", "last_name", "email", "source_detail"]},
+    settings={"min_duplicates": 1},
+    settings_help={"min_duplicates": "an integration is listed when it created at least this many duplicate contacts or companies"},
+    description=(
+        "How many duplicate contacts and companies each integration created (the non-kept records of the "
+        "duplicate clusters, attributed by their source_detail). An integration that inserts instead of "
+        "updating refills the CRM with duplicates after every clean-up."
+    ),
+    remediation=(
+        "Open each integration listed and set its matching rule (e-mail for contacts, web domain for "
+        "companies) so that it updates existing records; then merge the duplicates it created."
+    ),
+)
+def duplicates_by_source(ctx):
+    by_name: dict[str, Counter] = {}
+    examined = []
+    for table, supplied, compute in (("contacts", True, contact_clusters),
+                                     ("companies", ctx.supplied("companies", "source_detail") and ctx.supplied("companies", "name"),
+                                      company_clusters)):
+        if not supplied:
+            continue
+        examined.append(table)
+        found = compute(ctx)
+        for rid, _keeper in found.duplicates():
+            detail = found.records.get(rid, {}).get("source_detail")
+            if isinstance(detail, str) and detail.strip():
+                by_name.setdefault(detail.strip(), Counter())[table] += 1
+    integrations = ctx.rows("SELECT id, name FROM integrations ORDER BY id")
+    threshold = int(ctx.settings["min_duplicates"])
+    ids, details, counts = [], {}, {}
+    for row in integrations:
+        made = by_name.get((row["name"] or "").strip(), Counter())
+        total = sum(made.values())
+        counts[row["name"] or str(row["id"])] = {t: made.get(t, 0) for t in examined}
+        if total >= threshold and total > 0:
+            ids.append(str(row["id"]))
+            details[str(row["id"])] = f"{row['name']} created " + " and ".join(
+                f"{made[t]} duplicate {t}" for t in examined if made.get(t))
+    known = {(r["name"] or "").strip() for r in integrations}
+    unknown = {name: sum(c.values()) for name, c in by_name.items() if name not in known}
+    metrics = {"duplicates_by_integration": counts, "objects": examined}
+    if unknown:
+        metrics["duplicates_by_unlisted_source"] = unknown
+    return ctx.result(ids=ids, population=len(integrations), details=details, metrics=metrics,
+                      message=f"{len(ids)} of {len(integrations)} integrations created duplicates")
+
+
+CHECKS = (duplicate_contacts, duplicate_companies, duplicate_deals, duplicates_by_source)

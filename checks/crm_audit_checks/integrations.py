@@ -1,3 +1,321 @@
-"""Standard checks: integrations (see docs/checks/)."""
+"""Standard checks: integrations (Part 1, step 2: "integrations work as expected").
 
-CHECKS = ()
+Every connected system must serve a purpose, and counts show whether it does. The
+records an integration created are the contacts and companies whose ``source_detail``
+names it (``integrations.name``); their ``created_at`` gives its flow over time.
+
+* stopped-integrations: a steady flow that dried up;
+* spiking-integrations: one day far above the usual (a loop, a re-import);
+* stale-syncs: active integrations that have not synced for days;
+* campaign-count-sanity: counts that cannot be true (more responses than sent);
+* sync-count-mismatch: the CRM holds a different number of records than the other
+  system reports (``integrations.records_reported``, from a connector, from
+  ``[integrations.<tenant>]`` in crm-audit.toml, or from a plugin through the
+  ``crm_audit_integration_counts`` hook).
+
+(Duplicates created by integrations are reported by ``integrations.duplicates-by-source``,
+built with the duplicate matcher in ``duplicates.py``.)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crm_audit_core import check
+
+RECORD_TABLES = ("contacts", "companies")
+
+
+def _records_sql(ctx) -> str | None:
+    """SQL for (name, created_at) of every record an integration created, or None when unknown."""
+    parts = [
+        f"SELECT source_detail AS name, created_at FROM {t} WHERE source_detail IS NOT NULL AND source_detail <> ''"
+        for t in RECORD_TABLES
+        if ctx.supplied(t, "source_detail") and ctx.supplied(t, "created_at")
+    ]
+    return " UNION ALL ".join(parts) if parts else None
+
+
+def _sources_skip(ctx):
+    return ctx.skip("no contacts or companies with source_detail and created_at were supplied, "
+                    "so the records integrations created cannot be counted")
+
+
+@check(
+    id="integrations.stopped-integrations",
+    title="Integrations that stopped creating records",
+    step="integrations",
+    area="usage",
+    severity="high",
+    needs={"integrations": ["id", "name"]},
+    settings={"quiet_days": 30, "min_weeks": 8, "lookback_days": 365},
+    settings_help={
+        "quiet_days": "an integration has stopped when it created no record in this many days",
+        "min_weeks": "...after creating at least one record a week for this many consecutive weeks",
+        "lookback_days": "how far back (before the quiet window) to look for that steady flow",
+    },
+    description=(
+        "An integration that created records every week and then nothing for a month has most likely broken "
+        "(expired credentials, a changed field, a disconnected app) while everyone assumes it still works."
+    ),
+    remediation=(
+        "Open the integration's settings and logs in the CRM and in the other system: reconnect it, renew its "
+        "credentials or fix the mapping; if it was retired on purpose, uninstall it and remove its API user."
+    ),
+)
+def stopped_integrations(ctx):
+    records = _records_sql(ctx)
+    if records is None:
+        return _sources_skip(ctx)
+    quiet, min_weeks, lookback = ctx.settings["quiet_days"], ctx.settings["min_weeks"], ctx.settings["lookback_days"]
+    cut = ctx.as_of - timedelta(days=quiet)
+    rows = ctx.rows(
+        f"WITH recs AS ({records}), "
+        "weeks AS (SELECT name, CAST(floor(date_diff('second', created_at, $cut) / 604800) AS BIGINT) AS w "
+        "          FROM recs WHERE created_at < $cut AND created_at >= $cut - to_days($lookback) GROUP BY 1, 2), "
+        "runs AS (SELECT name, w - row_number() OVER (PARTITION BY name ORDER BY w) AS g FROM weeks), "
+        "longest AS (SELECT name, max(n) AS run FROM (SELECT name, g, count(*) AS n FROM runs GROUP BY 1, 2) GROUP BY 1), "
+        "recent AS (SELECT name, count(*) AS n FROM recs WHERE created_at >= $cut GROUP BY 1), "
+        "last_seen AS (SELECT name, max(created_at) AS last_at FROM recs GROUP BY 1) "
+        "SELECT i.id, i.name, coalesce(l.run, 0) AS run, coalesce(r.n, 0) AS recent, s.last_at "
+        "FROM integrations i LEFT JOIN longest l ON l.name = i.name LEFT JOIN recent r ON r.name = i.name "
+        "LEFT JOIN last_seen s ON s.name = i.name",
+        cut=cut, lookback=lookback,
+    )
+    ids, details = [], {}
+    for r in rows:
+        if r["run"] >= min_weeks and r["recent"] == 0:
+            ids.append(str(r["id"]))
+            details[str(r["id"])] = (f"{r['name']}: created records every week for {r['run']} weeks, none since "
+                                     f"{r['last_at']:%Y-%m-%d}")
+    weekly = ctx.rows(
+        f"WITH recs AS ({records}) SELECT name, CAST(floor(date_diff('second', created_at, $as_of) / 604800) AS BIGINT) AS w, "
+        "count(*) AS n FROM recs WHERE created_at >= $as_of - to_days(182) AND created_at < $as_of "
+        "AND name IN (SELECT name FROM integrations) GROUP BY 1, 2"
+    )
+    series: dict[str, list[int]] = {}
+    for r in weekly:
+        w = int(r["w"])
+        if 0 <= w < 26:
+            series.setdefault(str(r["name"]), [0] * 26)[25 - w] += int(r["n"])
+    metrics = {"weekly_records_last_26_weeks": series,
+               "longest_steady_run_weeks": {str(r["name"]): int(r["run"]) for r in rows},
+               "records_in_quiet_window": {str(r["name"]): int(r["recent"]) for r in rows}}
+    return ctx.result(ids=ids, population=len(rows), metrics=metrics, details=details,
+                      message=f"{len(ids)} of {len(rows)} integrations stopped creating records {quiet} days ago")
+
+
+@check(
+    id="integrations.spiking-integrations",
+    title="Integrations with a sudden burst of new records",
+    step="integrations",
+    area="usage",
+    severity="medium",
+    needs={"integrations": ["id", "name"]},
+    settings={"factor": 5.0, "min_records": 50, "days": 90, "baseline_days": 365},
+    settings_help={
+        "factor": "a day is a spike when the integration created more than this times its median daily count",
+        "min_records": "...and at least this many records that day",
+        "days": "spikes are looked for in this many days before the audit date",
+        "baseline_days": "the median daily count is taken over the days with records in this many days",
+    },
+    description=(
+        "A day on which an integration created many times its usual number of records is usually a sync loop, "
+        "a re-import or a mapping error, and a main source of duplicates."
+    ),
+    remediation=(
+        "Look at the records the integration created on the day named: merge or delete the duplicates, and fix "
+        "the sync (matching rule, schedule, mapping) so it does not happen again."
+    ),
+)
+def spiking_integrations(ctx):
+    records = _records_sql(ctx)
+    if records is None:
+        return _sources_skip(ctx)
+    s = ctx.settings
+    rows = ctx.rows(
+        f"WITH recs AS ({records}), "
+        "daily AS (SELECT name, CAST(created_at AS DATE) AS day, count(*) AS n FROM recs "
+        "          WHERE created_at >= $as_of - to_days($baseline) AND created_at < $as_of GROUP BY 1, 2), "
+        "med AS (SELECT name, median(n) AS m FROM daily GROUP BY 1) "
+        "SELECT i.id, i.name, d.day, d.n, m.m FROM integrations i JOIN daily d ON d.name = i.name "
+        "JOIN med m ON m.name = i.name "
+        "WHERE d.day >= CAST($as_of - to_days($days) AS DATE) AND d.n > $factor * m.m AND d.n >= $min_records "
+        "ORDER BY i.id, d.n DESC",
+        baseline=s["baseline_days"], days=s["days"], factor=float(s["factor"]), min_records=s["min_records"],
+    )
+    details: dict[str, str] = {}
+    spikes: dict[str, list] = {}
+    for r in rows:
+        rid = str(r["id"])
+        spikes.setdefault(str(r["name"]), []).append({"day": r["day"].isoformat(), "records": int(r["n"]),
+                                                      "median": float(r["m"])})
+        if rid not in details:
+            details[rid] = (f"{r['name']}: {r['n']} records on {r['day']:%Y-%m-%d}, "
+                            f"{r['n'] / max(float(r['m']), 1):.0f}x its median of {float(r['m']):g} a day")
+    ids = sorted(details)
+    daily = ctx.rows(
+        f"WITH recs AS ({records}) SELECT name, CAST(created_at AS DATE) AS day, count(*) AS n FROM recs "
+        "WHERE created_at >= $as_of - to_days($days) AND created_at < $as_of GROUP BY 1, 2",
+        days=s["days"],
+    )
+    start = (ctx.as_of - timedelta(days=s["days"])).date()
+    dates = [start + timedelta(days=i) for i in range(s["days"])]
+    index = {d: i for i, d in enumerate(dates)}
+    series: dict[str, list[int]] = {}
+    for r in daily:
+        i = index.get(r["day"])
+        if i is not None:
+            series.setdefault(str(r["name"]), [0] * len(dates))[i] += int(r["n"])
+    # Keep the chart readable: the 50 busiest sources.
+    top = sorted(series, key=lambda k: -sum(series[k]))[:50]
+    population = ctx.count("integrations")
+    metrics = {"daily_records_by_source": {"dates": [d.isoformat() for d in dates], **{k: series[k] for k in top}},
+               "spikes": spikes}
+    return ctx.result(ids=ids, population=population, metrics=metrics, details=details,
+                      message=f"{len(ids)} of {population} integrations had a spike of new records in {s['days']} days")
+
+
+@check(
+    id="integrations.stale-syncs",
+    title="Active integrations that stopped syncing",
+    step="integrations",
+    area="usage",
+    severity="high",
+    needs={"integrations": ["id", "name", "status", "last_sync_at"]},
+    settings={"days": 7},
+    settings_help={"days": "an active integration is stale when its last sync is older than this many days"},
+    description="An integration marked active whose last sync is days old is silently failing.",
+    remediation=(
+        "Open the integration in the CRM: check its error log, reconnect it or renew its credentials; if it is "
+        "no longer used, switch it off and remove its API user."
+    ),
+)
+def stale_syncs(ctx):
+    days = ctx.settings["days"]
+    rows = ctx.rows(
+        "SELECT id, name, last_sync_at, date_diff('day', last_sync_at, $as_of) AS age FROM integrations "
+        "WHERE lower(trim(status)) = 'active' AND last_sync_at < $as_of - to_days($days)",
+        days=days,
+    )
+    ids = [str(r["id"]) for r in rows]
+    details = {str(r["id"]): f"{r['name']}: last sync {r['last_sync_at']:%Y-%m-%d}, {r['age']} days ago" for r in rows}
+    ages = ctx.rows("SELECT name, date_diff('day', last_sync_at, $as_of) AS age FROM integrations "
+                    "WHERE lower(trim(status)) = 'active' AND last_sync_at IS NOT NULL")
+    population = ctx.count("integrations", "lower(trim(status)) = 'active'")
+    return ctx.result(ids=ids, population=population, details=details,
+                      metrics={"days_since_last_sync": {str(r["name"]): int(r["age"]) for r in ages}},
+                      message=f"{len(ids)} of {population} active integrations have not synced for {days} days")
+
+
+@check(
+    id="integrations.campaign-count-sanity",
+    title="Campaigns with impossible counts",
+    step="integrations",
+    area="usage",
+    severity="medium",
+    needs={"campaigns": ["id", "name", "sent", "delivered", "opened", "responses"]},
+    description=(
+        "A survey sent to 1,000 people cannot have 1,100 responses: counts like responses > sent, opened > "
+        "delivered or delivered > sent show a broken sync between the CRM and the marketing tool."
+    ),
+    remediation=(
+        "Compare the campaigns listed with the figures in the sending tool; fix the integration that writes "
+        "the counts (double counting, a re-sync that adds instead of replacing) and correct the records."
+    ),
+)
+def campaign_count_sanity(ctx):
+    rows = ctx.rows(
+        "SELECT id, name, sent, delivered, opened, responses, "
+        "responses > sent AS r_gt_s, opened > delivered AS o_gt_d, delivered > sent AS d_gt_s FROM campaigns "
+        "WHERE responses > sent OR opened > delivered OR delivered > sent"
+    )
+    details = {}
+    counts = {"responses_gt_sent": 0, "opened_gt_delivered": 0, "delivered_gt_sent": 0}
+    for r in rows:
+        problems = []
+        if r["r_gt_s"]:
+            problems.append(f"{r['responses']} responses > {r['sent']} sent")
+            counts["responses_gt_sent"] += 1
+        if r["o_gt_d"]:
+            problems.append(f"{r['opened']} opened > {r['delivered']} delivered")
+            counts["opened_gt_delivered"] += 1
+        if r["d_gt_s"]:
+            problems.append(f"{r['delivered']} delivered > {r['sent']} sent")
+            counts["delivered_gt_sent"] += 1
+        details[str(r["id"])] = "; ".join(problems)
+    population = ctx.count("campaigns")
+    return ctx.result(ids=list(details), population=population, details=details, metrics={"rule_violations": counts},
+                      message=f"{len(details)} of {population} campaigns have counts that cannot be true")
+
+
+def reported_counts(ctx) -> dict[str, int]:
+    """``[integrations.<tenant>]`` counts from crm-audit.toml (by integration id or name)."""
+    section = ctx.config.section("integrations").get(ctx.tenant) if ctx.config is not None else None
+    out = {}
+    if isinstance(section, dict):
+        for key, value in section.items():
+            try:
+                out[str(key)] = int(value)
+            except (TypeError, ValueError):
+                from crm_audit_core import ConfigError
+
+                raise ConfigError(f"integration count for {key!r} is not a number: {value!r}",
+                                  where=f"integrations.{ctx.tenant}") from None
+    return out
+
+
+@check(
+    id="integrations.sync-count-mismatch",
+    title="Integrations whose record counts disagree with the other system",
+    step="integrations",
+    area="usage",
+    severity="high",
+    needs={"integrations": ["id", "name"]},
+    settings={"tolerance": 0.05},
+    settings_help={"tolerance": "the largest accepted difference, as a share of the count the other system reports"},
+    description=(
+        "Compares the records an integration holds in the CRM (contacts and companies whose source_detail "
+        "names it) with the count the other system reports. A gap means records were lost, duplicated or "
+        "never synced. The reported counts come from the connector, from [integrations.<tenant>] in "
+        "crm-audit.toml, or from a plugin (crm_audit_integration_counts hook)."
+    ),
+    remediation=(
+        "Reconcile the integration: export its records from both systems, find the ones missing on either "
+        "side, fix the sync filter or mapping, and re-sync."
+    ),
+)
+def sync_count_mismatch(ctx):
+    records = _records_sql(ctx)
+    if records is None:
+        return _sources_skip(ctx)
+    has_reported = ctx.supplied("integrations", "records_reported")
+    rows = ctx.rows(
+        f"WITH recs AS ({records}), held AS (SELECT name, count(*) AS n FROM recs GROUP BY 1) "
+        f"SELECT i.id, i.name, {'i.records_reported' if has_reported else 'NULL'} AS reported, coalesce(h.n, 0) AS held "
+        "FROM integrations i LEFT JOIN held h ON h.name = i.name ORDER BY i.id"
+    )
+    overrides = reported_counts(ctx)
+    tolerance = float(ctx.settings["tolerance"])
+    ids, details, compared = [], {}, {}
+    for r in rows:
+        rid, name = str(r["id"]), str(r["name"])
+        reported = overrides.get(rid, overrides.get(name, r["reported"]))
+        if reported is None:
+            continue
+        reported, held = int(reported), int(r["held"])
+        compared[name] = {"reported": reported, "in_crm": held}
+        if abs(held - reported) > tolerance * max(reported, 0) or (reported == 0 and held > 0):
+            ids.append(rid)
+            gap = (held - reported) / reported if reported else 1.0
+            details[rid] = f"{name}: the CRM holds {held} records, the other system reports {reported} ({gap:+.1%})"
+    if not compared:
+        return ctx.skip("no integration has a reported record count (records_reported from the connector, "
+                        "[integrations.<tenant>] in crm-audit.toml, or a crm_audit_integration_counts plugin)")
+    return ctx.result(ids=ids, population=len(compared), details=details,
+                      metrics={"counts": compared, "tolerance": tolerance},
+                      message=f"{len(ids)} of {len(compared)} integrations hold a different number of records "
+                              f"than the other system reports (tolerance {tolerance:.0%})")
+
+
+CHECKS = (stopped_integrations, spiking_integrations, stale_syncs, campaign_count_sanity, sync_count_mismatch)

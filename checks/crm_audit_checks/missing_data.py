@@ -1,6 +1,131 @@
-"""Standard checks: missing data (Part 2, step 4: "a prospect without contact details is useless")."""
+"""Standard checks: missing data (Part 2, step 4: "a prospect without contact details is useless").
 
-from crm_audit_core import check
+Also home of the small SQL helpers the data steps share (what "filled" means for a
+column of each type, fill counts per field): data_policy.py reads fields the same way,
+so "required" in a policy and "complete" here never disagree.
+"""
+
+from __future__ import annotations
+
+from crm_audit_core import check, model
+
+# Canonical table -> the column name a person reads ("lifecycle stage", not lifecycle_stage).
+FIELD_SEPARATOR = "|"
+
+
+def quote(name: str) -> str:
+    """A SQL identifier; only ever called with names checked against the canonical schema."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def filled_sql(table: str, column: str, alias: str = "") -> str:
+    """SQL that is true when ``table.column`` holds a value (blank text and empty lists are empty)."""
+    col = (alias + "." if alias else "") + quote(column)
+    typ = model.TABLES[table].column(column).type
+    if typ == "str":
+        return f"(nullif(trim({col}), '') IS NOT NULL)"
+    if typ == "list":
+        return f"(coalesce(len(list_filter({col}, x -> nullif(trim(x), '') IS NOT NULL)), 0) > 0)"
+    return f"({col} IS NOT NULL)"
+
+
+def is_canonical(table: str, column: str) -> bool:
+    return table in model.TABLES and column in model.TABLES[table].column_names
+
+
+def custom_fields(ctx, table: str) -> set[str]:
+    """Names of the custom fields declared for ``table`` (empty when fields is not supplied)."""
+    if not ctx.supplied("fields"):
+        return set()
+    memo = ctx.shared.setdefault("data.custom-fields", {})
+    if table not in memo:
+        names = set()
+        for obj, name in ctx.sql("SELECT object, name FROM fields WHERE coalesce(is_custom, false)").fetchall():
+            if object_table(obj) == table and name:
+                names.add(name)
+        memo[table] = names
+    return memo[table]
+
+
+OBJECT_ALIASES = {
+    "contact": "contacts", "person": "contacts", "persons": "contacts", "people": "contacts", "lead": "contacts",
+    "company": "companies", "account": "companies", "accounts": "companies", "organization": "companies",
+    "organizations": "companies", "org": "companies",
+    "deal": "deals", "opportunity": "deals", "opportunities": "deals",
+    "activity": "activities", "engagement": "activities", "engagements": "activities", "task": "activities",
+}
+
+
+def object_table(obj) -> str:
+    """The canonical table a ``fields.object`` value names (connectors say 'contact' or 'contacts')."""
+    text = str(obj or "").strip().lower()
+    return OBJECT_ALIASES.get(text, text)
+
+
+def fill_counts(ctx, table: str, fields: list[str]) -> tuple[int, dict[str, int | None]]:
+    """(records in ``table``, {field: records with a value}) in one scan.
+
+    A field is a canonical column, a custom field, or ``a|b`` (filled when either is).
+    ``None`` for a field this tenant does not supply.
+    """
+    exprs: dict[str, str] = {}
+    custom: dict[str, list[str]] = {}
+    declared = custom_fields(ctx, table)
+    for name in fields:
+        parts = [p.strip() for p in name.split(FIELD_SEPARATOR) if p.strip()]
+        canonical = [p for p in parts if is_canonical(table, p) and ctx.supplied(table, p)]
+        extra = [p for p in parts if not is_canonical(table, p) and p in declared]
+        if not canonical and not extra:
+            continue
+        if extra:
+            custom[name] = extra
+        if canonical:
+            exprs[name] = " OR ".join(filled_sql(table, p, "t") for p in canonical)
+    counts: dict[str, int | None] = {name: None for name in fields}
+    key = quote(model.TABLES[table].key)
+    if not custom:
+        select = ", ".join(["count(*)"] + [f"count_if({e})" for e in exprs.values()])
+        row = ctx.sql(f"SELECT {select} FROM {table} t").fetchone()
+        for name, n in zip(exprs, row[1:]):
+            counts[name] = int(n)
+        return int(row[0]), counts
+    # Custom parts: one anti-join per field would rescan custom_values; instead collect the
+    # records that have any of the needed custom fields filled, once, as a small pivot.
+    wanted = sorted({p for parts in custom.values() for p in parts})
+    pivot = (
+        "SELECT record_id, list(DISTINCT field) AS filled FROM custom_values "
+        "WHERE object = $object AND list_contains($wanted, field) AND nullif(trim(value), '') IS NOT NULL "
+        "GROUP BY record_id"
+    )
+    terms = []
+    for name in fields:
+        pieces = []
+        if name in exprs:
+            pieces.append(exprs[name])
+        for p in custom.get(name, []):
+            pieces.append(f"coalesce(list_contains(cv.filled, $c_{_slot(wanted, p)}), false)")
+        if pieces:
+            terms.append((name, " OR ".join(pieces)))
+    params = {f"c_{i}": p for i, p in enumerate(wanted)}
+    select = ", ".join(["count(*)"] + [f"count_if({t})" for _, t in terms])
+    row = ctx.sql(
+        f"SELECT {select} FROM {table} t LEFT JOIN ({pivot}) cv ON cv.record_id = CAST(t.{key} AS VARCHAR)",
+        object=table, wanted=wanted, **params,
+    ).fetchone()
+    for (name, _), n in zip(terms, row[1:]):
+        counts[name] = int(n)
+    return int(row[0]), counts
+
+
+def _slot(wanted: list[str], name: str) -> int:
+    return wanted.index(name)
+
+
+def percent(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+# ---------------------------------------------------------------------------------- checks
 
 
 @check(
@@ -14,11 +139,153 @@ from crm_audit_core import check
     remediation="Find an email or phone for each contact listed (enrichment, the owner's notes), or delete the record.",
 )
 def unreachable_contacts(ctx):
-    ids = ctx.ids(
-        "SELECT id FROM contacts WHERE coalesce(trim(email), '') = '' AND coalesce(trim(phone), '') = ''"
-    )
+    email, phone = filled_sql("contacts", "email"), filled_sql("contacts", "phone")
+    ids = ctx.ids(f"SELECT id FROM contacts WHERE NOT {email} AND NOT {phone}")
+    both, email_only, phone_only, total = ctx.sql(
+        f"SELECT count_if({email} AND {phone}), count_if({email} AND NOT {phone}), "
+        f"count_if(NOT {email} AND {phone}), count(*) FROM contacts"
+    ).fetchone()
+    metrics = {"reachability": {"email and phone": int(both), "email only": int(email_only),
+                                "phone only": int(phone_only), "neither": len(ids)}}
+    return ctx.result(ids=ids, population=total, metrics=metrics,
+                      message=f"{len(ids)} of {total} contacts have neither email nor phone")
+
+
+@check(
+    id="data.companies-without-domain",
+    title="Companies without a website domain",
+    step="missing-data",
+    area="data",
+    severity="low",
+    needs={"companies": ["id", "domain"]},
+    description="The domain is how a CRM ties people to their company, enriches records and spots duplicates; "
+    "a company without one stays an island.",
+    remediation="Add the company's website domain (from its contacts' email addresses or its website), "
+    "or delete companies that are no longer relevant.",
+)
+def companies_without_domain(ctx):
+    ids = ctx.ids(f"SELECT id FROM companies WHERE NOT {filled_sql('companies', 'domain')}")
+    total = ctx.count("companies")
+    return ctx.result(ids=ids, population=total, metrics={"with domain": total - len(ids), "without domain": len(ids)},
+                      message=f"{len(ids)} of {total} companies have no domain")
+
+
+DEAL_PARTS = (("amount", "amount"), ("close_date", "close date"), ("stage", "stage"))
+
+
+@check(
+    id="data.incomplete-deals",
+    title="Deals without amount, close date or stage",
+    step="missing-data",
+    area="data",
+    severity="medium",
+    needs={"deals": ["id", "amount", "close_date", "stage"]},
+    description="A deal without an amount, a close date or a stage cannot be forecast or reported on: "
+    "the pipeline numbers are wrong by exactly those deals.",
+    remediation="Ask each deal's owner to fill in what the fix-list says is missing; close deals that are dead.",
+)
+def incomplete_deals(ctx):
+    empty = {col: f"NOT {filled_sql('deals', col)}" for col, _ in DEAL_PARTS}
+    which = ", ".join(f"CASE WHEN {empty[col]} THEN '{label}' END" for col, label in DEAL_PARTS)
+    rows = ctx.sql(
+        f"SELECT id, concat_ws(', ', {which}) AS what FROM deals WHERE {' OR '.join(empty.values())}"
+    ).fetchall()
+    details = {str(r[0]): f"missing {r[1]}" for r in rows if r[0] is not None}
+    counts = ctx.sql(
+        "SELECT " + ", ".join(f"count_if({empty[col]})" for col, _ in DEAL_PARTS) + ", count(*) FROM deals"
+    ).fetchone()
+    total = int(counts[-1])
+    metrics = {"missing": {label: int(n) for (_, label), n in zip(DEAL_PARTS, counts)}}
+    return ctx.result(ids=sorted(details), population=total, details=details, metrics=metrics,
+                      message=f"{len(details)} of {total} deals lack an amount, a close date or a stage")
+
+
+@check(
+    id="data.contacts-without-company-or-stage",
+    title="Contacts without a company or a lifecycle stage",
+    step="missing-data",
+    area="data",
+    severity="low",
+    needs={"contacts": ["id", "company_id", "company_name", "lifecycle_stage"]},
+    description="A contact without a sales stage is as useless as one without contact details: nobody knows "
+    "whether to sell to them, and without a company they drop out of every account view.",
+    remediation="Link each contact listed to its company (the email domain usually tells) and set its lifecycle stage.",
+)
+def contacts_without_company_or_stage(ctx):
+    no_company = f"(NOT {filled_sql('contacts', 'company_id')} AND NOT {filled_sql('contacts', 'company_name')})"
+    no_stage = f"(NOT {filled_sql('contacts', 'lifecycle_stage')})"
+    rows = ctx.sql(
+        f"SELECT id, {no_company} AS nc, {no_stage} AS ns FROM contacts WHERE {no_company} OR {no_stage}"
+    ).fetchall()
+    labels = {(True, False): "no company", (False, True): "no lifecycle stage", (True, True): "no company and no lifecycle stage"}
+    details = {str(r[0]): labels[(bool(r[1]), bool(r[2]))] for r in rows if r[0] is not None}
     total = ctx.count("contacts")
-    return ctx.result(ids=ids, population=total, message=f"{len(ids)} of {total} contacts have neither email nor phone")
+    metrics = {"without company": sum(1 for r in rows if r[1]), "without lifecycle stage": sum(1 for r in rows if r[2])}
+    return ctx.result(ids=sorted(details), population=total, details=details, metrics=metrics,
+                      message=f"{len(details)} of {total} contacts have no company or no lifecycle stage")
 
 
-CHECKS = (unreachable_contacts,)
+KEY_FIELDS = {
+    "contacts": ["first_name", "last_name", "email", "phone", "company_id|company_name", "lifecycle_stage",
+                 "owner_id", "country"],
+    "companies": ["name", "domain", "industry", "country", "owner_id"],
+    "deals": ["name", "amount", "close_date", "stage", "owner_id"],
+}
+
+
+@check(
+    id="data.key-field-completeness",
+    title="Completeness of the key fields",
+    step="missing-data",
+    area="data",
+    severity="low",
+    object="fields",
+    settings={"key_fields": KEY_FIELDS, "floor_percent": 50.0},
+    settings_help={
+        "key_fields": "per object, the fields to measure (canonical columns or custom fields; 'a|b' counts "
+        "a record as complete when either is filled)",
+        "floor_percent": "a key field filled on fewer records than this (in %) fails the check",
+    },
+    description="How complete each key field is, object by object: the matrix shows where the data is thin "
+    "before any single record is looked at.",
+    remediation="For each field under the floor, decide whether it is still key: if it is, make it required "
+    "in forms and imports (see the data policy) and back-fill it; if not, drop it from key_fields.",
+)
+def key_field_completeness(ctx):
+    floor = float(ctx.settings["floor_percent"])
+    wanted = ctx.settings["key_fields"] or {}
+    matrix: dict[str, dict[str, float]] = {}
+    records: dict[str, int] = {}
+    unsupplied = []
+    ids, details = [], {}
+    for table, fields in wanted.items():
+        if table not in model.TABLES:
+            return ctx.skip(f"key_fields names {table!r}, which is not a canonical table")
+        if not ctx.supplied(table):
+            unsupplied.append(table)
+            continue
+        total, counts = fill_counts(ctx, table, [str(f) for f in fields])
+        records[table] = total
+        matrix[table] = {}
+        for name, n in counts.items():
+            if n is None:
+                unsupplied.append(f"{table}.{name}")
+                continue
+            share = percent(n, total)
+            matrix[table][name] = share
+            if total and share < floor:
+                ids.append(f"{table}.{name}")
+                details[f"{table}.{name}"] = f"filled on {n} of {total} {table} ({share}%), under the floor of {floor:g}%"
+    if not matrix:
+        return ctx.skip("none of the key fields' tables was supplied: " + ", ".join(unsupplied))
+    measured = sum(len(v) for v in matrix.values())
+    note = f"; not supplied: {', '.join(unsupplied)}" if unsupplied else ""
+    return ctx.result(
+        ids=ids, population=measured, details=details,
+        metrics={"completeness_percent": matrix, "records": records, "floor_percent": floor},
+        message=f"{len(ids)} of {measured} key fields are filled on fewer than {floor:g}% of records{note}",
+    )
+
+
+CHECKS = (unreachable_contacts, companies_without_domain, incomplete_deals, contacts_without_company_or_stage,
+          key_field_completeness)

@@ -1,3 +1,158 @@
-"""Standard checks: open-work (see docs/checks/)."""
+"""Standard checks: unfinished tasks and deals (Part 1, step 4: "money left on the table").
 
-CHECKS = ()
+A task is open when ``is_done`` is false (or unknown and it has no ``completed_at``); a
+deal is open when ``is_closed`` is false. Every check reports the exact records to act on.
+"""
+
+from __future__ import annotations
+
+from crm_audit_core import check
+
+OPEN_TASK = "lower(type) = 'task' AND NOT coalesce(is_done, completed_at IS NOT NULL)"
+OPEN_DEAL = "is_closed IS NOT TRUE"
+
+
+def _open_task(ctx) -> str:
+    """OPEN_TASK, without completed_at when the connector does not supply it."""
+    if ctx.supplied("activities", "completed_at"):
+        return OPEN_TASK
+    return OPEN_TASK.replace("completed_at IS NOT NULL", "FALSE")
+
+
+def _simple(ctx, *, table: str, where: str, population_where: str, what: str, detail, columns: str = "", **params):
+    select = "id" + (f", {columns}" if columns else "")
+    rows = ctx.rows(f"SELECT {select} FROM {table} WHERE {population_where} AND ({where})", **params)
+    ids = sorted(str(r["id"]) for r in rows)
+    details = {str(r["id"]): detail(r) for r in rows}
+    total = ctx.count(table, population_where)
+    return ctx.result(ids=ids, population=total, details=details, message=f"{len(ids)} of {total} {what}")
+
+
+def _day(value) -> str:
+    return f"{value:%Y-%m-%d}" if value is not None else "never"
+
+
+@check(
+    id="open-work.overdue-tasks",
+    title="Open tasks past their due date",
+    step="open-work",
+    area="usage",
+    severity="medium",
+    needs={"activities": ["id", "type", "is_done", "due_at"]},
+    description="Tasks still open after their due date are promises to customers that were not kept.",
+    remediation="Ask each owner to do, reschedule or close the tasks listed; review overdue tasks weekly.",
+)
+def overdue_tasks(ctx):
+    return _simple(ctx, table="activities", population_where=_open_task(ctx), where="due_at < $as_of",
+                   what="open tasks are past their due date", columns="due_at",
+                   detail=lambda r: f"due {_day(r['due_at'])}, still open")
+
+
+@check(
+    id="open-work.tasks-without-due-date",
+    title="Open tasks without a due date",
+    step="open-work",
+    area="usage",
+    severity="low",
+    needs={"activities": ["id", "type", "is_done", "due_at"]},
+    description="A task without a due date is never overdue, so it is never done.",
+    remediation="Give each task listed a due date, or close it when it is no longer needed.",
+)
+def tasks_without_due_date(ctx):
+    return _simple(ctx, table="activities", population_where=_open_task(ctx), where="due_at IS NULL",
+                   what="open tasks have no due date", detail=lambda r: "open task with no due date")
+
+
+@check(
+    id="open-work.tasks-without-owner",
+    title="Open tasks nobody owns",
+    step="open-work",
+    area="usage",
+    severity="medium",
+    needs={"activities": ["id", "type", "is_done", "owner_id"]},
+    description="A task without an owner is nobody's job.",
+    remediation="Assign an owner to each task listed (the owner of the contact or deal), or close it.",
+)
+def tasks_without_owner(ctx):
+    return _simple(ctx, table="activities", population_where=_open_task(ctx),
+                   where="owner_id IS NULL OR trim(owner_id) = ''",
+                   what="open tasks have no owner", detail=lambda r: "open task with no owner")
+
+
+@check(
+    id="open-work.deals-past-close-date",
+    title="Open deals past their expected close date",
+    step="open-work",
+    area="usage",
+    severity="medium",
+    needs={"deals": ["id", "is_closed", "close_date"]},
+    description="Open deals whose close date has passed inflate the forecast: they are lost or forgotten.",
+    remediation="Ask each owner to close the deal (won or lost, with a reason) or move its close date.",
+)
+def deals_past_close_date(ctx):
+    return _simple(ctx, table="deals", population_where=OPEN_DEAL, where="close_date < $as_of",
+                   what="open deals are past their close date", columns="close_date",
+                   detail=lambda r: f"close date {_day(r['close_date'])} passed, deal still open")
+
+
+@check(
+    id="open-work.stalled-deals",
+    title="Open deals with no recent activity",
+    step="open-work",
+    area="usage",
+    severity="medium",
+    needs={"deals": ["id", "is_closed"], "activities": ["id", "deal_id", "created_at"]},
+    settings={"days": 30},
+    settings_help={"days": "an open deal is stalled when no activity on it was created in this many days"},
+    description="Open deals nobody has worked on for weeks are going cold while the forecast still counts them.",
+    remediation="Ask each owner for a next step on the deals listed (call, meeting, task), or close them as lost.",
+)
+def stalled_deals(ctx):
+    days = ctx.settings["days"]
+    rows = ctx.rows(
+        "WITH last AS (SELECT deal_id, max(created_at) AS last_at FROM activities WHERE deal_id IS NOT NULL GROUP BY 1) "
+        f"SELECT d.id, l.last_at FROM deals d LEFT JOIN last l ON l.deal_id = d.id "
+        f"WHERE d.{OPEN_DEAL} AND (l.last_at IS NULL OR l.last_at < $as_of - to_days($days))",
+        days=days,
+    )
+    ids = sorted(str(r["id"]) for r in rows)
+    details = {str(r["id"]): (f"last activity {_day(r['last_at'])}" if r["last_at"] else "no activity ever")
+               for r in rows}
+    total = ctx.count("deals", OPEN_DEAL)
+    return ctx.result(ids=ids, population=total, details=details,
+                      message=f"{len(ids)} of {total} open deals have had no activity for {days} days")
+
+
+@check(
+    id="open-work.lost-deals-without-reason",
+    title="Lost deals without a reason",
+    step="open-work",
+    area="usage",
+    severity="low",
+    needs={"deals": ["id", "is_closed", "is_won", "lost_reason"]},
+    description="Without the reason a deal was lost, the team cannot learn from it (price, product, timing).",
+    remediation="Ask the owners to fill in the lost reason; make the field required when a deal is closed lost.",
+)
+def lost_deals_without_reason(ctx):
+    return _simple(ctx, table="deals", population_where="is_closed AND is_won IS NOT TRUE",
+                   where="lost_reason IS NULL OR trim(lost_reason) = ''",
+                   what="lost deals have no lost reason", detail=lambda r: "closed lost without a reason")
+
+
+@check(
+    id="open-work.deals-without-owner",
+    title="Open deals nobody owns",
+    step="open-work",
+    area="usage",
+    severity="high",
+    needs={"deals": ["id", "is_closed", "owner_id"]},
+    description="An open deal without an owner is not being sold.",
+    remediation="Assign an owner to each deal listed (the account owner, or by round robin).",
+)
+def deals_without_owner(ctx):
+    return _simple(ctx, table="deals", population_where=OPEN_DEAL, where="owner_id IS NULL OR trim(owner_id) = ''",
+                   what="open deals have no owner", detail=lambda r: "open deal with no owner")
+
+
+CHECKS = (overdue_tasks, tasks_without_due_date, tasks_without_owner, deals_past_close_date, stalled_deals,
+          lost_deals_without_reason, deals_without_owner)

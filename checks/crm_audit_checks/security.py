@@ -1,6 +1,49 @@
-"""Standard checks: safety and security (Part 1, step 6)."""
+"""Standard checks: safety and security (Part 1, step 6).
+
+Access control: who is an admin, users who left but still own work, users who never log
+in, risky logins (failure bursts, many addresses) and over-broad integration users.
+"Active human users" are active users whose role is not ``integration``.
+"""
+
+from __future__ import annotations
 
 from crm_audit_core import check
+
+HUMAN = "is_active AND coalesce(lower(role), '') <> 'integration'"
+FAILURE = "lower(status) IN ('failure', 'failed', 'fail', 'error')"
+SUCCESS = "lower(status) IN ('success', 'succeeded', 'ok')"
+
+
+@check(
+    id="security.too-many-admins",
+    title="Too many administrators",
+    step="security",
+    area="security",
+    severity="high",
+    needs={"users": ["id", "is_active", "is_admin", "role"]},
+    settings={"max_share": 0.1},
+    settings_help={"max_share": "fails when active admins are more than this share (0-1) of active human users"},
+    description=(
+        "Every admin can change the CRM's setup, export all data and grant access. When more than a tenth of "
+        "the team are admins, access is not being controlled."
+    ),
+    remediation=(
+        "Keep two or three named admins; give everyone else a standard profile or role with the permissions "
+        "their job needs, and review admin rights every quarter."
+    ),
+)
+def too_many_admins(ctx):
+    max_share = float(ctx.settings["max_share"])
+    admins = ctx.ids("SELECT id FROM users WHERE is_active AND is_admin")
+    total = ctx.count("users", HUMAN)
+    share = len(admins) / total if total else 0.0
+    failed = share > max_share
+    metrics = {"active_admins": len(admins), "active_human_users": total, "admin_share": round(share, 4),
+               "max_share": max_share}
+    return ctx.result(ids=admins if failed else [], population=total, metrics=metrics,
+                      details={i: "active admin" for i in admins} if failed else {},
+                      message=f"{len(admins)} active admins for {total} active users ({share:.0%}; "
+                              f"at most {max_share:.0%} recommended)")
 
 
 @check(
@@ -17,14 +60,165 @@ from crm_audit_core import check
 )
 def dormant_users(ctx):
     days = ctx.settings["days"]
-    human = "is_active AND coalesce(role, '') <> 'integration'"
-    ids = ctx.ids(
-        f"SELECT id FROM users WHERE {human} AND (last_login_at IS NULL OR last_login_at < $as_of - to_days($days))",
+    rows = ctx.rows(
+        f"SELECT id, last_login_at FROM users WHERE {HUMAN} "
+        "AND (last_login_at IS NULL OR last_login_at < $as_of - to_days($days))",
         days=days,
     )
-    total = ctx.count("users", human)
-    return ctx.result(ids=ids, population=total,
+    ids = sorted(str(r["id"]) for r in rows)
+    details = {str(r["id"]): "never logged in" if r["last_login_at"] is None
+               else f"last login {r['last_login_at']:%Y-%m-%d}" for r in rows}
+    total = ctx.count("users", HUMAN)
+    return ctx.result(ids=ids, population=total, details=details,
                       message=f"{len(ids)} of {total} active users have not logged in for {days} days")
 
 
-CHECKS = (dormant_users,)
+@check(
+    id="security.departed-users-owning-work",
+    title="Deactivated users who still own open deals or tasks",
+    step="security",
+    area="security",
+    severity="medium",
+    needs={"users": ["id", "is_active"], "deals": ["id", "owner_id", "is_closed"]},
+    description=(
+        "People who left still own open deals or tasks: nobody follows them up, and their access may not "
+        "have been fully removed (API tokens, shared logins)."
+    ),
+    remediation=(
+        "Reassign the open deals and tasks of the users listed (mass transfer), and confirm their access, "
+        "tokens and integrations are revoked."
+    ),
+)
+def departed_users_owning_work(ctx):
+    tasks = "SELECT NULL AS owner_id, 0 AS n WHERE FALSE"
+    if all(ctx.supplied("activities", c) for c in ("owner_id", "type", "is_done")):
+        done = "coalesce(is_done, completed_at IS NOT NULL)" if ctx.supplied("activities", "completed_at") else "coalesce(is_done, FALSE)"
+        tasks = f"SELECT owner_id, count(*) AS n FROM activities WHERE lower(type) = 'task' AND NOT {done} GROUP BY 1"
+    rows = ctx.rows(
+        "WITH d AS (SELECT owner_id, count(*) AS n FROM deals WHERE is_closed IS NOT TRUE GROUP BY 1), "
+        f"t AS ({tasks}) "
+        "SELECT u.id, coalesce(d.n, 0) AS deals, coalesce(t.n, 0) AS tasks FROM users u "
+        "LEFT JOIN d ON d.owner_id = u.id LEFT JOIN t ON t.owner_id = u.id "
+        "WHERE u.is_active IS FALSE AND (d.n > 0 OR t.n > 0)"
+    )
+    ids = sorted(str(r["id"]) for r in rows)
+    details = {str(r["id"]): f"inactive user owns {r['deals']} open deals and {r['tasks']} open tasks" for r in rows}
+    total = ctx.count("users", "is_active IS FALSE")
+    return ctx.result(ids=ids, population=total, details=details,
+                      metrics={"open_deals_owned": sum(int(r["deals"]) for r in rows),
+                               "open_tasks_owned": sum(int(r["tasks"]) for r in rows)},
+                      message=f"{len(ids)} of {total} deactivated users still own open deals or tasks")
+
+
+@check(
+    id="security.users-without-mfa",
+    title="Active users without multi-factor authentication",
+    step="security",
+    area="security",
+    severity="high",
+    needs={"users": ["id", "is_active", "mfa_enabled"]},
+    description="A password alone is the weakest lock on the customer data: every active user needs MFA.",
+    remediation="Require MFA for every user in the CRM's security settings (or through the company's single sign-on).",
+)
+def users_without_mfa(ctx):
+    ids = ctx.ids("SELECT id FROM users WHERE is_active AND mfa_enabled IS FALSE")
+    total = ctx.count("users", "is_active")
+    return ctx.result(ids=ids, population=total, details={i: "MFA not enabled" for i in ids},
+                      message=f"{len(ids)} of {total} active users have no MFA")
+
+
+@check(
+    id="security.failed-login-bursts",
+    title="Bursts of failed logins",
+    step="security",
+    area="security",
+    severity="high",
+    needs={"login_events": ["user_id", "at", "status"]},
+    settings={"failures": 5, "minutes": 60, "days": 30},
+    settings_help={
+        "failures": "a burst is at least this many failed logins of one user...",
+        "minutes": "...within this many minutes",
+        "days": "bursts are looked for in this many days before the audit date",
+    },
+    description="Many failed logins in a short time are a password being guessed, or a stolen one being tried.",
+    remediation=(
+        "Check the login history of the users listed with them; reset their password, enforce MFA, and "
+        "restrict logins to known IP ranges where the CRM allows it."
+    ),
+)
+def failed_login_bursts(ctx):
+    s = ctx.settings
+    rows = ctx.rows(
+        "WITH f AS (SELECT user_id, at FROM login_events WHERE " + FAILURE + " AND at >= $as_of - to_days($days) "
+        "           AND at < $as_of AND user_id IS NOT NULL), "
+        "w AS (SELECT user_id, at, count(*) OVER (PARTITION BY user_id ORDER BY at "
+        "      RANGE BETWEEN CURRENT ROW AND to_minutes(CAST($minutes AS BIGINT)) FOLLOWING) AS n FROM f) "
+        "SELECT user_id, max(n) AS worst, arg_max(at, n) AS at FROM w GROUP BY 1 HAVING max(n) >= $failures",
+        days=s["days"], minutes=s["minutes"], failures=s["failures"],
+    )
+    ids = sorted(str(r["user_id"]) for r in rows)
+    details = {str(r["user_id"]): f"{r['worst']} failed logins within {s['minutes']} minutes from {r['at']:%Y-%m-%d %H:%M}"
+               for r in rows}
+    total = int(ctx.scalar("SELECT count(DISTINCT user_id) FROM login_events WHERE at >= $as_of - to_days($days)",
+                           days=s["days"]) or 0)
+    return ctx.result(ids=ids, object="users", population=total, details=details,
+                      message=f"{len(ids)} users had {s['failures']}+ failed logins within {s['minutes']} minutes")
+
+
+@check(
+    id="security.logins-from-many-ips",
+    title="Users logging in from many addresses",
+    step="security",
+    area="security",
+    severity="medium",
+    needs={"login_events": ["user_id", "at", "status", "ip"]},
+    settings={"ips": 5, "days": 30},
+    settings_help={"ips": "flags users with successful logins from at least this many distinct IP addresses",
+                   "days": "...within this many days"},
+    description="One account used from many places is a shared login or a stolen one.",
+    remediation=(
+        "Ask the users listed whether they share their login; give each person their own account, enforce "
+        "MFA and restrict login IP ranges."
+    ),
+)
+def logins_from_many_ips(ctx):
+    s = ctx.settings
+    rows = ctx.rows(
+        "SELECT user_id, count(DISTINCT ip) AS n FROM login_events WHERE " + SUCCESS + " AND ip IS NOT NULL "
+        "AND at >= $as_of - to_days($days) AND at < $as_of AND user_id IS NOT NULL "
+        "GROUP BY 1 HAVING count(DISTINCT ip) >= $ips",
+        days=s["days"], ips=s["ips"],
+    )
+    ids = sorted(str(r["user_id"]) for r in rows)
+    details = {str(r["user_id"]): f"logged in from {r['n']} IP addresses in {s['days']} days" for r in rows}
+    total = int(ctx.scalar(f"SELECT count(DISTINCT user_id) FROM login_events WHERE {SUCCESS} "
+                           "AND at >= $as_of - to_days($days)", days=s["days"]) or 0)
+    return ctx.result(ids=ids, object="users", population=total, details=details,
+                      message=f"{len(ids)} users logged in from {s['ips']}+ IP addresses in {s['days']} days")
+
+
+@check(
+    id="security.integration-users-with-admin",
+    title="Integration users with admin rights",
+    step="security",
+    area="security",
+    severity="high",
+    needs={"users": ["id", "role", "is_admin"]},
+    description=(
+        "An integration's API user with admin rights gives every system it connects full control of the CRM; "
+        "a leaked token is then a full breach."
+    ),
+    remediation=(
+        "Give each integration user a dedicated profile with only the objects and permissions its sync needs; "
+        "rotate its token after the change."
+    ),
+)
+def integration_users_with_admin(ctx):
+    ids = ctx.ids("SELECT id FROM users WHERE lower(role) = 'integration' AND is_admin")
+    total = ctx.count("users", "lower(role) = 'integration'")
+    return ctx.result(ids=ids, population=total, details={i: "integration user with admin rights" for i in ids},
+                      message=f"{len(ids)} of {total} integration users are admins")
+
+
+CHECKS = (too_many_admins, dormant_users, departed_users_owning_work, users_without_mfa, failed_login_bursts,
+          logins_from_many_ips, integration_users_with_admin)

@@ -270,9 +270,14 @@ class SalesforceConnector:
         return self.sf
 
     def _auth_error(self, exc: Exception) -> AuthError:
-        detail = getattr(exc, "message", None) or getattr(exc, "content", None) or str(exc)
-        if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-            detail = f"{detail[0].get('errorCode')}: {detail[0].get('message')}"
+        content = getattr(exc, "content", None)
+        if isinstance(content, list) and content and isinstance(content[0], dict):
+            detail = f"{content[0].get('errorCode')}: {content[0].get('message')}"
+        elif isinstance(exc, SalesforceAuthenticationFailed):
+            detail = f"{exc.code}: {exc.message}"
+        else:
+            detail = str(content or exc)
+        detail = " ".join(str(detail).split())
         hints = {
             "session": "get a fresh access token / session id, or use the password or JWT mode",
             "password": "check username, password and security token, and the login domain ('test' for sandboxes)",
