@@ -34,13 +34,13 @@ KEEP_FIELDS = {
 CONTACT_SETTINGS = {
     "name_with_phone": 0.85,
     "name_with_company": 0.90,
-    "name_with_email": 0.60,
+    "name_with_email": 0.80,
     "max_block": 50,
 }
 CONTACT_SETTINGS_HELP = {
     "name_with_phone": "two contacts with the same phone number (E.164) are one person when their names are at least this similar (0-1)",
     "name_with_company": "two contacts at the same company (or work e-mail domain) are one person when their names are at least this similar (0-1)",
-    "name_with_email": "two contacts with the same normalised e-mail are one person unless their names are less similar than this (a shared mailbox)",
+    "name_with_email": "two contacts with the same normalised e-mail are one person unless no word of one name is at least this similar to a word of the other (a shared mailbox)",
     "max_block": "e-mails, phones or company+name keys shared by more records than this are ignored (switchboards, info@ addresses)",
 }
 COMPANY_SETTINGS = {"name_threshold": 0.90, "max_block": 50}

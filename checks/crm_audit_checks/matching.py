@@ -1,0 +1,547 @@
+"""Record matching for the duplicate checks: normalise, block, score, cluster, pick a keeper.
+
+Everything here is a pure function of its arguments (no store, no context), so that the
+duplicate checks and ``integrations.duplicates-by-source`` share one implementation and
+the rules can be tested on hand-written records.
+
+The pipeline (see ``duplicates.py`` for the SQL side):
+
+1. **Normalise.** E-mail: NFKC, casefold, ``+tag`` removed, dots removed for gmail.com.
+   Phone: E.164 through ``phonenumbers`` with the record's country as default region.
+   Names: NFKC, casefold, accents stripped (Hangul kept), punctuation dropped.
+   Company names: the same, then legal forms (PT, Tbk, Inc, GmbH, 주식회사, (주) ...) removed.
+2. **Block.** Only records that share a cheap key become candidate pairs: the normalised
+   e-mail, the last 8 digits of the phone, or (company, name-token prefix). The keys are
+   computed in DuckDB; blocks larger than ``max_block`` are ignored (a shared switchboard
+   number or ``info@`` address says nothing about identity).
+3. **Score.** Each candidate pair is judged by evidence rules (:func:`match_contacts`,
+   :func:`match_companies`, :func:`match_deals`); a similar name alone never suffices.
+4. **Cluster.** Union-find over the matching pairs (:func:`clusters`).
+5. **Keep.** Per cluster the most complete record, then the most recently updated
+   (:func:`choose_keeper`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import phonenumbers
+from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.fuzz import token_sort_ratio
+
+# --------------------------------------------------------------------------- text
+
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+_UNDERSCORE = re.compile(r"_+")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+@lru_cache(maxsize=200_000)
+def fold(text: str | None) -> str:
+    """Comparable form of free text: NFKC, casefold, accents stripped, punctuation dropped.
+
+    ``'ＪＯＳÉ  O'Brien'`` -> ``'jose obrien'``; Hangul syllables survive unchanged
+    (NFKD splits them into jamo, NFC puts them back together).
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    text = text.replace("ß", "ss")
+    decomposed = unicodedata.normalize("NFKD", text)
+    text = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    text = text.replace("'", "").replace("\u2019", "")
+    text = _UNDERSCORE.sub(" ", _PUNCT.sub(" ", text))
+    return _SPACE.sub(" ", text).strip()
+
+
+def name_tokens(first: str | None, last: str | None) -> tuple[str, ...]:
+    """The folded tokens of a person's name, first name first."""
+    return tuple(t for t in f"{fold(first)} {fold(last)}".split() if t)
+
+
+# --------------------------------------------------------------------------- e-mail
+
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+# Web-mail domains: sharing one says nothing about working at the same company.
+FREE_MAIL_DOMAINS = frozenset(
+    """gmail.com googlemail.com yahoo.com yahoo.co.id yahoo.com.sg yahoo.co.uk yahoo.co.kr ymail.com
+    outlook.com hotmail.com live.com msn.com icloud.com me.com aol.com proton.me protonmail.com
+    gmx.de gmx.net web.de t-online.de naver.com daum.net hanmail.net kakao.com nate.com
+    btinternet.com bigpond.com singnet.com.sg mail.com zoho.com qq.com 163.com""".split()
+)
+
+
+def normalise_email(value: str | None) -> str | None:
+    """``' John.Smith+News@GMail.com '`` -> ``'johnsmith@gmail.com'``; None when not an address.
+
+    Lower-cases the whole address (mailbox parts are case-insensitive in practice),
+    drops a ``+tag``, and drops dots only for gmail.com, the one big provider that
+    ignores them. Must agree with :data:`EMAIL_KEY_SQL`.
+    """
+    if not value:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    if text.startswith("mailto:"):
+        text = text[7:]
+    local, at, domain = text.rpartition("@")
+    domain = domain.strip().rstrip(".")
+    if not at or not local or not domain or " " in local:
+        return None
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        domain = "gmail.com"
+        local = local.replace(".", "")
+    if not local:
+        return None
+    return f"{local}@{domain}"
+
+
+def email_domain(value: str | None) -> str | None:
+    """The domain of a normalised address, or None for web-mail (it says nothing about a company)."""
+    if not value or "@" not in value:
+        return None
+    domain = value.rsplit("@", 1)[1]
+    return None if domain in FREE_MAIL_DOMAINS else domain
+
+
+def normalise_domain(value: str | None) -> str | None:
+    """``'https://www.Acme.co.id/about'`` -> ``'acme.co.id'``."""
+    if not value:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
+    text = text.split("/", 1)[0].split("?", 1)[0].split("@")[-1].split(":", 1)[0].rstrip(".")
+    if text.startswith("www."):
+        text = text[4:]
+    return text or None
+
+
+# The same e-mail key in DuckDB SQL, over a column named ``email`` (used for blocking).
+EMAIL_KEY_SQL = r"""
+CASE WHEN regexp_extract(lower(trim(email)), '@([^@]*)$', 1) IN ('gmail.com', 'googlemail.com')
+     THEN nullif(replace(split_part(regexp_extract(lower(trim(email)), '^(.*)@[^@]*$', 1), '+', 1), '.', ''), '')
+          || '@gmail.com'
+     ELSE nullif(split_part(regexp_extract(lower(trim(email)), '^(.*)@[^@]*$', 1), '+', 1), '')
+          || '@' || nullif(rtrim(regexp_extract(lower(trim(email)), '@([^@]*)$', 1), '.'), '')
+END
+""".strip()
+
+# The last 8 digits of a phone, in SQL, over a column named ``phone``: cheap, format-blind
+# (national vs international) blocking key; E.164 decides afterwards.
+PHONE_TAIL_DIGITS = 8
+PHONE_TAIL_SQL = (
+    "CASE WHEN length(regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g')) >= 8 "
+    "THEN right(regexp_replace(phone, '[^0-9]', '', 'g'), 8) END"
+)
+
+
+# The street + postal code blocking key in SQL (accents and ASCII punctuation/space dropped).
+ADDRESS_KEY_SQL = (
+    "CASE WHEN coalesce(trim(street), '') <> '' AND coalesce(trim(postal_code), '') <> '' "
+    "THEN regexp_replace(lower(strip_accents(street)), '[[:punct:][:space:]]+', '', 'g') || '|' "
+    "|| upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g')) END"
+)
+
+# --------------------------------------------------------------------------- phone
+
+
+@lru_cache(maxsize=500_000)
+def normalise_phone(value: str | None, country: str | None = None) -> str | None:
+    """E.164 form (``'0812-3456-7890'``, ``'ID'`` -> ``'+6281234567890'``); None if unparseable.
+
+    The record's country is the default region for numbers written nationally. A
+    number that does not parse keeps its bare digits, so two identical bad numbers
+    still compare equal.
+    """
+    if not value:
+        return None
+    text = str(value).strip()
+    region = (country or "").strip().upper() or None
+    if region and len(region) != 2:
+        region = None
+    try:
+        number = phonenumbers.parse(text, region)
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        pass
+    digits = re.sub(r"\D", "", text)
+    return digits or None
+
+
+def phone_tail(value: str | None) -> str | None:
+    """The blocking key of :data:`PHONE_TAIL_SQL` in Python."""
+    digits = re.sub(r"[^0-9]", "", value or "")
+    return digits[-PHONE_TAIL_DIGITS:] if len(digits) >= PHONE_TAIL_DIGITS else None
+
+
+# --------------------------------------------------------------------------- companies
+
+# Legal forms, written folded and without dots ("Pty. Ltd." folds to "pty ltd", "S.A." to "sa").
+LEGAL_FORM_TOKENS = frozenset(
+    """pt cv tbk persero inc incorporated corp corporation co company cos ltd limited llc llp lp
+    plc pty pte gmbh ag kg ohg ug mbh eg sa sas sarl srl spa bv nv ab as oy kk sdn bhd bhd ltda
+    cia gk""".split()
+)
+# Korean forms, removed wherever they stand (they are often written without a space).
+_KR_LEGAL = re.compile(r"\(\s*주\s*\)|㈜|주식회사|유한회사|\(\s*유\s*\)")
+_DOTTED_ABBREVIATION = re.compile(r"\b(\w)\.(?=\w\b|\w\.)")
+
+
+@lru_cache(maxsize=300_000)
+def normalise_company(value: str | None) -> str:
+    """A company name without its legal form: ``'PT Sinar Maju Tbk'`` -> ``'sinar maju'``.
+
+    ``'(주)한빛테크'``, ``'주식회사 한빛테크'`` and ``'한빛테크 주식회사'`` all give ``'한빛테크'``;
+    ``'Acme Co., Ltd.'``, ``'ACME, Inc.'`` and ``'Acme S.A.'`` all give ``'acme'``. Legal
+    forms are only stripped at either end, and never the last remaining word.
+    """
+    if not value:
+        return ""
+    text = unicodedata.normalize("NFKC", str(value))
+    text = _KR_LEGAL.sub(" ", text)
+    text = _DOTTED_ABBREVIATION.sub(r"\1", text)  # "S.A." -> "SA.", "Co., Ltd." unchanged
+    tokens = fold(text.replace("&", " and ")).split()
+    while len(tokens) > 1 and tokens[-1] in LEGAL_FORM_TOKENS:
+        tokens.pop()
+    while len(tokens) > 1 and tokens[0] in LEGAL_FORM_TOKENS:
+        tokens.pop(0)
+    return " ".join(tokens)
+
+
+def company_similarity(a: str, b: str) -> float:
+    """Similarity in [0, 1] of two normalised company names (space-blind)."""
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    a_flat, b_flat = a.replace(" ", ""), b.replace(" ", "")
+    if a_flat == b_flat:
+        return 1.0
+    return max(JaroWinkler.normalized_similarity(a_flat, b_flat), token_sort_ratio(a, b) / 100)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def name_similarity(a: Sequence[str], b: Sequence[str]) -> float:
+    """Similarity in [0, 1] of two token tuples from :func:`name_tokens`.
+
+    The best of: Jaro-Winkler on the names as written, Jaro-Winkler with the second
+    name's tokens reversed (swapped first/last names), and the sorted-token ratio.
+    Names without spaces (``'김민준'`` vs ``'민준 김'``) are compared both ways too.
+    """
+    if not a or not b:
+        return 0.0
+    a_text, b_text = " ".join(a), " ".join(b)
+    if a_text == b_text:
+        return 1.0
+    if sorted(a) == sorted(b) or "".join(a) == "".join(b) or "".join(a) == "".join(reversed(b)):
+        return 1.0
+    swapped = " ".join(reversed(b))
+    if _HANGUL.search(a_text) or _HANGUL.search(b_text):
+        # One Hangul syllable is two or three letters (jamo): compare letters, so that a
+        # one-letter typo ('민준' / '민주') counts as small, as it would in Latin script.
+        a_text, b_text, swapped = (unicodedata.normalize("NFD", t) for t in (a_text, b_text, swapped))
+    return max(
+        JaroWinkler.normalized_similarity(a_text, b_text),
+        JaroWinkler.normalized_similarity(a_text, swapped),
+        token_sort_ratio(a_text, b_text) / 100,
+    )
+
+
+def token_overlap(a: Sequence[str], b: Sequence[str]) -> float:
+    """The best Jaro-Winkler similarity between any word of ``a`` and any word of ``b``.
+
+    High for typos and swaps (some word survives), low for two different people who
+    merely share a mailbox.
+    """
+    best = 0.0
+    for x in a:
+        for y in b:
+            if x == y:
+                return 1.0
+            if _HANGUL.search(x) or _HANGUL.search(y):
+                x, y = unicodedata.normalize("NFD", x), unicodedata.normalize("NFD", y)
+            best = max(best, JaroWinkler.normalized_similarity(x, y))
+    return best
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+@dataclass(frozen=True)
+class ContactKeys:
+    """The normalised attributes of one contact that the evidence rules read."""
+
+    id: str
+    name: tuple[str, ...] = ()
+    email: str | None = None
+    phone: str | None = None  # E.164
+    company: str | None = None  # company id, or "name:<normalised company name>"
+    domain: str | None = None  # e-mail domain unless web-mail
+    address: str | None = None  # street + postal code, from address_key
+
+
+def address_key(street: str | None, postal_code: str | None) -> str | None:
+    """``('12 Wallaby Pl.', '2119')`` -> ``'12wallabypl|2119'``; None unless both are known."""
+    street_key = fold(street).replace(" ", "")
+    postal = re.sub(r"\s+", "", str(postal_code or "")).upper()
+    return f"{street_key}|{postal}" if street_key and postal else None
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """Thresholds of the evidence rules (the checks' settings)."""
+
+    name_with_phone: float = 0.85  # same E.164 phone + names at least this similar
+    name_with_company: float = 0.90  # same company, work domain or address + names at least this similar
+    name_with_email: float = 0.80  # same e-mail unless no word of the names is at least this similar
+
+
+def contact_keys(id, first, last, email, phone, company_id=None, company_name=None, country=None,
+                 street=None, postal_code=None) -> ContactKeys:
+    """Build :class:`ContactKeys` from raw canonical column values."""
+    e = normalise_email(email)
+    company = str(company_id) if company_id not in (None, "") else None
+    if company is None:
+        cname = normalise_company(company_name)
+        company = f"name:{cname}" if cname else None
+    return ContactKeys(
+        id=str(id),
+        name=name_tokens(first, last),
+        email=e,
+        phone=normalise_phone(phone, country) if phone else None,
+        company=company,
+        domain=email_domain(e),
+        address=address_key(street, postal_code),
+    )
+
+
+def match_contacts(a: ContactKeys, b: ContactKeys, rules: MatchRules = MatchRules()) -> str | None:
+    """Why ``a`` and ``b`` are the same person (``'email'``, ``'phone'``, ``'company'``,
+    ``'domain'``, ``'address'``), or None.
+
+    * same normalised e-mail => match, unless both names are present and share no word
+      (not even with a typo): a shared mailbox such as ``info@``;
+    * same E.164 phone and similar names => match;
+    * similar names and the same company, work e-mail domain or postal address => match;
+    * a name alone never suffices, however rare.
+    """
+    if a.email and a.email == b.email:
+        if not a.name or not b.name:
+            return "email"
+        if token_overlap(a.name, b.name) >= rules.name_with_email:
+            return "email"
+    if not a.name or not b.name:
+        return None
+    similarity = name_similarity(a.name, b.name)
+    if a.phone and a.phone == b.phone and similarity >= rules.name_with_phone:
+        return "phone"
+    if similarity >= rules.name_with_company:
+        if a.company and a.company == b.company:
+            return "company"
+        if a.domain and a.domain == b.domain:
+            return "domain"
+        if a.address and a.address == b.address:
+            return "address"
+    return None
+
+
+@dataclass(frozen=True)
+class CompanyKeys:
+    id: str
+    name: str = ""  # normalise_company
+    domain: str | None = None
+    phone: str | None = None  # E.164
+    country: str | None = None
+
+
+def company_keys(id, name, domain=None, phone=None, country=None) -> CompanyKeys:
+    return CompanyKeys(
+        id=str(id),
+        name=normalise_company(name),
+        domain=normalise_domain(domain),
+        phone=normalise_phone(phone, country) if phone else None,
+        country=(country or "").strip().upper() or None,
+    )
+
+
+def match_companies(a: CompanyKeys, b: CompanyKeys, *, name_threshold: float = 0.90) -> str | None:
+    """Why two companies are one (``'name'``, ``'domain'``, ``'phone'``), or None.
+
+    * the same name once legal forms are removed, and nothing contradicts it (different
+      countries, or different web domains) => match;
+    * the same web domain and similar names => match;
+    * the same phone and similar names => match.
+    """
+    if not a.name or not b.name:
+        return None
+    similarity = company_similarity(a.name, b.name)
+    conflict = bool(a.country and b.country and a.country != b.country) or bool(
+        a.domain and b.domain and a.domain != b.domain
+    )
+    if similarity >= 1.0 and not conflict:
+        return "name"
+    if a.domain and a.domain == b.domain and similarity >= name_threshold:
+        return "domain"
+    if a.phone and a.phone == b.phone and similarity >= name_threshold:
+        return "phone"
+    return None
+
+
+@dataclass(frozen=True)
+class DealKeys:
+    id: str
+    name: str = ""  # fold(name)
+    account: str | None = None  # company id, else contact id
+    amount: float | None = None
+    pipeline: str | None = None
+
+
+def deal_keys(id, name, company_id=None, contact_id=None, amount=None, pipeline=None) -> DealKeys:
+    account = company_id if company_id not in (None, "") else contact_id
+    return DealKeys(
+        id=str(id),
+        name=fold(name),
+        account=str(account) if account not in (None, "") else None,
+        amount=float(amount) if amount is not None else None,
+        pipeline=pipeline or None,
+    )
+
+
+def match_deals(a: DealKeys, b: DealKeys, *, name_threshold: float = 0.90, amount_tolerance: float = 0.01) -> str | None:
+    """Why two deals are one: the same company (or contact), similar names and equal amounts.
+
+    A company can have several genuine deals, so a shared account never suffices: the
+    names must be near-identical and the amounts (when both are known) within
+    ``amount_tolerance`` of each other.
+    """
+    if not a.account or a.account != b.account or not a.name or not b.name:
+        return None
+    if a.pipeline and b.pipeline and a.pipeline != b.pipeline:
+        return None
+    if a.amount is not None and b.amount is not None:
+        larger = max(abs(a.amount), abs(b.amount))
+        if larger and abs(a.amount - b.amount) > amount_tolerance * larger:
+            return None
+    similarity = 1.0 if a.name == b.name else JaroWinkler.normalized_similarity(a.name, b.name)
+    return "name" if similarity >= name_threshold else None
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+class UnionFind:
+    """Disjoint sets over hashable items, with path halving and union by size."""
+
+    def __init__(self) -> None:
+        self.parent: dict = {}
+        self.size: dict = {}
+
+    def find(self, item):
+        parent = self.parent
+        if item not in parent:
+            parent[item] = item
+            self.size[item] = 1
+            return item
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    def union(self, a, b) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+
+    def groups(self) -> list[list]:
+        out: dict = {}
+        for item in self.parent:
+            out.setdefault(self.find(item), []).append(item)
+        return [g for g in out.values() if len(g) > 1]
+
+
+def _id_order(value: str):
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def clusters(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Connected components of the matching pairs, each sorted, in a stable order."""
+    uf = UnionFind()
+    for a, b in pairs:
+        uf.union(a, b)
+    groups = [sorted(g, key=_id_order) for g in uf.groups()]
+    groups.sort(key=lambda g: _id_order(g[0]))
+    return groups
+
+
+# --------------------------------------------------------------------------- keeper
+
+
+def filled(value) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float) and value != value:  # NaN
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, tuple)):
+        return bool(value)
+    return True
+
+
+@dataclass(frozen=True)
+class Keeper:
+    id: str
+    filled: int
+    fields: int
+    updated_at: datetime | None
+    rule: str  # "most complete", "most recent", "lowest id"
+
+    def describe(self) -> str:
+        when = f", updated {self.updated_at:%Y-%m-%d}" if self.updated_at else ""
+        return f"keep {self.id}: {self.filled} of {self.fields} fields filled{when}"
+
+
+def choose_keeper(records: Sequence[dict], fields: Sequence[str]) -> Keeper:
+    """The record to keep: most fields filled, then most recently updated, then lowest id.
+
+    ``records`` are dicts holding ``id``, ``updated_at`` and the ``fields`` counted.
+    ``rule`` says which criterion decided.
+    """
+    def completeness(r):
+        return sum(1 for f in fields if filled(r.get(f)))
+
+    scored = [(completeness(r), r.get("updated_at"), str(r["id"]), r) for r in records]
+    best_fill = max(s[0] for s in scored)
+    top = [s for s in scored if s[0] == best_fill]
+    rule = "most complete"
+    if len(top) > 1:
+        stamps = [s[1] for s in top if s[1] is not None]
+        newest = max(stamps) if stamps else None
+        recent = [s for s in top if s[1] == newest] if newest is not None else top
+        rule = "most recent" if len(recent) < len(top) else "lowest id"
+        top = recent
+    top.sort(key=lambda s: _id_order(s[2]))
+    chosen = top[0]
+    return Keeper(id=chosen[2], filled=chosen[0], fields=len(fields), updated_at=chosen[1], rule=rule)
+
+
+def creator(record: dict) -> str:
+    """Who created a record: the integration (source_detail) or the source (ui, import, ...)."""
+    detail = (record.get("source_detail") or "").strip() if isinstance(record.get("source_detail"), str) else ""
+    if detail:
+        return detail
+    source = record.get("source")
+    return str(source).strip() if isinstance(source, str) and source.strip() else "unknown"
