@@ -47,7 +47,7 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
         "close_date", "lost_reason", "owner_id", "company_id", "contact_id", "source",
         "created_at", "updated_at", "last_activity_at",
     ],
-    "stages": ["id", "pipeline", "name", "position"],
+    "stages": ["id", "pipeline", "name", "position", "is_closed", "is_won"],
     "activities": [
         "id", "type", "subject", "owner_id", "contact_id", "company_id", "deal_id", "due_at",
         "is_done", "completed_at", "created_at",
@@ -137,7 +137,9 @@ def v_date(value: Any) -> str | None:
 def slug(label: str) -> str:
     """The canonical name of a custom field from its Pipedrive label ("Customer tier" ->
     "customer_tier"): Pipedrive has no API name for custom fields, only the hash."""
-    text = re.sub(r"[^0-9a-zA-Z\u00C0-\uFFFF]+", "_", str(label).strip().lower())
+    # A parenthetical is an explanation, not part of the name: "Tax ID (NPWP)" -> tax_id.
+    text = re.sub(r"\([^)]*\)", " ", str(label))
+    text = re.sub(r"[^0-9a-zA-Z\u00C0-\uFFFF]+", "_", text.strip().lower())
     return text.strip("_") or "field"
 
 
@@ -264,19 +266,24 @@ def user_from_row(row: dict, role_ids: dict[str, int], *, is_you: bool = False) 
 # Fields (v2 personFields / organizationFields / dealFields / activityFields)
 # ---------------------------------------------------------------------------------
 
-# Pipedrive field_type -> canonical logical type.
+# Pipedrive field_type -> the field-type vocabulary of the canonical ``fields`` table
+# (string, number, boolean, datetime, enumeration, json).
 FIELD_TYPES = {
-    "varchar": "str", "varchar_auto": "str", "text": "str", "phone": "str", "address": "str",
-    "double": "float", "monetary": "float", "int": "int",
-    "date": "timestamp", "daterange": "timestamp", "time": "str", "timerange": "str",
-    "enum": "str", "set": "list", "user": "str", "org": "str", "people": "str",
-    "visible_to": "str", "status": "str", "stage": "str", "boolean": "bool",
+    "varchar": "string", "varchar_auto": "string", "text": "string", "phone": "string",
+    "address": "string", "time": "string", "timerange": "string",
+    "user": "string", "org": "string", "people": "string",
+    "double": "number", "monetary": "number", "int": "number",
+    "date": "datetime", "daterange": "datetime",
+    "enum": "enumeration", "set": "enumeration", "visible_to": "enumeration", "status": "enumeration",
+    "stage": "enumeration", "boolean": "boolean",
 }
-# canonical type -> Pipedrive field_type (sandbox side).
+# canonical field type (or logical column type) -> Pipedrive field_type (sandbox side).
 FIELD_TYPES_BACK = {
-    "str": "varchar", "float": "double", "int": "double", "timestamp": "date",
-    "list": "set", "bool": "enum", "json": "text",
+    "string": "varchar", "number": "double", "datetime": "date", "enumeration": "enum",
+    "boolean": "enum", "json": "text",
+    "str": "varchar", "float": "double", "int": "double", "timestamp": "date", "list": "set", "bool": "enum",
 }
+ENUM_TYPES = ("enumeration", "boolean", "list", "bool")
 
 
 class FieldCatalog:
@@ -308,7 +315,7 @@ class FieldCatalog:
                     "object": self.table,
                     "name": slug(label) if custom else f.get("field_code"),
                     "label": label,
-                    "type": FIELD_TYPES.get(f.get("field_type"), "str"),
+                    "type": FIELD_TYPES.get(f.get("field_type"), "string"),
                     "is_custom": custom,
                     "raw": f,
                 }
@@ -353,12 +360,12 @@ class FieldCatalog:
         return promoted, custom
 
 
-def field_to_v2(object_table: str, row: dict, options: list[dict] | None = None) -> dict:
+def field_to_v2(object_table: str, row: dict, options: list[dict] | None = None, multi: bool = False) -> dict:
     """A canonical ``fields`` row -> a v2 field definition (sandbox side)."""
     custom = bool(row.get("is_custom"))
-    ftype = FIELD_TYPES_BACK.get(row.get("type") or "str", "varchar")
+    ftype = FIELD_TYPES_BACK.get(row.get("type") or "string", "varchar")
     if options:
-        ftype = "set" if row.get("type") == "list" else "enum"
+        ftype = "set" if row.get("type") == "list" or multi else "enum"
     return {
         "field_name": row.get("label") or row.get("name"),
         "field_code": field_hash(object_table, row["name"]) if custom else row["name"],
@@ -585,6 +592,9 @@ def stage_to_row(stage: dict, pipelines: dict[str, str]) -> dict:
         "pipeline": pipelines.get(to_id(stage.get("pipeline_id"))),
         "name": stage.get("name"),
         "position": stage.get("order_nr"),
+        # Won and lost are deal statuses in Pipedrive, never stages: every stage is open.
+        "is_closed": False,
+        "is_won": False,
         "raw": stage,
     }
 

@@ -115,6 +115,10 @@ class PipedriveData:
             for i, (name, pid) in enumerate(pipeline_ids.items(), 1)
         ]
         stages: dict[tuple, dict] = {}
+        # Pipedrive has no closed stages (won/lost is the deal's status): a won or lost
+        # deal stays in the last open stage of its pipeline.
+        closed_stages = {(_clean(s.get("pipeline")), _clean(s.get("name"))) for s in stage_rows if _clean(s.get("is_closed"))}
+        stage_rows = [s for s in stage_rows if not _clean(s.get("is_closed"))]
         for s in stage_rows:
             key = (_clean(s.get("pipeline")), _clean(s.get("name")))
             stages[key] = {
@@ -124,8 +128,16 @@ class PipedriveData:
                 "add_time": "2020-01-01T00:00:00Z", "update_time": "2020-01-01T00:00:00Z",
             }
         next_stage = max([s["id"] for s in stages.values()] + [0]) + 10_000_000
+        last_open: dict = {}
+        for key, st in stages.items():
+            if key[0] not in last_open or st["order_nr"] > last_open[key[0]][1]:
+                last_open[key[0]] = (key, st["order_nr"])
+        self.deal_stage: dict[str, tuple] = {}
         for d in deals:
             key = (_clean(d.get("pipeline")), _clean(d.get("stage")))
+            if key in closed_stages and key[0] in last_open:
+                key = last_open[key[0]][0]
+            self.deal_stage[str(d["id"])] = key
             if key[1] and key not in stages:
                 next_stage += 1
                 stages[key] = {
@@ -180,9 +192,11 @@ class PipedriveData:
                                  "is_optional_response_field": False, "options": None, "subfields": None})
             for f in custom[table]:
                 opts = None
-                if f.get("type") in ("list", "bool") or _looks_enum(table_rows[table], f["name"]):
-                    opts = options_for(table, f["name"], [r.get(f["name"]) for r in table_rows[table]]) or None
-                defs.append(mapping.field_to_v2(table, f, opts))
+                values = [r.get(f["name"]) for r in table_rows[table]]
+                if f.get("type") in mapping.ENUM_TYPES:
+                    opts = options_for(table, f["name"], values) or None
+                multi = any(isinstance(v, (list, tuple)) for v in values)
+                defs.append(mapping.field_to_v2(table, f, opts, multi=multi))
             self.entities[f"{entity}Fields"] = defs
 
         # Activities (v2) and notes (v1)
@@ -258,7 +272,7 @@ class PipedriveData:
         closed, won = bool(_clean(row.get("is_closed"))), bool(_clean(row.get("is_won")))
         status = ("won" if won else "lost") if closed else "open"
         close = row.get("close_date")
-        stage = stages.get((_clean(row.get("pipeline")), _clean(row.get("stage"))))
+        stage = stages.get(self.deal_stage.get(str(row["id"]), (_clean(row.get("pipeline")), _clean(row.get("stage")))))
         source = _clean(row.get("source"))
         amount = _clean(row.get("amount"))
         return {

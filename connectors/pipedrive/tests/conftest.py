@@ -37,11 +37,11 @@ def hand_tenant(contacts: int = 1203, companies: int = 240, deals: int = 510, ac
         for pos, name in enumerate(("Lead in", "Qualified", "Proposal", "Negotiation"), 1):
             t["stages"].append({"id": nid(), "pipeline": p, "name": name, "position": pos})
     t["fields"] = [
-        {"object": "contacts", "name": "customer_tier", "label": "Customer tier", "type": "str", "is_custom": True},
-        {"object": "contacts", "name": "nps_score", "label": "NPS score", "type": "float", "is_custom": True},
-        {"object": "companies", "name": "employees", "label": "Employees", "type": "float", "is_custom": True},
-        {"object": "deals", "name": "product_line", "label": "Product line", "type": "str", "is_custom": True},
-        {"object": "deals", "name": "interests", "label": "Interests", "type": "list", "is_custom": True},
+        {"object": "contacts", "name": "customer_tier", "label": "Customer tier", "type": "string", "is_custom": True},
+        {"object": "contacts", "name": "nps_score", "label": "NPS score", "type": "number", "is_custom": True},
+        {"object": "companies", "name": "employees", "label": "Employees", "type": "number", "is_custom": True},
+        {"object": "deals", "name": "product_line", "label": "Product line", "type": "string", "is_custom": True},
+        {"object": "deals", "name": "interests", "label": "Interests", "type": "enumeration", "is_custom": True},
     ]
     cities = ["Jakarta", "Seoul", "London", "Surabaya", None]
     t["companies"] = [
