@@ -35,12 +35,14 @@ CONTACT_SETTINGS = {
     "name_with_phone": 0.85,
     "name_with_company": 0.90,
     "name_with_email": 0.80,
+    "match_on_address": False,
     "max_block": 50,
 }
 CONTACT_SETTINGS_HELP = {
     "name_with_phone": "two contacts with the same phone number (E.164) are one person when their names are at least this similar (0-1)",
     "name_with_company": "two contacts at the same company (or work e-mail domain) are one person when their names are at least this similar (0-1)",
     "name_with_email": "two contacts with the same normalised e-mail are one person unless no word of one name is at least this similar to a word of the other (a shared mailbox)",
+    "match_on_address": "also treat two contacts with similar names at the same street address and postal code as one person (off: relatives share addresses)",
     "max_block": "e-mails, phones or company+name keys shared by more records than this are ignored (switchboards, info@ addresses)",
 }
 COMPANY_SETTINGS = {"name_threshold": 0.90, "max_block": 50}
@@ -200,6 +202,7 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
         name_with_phone=float(settings["name_with_phone"]),
         name_with_company=float(settings["name_with_company"]),
         name_with_email=float(settings["name_with_email"]),
+        use_address=bool(settings["match_on_address"]),
     )
     has = {c: ctx.supplied("contacts", c)
            for c in ("email", "phone", "company_id", "company_name", "country", "street", "postal_code")}
@@ -213,7 +216,7 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
             SELECT c.id,
                    {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key,
                    {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
-                   {matching.ADDRESS_KEY_SQL if has['street'] and has['postal_code'] else 'NULL'} AS address_key,
+                   {matching.ADDRESS_KEY_SQL if rules.use_address and has['street'] and has['postal_code'] else 'NULL'} AS address_key,
                    coalesce(nullif(trim(c.company_id), ''), 'name:' || nullif(cn.norm, '')) AS company_key,
                    trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm
             FROM contacts c

@@ -303,6 +303,9 @@ class MatchRules:
     name_with_phone: float = 0.85  # same E.164 phone + names at least this similar
     name_with_company: float = 0.90  # same company, work domain or address + names at least this similar
     name_with_email: float = 0.80  # same e-mail unless no word of the names is at least this similar
+    # Same street + postal code + similar name. Off by default: relatives share an address
+    # (and a family name), so on CRM data it is weaker evidence than a company or phone.
+    use_address: bool = False
 
 
 def contact_keys(id, first, last, email, phone, company_id=None, company_name=None, country=None,
@@ -331,7 +334,8 @@ def match_contacts(a: ContactKeys, b: ContactKeys, rules: MatchRules = MatchRule
     * same normalised e-mail => match, unless both names are present and share no word
       (not even with a typo): a shared mailbox such as ``info@``;
     * same E.164 phone and similar names => match;
-    * similar names and the same company, work e-mail domain or postal address => match;
+    * similar names and the same company or work e-mail domain => match (and the same
+      postal address, when ``rules.use_address``);
     * a name alone never suffices, however rare.
     """
     if a.email and a.email == b.email:
@@ -349,7 +353,7 @@ def match_contacts(a: ContactKeys, b: ContactKeys, rules: MatchRules = MatchRule
             return "company"
         if a.domain and a.domain == b.domain:
             return "domain"
-        if a.address and a.address == b.address:
+        if rules.use_address and a.address and a.address == b.address:
             return "address"
     return None
 

@@ -121,9 +121,11 @@ def test_match_contacts_evidence_rules():
     # Shared mailbox with clearly different names.
     assert m.match_contacts(keys("11", "Budi", "Santoso", "info@acme.co.id"),
                             keys("12", "Siti", "Rahayu", "info@acme.co.id")) is None
-    # Same postal address + similar name.
-    assert m.match_contacts(keys("13", "Mitchell", "Green", street="7 Wallaby Place", postal="2119"),
-                            keys("14", "Mitchel", "Green", street="7 wallaby place", postal="2119")) == "address"
+    # Same postal address + similar name: only when address matching is switched on.
+    at_home = (keys("13", "Mitchell", "Green", street="7 Wallaby Place", postal="2119"),
+               keys("14", "Mitchel", "Green", street="7 wallaby place", postal="2119"))
+    assert m.match_contacts(*at_home) is None
+    assert m.match_contacts(*at_home, m.MatchRules(use_address=True)) == "address"
 
 
 def test_match_rules_are_settings():
