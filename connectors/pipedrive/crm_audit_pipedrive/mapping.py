@@ -484,7 +484,9 @@ def deal_to_row(
         "amount": None if deal.get("value") is None else float(deal["value"]),
         "currency": deal.get("currency"),
         "pipeline": pipelines.get(to_id(deal.get("pipeline_id"))),
-        "stage": stages.get(to_id(deal.get("stage_id"))),
+        # The stage id (the stages table names it); won/lost deals keep the open stage
+        # they were in, since Pipedrive records winning and losing as the deal's status.
+        "stage": to_id(deal.get("stage_id")),
         "is_closed": closed,
         "is_won": status == "won",
         "close_date": close_date,

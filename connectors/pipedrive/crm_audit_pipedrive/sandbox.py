@@ -118,6 +118,8 @@ class PipedriveData:
         # Pipedrive has no closed stages (won/lost is the deal's status): a won or lost
         # deal stays in the last open stage of its pipeline.
         closed_stages = {(_clean(s.get("pipeline")), _clean(s.get("name"))) for s in stage_rows if _clean(s.get("is_closed"))}
+        # deals.stage holds a stage id (as the generator writes it) or a stage name.
+        stage_key_by_id = {str(s["id"]): (_clean(s.get("pipeline")), _clean(s.get("name"))) for s in stage_rows}
         stage_rows = [s for s in stage_rows if not _clean(s.get("is_closed"))]
         for s in stage_rows:
             key = (_clean(s.get("pipeline")), _clean(s.get("name")))
@@ -134,7 +136,8 @@ class PipedriveData:
                 last_open[key[0]] = (key, st["order_nr"])
         self.deal_stage: dict[str, tuple] = {}
         for d in deals:
-            key = (_clean(d.get("pipeline")), _clean(d.get("stage")))
+            stage_ref = _clean(d.get("stage"))
+            key = stage_key_by_id.get(str(stage_ref)) or (_clean(d.get("pipeline")), stage_ref)
             if key in closed_stages and key[0] in last_open:
                 key = last_open[key[0]][0]
             self.deal_stage[str(d["id"])] = key

@@ -72,7 +72,7 @@ def hand_tenant(contacts: int = 1203, companies: int = 240, deals: int = 510, ac
     pids = [c["id"] for c in t["contacts"]]
     stage_by_pipe = {}
     for s in t["stages"]:
-        stage_by_pipe.setdefault(s["pipeline"], []).append(s["name"])
+        stage_by_pipe.setdefault(s["pipeline"], []).append(s["id"])
     t["deals"] = []
     for i in range(deals):
         pipe = ["Sales", "Renewals"][i % 2]
