@@ -25,7 +25,7 @@ def filled_sql(table: str, column: str, alias: str = "") -> str:
     if typ == "str":
         return f"(nullif(trim({col}), '') IS NOT NULL)"
     if typ == "list":
-        return f"(coalesce(len(list_filter({col}, x -> nullif(trim(x), '') IS NOT NULL)), 0) > 0)"
+        return f"(coalesce(len(list_filter({col}, lambda x: nullif(trim(x), '') IS NOT NULL)), 0) > 0)"
     return f"({col} IS NOT NULL)"
 
 

@@ -1,3 +1,288 @@
-"""Standard checks: stale-data (see docs/checks/)."""
+"""Standard checks: stale and invalid data (Part 2, step 5: people change jobs, phones and addresses).
 
-CHECKS = ()
+E-mail and phone validation use the libraries that know the rules (email-validator,
+phonenumbers), but never once a contact: a million contacts share a few thousand e-mail
+domains, so the SQL pre-filter lets the common shape through to a per-domain check and
+only the odd addresses are validated whole; phones are validated once per distinct
+(number, region) pair, in worker processes when there are many.
+(Open deals with past close dates are ``open-work.deals-past-close-date``.)
+"""
+
+from __future__ import annotations
+
+import os
+
+from crm_audit_core import check
+
+from .missing_data import filled_sql, percent
+
+# The common shape of an address: a dot-atom of letters, digits and _%+- before the @,
+# dot-separated labels after it. Every local part of this shape is valid, so only its
+# domain needs email-validator; anything else is validated whole in Python.
+PLAIN_EMAIL = r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+LOCAL_MAX, EMAIL_MAX = 64, 254
+SHOWN = 80  # characters of a bad value quoted in the fix-list
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= SHOWN else value[:SHOWN] + "…")
+
+
+# ------------------------------------------------------------------------------- stale
+
+
+@check(
+    id="data.stale-contacts",
+    title="Contacts not updated for a year",
+    step="stale-data",
+    area="data",
+    severity="low",
+    needs={"contacts": ["id", "updated_at"]},
+    settings={"days": 365},
+    settings_help={"days": "a contact not updated for this many days is stale"},
+    description="People change jobs, phones and addresses; a contact nobody has updated for a year is "
+    "likely out of date. (Open deals whose close date has passed are reported by open-work.deals-past-close-date.)",
+    remediation="Re-verify the contacts listed (enrichment, a confirmation email, the owner's knowledge) and "
+    "update or archive them.",
+)
+def stale_contacts(ctx):
+    days = ctx.settings["days"]
+    updated = "coalesce(updated_at, created_at)" if ctx.supplied("contacts", "created_at") else "updated_at"
+    ids = ctx.ids(f"SELECT id FROM contacts WHERE {updated} < $as_of - to_days($days)", days=days)
+    age = f"datediff('day', {updated}, $as_of)"
+    buckets = ctx.sql(
+        f"SELECT count_if({updated} IS NULL), count_if({age} < 90), count_if({age} >= 90 AND {age} < 180), "
+        f"count_if({age} >= 180 AND {age} < 365), count_if({age} >= 365 AND {age} < 730), "
+        f"count_if({age} >= 730 AND {age} < 1825), count_if({age} >= 1825), count(*) FROM contacts"
+    ).fetchone()
+    labels = ("unknown", "< 90 days", "90-179 days", "180-364 days", "1-2 years", "2-5 years", "5+ years")
+    total = int(buckets[-1])
+    return ctx.result(ids=ids, population=total,
+                      metrics={"last_update_age": {k: int(v) for k, v in zip(labels, buckets)}},
+                      message=f"{len(ids)} of {total} contacts have not been updated for {days} days")
+
+
+# ------------------------------------------------------------------------------ e-mail
+
+
+def _email_problem(address: str) -> str | None:
+    """Why ``address`` is not a valid e-mail address (syntax only, no DNS), or None."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+@check(
+    id="data.invalid-emails",
+    title="Contacts with an invalid email address",
+    step="stale-data",
+    area="data",
+    severity="medium",
+    needs={"contacts": ["id", "email"]},
+    description="An address that is not even syntactically valid bounces every email, hurts the sender "
+    "reputation of every campaign, and usually hides a typo that is easy to fix.",
+    remediation="Correct the addresses listed (the fix-list says what is wrong: a missing dot, a space, "
+    "two @ signs, ...) or clear them and ask the contact's owner for the right one.",
+)
+def invalid_emails(ctx):
+    filled = filled_sql("contacts", "email")
+    plain = (f"regexp_full_match(email, $plain) AND length(email) <= {EMAIL_MAX} "
+             f"AND length(split_part(email, '@', 1)) <= {LOCAL_MAX}")
+    domains = [d for (d,) in ctx.sql(
+        f"SELECT DISTINCT lower(split_part(email, '@', 2)) FROM contacts WHERE {filled} AND {plain}", plain=PLAIN_EMAIL
+    ).fetchall()]
+    bad_domains = {}
+    for domain in domains:
+        problem = _email_problem("a@" + domain)
+        if problem:
+            bad_domains[domain] = problem
+    odd = [e for (e,) in ctx.sql(
+        f"SELECT DISTINCT email FROM contacts WHERE {filled} AND NOT ({plain})", plain=PLAIN_EMAIL
+    ).fetchall()]
+    bad_emails = {}
+    for address in odd:
+        problem = _email_problem(address)
+        if problem:
+            bad_emails[address] = problem
+    details = {}
+    if bad_domains:
+        for rid, email, domain in ctx.sql(
+            f"SELECT id, email, lower(split_part(email, '@', 2)) AS d FROM contacts "
+            f"WHERE {filled} AND {plain} AND lower(split_part(email, '@', 2)) IN (SELECT unnest($bad))",
+            plain=PLAIN_EMAIL, bad=sorted(bad_domains),
+        ).fetchall():
+            details[str(rid)] = f"{_shown(email)}: {bad_domains[domain]}"
+    if bad_emails:
+        for rid, email in ctx.sql(
+            f"SELECT id, email FROM contacts WHERE {filled} AND email IN (SELECT unnest($bad))", bad=sorted(bad_emails)
+        ).fetchall():
+            details[str(rid)] = f"{_shown(email)}: {bad_emails[email]}"
+    with_email = ctx.count("contacts", filled)
+    metrics = {"contacts_with_email": with_email, "invalid": len(details), "distinct_domains": len(domains),
+               "validated_whole": len(odd), "invalid_domains": len(bad_domains)}
+    return ctx.result(ids=sorted(details), population=with_email, details=details, metrics=metrics,
+                      message=f"{len(details)} of {with_email} email addresses are not valid")
+
+
+# ------------------------------------------------------------------------------- phones
+
+# Country names CRMs store instead of ISO codes (the codes themselves pass through).
+COUNTRY_NAMES = {
+    "indonesia": "ID", "south korea": "KR", "korea": "KR", "republic of korea": "KR", "korea, republic of": "KR",
+    "대한민국": "KR", "한국": "KR", "united states": "US", "united states of america": "US", "usa": "US",
+    "u.s.": "US", "u.s.a.": "US", "america": "US", "united kingdom": "GB", "uk": "GB", "great britain": "GB",
+    "england": "GB", "scotland": "GB", "wales": "GB", "australia": "AU", "singapore": "SG", "germany": "DE",
+    "deutschland": "DE", "malaysia": "MY", "japan": "JP", "china": "CN", "india": "IN", "france": "FR",
+    "netherlands": "NL", "canada": "CA", "philippines": "PH", "thailand": "TH", "vietnam": "VN", "viet nam": "VN",
+    "new zealand": "NZ", "spain": "ES", "italy": "IT", "brazil": "BR", "mexico": "MX", "hong kong": "HK",
+    "taiwan": "TW", "ireland": "IE", "switzerland": "CH", "austria": "AT", "sweden": "SE", "norway": "NO",
+    "denmark": "DK", "finland": "FI", "belgium": "BE", "poland": "PL", "portugal": "PT",
+}
+
+
+def region_for(country, default: str | None) -> str | None:
+    """The phonenumbers region for a contact's country (ISO code or common name), else ``default``."""
+    import phonenumbers
+
+    text = str(country or "").strip()
+    if text:
+        code = text.upper() if len(text) == 2 else COUNTRY_NAMES.get(text.lower())
+        if code and code in phonenumbers.SUPPORTED_REGIONS:
+            return code
+    return default or None
+
+
+def phone_problem(pair: tuple[str, str | None]) -> str | None:
+    """Why ``phone`` is not a valid number for ``region`` (None when it is valid)."""
+    import phonenumbers
+
+    phone, region = pair
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and region is None:
+            return "no country code and no country to read it in (set the contact's country or default_region)"
+        return f"cannot be read as a phone number ({exc._msg})"
+    if phonenumbers.is_valid_number(number):
+        return None
+    where = region or phonenumbers.region_code_for_country_code(number.country_code)
+    return f"not a valid number for {where}" if where and where != "ZZ" else "not a valid number"
+
+
+def _problems_chunk(pairs):
+    return [phone_problem(p) for p in pairs]
+
+
+def validate_phones(pairs: list, workers: int) -> list:
+    """``phone_problem`` for each pair, in ``workers`` processes when it pays off."""
+    if workers <= 1 or len(pairs) < 50_000:
+        return [phone_problem(p) for p in pairs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [phone_problem(p) for p in pairs]
+    size = max(5_000, len(pairs) // (workers * 8))
+    chunks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+    # fork: the workers only run phonenumbers on the lists they are handed (no store access),
+    # and fork needs no importable __main__, unlike spawn.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        out = []
+        for part in pool.map(_problems_chunk, chunks):
+            out.extend(part)
+    return out
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@check(
+    id="data.invalid-phones",
+    title="Contacts with an invalid phone number",
+    step="stale-data",
+    area="data",
+    severity="low",
+    needs={"contacts": ["id", "phone"]},
+    settings={"default_region": "", "workers": 0},
+    settings_help={
+        "default_region": "ISO country code (e.g. 'ID') to read national numbers of contacts without a country",
+        "workers": "processes validating numbers (0: one per CPU core, at most 4; 1: none)",
+    },
+    description="A phone number that cannot be dialled (wrong length, unknown prefix, letters) wastes the sales "
+    "team's time and breaks calling and SMS integrations. Numbers are read in the contact's country.",
+    remediation="Correct the numbers listed (prefer international format, +<country code>...), or clear them; "
+    "set the contact's country so national numbers can be read.",
+)
+def invalid_phones(ctx):
+    default = str(ctx.settings.get("default_region") or "").strip().upper() or None
+    import phonenumbers
+
+    if default and default not in phonenumbers.SUPPORTED_REGIONS:
+        return ctx.skip(f"default_region {default!r} is not a country code phonenumbers knows")
+    workers = int(ctx.settings.get("workers") or 0) or min(4, _cores())
+    filled = filled_sql("contacts", "phone")
+    has_country = ctx.supplied("contacts", "country")
+    country = "country" if has_country else "NULL::VARCHAR"
+    rows = ctx.sql(f"SELECT DISTINCT phone, {country} AS country FROM contacts WHERE {filled}").fetchall()
+    regions: dict = {}
+    pairs = []
+    for phone, cty in rows:
+        if cty not in regions:
+            regions[cty] = region_for(cty, default)
+        pairs.append((phone, regions[cty]))
+    unique = list(dict.fromkeys(pairs))  # rows differing only in how the country is spelt
+    verdict = dict(zip(unique, validate_phones(unique, workers)))
+    bad = [(phone, cty, verdict[pair]) for (phone, cty), pair in zip(rows, pairs) if verdict[pair]]
+    del rows, pairs, unique, verdict
+    details = {}
+    if bad:
+        why = {(p, c): w for p, c, w in bad}
+        for rid, phone, cty in ctx.sql(
+            f"SELECT c.id, c.phone, b.country FROM contacts c JOIN "
+            f"(SELECT unnest($phones) AS phone, unnest($countries) AS country) b "
+            f"ON c.phone = b.phone AND {'c.country' if has_country else 'NULL'} IS NOT DISTINCT FROM b.country",
+            phones=[b[0] for b in bad], countries=[b[1] for b in bad],
+        ).fetchall():
+            details[str(rid)] = f"{_shown(phone)}: {why[(phone, cty)]}"
+    with_phone = ctx.count("contacts", filled)
+    by_region: dict[str, int] = {}
+    for _, cty, _ in bad:
+        key = regions.get(cty) or "(no country)"
+        by_region[key] = by_region.get(key, 0) + 1
+    return ctx.result(ids=sorted(details), population=with_phone, details=details,
+                      metrics={"contacts_with_phone": with_phone, "invalid_by_region": by_region},
+                      message=f"{len(details)} of {with_phone} phone numbers are not valid")
+
+
+# ------------------------------------------------------------------------------ bounces
+
+
+@check(
+    id="data.bounced-emails",
+    title="Contacts whose email bounced",
+    step="stale-data",
+    area="data",
+    severity="low",
+    needs={"contacts": ["id", "email_bounced"]},
+    description="A hard bounce means the address is dead (the person usually left the company); mailing it "
+    "again hurts deliverability for everybody else.",
+    remediation="Find the contact's new address (or new employer) and update the record, or archive it; "
+    "make sure bounced contacts are excluded from marketing sends.",
+)
+def bounced_emails(ctx):
+    ids = ctx.ids("SELECT id FROM contacts WHERE email_bounced")
+    population = ctx.count("contacts", filled_sql("contacts", "email")) if ctx.supplied("contacts", "email") else ctx.count("contacts")
+    return ctx.result(ids=ids, population=population,
+                      metrics={"bounce_percent": percent(len(ids), population)},
+                      message=f"{len(ids)} of {population} contacts with an email address have bounced")
+
+
+CHECKS = (stale_contacts, invalid_emails, invalid_phones, bounced_emails)
