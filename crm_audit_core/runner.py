@@ -233,7 +233,11 @@ def apply_accepted_risks(audit: AuditResult, config: AuditConfig, as_of: datetim
 
 
 def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: AuditConfig, formats=None) -> list[Path]:
-    context = ReportContext(folder=folder, link=_link_function(registry, config), registry=registry)
+    from .history import list_audits
+
+    history = [h for h in list_audits(folder.parent) if h["id"] != audit.id]
+    history.append({"id": audit.id, "as_of": audit.as_of, "score": (audit.score or {}).get("overall")})
+    context = ReportContext(folder=folder, link=_link_function(registry, config), registry=registry, history=history)
     written = []
     for name, reporter in registry.reporters.items():
         if formats is not None and name not in formats:

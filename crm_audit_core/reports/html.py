@@ -1,0 +1,169 @@
+"""report.html: one self-contained page for a CRM admin (inline CSS, inline SVG charts).
+
+Everything from the CRM is untrusted. Jinja2 autoescaping escapes every value; links
+into the CRM are kept only when they are http(s) URLs; a Content-Security-Policy lets
+the page run no script and load nothing from the network, so even a value that got
+through could neither execute nor phone home.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+
+from .. import model
+from ..findings import AuditResult
+from . import ReportContext
+from .charts import render_svg, score_by_area_spec, score_trend_spec, valid_spec
+from .markdown import status_of_step
+
+SAMPLE_SIZE = 10
+SEVERITY_ORDER = {s: i for i, s in enumerate(model.SEVERITIES)}
+
+TEMPLATE = r"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta name="referrer" content="no-referrer">
+<title>CRM audit {{ audit.id }}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK KR","Apple SD Gothic Neo",sans-serif;margin:0;color:#111827;background:#f9fafb;line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:1.6rem;margin:0 0 4px} h2{font-size:1.25rem;margin:32px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px} h3{font-size:1.05rem;margin:0 0 6px}
+.muted{color:#6b7280}.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:14px 16px;margin:10px 0}
+.score{display:flex;gap:18px;align-items:center;flex-wrap:wrap}.big{font-size:3rem;font-weight:700}
+.pill{display:inline-block;border-radius:999px;padding:1px 9px;font-size:.8rem;font-weight:600;border:1px solid transparent}
+.critical{background:#7f1d1d;color:#fff}.high{background:#fee2e2;color:#991b1b}.medium{background:#fef3c7;color:#92400e}.low{background:#e0f2fe;color:#075985}.info{background:#f3f4f6;color:#374151}
+.ok{background:#dcfce7;color:#166534}.findings{background:#fef3c7;color:#92400e}.error{background:#fee2e2;color:#991b1b}.skipped,.not-covered{background:#f3f4f6;color:#4b5563}.accepted{background:#ede9fe;color:#5b21b6}
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}th{color:#6b7280;font-weight:600}
+td.num,th.num{text-align:right}.chart svg{width:100%;height:auto;max-height:420px}
+code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details summary{cursor:pointer}
+.ids{font-family:ui-monospace,monospace;font-size:.82rem;word-break:break-all}
+</style>
+</head>
+<body><main>
+<h1>CRM audit</h1>
+<div class="muted">Audit {{ audit.id }} · as of {{ audit.as_of[:10] }} · crm-audit {{ audit.tool_version }}</div>
+
+<section class="card score" id="score">
+  <div><div class="big">{{ overall }}</div><div class="muted">overall score / 100</div></div>
+  <table style="width:auto">{% for area, value in areas %}<tr><th>{{ area }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</table>
+  {% for chart in score_charts %}<div class="chart" style="flex:1;min-width:320px" data-chart="{{ chart.id }}"><h3>{{ chart.title }}</h3>{{ chart.svg }}</div>{% endfor %}
+</section>
+
+<h2>Tenants</h2>
+<table><tr><th>tenant</th><th>connector</th><th class="num">records</th><th class="num">API calls</th><th>data</th></tr>
+{% for t in audit.tenants %}<tr><td>{{ t.name }}</td><td>{{ t.connector }}</td><td class="num">{{ "{:,}".format(t.records.values()|sum) }}</td><td class="num">{{ "{:,}".format(t.api_calls) }}</td>
+<td>{% if t.error %}<span class="pill error">error</span> {{ t.error }}{% elif t.partial_tables %}<span class="pill findings">partial</span> {{ t.partial_tables|join(", ") }}{% else %}<span class="pill ok">complete</span>{% endif %}
+{% for n in t.notes %}<div class="muted">{{ n }}</div>{% endfor %}</td></tr>{% endfor %}
+</table>
+
+<h2>The audit, step by step</h2>
+<table><tr><th>step</th><th>status</th><th class="num">checks</th><th class="num">findings</th></tr>
+{% for s in steps %}<tr><td><a href="#step-{{ s.key }}">{{ s.title }}</a></td><td><span class="pill {{ s.status|replace(' ', '-') }}">{{ s.status }}</span></td><td class="num">{{ s.checks }}</td><td class="num">{{ s.findings }}</td></tr>{% endfor %}
+</table>
+
+{% for s in steps %}{% if s.results %}
+<h2 id="step-{{ s.key }}">{{ s.title }}</h2>
+{% for r in s.results %}
+<article class="card finding" data-check="{{ r.check_id }}">
+  <h3><span class="pill {{ r.severity }}">{{ r.severity }}</span> {{ r.title }}
+  {% if r.status == "fail" %}{% if r.accepted %}<span class="pill accepted">accepted risk</span>{% else %}<span class="pill findings">{{ "{:,}".format(r.affected.count) }} affected</span>{% endif %}
+  {% elif r.status == "pass" %}<span class="pill ok">pass</span>{% else %}<span class="pill {{ r.status }}">{{ r.status }}</span>{% endif %}</h3>
+  <div class="muted"><code>{{ r.check_id }}</code> · {{ r.tenant }}</div>
+  <p>{{ r.message }}</p>
+  {% if r.reason %}<p class="muted">{{ r.reason }}</p>{% endif %}
+  {% if r.status == "fail" and r.affected.count %}
+  <p>Affected {{ r.affected.object or "records" }}{% if r.affected.population %} ({{ "{:,}".format(r.affected.count) }} of {{ "{:,}".format(r.affected.population) }}){% endif %}:</p>
+  <table class="samples"><tr><th>id</th><th>problem</th></tr>
+  {% for sample in r.samples %}<tr><td class="ids">{% if sample.link %}<a href="{{ sample.link }}" rel="noopener noreferrer">{{ sample.id }}</a>{% else %}{{ sample.id }}{% endif %}</td><td>{{ sample.problem }}</td></tr>{% endfor %}
+  </table>
+  {% if r.affected.count > r.samples|length %}<p class="muted">and {{ "{:,}".format(r.affected.count - r.samples|length) }} more in the fix-list.</p>{% endif %}
+  <p><a href="fixlists/{{ r.check_id }}.csv">Fix-list: fixlists/{{ r.check_id }}.csv</a></p>
+  {% endif %}
+  {% if r.status in ("fail", "pass") %}<p><strong>How to fix:</strong> {{ r.remediation }}</p>{% endif %}
+  {% for chart in r.charts %}<div class="chart" data-chart="{{ chart.id }}"><h3>{{ chart.title }}</h3>{{ chart.svg }}</div>{% endfor %}
+  {% if r.scalars %}<details><summary>Metrics</summary><table>{% for k, v in r.scalars %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}
+</article>
+{% endfor %}{% endif %}{% endfor %}
+<p class="muted">Report written by crm-audit. Data in this report comes from the CRM as it was on {{ audit.as_of[:10] }}.</p>
+</main></body></html>
+"""
+
+
+def safe_link(url) -> str | None:
+    """Only absolute http(s) links into the CRM; anything else (javascript:, data:) is dropped."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(str(url).strip())
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    # Percent-encode what a URL may not hold raw (spaces, quotes, angle brackets).
+    return quote(str(url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
+
+
+def _scalar_metrics(metrics: dict) -> list[tuple[str, str]]:
+    out = []
+    for key, value in metrics.items():
+        if key == "charts":
+            continue
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            out.append((str(key), "" if value is None else (f"{value:,.4g}" if isinstance(value, float) else str(value))))
+    return out[:40]
+
+
+def _charts(metrics: dict) -> list[dict]:
+    out = []
+    for spec in metrics.get("charts") or []:
+        if valid_spec(spec):
+            try:
+                out.append({"id": str(spec.get("id", "")), "title": str(spec.get("title", "")), "svg": Markup(render_svg(spec))})
+            except Exception as exc:  # a malformed spec from a plugin must not lose the report
+                out.append({"id": str(spec.get("id", "")), "title": f"{spec.get('title', '')} (chart unavailable: {type(exc).__name__})", "svg": ""})
+    return out
+
+
+def render_html(audit: AuditResult, context: ReportContext) -> str:
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    template = env.from_string(TEMPLATE)
+    steps = []
+    for step in model.STEPS:
+        results = [r for r in audit.results if r.step == step]
+        results.sort(key=lambda r: ({"fail": 0, "error": 1, "pass": 2, "skipped": 3}[r.status], SEVERITY_ORDER.get(r.severity, 9), r.check_id))
+        views = []
+        for r in results:
+            samples = [
+                {"id": rid, "link": safe_link(context.link(r.tenant, r.affected.object or "", rid)), "problem": r.details.get(rid) or r.title}
+                for rid in r.affected.ids[:SAMPLE_SIZE]
+            ]
+            views.append({**r.__dict__, "affected": r.affected, "samples": samples, "charts": _charts(r.metrics),
+                          "scalars": _scalar_metrics(r.metrics)})
+        steps.append({"key": step, "title": model.STEP_TITLES[step], "status": status_of_step(results),
+                      "checks": len(results), "findings": sum(1 for r in results if r.status == "fail"), "results": views})
+    score_charts = []
+    for spec in (score_by_area_spec(audit.score), score_trend_spec(context.history)):
+        if spec:
+            score_charts.append({"id": spec["id"], "title": spec["title"], "svg": Markup(render_svg(spec, width=5, height=2.4))})
+    overall = (audit.score or {}).get("overall")
+    return template.render(
+        audit=audit,
+        overall="n/a" if overall is None else overall,
+        areas=list(((audit.score or {}).get("areas") or {}).items()),
+        steps=steps,
+        score_charts=score_charts,
+    )
+
+
+def write_html(audit: AuditResult, context: ReportContext) -> list[Path]:
+    path = context.folder / "report.html"
+    path.write_text(render_html(audit, context), encoding="utf-8")
+    return [path]

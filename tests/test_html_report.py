@@ -1,0 +1,135 @@
+"""report.html: self-contained, escaped, charts present; checked in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from crm_audit_core.findings import Affected, AuditResult, Result, TenantInfo
+from crm_audit_core.reports import ReportContext
+from crm_audit_core.reports.html import render_html, write_html
+
+HOSTILE = [
+    "<script>alert('x')</script>",
+    '<img src=x onerror="alert(1)">',
+    "javascript:alert(document.cookie)",
+    '"><svg onload=alert(2)>',
+    "=HYPERLINK(\"http://evil.example\")",
+    "PT Maju Jaya Tbk $x^2$",
+    "주식회사 한빛 (김민준)",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def hostile_audit() -> AuditResult:
+    ids = [f"id-{i}-{s}" for i, s in enumerate(HOSTILE)]
+    timeline = {"id": "activity-timeline", "title": "Daily activity <b>by</b> type", "kind": "line",
+                "x": [f"2026-11-{d:02d}" for d in range(1, 25)],
+                "series": {"call": list(range(24)), HOSTILE[0]: [d % 5 for d in range(24)]}}
+    by_source = {"id": "duplicates-by-source", "title": "Duplicates by source", "kind": "barh",
+                 "x": HOSTILE[:4], "series": {"duplicates": [5, 3, 2, 1]}}
+    heat = {"id": "completeness", "title": "Completeness", "kind": "heatmap", "x": ["email", "phone", HOSTILE[1]],
+            "y": ["contacts", "companies"], "values": [[0.9, 0.5, 0.2], [1.0, None, 0.4]]}
+    results = [
+        Result(check_id="data.duplicate-contacts", title="Duplicate contacts " + HOSTILE[0], step="duplicates", area="data",
+               severity="high", tenant=HOSTILE[1], status="fail", message="Found " + HOSTILE[3],
+               metrics={"charts": [by_source], "clusters": 3, "note": HOSTILE[2]},
+               affected=Affected("contacts", ids, 100), groups=[ids[:2]], remediation="Merge " + HOSTILE[1],
+               details={i: "duplicate of " + HOSTILE[0] for i in ids}),
+        Result(check_id="usage.activity-timeline", title="Activity timeline", step="usage-review", area="usage",
+               severity="info", tenant="acme", status="pass", message="ok", metrics={"charts": [timeline]},
+               remediation="Keep logging."),
+        Result(check_id="data.key-field-completeness", title="Completeness", step="missing-data", area="data",
+               severity="low", tenant="acme", status="pass", message="ok", metrics={"charts": [heat]}, remediation="r"),
+        Result(check_id="security.users-without-mfa", title="Users without MFA", step="security", area="security",
+               severity="high", tenant="acme", status="skipped", reason="needs users.mfa_enabled " + HOSTILE[0],
+               message="skipped", remediation="r"),
+    ]
+    tenant = TenantInfo(name=HOSTILE[1], connector="files", api_calls=3, records={"contacts": 100},
+                        notes=["note " + HOSTILE[0]])
+    return AuditResult(id="20261124T000000Z", as_of="2026-11-24T00:00:00+00:00", started_at="2026-11-24T00:00:00+00:00",
+                       tool_version="0.1.0", tenants=[tenant], results=results,
+                       score={"overall": 71.5, "areas": {"usage": 100.0, "security": 80.0, "data": 60.1}})
+
+
+def link(tenant, obj, rid):
+    if rid.startswith("id-0"):
+        return "javascript:alert(1)"
+    if rid.startswith("id-1"):
+        return "https://crm.example/record/" + rid
+    return None
+
+
+def render(tmp_path) -> tuple[Path, str]:
+    context = ReportContext(folder=tmp_path, link=link,
+                            history=[{"id": "a", "as_of": "2026-09-01", "score": 60.0}, {"id": "b", "as_of": "2026-10-01", "score": 65.0},
+                                     {"id": "20261124T000000Z", "as_of": "2026-11-24", "score": 71.5}])
+    [path] = write_html(hostile_audit(), context)
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_every_value_is_escaped(tmp_path):
+    _, page = render(tmp_path)
+    assert "<script" not in page.lower()
+    # no real tag carries an event handler: every '<' from the data arrives as '&lt;'
+    assert not re.search(r"<[a-zA-Z][^<>]*\son[a-z]+\s*=", page)
+    assert 'href="javascript:' not in page
+    assert "&lt;script&gt;" in page
+    assert "주식회사 한빛" in page
+    assert 'href="https://crm.example/record/id-1-%3Cimg%20src=x%20onerror=%22alert(1)%22%3E"' in page
+    assert 'href="fixlists/data.duplicate-contacts.csv"' in page
+    assert "Content-Security-Policy" in page
+
+
+def test_self_contained(tmp_path):
+    _, page = render(tmp_path)
+    assert not re.search(r"""(src|href)=["'](https?:)?//""", page.replace('href="https://crm.example', ""))
+    assert "<link" not in page
+    assert page.count("<svg") >= 5  # timeline, source bars, heatmap, score by area, trend
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser():
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CRM_AUDIT_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required (CRM_AUDIT_REQUIRE_BROWSER is set) but not installed")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=exe, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def test_in_a_real_browser_nothing_runs_and_nothing_loads(tmp_path, browser):
+    path, _ = render(tmp_path)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    console_errors, page_errors, requests, dialogs = [], [], [], []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    assert console_errors == [] and page_errors == [] and dialogs == []
+    assert requests == [path.as_uri()], requests
+    assert page.locator("[data-chart] svg").count() >= 5
+    assert page.locator("script").count() == 0
+    assert page.evaluate("window.__pwned === undefined")
+    text = page.inner_text("body")
+    assert "<script>alert('x')</script>" in text  # shown as text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-hostile.png"), full_page=True)
+    page.close()
