@@ -285,8 +285,59 @@ def history(out, as_json):
 
 
 @main.command()
+@click.argument("old_ref")
+@click.argument("new_ref", default="latest")
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--fail-on-drop", type=float, help="Exit with code 1 when the overall score dropped by more than this.")
+def diff(old_ref, new_ref, out, as_json, fail_on_drop):
+    """Compare two archived audits (ids, folders, 'latest', 'previous')."""
+    from .history import diff_audits, list_audits, load_audit
+
+    audits = list_audits(Path(out))
+
+    def resolve(ref):
+        if ref == "previous":
+            if len(audits) < 2:
+                raise ConfigError("there is no previous audit to compare with", where=str(out))
+            return str(audits[-2]["folder"])
+        return ref
+
+    old, _ = load_audit(Path(out), resolve(old_ref))
+    new, _ = load_audit(Path(out), resolve(new_ref))
+    result = diff_audits(old, new)
+    if as_json:
+        click.echo(json.dumps(result, indent=1, ensure_ascii=False))
+    else:
+        console = _console()
+        s = result["score"]
+        console.print(f"[bold]{escape(old.id)} -> {escape(new.id)}[/bold]  score {s['from']} -> {s['to']}")
+        for area, v in s["areas"].items():
+            console.print(f"  {area}: {v['from']} -> {v['to']}")
+        for title, key in (("New findings", "new"), ("Resolved", "resolved"), ("Changed", "changed")):
+            table = Table(title=f"{title} ({len(result[key])})")
+            for col in ("tenant", "check", "severity", "records"):
+                table.add_column(col)
+            for row in result[key]:
+                records = f"{row['from']} -> {row['to']} (+{row['added']} -{row['removed']})" if key == "changed" else str(row["count"])
+                table.add_row(escape(row["tenant"]), escape(row["check_id"]), row["severity"], records)
+            console.print(table)
+        if result["metric_deltas"]:
+            table = Table(title=f"Metric changes ({len(result['metric_deltas'])})")
+            for col in ("tenant", "check", "metric", "from", "to"):
+                table.add_column(col)
+            for row in result["metric_deltas"][:50]:
+                table.add_row(escape(row["tenant"]), escape(row["check_id"]), escape(row["metric"]), f"{row['from']:g}", f"{row['to']:g}")
+            console.print(table)
+    before, after = result["score"]["from"], result["score"]["to"]
+    if fail_on_drop is not None and before is not None and after is not None and before - after > fail_on_drop:
+        click.echo(f"score dropped by {before - after:.1f} points (more than --fail-on-drop {fail_on_drop:g})", err=True)
+        sys.exit(EXIT_BELOW_THRESHOLD)
+
+
+@main.command()
 @click.argument("audit_ref")
-@click.option("--format", "fmt", type=click.Choice(["json", "md", "html", "csv"]), default="md", show_default=True)
+@click.option("--format", "fmt", default="html", show_default=True, help="A report format: html, md, json, csv (or one a plugin adds).")
 @click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
 def report(audit_ref, fmt, out):
     """Re-render an archived audit (by id, folder or 'latest')."""
@@ -297,7 +348,12 @@ def report(audit_ref, fmt, out):
     registry = _registry()
     if fmt not in registry.reporters:
         raise ConfigError(f"report format {fmt!r} is not installed", hint=f"installed: {', '.join(registry.reporters)}")
-    written = write_reports(registry, audit, folder, AuditConfig(), formats={fmt})
+    config = AuditConfig()
+    settings = folder / "settings.json"
+    if settings.exists():  # tenants (secrets removed) give record links their instance URLs
+        saved = json.loads(settings.read_text(encoding="utf-8"))
+        config.tenants = [TenantConfig(t["name"], t["connector"], t.get("options") or {}) for t in saved.get("tenants", [])]
+    written = write_reports(registry, audit, folder, config, formats={fmt})
     for path in written:
         click.echo(str(path))
 

@@ -93,3 +93,43 @@ def load_audit(out: Path, ref: str) -> tuple[AuditResult, Path]:
             folder = match[0]["folder"]
     data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     return AuditResult.from_json(data), folder
+
+
+def _numeric_metrics(metrics: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def diff_audits(old: AuditResult, new: AuditResult) -> dict:
+    """What changed between two audits: findings new, resolved and changed; metric and score deltas.
+
+    Findings are matched by (tenant, check id). A finding is *changed* when it fails in
+    both audits with a different set of affected records.
+    """
+    before = {(r.tenant, r.check_id): r for r in old.results}
+    after = {(r.tenant, r.check_id): r for r in new.results}
+    out = {"from": old.id, "to": new.id, "new": [], "resolved": [], "changed": [], "metric_deltas": [],
+           "score": {"from": (old.score or {}).get("overall"), "to": (new.score or {}).get("overall"), "areas": {}}}
+    for area in sorted(set((old.score or {}).get("areas", {})) | set((new.score or {}).get("areas", {}))):
+        out["score"]["areas"][area] = {"from": old.score.get("areas", {}).get(area), "to": new.score.get("areas", {}).get(area)}
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        failed_a = a is not None and a.status == "fail"
+        failed_b = b is not None and b.status == "fail"
+        row = {"tenant": key[0], "check_id": key[1]}
+        if failed_b and not failed_a:
+            out["new"].append({**row, "severity": b.severity, "count": b.affected.count, "title": b.title})
+        elif failed_a and not failed_b:
+            out["resolved"].append({**row, "severity": a.severity, "count": a.affected.count, "title": a.title,
+                                    "now": b.status if b else "not run"})
+        elif failed_a and failed_b:
+            ids_a, ids_b = set(a.affected.ids), set(b.affected.ids)
+            if ids_a != ids_b:
+                out["changed"].append({**row, "severity": b.severity, "from": len(ids_a), "to": len(ids_b),
+                                       "added": len(ids_b - ids_a), "removed": len(ids_a - ids_b), "title": b.title})
+        if a is not None and b is not None:
+            ma, mb = _numeric_metrics(a.metrics), _numeric_metrics(b.metrics)
+            for metric in sorted(set(ma) & set(mb)):
+                if ma[metric] != mb[metric]:
+                    out["metric_deltas"].append({**row, "metric": metric, "from": ma[metric], "to": mb[metric],
+                                                 "delta": round(mb[metric] - ma[metric], 6)})
+    return out

@@ -108,9 +108,12 @@ class BudgetGuard:
 
     Call :meth:`observe` with what the CRM reports (``limit``, and ``remaining`` or
     ``used``) whenever a response carries it, and :meth:`before_call` before each call.
-    The audit's own allowance is ``share * limit``, counted from the calls this guard saw.
-    It also stops when the CRM's remaining allowance would fall under ``(1 - share) *
-    limit`` in total, whoever spent it, so the audit never eats the last of the quota.
+    Two rules, both from the CRM's own numbers:
+
+    * the audit spends at most ``share * limit`` calls (counted by this guard);
+    * it never takes more than ``share`` of what was *left* when it started: the
+      remaining allowance must stay above ``(1 - share) * remaining_at_start``, so an
+      audit started late in a busy day leaves the company's integrations their quota.
     """
 
     def __init__(self, share: float = 0.2, crm: str = "the CRM"):
@@ -120,6 +123,7 @@ class BudgetGuard:
         self.crm = crm
         self.limit: int | None = None
         self.remaining: int | None = None
+        self.remaining_at_start: int | None = None
         self.spent = 0
         self._lock = threading.Lock()
 
@@ -131,6 +135,9 @@ class BudgetGuard:
                 self.remaining = int(remaining)
             elif used is not None and self.limit is not None:
                 self.remaining = self.limit - int(used)
+            if self.remaining_at_start is None and self.remaining is not None:
+                # What was left before this audit's first counted call.
+                self.remaining_at_start = self.remaining + self.spent
 
     @property
     def allowance(self) -> int | None:
@@ -146,15 +153,15 @@ class BudgetGuard:
                     hint="raise 'budget_share' in the connector's options or run the audit later",
                 )
             if (
-                self.limit is not None
+                self.remaining_at_start is not None
                 and self.remaining is not None
-                and self.remaining - cost < self.limit * (1 - self.share)
+                and self.remaining - cost < self.remaining_at_start * (1 - self.share)
                 and self.spent > 0
             ):
                 raise BudgetExhausted(
-                    f"stopped after {self.spent} API calls: {self.crm} has only "
-                    f"{self.remaining} of {self.limit} daily API calls left and the audit keeps "
-                    f"{1 - self.share:.0%} of the allowance for the company's own integrations",
+                    f"stopped after {self.spent} API calls: {self.crm} has {self.remaining} daily API calls "
+                    f"left of the {self.remaining_at_start} there were when the audit started, and the audit "
+                    f"leaves {1 - self.share:.0%} of them to the company's own integrations",
                     hint="run the audit after the daily quota resets, or raise 'budget_share'",
                 )
             self.spent += cost

@@ -44,12 +44,22 @@ def test_budget_guard_stops_at_share():
         guard.before_call()
 
 
-def test_budget_guard_respects_what_others_spent():
+def test_budget_guard_takes_a_share_of_what_is_left():
     guard = BudgetGuard(share=0.2)
-    guard.observe(limit=1000, remaining=900)
+    guard.observe(limit=1000, remaining=300)  # a busy day: 300 left when the audit starts
+    for _ in range(60):
+        guard.before_call()
+        guard.observe(limit=1000, remaining=guard.remaining - 1)
+    with pytest.raises(BudgetExhausted, match="240 daily API calls left of the 300"):
+        guard.before_call()
+
+
+def test_budget_guard_counts_what_others_spend_meanwhile():
+    guard = BudgetGuard(share=0.2)
+    guard.observe(limit=1000, remaining=1000)
     guard.before_call()
-    guard.observe(limit=1000, remaining=795)  # the company's integrations spend too
-    with pytest.raises(BudgetExhausted, match="only 795 of 1000"):
+    guard.observe(limit=1000, remaining=800)  # the company's integrations spent 199 meanwhile
+    with pytest.raises(BudgetExhausted):
         guard.before_call()
 
 
