@@ -71,10 +71,14 @@ def stopped_integrations(ctx):
     cut = ctx.as_of - timedelta(days=quiet)
     rows = ctx.rows(
         f"WITH recs AS ({records}), "
-        "weeks AS (SELECT name, CAST(floor(date_diff('second', created_at, $cut) / 604800) AS BIGINT) AS w "
-        "          FROM recs WHERE created_at < $cut AND created_at >= $cut - to_days($lookback) GROUP BY 1, 2), "
-        "runs AS (SELECT name, w - row_number() OVER (PARTITION BY name ORDER BY w) AS g FROM weeks), "
-        "longest AS (SELECT name, max(n) AS run FROM (SELECT name, g, count(*) AS n FROM runs GROUP BY 1, 2) GROUP BY 1), "
+        # Weeks counted back from the quiet window, under each of the 7 ways to start a week
+        # on a day boundary; the steadiest reading counts (a flow of one record a week is not
+        # broken by where the calendar happens to cut it).
+        "weeks AS (SELECT name, o, CAST(floor((date_diff('second', created_at, $cut) + o * 86400) / 604800) AS BIGINT) AS w "
+        "          FROM recs, range(7) AS shift(o) "
+        "          WHERE created_at < $cut AND created_at >= $cut - to_days($lookback) GROUP BY 1, 2, 3), "
+        "runs AS (SELECT name, o, w - row_number() OVER (PARTITION BY name, o ORDER BY w) AS g FROM weeks), "
+        "longest AS (SELECT name, max(n) AS run FROM (SELECT name, o, g, count(*) AS n FROM runs GROUP BY 1, 2, 3) GROUP BY 1), "
         "recent AS (SELECT name, count(*) AS n FROM recs WHERE created_at >= $cut GROUP BY 1), "
         "last_seen AS (SELECT name, max(created_at) AS last_at FROM recs GROUP BY 1) "
         "SELECT i.id, i.name, coalesce(l.run, 0) AS run, coalesce(r.n, 0) AS recent, s.last_at "

@@ -149,17 +149,17 @@ def users_without_mfa(ctx):
 def failed_login_bursts(ctx):
     s = ctx.settings
     rows = ctx.rows(
-        "WITH f AS (SELECT user_id, at FROM login_events WHERE " + FAILURE + " AND at >= $as_of - to_days($days) "
-        "           AND at < $as_of AND user_id IS NOT NULL), "
-        "w AS (SELECT user_id, at, count(*) OVER (PARTITION BY user_id ORDER BY at "
+        "WITH f AS (SELECT user_id, \"at\" FROM login_events WHERE " + FAILURE + " AND \"at\" >= $as_of - to_days($days) "
+        "           AND \"at\" < $as_of AND user_id IS NOT NULL), "
+        "w AS (SELECT user_id, \"at\", count(*) OVER (PARTITION BY user_id ORDER BY \"at\" "
         "      RANGE BETWEEN CURRENT ROW AND to_minutes(CAST($minutes AS BIGINT)) FOLLOWING) AS n FROM f) "
-        "SELECT user_id, max(n) AS worst, arg_max(at, n) AS at FROM w GROUP BY 1 HAVING max(n) >= $failures",
+        "SELECT user_id, max(n) AS worst, arg_max(\"at\", n) AS first_at FROM w GROUP BY 1 HAVING max(n) >= $failures",
         days=s["days"], minutes=s["minutes"], failures=s["failures"],
     )
     ids = sorted(str(r["user_id"]) for r in rows)
-    details = {str(r["user_id"]): f"{r['worst']} failed logins within {s['minutes']} minutes from {r['at']:%Y-%m-%d %H:%M}"
+    details = {str(r["user_id"]): f"{r['worst']} failed logins within {s['minutes']} minutes from {r['first_at']:%Y-%m-%d %H:%M}"
                for r in rows}
-    total = int(ctx.scalar("SELECT count(DISTINCT user_id) FROM login_events WHERE at >= $as_of - to_days($days)",
+    total = int(ctx.scalar("SELECT count(DISTINCT user_id) FROM login_events WHERE \"at\" >= $as_of - to_days($days)",
                            days=s["days"]) or 0)
     return ctx.result(ids=ids, object="users", population=total, details=details,
                       message=f"{len(ids)} users had {s['failures']}+ failed logins within {s['minutes']} minutes")
@@ -185,14 +185,14 @@ def logins_from_many_ips(ctx):
     s = ctx.settings
     rows = ctx.rows(
         "SELECT user_id, count(DISTINCT ip) AS n FROM login_events WHERE " + SUCCESS + " AND ip IS NOT NULL "
-        "AND at >= $as_of - to_days($days) AND at < $as_of AND user_id IS NOT NULL "
+        "AND \"at\" >= $as_of - to_days($days) AND \"at\" < $as_of AND user_id IS NOT NULL "
         "GROUP BY 1 HAVING count(DISTINCT ip) >= $ips",
         days=s["days"], ips=s["ips"],
     )
     ids = sorted(str(r["user_id"]) for r in rows)
     details = {str(r["user_id"]): f"logged in from {r['n']} IP addresses in {s['days']} days" for r in rows}
     total = int(ctx.scalar(f"SELECT count(DISTINCT user_id) FROM login_events WHERE {SUCCESS} "
-                           "AND at >= $as_of - to_days($days)", days=s["days"]) or 0)
+                           "AND \"at\" >= $as_of - to_days($days)", days=s["days"]) or 0)
     return ctx.result(ids=ids, object="users", population=total, details=details,
                       message=f"{len(ids)} users logged in from {s['ips']}+ IP addresses in {s['days']} days")
 

@@ -81,8 +81,8 @@ def login_adoption(ctx):
     if ctx.supplied("login_events", "at") and ctx.supplied("login_events", "user_id"):
         # Distinct users with a successful login per day over the window: the adoption timeline.
         daily = ctx.rows(
-            "SELECT CAST(at AS DATE) AS day, count(DISTINCT user_id) AS n FROM login_events "
-            "WHERE at >= $as_of - to_days($days) AND at < $as_of "
+            "SELECT CAST(\"at\" AS DATE) AS day, count(DISTINCT user_id) AS n FROM login_events "
+            "WHERE \"at\" >= $as_of - to_days($days) AND \"at\" < $as_of "
             "AND coalesce(lower(status), 'success') IN ('success', 'succeeded', 'ok') "
             "GROUP BY 1 ORDER BY 1",
             days=max(days, 90),

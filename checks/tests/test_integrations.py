@@ -1,0 +1,78 @@
+"""integrations checks: stopped, spiking and stale integrations, impossible counts, sync counts."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from crm_audit_core.testing import assert_findings
+
+SIZE = dict(contacts=800, seed=11)
+IDS = ["integrations.stopped-integrations", "integrations.spiking-integrations", "integrations.stale-syncs",
+       "integrations.campaign-count-sanity", "integrations.sync-count-mismatch"]
+
+
+def stripped(tenant, table, column=None):
+    tables = dict(tenant.tables)
+    if column is None:
+        tables.pop(table)
+    else:
+        tables[table] = tables[table].drop_columns([column])
+    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
+
+
+@pytest.mark.parametrize("check_id", IDS)
+def test_reports_exactly_the_planted_ids(check_id, crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    result = crm_audit_run_check(check_id, tenant)
+    assert_findings(result, tenant.manifest["defects"][check_id]["ids"])
+    assert set(result.details) == set(result.affected.ids)
+
+
+@pytest.mark.parametrize("check_id", IDS)
+def test_clean_tenant_passes(check_id, crm_audit_tenant, crm_audit_run_check):
+    assert_findings(crm_audit_run_check(check_id, crm_audit_tenant(**SIZE, defects=False)), [])
+
+
+def test_spike_metrics_and_factor(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    result = crm_audit_run_check("integrations.spiking-integrations", tenant)
+    daily = result.metrics["daily_records_by_source"]
+    assert len(daily["dates"]) == 90 and len(daily) > 1
+    huge = crm_audit_run_check("integrations.spiking-integrations", tenant, settings={"factor": 1e6})
+    assert huge.status == "pass"
+
+
+def test_sync_counts_from_the_config(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE, defects=False)
+    [integration] = tenant.rows("integrations")[:1]
+    clean = crm_audit_run_check("integrations.sync-count-mismatch", tenant)
+    held = clean.metrics["counts"][integration["name"]]["in_crm"]
+    config = {"integrations": {tenant.name: {integration["name"]: held * 2 + 10}}}
+    result = crm_audit_run_check("integrations.sync-count-mismatch", tenant, config=config)
+    assert_findings(result, [integration["id"]])
+    within = {"integrations": {tenant.name: {integration["id"]: round(held * 1.04)}}}
+    assert crm_audit_run_check("integrations.sync-count-mismatch", tenant, config=within).status == "pass"
+    tolerant = crm_audit_run_check("integrations.sync-count-mismatch", tenant, config=config, settings={"tolerance": 10.0})
+    assert tolerant.status == "pass"
+
+
+def test_sync_counts_skipped_when_nobody_reports(crm_audit_tenant, crm_audit_run_check):
+    tenant = stripped(crm_audit_tenant(**SIZE), "integrations", "records_reported")
+    result = crm_audit_run_check("integrations.sync-count-mismatch", tenant)
+    assert result.status == "skipped" and "reported" in result.reason
+
+
+def test_stale_days_setting(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    planted = set(tenant.manifest["defects"]["integrations.stale-syncs"]["ids"])
+    result = crm_audit_run_check("integrations.stale-syncs", tenant, settings={"days": 3650})
+    assert set(result.affected.ids) < planted or not planted
+
+
+def test_skipped_without_needed_data(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    assert crm_audit_run_check("integrations.campaign-count-sanity", stripped(tenant, "campaigns")).status == "skipped"
+    assert crm_audit_run_check("integrations.stale-syncs", stripped(tenant, "integrations", "last_sync_at")).status == "skipped"
+    no_sources = stripped(stripped(tenant, "contacts", "source_detail"), "companies", "source_detail")
+    result = crm_audit_run_check("integrations.stopped-integrations", no_sources)
+    assert result.status == "skipped" and "source_detail" in result.reason
