@@ -212,12 +212,20 @@ def permute(index: np.ndarray, modulus: int, salt: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- phones
 # Each layout takes an array of unique integers and a style: "intl" ("+62 812-3456-7890")
-# or "national" ("0812-3456-7890"). Mobiles carry 8 free digits, so up to 10^8
-# distinct numbers per country; the caller passes distinct integers.
+# or "national" ("0812-3456-7890"). The caller passes distinct integers below
+# MOBILE_SPACE[country], which keeps the numbers distinct.
 
 ID_MOBILE_PREFIXES = ("811", "812", "813", "821", "822", "852", "853", "815", "816", "857", "858", "817", "818", "819", "877", "878", "896", "897", "898")
 DE_MOBILE_PREFIXES = ("151", "160", "170", "171", "176", "157", "162")
+GB_MOBILE_HEADS = (74, 75, 78, 79)  # 076xx and parts of 077xx are not all allocated
+AU_MOBILE_HEADS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                   27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 44, 47, 48, 49, 50, 51, 52, 54, 55, 56,
+                   57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 72, 73, 74, 75, 76, 77, 78, 80, 81, 82,
+                   84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 97, 98, 99)  # 04xx blocks phonenumbers accepts
 US_AREAS = ("212", "415", "512", "312", "206", "617", "646", "650", "303", "404")
+
+
+MOBILE_SPACE = {"ID": 10**8, "KR": 79_700_000, "US": 8 * 10**6, "GB": 10**8, "AU": 10**6, "SG": 10**6, "DE": 10**8}
 
 
 def format_mobiles(country: str, numbers: np.ndarray, choice: np.ndarray, national: np.ndarray) -> list[str]:
@@ -231,7 +239,8 @@ def format_mobiles(country: str, numbers: np.ndarray, choice: np.ndarray, nation
             out.append(f"0{p}-{a:04d}-{b:04d}" if nat else f"+62 {p}-{a:04d}-{b:04d}")
     elif country == "KR":
         for v, nat in zip(n.tolist(), national.tolist()):
-            v = v % 80_000_000 + 20_000_000
+            v = v % 79_700_000 + 20_000_000
+            v += 300_000 * (v >= 59_700_000)  # 010-5970..5999 are not allocated
             a, b = divmod(v, 10_000)
             out.append(f"010-{a:04d}-{b:04d}" if nat else f"+82 10-{a:04d}-{b:04d}")
     elif country == "US":
@@ -244,20 +253,17 @@ def format_mobiles(country: str, numbers: np.ndarray, choice: np.ndarray, nation
     elif country == "GB":
         for v, c, nat in zip(n.tolist(), choice.tolist(), national.tolist()):
             v = v % 100_000_000
-            head = 74 + c % 6  # 74xx .. 79xx
+            head = GB_MOBILE_HEADS[c % len(GB_MOBILE_HEADS)]
             a, b = divmod(v, 1_000_000)
             out.append(f"0{head}{a:02d} {b:06d}" if nat else f"+44 {head}{a:02d} {b:06d}")
     elif country == "AU":
         for v, c, nat in zip(n.tolist(), choice.tolist(), national.tolist()):
-            v = v % 100_000_000
-            s = f"{v:08d}"
-            # 04xx xxx xxx; the 8 free digits follow '4'.
+            s = f"{AU_MOBILE_HEADS[c % len(AU_MOBILE_HEADS)]:02d}{v % 1_000_000:06d}"
+            # 04xx xxx xxx
             out.append(f"04{s[:2]} {s[2:5]} {s[5:]}" if nat else f"+61 4{s[:2]} {s[2:5]} {s[5:]}")
     elif country == "SG":
         for v, c, nat in zip(n.tolist(), choice.tolist(), national.tolist()):
-            v = v % 10_000_000
-            head = 8 + c % 2
-            s = f"{head}{v:07d}"
+            s = f"{81 + c % 18}{v % 1_000_000:06d}"
             out.append(f"{s[:4]} {s[4:]}" if nat else f"+65 {s[:4]} {s[4:]}")
     elif country == "DE":
         for v, c, nat in zip(n.tolist(), choice.tolist(), national.tolist()):
