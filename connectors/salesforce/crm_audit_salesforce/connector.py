@@ -79,6 +79,7 @@ OPTIONS = {
     "segments_field": "Contact/Lead multi-select picklist of segments (default Segments__c)",
     "source_detail_field": "field naming the integration that created a record (default Source_Detail__c)",
     "loss_reason_field": "Opportunity loss-reason field (default: detected, e.g. Loss_Reason__c)",
+    "lead_account_field": "Lead lookup to an Account (default Account__c), read as the lead's company_id",
 }
 
 # Objects whose absence (permission or edition) is a note, not a failure.
@@ -199,6 +200,7 @@ class SalesforceConnector:
                                   where="salesforce") from None
         self.cfg = {k: (o.get(k) or v) for k, v in m.MAPPED_CUSTOM_FIELDS.items()}
         self.progress: Any = None
+        self.stage_ids: dict[str, str] = {}
         self.verify: Any = True
         self.sf: Salesforce | None = None
         self.types: dict[str, dict[str, str]] = {}
@@ -611,7 +613,8 @@ class SalesforceConnector:
 
     def _contacts(self, sink, custom) -> None:
         progress = self._begin(sink, "contacts")
-        extra = [self.cfg[k] for k in ("lifecycle_field", "lead_status_field", "segments_field", "source_detail_field")]
+        extra = [self.cfg[k] for k in ("lifecycle_field", "lead_status_field", "segments_field", "source_detail_field",
+                                       "lead_account_field")]
         fields = self._present("Contact", m.CONTACT_FIELDS + extra) + custom["Contact"]
         for page in self.read("Contact", fields):
             sink.write("contacts", [m.contact_row_from_contact(r, self.cfg, custom["Contact"], self.types["Contact"])
@@ -630,6 +633,10 @@ class SalesforceConnector:
         rows = self._optional(sink, "OpportunityStage", m.STAGE_FIELDS)
         if rows is None:
             return
+        for r in rows:
+            for key in ("MasterLabel", "ApiName"):
+                if r.get(key):
+                    self.stage_ids.setdefault(r[key], r["Id"])
         sink.write("stages", [m.stage_row(r) for r in rows])
         progress.advance(records=len(rows))
         sink.complete("stages")
@@ -666,7 +673,8 @@ class SalesforceConnector:
         deal_custom = [f for f in custom["Opportunity"] if f != loss]
         currency = (self.organization or {}).get("DefaultCurrencyIsoCode")
         for page in self.read("Opportunity", fields):
-            rows = [m.deal_row(r, cfg, deal_custom, self.types["Opportunity"], currency) for r in page]
+            rows = [m.deal_row(r, cfg, deal_custom, self.types["Opportunity"], currency, self.stage_ids)
+                    for r in page]
             if loss is None:
                 for row in rows:
                     row.pop("lost_reason", None)

@@ -159,13 +159,11 @@ def as_text(value: Any) -> str | None:
 
 
 def domain_from_website(website: str | None) -> str | None:
-    """``https://www.example.com/about`` -> ``example.com``."""
+    """``https://www.example.com/about`` -> ``www.example.com`` (the host, as written)."""
     if not website:
         return None
     text = website.strip()
-    host = urlparse(text if "//" in text else "//" + text).hostname or ""
-    if host.startswith("www."):
-        host = host[4:]
+    host = urlparse(text if "//" in text else "//" + text).netloc.rsplit("@", 1)[-1].split(":")[0]
     return host or None
 
 
@@ -193,6 +191,7 @@ MAPPED_CUSTOM_FIELDS = {
     "segments_field": "Segments__c",  # Contact and Lead, multi-select picklist
     "source_detail_field": "Source_Detail__c",  # Account, Contact, Lead, Opportunity
     "loss_reason_field": "Loss_Reason__c",  # Opportunity (auto-detected when absent)
+    "lead_account_field": "Account__c",  # Lead lookup to the Account it belongs to
 }
 
 LOGIN_SUCCESS = "Success"
@@ -400,7 +399,7 @@ def contact_row_from_lead(rec: dict, cfg: dict, custom: list[str], types: dict) 
         "email": as_text(rec.get("Email")),
         "phone": as_text(rec.get("Phone")),
         "title": as_text(rec.get("Title")),
-        "company_id": None,
+        "company_id": as_text(rec.get(cfg.get("lead_account_field") or "", None)),
         "company_name": as_text(rec.get("Company")),
         "lifecycle_stage": "lead",
         "lead_status": as_text(rec.get("Status")),
@@ -422,7 +421,9 @@ def contact_row_from_lead(rec: dict, cfg: dict, custom: list[str], types: dict) 
     }
 
 
-def deal_row(rec: dict, cfg: dict, custom: list[str], types: dict, default_currency: str | None) -> dict:
+def deal_row(rec: dict, cfg: dict, custom: list[str], types: dict, default_currency: str | None,
+             stage_ids: dict[str, str]) -> dict:
+    """``stage`` is the OpportunityStage id (canonical deals.stage = stages.id)."""
     loss_field = cfg.get("loss_reason_field")
     return {
         "id": rec["Id"],
@@ -430,7 +431,7 @@ def deal_row(rec: dict, cfg: dict, custom: list[str], types: dict, default_curre
         "amount": as_float(rec.get("Amount")),
         "currency": as_text(rec.get("CurrencyIsoCode")) or default_currency,
         "pipeline": as_text(_rel(rec, "RecordType.Name")),
-        "stage": as_text(rec.get("StageName")),
+        "stage": stage_ids.get(rec.get("StageName"), as_text(rec.get("StageName"))),
         "is_closed": as_bool(rec.get("IsClosed")),
         "is_won": as_bool(rec.get("IsWon")),
         "close_date": parse_datetime(rec.get("CloseDate")),

@@ -89,6 +89,7 @@ def _standard_type(name: str) -> str:
 
 
 CANONICAL_TO_SF_TYPE = {
+    "string": "string", "number": "double", "enumeration": "picklist", "boolean": "boolean", "datetime": "datetime",
     "str": "string", "int": "double", "float": "double", "bool": "boolean",
     "timestamp": "datetime", "date": "date", "list": "multipicklist", "json": "textarea",
 }
@@ -180,6 +181,33 @@ def _version(value: Any) -> str | None:
         return f"{float(text):.1f}"
     except ValueError:
         return None
+
+
+def salesforce_versions(platform: dict) -> tuple[list[str], str]:
+    """The versions the org offers and the one in use, from the tenant's platform row.
+
+    Salesforce versions (``"58.0"``) are served as they are. A generator's vendor-neutral
+    versions keep their meaning instead: the latest is 62.0; a deprecated version in use
+    becomes 30.0 (the retired range 20.0-30.0 is then offered); an older one 58.0.
+    """
+    latest = _version(platform.get("api_version_latest"))
+    used = _version(platform.get("api_version_used"))
+    deprecated = [v for v in map(_version, platform.get("api_versions_deprecated") or []) if v]
+    if latest and float(latest) >= 31.0 and (not used or float(used) >= 20.0):
+        used = used or latest
+        low = min([20.0] + [float(v) for v in deprecated]) if (deprecated or float(used) <= m.LAST_RETIRED_VERSION) else 31.0
+        low = min(low, float(used))
+        return [f"{v:.1f}" for v in range(int(low), int(float(latest)) + 1)], used
+    raw_used = str(platform.get("api_version_used") or "")
+    raw_deprecated = {str(v) for v in platform.get("api_versions_deprecated") or []}
+    if raw_used and raw_used in raw_deprecated:
+        sf_used = "30.0"
+    elif raw_used and raw_used != str(platform.get("api_version_latest") or ""):
+        sf_used = "58.0"
+    else:
+        sf_used = LATEST_VERSION
+    low = 20 if raw_deprecated else 31
+    return [f"{v:.1f}" for v in range(low, int(float(LATEST_VERSION)) + 1)], sf_used
 
 
 def _custom_columns(rows: list[dict], table: str, declared: dict[str, dict]) -> dict[str, str]:
@@ -302,12 +330,7 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
 
     # ---- platform
     platform = (_tenant_rows(tenant, "platform") or [{}])[0]
-    latest = _version(platform.get("api_version_latest")) or LATEST_VERSION
-    used = _version(platform.get("api_version_used")) or latest
-    low = min([float(used), float(latest)] + [float(v) for v in map(_version, platform.get("api_versions_deprecated") or []) if v])
-    low = min(low, 20.0)
-    org.versions = [f"{v:.1f}" for v in range(int(low), int(float(latest)) + 1)]
-    org.api_version = used
+    org.versions, org.api_version = salesforce_versions(platform)
     deals = _tenant_rows(tenant, "deals")
     currencies = Counter(d.get("currency") for d in deals if d.get("currency"))
     default_currency = currencies.most_common(1)[0][0] if currencies else "USD"
@@ -388,7 +411,8 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
     custom = _custom_columns(contacts, "contacts", declared.get("contacts", {}))
     helper = [cfg["lifecycle_field"], cfg["lead_status_field"], cfg["segments_field"], cfg["source_detail_field"]]
     org.add_object("Contact", custom, extra=helper)
-    org.add_object("Lead", custom, extra=[cfg["segments_field"], cfg["source_detail_field"]])
+    org.add_object("Lead", custom, extra=[cfg["segments_field"], cfg["source_detail_field"], cfg["lead_account_field"]])
+    org.fields["Lead"][cfg["lead_account_field"]].update(custom=True, type="reference")
     for obj in ("Contact", "Lead"):
         for h in helper:
             if h in org.fields[obj]:
@@ -412,7 +436,8 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
             org.add("Lead", {**common, "Company": company, "Status": row.get("lead_status"),
                              "Street": row.get("street"), "City": row.get("city"), "State": row.get("state"),
                              "PostalCode": row.get("postal_code"), "Country": row.get("country"),
-                             "IsConverted": False, "ConvertedContactId": None})
+                             "IsConverted": False, "ConvertedContactId": None,
+                             cfg["lead_account_field"]: ref(row.get("company_id"), "Account")})
         else:
             org.add("Contact", {**common, "AccountId": ref(row.get("company_id"), "Account"),
                                 "MailingStreet": row.get("street"), "MailingCity": row.get("city"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta, timezone
 
 from crm_audit_core.connector import ExtractContext
@@ -77,7 +78,7 @@ def make_tenant(contacts: int = 30, custom_contact_fields: int = 2, seed: int = 
     for i in range(max(4, contacts // 3)):
         st = stages[i % 4]
         deals.append({"id": nid(), "name": f"Deal {i}", "amount": float(1000 * (i + 1)) if i % 5 else None,
-                      "currency": "USD", "pipeline": "Sales", "stage": st["name"], "is_closed": st["is_closed"],
+                      "currency": "USD", "pipeline": "Sales", "stage": st["id"], "is_closed": st["is_closed"],
                       "is_won": st["is_won"], "close_date": when(i * 10).replace(hour=0, minute=0, second=0),
                       "lost_reason": "Price" if st["name"] == "Closed Lost" and i % 2 else None,
                       "owner_id": users[i % 8]["id"] if i % 6 else None,
@@ -131,9 +132,11 @@ TIMESTAMP_COLUMNS = {"last_login_at", "created_at", "updated_at", "at", "close_d
 
 
 def _norm(value, date_only: bool = False):
+    if value == "":
+        return None  # Salesforce stores a blank text as null
     if isinstance(value, float) and value != value:
         return None
-    if isinstance(value, datetime) or (isinstance(value, str) and len(value) >= 10 and value[4:5] == "-"):
+    if isinstance(value, datetime) or (isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}(T|$)", value)):
         when = m.parse_datetime(value)
         if when is None:
             return None
@@ -145,10 +148,24 @@ def _norm(value, date_only: bool = False):
     return value
 
 
+def _rows(tenant, table: str) -> list[dict]:
+    if isinstance(tenant, dict):
+        return list(tenant.get(table) or [])
+    return list(tenant.rows(table)) if table in tenant.tables else []
+
+
 def expected_rows(tenant: dict, table: str, ids: dict[str, str]) -> dict[str, dict]:
+    """Expected connector rows. Salesforce stage names are org-wide: deals in stages of the
+    same name (two pipelines' "Closed Won") share the first such OpportunityStage."""
     out = {}
-    for row in tenant.get(table, []):
+    first_by_name: dict = {}
+    for st in _rows(tenant, "stages"):
+        first_by_name.setdefault(st["name"], ids[str(st["id"])])
+    stage_ids = {str(st["id"]): first_by_name[st["name"]] for st in _rows(tenant, "stages")}
+    for row in _rows(tenant, table):
         sf_id = ids[str(row["id"])]
+        if table == "stages" and first_by_name[row["name"]] != sf_id:
+            continue  # served once, under the first stage of that name
         exp = {}
         for col in m.MAPPED_COLUMNS[table]:
             value = row.get(col)
@@ -159,8 +176,8 @@ def expected_rows(tenant: dict, table: str, ids: dict[str, str]) -> dict[str, di
             date_only = col in m.DATE_ONLY.get(table, set())
             if table == "activities" and col == "due_at" and sf_id.startswith(m.KEY_PREFIXES["Task"]):
                 date_only = True
-            if table == "contacts" and col == "company_id" and sf_id.startswith(m.KEY_PREFIXES["Lead"]):
-                value = None
+            if table == "deals" and col == "stage" and value is not None:
+                value = stage_ids.get(value, value)
             if table == "contacts" and col == "segments":
                 value = value or []
             exp[col] = _norm(value, date_only)
@@ -196,15 +213,26 @@ def differences(tenant: dict, sink_rows: dict, table: str, ids: dict[str, str]) 
     return problems
 
 
+def _loose(value):
+    """Custom values: a number-typed field may hold '1' in the tenant and 1.0 in Salesforce."""
+    value = _norm(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def custom_differences(tenant: dict, sink_rows: dict, table: str, ids: dict[str, str]) -> list[str]:
-    declared = [f["name"] for f in tenant.get("fields", []) if f.get("object") == table and f.get("is_custom")]
+    declared = [f["name"] for f in _rows(tenant, "fields") if f.get("object") == table and f.get("is_custom")]
     problems = []
     got = {r["id"]: r.get("custom") or {} for r in sink_rows.get(table, [])}
-    for row in tenant.get(table, []):
+    for row in _rows(tenant, table):
         sf_id = ids[str(row["id"])]
         for name in declared:
             want = row.get(name)
             have = got.get(sf_id, {}).get(m.custom_field_api_name(name))
-            if _norm(want) != _norm(have):
+            if _loose(want) != _loose(have):
                 problems.append(f"{table} {sf_id} {name}: expected {want!r}, got {have!r}")
     return problems
