@@ -27,7 +27,7 @@ from datetime import date, datetime, timezone
 
 from crm_audit_core import ConfigError, check, model
 
-from .missing_data import custom_fields, fill_counts, filled_sql, is_canonical, object_table, quote
+from .missing_data import custom_fields, fill_counts, filled_sql, is_canonical, object_table, present, quote, stripped
 
 # Tables a policy may govern: those whose records have an id (and so a fix-list row).
 POLICY_OBJECTS = tuple(name for name, t in model.TABLES.items() if t.key == "id")
@@ -240,7 +240,7 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tup
             col = "t." + quote(name)
             allowed = rules.param(values)
             if model.TABLES[table].column(name).type == "list":
-                bad = f"list_filter({col}, lambda x: nullif(trim(x), '') IS NOT NULL AND NOT list_contains({allowed}, x))"
+                bad = f"list_filter({col}, lambda x: {present('x')} AND NOT list_contains({allowed}, x))"
                 value = f"array_to_string({bad}, ';')"
                 cond = f"coalesce(len({bad}), 0) > 0"
             else:
@@ -282,12 +282,12 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tup
         if values is None:
             query = (f"SELECT CAST(t.{key} AS VARCHAR) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM custom_values cv "
                      f"WHERE cv.object = $o AND cv.field = $f AND cv.record_id = CAST(t.{key} AS VARCHAR) "
-                     "AND nullif(trim(cv.value), '') IS NOT NULL)")
+                     f"AND {present('cv.value')})")
             rows = [(rid, message) for (rid,) in ctx.sql(query, o=table, f=name).fetchall()]
         else:
             pre, post = message.split("\x00")
             query = ("SELECT record_id, value FROM custom_values WHERE object = $o AND field = $f "
-                     "AND nullif(trim(value), '') IS NOT NULL AND NOT list_contains($allowed, value)")
+                     f"AND {present('value')} AND NOT list_contains($allowed, value)")
             rows = [(rid, f"{pre}{v[:SHOWN]!r}{post}") for rid, v in ctx.sql(query, o=table, f=name, allowed=values).fetchall()]
         for rid, text in rows:
             found.setdefault(rid, []).append(text)
@@ -336,7 +336,7 @@ def policy_violations(ctx):
     details = {}
     for table, found in by_table.items():
         owner = policy.objects[table].owner
-        suffix = f" (owner: {owner})" if owner else ""
+        suffix = f" — owner: {owner}" if owner else ""
         for rid, messages in found.items():
             details[rid if single else f"{table}/{rid}"] = "; ".join(messages) + suffix
     metrics = {"violations_by_rule": per_rule, "records_checked": checked,
@@ -410,12 +410,12 @@ def propose(ctx, tables=("contacts", "companies", "deals"), *, required_at: floa
         for name in texty:
             col = quote(name)
             if spec.column(name).type == "list":
-                source = f"SELECT trim(x) AS v FROM (SELECT unnest({col}) AS x FROM {table}) WHERE nullif(trim(x), '') IS NOT NULL"
+                source = f"SELECT {stripped('x')} AS v FROM (SELECT unnest({col}) AS x FROM {table}) WHERE {present('x')}"
             else:
                 source = f"SELECT {col} AS v FROM {table} WHERE {filled_sql(table, name)}"
             _allowed_from(ctx, p, name, source, {}, max_values, rare_percent, min_evidence)
         for name in customs:
-            source = "SELECT value AS v FROM custom_values WHERE object = $o AND field = $f AND nullif(trim(value), '') IS NOT NULL"
+            source = f"SELECT value AS v FROM custom_values WHERE object = $o AND field = $f AND {present('value')}"
             _allowed_from(ctx, p, name, source, {"o": table, "f": name}, max_values, rare_percent, min_evidence)
         if "updated_at" in supplied:
             updated = "coalesce(updated_at, created_at)" if "created_at" in supplied else "updated_at"

@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from crm_audit_core import check, model
 
-# Canonical table -> the column name a person reads ("lifecycle stage", not lifecycle_stage).
 FIELD_SEPARATOR = "|"
+# What "blank" strips: ASCII whitespace plus the no-break, ideographic (full-width) and
+# zero-width spaces that pasted Korean or Office text brings along.
+WHITESPACE = " \t\n\r\x0b\x0c\u00a0\u2007\u202f\u3000\ufeff\u200b"
+
+
+def stripped(expr: str) -> str:
+    """SQL: ``expr`` without surrounding whitespace (of any kind in WHITESPACE)."""
+    return f"trim({expr}, '{WHITESPACE}')"
+
+
+def present(expr: str) -> str:
+    """SQL: true when the text ``expr`` is not null and not blank."""
+    return f"(nullif({stripped(expr)}, '') IS NOT NULL)"
 
 
 def quote(name: str) -> str:
@@ -23,9 +35,9 @@ def filled_sql(table: str, column: str, alias: str = "") -> str:
     col = (alias + "." if alias else "") + quote(column)
     typ = model.TABLES[table].column(column).type
     if typ == "str":
-        return f"(nullif(trim({col}), '') IS NOT NULL)"
+        return present(col)
     if typ == "list":
-        return f"(coalesce(len(list_filter({col}, lambda x: nullif(trim(x), '') IS NOT NULL)), 0) > 0)"
+        return f"(coalesce(len(list_filter({col}, lambda x: {present('x')})), 0) > 0)"
     return f"({col} IS NOT NULL)"
 
 
@@ -94,7 +106,7 @@ def fill_counts(ctx, table: str, fields: list[str]) -> tuple[int, dict[str, int 
     wanted = sorted({p for parts in custom.values() for p in parts})
     pivot = (
         "SELECT record_id, list(DISTINCT field) AS filled FROM custom_values "
-        "WHERE object = $object AND list_contains($wanted, field) AND nullif(trim(value), '') IS NOT NULL "
+        f"WHERE object = $object AND list_contains($wanted, field) AND {present('value')} "
         "GROUP BY record_id"
     )
     terms = []

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from crm_audit_core import check
 
-from .missing_data import filled_sql
+from .missing_data import filled_sql, present, stripped
 
 SEGMENTING = (("lifecycle_stage", "lifecycle stage"), ("lead_status", "lead status"), ("segments", "list or tag"))
 
 
 def _segment_names_sql() -> str:
     # One row a (contact, distinct non-blank segment name).
-    return ("SELECT DISTINCT id, trim(s) AS segment FROM "
+    return (f"SELECT DISTINCT id, {stripped('s')} AS segment FROM "
             "(SELECT id, unnest(segments) AS s FROM contacts WHERE segments IS NOT NULL) "
-            "WHERE nullif(trim(s), '') IS NOT NULL")
+            f"WHERE {present('s')}")
 
 
 @check(
@@ -109,7 +109,7 @@ def segment_distribution(ctx):
     for col, label in SEGMENTING[:2]:
         if ctx.supplied("contacts", col):
             metrics[f"by {label}"] = _distribution(
-                ctx, f"SELECT nullif(trim({col}), '') AS v, count(*) AS n FROM contacts GROUP BY 1 ORDER BY n DESC, v", top
+                ctx, f"SELECT nullif({stripped(col)}, '') AS v, count(*) AS n FROM contacts GROUP BY 1 ORDER BY n DESC, v", top
             )
     if ctx.supplied("contacts", "segments"):
         metrics["by segment"] = _distribution(

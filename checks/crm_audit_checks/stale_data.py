@@ -173,20 +173,23 @@ def phone_problem(pair: tuple[str, str | None]) -> str | None:
     return f"not a valid number for {where}" if where and where != "ZZ" else "not a valid number"
 
 
+PARALLEL_FROM = 50_000  # below this, starting processes costs more than it saves
+
+
 def _problems_chunk(pairs):
     return [phone_problem(p) for p in pairs]
 
 
 def validate_phones(pairs: list, workers: int) -> list:
     """``phone_problem`` for each pair, in ``workers`` processes when it pays off."""
-    if workers <= 1 or len(pairs) < 50_000:
+    if workers <= 1 or len(pairs) < PARALLEL_FROM:
         return [phone_problem(p) for p in pairs]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return [phone_problem(p) for p in pairs]
-    size = max(5_000, len(pairs) // (workers * 8))
+    size = max(1, min(20_000, len(pairs) // (workers * 8)))
     chunks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
     # fork: the workers only run phonenumbers on the lists they are handed (no store access),
     # and fork needs no importable __main__, unlike spawn.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from crm_audit_core import check, model
 
-from .missing_data import object_table, percent
+from .missing_data import object_table, percent, present
 
 DAYS_A_YEAR = 365
 CUTOFF = "($as_of - to_days($days))"
@@ -23,7 +23,7 @@ def custom_fill(ctx) -> dict:
         (obj, name): int(n)
         for obj, name, n in ctx.sql(
             "SELECT object, field, count(DISTINCT record_id) FROM custom_values "
-            "WHERE nullif(trim(value), '') IS NOT NULL GROUP BY ALL"
+            f"WHERE {present('value')} GROUP BY ALL"
         ).fetchall()
     }
     totals: dict[str, int] = {}

@@ -1,0 +1,141 @@
+"""stale-data checks: stale contacts, invalid emails and phones, bounced emails."""
+
+import re
+from types import SimpleNamespace
+
+import pyarrow as pa
+import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings, strategies as st
+
+from crm_audit_checks import stale_data
+from crm_audit_core.testing import assert_findings
+
+SIZE = dict(contacts=800, seed=11)
+PLANTED = ["data.stale-contacts", "data.invalid-emails", "data.invalid-phones", "data.bounced-emails"]
+
+
+def stripped(tenant, table, column=None):
+    tables = dict(tenant.tables)
+    if column is None:
+        tables.pop(table)
+    else:
+        tables[table] = tables[table].drop_columns([column])
+    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
+
+
+def with_values(tenant, table, column, changes: dict):
+    """A copy of ``tenant`` where ``table.column`` of the rows at the given positions is replaced."""
+    t = tenant.tables[table]
+    values = t.column(column).to_pylist()
+    for i, v in changes.items():
+        values[i] = v
+    tables = dict(tenant.tables)
+    tables[table] = t.set_column(t.column_names.index(column), column, pa.array(values, t.schema.field(column).type))
+    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
+
+
+def is_valid_email(address):
+    try:
+        validate_email(address, check_deliverability=False)
+        return True
+    except EmailNotValidError:
+        return False
+
+
+@pytest.mark.parametrize("check_id", PLANTED)
+def test_reports_exactly_the_planted_ids(check_id, crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    assert_findings(crm_audit_run_check(check_id, tenant), tenant.manifest["defects"][check_id]["ids"])
+
+
+@pytest.mark.parametrize("check_id", PLANTED)
+def test_clean_tenant_passes(check_id, crm_audit_tenant, crm_audit_run_check):
+    assert_findings(crm_audit_run_check(check_id, crm_audit_tenant(defects=False, **SIZE)), [])
+
+
+def test_stale_days_setting(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    default = crm_audit_run_check("data.stale-contacts", tenant)
+    shorter = crm_audit_run_check("data.stale-contacts", tenant, settings={"days": 90})
+    assert set(default.affected.ids) < set(shorter.affected.ids)
+    assert sum(default.metrics["last_update_age"].values()) == tenant.tables["contacts"].num_rows
+
+
+EMAILS = {
+    0: ("민준.김@naver.com", True),            # Unicode local part (SMTPUTF8)
+    1: ("jürgen@bücher.de", True),             # IDN domain
+    2: ("info@xn--bcher-kva.de", True),        # Punycode domain
+    3: ("Budi.Santoso+crm@Example.CO.ID", True),
+    4: ("a..b@example.com", False),
+    5: ("budi@example", False),
+    6: (" budi@example.com", False),
+    7: ("budi@@example.com", False),
+    8: ("'; DROP TABLE contacts; --@example.com", False),
+    9: ("someone@localhost.test", False),      # special-use domain
+    10: ("x@-bad-.com", False),
+    11: ("x" * 65 + "@example.com", True),     # long local part: only strict mode rejects it
+}
+
+
+def test_email_validation_unicode_and_hostile(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(defects=False, **SIZE)
+    positions = {i * 7: v for i, v in EMAILS.items()}
+    changed = with_values(tenant, "contacts", "email", {p: e for p, (e, _) in positions.items()})
+    ids = tenant.tables["contacts"].column("id").to_pylist()
+    result = crm_audit_run_check("data.invalid-emails", changed)
+    assert_findings(result, [ids[p] for p, (_, ok) in positions.items() if not ok])
+    assert "two periods" in result.details[ids[4 * 7]]
+    assert all(is_valid_email(e) == ok for e, ok in EMAILS.values())
+
+
+# The pre-filter's promise: for an address of the plain shape, validity is the domain's.
+LABEL = st.from_regex(r"[A-Za-z0-9-]{1,12}", fullmatch=True)
+LOCAL = st.from_regex(r"[A-Za-z0-9_%+-]{1,10}(\.[A-Za-z0-9_%+-]{1,10}){0,3}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(local=LOCAL, labels=st.lists(LABEL, min_size=2, max_size=4))
+def test_plain_addresses_are_valid_exactly_when_their_domain_is(local, labels):
+    address = local + "@" + ".".join(labels)
+    assert re.fullmatch(stale_data.PLAIN_EMAIL, address)
+    if len(local) <= stale_data.LOCAL_MAX and len(address) <= stale_data.EMAIL_MAX:
+        domain = address.split("@")[1].lower()
+        assert is_valid_email(address) == (stale_data._email_problem("a@" + domain) is None)
+
+
+def test_phones_read_in_the_contacts_country(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(defects=False, **SIZE)
+    contacts = tenant.rows("contacts")
+    national = [i for i, c in enumerate(contacts) if c["country"] == "ID" and (c["phone"] or "").startswith("08")][:3]
+    assert national
+    ids = [contacts[i]["id"] for i in national]
+    no_country = with_values(tenant, "contacts", "country", {i: None for i in national})
+    result = crm_audit_run_check("data.invalid-phones", no_country)
+    assert_findings(result, ids)
+    assert "default_region" in result.details[ids[0]]
+    assert_findings(crm_audit_run_check("data.invalid-phones", no_country, settings={"default_region": "ID"}), [])
+    # country names work as well as codes
+    named = with_values(tenant, "contacts", "country", {i: "Indonesia" for i in national})
+    assert_findings(crm_audit_run_check("data.invalid-phones", named), [])
+
+
+def test_phone_validation_in_worker_processes_agrees(monkeypatch):
+    pairs = [("+62 812-3456-7890", None), ("0812-3456-7890", "ID"), ("12", "US"), ("010-2345-6789", "KR"),
+             ("(415) 555-0100", "US"), ("not a phone", "DE"), ("+44 20 7946 0018", None)] * 40
+    monkeypatch.setattr(stale_data, "PARALLEL_FROM", 10)
+    assert stale_data.validate_phones(pairs, 2) == stale_data.validate_phones(pairs, 1)
+    assert stale_data.validate_phones(pairs[:7], 1)[2] and stale_data.validate_phones(pairs[:7], 1)[0] is None
+
+
+def test_bounce_metrics(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    result = crm_audit_run_check("data.bounced-emails", tenant)
+    assert 0 < result.metrics["bounce_percent"] < 5
+
+
+@pytest.mark.parametrize("check_id,column", [("data.invalid-emails", "email"), ("data.invalid-phones", "phone"),
+                                             ("data.bounced-emails", "email_bounced"), ("data.stale-contacts", "updated_at")])
+def test_skipped_when_the_column_is_missing(check_id, column, crm_audit_tenant, crm_audit_run_check):
+    result = crm_audit_run_check(check_id, stripped(crm_audit_tenant(**SIZE), "contacts", column))
+    assert result.status == "skipped" and f"contacts.{column}" in result.reason
