@@ -78,6 +78,26 @@ class Clusters:
                 if rid != keeper.id:
                     yield rid, keeper
 
+    def copies(self):
+        """(copy id, original id): every record of a group except its oldest (the original).
+
+        This is who *created* a duplicate: the integration or import that inserted a
+        record which already existed. It does not depend on which record is kept.
+        Without ``created_at`` the non-kept records count as the copies.
+        """
+        for index, group in enumerate(self.groups):
+            stamps = [self.records.get(i, {}).get("created_at") for i in group]
+            if any(s is None for s in stamps):
+                keeper = self.keepers[index].id
+                for rid in group:
+                    if rid != keeper:
+                        yield rid, keeper
+                continue
+            original = min(group, key=lambda i: (self.records[i]["created_at"], matching._id_order(i)))
+            for rid in group:
+                if rid != original:
+                    yield rid, original
+
 
 # --------------------------------------------------------------------------- shared entry
 
@@ -206,11 +226,16 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
     )
     has = {c: ctx.supplied("contacts", c)
            for c in ("email", "phone", "company_id", "company_name", "country", "street", "postal_code")}
+    company_domains = has["company_id"] and ctx.supplied("companies", "domain")
     names = _fold_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts", matching.fold)
+    empty = pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
     companies = _fold_map(ctx, "SELECT DISTINCT company_name FROM contacts", matching.normalise_company) \
-        if has["company_name"] else pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
+        if has["company_name"] else empty
+    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
+        if company_domains else empty
     _register(ctx, "_dup_names", names)
     _register(ctx, "_dup_company_names", companies)
+    _register(ctx, "_dup_domains", domains)
     try:
         base = f"""
             SELECT c.id,
@@ -218,18 +243,25 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
                    {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
                    {matching.ADDRESS_KEY_SQL if rules.use_address and has['street'] and has['postal_code'] else 'NULL'} AS address_key,
                    coalesce(nullif(trim(c.company_id), ''), 'name:' || nullif(cn.norm, '')) AS company_key,
-                   trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm
-            FROM contacts c
+                   trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm,
+                   {'cd.norm' if company_domains else 'NULL'} AS company_domain
+            FROM (SELECT id, first_name, last_name, email, phone, company_id, company_name, street, postal_code
+                  FROM contacts) c
             LEFT JOIN _dup_names f ON f.raw = c.first_name
             LEFT JOIN _dup_names l ON l.raw = c.last_name
             LEFT JOIN _dup_company_names cn ON cn.raw = c.company_name
+            {"LEFT JOIN (SELECT id AS company_ref, domain FROM companies) co ON co.company_ref = c.company_id "
+             "LEFT JOIN _dup_domains cd ON cd.raw = co.domain"
+             if company_domains else ""}
         """
         keys_sql = f"""
             WITH base AS ({base}),
-                 tokens AS (SELECT id, company_key, email_key, address_key, unnest(string_split(name_norm, ' ')) AS token
+                 tokens AS (SELECT id, company_key, email_key, address_key, company_domain,
+                                   unnest(string_split(name_norm, ' ')) AS token
                             FROM base WHERE name_norm <> ''),
                  work AS (SELECT id, token, split_part(email_key, '@', 2) AS domain FROM tokens
-                          WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2)))
+                          WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2))
+                          UNION SELECT id, token, company_domain FROM tokens WHERE company_domain IS NOT NULL)
             SELECT id, 'e:' || email_key AS key FROM base
             UNION ALL SELECT id, 'p:' || phone_tail FROM base
             UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
@@ -241,15 +273,20 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
         pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
                                  free_mail=sorted(matching.FREE_MAIL_DOMAINS))
     finally:
-        _unregister(ctx, "_dup_names", "_dup_company_names")
+        _unregister(ctx, "_dup_names", "_dup_company_names", "_dup_domains")
 
     ids = sorted({i for p in pairs for i in p})
     cols = ["id", "first_name", "last_name", *[c for c, ok in has.items() if ok]]
     rows = _rows_by_id(ctx, "contacts", cols, ids)
+    if company_domains:
+        company_ids = sorted({str(r["company_id"]) for r in rows.values() if r.get("company_id")})
+        domain_of = {i: r.get("domain") for i, r in _rows_by_id(ctx, "companies", ["id", "domain"], company_ids).items()}
+        for r in rows.values():
+            r["company_domain"] = domain_of.get(str(r.get("company_id")))
     keys = {
         rid: matching.contact_keys(rid, r.get("first_name"), r.get("last_name"), r.get("email"), r.get("phone"),
                                    r.get("company_id"), r.get("company_name"), r.get("country"),
-                                   r.get("street"), r.get("postal_code"))
+                                   r.get("street"), r.get("postal_code"), r.get("company_domain"))
         for rid, r in rows.items()
     }
     matched = []
@@ -340,10 +377,10 @@ def _report(ctx, found: Clusters, noun: str):
                               f"{f', updated {keeper.updated_at:%Y-%m-%d}' if keeper.updated_at else ''}); "
                               f"merge {', '.join(others)} into it")
     for rid, keeper in found.duplicates():
-        record = found.records.get(rid, {})
-        made_by = matching.creator(record)
-        by_source[made_by] += 1
-        details[rid] = f"duplicate of {keeper.id} ({keeper.describe()}); created by {made_by}"
+        details[rid] = (f"duplicate of {keeper.id} ({keeper.describe()}); "
+                        f"created by {matching.creator(found.records.get(rid, {}))}")
+    for rid, _original in found.copies():
+        by_source[matching.creator(found.records.get(rid, {}))] += 1
     ids = sorted(details, key=matching._id_order)
     duplicates = len(ids) - len(found.groups)
     metrics = {
@@ -444,9 +481,9 @@ def duplicate_deals(ctx):
     settings={"min_duplicates": 1},
     settings_help={"min_duplicates": "an integration is listed when it created at least this many duplicate contacts or companies"},
     description=(
-        "How many duplicate contacts and companies each integration created (the non-kept records of the "
-        "duplicate clusters, attributed by their source_detail). An integration that inserts instead of "
-        "updating refills the CRM with duplicates after every clean-up."
+        "How many duplicate contacts and companies each integration created: in every duplicate cluster, "
+        "the records created after the oldest one, attributed by their source_detail. An integration that "
+        "inserts instead of updating refills the CRM with duplicates after every clean-up."
     ),
     remediation=(
         "Open each integration listed and set its matching rule (e-mail for contacts, web domain for "
@@ -463,7 +500,7 @@ def duplicates_by_source(ctx):
             continue
         examined.append(table)
         found = compute(ctx)
-        for rid, _keeper in found.duplicates():
+        for rid, _original in found.copies():
             detail = found.records.get(rid, {}).get("source_detail")
             if isinstance(detail, str) and detail.strip():
                 by_name.setdefault(detail.strip(), Counter())[table] += 1

@@ -107,14 +107,24 @@ def test_match_contacts_evidence_rules():
     a = keys("1", "Budi", "Santoso", "budi.santoso@gmail.com", "0812-3456-7890", "c1")
     assert m.match_contacts(a, keys("2", "Budi", "Santoso", "BudiSantoso+x@gmail.com")) == "email"
     assert m.match_contacts(a, keys("3", "Santoso", "Budi", None, "+62 812-3456-7890")) == "phone"
-    assert m.match_contacts(a, keys("4", "Budi", "Santosa", "other@mail.com", None, "c1")) == "company"
+    assert m.match_contacts(a, keys("4", "Budi", "Santosa", None, None, "c1")) == "company"
+    # ... but not when they hold different e-mails (or phones): similar-named colleagues.
+    assert m.match_contacts(a, keys("4b", "Budi", "Santosa", "other@mail.com", None, "c1")) is None
+    assert m.match_contacts(a, keys("4c", "Budi", "Santosa", None, "0813-9999-0000", "c1")) is None
     # A name alone never suffices, not even an identical one.
     assert m.match_contacts(a, keys("5", "Budi", "Santoso", "b.s@yahoo.co.id", "0813-0000-0000", "c2")) is None
     # Same phone but a different person (a shared line).
     assert m.match_contacts(a, keys("6", "Siti", "Rahayu", None, "0812-3456-7890")) is None
     # Same work domain + similar name.
     w1 = keys("7", "Sarah", "Johnson", "sarah@acme.com")
-    assert m.match_contacts(w1, keys("8", "Sara", "Johnson", "s.johnson@acme.com")) == "domain"
+    assert m.match_contacts(w1, keys("8", "Sara", "Johnson", None, "+1 212 555 0100", None, "US")) is None
+    w2 = m.contact_keys("8", "Sara", "Johnson", None, "+1 212 555 0100", None, None, "US")
+    assert m.match_contacts(w1, w2) is None  # no shared domain without an e-mail
+    # The company's web domain counts as the contact's domain.
+    w3 = m.contact_keys("8", "Sara", "Johnson", None, None, "c9", None, "US", company_domain="www.acme.com")
+    assert m.match_contacts(w1, w3) == "domain"
+    assert m.match_contacts(keys("7", "Sarah", "Johnson", "sarah@acme.com", None, None, "US"),
+                            keys("8", "Sara", "Johnson", "sarah@acme.com", None, None, "US")) == "email"
     # Same web-mail domain says nothing.
     assert m.match_contacts(keys("9", "Sarah", "Johnson", "sj1@gmail.com"),
                             keys("10", "Sarah", "Johnson", "sj2@gmail.com")) is None
