@@ -248,9 +248,23 @@ def retrying(
     )
 
 
+class _Session(requests.Session):
+    """A Session whose own ``verify`` (a CA bundle, or False) beats REQUESTS_CA_BUNDLE.
+
+    Plain requests lets the environment's CA bundle override ``session.verify``, so a
+    sandbox's throwaway CA would silently be ignored on machines that set it.
+    """
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 def make_session(stats: CallStats | None = None, verify=True) -> requests.Session:
     """A ``requests.Session`` that sends our user agent and counts every response."""
-    session = requests.Session()
+    session = _Session()
     session.headers["User-Agent"] = USER_AGENT
     session.verify = verify
     if stats is not None:

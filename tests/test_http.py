@@ -102,3 +102,15 @@ def test_parse_retry_after():
     assert parse_retry_after(None) is None
     assert parse_retry_after("garbage") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_session_verify_beats_the_environment_ca_bundle(monkeypatch, tmp_path):
+    from crm_audit_core.http import make_session
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    bundle = tmp_path / "ca.pem"
+    session = make_session(verify=str(bundle))
+    settings = session.merge_environment_settings("https://127.0.0.1:1/", {}, None, None, None)
+    assert settings["verify"] == str(bundle)
+    default = make_session()
+    assert default.merge_environment_settings("https://x.example/", {}, None, None, None)["verify"] == "/etc/ssl/certs/ca-certificates.crt"
