@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from . import pools
-from .frame import DAY, NULL_ID, NULL_TS, Frame, nones, obj
+from .frame import DAY, NULL_ID, NULL_TS, Frame, concat, nones, obj
 from .generator import (
     HOUR,
     UTC,
@@ -292,7 +292,7 @@ def plant_duplicate_contacts(b: Build) -> None:
     n = b.scaled(100, minimum=4)
     ok = _base_contacts(b) & (con["email"] != None) & (con["phone"] != None)  # noqa: E711
     origs = b.pick("contacts", n, ok)
-    groups, kind = [], 0
+    groups, kind, added = [], 0, []
     for r, size in zip(origs, _cluster_sizes(rng, len(origs))):
         group = [int(con["id"][r])]
         for _ in range(size - 1):
@@ -306,12 +306,14 @@ def plant_duplicate_contacts(b: Build) -> None:
             row["created_at"][0] = created
             row["updated_at"][0] = max(created, b.T - int(rng.integers(1, 200)) * DAY)
             row["last_activity_at"][0] = NULL_TS
-            con.extend(row)
+            added.append(row)
             group.append(int(row["id"][0]))
             if source == "integration":
                 b.duplicate_sources[str(row["id"][0])] = detail
         b.mark("contacts", group)
         groups.append(sorted(group))
+    if added:
+        con.extend(concat(added))
     b.duplicates["contacts"] = sorted(groups)
     b.record("data.duplicate-contacts", [i for g in groups for i in g])
 
@@ -335,7 +337,7 @@ def plant_duplicate_companies(b: Build) -> None:
     n = b.scaled(400, minimum=3)
     base = np.arange(len(comp)) < len(b.assignable_companies)
     origs = b.pick("companies", n, base & (comp["domain"] != None))  # noqa: E711
-    groups, kind = [], 0
+    groups, kind, added = [], 0, []
     for r, size in zip(origs, _cluster_sizes(rng, len(origs))):
         group = [int(comp["id"][r])]
         culture = pools.BY_CODE[comp["country"][r]].culture
@@ -355,12 +357,14 @@ def plant_duplicate_companies(b: Build) -> None:
             row["source"][0], row["source_detail"][0] = source, detail
             row["created_at"][0] = created
             row["updated_at"][0] = max(created, b.T - int(rng.integers(1, 200)) * DAY)
-            comp.extend(row)
+            added.append(row)
             group.append(int(row["id"][0]))
             if source == "integration":
                 b.duplicate_sources[str(row["id"][0])] = detail
         b.mark("companies", group)
         groups.append(sorted(group))
+    if added:
+        comp.extend(concat(added))
     b.duplicates["companies"] = sorted(groups)
     b.record("data.duplicate-companies", [i for g in groups for i in g])
 
@@ -377,7 +381,8 @@ def plant_duplicate_deals(b: Build) -> None:
     ok = ~d["is_closed"] & (d["owner_id"] >= 0) & (d["created_at"] < b.T - 20 * DAY) & (d["close_date"] != NULL_TS)
     ok &= ~np.isnan(d["amount"]) & (d["stage"] >= 0)
     origs = b.pick("deals", n, ok)
-    groups, kind = [], 0
+    groups, kind, added, acts = [], 0, [], []
+    pool = b.clean_owner_ids()
     for r, size in zip(origs, _cluster_sizes(rng, len(origs))):
         group = [int(d["id"][r])]
         for _ in range(size - 1):
@@ -393,15 +398,17 @@ def plant_duplicate_deals(b: Build) -> None:
                 b.duplicate_sources[str(row["id"][0])] = "Zapier"
             else:
                 row["source"][0], row["_source_detail"][0] = "import", None
-            d.extend(row)
+            added.append(row)
             touched = b.T - int(rng.integers(1, 9)) * DAY - int(rng.integers(0, 8)) * HOUR
-            pool = b.clean_owner_ids()
-            add_activities(b, make_activities(b, rng, obj(["call"]), np.array([touched]),
-                                              pool[rng.integers(0, len(pool), size=1)], row["contact_id"],
-                                              row["company_id"], row["id"]))
+            acts.append(make_activities(b, rng, obj(["call"]), np.array([touched]),
+                                        pool[rng.integers(0, len(pool), size=1)], row["contact_id"],
+                                        row["company_id"], row["id"]))
             group.append(int(row["id"][0]))
         b.mark("deals", group)
         groups.append(sorted(group))
+    if added:
+        d.extend(concat(added))
+        add_activities(b, concat(acts))
     b.duplicates["deals"] = sorted(groups)
     b.record("data.duplicate-deals", [i for g in groups for i in g])
 
