@@ -21,7 +21,7 @@ from . import ReportContext
 from .charts import render_svg, score_by_area_spec, score_trend_spec, valid_spec
 from .markdown import status_of_step
 
-SAMPLE_SIZE = 10
+SAMPLE_SIZE = 5
 SEVERITY_ORDER = {s: i for i, s in enumerate(model.SEVERITIES)}
 
 TEMPLATE = r"""<!DOCTYPE html>
@@ -71,7 +71,7 @@ code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details 
 
 {% for s in steps %}{% if s.results %}
 <h2 id="step-{{ s.key }}">{{ s.title }}</h2>
-{% for r in s.results %}
+{% for r in s.results if r.status == "fail" or r.charts %}
 <article class="card finding" data-check="{{ r.check_id }}">
   <h3><span class="pill {{ r.severity }}">{{ r.severity }}</span> {{ r.title }}
   {% if r.status == "fail" %}{% if r.accepted %}<span class="pill accepted">accepted risk</span>{% else %}<span class="pill findings">{{ "{:,}".format(r.affected.count) }} affected</span>{% endif %}
@@ -91,7 +91,13 @@ code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details 
   {% for chart in r.charts %}<div class="chart" data-chart="{{ chart.id }}"><h3>{{ chart.title }}</h3>{{ chart.svg }}</div>{% endfor %}
   {% if r.scalars %}<details><summary>Metrics</summary><table>{% for k, v in r.scalars %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}
 </article>
-{% endfor %}{% endif %}{% endfor %}
+{% endfor %}
+{% set quiet = s.results|rejectattr("status", "equalto", "fail")|rejectattr("charts")|list %}
+{% if quiet %}<details class="card"><summary>{{ quiet|length }} more checks: {{ quiet|selectattr("status", "equalto", "pass")|list|length }} passed, {{ quiet|selectattr("status", "equalto", "skipped")|list|length }} skipped, {{ quiet|selectattr("status", "equalto", "error")|list|length }} errors</summary>
+<table><tr><th>check</th><th>tenant</th><th>status</th><th>detail</th></tr>
+{% for r in quiet %}<tr data-check="{{ r.check_id }}"><td>{{ r.title }}<div class="muted"><code>{{ r.check_id }}</code></div></td><td>{{ r.tenant }}</td><td><span class="pill {{ r.status }}">{{ r.status }}</span></td><td>{{ r.reason or r.message }}</td></tr>{% endfor %}
+</table></details>{% endif %}
+{% endif %}{% endfor %}
 <p class="muted">Report written by crm-audit. Data in this report comes from the CRM as it was on {{ audit.as_of[:10] }}.</p>
 </main></body></html>
 """
