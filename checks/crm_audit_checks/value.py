@@ -44,11 +44,12 @@ def _change(now, before):
     area="usage",
     severity="low",
     needs={"deals": ["id", "is_closed", "is_won", "close_date", "amount", "created_at"]},
-    settings={"days": 365, "period_end": "", "max_decline": 0.5, "customer_stages": ["customer"]},
+    settings={"days": 365, "period_end": "", "max_decline": 0.5, "min_closed_deals": 30, "customer_stages": ["customer"]},
     settings_help={
         "days": "length of the audit year (and of the year before it) in days",
         "period_end": "date the audit year ends (YYYY-MM-DD); empty = the audit date",
         "max_decline": "fails when revenue won or the win rate fell by more than this share (0.5 = 50%)",
+        "min_closed_deals": "a fall is only judged when both years closed at least this many deals (smaller samples swing)",
         "customer_stages": "contact lifecycle stages that count as a customer for lead conversion",
     },
     description=(
@@ -106,7 +107,8 @@ def year_over_year(ctx):
     delta = {k: (round(now[k] - before[k], 4) if now.get(k) is not None and before.get(k) is not None else None)
              for k in keys if k in now}
     limit = float(ctx.settings["max_decline"])
-    falls = [k for k in ("revenue_won", "win_rate") if change.get(k) is not None and change[k] < -limit]
+    enough = min(now["deals_closed"], before["deals_closed"]) >= int(ctx.settings["min_closed_deals"])
+    falls = [k for k in ("revenue_won", "win_rate") if enough and change.get(k) is not None and change[k] < -limit]
     metrics = {**periods, "change": change, "delta": delta}
     bits = []
     for k, label in (("revenue_won", "revenue won"), ("win_rate", "win rate"), ("sales_cycle_days_median", "sales cycle")):
@@ -114,6 +116,8 @@ def year_over_year(ctx):
             bits.append(f"{label} {change[k]:+.0%}")
     message = ("audit year against the year before: " + ", ".join(bits)) if bits else \
         "not enough closed deals in both years to compare"
+    if not enough:
+        message += f" (too few closed deals to judge: fewer than {ctx.settings['min_closed_deals']} in a year)"
     if falls:
         message += f" (fell by more than {limit:.0%}: {', '.join(falls)})"
     return ctx.result(ids=[], metrics=metrics, failed=bool(falls), message=message,

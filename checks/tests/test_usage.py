@@ -25,7 +25,19 @@ def without(tenant, table, column=None):
 def test_reports_exactly_the_planted_ids(check_id, crm_audit_tenant, crm_audit_run_check):
     tenant = crm_audit_tenant(**SIZE)
     result = crm_audit_run_check(check_id, tenant)
-    assert_findings(result, tenant.manifest["defects"][check_id]["ids"])
+    status = None
+    if check_id == "usage.login-adoption":  # fails on the share, not on the mere presence of ids
+        status = "fail" if result.metrics["share_logged_in"] < result.metrics["min_share"] else "pass"
+    assert_findings(result, tenant.manifest["defects"][check_id]["ids"], status=status)
+
+
+@pytest.mark.parametrize("contacts", [300, 20000])
+def test_login_adoption_lists_the_users_at_any_share(contacts, crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(contacts=contacts, seed=2)
+    result = crm_audit_run_check("usage.login-adoption", tenant)
+    share = result.metrics["share_logged_in"]
+    assert_findings(result, tenant.manifest["defects"]["usage.login-adoption"]["ids"],
+                    status="fail" if share < 0.8 else "pass")
 
 
 @pytest.mark.parametrize("check_id", ALL)

@@ -28,7 +28,7 @@ def test_year_over_year_period_setting(crm_audit_tenant, crm_audit_run_check):
     result = crm_audit_run_check("value.year-over-year", tenant, settings={"period_end": "2026-06-30", "days": 180})
     assert result.metrics["audit_year"]["end"] == "2026-06-30"
     assert result.metrics["previous_year"]["start"] == "2025-07-05"
-    strict = crm_audit_run_check("value.year-over-year", tenant, settings={"max_decline": -10.0})
+    strict = crm_audit_run_check("value.year-over-year", tenant, settings={"max_decline": -10.0, "min_closed_deals": 1})
     assert strict.status == "fail"  # any change at all counts as a fall
 
 
