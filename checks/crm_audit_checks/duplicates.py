@@ -286,7 +286,8 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
     keys = {
         rid: matching.contact_keys(rid, r.get("first_name"), r.get("last_name"), r.get("email"), r.get("phone"),
                                    r.get("company_id"), r.get("company_name"), r.get("country"),
-                                   r.get("street"), r.get("postal_code"), r.get("company_domain"))
+                                   r.get("street") if rules.use_address else None, r.get("postal_code"),
+                                   r.get("company_domain"))
         for rid, r in rows.items()
     }
     matched = []

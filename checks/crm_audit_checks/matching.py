@@ -176,6 +176,22 @@ def normalise_phone(value: str | None, country: str | None = None) -> str | None
     return digits or None
 
 
+def same_phone(a: str | None, a_country: str | None, b: str | None, b_country: str | None) -> bool:
+    """True when two written phones are one number (E.164), parsing only when it can matter.
+
+    Numbers whose last 8 digits differ are different whatever their format, so the
+    (slow) parse runs only for the few pairs that share those digits.
+    """
+    if not a or not b:
+        return False
+    if a == b and (a_country or "") == (b_country or ""):
+        return True
+    if phone_tail(a) != phone_tail(b):
+        return False
+    return normalise_phone(a, a_country) == normalise_phone(b, b_country)
+
+
+@lru_cache(maxsize=500_000)
 def phone_tail(value: str | None) -> str | None:
     """The blocking key of :data:`PHONE_TAIL_SQL` in Python."""
     digits = re.sub(r"[^0-9]", "", value or "")
@@ -297,7 +313,8 @@ class ContactKeys:
     id: str
     name: tuple[str, ...] = ()
     email: str | None = None
-    phone: str | None = None  # E.164
+    phone: str | None = None  # as written; compared in E.164 (see same_phone)
+    country: str | None = None  # default region for a nationally written phone
     company: str | None = None  # company id, or "name:<normalised company name>"
     domains: frozenset = frozenset()  # work e-mail domain and the company's web domain
     address: str | None = None  # street + postal code, from address_key
@@ -334,7 +351,8 @@ def contact_keys(id, first, last, email, phone, company_id=None, company_name=No
         id=str(id),
         name=name_tokens(first, last),
         email=e,
-        phone=normalise_phone(phone, country) if phone else None,
+        phone=str(phone).strip() or None if phone else None,
+        country=country or None,
         company=company,
         domains=frozenset(d for d in (email_domain(e), normalise_domain(company_domain)) if d),
         address=address_key(street, postal_code),
@@ -362,12 +380,15 @@ def match_contacts(a: ContactKeys, b: ContactKeys, rules: MatchRules = MatchRule
     if not a.name or not b.name:
         return None
     similarity = name_similarity(a.name, b.name)
-    if a.phone and a.phone == b.phone and similarity >= rules.name_with_phone:
+    if similarity < min(rules.name_with_phone, rules.name_with_company):
+        return None
+    phone_match = same_phone(a.phone, a.country, b.phone, b.country)  # parses only now: it is slow
+    if phone_match and similarity >= rules.name_with_phone:
         return "phone"
     # A shared company, domain or address only supports a similar name when the records
     # do not contradict each other: two different e-mails, or two different phones, are
     # two mailboxes or two lines, i.e. most likely two colleagues with similar names.
-    contradiction = bool(a.email and b.email and a.email != b.email) or bool(a.phone and b.phone and a.phone != b.phone)
+    contradiction = bool(a.email and b.email and a.email != b.email) or bool(a.phone and b.phone and not phone_match)
     if similarity >= rules.name_with_company and not contradiction:
         if a.company and a.company == b.company:
             return "company"
@@ -383,7 +404,7 @@ class CompanyKeys:
     id: str
     name: str = ""  # normalise_company
     domain: str | None = None
-    phone: str | None = None  # E.164
+    phone: str | None = None  # as written
     country: str | None = None
 
 
@@ -392,7 +413,7 @@ def company_keys(id, name, domain=None, phone=None, country=None) -> CompanyKeys
         id=str(id),
         name=normalise_company(name),
         domain=normalise_domain(domain),
-        phone=normalise_phone(phone, country) if phone else None,
+        phone=str(phone).strip() or None if phone else None,
         country=(country or "").strip().upper() or None,
     )
 
@@ -415,7 +436,7 @@ def match_companies(a: CompanyKeys, b: CompanyKeys, *, name_threshold: float = 0
         return "name"
     if a.domain and a.domain == b.domain and similarity >= name_threshold:
         return "domain"
-    if a.phone and a.phone == b.phone and similarity >= name_threshold:
+    if similarity >= name_threshold and same_phone(a.phone, a.country, b.phone, b.country):
         return "phone"
     return None
 
