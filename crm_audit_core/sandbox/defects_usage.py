@@ -253,7 +253,7 @@ def plant_stopped_integration(b: Build) -> None:
             continue
         new = gen_contacts(b, rng, 1, created=np.array([lo_w + DAY + 3 * HOUR]), source=obj(["integration"]),
                            source_detail=obj([name]))
-        con.extend(new)
+        b.pending["contacts"].append(new)
         b.mark("contacts", new["id"])
     b.record("integrations.stopped-integrations", [i["id"][r]])
 

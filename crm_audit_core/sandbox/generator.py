@@ -30,7 +30,7 @@ import pyarrow.csv as pacsv
 
 from ..model import TABLES
 from . import pools
-from .frame import DAY, NULL_ID, NULL_TS, Frame, nones, obj, to_arrow_column
+from .frame import DAY, NULL_ID, NULL_TS, Frame, concat, nones, obj, to_arrow_column
 from .manifest import CHECK_IDS, DEFECT_OBJECTS
 
 UTC = timezone.utc
@@ -168,6 +168,14 @@ class Build:
         self.stage_names: dict[str, list[str]] = {p: list(s) for p, s in PIPELINES.items()}
         self.tenant_domain = f"{pools.slug(name) or 'tenant'}.example.com"
         self.import_batches: list[int] = []
+        # rows planters add to the big tables, appended in one copy after each planter
+        self.pending: dict[str, list[Frame]] = {"activities": [], "login_events": [], "contacts": []}
+
+    def flush(self) -> None:
+        for table, frames in self.pending.items():
+            if frames:
+                self.frames[table].extend(concat(frames))
+                frames.clear()
 
     # ids are unique across the whole tenant and increase in creation order of the build
     def new_ids(self, n: int) -> np.ndarray:
@@ -468,7 +476,7 @@ def gen_login_events(b: Build) -> None:
 
 def add_login_events(b: Build, user_id: int, at, ip, status, application) -> None:
     n = len(at)
-    b.frames["login_events"].extend(Frame({
+    b.pending["login_events"].append(Frame({
         "id": np.full(n, NULL_ID, dtype=np.int64),
         "user_id": np.full(n, user_id, dtype=np.int64),
         "at": np.asarray(at, dtype=np.int64),
@@ -479,6 +487,7 @@ def add_login_events(b: Build, user_id: int, at, ip, status, application) -> Non
 
 
 def drop_login_events(b: Build, user_id: int, after: int | None = None) -> None:
+    b.flush()
     ev = b.frames["login_events"]
     kill = ev["user_id"] == user_id
     if after is not None:
@@ -1019,7 +1028,8 @@ def gen_activities(b: Build) -> None:
 
 
 def add_activities(b: Build, fr: Frame) -> None:
-    b.frames["activities"].extend(fr)
+    """Queue planted activities; they join the table after the planter (Build.flush)."""
+    b.pending["activities"].append(fr)
 
 
 def reassign_activities(b: Build, user_ids, after: int) -> None:
@@ -1287,5 +1297,6 @@ def generate_tenant(contacts: int = 1000, seed: int = 42, defects: bool = True, 
     if b.defects:
         for plant in USAGE_PLANTERS + DATA_PLANTERS:
             plant(b)
+            b.flush()
     _common_name_groups(b)
     return finalize(b)
