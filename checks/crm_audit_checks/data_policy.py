@@ -370,7 +370,7 @@ CHECKS = (policy_violations,)
 # Columns a policy would not constrain: keys, bookkeeping, timestamps, flags and free text.
 NEVER_REQUIRED = {"id", "created_at", "updated_at", "last_activity_at"}
 FREE_TEXT = {"name", "first_name", "last_name", "email", "phone", "title", "street", "city", "postal_code",
-             "company_name", "domain", "subject", "state"}
+             "company_name", "domain", "subject", "state", "source_detail"}
 FRESHNESS_STEPS = (30, 60, 90, 180, 365, 730, 1095, 1825, 3650)
 
 

@@ -89,9 +89,13 @@ def test_email_validation_unicode_and_hostile(crm_audit_tenant, crm_audit_run_ch
     assert all(is_valid_email(e) == ok for e, ok in EMAILS.values())
 
 
-# The pre-filter's promise: for an address of the plain shape, validity is the domain's.
+# The pre-filter's promises: for an address of the plain shape, validity is the domain's;
+# and a domain the SQL calls safe is one email-validator accepts.
 LABEL = st.from_regex(r"[A-Za-z0-9-]{1,12}", fullmatch=True)
 LOCAL = st.from_regex(r"[A-Za-z0-9_%+-]{1,10}(\.[A-Za-z0-9_%+-]{1,10}){0,3}", fullmatch=True)
+DOMAIN_LABEL = st.one_of(st.from_regex(r"[a-z0-9-]{1,8}", fullmatch=True), st.sampled_from(
+    ["xn--bcher-kva", "ab--cd", "test", "local", "localhost", "arpa", "onion", "invalid", "com", "co", "id", "c0m",
+     "a" * 63, "b" * 64, "x-", "-x", "1"]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -102,6 +106,39 @@ def test_plain_addresses_are_valid_exactly_when_their_domain_is(local, labels):
     if len(local) <= stale_data.LOCAL_MAX and len(address) <= stale_data.EMAIL_MAX:
         domain = address.split("@")[1].lower()
         assert is_valid_email(address) == (stale_data._email_problem("a@" + domain) is None)
+
+
+@pytest.fixture(scope="module")
+def duck():
+    import duckdb
+
+    con = duckdb.connect()
+    yield con
+    con.close()
+
+
+def sql_safe(con, domain):
+    params = dict(d=domain, safe_domain=stale_data.SAFE_DOMAIN, not_safe_domain=stale_data.NOT_SAFE_DOMAIN,
+                  special_domain=stale_data.special_use_domains())
+    return con.execute(f"SELECT {stale_data.safe_domain_sql('$d')}", params).fetchone()[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(labels=st.lists(DOMAIN_LABEL, min_size=1, max_size=5))
+def test_domains_the_sql_calls_safe_are_valid(duck, labels):
+    domain = ".".join(labels)
+    if sql_safe(duck, domain):
+        assert is_valid_email("someone@" + domain), domain
+
+
+@pytest.mark.parametrize("domain,safe", [("example.com", True), ("mail.co.id", True), ("naver.com", True),
+                                         ("x.test", False), ("ab--cd.com", False), ("xn--bcher-kva.de", False),
+                                         ("example.c0m", True), ("example.1", False), ("-a.com", False),
+                                         ("a" * 64 + ".com", False), ("localhost", False)])
+def test_safe_domain_examples(duck, domain, safe):
+    assert bool(sql_safe(duck, domain)) == safe
+    if safe:
+        assert is_valid_email("a@" + domain)
 
 
 def test_phones_read_in_the_contacts_country(crm_audit_tenant, crm_audit_run_check):
