@@ -20,9 +20,13 @@ def stripped(expr: str) -> str:
     return f"trim({expr}, '{WHITESPACE}')"
 
 
+# Any character that is not whitespace (RE2 syntax; a regex is ~10x faster than trim with a set).
+NOT_BLANK = r"[^\s\x{000b}\x{00a0}\x{2007}\x{202f}\x{3000}\x{feff}\x{200b}]"
+
+
 def present(expr: str) -> str:
-    """SQL: true when the text ``expr`` is not null and not blank."""
-    return f"(nullif({stripped(expr)}, '') IS NOT NULL)"
+    """SQL: true when the text ``expr`` is not null and not blank (never NULL itself)."""
+    return f"coalesce(regexp_matches({expr}, '{NOT_BLANK}'), false)"
 
 
 def quote(name: str) -> str:
