@@ -218,14 +218,17 @@ def _cluster_sizes(rng, n: int) -> list[int]:
 
 
 def _dup_source(b: Build, rng, names, orig_created: int):
-    """(source, source_detail, created_at) of a duplicate created after its original."""
+    """(source, source_detail, created_at) of a copy, always created after its original."""
     if rng.random() < 0.65:
         name = names[int(rng.integers(0, len(names)))]
         lo, hi = b.integration_window[name]
         created = orig_created + int(rng.integers(1, 200)) * DAY + int(rng.integers(0, DAY))
         created = int(min(max(created, lo + HOUR), hi - HOUR))
-        return "integration", name, created
+        if created > orig_created:
+            return "integration", name, created
     created = int(min(orig_created + int(rng.integers(1, 300)) * DAY, b.T - DAY))
+    if created <= orig_created:
+        created = orig_created + (b.T - orig_created) // 2
     return "import", f"CSV import {datetime.fromtimestamp(created, UTC):%Y-%m-%d}", created
 
 
@@ -369,6 +372,14 @@ def plant_duplicate_companies(b: Build) -> None:
     b.record("data.duplicate-companies", [i for g in groups for i in g])
 
 
+def record_duplicates_by_source(b: Build) -> None:
+    """Integrations that created copies of contacts or companies (deals carry no source_detail)."""
+    copies = {str(i) for t in ("contacts", "companies") for g in b.duplicates[t] for i in g[1:]}
+    names = {name for rid, name in b.duplicate_sources.items() if rid in copies}
+    i = b.frames["integrations"]
+    b.record("integrations.duplicates-by-source", i["id"][np.isin(i["name"], list(names))])
+
+
 def _deal_name_variant(name: str, kind: int) -> str:
     return (name.replace(" - ", " – "), name.lower(), name + " ", name.replace(" - ", " "))[kind % 4]
 
@@ -431,5 +442,6 @@ PLANTERS = [
     plant_bounced_emails,
     plant_duplicate_contacts,
     plant_duplicate_companies,
+    record_duplicates_by_source,
     plant_duplicate_deals,
 ]

@@ -315,23 +315,36 @@ def email_locals(rng, efirst, elast) -> list[str]:
     return out
 
 
+def email_key(email: str) -> str:
+    """The form under which two addresses reach the same mailbox: case, ``+tag`` and
+    (for Gmail) dots in the local part do not count."""
+    local, _, domain = email.lower().partition("@")
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
 def unique_emails(b: Build, locals_, domains) -> list[str]:
+    """Addresses that stay distinct under :func:`email_key` (numbered when taken)."""
     used = b.email_used
     out = []
     for loc, dom in zip(locals_, domains):
         e = f"{loc}@{dom}"
-        k = used.get(e)
+        key = email_key(e)
+        k = used.get(key)
         if k is None:
-            used[e] = 1
+            used[key] = 1
             out.append(e)
             continue
         while True:
             k += 1
             e2 = f"{loc}{k}@{dom}"
-            if e2 not in used:
+            key2 = email_key(e2)
+            if key2 not in used:
                 break
-        used[e] = k
-        used[e2] = 1
+        used[key] = k
+        used[key2] = 1
         out.append(e2)
     return out
 

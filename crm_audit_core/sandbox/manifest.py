@@ -16,6 +16,7 @@ DEFECT_OBJECTS: dict[str, str] = {
     "integrations.stale-syncs": "integrations",
     "integrations.campaign-count-sanity": "campaigns",
     "integrations.sync-count-mismatch": "integrations",
+    "integrations.duplicates-by-source": "integrations",
     "open-work.overdue-tasks": "activities",
     "open-work.tasks-without-due-date": "activities",
     "open-work.tasks-without-owner": "activities",

@@ -217,7 +217,7 @@ def permute(index: np.ndarray, modulus: int, salt: int) -> np.ndarray:
 
 ID_MOBILE_PREFIXES = ("811", "812", "813", "821", "822", "852", "853", "815", "816", "857", "858", "817", "818", "819", "877", "878", "896", "897", "898")
 DE_MOBILE_PREFIXES = ("151", "160", "170", "171", "176", "157", "162")
-GB_MOBILE_HEADS = (74, 75, 78, 79)  # 076xx and parts of 077xx are not all allocated
+GB_MOBILE_HEADS = (74, 75, 78, 79)  # 076xx, parts of 077xx and 07911 are not all allocated
 AU_MOBILE_HEADS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
                    27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 44, 47, 48, 49, 50, 51, 52, 54, 55, 56,
                    57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 72, 73, 74, 75, 76, 77, 78, 80, 81, 82,
@@ -255,6 +255,8 @@ def format_mobiles(country: str, numbers: np.ndarray, choice: np.ndarray, nation
             v = v % 100_000_000
             head = GB_MOBILE_HEADS[c % len(GB_MOBILE_HEADS)]
             a, b = divmod(v, 1_000_000)
+            if head == 79 and a == 11:  # 07911 is only partly allocated; (a, b) alone keeps numbers distinct
+                head = 78
             out.append(f"0{head}{a:02d} {b:06d}" if nat else f"+44 {head}{a:02d} {b:06d}")
     elif country == "AU":
         for v, c, nat in zip(n.tolist(), choice.tolist(), national.tolist()):

@@ -185,6 +185,14 @@ def recompute(t: GeneratedTenant) -> dict[str, set[str]]:
                 bad_email.add(c["id"])
         if c["phone"] is not None and not _valid_phone(c["phone"], c["country"]):
             bad_phone.add(c["id"])
+    # the copies of each planted cluster (all but its oldest record) name their integration
+    records = {r["id"]: r for table in ("contacts", "companies") for r in t.rows(table)}
+    by_source = set()
+    for table in ("contacts", "companies"):
+        for g in t.manifest["duplicates"][table]:
+            oldest = min(g, key=lambda i: records[i]["created_at"])
+            by_source |= {records[i]["source_detail"] for i in g if i != oldest and records[i]["source"] == "integration"}
+    out["integrations.duplicates-by-source"] = {i["id"] for i in integ if i["name"] in by_source}
     out["data.invalid-emails"] = bad_email
     out["data.invalid-phones"] = bad_phone
     return out
@@ -394,7 +402,10 @@ def _norm_email(e: str | None) -> str | None:
     if not e:
         return None
     local, _, domain = e.lower().partition("@")
-    return local.split("+")[0] + "@" + domain
+    local = local.split("+")[0]
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return local + "@" + domain
 
 
 def _norm_phone(p: str | None, region: str) -> str | None:
@@ -418,6 +429,10 @@ def test_duplicate_clusters_are_findable(dirty):
     assert groups and any(len(g) == 3 for g in groups) and any(len(g) == 2 for g in groups)
     assert set(dirty.manifest["defects"]["data.duplicate-contacts"]["ids"]) == {i for g in groups for i in g}
     in_dup = {i for g in groups for i in g}
+    for table in ("contacts", "companies", "deals"):
+        recs = {r["id"]: r for r in dirty.rows(table)}
+        for g in dirty.manifest["duplicates"][table]:
+            assert all(recs[g[0]]["created_at"] < recs[i]["created_at"] for i in g[1:]), g
     for g in groups:
         orig = contacts[g[0]]
         for other in g[1:]:
