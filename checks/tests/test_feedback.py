@@ -93,7 +93,7 @@ def test_questionnaire_escapes_and_quotes(tmp_path):
     assert page.count('class="page"') == 2 and "favourite feature" in page
 
 
-def test_survey_init_command(tmp_path, crm_audit_tenant):
+def test_survey_init_command(tmp_path, monkeypatch, crm_audit_tenant):
     from crm_audit_checks.feedback import register_commands
     from crm_audit_core.cli import main
 
@@ -108,7 +108,6 @@ def test_survey_init_command(tmp_path, crm_audit_tenant):
     rows = list(csv.DictReader(open(out / "survey-acme.csv", encoding="utf-8-sig")))
     assert {r["user_id"] for r in rows} == {str(u["id"]) for u in active_users(tenant)}
     assert (out / "survey-acme.html").exists()
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        bad = runner.invoke(main, ["survey", "init", "--out", str(out)])
+    monkeypatch.chdir(tmp_path)  # no crm-audit.toml here
+    bad = CliRunner().invoke(main, ["survey", "init", "--out", str(out)])
     assert bad.exit_code == 2 and "crm-audit.toml" in bad.output
