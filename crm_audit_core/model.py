@@ -120,7 +120,7 @@ TABLES: dict[str, Table] = {
             _cols(
                 "id, name, amount:float, currency, pipeline, stage, is_closed:bool, is_won:bool,"
                 " close_date:timestamp, lost_reason, owner_id, company_id, contact_id, source,"
-                " created_at:timestamp, updated_at:timestamp, last_activity_at:timestamp"
+                " source_detail, created_at:timestamp, updated_at:timestamp, last_activity_at:timestamp"
             ),
             object_name="deal",
         ),
