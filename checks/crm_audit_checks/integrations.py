@@ -1,7 +1,7 @@
 """Standard checks: integrations (Part 1, step 2: "integrations work as expected").
 
 Every connected system must serve a purpose, and counts show whether it does. The
-records an integration created are the contacts and companies whose ``source_detail``
+records an integration created are the contacts, companies and deals whose ``source_detail``
 names it (``integrations.name``); their ``created_at`` gives its flow over time.
 
 * stopped-integrations: a steady flow that dried up;
@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from crm_audit_core import check
 
-RECORD_TABLES = ("contacts", "companies")
+RECORD_TABLES = ("contacts", "companies", "deals")
 
 
 def _records_sql(ctx) -> str | None:
@@ -37,7 +37,7 @@ def _records_sql(ctx) -> str | None:
 
 
 def _sources_skip(ctx):
-    return ctx.skip("no contacts or companies with source_detail and created_at were supplied, "
+    return ctx.skip("no contacts, companies or deals with source_detail and created_at were supplied, "
                     "so the records integrations created cannot be counted")
 
 
@@ -279,7 +279,7 @@ def reported_counts(ctx) -> dict[str, int]:
     settings={"tolerance": 0.05},
     settings_help={"tolerance": "the largest accepted difference, as a share of the count the other system reports"},
     description=(
-        "Compares the records an integration holds in the CRM (contacts and companies whose source_detail "
+        "Compares the records an integration holds in the CRM (contacts, companies and deals whose source_detail "
         "names it) with the count the other system reports. A gap means records were lost, duplicated or "
         "never synced. The reported counts come from the connector, from [integrations.<tenant>] in "
         "crm-audit.toml, or from a plugin (crm_audit_integration_counts hook)."

@@ -73,6 +73,6 @@ def test_skipped_without_needed_data(crm_audit_tenant, crm_audit_run_check):
     tenant = crm_audit_tenant(**SIZE)
     assert crm_audit_run_check("integrations.campaign-count-sanity", stripped(tenant, "campaigns")).status == "skipped"
     assert crm_audit_run_check("integrations.stale-syncs", stripped(tenant, "integrations", "last_sync_at")).status == "skipped"
-    no_sources = stripped(stripped(tenant, "contacts", "source_detail"), "companies", "source_detail")
+    no_sources = stripped(stripped(stripped(tenant, "contacts", "source_detail"), "companies", "source_detail"), "deals", "source_detail")
     result = crm_audit_run_check("integrations.stopped-integrations", no_sources)
     assert result.status == "skipped" and "source_detail" in result.reason

@@ -93,7 +93,8 @@ def recompute(t: GeneratedTenant) -> dict[str, set[str]]:
     out["integrations.campaign-count-sanity"] = _ids(db, """select id from campaigns
         where responses > sent or opened > delivered or delivered > sent""")
     recs = db.execute("""select source_detail, created_at from contacts where source_detail is not null
-        union all select source_detail, created_at from companies where source_detail is not null""").fetchall()
+        union all select source_detail, created_at from companies where source_detail is not null
+        union all select source_detail, created_at from deals where source_detail is not null""").fetchall()
     by_name: dict[str, list[datetime]] = defaultdict(list)
     for name, at in recs:
         by_name[name].append(at)
