@@ -39,6 +39,24 @@ def quality(groups, truth) -> dict:
             "clusters_found": len(groups), "clusters_planted": len(truth), "clusters_exact": exact}
 
 
+def open_snapshot(contacts: int, seed: int):
+    """snapshot_for(), or the same snapshot read-only while another benchmark holds it."""
+    import duckdb
+
+    from common import OUT
+
+    try:
+        return snapshot_for(contacts, seed)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        from crm_audit_core.store import Store
+
+        path = OUT / f"snapshot-{contacts}-{seed}.duckdb"
+        print(f"{path.name} is in use: opening it read-only", file=sys.stderr)
+        return Store(path, read_only=True), "bench", OUT / f"tenant-{contacts}-{seed}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
@@ -53,7 +71,7 @@ def main(argv=None) -> int:
 
     from crm_audit_checks import duplicates
 
-    store, tenant, folder = snapshot_for(args.contacts, args.seed)
+    store, tenant, folder = open_snapshot(args.contacts, args.seed)
     store.connection.execute(f"SET threads = {int(args.threads)}")
     manifest = json.loads((folder / "manifest.json").read_text())
     checks = list(duplicates.CHECKS)
