@@ -28,6 +28,20 @@ def _simple(ctx, *, table: str, where: str, population_where: str, what: str, de
     return ctx.result(ids=ids, population=total, details=details, message=f"{len(ids)} of {total} {what}")
 
 
+AGE_BUCKETS = ((7, "1-7 days"), (30, "8-30 days"), (90, "31-90 days"), (365, "91-365 days"), (None, "over a year"))
+
+
+def _ageing_chart(ctx, *, table: str, where: str, column: str, chart_id: str, title: str) -> dict:
+    """How long past ``column`` the matching records are, in buckets (for the ageing chart)."""
+    cases = " ".join(f"WHEN date_diff('day', {column}, $as_of) <= {limit} THEN '{label}'" for limit, label in AGE_BUCKETS if limit)
+    rows = ctx.rows(f"SELECT CASE {cases} ELSE 'over a year' END AS bucket, count(*) AS n FROM {table} "
+                    f"WHERE {where} GROUP BY 1")
+    counts = {r["bucket"]: int(r["n"]) for r in rows}
+    labels = [label for _, label in AGE_BUCKETS]
+    return {"id": chart_id, "title": title, "kind": "bar", "x": labels,
+            "series": {"records": [counts.get(label, 0) for label in labels]}, "y_label": "records"}
+
+
 def _day(value) -> str:
     return f"{value:%Y-%m-%d}" if value is not None else "never"
 
@@ -43,9 +57,13 @@ def _day(value) -> str:
     remediation="Ask each owner to do, reschedule or close the tasks listed; review overdue tasks weekly.",
 )
 def overdue_tasks(ctx):
-    return _simple(ctx, table="activities", population_where=_open_task(ctx), where="due_at < $as_of",
-                   what="open tasks are past their due date", columns="due_at",
-                   detail=lambda r: f"due {_day(r['due_at'])}, still open")
+    result = _simple(ctx, table="activities", population_where=_open_task(ctx), where="due_at < $as_of",
+                     what="open tasks are past their due date", columns="due_at",
+                     detail=lambda r: f"due {_day(r['due_at'])}, still open")
+    result.metrics["charts"] = [_ageing_chart(ctx, table="activities", where=f"{_open_task(ctx)} AND due_at < $as_of",
+                                              column="due_at", chart_id="open-work-ageing",
+                                              title="Overdue open tasks by days overdue")]
+    return result
 
 
 @check(
@@ -90,9 +108,13 @@ def tasks_without_owner(ctx):
     remediation="Ask each owner to close the deal (won or lost, with a reason) or move its close date.",
 )
 def deals_past_close_date(ctx):
-    return _simple(ctx, table="deals", population_where=OPEN_DEAL, where="close_date < $as_of",
-                   what="open deals are past their close date", columns="close_date",
-                   detail=lambda r: f"close date {_day(r['close_date'])} passed, deal still open")
+    result = _simple(ctx, table="deals", population_where=OPEN_DEAL, where="close_date < $as_of",
+                     what="open deals are past their close date", columns="close_date",
+                     detail=lambda r: f"close date {_day(r['close_date'])} passed, deal still open")
+    result.metrics["charts"] = [_ageing_chart(ctx, table="deals", where=f"{OPEN_DEAL} AND close_date < $as_of",
+                                              column="close_date", chart_id="deals-ageing",
+                                              title="Open deals by days past their close date")]
+    return result
 
 
 @check(
@@ -119,7 +141,23 @@ def stalled_deals(ctx):
     details = {str(r["id"]): (f"last activity {_day(r['last_at'])}" if r["last_at"] else "no activity ever")
                for r in rows}
     total = ctx.count("deals", OPEN_DEAL)
-    return ctx.result(ids=ids, population=total, details=details,
+    metrics = {}
+    if ctx.supplied("deals", "stage"):
+        # The open pipeline by stage, stalled vs worked on (stage names when the stages table has them).
+        label = "coalesce(s.name, d.stage, '(no stage)')" if ctx.supplied("stages", "name") else "coalesce(d.stage, '(no stage)')"
+        join = "LEFT JOIN stages s ON s.id = d.stage" if ctx.supplied("stages", "name") else ""
+        order = "min(s.position)" if ctx.supplied("stages", "position") else "1"
+        stalled = set(ids)
+        rows = ctx.rows(f"SELECT {label} AS stage, list(d.id) AS ids FROM deals d {join} WHERE d.{OPEN_DEAL} "
+                        f"GROUP BY 1 ORDER BY {order}, 1")
+        stages = [str(r["stage"]) for r in rows]
+        metrics["open_deals_by_stage"] = {str(r["stage"]): len(r["ids"]) for r in rows}
+        metrics["charts"] = [{
+            "id": "pipeline-by-stage", "title": "Open deals by stage", "kind": "stacked-bar", "x": stages,
+            "series": {"worked on": [sum(1 for i in r["ids"] if str(i) not in stalled) for r in rows],
+                       f"no activity in {days} days": [sum(1 for i in r["ids"] if str(i) in stalled) for r in rows]},
+            "y_label": "open deals"}]
+    return ctx.result(ids=ids, population=total, details=details, metrics=metrics,
                       message=f"{len(ids)} of {total} open deals have had no activity for {days} days")
 
 

@@ -88,6 +88,25 @@ def login_adoption(ctx):
             days=max(days, 90),
         )
         metrics["daily_users_logging_in"] = {str(r["day"]): int(r["n"]) for r in daily}
+    buckets = ctx.rows(
+        f"SELECT CASE WHEN last_login_at IS NULL THEN 'never' "
+        "WHEN last_login_at >= $as_of - to_days(7) THEN 'within 7 days' "
+        "WHEN last_login_at >= $as_of - to_days(30) THEN '8-30 days' "
+        "WHEN last_login_at >= $as_of - to_days(90) THEN '31-90 days' ELSE 'over 90 days' END AS bucket, "
+        f"count(*) AS n FROM users WHERE {HUMAN} GROUP BY 1"
+    )
+    order = ["within 7 days", "8-30 days", "31-90 days", "over 90 days", "never"]
+    counts = {r["bucket"]: int(r["n"]) for r in buckets}
+    metrics["last_login_recency"] = {b: counts.get(b, 0) for b in order}
+    metrics["charts"] = [{
+        "id": "login-adoption", "title": "Active users by last login", "kind": "barh",
+        "x": order, "series": {"users": [counts.get(b, 0) for b in order]}, "x_label": "active users",
+    }]
+    if metrics.get("daily_users_logging_in"):
+        metrics["charts"].append({
+            "id": "daily-logins", "title": "Users logging in per day", "kind": "line",
+            "x": list(metrics["daily_users_logging_in"]), "series": {"users": list(metrics["daily_users_logging_in"].values())},
+        })
     failed = share < min_share
     message = (f"{logged_in} of {total} active users ({share:.0%}) logged in within {days} days"
                f" (minimum {min_share:.0%}); {len(ids)} did not")
@@ -219,6 +238,14 @@ def activity_timeline(ctx):
         "activities_by_type": totals,
         "daily": {"dates": [d.isoformat() for d in dates], **series},
         "weekly": weekly,
+        "charts": [
+            {"id": "activity-timeline", "title": "Daily activity by type (last 90 days)", "kind": "line",
+             "x": [d.isoformat() for d in dates[-90:]], "series": {t: v[-90:] for t, v in series.items() if any(v[-90:])},
+             "y_label": "activities"},
+            {"id": "activity-weekly", "title": f"Weekly activity by type (last {days} days)", "kind": "stacked-bar",
+             "x": [dates[i].isoformat() for i in range(0, len(dates), 7)],
+             "series": {t: v for t, v in weekly.items() if any(v)}, "y_label": "activities"},
+        ],
     }
     parts = ", ".join(f"{totals.get(t, 0)} {t if t != 'sms' else 'SMS'}{'s' if t != 'sms' and totals.get(t, 0) != 1 else ''}"
                       for t in LOGGED_TYPES)
