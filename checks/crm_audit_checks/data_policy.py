@@ -27,7 +27,7 @@ from datetime import date, datetime, timezone
 
 from crm_audit_core import ConfigError, check, model
 
-from .missing_data import custom_fields, fill_counts, filled_sql, is_canonical, object_table, present, quote, stripped
+from .missing_data import fill_counts, filled_sql, is_canonical, known_custom_fields, object_table, present, quote, stripped
 
 # Tables a policy may govern: those whose records have an id (and so a fix-list row).
 POLICY_OBJECTS = tuple(name for name, t in model.TABLES.items() if t.key == "id")
@@ -176,13 +176,6 @@ def policy_from_config(config) -> Policy | None:
 # ------------------------------------------------------------------------------- check
 
 
-def _known_custom(ctx, table: str) -> set[str]:
-    names = set(custom_fields(ctx, table))
-    if ctx.supplied("custom_values"):
-        names |= {f for (f,) in ctx.sql("SELECT DISTINCT field FROM custom_values WHERE object = $o", o=table).fetchall()}
-    return names
-
-
 def _who(obj: ObjectPolicy, name: str) -> str:
     """A field owner who differs from the object's owner (that one is named once per record)."""
     owner = obj.owners.get(name)
@@ -217,7 +210,7 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tup
             notes.append(f"{table}.{name} not supplied by the CRM ({rule} not checked)")
             return None
         if custom is None:
-            custom = _known_custom(ctx, table)
+            custom = known_custom_fields(ctx, table)
         if name in custom:
             return "custom"
         known = ", ".join(sorted(model.TABLES[table].column_names)[:12])
@@ -394,7 +387,7 @@ def propose(ctx, tables=("contacts", "companies", "deals"), *, required_at: floa
             continue
         spec = model.TABLES[table]
         supplied = [c.name for c in spec.columns if ctx.supplied(table, c.name)]
-        customs = sorted(_known_custom(ctx, table)) if ctx.supplied("custom_values") else []
+        customs = sorted(known_custom_fields(ctx, table)) if ctx.supplied("custom_values") else []
         candidates = [c for c in supplied if c not in NEVER_REQUIRED and spec.column(c).type != "bool"] + customs
         total, counts = fill_counts(ctx, table, candidates)
         if not total:

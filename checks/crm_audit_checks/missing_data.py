@@ -63,6 +63,17 @@ def custom_fields(ctx, table: str) -> set[str]:
     return memo[table]
 
 
+def known_custom_fields(ctx, table: str) -> set[str]:
+    """Custom fields of ``table``: those declared in ``fields`` plus any holding values (memoised)."""
+    memo = ctx.shared.setdefault("data.known-custom-fields", {})
+    if table not in memo:
+        names = set(custom_fields(ctx, table))
+        if ctx.supplied("custom_values"):
+            names |= {f for (f,) in ctx.sql("SELECT DISTINCT field FROM custom_values WHERE object = $o", o=table).fetchall()}
+        memo[table] = names
+    return memo[table]
+
+
 OBJECT_ALIASES = {
     "contact": "contacts", "person": "contacts", "persons": "contacts", "people": "contacts", "lead": "contacts",
     "company": "companies", "account": "companies", "accounts": "companies", "organization": "companies",
@@ -81,12 +92,13 @@ def object_table(obj) -> str:
 def fill_counts(ctx, table: str, fields: list[str]) -> tuple[int, dict[str, int | None]]:
     """(records in ``table``, {field: records with a value}) in one scan.
 
-    A field is a canonical column, a custom field, or ``a|b`` (filled when either is).
+    A field is a canonical column, a custom field (declared in ``fields`` or holding values),
+    or ``a|b`` (filled when either is).
     ``None`` for a field this tenant does not supply.
     """
     exprs: dict[str, str] = {}
     custom: dict[str, list[str]] = {}
-    declared = custom_fields(ctx, table)
+    declared = known_custom_fields(ctx, table)
     for name in fields:
         parts = [p.strip() for p in name.split(FIELD_SEPARATOR) if p.strip()]
         canonical = [p for p in parts if is_canonical(table, p) and ctx.supplied(table, p)]
@@ -119,7 +131,7 @@ def fill_counts(ctx, table: str, fields: list[str]) -> tuple[int, dict[str, int 
         if name in exprs:
             pieces.append(exprs[name])
         for p in custom.get(name, []):
-            pieces.append(f"coalesce(list_contains(cv.filled, $c_{_slot(wanted, p)}), false)")
+            pieces.append(f"coalesce(list_contains(cv.filled, $c_{wanted.index(p)}), false)")
         if pieces:
             terms.append((name, " OR ".join(pieces)))
     params = {f"c_{i}": p for i, p in enumerate(wanted)}
@@ -131,10 +143,6 @@ def fill_counts(ctx, table: str, fields: list[str]) -> tuple[int, dict[str, int 
     for (name, _), n in zip(terms, row[1:]):
         counts[name] = int(n)
     return int(row[0]), counts
-
-
-def _slot(wanted: list[str], name: str) -> int:
-    return wanted.index(name)
 
 
 def percent(part: int, whole: int) -> float:
