@@ -257,6 +257,10 @@ def token_similarity(a: str, b: str) -> float:
     """Jaro-Winkler similarity of two name words (Hangul compared letter by letter)."""
     if a == b:
         return 1.0
+    if len(a) == 1 and len(b) == 1 and _HANGUL.match(a) and _HANGUL.match(b):
+        # One-syllable Korean family names one letter apart are different families
+        # (이 / 임, 정 / 전, 김 / 금), not typos: an input method types whole syllables.
+        return 0.0
     return JaroWinkler.normalized_similarity(_letters(a), _letters(b))
 
 

@@ -97,6 +97,7 @@ def test_name_similarity():
     assert sim(("민준", "김"), ("민주", "김")) >= 0.9  # Hangul typo (one jamo)
     assert sim(("Budi", "Santoso"), ("Bambang", "Santoso")) < 0.85
     assert sim(("민준", "김"), ("서연", "김")) < 0.85
+    assert sim(("지우", "이"), ("지우", "임")) < 0.85  # different family names
 
 
 def keys(id, first, last, email=None, phone=None, company=None, country="ID", street=None, postal=None):
