@@ -178,13 +178,27 @@ def plant_companies_without_domain(b: Build) -> None:
     b.record("data.companies-without-domain", comp["id"][rows])
 
 
+def _broken_email(local: str, domain: str, kind: int) -> str:
+    """An address email-validator rejects (no DNS): the typos and leftovers CRMs collect."""
+    stem = domain.split(".")[0]
+    return (
+        f"{local}@{stem}",          # no top-level domain
+        f"{local} @{domain}",       # a space
+        f"{local}@@{domain}",       # two @
+        f"{local}.{domain}",        # no @ at all
+        f".{local}@{domain}",       # starts with a dot
+        f"{local}@{domain}.",       # ends with a dot
+        f"{local}@-{domain}",       # hyphen right after the @
+        f"{local}@{stem}.test",     # a special-use domain
+    )[kind % 8]
+
+
 def plant_invalid_emails(b: Build) -> None:
     con = b.frames["contacts"]
     rows = b.pick("contacts", b.scaled(250), _base_contacts(b) & (con["email"] != None))  # noqa: E711
     for j, r in enumerate(rows):
         local, _, domain = con["email"][r].partition("@")
-        stem = domain.split(".")[0]
-        con["email"][r] = (f"{local}@{stem}", f"{local} @{domain}", f"{local}@@{domain}", f"{local}.{domain}")[j % 4]
+        con["email"][r] = _broken_email(local, domain, j)
     b.record("data.invalid-emails", con["id"][rows])
 
 
