@@ -36,7 +36,7 @@ def hostile_audit() -> AuditResult:
             "y": ["contacts", "companies"], "values": [[0.9, 0.5, 0.2], [1.0, None, 0.4]]}
     results = [
         Result(check_id="data.duplicate-contacts", title="Duplicate contacts " + HOSTILE[0], step="duplicates", area="data",
-               severity="high", tenant=HOSTILE[1], status="fail", message="Found " + HOSTILE[3],
+               severity="high", tenant=HOSTILE[1], status="fail", message="Found " + HOSTILE[3] + " at 주식회사 한빛",
                metrics={"charts": [by_source], "clusters": 3, "note": HOSTILE[2]},
                affected=Affected("contacts", ids, 100), groups=[ids[:2]], remediation="Merge " + HOSTILE[1],
                details={i: "duplicate of " + HOSTILE[0] for i in ids}),

@@ -481,7 +481,8 @@ def deal_to_row(
     row = {
         "id": to_id(deal.get("id")),
         "name": deal.get("title"),
-        "amount": None if deal.get("value") is None else float(deal["value"]),
+        # Pipedrive keeps a deal with no value as value 0: read that as "no amount".
+        "amount": float(deal["value"]) if deal.get("value") not in (None, 0, 0.0, "") else None,
         "currency": deal.get("currency"),
         "pipeline": pipelines.get(to_id(deal.get("pipeline_id"))),
         # The stage id (the stages table names it); won/lost deals keep the open stage

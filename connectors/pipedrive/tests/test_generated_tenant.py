@@ -33,7 +33,7 @@ def _norm(value):
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, (list, tuple)):
-        return sorted(str(v) for v in value)
+        return sorted(str(v) for v in value) or None  # no segments: [] and null are the same
     if value == "":
         return None
     return value
