@@ -207,3 +207,18 @@ def test_policy_commands_report_usage_errors(cli, tmp_path):
     bad.write_text('[policy.contacts]\nrequired = "email"\n', encoding="utf-8")
     run = CliRunner().invoke(cli, ["policy", "validate", "-c", str(bad)])
     assert run.exit_code == 2 and "policy.contacts.required" in run.output
+
+
+def test_policy_init_reads_a_configured_tenant(cli, tmp_path, crm_audit_tenant):
+    tenant = crm_audit_tenant(defects=False, **SIZE)
+    folder = tmp_path / "export"
+    tenant.write(folder)
+    config = tmp_path / "crm-audit.toml"
+    config.write_text(f'[audit]\nas_of = "2026-12-31"\n\n[tenants.acme]\nconnector = "files"\npath = "{folder.as_posix()}"\n',
+                      encoding="utf-8")
+    run = CliRunner().invoke(cli, ["policy", "init", "-c", str(config)])
+    assert run.exit_code == 0, run.output
+    assert "from tenant 'acme' as of 2026-12-31" in run.output
+    assert "contacts" in parse_policy(tomllib.loads(run.output)["policy"]).objects
+    wrong = CliRunner().invoke(cli, ["policy", "init", "-c", str(config), "--tenant", "nope"])
+    assert wrong.exit_code == 2 and "no tenant 'nope'" in wrong.output and "acme" in wrong.output
