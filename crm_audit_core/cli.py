@@ -98,9 +98,12 @@ def _tenant_name(text: str) -> str:
 @click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit with code 1 when the overall score is lower.")
 @click.option("--check", "check_patterns", multiple=True, metavar="PATTERN", help="Only checks matching this id pattern (repeatable).")
 @click.option("--survey", "survey", type=click.Path(dir_okay=False), help="Survey answers CSV to fold into the feedback step.")
+@click.option("--resume", is_flag=True, help="Continue the newest interrupted audit in the archive folder.")
+@click.option("--incremental", is_flag=True, help="Read only what changed since the last complete audit of each tenant.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
 @click.pass_context
-def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out, fail_under, check_patterns, survey, progress):
+def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out, fail_under, check_patterns, survey,
+        resume, incremental, progress):
     """Run an audit and archive it (report.json, fix-lists, snapshot)."""
     from .runner import run_audit
 
@@ -125,8 +128,11 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out
         config.fail_under = fail_under
     if survey:
         config.sections.setdefault("survey", {})["answers"] = str(Path(survey).resolve())
+    if resume and as_of:
+        raise ConfigError("--resume continues an audit with its own as-of date; leave out --as-of")
     audit, folder = run_audit(config, check_patterns=tuple(check_patterns), progress=progress,
-                              console=Console(stderr=True))
+                              console=Console(stderr=True), resume=resume,
+                              incremental=incremental or config.incremental)
     _finish(audit, folder, config.fail_under)
 
 

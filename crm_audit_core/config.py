@@ -8,6 +8,7 @@ Example::
     select = ["*"]                # check id patterns to run (fnmatch)
     skip = []                     # check id patterns to leave out
     fail_under = 70               # exit code 1 when the overall score is lower
+    incremental = false           # true: read only what changed since the last audit
 
     [tenants.acme-hubspot]
     connector = "hubspot"
@@ -37,7 +38,7 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 KNOWN_SECTIONS = {"audit", "tenants", "checks", "value", "survey", "policy", "accepted_risks", "integrations", "plugins", "connectors"}
-AUDIT_KEYS = {"as_of", "out", "select", "skip", "fail_under", "name"}
+AUDIT_KEYS = {"as_of", "out", "select", "skip", "fail_under", "name", "incremental"}
 
 
 @dataclass
@@ -55,6 +56,7 @@ class AuditConfig:
     select: list[str] = field(default_factory=lambda: ["*"])
     skip: list[str] = field(default_factory=list)
     fail_under: float | None = None
+    incremental: bool = False
     tenants: list[TenantConfig] = field(default_factory=list)
     check_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
@@ -181,6 +183,10 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
         if not 0 <= cfg.fail_under <= 100:
             raise ConfigError("audit.fail_under must be between 0 and 100", where=where)
 
+    if "incremental" in audit:
+        if not isinstance(audit["incremental"], bool):
+            raise ConfigError("audit.incremental must be true or false", where=where)
+        cfg.incremental = audit["incremental"]
     tenants = data.get("tenants", {})
     if not isinstance(tenants, dict):
         raise ConfigError("[tenants] must be tables like [tenants.acme]", where=where)

@@ -53,6 +53,18 @@ class Sink(Protocol):
     def note(self, message: str) -> None:
         """A warning for the report (e.g. 'login history not available on this plan')."""
 
+    def is_complete(self, table: str) -> bool:
+        """Resuming: an earlier, interrupted run of this audit already read ``table``."""
+
+    def resume_state(self, table: str) -> dict | None:
+        """Resuming: the state of the last checkpoint of ``table`` (None: start over)."""
+
+    def checkpoint(self, table: str, state: dict) -> None:
+        """Commit the rows written for ``table`` so far together with ``state`` (JSON)."""
+
+    def carry_forward(self, table: str, previous: "PreviousSnapshot", deleted_ids=()) -> int:
+        """Incremental: take the rows this run did not re-read from the previous snapshot."""
+
 
 class Connector(Protocol):
     def extract(self, sink: Sink) -> None:
@@ -64,13 +76,37 @@ class Connector(Protocol):
 
 
 @dataclass
+class PreviousSnapshot:
+    """The last complete audit of the same tenant, for incremental audits.
+
+    ``since``: when that audit started reading this tenant (minus a safety overlap):
+    read only records created or modified since then, collect the ids deleted since,
+    and call ``sink.carry_forward(table, previous, deleted_ids)`` to take the rest from
+    ``path`` (that audit's snapshot).
+    """
+
+    audit_id: str
+    path: Any  # pathlib.Path of the previous snapshot.duckdb
+    since: Any  # datetime, UTC
+    records: dict = field(default_factory=dict)  # table -> row count in the previous snapshot
+
+
+@dataclass
 class ExtractContext:
-    """What the runner tells a connector about the audit."""
+    """What the runner tells a connector about the audit.
+
+    ``previous`` is set for incremental audits when the connector declares
+    ``ConnectorInfo.incremental``; ``resuming`` is true when ``crm-audit run --resume``
+    continues an interrupted audit (use ``sink.is_complete(table)`` and
+    ``sink.resume_state(table)``; call ``sink.checkpoint(table, state)`` after each page).
+    """
 
     tenant: str
     as_of: Any  # datetime, UTC
     debug: bool = False
     settings: dict = field(default_factory=dict)  # [connectors.<name>] defaults
+    previous: PreviousSnapshot | None = None
+    resuming: bool = False
 
 
 FAULT_KINDS = ("429", "500", "503", "slow", "drop", "malformed", "truncated", "expire-token")
@@ -127,4 +163,8 @@ class ConnectorInfo:
     required_options: tuple[str, ...] = ()
     sandbox: Callable[..., SandboxHandle] | None = None
     record_url: Callable[[dict, str, str], str | None] | None = None
+    # Capabilities: resumable = honours sink.is_complete / resume_state / checkpoint;
+    # incremental = reads only what changed since context.previous and carries the rest.
+    resumable: bool = False
+    incremental: bool = False
     plugin: str = ""  # filled by the registry: which plugin registered it

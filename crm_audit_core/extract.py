@@ -123,6 +123,8 @@ class MemorySink(_BaseSink):
     def __init__(self, tenant: str = "test"):
         super().__init__(tenant)
         self.rows: dict[str, list[dict]] = defaultdict(list)
+        self.checkpoints: dict[str, list[dict]] = {}
+        self.carried: list = []
 
     def write(self, table: str, rows: Iterable[dict]) -> int:
         self._check_table(table)
@@ -136,29 +138,102 @@ class MemorySink(_BaseSink):
         self.begun.add(table)
         self.completed.add(table)
 
+    def is_complete(self, table: str) -> bool:
+        return False
+
+    def resume_state(self, table: str) -> dict | None:
+        return None
+
+    def checkpoint(self, table: str, state: dict) -> None:
+        self._check_table(table)
+        self.checkpoints.setdefault(table, []).append(state)
+
+    def carry_forward(self, table: str, previous, deleted_ids=()) -> int:
+        self.carried.append((table, previous, list(deleted_ids)))
+        return 0
+
 
 class StoreSink(_BaseSink):
-    """Buffers rows per table and writes them to the store in batches."""
+    """Buffers rows per table and writes them to the store in batches.
 
-    def __init__(self, store, tenant: str, board: ProgressBoard | None = None, batch_rows: int = BATCH_ROWS):
+    Resumable connectors call :meth:`checkpoint` after each page: the page's rows and the
+    connector's cursor state are committed together, so an interrupted audit resumes
+    exactly there (``crm-audit run --resume``) with no duplicate and no missing record.
+    Once a table has a checkpoint its rows are written only at checkpoints.
+    """
+
+    def __init__(self, store, tenant: str, board: ProgressBoard | None = None, batch_rows: int = BATCH_ROWS,
+                 *, resuming: bool = False):
         super().__init__(tenant)
         self.store = store
         self.board = board
         self.batch_rows = batch_rows
         self.buffers: dict[str, list[dict]] = defaultdict(list)
         self.written: dict[str, int] = defaultdict(int)
+        self._checkpointed: set[str] = set()
+        self._done_before: set[str] = set()
+        self.carried: dict[str, int] = {}
+        if resuming:
+            for table, status in store.table_status(tenant).items():
+                if status == "complete":
+                    self._done_before.add(table)
+                    self.completed.add(table)
+                    self.begun.add(table)
+                elif store.checkpoint_of(tenant, table) is None:
+                    store.clear_table(tenant, table)  # no safe point to resume from: read it again
+                else:
+                    self.begun.add(table)
+                    self._checkpointed.add(table)
+
+    # -- resumable audits ----------------------------------------------------
+    def is_complete(self, table: str) -> bool:
+        """True when an earlier, interrupted run of this audit already read ``table``."""
+        return table in self._done_before
+
+    def resume_state(self, table: str) -> dict | None:
+        """The state given to the last :meth:`checkpoint` of ``table`` (None: start over)."""
+        if table in self._done_before:
+            return None
+        return self.store.checkpoint_of(self.tenant, table)
+
+    def checkpoint(self, table: str, state: dict) -> None:
+        """Commit the rows written so far for ``table`` together with ``state``."""
+        self._check_table(table)
+        if table not in self.begun:
+            self.begun.add(table)
+            self.store.mark(self.tenant, table, status="partial")
+        self._checkpointed.add(table)
+        with self.store.transaction():
+            self._flush(table)
+            self.store.save_checkpoint(self.tenant, table, state)
+
+    # -- incremental audits ----------------------------------------------------
+    def carry_forward(self, table: str, previous, deleted_ids=()) -> int:
+        """Take the rows of ``table`` this run did not re-read from the previous snapshot."""
+        self._check_table(table)
+        self._flush(table)
+        if table not in self.begun:
+            self.begun.add(table)
+            self.store.mark(self.tenant, table, status="partial")
+        count = self.store.carry_forward(self.tenant, table, previous.path, deleted_ids)
+        self.carried[table] = self.carried.get(table, 0) + count
+        return count
 
     def write(self, table: str, rows: Iterable[dict]) -> int:
         self._check_table(table)
         if table not in self.begun:
             self.begun.add(table)
             self.store.mark(self.tenant, table, status="partial")
+        if table in self._done_before:
+            raise ConnectorError(f"connector wrote to {table}, which an earlier run of this audit completed",
+                                 where=self.tenant, hint="the connector must check sink.is_complete(table) when resuming")
         buffer = self.buffers[table]
         n = 0
+        checkpointed = table in self._checkpointed
         for row in rows:
             buffer.append(row)
             n += 1
-            if len(buffer) >= self.batch_rows:
+            if len(buffer) >= self.batch_rows and not checkpointed:
                 self._flush(table)
         return n
 
@@ -186,11 +261,14 @@ class StoreSink(_BaseSink):
 
     def complete(self, table: str) -> None:
         self._check_table(table)
+        if table in self._done_before:
+            return
         if table not in self.begun:
             self.begun.add(table)
-        self._flush(table)
-        self.completed.add(table)
-        self.store.mark(self.tenant, table, status="complete")
+        with self.store.transaction():
+            self._flush(table)
+            self.completed.add(table)
+            self.store.mark(self.tenant, table, status="complete")
 
     def progress(self, table: str, total: int | None = None):
         if self.board is None:
@@ -211,10 +289,12 @@ class ExtractOutcome:
     error: CrmAuditError | None = None
     partial_tables: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    carried: dict[str, int] = field(default_factory=dict)
 
 
 def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of, *,
-                  board: ProgressBoard | None = None, debug: bool = False, settings: dict | None = None) -> ExtractOutcome:
+                  board: ProgressBoard | None = None, debug: bool = False, settings: dict | None = None,
+                  previous=None, resuming: bool = False) -> ExtractOutcome:
     """Run one connector for one tenant into ``store``; never raises a connector's error.
 
     The outcome carries the error (one clear line) and the tables left partial; rows read
@@ -222,10 +302,15 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
     """
     outcome = ExtractOutcome(tenant=tenant, connector=info.name)
     started = time.monotonic()
-    sink = StoreSink(store, tenant, board)
+    if resuming and not info.resumable:
+        store.delete_tenant(tenant)  # this connector cannot resume: read the tenant again, from the start
+        resuming = False
+    sink = StoreSink(store, tenant, board, resuming=resuming)
     connector = None
     try:
-        connector = info.factory(options, ExtractContext(tenant=tenant, as_of=as_of, debug=debug, settings=settings or {}))
+        context = ExtractContext(tenant=tenant, as_of=as_of, debug=debug, settings=settings or {},
+                                 previous=previous if info.incremental else None, resuming=resuming)
+        connector = info.factory(options, context)
         connector.extract(sink)
         sink.flush_all()
     except CrmAuditError as exc:
@@ -245,6 +330,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
             hint="run again with --debug for the traceback",
         )
     outcome.partial_tables = sink.partial_tables
+    outcome.carried = dict(sink.carried)
     outcome.notes = list(sink.notes)
     try:
         outcome.api_calls = int(connector.api_calls()) if connector is not None else 0

@@ -11,13 +11,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rich.console import Console
 
 from . import __version__
 from .checks import Check, CheckContext, SkipCheck
+from .connector import PreviousSnapshot
 from .config import AuditConfig, coerce_setting
 from .errors import ConfigError, CrmAuditError
 from .extract import ProgressBoard, run_connector
@@ -183,18 +184,85 @@ def _link_function(registry: Registry, config: AuditConfig):
     return link
 
 
+STATE_FILE = "state.json"
+INCREMENTAL_OVERLAP = timedelta(minutes=10)
+
+
+def _write_state(folder: Path, state: dict) -> None:
+    tmp = folder / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, default=str), encoding="utf-8")
+    tmp.replace(folder / STATE_FILE)
+
+
+def find_interrupted(out: Path) -> Path | None:
+    """The newest audit folder whose state says it did not finish."""
+    if not out.exists():
+        return None
+    for folder in sorted((p for p in out.iterdir() if (p / STATE_FILE).exists()), reverse=True):
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        if state.get("status") != "complete":
+            return folder
+    return None
+
+
+def find_previous(out: Path, tenant: str, connector: str, before: str) -> PreviousSnapshot | None:
+    """The newest complete audit in ``out`` that read ``tenant`` fully with ``connector``."""
+    if not out.exists():
+        return None
+    for folder in sorted((p for p in out.iterdir() if (p / STATE_FILE).exists()), reverse=True):
+        if folder.name >= before:
+            continue
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        info = (state.get("tenants") or {}).get(tenant) or {}
+        if state.get("status") != "complete" or info.get("connector") != connector or not info.get("complete"):
+            continue
+        if not (folder / "snapshot.duckdb").exists():
+            continue
+        since = datetime.fromisoformat(info["extract_started_at"]) - INCREMENTAL_OVERLAP
+        return PreviousSnapshot(audit_id=state["audit_id"], path=folder / "snapshot.duckdb", since=since,
+                                records=info.get("records", {}))
+    return None
+
+
 def run_audit(config: AuditConfig, *, registry: Registry | None = None, console: Console | None = None,
-              check_patterns: tuple[str, ...] = (), progress: bool | None = None) -> tuple[AuditResult, Path]:
-    """Run a whole audit; returns the result and its archive folder."""
+              check_patterns: tuple[str, ...] = (), progress: bool | None = None,
+              resume: bool = False, incremental: bool = False) -> tuple[AuditResult, Path]:
+    """Run a whole audit; returns the result and its archive folder.
+
+    ``resume``: continue the newest interrupted audit in ``config.out`` (same folder,
+    same as-of date): tenants already read are kept, a connector that checkpoints
+    continues from its last checkpoint, others read their tenant again.
+    ``incremental``: connectors that support it read only what changed since the last
+    complete audit of the same tenant and take the rest from its snapshot.
+    """
     registry = registry or build_plugin_manager()
     console = console or Console(stderr=True)
     validate_tenants(registry, config)
     settings = resolve_settings(registry, config)
     checks = select_checks(registry, config, check_patterns)
     registry.hook.crm_audit_configure(config=config)
-    as_of = config.as_of or _now()
-    started = _now()
-    audit_id, folder = _new_folder(Path(config.out), started)
+    out = Path(config.out)
+    if resume:
+        folder = find_interrupted(out)
+        if folder is None:
+            raise ConfigError("there is no interrupted audit to resume", where=str(out),
+                              hint="run without --resume to start a new audit")
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        missing = sorted(set(state.get("tenants", {})) - {t.name for t in config.tenants})
+        if missing:
+            raise ConfigError(f"the interrupted audit {state['audit_id']} also read tenant {missing[0]!r}, "
+                              "which this configuration does not name", hint="resume with the same configuration")
+        audit_id = state["audit_id"]
+        as_of = datetime.fromisoformat(state["as_of"])
+        started = datetime.fromisoformat(state["started_at"])
+        console.print(f"resuming audit {audit_id} (as of {as_of:%Y-%m-%d})")
+    else:
+        as_of = config.as_of or _now()
+        started = _now()
+        audit_id, folder = _new_folder(out, started)
+        state = {"audit_id": audit_id, "status": "extracting", "as_of": as_of.isoformat(),
+                 "started_at": started.isoformat(), "tenants": {}}
+        _write_state(folder, state)
     audit = AuditResult(id=audit_id, as_of=as_of.isoformat(), started_at=started.isoformat(), tool_version=__version__,
                         plugin_errors=[str(f) for f in registry.failures])
     store = Store(folder / "snapshot.duckdb")
@@ -202,13 +270,34 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
         with ProgressBoard(console, enabled=progress) as board:
             for tenant in config.tenants:
                 info = registry.connectors[tenant.connector]
+                done = state["tenants"].get(tenant.name) or {}
+                if resume and done.get("complete"):
+                    tinfo = TenantInfo(**{k: v for k, v in done["info"].items() if k in TenantInfo.__dataclass_fields__})
+                    audit.tenants.append(tinfo)
+                    continue
+                previous = None
+                if incremental and info.incremental:
+                    previous = find_previous(out, tenant.name, tenant.connector, before=audit_id)
+                extract_started = done.get("extract_started_at") or _now().isoformat()
+                state["tenants"][tenant.name] = {"connector": tenant.connector, "complete": False,
+                                                 "extract_started_at": extract_started}
+                _write_state(folder, state)
                 outcome = run_connector(info, tenant.options, tenant.name, store, as_of, board=board, debug=config.debug,
-                                        settings=config.section("connectors").get(tenant.connector, {}))
+                                        settings=config.section("connectors").get(tenant.connector, {}),
+                                        previous=previous, resuming=resume and bool(done))
                 tinfo = TenantInfo(name=tenant.name, connector=tenant.connector, api_calls=outcome.api_calls,
                                    partial_tables=outcome.partial_tables, notes=outcome.notes,
                                    error=outcome.error.one_line() if outcome.error else None)
+                if previous is not None:
+                    tinfo.notes.append(f"incremental: read what changed since {previous.since:%Y-%m-%d %H:%M} UTC "
+                                       f"and took {sum(outcome.carried.values()):,} unchanged records from audit {previous.audit_id}")
                 tinfo.records = store.counts(tenant.name)
                 audit.tenants.append(tinfo)
+                complete = tinfo.error is None and not tinfo.partial_tables
+                state["tenants"][tenant.name].update(complete=complete, records=tinfo.records, info=tinfo.to_json())
+                _write_state(folder, state)
+        state["status"] = "checking"
+        _write_state(folder, state)
         for tinfo in audit.tenants:
             apply_integration_counts(registry, store, tinfo.name, config)
             why = tinfo.error or "extraction did not complete"
@@ -219,6 +308,10 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
         audit.finished_at = _now().isoformat()
         write_reports(registry, audit, folder, config)
         _archive_settings(folder, config, settings, checks)
+        failed = [t for t in audit.tenants if t.error or t.partial_tables]
+        # A tenant that failed can be resumed; a finished audit cannot.
+        state["status"] = "interrupted" if failed else "complete"
+        _write_state(folder, state)
     finally:
         store.close()
     registry.hook.crm_audit_after_audit(audit=audit, folder=folder)

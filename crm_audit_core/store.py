@@ -70,7 +70,7 @@ class Store:
         self.read_only = read_only
         self.connection = duckdb.connect(str(self.path), read_only=read_only)
         self.connection.execute("SET TimeZone='UTC'")
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if not read_only:
             self._create()
 
@@ -89,9 +89,90 @@ class Store:
             f"CREATE TABLE IF NOT EXISTS {SCHEMA}._tables (tenant VARCHAR, table_name VARCHAR, "
             "status VARCHAR, rows BIGINT, columns VARCHAR[])"
         )
+        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._checkpoints (tenant VARCHAR, table_name VARCHAR, state VARCHAR)")
 
     def close(self) -> None:
         self.connection.close()
+
+    # -- transactions, checkpoints (resumable audits) ---------------------------
+    def transaction(self):
+        """``with store.transaction():`` everything inside commits together or not at all."""
+        store = self
+
+        class _Tx:
+            def __enter__(self):
+                store._lock.acquire()
+                store.connection.execute("BEGIN TRANSACTION")
+
+            def __exit__(self, exc_type, *rest):
+                try:
+                    store.connection.execute("ROLLBACK" if exc_type else "COMMIT")
+                finally:
+                    store._lock.release()
+
+        return _Tx()
+
+    def save_checkpoint(self, tenant: str, table: str, state: dict) -> None:
+        with self._lock:
+            self.connection.execute(f"DELETE FROM {SCHEMA}._checkpoints WHERE tenant = ? AND table_name = ?", [tenant, table])
+            self.connection.execute(f"INSERT INTO {SCHEMA}._checkpoints VALUES (?, ?, ?)",
+                                    [tenant, table, json.dumps(state, default=_json_default)])
+
+    def checkpoint_of(self, tenant: str, table: str) -> dict | None:
+        row = self.connection.execute(
+            f"SELECT state FROM {SCHEMA}._checkpoints WHERE tenant = ? AND table_name = ?", [tenant, table]).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def clear_table(self, tenant: str, table: str) -> None:
+        """Forget what an interrupted run wrote to one table (it will be read again)."""
+        with self._lock:
+            self.connection.execute(f"DELETE FROM {SCHEMA}.{table} WHERE tenant = ?", [tenant])
+            self.connection.execute(f"DELETE FROM {SCHEMA}.custom_values WHERE tenant = ? AND object = ?", [tenant, table])
+            self.connection.execute(f"DELETE FROM {SCHEMA}._checkpoints WHERE tenant = ? AND table_name = ?", [tenant, table])
+            self.connection.execute(f"DELETE FROM {SCHEMA}._tables WHERE tenant = ? AND table_name = ?", [tenant, table])
+
+    # -- incremental audits --------------------------------------------------------
+    def carry_forward(self, tenant: str, table: str, previous: str | Path, deleted_ids=()) -> int:
+        """Copy from a previous snapshot the rows of ``table`` this run did not re-read.
+
+        Rows whose id was written in this run (created or modified since) win; rows in
+        ``deleted_ids`` (deleted in the CRM since) are dropped; everything else is taken
+        from ``previous``, custom values included. Returns how many rows were carried.
+        """
+        spec = model.table(table)
+        if spec.key != "id":
+            raise ValueError(f"{table} cannot be carried forward (no id key)")
+        deleted = pa.table({"id": pa.array([str(i) for i in deleted_ids], pa.string())})
+        with self._lock:
+            con = self.connection
+            attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+            if "previous_snapshot" in attached:
+                con.execute("DETACH previous_snapshot")
+            con.execute(f"ATTACH {quote_literal(str(previous))} AS previous_snapshot (READ_ONLY)")
+            try:
+                con.register("_deleted", deleted)
+                carried = (
+                    f"SELECT p.* FROM previous_snapshot.{SCHEMA}.{table} p WHERE p.tenant = $tenant "
+                    f"AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.{table} c WHERE c.tenant = $tenant AND c.id = p.id) "
+                    "AND NOT EXISTS (SELECT 1 FROM _deleted d WHERE d.id = p.id)"
+                )
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _carried AS {carried}", {"tenant": tenant})
+                count = con.execute("SELECT count(*) FROM _carried").fetchone()[0]
+                con.execute(f"INSERT INTO {SCHEMA}.{table} BY NAME SELECT * FROM _carried")
+                con.execute(
+                    f"INSERT INTO {SCHEMA}.custom_values SELECT v.* FROM previous_snapshot.{SCHEMA}.custom_values v "
+                    "WHERE v.tenant = $tenant AND v.object = $table AND v.record_id IN (SELECT id FROM _carried)",
+                    {"tenant": tenant, "table": table},
+                )
+                prev_columns = con.execute(
+                    f"SELECT columns FROM previous_snapshot.{SCHEMA}._tables WHERE tenant = ? AND table_name = ?",
+                    [tenant, table]).fetchone()
+                con.execute("DROP TABLE _carried")
+            finally:
+                con.unregister("_deleted")
+                con.execute("DETACH previous_snapshot")
+        self.mark(tenant, table, add_rows=count, columns=(prev_columns[0] if prev_columns else []) or [])
+        return count
 
     # -- bookkeeping ---------------------------------------------------------
     def _status_row(self, tenant: str, table: str):
@@ -211,14 +292,14 @@ class Store:
         select.append("raw AS raw" if "raw" in batch.column_names else "NULL AS raw")
         target = ", ".join(["tenant", *map(quote_ident, present), "raw"])
         with self._lock:
-            cursor = self.connection.cursor()
+            con = self.connection
             try:
-                cursor.register("_batch", batch)
-                cursor.execute(f"INSERT INTO {SCHEMA}.{table} ({target}) SELECT {', '.join(select)} FROM _batch")
+                con.register("_batch", batch)
+                con.execute(f"INSERT INTO {SCHEMA}.{table} ({target}) SELECT {', '.join(select)} FROM _batch")
             except duckdb.Error as exc:
                 raise DataError(f"cannot store {origin}: {str(exc).splitlines()[0]}", where=f"{tenant}/{table}") from None
             finally:
-                cursor.close()
+                con.unregister("_batch")
 
     def insert_arrow(self, tenant: str, table: str, typed: pa.Table) -> int:
         """Insert an Arrow table whose columns are canonical columns in the store's types."""
@@ -231,15 +312,15 @@ class Store:
     def insert_custom_arrow(self, tenant: str, table: str, custom: pa.Table) -> None:
         """Insert custom values given as an Arrow table (record_id, field, value)."""
         with self._lock:
-            cursor = self.connection.cursor()
+            con = self.connection
             try:
-                cursor.register("_custom", custom)
-                cursor.execute(
+                con.register("_custom", custom)
+                con.execute(
                     f"INSERT INTO {SCHEMA}.custom_values SELECT ?, ?, record_id, field, value FROM _custom",
                     [tenant, table],
                 )
             finally:
-                cursor.close()
+                con.unregister("_custom")
 
     def insert_custom(self, tenant: str, table: str, values: list[tuple[str, str, str | None]]) -> None:
         batch = pa.table({
@@ -247,16 +328,7 @@ class Store:
             "field": pa.array([v[1] for v in values], pa.string()),
             "value": pa.array([v[2] for v in values], pa.string()),
         })
-        with self._lock:
-            cursor = self.connection.cursor()
-            try:
-                cursor.register("_custom", batch)
-                cursor.execute(
-                    f"INSERT INTO {SCHEMA}.custom_values SELECT ?, ?, record_id, field, value FROM _custom",
-                    [tenant, table],
-                )
-            finally:
-                cursor.close()
+        self.insert_custom_arrow(tenant, table, batch)
 
     def execute(self, sql: str, params=None):
         with self._lock:
