@@ -281,7 +281,7 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tup
             pre, post = message.split("\x00")
             query = ("SELECT record_id, value FROM custom_values WHERE object = $o AND field = $f "
                      f"AND {present('value')} AND NOT list_contains($allowed, value)")
-            rows = [(rid, f"{pre}{v[:SHOWN]!r}{post}") for rid, v in ctx.sql(query, o=table, f=name, allowed=values).fetchall()]
+            rows = [(rid, f"{pre}'{v[:SHOWN]}'{post}") for rid, v in ctx.sql(query, o=table, f=name, allowed=values).fetchall()]
         for rid, text in rows:
             found.setdefault(rid, []).append(text)
             per_rule[rule] += 1
