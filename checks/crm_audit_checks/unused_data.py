@@ -188,7 +188,9 @@ def empty_stages(ctx):
     ids, details, per_pipeline = [], {}, {}
     for sid, pipeline, name, deals, in_pipeline in rows:
         label = str(pipeline) if pipeline is not None else "(no pipeline)"
-        per_pipeline.setdefault(label, {})[str(name if name is not None else sid)] = int(deals)
+        stages = per_pipeline.setdefault(label, {})
+        shown = str(name if name is not None else sid)
+        stages[shown if shown not in stages else f"{shown} ({sid})"] = int(deals)  # two stages, one name
         if deals == 0 and sid is not None:
             ids.append(str(sid))
             details[str(sid)] = (f"stage {name!r} of pipeline {label!r}: no deals"
