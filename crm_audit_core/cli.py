@@ -28,7 +28,10 @@ EXIT_BELOW_THRESHOLD = 1
 
 
 def _console(err: bool = False) -> Console:
-    return Console(stderr=err, highlight=False, soft_wrap=True)
+    stream = sys.stderr if err else sys.stdout
+    # Piped output (CI logs, files): wide enough that tables do not wrap every cell.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 132
+    return Console(stderr=err, highlight=False, soft_wrap=True, width=width)
 
 
 class _Group(click.Group):

@@ -30,3 +30,10 @@ def test_demo_audits_every_sandbox_end_to_end(tmp_path):
     assert (folder / "report.html").exists() and (folder / "report.md").exists()
     assert any((folder / "fixlists").iterdir())
     assert report["score"]["overall"] is not None
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    for chart in ("score-by-area", "activity-timeline", "login-adoption", "completeness", "duplicates-by-source",
+                  "open-work-ageing", "pipeline-by-stage"):
+        assert f'data-chart="{chart}"' in html, chart
+    # a second audit into the same archive draws the score trend
+    _, second = run_demo(out=tmp_path / "audits", contacts=400, seed=11, progress=False)
+    assert 'data-chart="score-trend"' in (second / "report.html").read_text(encoding="utf-8")

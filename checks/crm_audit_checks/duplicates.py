@@ -396,6 +396,11 @@ def _report(ctx, found: Clusters, noun: str):
         "evidence": dict(found.evidence.most_common()),
         "candidate_pairs": found.candidate_pairs,
     }
+    if by_source:
+        ranked = by_source.most_common()
+        metrics["charts"] = [{"id": "duplicates-by-source", "title": f"Duplicate {noun} by the source that created them",
+                              "kind": "barh", "x": [str(name) for name, _ in ranked],
+                              "series": {"duplicates": [n for _, n in ranked]}, "x_label": f"duplicate {noun}"}]
     message = (f"{len(found.groups)} groups of duplicate {noun} ({len(ids)} records, {duplicates} to merge) "
                f"among {found.population}")
     return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
@@ -521,6 +526,13 @@ def duplicates_by_source(ctx):
     metrics = {"duplicates_by_integration": counts, "objects": examined}
     if unknown:
         metrics["duplicates_by_unlisted_source"] = unknown
+    sources = sorted(((name, sum(c.values())) for name, c in by_name.items()), key=lambda kv: (-kv[1], kv[0]))
+    if sources:
+        metrics["charts"] = [{
+            "id": "duplicates-by-integration", "title": "Duplicates created, by integration", "kind": "stacked-bar",
+            "x": [name for name, _ in sources],
+            "series": {t: [by_name[name].get(t, 0) for name, _ in sources] for t in examined},
+            "y_label": "duplicate records"}]
     return ctx.result(ids=ids, population=len(integrations), details=details, metrics=metrics,
                       message=f"{len(ids)} of {len(integrations)} integrations created duplicates")
 

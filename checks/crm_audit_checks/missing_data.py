@@ -304,9 +304,13 @@ def key_field_completeness(ctx):
         return ctx.skip("none of the key fields' tables was supplied: " + ", ".join(unsupplied))
     measured = sum(len(v) for v in matrix.values())
     note = f"; not supplied: {', '.join(unsupplied)}" if unsupplied else ""
+    columns = sorted({f for fields in matrix.values() for f in fields})
+    chart = {"id": "completeness", "title": "Completeness of key fields (object x field)", "kind": "heatmap",
+             "x": columns, "y": list(matrix), "vmin": 0, "vmax": 1,
+             "values": [[(matrix[t][f] / 100 if f in matrix[t] else None) for f in columns] for t in matrix]}
     return ctx.result(
         ids=ids, population=measured, details=details,
-        metrics={"completeness_percent": matrix, "records": records, "floor_percent": floor},
+        metrics={"completeness_percent": matrix, "records": records, "floor_percent": floor, "charts": [chart]},
         message=f"{len(ids)} of {measured} key fields are filled on fewer than {floor:g}% of records{note}",
     )
 

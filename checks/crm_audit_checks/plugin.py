@@ -34,6 +34,12 @@ def crm_audit_register_checks(register):
 
 
 @hookimpl
+def crm_audit_configure(config):
+    # A malformed [policy] is a configuration error: refuse it before any CRM is read.
+    data_policy.parse_policy(config.sections.get("policy"), where=str(config.path or "crm-audit.toml"))
+
+
+@hookimpl
 def crm_audit_register_commands(group):
     for module in MODULES:
         hook = getattr(module, "register_commands", None)
