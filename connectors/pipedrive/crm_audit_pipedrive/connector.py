@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 import requests
@@ -90,6 +91,10 @@ def base_url_from_options(options: dict) -> str:
     return f"https://{domain}"
 
 
+class BadRequest(ConnectorError):
+    """HTTP 400: a request Pipedrive refuses (e.g. a cursor that is no longer valid)."""
+
+
 class PermissionDenied(ConnectorError):
     """HTTP 403 on an endpoint the token's user may not read (e.g. webhooks for non-admins)."""
 
@@ -142,21 +147,42 @@ class PipedriveConnector:
         return self.stats.calls
 
     def extract(self, sink) -> None:
-        role_names = self._read_roles(sink)
-        self._read_users(sink, role_names)
+        previous = self.context.previous if self.context is not None else None
+        self.previous = previous
+        self.since = previous.since if previous is not None else None
+        resuming = bool(self.context is not None and self.context.resuming)
+        role_names = self._read_roles(sink) if not sink.is_complete("users") else {}
+        if not sink.is_complete("users"):
+            self._read_users(sink, role_names)
         sink.note(
             "Pipedrive's API does not expose login history or MFA settings: login_events and "
             "users.mfa_enabled are not supplied (see Settings > Security center in Pipedrive)"
         )
+        # Small tables are read in full every time (a few calls); their lookups are needed
+        # to map the big ones even when an earlier run of this audit already stored them.
         pipelines, stages = self._read_pipelines_and_stages(sink)
         catalogs = self._read_fields(sink)
-        activity_times = self._read_activities(sink, catalogs.get("activities"))
-        org_names = self._read_organizations(sink, catalogs.get("companies"))
-        self._read_persons(sink, catalogs.get("contacts"), org_names, activity_times)
-        self._read_deals(sink, catalogs.get("deals"), pipelines, stages, activity_times)
-        self._read_webhooks(sink)
-        sink.write("platform", [mapping.platform_row()])
-        sink.complete("platform")
+        # Lookups for the derived columns (contacts.company_name, *.last_activity_at):
+        # the previous snapshot (incremental), what this audit committed before it was
+        # interrupted (resume), then what is read now.
+        self.activity_times: dict[str, Any] = {}
+        self.org_names: dict[str, str] = {}
+        if previous is not None:
+            self._load_maps(_open_store(previous.path), self.context.tenant)
+        if resuming:
+            self._load_maps(getattr(sink, "store", None), sink.tenant, resuming=True)
+        deleted = self._read_deletions(sink) if previous is not None else {}
+        self._read_activities(sink, catalogs.get("activities"), deleted.get("activities", ()))
+        self._read_organizations(sink, catalogs.get("companies"), deleted.get("companies", ()))
+        for org_id in deleted.get("companies", ()):
+            self.org_names.pop(str(org_id), None)
+        self._read_persons(sink, catalogs.get("contacts"), deleted.get("contacts", ()))
+        self._read_deals(sink, catalogs.get("deals"), pipelines, stages, deleted.get("deals", ()))
+        if not sink.is_complete("integrations"):
+            self._read_webhooks(sink)
+        if not sink.is_complete("platform"):
+            sink.write("platform", [mapping.platform_row()])
+            sink.complete("platform")
 
     # ------------------------------------------------------------------ readers
 
@@ -181,6 +207,7 @@ class PipedriveConnector:
     def _read_pipelines_and_stages(self, sink) -> tuple[dict[str, str], dict[str, str]]:
         pipelines: dict[str, str] = {}
         stages: dict[str, str] = {}
+        write = not sink.is_complete("stages")
         handle = self._begin(sink, "stages")
         for page in self._cursor_pages("/pipelines", {}, handle):
             for p in page:
@@ -189,13 +216,16 @@ class PipedriveConnector:
             rows = [mapping.stage_to_row(s, pipelines) for s in page]
             for row in rows:
                 stages[row["id"]] = row["name"]
-            sink.write("stages", rows)
+            if write:
+                sink.write("stages", rows)
             handle.advance(records=len(rows))
-        sink.complete("stages")
+        if write:
+            sink.complete("stages")
         return pipelines, stages
 
     def _read_fields(self, sink) -> dict[str, mapping.FieldCatalog]:
         catalogs: dict[str, mapping.FieldCatalog] = {}
+        write = not sink.is_complete("fields")
         handle = self._begin(sink, "fields")
         for table, entity in mapping.FIELD_ENTITIES.items():
             fields: list[dict] = []
@@ -204,41 +234,38 @@ class PipedriveConnector:
             catalog = mapping.FieldCatalog(table, fields)
             catalogs[table] = catalog
             rows = catalog.rows()
-            sink.write("fields", rows)
+            if write:
+                sink.write("fields", rows)
             handle.advance(records=len(rows))
-        sink.complete("fields")
+        if write:
+            sink.complete("fields")
         return catalogs
 
-    def _read_activities(self, sink, catalog) -> dict[str, Any]:
-        times: dict[str, Any] = {}
-        handle = self._begin(sink, "activities")
-        for page in self._cursor_pages("/activities", {}, handle):
+    def _read_activities(self, sink, catalog, deleted_ids=()) -> None:
+        def activity_rows(page):
             rows = [mapping.activity_to_row(a, catalog) for a in page]
             for row in rows:
-                times[row["id"]] = row["due_at"] or row["completed_at"] or row["created_at"]
-            sink.write("activities", rows)
-            handle.advance(records=len(rows))
-        if self.read_notes:
-            for page in self._offset_pages("/notes", table=handle):
-                rows = [mapping.note_to_row(n) for n in page]
-                sink.write("activities", rows)
-                handle.advance(records=len(rows))
-        sink.complete("activities")
-        return times
+                self.activity_times[row["id"]] = row["due_at"] or row["completed_at"] or row["created_at"]
+            return rows
 
-    def _read_organizations(self, sink, catalog) -> dict[str, str]:
-        names: dict[str, str] = {}
-        handle = self._begin(sink, "companies")
-        for page in self._cursor_pages("/organizations", {}, handle):
+        parts = [("activities", self._v2_part("/activities", {}), activity_rows)]
+        if self.read_notes:
+            if self.since is None:
+                parts.append(("notes", self._notes_part(), lambda page: [mapping.note_to_row(n) for n in page]))
+            else:  # changed notes came with the /recents feed
+                parts.append(("notes", self._list_part(self._changed_notes), lambda page: [mapping.note_to_row(n) for n in page]))
+        self._read_table(sink, "activities", parts, deleted_ids)
+
+    def _read_organizations(self, sink, catalog, deleted_ids=()) -> None:
+        def org_rows(page):
             rows = [mapping.organization_to_row(o, catalog) for o in page]
             for row in rows:
-                names[row["id"]] = row["name"]
-            sink.write("companies", rows)
-            handle.advance(records=len(rows))
-        sink.complete("companies")
-        return names
+                self.org_names[row["id"]] = row["name"]
+            return rows
 
-    def _read_persons(self, sink, catalog, org_names, activity_times) -> None:
+        self._read_table(sink, "companies", [("organizations", self._v2_part("/organizations", {}), org_rows)], deleted_ids)
+
+    def _read_persons(self, sink, catalog, deleted_ids=()) -> None:
         label_names: dict[str, str] = {}
         if catalog is not None:
             for code in ("label_ids", "label"):
@@ -246,22 +273,16 @@ class PipedriveConnector:
                 if field:
                     label_names = {str(o.get("id")): o.get("label") for o in field.get("options") or []}
                     break
-        handle = self._begin(sink, "contacts")
         params = {"include_fields": "last_activity_id"}
-        for page in self._cursor_pages("/persons", params, handle):
-            rows = [mapping.person_to_row(p, catalog, org_names, label_names, activity_times) for p in page]
-            sink.write("contacts", rows)
-            handle.advance(records=len(rows))
-        sink.complete("contacts")
+        to_rows = lambda page: [mapping.person_to_row(p, catalog, self.org_names, label_names, self.activity_times)  # noqa: E731
+                                for p in page]
+        self._read_table(sink, "contacts", [("persons", self._v2_part("/persons", params), to_rows)], deleted_ids)
 
-    def _read_deals(self, sink, catalog, pipelines, stages, activity_times) -> None:
-        handle = self._begin(sink, "deals")
+    def _read_deals(self, sink, catalog, pipelines, stages, deleted_ids=()) -> None:
         params = {"include_fields": "last_activity_id"}
-        for page in self._cursor_pages("/deals", params, handle):
-            rows = [mapping.deal_to_row(d, catalog, pipelines, stages, activity_times) for d in page]
-            sink.write("deals", rows)
-            handle.advance(records=len(rows))
-        sink.complete("deals")
+        to_rows = lambda page: [mapping.deal_to_row(d, catalog, pipelines, stages, self.activity_times)  # noqa: E731
+                                for d in page]
+        self._read_table(sink, "deals", [("deals", self._v2_part("/deals", params), to_rows)], deleted_ids)
 
     def _read_webhooks(self, sink) -> None:
         handle = self._begin(sink, "integrations")
@@ -274,6 +295,193 @@ class PipedriveConnector:
         sink.write("integrations", [mapping.webhook_to_row(h) for h in hooks])
         handle.advance(records=len(hooks), calls=1)
         sink.complete("integrations")
+
+    # ------------------------------------------------------------------ resumable, incremental
+
+    def _read_table(self, sink, table: str, parts: list, deleted_ids=()) -> None:
+        """Read one record table from its parts (sub-sources, e.g. activities + notes),
+        checkpointing after every page with a state that names the part; carry the rest
+        forward from the previous snapshot in an incremental audit."""
+        if sink.is_complete(table):
+            return
+        state = sink.resume_state(table) or {}
+        names = [name for name, _, _ in parts]
+        first = names.index(state["part"]) if state.get("part") in names else 0
+        seen = self._stored_ids(sink, table) if state else set()
+        handle = self._begin(sink, table)
+        for index, (name, pages, to_rows) in enumerate(parts):
+            if index < first:
+                continue
+            part_state = state if index == first and state.get("part") == name else None
+            for page, new_state in pages(part_state, handle):
+                rows = [row for row in to_rows(page) if row["id"] not in seen]
+                seen.update(row["id"] for row in rows)
+                sink.write(table, rows)
+                handle.advance(records=len(rows))
+                sink.checkpoint(table, {"part": name, **new_state})
+            if index + 1 < len(parts):
+                sink.checkpoint(table, {"part": names[index + 1]})
+        if self.previous is not None:
+            carried = sink.carry_forward(table, self.previous, [str(i) for i in deleted_ids])
+            handle.advance(records=carried)
+        sink.complete(table)
+
+    def _v2_part(self, path: str, params: dict) -> Callable:
+        """Pages of a v2 list in a stable order (``sort_by=update_time``, then id), from
+        ``updated_since`` in an incremental audit. The state after each page keeps the
+        vendor cursor *and* a keyset position (the last update_time and the ids read at
+        that time): a resumed run tries the cursor and, if Pipedrive no longer accepts
+        it, continues from ``updated_since=<time>`` skipping the ids already read."""
+
+        def pages(state: dict | None, handle):
+            base = dict(params, limit=self.page_limit, sort_by="update_time", sort_direction="asc")
+            if self.since is not None:
+                base["updated_since"] = _rfc3339(self.since)
+            cursor, last_time, ids_at = None, None, []
+            if state:
+                cursor, last_time, ids_at = state.get("cursor"), state.get("time"), list(state.get("ids") or [])
+                if state.get("since"):
+                    base["updated_since"] = state["since"]
+                if not cursor and state.get("done"):
+                    return
+            skip: set = set()
+            while True:
+                query = dict(base)
+                if cursor:
+                    query["cursor"] = cursor
+                try:
+                    body = self._get("v2", path, query)
+                except BadRequest:
+                    if not cursor:
+                        raise
+                    # The cursor is no longer valid: continue from the keyset position.
+                    cursor, skip = None, set(ids_at)
+                    if last_time:
+                        base["updated_since"] = last_time
+                    continue
+                if handle is not None:
+                    handle.advance(calls=1)
+                data = body.get("data") or []
+                for record in data:
+                    when = record.get("update_time")
+                    if when == last_time:
+                        ids_at.append(record.get("id"))
+                    else:
+                        last_time, ids_at = when, [record.get("id")]
+                if skip:
+                    data = [r for r in data if r.get("id") not in skip]
+                cursor = (body.get("additional_data") or {}).get("next_cursor")
+                new_state = {"cursor": cursor, "time": last_time, "ids": ids_at,
+                             "since": base.get("updated_since"), "done": not cursor}
+                yield data, new_state
+                if not cursor:
+                    return
+
+        return pages
+
+    def _notes_part(self) -> Callable:
+        """v1 /notes by offset (no modified-since filter; the state is the next offset)."""
+
+        def pages(state: dict | None, handle):
+            start = int((state or {}).get("start") or 0)
+            if state and state.get("done"):
+                return
+            while True:
+                body = self._get("v1", "/notes", {"start": start, "limit": self.page_limit, "sort": "id ASC"})
+                if handle is not None:
+                    handle.advance(calls=1)
+                data = body.get("data") or []
+                pagination = (body.get("additional_data") or {}).get("pagination") or {}
+                more = bool(pagination.get("more_items_in_collection")) and bool(data)
+                next_start = pagination.get("next_start")
+                start = int(next_start) if next_start is not None else start + len(data)
+                yield data, {"start": start, "done": not more}
+                if not more:
+                    return
+
+        return pages
+
+    def _list_part(self, getter: Callable[[], list]) -> Callable:
+        def pages(state: dict | None, handle):
+            if state and state.get("done"):
+                return
+            yield getter(), {"done": True}
+
+        return pages
+
+    def _read_deletions(self, sink) -> dict[str, set]:
+        """Ids deleted since the previous audit, and the notes changed since.
+
+        * deals: ``GET /api/v2/deals?status=deleted&updated_since=...`` (Pipedrive keeps
+          deleted deals for 30 days);
+        * persons, organizations, activities, notes: ``GET /v1/recents`` since that time
+          (every change of those kinds; a deleted record comes back inactive). Pipedrive's
+          v2 lists have no deleted filter for them.
+        """
+        deleted: dict[str, set] = {"contacts": set(), "companies": set(), "activities": set(), "deals": set()}
+        self._changed_notes_list: list[dict] = []
+        base = {"status": "deleted", "updated_since": _rfc3339(self.since)}
+        for page in self._cursor_pages("/deals", base, None):
+            deleted["deals"].update(str(d.get("id")) for d in page)
+        kinds = {"person": "contacts", "organization": "companies", "activity": "activities", "note": "activities"}
+        items = "person,organization,activity" + (",note" if self.read_notes else "")
+        start = 0
+        since = mapping.v1_time(self.since)
+        while True:
+            body = self._get("v1", "/recents", {"since_timestamp": since, "items": items, "start": start, "limit": self.page_limit})
+            data = body.get("data") or []
+            for entry in data:
+                item, record = entry.get("item"), entry.get("data") or {}
+                if item not in kinds:
+                    continue
+                rid = mapping.to_id(entry.get("id", record.get("id")))
+                gone = record.get("active_flag") is False or record.get("is_deleted") is True or record.get("deleted") is True
+                if item == "note":
+                    if gone:
+                        deleted["activities"].add(f"{mapping.NOTE_ID_PREFIX}{rid}")
+                    else:
+                        self._changed_notes_list.append(record)
+                elif gone:
+                    deleted[kinds[item]].add(rid)
+            pagination = (body.get("additional_data") or {}).get("pagination") or {}
+            if not pagination.get("more_items_in_collection") or not data:
+                break
+            next_start = pagination.get("next_start")
+            start = int(next_start) if next_start is not None else start + len(data)
+        return deleted
+
+    def _changed_notes(self) -> list[dict]:
+        return list(getattr(self, "_changed_notes_list", []))
+
+    def _load_maps(self, store, tenant: str, *, resuming: bool = False) -> None:
+        """Fill the lookups of derived columns from a snapshot (previous or this one)."""
+        if store is None:
+            return
+        try:
+            acts = store.execute(
+                "SELECT id, coalesce(due_at, completed_at, created_at) FROM canonical.activities WHERE tenant = ?",
+                [tenant]).fetchall()
+            orgs = store.execute("SELECT id, name FROM canonical.companies WHERE tenant = ?", [tenant]).fetchall()
+        except Exception:  # an older snapshot without a table: the lookups stay partial
+            acts, orgs = [], []
+        finally:
+            if not resuming:
+                store.close()
+        for rid, when in acts:
+            self.activity_times[str(rid)] = _aware(when)
+        for rid, name in orgs:
+            self.org_names[str(rid)] = name
+
+    def _stored_ids(self, sink, table: str) -> set:
+        """Ids this audit already committed for ``table`` (resuming), so a record modified
+        after it was read (and so met again later in update_time order) is not stored twice."""
+        store = getattr(sink, "store", None)
+        if store is None:
+            return set()
+        try:
+            return {str(r[0]) for r in store.execute(f"SELECT id FROM canonical.{table} WHERE tenant = ?", [sink.tenant]).fetchall()}
+        except Exception:
+            return set()
 
     # ------------------------------------------------------------------ paging
 
@@ -387,6 +595,11 @@ class PipedriveConnector:
                 f"HTTP {status} {self._error_text(response)}".strip(),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
+        if status == 400:
+            raise BadRequest(
+                f"{where}: HTTP 400 {self._error_text(response)}".strip(),
+                hint="this is a request the connector should not make; please report it",
+            )
         if status >= 400:
             raise ConnectorError(
                 f"{where}: HTTP {status} {self._error_text(response)}".strip(),
@@ -421,6 +634,25 @@ class PipedriveConnector:
         if burst and burst > 0 and burst < self.limiter.max_calls:
             # The server says our burst allowance is lower than configured: obey it.
             self.limiter.max_calls = burst
+
+
+def _rfc3339(value) -> str:
+    return mapping.v2_time(value)
+
+
+def _aware(value):
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _open_store(path):
+    from crm_audit_core.store import Store
+
+    try:
+        return Store(path, read_only=True)
+    except Exception:
+        return None
 
 
 def _int(value) -> int | None:

@@ -24,6 +24,7 @@ It is read-only: writes get a 405 envelope and are logged, so tests can assert n
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import math
 import threading
@@ -45,7 +46,7 @@ V2_LISTS = (
     "persons", "organizations", "deals", "activities", "pipelines", "stages",
     "personFields", "organizationFields", "dealFields", "activityFields",
 )
-V1_PAGED = ("roles", "notes")
+V1_PAGED = ("roles", "notes", "recents")
 V1_UNPAGED = ("users", "webhooks")
 TOKEN_COST = {"v1": 20, "v2": 10}
 ERROR_INFO = "Please check developers.pipedrive.com"
@@ -375,17 +376,37 @@ def _envelope_error(status: int, message: str, headers: dict | None = None, **ex
     return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers or {})
 
 
-def _encode_cursor(entity: str, offset: int) -> str:
-    raw = json.dumps({entity: offset}, separators=(",", ":")).encode()
+def _encode_cursor(entity: str, position, generation: int = 0) -> str:
+    """A stateless cursor naming the last record served (sort key, id), as Pipedrive's
+    base64url JSON cursors; ``g`` lets a test make every cursor handed out so far invalid."""
+    raw = json.dumps({entity: position, "g": generation}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(entity: str, cursor: str) -> int | None:
+def _decode_cursor(entity: str, cursor: str, generation: int = 0):
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(json.loads(base64.urlsafe_b64decode(padded))[entity])
+        body = json.loads(base64.urlsafe_b64decode(padded))
+        if body.get("g", 0) != generation:
+            return None
+        key, rid = body[entity]
+        return (str(key), int(rid))
     except Exception:
         return None
+
+
+RECENT_ITEMS = {"person": "persons", "organization": "organizations", "activity": "activities", "note": "notes", "deal": "deals"}
+SORT_KEYS = ("id", "update_time", "add_time")
+
+
+def _now_v2() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _time_key(value) -> str:
+    """update_time in one sortable form ('' when missing), whatever its API version."""
+    dt = mapping._as_utc(value)
+    return "" if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -423,6 +444,60 @@ class PipedriveSandbox:
         self._times: dict[str, deque] = {}
         self._lock = threading.Lock()
         self._activity_times = {a["id"]: a for a in self.data.entities["activities"]}
+        # Deleted records (entity -> id -> record with is_deleted/update_time), served by
+        # /v2/deals?status=deleted and /v1/recents, as Pipedrive keeps them for 30 days.
+        self.deleted: dict[str, dict[int, dict]] = {}
+        self.cursor_generation = 0
+        self._version = 0
+        self._views: dict = {}
+
+    # -- tenant changes between audits (tests) ----------------------------------------
+
+    def _find(self, entity: str, record_id) -> dict:
+        for record in self.data.entities[entity]:
+            if record.get("id") == int(record_id):
+                return record
+        raise KeyError(f"{entity} {record_id} not in the sandbox")
+
+    def _touched(self, entity: str, record: dict, when: str | None = None) -> None:
+        when = when or _now_v2()
+        record["update_time"] = mapping.v1_time(when) if entity == "notes" else when
+        self._version += 1
+
+    def update(self, entity: str, record_id, when: str | None = None, **values) -> dict:
+        """Change a record (Pipedrive field names) and bump its update_time to now."""
+        with self._lock:
+            record = self._find(entity, record_id)
+            record.update(values)
+            self._touched(entity, record, when)
+            return record
+
+    def add(self, entity: str, record: dict, when: str | None = None) -> dict:
+        """Add a record (Pipedrive shape, with its id); add_time/update_time default to now."""
+        with self._lock:
+            record = dict(record)
+            record.setdefault("add_time", mapping.v1_time(when or _now_v2()) if entity == "notes" else (when or _now_v2()))
+            self.data.entities[entity].append(record)
+            self.data.entities[entity].sort(key=lambda r: r["id"])
+            self._touched(entity, record, when)
+            return record
+
+    def delete(self, entity: str, record_id, when: str | None = None) -> dict:
+        """Delete a record: gone from the lists, kept in the deleted feeds."""
+        with self._lock:
+            record = self._find(entity, record_id)
+            self.data.entities[entity].remove(record)
+            record = dict(record, is_deleted=True, active_flag=False)
+            if entity == "deals":
+                record["status"] = "deleted"
+            self._touched(entity, record, when)
+            self.deleted.setdefault(entity, {})[record["id"]] = record
+            return record
+
+    def expire_cursors(self) -> None:
+        """Every cursor handed out so far becomes invalid (HTTP 400), as an expired one would."""
+        with self._lock:
+            self.cursor_generation += 1
 
     # -- control -------------------------------------------------------------------
 
@@ -569,27 +644,90 @@ class PipedriveSandbox:
         if limit < 1 or limit > MAX_LIMIT:
             return _envelope_error(400, f"limit must be between 1 and {MAX_LIMIT}", headers=headers)
         if resource in V1_PAGED:
+            if resource == "recents":
+                if not request.args.get("since_timestamp"):
+                    return _envelope_error(400, "since_timestamp is required", headers=headers)
+                records = self._recents(request)
             start = int(request.args.get("start", 0) or 0)
             page = records[start : start + limit]
             more = start + limit < len(records)
             pagination = {"start": start, "limit": limit, "more_items_in_collection": more}
             if more:
                 pagination["next_start"] = start + limit
-            return self._json({"success": True, "data": [self._public(r) for r in page],
-                               "additional_data": {"pagination": pagination}}, headers)
+            data = page if resource == "recents" else [self._public(r) for r in page]
+            return self._json({"success": True, "data": data, "additional_data": {"pagination": pagination}}, headers)
         cursor = request.args.get("cursor")
-        offset = 0
+        sort_by = request.args.get("sort_by", "id")
+        if sort_by not in SORT_KEYS:
+            return _envelope_error(400, f"sort_by must be one of {', '.join(SORT_KEYS)}", headers=headers)
+        since = request.args.get("updated_since")
+        if since:
+            try:
+                since = _time_key(since)
+            except ValueError:
+                return _envelope_error(400, "updated_since must be RFC3339", headers=headers)
+        status = request.args.get("status") if resource == "deals" else None
+        keys, view = self._view(resource, sort_by, since, status)
+        start = 0
         if cursor:
-            decoded = _decode_cursor(resource, cursor)
-            if decoded is None:
+            position = _decode_cursor(resource, cursor, self.cursor_generation)
+            if position is None:
                 return _envelope_error(400, "Invalid cursor", headers=headers)
-            offset = decoded
-        page = records[offset : offset + limit]
-        more = offset + limit < len(records)
+            start = bisect.bisect_right(keys, position)
+        page = view[start : start + limit]
+        more = start + limit < len(view)
         include = set(filter(None, request.args.get("include_fields", "").split(",")))
         data = [self._public(r, include) for r in page]
-        return self._json({"success": True, "data": data,
-                           "additional_data": {"next_cursor": _encode_cursor(resource, offset + limit) if more else None}}, headers)
+        next_cursor = _encode_cursor(resource, list(keys[start + limit - 1]), self.cursor_generation) if more else None
+        return self._json({"success": True, "data": data, "additional_data": {"next_cursor": next_cursor}}, headers)
+
+    def _view(self, resource: str, sort_by: str, since: str | None, status: str | None):
+        """Records of ``resource`` filtered and sorted (cached until the tenant changes)."""
+        cache_key = (resource, sort_by, since, status, self._version)
+        with self._lock:
+            hit = self._views.get(cache_key)
+            if hit is not None:
+                return hit
+            if status:
+                wanted = set(status.split(","))
+                records = []
+                if wanted - {"deleted"}:
+                    records += [r for r in self.data.entities.get(resource, []) if r.get("status") in wanted]
+                if "deleted" in wanted:
+                    records += list(self.deleted.get(resource, {}).values())
+            else:
+                records = self.data.entities.get(resource, [])
+            if since:
+                records = [r for r in records if _time_key(r.get("update_time")) >= since]
+            if sort_by == "id":
+                keyed = sorted((("", int(r["id"])), r) for r in records) if records and "id" in records[0] else [(("", i), r) for i, r in enumerate(records)]
+            else:
+                keyed = sorted(((_time_key(r.get(sort_by)), int(r["id"])), r) for r in records)
+            keys = [k for k, _ in keyed]
+            view = [r for _, r in keyed]
+            if len(self._views) > 64:
+                self._views.clear()
+            self._views[cache_key] = (keys, view)
+            return keys, view
+
+    def _recents(self, request: Request) -> list[dict]:
+        """/v1/recents: changes since ``since_timestamp`` (UTC, ``YYYY-MM-DD HH:MM:SS``),
+        oldest first; a deleted record comes back with ``active_flag: false``."""
+        since = _time_key(request.args.get("since_timestamp"))
+        items = [i for i in (request.args.get("items") or ",".join(RECENT_ITEMS)).split(",") if i in RECENT_ITEMS]
+        out = []
+        with self._lock:
+            for item in items:
+                entity = RECENT_ITEMS[item]
+                for record in self.data.entities.get(entity, []):
+                    if _time_key(record.get("update_time")) >= since:
+                        out.append({"item": item, "id": record["id"], "data": dict(self._public(record), active_flag=True)})
+                for record in self.deleted.get(entity, {}).values():
+                    if _time_key(record.get("update_time")) >= since:
+                        out.append({"item": item, "id": record["id"],
+                                    "data": {"id": record["id"], "active_flag": False, "update_time": record["update_time"]}})
+        out.sort(key=lambda e: (_time_key(e["data"].get("update_time")), e["item"], e["id"]))
+        return out
 
     @staticmethod
     def _public(record: dict, include: set | None = None) -> dict:
