@@ -156,7 +156,7 @@ def stalled_deals(ctx):
             "id": "pipeline-by-stage", "title": "Open deals by stage", "kind": "stacked-bar", "x": stages,
             "series": {"worked on": [sum(1 for i in r["ids"] if str(i) not in stalled) for r in rows],
                        f"no activity in {days} days": [sum(1 for i in r["ids"] if str(i) in stalled) for r in rows]},
-            "y_label": "open deals"}]
+            "y_label": "open deals", "colors": ["#2563eb", "#f59e0b"]}]
     return ctx.result(ids=ids, population=total, details=details, metrics=metrics,
                       message=f"{len(ids)} of {total} open deals have had no activity for {days} days")
 

@@ -7,6 +7,8 @@ Checks describe the charts their metrics deserve with a small spec in
      "x": ["2026-01-01", ...], "series": {"call": [3, 5, ...], "email": [...]},
      "x_label": "day", "y_label": "activities"}
 
+Optional ``colors`` (a list of CSS colours, one per series) overrides the palette.
+
 Kinds: ``line`` (x are ISO dates or labels), ``bar``, ``stacked-bar``, ``barh``
 (one series), ``heatmap`` (``x`` columns, ``y`` rows, ``values`` rows of numbers 0-1 or
 counts). Labels are CRM data: matplotlib writes them as escaped SVG text, and math text
@@ -66,6 +68,7 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8) -> str:
     with warnings.catch_warnings(), matplotlib.rc_context(_RC):
         warnings.filterwarnings("ignore", message="Glyph .* missing")
         kind = spec["kind"]
+        palette = [str(c) for c in spec.get("colors") or []] + PALETTE
         x = list(spec.get("x") or [])
         series = {str(k): list(v) for k, v in (spec.get("series") or {}).items()}
         if kind == "barh":
@@ -78,7 +81,7 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8) -> str:
             dates = _as_dates(x)
             xs = dates if dates else list(range(len(x)))
             for i, (name, values) in enumerate(series.items()):
-                ax.plot(xs, values, label=_short(name), color=PALETTE[i % len(PALETTE)], linewidth=1.2)
+                ax.plot(xs, values, label=_short(name), color=palette[i % len(palette)], linewidth=1.2)
             if dates:
                 fig.autofmt_xdate()
             elif x:
@@ -91,17 +94,17 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8) -> str:
             for i, (name, values) in enumerate(series.items()):
                 values = [float(v or 0) for v in values]
                 if kind == "stacked-bar":
-                    ax.bar(positions, values, bottom=bottom, label=_short(name), color=PALETTE[i % len(PALETTE)])
+                    ax.bar(positions, values, bottom=bottom, label=_short(name), color=palette[i % len(palette)])
                     bottom = [b + v for b, v in zip(bottom, values)]
                 else:
                     w = 0.8 / n
                     ax.bar([p - 0.4 + w * (i + 0.5) for p in positions], values, width=w, label=_short(name),
-                           color=PALETTE[i % len(PALETTE)])
+                           color=palette[i % len(palette)])
             ax.set_xticks(positions, [_short(v, 16) for v in x], rotation=30 if len(x) > 5 else 0, ha="right" if len(x) > 5 else "center")
         elif kind == "barh":
             [(name, values)] = list(series.items())[:1] or [("", [])]
             positions = list(range(len(x)))
-            ax.barh(positions, [float(v or 0) for v in values], color=PALETTE[0])
+            ax.barh(positions, [float(v or 0) for v in values], color=palette[0])
             ax.set_yticks(positions, [_short(v) for v in x])
             ax.invert_yaxis()
         elif kind == "heatmap":
