@@ -501,17 +501,21 @@ class PipedriveSandbox:
 
     # -- control -------------------------------------------------------------------
 
-    def inject(self, kind: str, times: int = 1, path_contains: str | None = None) -> None:
+    def inject(self, kind: str, times: int = 1, path_contains: str | None = None, after: int = 0) -> None:
+        """Fail the next ``times`` matching requests, once ``after`` matching ones succeeded."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         with self._lock:
-            self.faults.append([kind, times, path_contains])
+            self.faults.append([kind, times, path_contains, after])
 
     def _take_fault(self, path: str) -> str | None:
         with self._lock:
             for fault in self.faults:
-                kind, times, contains = fault
+                kind, times, contains, after = fault
                 if times > 0 and (contains is None or contains in path):
+                    if after > 0:
+                        fault[3] -= 1
+                        return None
                     fault[1] -= 1
                     return kind
         return None
