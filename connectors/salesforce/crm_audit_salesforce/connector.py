@@ -19,6 +19,7 @@ import csv
 import io
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import quote_plus, urlparse
@@ -90,6 +91,44 @@ OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_e
 
 class _Unavailable(Exception):
     """An optional object the audit user may not read (permission, edition)."""
+
+
+class _WindowGone(Exception):
+    """getDeleted cannot cover the incremental window (log purged, or too old)."""
+
+
+# getDeleted returns deletions of the last 15 days at most; keep a day's margin.
+DELETED_WINDOW = timedelta(days=14)
+
+
+@dataclass
+class _Source:
+    """One object read into a canonical table (a table may have several: contacts from
+    Contact and Lead). ``key`` names it in checkpoints; ``full_where``: the filter of a
+    full read (incremental reads narrow ``where`` to changed records)."""
+
+    key: str
+    sobject: str
+    fields: list[str]
+    where: str | None
+    row: Callable[[dict], dict]
+    full_where: str | None = None
+
+
+def _and(*conditions: str | None) -> str | None:
+    parts = [c for c in conditions if c]
+    return " AND ".join(parts) if parts else None
+
+
+def _chain_first(first: list[dict], pages: Iterator[tuple[int, list[dict]]]) -> Iterator[list[dict]]:
+    yield first
+    for _, records in pages:
+        yield records
+
+
+def _soql_datetime(value: Any) -> str:
+    when = m.parse_datetime(value)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _bool(value: Any, default: bool) -> bool:
@@ -206,6 +245,7 @@ class SalesforceConnector:
         self.types: dict[str, dict[str, str]] = {}
         self.describes: dict[str, dict] = {}
         self.as_of = _as_of(context)
+        self._window_noted = False
 
     # ------------------------------------------------------------------ setup
 
@@ -360,15 +400,20 @@ class SalesforceConnector:
 
     # ------------------------------------------------------------ reading
 
-    def _soql(self, fields: list[str], sobject: str, where: str | None) -> str:
+    def _soql(self, fields: list[str], sobject: str, where: str | None, order: str | None = None) -> str:
         text = f"SELECT {', '.join(fields)} FROM {sobject}"
-        return f"{text} WHERE {where}" if where else text
+        if where:
+            text += f" WHERE {where}"
+        if order:
+            text += f" ORDER BY {order}"
+        return text
 
-    def _chunks(self, fields: list[str], sobject: str, where: str | None, bulk: bool) -> list[list[str]]:
+    def _chunks(self, fields: list[str], sobject: str, where: str | None, bulk: bool,
+                order: str | None = None) -> list[list[str]]:
         """Split a field list so each query fits the URL (REST) or SOQL (Bulk) limit."""
 
         def fits(candidate: list[str]) -> bool:
-            soql = self._soql(candidate, sobject, where)
+            soql = self._soql(candidate, sobject, where, order)
             if bulk:
                 return len(soql) <= self.max_soql_length
             return len(self.sf.base_url) + len("query/?q=") + len(quote_plus(soql)) <= self.max_url_length
@@ -400,12 +445,30 @@ class SalesforceConnector:
             result = self._call(lambda: self.sf.query_more(nxt, identifier_is_url=True, headers=headers),
                                 f"querying {sobject}", sobject)
 
-    def _bulk_pages(self, soql: str, sobject: str) -> Iterator[list[dict]]:
+    def _bulk_pages(self, soql: str, sobject: str, job_id: str | None = None,
+                    locator: str = "") -> Iterator[tuple[list[dict], str, str]]:
+        """(records, job id, next locator) per Bulk 2.0 result page; the locator is '' after the last.
+
+        ``job_id``/``locator``: continue the job of an interrupted run where it stopped
+        (Bulk 2.0 keeps a query job's results for days) instead of creating a new job.
+        """
         client = getattr(self.sf.bulk2, sobject)._client
-        job = self._call(lambda: client.create_job("query", soql), f"creating a Bulk query job for {sobject}", sobject)
-        job_id = job["id"]
+        if job_id is None:
+            job = self._call(lambda: client.create_job("query", soql), f"creating a Bulk query job for {sobject}",
+                             sobject)
+            job_id = job["id"]
+        resumed = bool(locator)
         while True:
-            info = self._call(lambda: client.get_job(job_id, True), f"waiting for the Bulk job on {sobject}", sobject)
+            try:
+                info = self._call(lambda: client.get_job(job_id, True), f"waiting for the Bulk job on {sobject}",
+                                  sobject)
+            except ConnectorError as exc:
+                if not resumed:
+                    raise
+                raise ConnectorError(f"cannot continue the Bulk query job {job_id} on {sobject} of the interrupted "
+                                     f"audit: {exc.message}", where=self._where(),
+                                     hint="its results are gone (Bulk 2.0 keeps them for a few days); "
+                                          "run the audit again without --resume") from None
             state = info.get("state")
             if state == "JobComplete":
                 break
@@ -413,7 +476,6 @@ class SalesforceConnector:
                 raise ConnectorError(f"Bulk query job {job_id} on {sobject} {state.lower()}: "
                                      f"{info.get('errorMessage') or 'no reason given'}", where=self._where())
             time.sleep(self.bulk_poll_seconds)
-        locator = ""
         while True:
             def page(loc=locator):
                 result = client.get_query_results(job_id, loc, self.bulk_page_size)
@@ -425,55 +487,80 @@ class SalesforceConnector:
                 return result["locator"], records
 
             locator, records = self._call(page, f"reading Bulk results for {sobject}", sobject)
-            yield records
+            yield records, job_id, locator or ""
             if not locator:
                 return
 
-    def read(self, sobject: str, fields: list[str], where: str | None = None) -> Iterator[list[dict]]:
-        """Pages of records (dicts without ``attributes``) of ``sobject``."""
-        chunks = self._chunks(fields, sobject, where, bulk=False)
-        first_soql = self._soql(chunks[0], sobject, where)
-        pages = self._rest_pages(first_soql, sobject)
+    def pages(self, sobject: str, fields: list[str], where: str | None = None,
+              state: dict | None = None) -> Iterator[tuple[list[dict], dict]]:
+        """Pages of ``sobject`` records (dicts without ``attributes``), each with the state
+        that resumes the read right after it (see docs/connectors/salesforce.md, "Resuming"):
+
+        * ``{"after": Id}``: REST pages come in ``ORDER BY Id``; everything up to that Id
+          was handed out, so a resumed read asks ``WHERE ... AND Id > 'after'``. Query
+          locators (``nextRecordsUrl``) expire, this keyset position does not;
+        * ``{"job": id, "locator": loc}``: a Bulk 2.0 job (unordered), continued at its
+          result locator;
+        * ``{"done": True}``: nothing left.
+        """
+        state = state or {}
+        if state.get("done"):
+            return
+        if state.get("job"):
+            for records, _, nxt in self._bulk_pages("", sobject, state["job"], state.get("locator") or ""):
+                yield records, ({"job": state["job"], "locator": nxt} if nxt else {"done": True})
+            return
+        cond = _and(where, f"Id > '{state['after']}'" if state.get("after") else None)
+        keyed = "Id" in fields  # (a few helper reads select no Id: they are never checkpointed)
+        # room for the Id range of the joins of a wide object
+        chunks = self._chunks(fields, sobject, _and(cond, f"Id >= '{'X' * 18}' AND Id <= '{'X' * 18}'"),
+                              bulk=False, order="Id" if keyed else None)
+        pages = self._rest_pages(self._soql(chunks[0], sobject, cond, "Id" if keyed else None), sobject)
         total, first = next(pages)
         if self.progress is not None:
             _set_total(self.progress, total)
         if self.bulk_enabled and total > self.bulk_threshold:
             pages.close()
-            yield from self._read_bulk(sobject, fields, where)
+            yield from self._read_bulk(sobject, fields, cond)
             return
-        if len(chunks) == 1:
-            yield first
-            for _, records in pages:
-                yield records
-            return
-        # A wide object: join the field chunks on Id.
-        merged: dict[str, dict] = {}
-        for r in first:
-            merged[r["Id"]] = r
-        for _, records in pages:
-            for r in records:
-                merged[r["Id"]] = r
-        for chunk in chunks[1:]:
-            for _, records in self._rest_pages(self._soql(chunk, sobject, where), sobject):
-                for r in records:
-                    merged.setdefault(r["Id"], {"Id": r["Id"]}).update(r)
-        rows = list(merged.values())
-        for i in range(0, len(rows), self.batch_size):
-            yield rows[i : i + self.batch_size]
+        for records in _chain_first(first, pages):
+            if not records:
+                continue
+            if len(chunks) > 1:
+                records = self._join_chunks(sobject, chunks[1:], cond, records)
+            yield records, ({"after": records[-1]["Id"]} if keyed else {})
 
-    def _read_bulk(self, sobject: str, fields: list[str], where: str | None) -> Iterator[list[dict]]:
+    def _join_chunks(self, sobject: str, chunks: list[list[str]], cond: str | None, records: list[dict]) -> list[dict]:
+        """A wide object: the other field chunks of the same Id range, joined on Id."""
+        merged = {r["Id"]: dict(r) for r in records}
+        span = f"Id >= '{records[0]['Id']}' AND Id <= '{records[-1]['Id']}'"
+        for chunk in chunks:
+            for _, part in self._rest_pages(self._soql(chunk, sobject, _and(cond, span), "Id"), sobject):
+                for r in part:
+                    if r["Id"] in merged:
+                        merged[r["Id"]].update(r)
+        return list(merged.values())
+
+    def _read_bulk(self, sobject: str, fields: list[str], where: str | None) -> Iterator[tuple[list[dict], dict]]:
         chunks = self._chunks(fields, sobject, where, bulk=True)
         if len(chunks) == 1:
-            yield from self._bulk_pages(self._soql(fields, sobject, where), sobject)
+            for records, job_id, nxt in self._bulk_pages(self._soql(fields, sobject, where), sobject):
+                yield records, ({"job": job_id, "locator": nxt} if nxt else {"done": True})
             return
         merged: dict[str, dict] = {}
         for chunk in chunks:
-            for records in self._bulk_pages(self._soql(chunk, sobject, where), sobject):
+            for records, _, _ in self._bulk_pages(self._soql(chunk, sobject, where), sobject):
                 for r in records:
                     merged.setdefault(r["Id"], {}).update(r)
-        rows = list(merged.values())
+        rows = [merged[k] for k in sorted(merged)]  # Id order: a keyset position resumes it
         for i in range(0, len(rows), self.bulk_page_size):
-            yield rows[i : i + self.bulk_page_size]
+            page = rows[i : i + self.bulk_page_size]
+            yield page, {"after": page[-1]["Id"]}
+
+    def read(self, sobject: str, fields: list[str], where: str | None = None) -> Iterator[list[dict]]:
+        """Pages of records (dicts without ``attributes``) of ``sobject``."""
+        for records, _ in self.pages(sobject, fields, where):
+            yield records
 
     def read_all(self, sobject: str, fields: list[str], where: str | None = None) -> list[dict]:
         out: list[dict] = []
@@ -520,6 +607,120 @@ class SalesforceConnector:
         self.progress = sink.progress(table, None) if hasattr(sink, "progress") else _NullProgress()
         return self.progress
 
+    # -- resumable and incremental reads (docs/connectors/salesforce.md, "Resuming", "Incremental audits")
+
+    @staticmethod
+    def _done(sink, table: str) -> bool:
+        """Resuming: an earlier run of this audit completed ``table``."""
+        check = getattr(sink, "is_complete", None)
+        return bool(check is not None and check(table))
+
+    def _read_table(self, sink, table: str, sources: Callable[[Any], list["_Source"]], *,
+                    incremental: bool = False) -> None:
+        """Read ``table`` from its sources (one or more objects), checkpointing each page.
+
+        The checkpoint state names the source and its position (:meth:`pages`), plus the
+        incremental window when the table is read incrementally, so ``--resume`` continues
+        exactly there in the same mode. Incrementally, only records changed since the
+        previous audit are read; deletions come from getDeleted; the rest is carried forward.
+        """
+        if self._done(sink, table):
+            return
+        progress = self._begin(sink, table)
+        getter = getattr(sink, "resume_state", None)
+        state = (getter(table) if getter is not None else None) or {}
+        previous = self._previous_for(sink, table, state) if incremental else None
+        base: dict = {}
+        if previous is not None:
+            base = {"since": _soql_datetime(previous.since),
+                    "previous": {"audit_id": previous.audit_id, "path": str(previous.path)}}
+        plan = sources(previous)
+        keys = [s.key for s in plan]
+        begin = keys.index(state["source"]) if state.get("source") in keys else 0
+        checkpoint = getattr(sink, "checkpoint", None)
+        for i, source in enumerate(plan[begin:], start=begin):
+            position = state.get("position") if i == begin else None
+            for records, position in self.pages(source.sobject, source.fields, source.where, position):
+                rows = [source.row(r) for r in records]
+                sink.write(table, rows)  # the page and its position commit together:
+                if checkpoint is not None:
+                    checkpoint(table, {**base, "source": source.key, "position": position})
+                progress.advance(records=len(rows))
+        if previous is not None:
+            deleted = self._deleted_since(sink, table, plan, previous)
+            sink.carry_forward(table, previous, deleted)
+        sink.complete(table)
+
+    def _previous_for(self, sink, table: str, state: dict):
+        """The previous snapshot to read ``table`` against, or None for a full read."""
+        from crm_audit_core.connector import PreviousSnapshot
+
+        if state:  # resuming: keep the mode the interrupted run chose for this table
+            if not state.get("since"):
+                return None
+            prev = state.get("previous") or {}
+            return PreviousSnapshot(audit_id=prev.get("audit_id", "?"), path=prev.get("path"),
+                                    since=m.parse_datetime(state["since"]))
+        previous = getattr(self.context, "previous", None)
+        if previous is None:
+            return None
+        since = m.parse_datetime(previous.since)
+        if since is None or since < datetime.now(UTC) - DELETED_WINDOW:
+            if not self._window_noted:
+                self._window_noted = True
+                sink.note(f"Salesforce: the previous audit {previous.audit_id} is older than Salesforce's "
+                          f"{DELETED_WINDOW.days}-day deleted-records window: records read in full")
+            return None
+        return previous
+
+    def _deleted_since(self, sink, table: str, plan: list["_Source"], previous) -> list[str]:
+        """Ids of the table's records deleted (or turned into something else) since ``previous``."""
+        since = m.parse_datetime(previous.since)
+        start = since.replace(second=0, microsecond=0)  # getDeleted ignores seconds
+        end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+        deleted: set[str] = set()
+        for sobject in dict.fromkeys(s.sobject for s in plan):
+            try:
+                result = self._call(lambda: getattr(self.sf, sobject).deleted(start, end),
+                                    f"reading deleted {sobject} records", sobject)
+                earliest = m.parse_datetime((result or {}).get("earliestDateAvailable"))
+                if earliest is not None and earliest > start:
+                    raise _WindowGone(f"its deleted-records log starts at {m.format_datetime(earliest)}")
+                deleted.update(r["id"] for r in (result or {}).get("deletedRecords") or [])
+            except (_WindowGone, ConnectorError) as exc:
+                if isinstance(exc, ConnectorError) and not any(
+                        code in exc.message for code in ("INVALID_REPLICATION_DATE", "EXCEEDED_ID_LIMIT")):
+                    raise
+                why = exc.message if isinstance(exc, ConnectorError) else str(exc)
+                sink.note(f"Salesforce: {sobject}: getDeleted cannot cover {m.format_datetime(start)} ({why}); "
+                          "deletions found by comparing all ids with the previous audit instead")
+                deleted.update(self._deleted_by_ids(table, sobject, plan, previous))
+        if any(s.sobject == "Lead" for s in plan):
+            # a lead converted since the previous audit lives on as its Contact
+            since_text = _soql_datetime(since)
+            for page in self.read("Lead", ["Id"], f"IsConverted = true AND SystemModstamp > {since_text}"):
+                deleted.update(r["Id"] for r in page)
+        return sorted(deleted)
+
+    def _deleted_by_ids(self, table: str, sobject: str, plan: list["_Source"], previous) -> set[str]:
+        """Deletions without getDeleted: previous ids of ``sobject`` that no longer exist."""
+        import duckdb
+
+        source = next(s for s in plan if s.sobject == sobject)
+        full_where = source.full_where
+        now = {r["Id"] for page in self.read(sobject, ["Id"], full_where) for r in page}
+        prefix = m.KEY_PREFIXES.get(sobject, "")
+        con = duckdb.connect(str(previous.path), read_only=True)
+        try:
+            rows = con.execute(f"SELECT id FROM canonical.{table} WHERE tenant = ? AND id LIKE ?",
+                               [self._tenant(), prefix + "%"]).fetchall()
+        finally:
+            con.close()
+        return {r[0] for r in rows} - now
+
+    def _tenant(self) -> str:
+        return getattr(self.context, "tenant", None) or "t"
+
     def _limits(self, sink) -> None:
         try:
             limits = self._call(lambda: self.sf.limits(), "reading org limits", "limits")
@@ -532,9 +733,12 @@ class SalesforceConnector:
         self.limits = limits
 
     def _platform(self, sink, versions: list[dict]) -> None:
+        # read even when resuming: deals need the org's default currency
         self._begin(sink, "platform")
         org = self.read_all("Organization", m.ORGANIZATION_FIELDS)
         self.organization = org[0] if org else None
+        if self._done(sink, "platform"):
+            return
         sink.write("platform", [m.platform_row(self.organization, versions, self.api_version)])
         sink.complete("platform")
 
@@ -546,7 +750,9 @@ class SalesforceConnector:
             return None
 
     def _users(self, sink) -> None:
-        progress = self._begin(sink, "users")
+        if self._done(sink, "users"):
+            return
+        self._begin(sink, "users")
         admin_sets = self._optional(sink, "PermissionSet", m.PERMISSION_SET_FIELDS)
         admin_ids: set[str] = set()
         if admin_sets is not None:
@@ -556,23 +762,17 @@ class SalesforceConnector:
             admin_ids = {a["AssigneeId"] for a in assignments if a.get("PermissionSetId") in privileged}
         mfa_rows = self._optional(sink, "TwoFactorMethodsInfo", m.MFA_FIELDS)
         mfa = None if mfa_rows is None else {r["UserId"]: m.has_mfa(r) for r in mfa_rows}
-        for page in self.read("User", m.USER_FIELDS):
-            sink.write("users", [m.user_row(r, admin_ids, mfa) for r in page])
-            progress.advance(records=len(page))
-        sink.complete("users")
+        self._read_table(sink, "users", lambda prev: [
+            _Source("User", "User", m.USER_FIELDS, None, lambda r: m.user_row(r, admin_ids, mfa))])
 
     def _logins(self, sink) -> None:
-        progress = self._begin(sink, "login_events")
         since = (self.as_of - timedelta(days=self.login_history_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
-            for page in self.read("LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}"):
-                sink.write("login_events", [m.login_row(r) for r in page])
-                progress.advance(records=len(page))
+            self._read_table(sink, "login_events", lambda prev: [
+                _Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", m.login_row)])
         except _Unavailable as exc:
             sink.note(f"Salesforce: login history not available: {exc} (grant 'Manage Users' or "
                       "'Monitor Login History' to the audit user)")
-            return
-        sink.complete("login_events")
 
     def _fields(self, sink) -> dict[str, list[str]]:
         """Describe the audited objects: the fields table, custom fields per object."""
@@ -590,8 +790,9 @@ class SalesforceConnector:
                     continue
                 seen.add((table, f["name"]))
                 rows.append(m.field_row(table, f, mapped))
-        sink.write("fields", rows)
-        sink.complete("fields")
+        if not self._done(sink, "fields"):
+            sink.write("fields", rows)
+            sink.complete("fields")
         return custom
 
     def _present(self, sobject: str, fields: list[str]) -> list[str]:
@@ -603,33 +804,37 @@ class SalesforceConnector:
                 out.append(f)
         return out
 
+    def _changed(self, previous, where: str | None = None) -> str | None:
+        """``where`` narrowed to records created or modified since the previous audit."""
+        if previous is None:
+            return where
+        # SystemModstamp also moves on system changes (e.g. a parent's roll-up), so it
+        # catches at least what LastModifiedDate does.
+        return _and(where, f"SystemModstamp > {_soql_datetime(previous.since)}")
+
     def _companies(self, sink, custom) -> None:
-        progress = self._begin(sink, "companies")
         fields = self._present("Account", m.ACCOUNT_FIELDS + [self.cfg["source_detail_field"]]) + custom["Account"]
-        for page in self.read("Account", fields):
-            sink.write("companies", [m.company_row(r, self.cfg, custom["Account"], self.types["Account"]) for r in page])
-            progress.advance(records=len(page))
-        sink.complete("companies")
+        self._read_table(sink, "companies", lambda prev: [
+            _Source("Account", "Account", fields, self._changed(prev),
+                    lambda r: m.company_row(r, self.cfg, custom["Account"], self.types["Account"]))], incremental=True)
 
     def _contacts(self, sink, custom) -> None:
-        progress = self._begin(sink, "contacts")
         extra = [self.cfg[k] for k in ("lifecycle_field", "lead_status_field", "segments_field", "source_detail_field",
                                        "lead_account_field")]
-        fields = self._present("Contact", m.CONTACT_FIELDS + extra) + custom["Contact"]
-        for page in self.read("Contact", fields):
-            sink.write("contacts", [m.contact_row_from_contact(r, self.cfg, custom["Contact"], self.types["Contact"])
-                                    for r in page])
-            progress.advance(records=len(page))
-        fields = self._present("Lead", m.LEAD_FIELDS + extra) + custom["Lead"]
+        contact_fields = self._present("Contact", m.CONTACT_FIELDS + extra) + custom["Contact"]
+        lead_fields = self._present("Lead", m.LEAD_FIELDS + extra) + custom["Lead"]
         # Converted leads live on as their Contact; only open leads are contacts at stage "lead".
-        for page in self.read("Lead", fields, "IsConverted = false"):
-            sink.write("contacts", [m.contact_row_from_lead(r, self.cfg, custom["Lead"], self.types["Lead"])
-                                    for r in page])
-            progress.advance(records=len(page))
-        sink.complete("contacts")
+        self._read_table(sink, "contacts", lambda prev: [
+            _Source("Contact", "Contact", contact_fields, self._changed(prev),
+                    lambda r: m.contact_row_from_contact(r, self.cfg, custom["Contact"], self.types["Contact"])),
+            _Source("Lead", "Lead", lead_fields, self._changed(prev, "IsConverted = false"),
+                    lambda r: m.contact_row_from_lead(r, self.cfg, custom["Lead"], self.types["Lead"]),
+                    full_where="IsConverted = false"),
+        ], incremental=True)
 
     def _stages(self, sink) -> None:
-        progress = self._begin(sink, "stages")
+        # read even when resuming: deals map stage names to stage ids
+        self._begin(sink, "stages")
         rows = self._optional(sink, "OpportunityStage", m.STAGE_FIELDS)
         if rows is None:
             return
@@ -637,8 +842,10 @@ class SalesforceConnector:
             for key in ("MasterLabel", "ApiName"):
                 if r.get(key):
                     self.stage_ids.setdefault(r[key], r["Id"])
+        if self._done(sink, "stages"):
+            return
         sink.write("stages", [m.stage_row(r) for r in rows])
-        progress.advance(records=len(rows))
+        self.progress.advance(records=len(rows))
         sink.complete("stages")
 
     def _loss_field(self, sink) -> str | None:
@@ -661,7 +868,8 @@ class SalesforceConnector:
         return None
 
     def _deals(self, sink, custom) -> None:
-        progress = self._begin(sink, "deals")
+        if self._done(sink, "deals"):
+            return
         self.describe("Opportunity")
         loss = self._loss_field(sink)
         cfg = {**self.cfg, "loss_reason_field": loss}
@@ -672,40 +880,47 @@ class SalesforceConnector:
         fields += [f for f in custom["Opportunity"] if f not in fields]
         deal_custom = [f for f in custom["Opportunity"] if f != loss]
         currency = (self.organization or {}).get("DefaultCurrencyIsoCode")
-        for page in self.read("Opportunity", fields):
-            rows = [m.deal_row(r, cfg, deal_custom, self.types["Opportunity"], currency, self.stage_ids)
-                    for r in page]
+
+        def row(r: dict) -> dict:
+            out = m.deal_row(r, cfg, deal_custom, self.types["Opportunity"], currency, self.stage_ids)
             if loss is None:
-                for row in rows:
-                    row.pop("lost_reason", None)
-            sink.write("deals", rows)
-            progress.advance(records=len(page))
-        sink.complete("deals")
+                out.pop("lost_reason", None)
+            return out
+
+        self._read_table(sink, "deals", lambda prev: [
+            _Source("Opportunity", "Opportunity", fields, self._changed(prev), row)], incremental=True)
 
     def _activities(self, sink, custom) -> None:
-        progress = self._begin(sink, "activities")
-        fields = self._present("Task", m.TASK_FIELDS) + custom["Task"]
-        for page in self.read("Task", fields):
-            sink.write("activities", [m.activity_row_from_task(r, custom["Task"], self.types["Task"]) for r in page])
-            progress.advance(records=len(page))
-        fields = self._present("Event", m.EVENT_FIELDS) + custom["Event"]
-        for page in self.read("Event", fields):
-            sink.write("activities", [m.activity_row_from_event(r, self.as_of, custom["Event"], self.types["Event"])
-                                      for r in page])
-            progress.advance(records=len(page))
-        sink.complete("activities")
+        task_fields = self._present("Task", m.TASK_FIELDS) + custom["Task"]
+        event_fields = self._present("Event", m.EVENT_FIELDS) + custom["Event"]
+
+        def task(r):
+            return m.activity_row_from_task(r, custom["Task"], self.types["Task"])
+
+        def event(r):
+            return m.activity_row_from_event(r, self.as_of, custom["Event"], self.types["Event"])
+
+        def plan(prev):
+            sources = [_Source("Task", "Task", task_fields, self._changed(prev), task),
+                       _Source("Event", "Event", event_fields, self._changed(prev), event)]
+            if prev is not None:
+                # An event is done once it has ended: events that ended since the previous
+                # audit changed in the canonical table though not in Salesforce.
+                since = _soql_datetime(prev.since)
+                sources.append(_Source("Event:ended", "Event", event_fields,
+                                       f"EndDateTime > {since} AND EndDateTime <= {_soql_datetime(self.as_of)} "
+                                       f"AND SystemModstamp <= {since}", event))
+            return sources
+
+        self._read_table(sink, "activities", plan, incremental=True)
 
     def _campaigns(self, sink) -> None:
-        progress = self._begin(sink, "campaigns")
         try:
-            for page in self.read("Campaign", m.CAMPAIGN_FIELDS):
-                sink.write("campaigns", [m.campaign_row(r) for r in page])
-                progress.advance(records=len(page))
+            self._read_table(sink, "campaigns", lambda prev: [
+                _Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, None, m.campaign_row)])
         except _Unavailable as exc:
             sink.note(f"Salesforce: campaigns not available: {exc} (Campaigns need the Marketing User "
                       "setting or a Sales Cloud edition)")
-            return
-        sink.complete("campaigns")
 
 
 class _Rewrite(_Transport):

@@ -28,5 +28,7 @@ def crm_audit_register_connectors(register):
             required_options=(),
             sandbox=_start_sandbox,
             record_url=record_url,
+            resumable=True,  # checkpoints after every page (keyset position or Bulk locator)
+            incremental=True,  # SystemModstamp + getDeleted, the rest carried forward
         )
     )
