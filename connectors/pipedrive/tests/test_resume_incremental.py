@@ -21,16 +21,16 @@ from crm_audit_core.cli import main
 from crm_audit_core.store import Store
 from crm_audit_pipedrive.sandbox import start_sandbox
 
-from .conftest import FAST, hand_tenant
 
 PAGE = 100
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "burst_limit": 1000}
 RECORD_TABLES = ("contacts", "companies", "deals", "activities")
 ALL_TABLES = ("users", "stages", "fields", "activities", "companies", "contacts", "deals", "integrations", "platform")
 
 
 @pytest.fixture(scope="module")
-def big_tenant():
-    return hand_tenant(contacts=2000, companies=240, deals=510, activities=620, seed=11)
+def big_tenant(make_tenant):
+    return make_tenant(contacts=2000, companies=240, deals=510, activities=620, seed=11)
 
 
 def option_args(handle, **extra) -> list[str]:
