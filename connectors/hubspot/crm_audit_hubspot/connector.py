@@ -20,6 +20,7 @@ import json
 import math
 import os
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
@@ -38,6 +39,12 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 PAGE_SIZE = 100  # HubSpot's maximum for CRM object lists, batch reads and settings users
 LOGIN_PAGE_SIZE = 200
 ASSOCIATION_BATCH = 1000
+SEARCH_PAGE_SIZE = 200  # HubSpot's maximum for the CRM search endpoint
+SEARCH_RATE = (4, 1.0)  # the search endpoints allow 5 requests a second per account; stay under
+# HubSpot keeps deleted (archived) records, listed with archived=true, for 90 days: an
+# incremental audit whose previous audit is older cannot see every deletion and reads in full.
+ARCHIVE_DAYS = 89
+RECORD_TABLES = ("companies", "contacts", "deals")
 TOKEN_ENV = ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_TOKEN")
 
 OPTIONS = {
@@ -107,6 +114,7 @@ class HubSpotConnector:
         self.stats = CallStats()
         rate_window = _float_option(options, "rate_window", 10.0)
         self.limiter = RateLimiter(int(_float_option(options, "rate_limit", 100)), rate_window, stats=self.stats)
+        self.search_limiter = RateLimiter(*SEARCH_RATE)
         self.budget = BudgetGuard(_float_option(options, "budget_share", 0.2), crm="HubSpot")
         self._recent: list[float] = []
         self._progress: Any = _NullProgress()
@@ -117,6 +125,7 @@ class HubSpotConnector:
         crm = self.client.crm
         self._objects_basic = crm.objects.basic_api
         self._objects_batch = crm.objects.batch_api
+        self._objects_search = crm.objects.search_api
         self._properties_api = crm.properties.core_api
         self._owners_api = crm.owners.owners_api
         self._pipelines_api = crm.pipelines.pipelines_api
@@ -137,20 +146,44 @@ class HubSpotConnector:
         return self.stats.calls
 
     def extract(self, sink) -> None:
+        """Read the portal into ``sink``.
+
+        Resumable: tables an interrupted run completed are skipped; record tables
+        (companies, contacts, deals, activities) continue from their last checkpoint, one
+        per association chunk (1,000 records). Incremental (``context.previous``): record
+        tables are read through the search endpoint filtered on the last-modified date,
+        deletions come from the archived lists, the rest is carried forward.
+        """
         self._sink = sink
+        previous = self._previous(sink)
         details, daily_limit = self._account()
-        self._read_users(sink)
-        self._read_stages(sink)
+        if not (sink.is_complete("users") and sink.is_complete("login_events")):
+            self._read_users(sink)
+        if not sink.is_complete("stages"):
+            self._read_stages(sink)
         custom_types = self._read_fields(sink)
-        for table in ("companies", "contacts", "deals"):
-            self._read_records(sink, table, custom_types)
-        self._read_activities(sink, custom_types)
-        self._read_campaigns(sink)
-        daily_limit = daily_limit or self.budget.limit
-        sink.write("platform", [mapping.to_platform(details, daily_limit)])
-        sink.complete("platform")
+        for table in (*RECORD_TABLES, "activities"):
+            self._read_table(sink, table, custom_types, previous)
+        if not sink.is_complete("campaigns"):
+            self._read_campaigns(sink)
+        if not sink.is_complete("platform"):
+            daily_limit = daily_limit or self.budget.limit
+            sink.write("platform", [mapping.to_platform(details, daily_limit)])
+            sink.complete("platform")
         self._note(sink, "HubSpot's API does not list installed apps: the integrations table is not supplied "
                          "(records created by integrations are still marked source=integration)")
+
+    def _previous(self, sink):
+        """The previous snapshot to build on, or None for a full read."""
+        previous = getattr(self.context, "previous", None)
+        if previous is None:
+            return None
+        since = _aware(previous.since)
+        if since < datetime.now(timezone.utc) - timedelta(days=ARCHIVE_DAYS):
+            self._note(sink, f"incremental audit not possible: the previous audit ({since:%Y-%m-%d}) is older than "
+                             f"the {ARCHIVE_DAYS + 1} days HubSpot keeps deleted records; read in full")
+            return None
+        return previous
 
     # ------------------------------------------------------------------ calls
 
@@ -369,10 +402,11 @@ class HubSpotConnector:
             if logins is not None:
                 row["last_login_at"] = last_login.get(row["id"])
             rows.append(row)
-        sink.write("users", rows)
-        progress.advance(records=len(rows))
-        sink.complete("users")
-        if logins is not None:
+        if not sink.is_complete("users"):
+            sink.write("users", rows)
+            progress.advance(records=len(rows))
+            sink.complete("users")
+        if logins is not None and not sink.is_complete("login_events"):
             sink.write("login_events", logins)
             sink.complete("login_events")
 
@@ -399,9 +433,10 @@ class HubSpotConnector:
                     if (table, prop["name"]) not in seen:
                         seen.add((table, prop["name"]))
                         rows.append(mapping.to_field(table, prop))
-        sink.write("fields", rows)
-        progress.advance(records=len(rows))
-        sink.complete("fields")
+        if not sink.is_complete("fields"):  # resuming: still needed for the custom property types
+            sink.write("fields", rows)
+            progress.advance(records=len(rows))
+            sink.complete("fields")
         return custom_types
 
     # ------------------------------------------------------------------ records
@@ -411,10 +446,14 @@ class HubSpotConnector:
                           + [("properties", p) for p in properties])
         return len(f"GET {self.base_url}/crm/v3/objects/{object_type}?{query} HTTP/1.1") <= self.max_url_length
 
-    def _objects(self, object_type: str, properties: list[str]) -> Iterator[list[dict]]:
-        """Pages of HubSpot objects with ``properties``: one GET a page, or ids + batch read."""
+    def _objects(self, object_type: str, properties: list[str], after: str | None = None
+                 ) -> Iterator[tuple[list[dict], dict]]:
+        """Pages of HubSpot objects with ``properties``: one GET a page, or ids + batch read.
+
+        Yields ``(objects, position)``; ``position`` continues the list after this page
+        (HubSpot's list cursor, a keyset position on the object id, which does not expire).
+        """
         use_batch = not self._url_fits(object_type, properties)
-        after = None
         while True:
             try:
                 page = self._required(f"{object_type} page", self._client_call(
@@ -429,10 +468,55 @@ class HubSpotConnector:
             results = page.get("results") or []
             if use_batch and results:
                 results = self._batch_read(object_type, [str(r["id"]) for r in results], properties)
-            yield results
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            yield results, {"after": after, "done": not after}
             if not after:
                 return
+
+    def _changed(self, object_type: str, properties: list[str], since: datetime, after_id: str | None = None
+                 ) -> Iterator[tuple[list[dict], dict]]:
+        """Pages of objects created or modified since ``since``, through the search endpoint.
+
+        Keyset paging: every request filters ``hs_object_id > last id`` sorted by
+        ``hs_object_id``, so no query pages past HubSpot's 10,000-result cap and the
+        position (the last id) stays valid across runs.
+        """
+        from hubspot.crm.objects.models import Filter, FilterGroup, PublicObjectSearchRequest
+
+        modified = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+        since_ms = str(int(_aware(since).timestamp() * 1000))
+        while True:
+            filters = [Filter(property_name=modified, operator="GTE", value=since_ms)]
+            if after_id is not None:
+                filters.append(Filter(property_name="hs_object_id", operator="GT", value=str(after_id)))
+            request = PublicObjectSearchRequest(
+                filter_groups=[FilterGroup(filters=filters)], properties=properties, limit=SEARCH_PAGE_SIZE,
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}])
+            waited = self.search_limiter.acquire()
+            if waited:
+                self._progress.waiting(waited)
+            page = self._required(f"{object_type} search", self._client_call(
+                self._objects_search.do_search, object_type, public_object_search_request=request))
+            results = page.get("results") or []
+            more = bool(((page.get("paging") or {}).get("next") or {}).get("after")) and bool(results)
+            if results:
+                after_id = str(results[-1]["id"])
+            yield results, {"after_id": after_id, "done": not more}
+            if not more:
+                return
+
+    def _deleted(self, object_type: str, since: datetime) -> list[str]:
+        """Ids of ``object_type`` records deleted since ``since`` (HubSpot's archived list)."""
+        since = _aware(since)
+        ids = []
+        for page in self._pages(f"archived {object_type}", lambda after: self._client_call(
+                self._objects_basic.get_page, object_type, limit=PAGE_SIZE, after=after,
+                properties=["hs_object_id"], archived=True)):
+            for obj in page.get("results") or []:
+                at = mapping.parse_time(obj.get("archivedAt"))
+                if at is None or at >= since:
+                    ids.append(str(obj["id"]))
+        return ids
 
     def _batch_read(self, object_type: str, ids: list[str], properties: list[str]) -> list[dict]:
         from hubspot.crm.objects.models import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
@@ -476,44 +560,77 @@ class HubSpotConnector:
             out[column] = {k: mapping.primary_association(v) for k, v in found.items()}
         return out
 
-    def _chunks(self, object_type: str, properties: list[str]) -> Iterator[list[dict]]:
-        """Pages grouped into chunks of up to ASSOCIATION_BATCH objects."""
+    @staticmethod
+    def _chunks(pages: Iterator[tuple[list[dict], dict]]) -> Iterator[tuple[list[dict], dict]]:
+        """Pages grouped into chunks of up to ASSOCIATION_BATCH objects, with the position after each."""
         chunk: list[dict] = []
-        for page in self._objects(object_type, properties):
+        position: dict = {}
+        for page, position in pages:
             chunk += page
             if len(chunk) >= ASSOCIATION_BATCH:
-                yield chunk
+                yield chunk, position
                 chunk = []
-        if chunk:
-            yield chunk
+        if chunk or position.get("done"):
+            yield chunk, position
 
-    def _read_records(self, sink, table: str, custom_types: dict[str, dict[str, str]]) -> None:
+    def _read_table(self, sink, table: str, custom_types: dict[str, dict[str, str]], previous) -> None:
+        """One record table (from one or several HubSpot object types), resumable, maybe incremental.
+
+        Checkpoint state: ``{"mode", "object_type", "after" | "after_id", "done"}``: the
+        object type names the sub-source (activities come from six), ``after`` is the list
+        cursor (full reads), ``after_id`` the last id read through search (incremental).
+        """
+        if sink.is_complete(table):
+            return
         self._progress = progress = sink.progress(table)
-        object_type = table
-        properties = sorted(set(mapping.needed_properties(object_type)) | set(custom_types.get(object_type, {})))
-        for chunk in self._chunks(object_type, properties):
-            rows = [mapping.to_record(table, obj, custom_types.get(object_type, {})) for obj in chunk]
-            links = self._associations(object_type, [r["id"] for r in rows])
-            for row in rows:
-                for column, by_id in links.items():
-                    row[column] = by_id.get(row["id"])
-            sink.write(table, rows)
-            progress.advance(records=len(rows))
-        sink.complete(table)
-
-    def _read_activities(self, sink, custom_types: dict[str, dict[str, str]]) -> None:
-        self._progress = progress = sink.progress("activities")
-        for object_type in mapping.OBJECT_TYPES["activities"]:
-            properties = sorted(set(mapping.needed_properties(object_type)) | set(custom_types.get(object_type, {})))
-            for chunk in self._chunks(object_type, properties):
-                rows = [mapping.to_activity(object_type, obj, custom_types.get(object_type, {})) for obj in chunk]
-                links = self._associations(object_type, [r["id"] for r in rows])
-                for row in rows:
-                    for column, by_id in links.items():
-                        row[column] = by_id.get(row["id"])
-                sink.write("activities", rows)
+        if previous is not None and previous.records and table not in previous.records:
+            previous = None  # the previous audit did not read this table: read it in full
+        since = _aware(previous.since) if previous is not None else None
+        mode = "full" if since is None else "since"
+        state = sink.resume_state(table) or {}
+        if state and state.get("mode") != mode:
+            raise ConnectorError(f"{table}: cannot resume a {state.get('mode')} read as a {mode} read",
+                                 where="hubspot", hint="resume with the same --incremental setting")
+        object_types = mapping.OBJECT_TYPES[table]
+        start = object_types.index(state["object_type"]) if state.get("object_type") in object_types else 0
+        merged: list[str] = list(state.get("merged") or [])  # ids merged away (gone), seen on survivors
+        for index in range(start, len(object_types)):
+            object_type = object_types[index]
+            position = state if index == start and state.get("object_type") == object_type else {}
+            if position.get("done"):
+                continue
+            types = custom_types.get(object_type, {})
+            properties = sorted(set(mapping.needed_properties(object_type)) | set(types))
+            if since is None:
+                pages = self._objects(object_type, properties, position.get("after"))
+            else:
+                if table in RECORD_TABLES:
+                    properties.append("hs_merged_object_ids")
+                pages = self._changed(object_type, properties, since, position.get("after_id"))
+            for chunk, position in self._chunks(pages):
+                if table in RECORD_TABLES:
+                    rows = [mapping.to_record(table, obj, types) for obj in chunk]
+                else:
+                    rows = [mapping.to_activity(object_type, obj, types) for obj in chunk]
+                if rows:
+                    links = self._associations(object_type, [r["id"] for r in rows])
+                    for row in rows:
+                        for column, by_id in links.items():
+                            row[column] = by_id.get(row["id"])
+                    sink.write(table, rows)
+                if since is not None:
+                    for obj in chunk:
+                        merged += [i for i in str((obj.get("properties") or {}).get("hs_merged_object_ids") or "")
+                                   .split(";") if i.strip()]
+                sink.checkpoint(table, {"mode": mode, "object_type": object_type, **position,
+                                        **({"merged": merged} if merged else {})})
                 progress.advance(records=len(rows))
-        sink.complete("activities")
+        if previous is not None:
+            deleted = set(merged)
+            for object_type in object_types:
+                deleted.update(self._deleted(object_type, since))
+            sink.carry_forward(table, previous, sorted(deleted))
+        sink.complete(table)
 
     def _read_campaigns(self, sink) -> None:
         self._progress = progress = sink.progress("campaigns")
@@ -530,6 +647,12 @@ class HubSpotConnector:
             return
         sink.write("campaigns", rows)
         sink.complete("campaigns")
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):
+        value = mapping.parse_time(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _retry_after(headers: dict, default_from_interval: bool | None = True) -> float | None:

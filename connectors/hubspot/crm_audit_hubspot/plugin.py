@@ -20,5 +20,7 @@ def crm_audit_register_connectors(register):
             required_options=(),
             sandbox=start_sandbox,
             record_url=record_url,
+            resumable=True,
+            incremental=True,
         )
     )

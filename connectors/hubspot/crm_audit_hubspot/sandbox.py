@@ -14,6 +14,7 @@ request is logged.
 
 from __future__ import annotations
 
+import bisect
 import json
 import socket
 import threading
@@ -67,6 +68,28 @@ def _table_rows(tenant: Any, table: str) -> list[dict]:
 
 def _id_key(value: str):
     return (0, int(value)) if str(value).isdigit() else (1, str(value))
+
+
+DATETIME_PROPERTIES = {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_createdate", "closedate",
+                       "hs_timestamp", "notes_last_updated", "hs_task_completion_date"}
+
+
+def _millis(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if str(value).isdigit():
+        return str(value)
+    return str(int(mapping.parse_time(value).timestamp() * 1000))
+
+
+def _sort_key(value: Any):
+    text = "" if value is None else str(value)
+    if text.isdigit():
+        return (0, int(text), "")
+    try:
+        return (0, int(mapping.parse_time(text).timestamp() * 1000), "")
+    except ValueError:
+        return (1, 0, text)
 
 
 class HubSpotData:
@@ -138,6 +161,9 @@ class HubSpotData:
         for object_type in self.objects:
             self.objects[object_type].sort(key=lambda o: _id_key(o["id"]))
         self.by_id = {t: {o["id"]: o for o in objs} for t, objs in self.objects.items()}
+        self.archived: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}  # deleted, newest last
+        self.custom_of_table = {t: [f["name"] for f in custom.get(t, [])] for t in ("contacts", "companies", "deals",
+                                                                                   "activities")}
 
         # Owners and users.
         users = _table_rows(tenant, "users")
@@ -227,6 +253,71 @@ class HubSpotData:
     def _associate(self, from_type: str, from_id: Any, to_type: str, to_id: Any) -> None:
         self.associations.setdefault((from_type, to_type), {}).setdefault(str(from_id), []).append(str(to_id))
 
+    # -- mutations between two audits (tests of incremental audits) ---------------------
+
+    def _object_type_of(self, table: str, record_id: str) -> str | None:
+        if table != "activities":
+            return table if record_id in self.by_id[table] else None
+        return next((t for t in mapping.ACTIVITY_TYPE_OF if record_id in self.by_id[t]), None)
+
+    def _unlink(self, object_type: str, record_id: str, *, inbound: bool = True) -> None:
+        """Drop the record's associations (``inbound``: also those of other records to it)."""
+        for (from_type, to_type), links in self.associations.items():
+            if from_type == object_type:
+                links.pop(record_id, None)
+            elif to_type == object_type and inbound:
+                for from_id in [k for k, v in links.items() if record_id in v]:
+                    links[from_id] = [x for x in links[from_id] if x != record_id]
+                    if not links[from_id]:
+                        del links[from_id]
+
+    def put_record(self, table: str, row: dict, *, modified: datetime | None = None) -> dict:
+        """Create or replace a contacts/companies/deals/activities record from a canonical row.
+
+        Stamps the record's last-modified date with ``modified`` (default now) and, for
+        record tables, sets ``row["updated_at"]`` to it so the caller's copy matches.
+        """
+        record_id = str(row["id"])
+        when = modified or datetime.now(timezone.utc)
+        existing = self._object_type_of(table, record_id)
+        if table == "activities":
+            object_type, obj = mapping.from_activity(row, self.custom_of_table.get("activities", []))
+            obj["properties"]["hs_lastmodifieddate"] = obj["updatedAt"] = mapping.format_time(when)
+            links = (("contact_id", "contacts"), ("company_id", "companies"), ("deal_id", "deals"))
+        else:
+            row["updated_at"] = when
+            object_type, obj = table, mapping.from_record(table, row, self.custom_of_table.get(table, []))
+            links = {"contacts": (("company_id", "companies"),),
+                     "deals": (("company_id", "companies"), ("contact_id", "contacts"))}.get(table, ())
+        if existing is not None:
+            self._remove(existing, record_id)
+            self._unlink(existing, record_id, inbound=False)  # the row says its own links; others keep theirs
+        for column, to in links:
+            if row.get(column):
+                self._associate(object_type, record_id, to, row[column])
+        objs = self.objects[object_type]
+        keys = [_id_key(o["id"]) for o in objs]
+        objs.insert(bisect.bisect_left(keys, _id_key(record_id)), obj)
+        self.by_id[object_type][record_id] = obj
+        return obj
+
+    def _remove(self, object_type: str, record_id: str) -> dict:
+        obj = self.by_id[object_type].pop(record_id)
+        self.objects[object_type] = [o for o in self.objects[object_type] if o["id"] != record_id]
+        return obj
+
+    def delete_record(self, table: str, record_id: str, *, when: datetime | None = None) -> None:
+        """Archive (delete) a record as HubSpot does: it leaves lists and search, and is
+        listed with ``archived=true`` and an ``archivedAt`` date; its associations go."""
+        record_id = str(record_id)
+        object_type = self._object_type_of(table, record_id)
+        if object_type is None:
+            raise KeyError(f"{table} {record_id} not found")
+        obj = self._remove(object_type, record_id)
+        self._unlink(object_type, record_id)
+        stamp = mapping.format_time(when or datetime.now(timezone.utc))
+        self.archived[object_type].append({**obj, "archived": True, "archivedAt": stamp, "updatedAt": stamp})
+
 
 def _now() -> str:
     return mapping.format_time(datetime.now(timezone.utc))
@@ -253,20 +344,42 @@ class HubSpotSandbox:
         self._window: deque[float] = deque()
         self._lock = threading.Lock()
 
+    # ------------------------------------------------------------------ mutations
+
+    def put_record(self, table: str, row: dict, *, modified: datetime | None = None) -> dict:
+        """Create or update a record (canonical row of contacts/companies/deals/activities),
+        stamped modified now: what a user or an integration does between two audits."""
+        with self._lock:
+            return self.data.put_record(table, row, modified=modified)
+
+    def delete_record(self, table: str, record_id: str, *, when: datetime | None = None) -> None:
+        """Delete (archive) a record; it is then listed with ``archived=true``."""
+        with self._lock:
+            self.data.delete_record(table, record_id, when=when)
+
     # ------------------------------------------------------------------ faults
 
-    def inject(self, kind: str, times: int = 1, path_contains: str | None = None) -> None:
+    def inject(self, kind: str, times: int = 1, path_contains: str | None = None, after: int = 0,
+               method: str | None = None) -> None:
+        """Fail the next ``times`` matching requests with ``kind``; ``after``: let that many
+        matching requests through first (e.g. fail a table's 14th page); ``method``: only
+        requests with this HTTP method match."""
         from crm_audit_core.connector import FAULT_KINDS
 
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         with self._lock:
-            self.faults.append({"kind": kind, "times": times, "path": path_contains})
+            self.faults.append({"kind": kind, "times": times, "path": path_contains, "after": after,
+                                "method": method})
 
-    def _take_fault(self, path: str) -> str | None:
+    def _take_fault(self, path: str, method: str = "GET") -> str | None:
         with self._lock:
             for fault in self.faults:
-                if fault["times"] > 0 and (fault["path"] is None or fault["path"] in path):
+                if fault["times"] > 0 and (fault["path"] is None or fault["path"] in path) \
+                        and fault.get("method") in (None, method):
+                    if fault.get("after", 0) > 0:
+                        fault["after"] -= 1
+                        continue
                     fault["times"] -= 1
                     return fault["kind"]
         return None
@@ -337,7 +450,7 @@ class HubSpotSandbox:
         if auth != f"Bearer {self.token}":
             return self._error(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE,
                                {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
-        fault = self._take_fault(request.path)
+        fault = self._take_fault(request.path, request.method)
         if fault == "expire-token":
             return self._error(401, "EXPIRED_AUTHENTICATION", EXPIRED_MESSAGE,
                                {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
@@ -486,14 +599,25 @@ class HubSpotSandbox:
         return {**obj, "properties": properties}
 
     def _list_objects(self, object_type: str, request: Request) -> Response:
+        # HubSpot's list cursor is a keyset position (it encodes the next object's id), so
+        # it stays valid while records are added or deleted; the sandbox's is that id.
         limit = self._limit(request.args.get("limit"), 10, LIST_MAX)
-        offset = int(request.args.get("after") or 0)
+        after = request.args.get("after")
         archived = request.args.get("archived", "false").lower() == "true"
-        items = [] if archived else self.data.objects[object_type]
+        with self._lock:
+            items = list(self.data.archived[object_type] if archived else self.data.objects[object_type])
+        if archived:
+            items.sort(key=lambda o: _id_key(o["id"]))
+        start = 0
+        if after:
+            keys = [_id_key(o["id"]) for o in items]
+            start = bisect.bisect_left(keys, _id_key(after))
         props = self._requested(request.args.getlist("properties"), object_type)
-        body: dict[str, Any] = {"results": [self._shape(o, object_type, props) for o in items[offset: offset + limit]]}
-        if offset + limit < len(items):
-            body["paging"] = {"next": {"after": str(offset + limit), "link": f"?after={offset + limit}"}}
+        page = items[start: start + limit]
+        body: dict[str, Any] = {"results": [self._shape(o, object_type, props) for o in page]}
+        if start + limit < len(items):
+            nxt = items[start + limit]["id"]
+            body["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
         return self._json(200, body)
 
     def _get_object(self, object_type: str, object_id: str, request: Request) -> Response:
@@ -535,11 +659,13 @@ class HubSpotSandbox:
         offset = int(body.get("after") or 0)
         if offset >= SEARCH_CAP:
             raise ValueError(f"Paging beyond {SEARCH_CAP} results is not supported by the search API.")
-        items = [o for o in self.data.objects[object_type] if self._matches(o, body.get("filterGroups") or [])]
+        with self._lock:
+            items = list(self.data.objects[object_type])
+        items = [o for o in items if self._matches(o, body.get("filterGroups") or [])]
         for sort in reversed(body.get("sorts") or []):
             name = sort if isinstance(sort, str) else sort.get("propertyName")
             descending = isinstance(sort, dict) and sort.get("direction") == "DESCENDING"
-            items.sort(key=lambda o: (o["properties"].get(name) is None, str(o["properties"].get(name))),
+            items.sort(key=lambda o: (o["properties"].get(name) is None, _sort_key(o["properties"].get(name))),
                        reverse=descending)
         props = self._requested(body.get("properties"), object_type)
         page = items[offset: min(offset + limit, SEARCH_CAP)]
@@ -556,6 +682,8 @@ class HubSpotSandbox:
         def test(f: dict) -> bool:
             value = obj["properties"].get(f.get("propertyName")) if f.get("propertyName") != "hs_object_id" else obj["id"]
             op, target = f.get("operator", "EQ"), f.get("value")
+            if f.get("propertyName") in DATETIME_PROPERTIES:  # epoch milliseconds or ISO, compared as instants
+                value, target = _millis(value), _millis(target)
             number = lambda v: float(v) if v not in (None, "") and str(v).replace(".", "", 1).lstrip("-").isdigit() else v  # noqa: E731
             if op == "HAS_PROPERTY":
                 return value not in (None, "")
@@ -645,4 +773,5 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit: int 
         options["rate_limit"] = rate_limit
         options["rate_window"] = app.rate_window
     return SandboxHandle(url=url, options=options, stop=stop, requests=app.requests, inject=app.inject,
-                         read_only_posts=READ_ONLY_POSTS, extra={"app": app})
+                         read_only_posts=READ_ONLY_POSTS,
+                         extra={"app": app, "put_record": app.put_record, "delete_record": app.delete_record})

@@ -115,3 +115,9 @@ def sandbox(tenant):
 
 
 FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.2, "timeout": 5}
+
+
+@pytest.fixture(scope="session")
+def make_tenant():
+    """build_tenant, for tests that need their own (bigger, or mutable) tenant."""
+    return build_tenant
