@@ -275,3 +275,62 @@ def test_incremental_audit_reads_only_changes_and_matches_the_tenant(tmp_path, m
     incremental_record_calls = incremental_calls - small_calls
     assert incremental_record_calls <= 2 * object_types + association_calls
     assert incremental_record_calls * 1.5 < full_record_calls, (incremental_record_calls, full_record_calls)
+
+
+# ---------------------------------------------------------------------------- connector level
+
+
+class ResumingSink:
+    """A MemorySink that says an earlier run completed some tables and checkpointed others."""
+
+    def __new__(cls, done=(), states=None):
+        from crm_audit_core.extract import MemorySink
+
+        class _Sink(MemorySink):
+            def is_complete(self, table):
+                return table in done
+
+            def resume_state(self, table):
+                return (states or {}).get(table)
+
+        return _Sink("t")
+
+
+def test_activities_resume_at_their_sub_source(tenant):
+    from crm_audit_hubspot.connector import HubSpotConnector
+
+    done = ("users", "login_events", "stages", "fields", "companies", "contacts", "deals")
+    sink = ResumingSink(done, {"activities": {"mode": "full", "object_type": "meetings", "after": None,
+                                              "done": True}})
+    with start_sandbox(tenant) as handle:
+        HubSpotConnector({**handle.options, **FAST}, None).extract(sink)
+        listed = {r["path"].rsplit("/", 1)[1] for r in handle.requests
+                  if r["method"] == "GET" and r["path"].startswith("/crm/v3/objects/")}
+    assert listed == {"notes", "tasks", "communications"}  # calls, emails, meetings were committed
+    assert {r["type"] for r in sink.rows["activities"]} == {"note", "task", "sms"}
+    assert not sink.rows["contacts"] and "fields" not in sink.rows  # complete tables are not written again
+    assert sink.checkpoints["activities"][-1] == {"mode": "full", "object_type": "communications", "after": None,
+                                                  "done": True}
+
+
+def test_incremental_pages_past_the_search_cap_by_keyset(make_tenant, monkeypatch):
+    from crm_audit_core.connector import ExtractContext, PreviousSnapshot
+    from crm_audit_core.extract import MemorySink
+    from crm_audit_hubspot import sandbox as sandbox_module
+    from crm_audit_hubspot.connector import HubSpotConnector
+
+    monkeypatch.setattr(sandbox_module, "SEARCH_CAP", 250)  # HubSpot's is 10,000; same mechanism
+    tenant = make_tenant(contacts=700, companies=10, deals=5, activities=12)
+    with start_sandbox(tenant) as handle:
+        since = datetime.now(timezone.utc) - timedelta(minutes=5)
+        for row in tenant["contacts"][:450]:
+            handle.extra["put_record"]("contacts", row)
+        previous = PreviousSnapshot(audit_id="a", path=Path("unused"), since=since, records={})
+        context = ExtractContext(tenant="t", as_of=since, previous=previous)
+        sink = MemorySink("t")
+        HubSpotConnector({**handle.options, **FAST}, context).extract(sink)
+        searches = [r for r in handle.requests if r["path"] == "/crm/v3/objects/contacts/search"]
+    assert sorted(r["id"] for r in sink.rows["contacts"]) == sorted(r["id"] for r in tenant["contacts"][:450])
+    assert len(searches) == 3  # 200 + 200 + 50, each a fresh query after the last id
+    assert [c[0] for c in sink.carried] == ["companies", "contacts", "deals", "activities"]
+    assert sink.checkpoints["contacts"][-1]["after_id"] == tenant["contacts"][449]["id"]
