@@ -823,14 +823,24 @@ class SalesforceConnector:
                                        "lead_account_field")]
         contact_fields = self._present("Contact", m.CONTACT_FIELDS + extra) + custom["Contact"]
         lead_fields = self._present("Lead", m.LEAD_FIELDS + extra) + custom["Lead"]
-        # Converted leads live on as their Contact; only open leads are contacts at stage "lead".
-        self._read_table(sink, "contacts", lambda prev: [
-            _Source("Contact", "Contact", contact_fields, self._changed(prev),
-                    lambda r: m.contact_row_from_contact(r, self.cfg, custom["Contact"], self.types["Contact"])),
-            _Source("Lead", "Lead", lead_fields, self._changed(prev, "IsConverted = false"),
-                    lambda r: m.contact_row_from_lead(r, self.cfg, custom["Lead"], self.types["Lead"]),
-                    full_where="IsConverted = false"),
-        ], incremental=True)
+        def contact(r):
+            return m.contact_row_from_contact(r, self.cfg, custom["Contact"], self.types["Contact"])
+
+        def plan(prev):
+            # Converted leads live on as their Contact; only open leads are contacts at stage "lead".
+            sources = [_Source("Contact", "Contact", contact_fields, self._changed(prev), contact),
+                       _Source("Lead", "Lead", lead_fields, self._changed(prev, "IsConverted = false"),
+                               lambda r: m.contact_row_from_lead(r, self.cfg, custom["Lead"], self.types["Lead"]),
+                               full_where="IsConverted = false")]
+            if prev is not None and "Account.Name" in contact_fields:
+                # contacts.company_name comes from the Account: contacts of accounts changed
+                # since the previous audit are read again (those not changed themselves)
+                since = _soql_datetime(prev.since)
+                sources.append(_Source("Contact:account", "Contact", contact_fields,
+                                       f"Account.SystemModstamp > {since} AND SystemModstamp <= {since}", contact))
+            return sources
+
+        self._read_table(sink, "contacts", plan, incremental=True)
 
     def _stages(self, sink) -> None:
         # read even when resuming: deals map stage names to stage ids

@@ -22,6 +22,13 @@ What it emulates (shapes from shared/CRM-APIS.md section 1):
 * a wrong or expired session: 401 with Salesforce's JSON *list* body;
 * login endpoints for the password (SOAP ``/services/Soap/u/{v}``) and OAuth
   (``/services/oauth2/token``: JWT bearer and password grants) modes;
+* ``GET sobjects/{Name}/deleted/?start=&end=`` (getDeleted: the delete log of the last
+  15 days, ``earliestDateAvailable`` moved by :meth:`SalesforceSandbox.purge_delete_log`);
+  every record object has ``SystemModstamp`` (= ``LastModifiedDate``);
+* changing the org between audits: ``handle.extra["app"]`` has ``update_record``,
+  ``add_record``, ``delete_record`` (timestamps move to now), for incremental tests;
+* the request log (``handle.requests``) notes for query, queryMore and Bulk result
+  pages the ``object`` and how many ``records`` it served;
 * fault injection (``FAULT_KINDS``): ``"429"`` is Salesforce's throttle, which is a 403
   ``REQUEST_LIMIT_EXCEEDED`` (Salesforce does not send 429).
 
@@ -114,7 +121,7 @@ STANDARD_FIELDS = {
 }
 for _name in STANDARD_FIELDS:
     fields_ = STANDARD_FIELDS[_name]
-    for extra in ("CreatedDate", "LastModifiedDate"):
+    for extra in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
         if extra not in fields_ and _name not in ("PermissionSetAssignment", "TwoFactorMethodsInfo", "OpportunityStage"):
             fields_ = fields_ + [extra]
     STANDARD_FIELDS[_name] = fields_
@@ -130,6 +137,8 @@ class Org:
     ids: dict[str, str] = field(default_factory=dict)  # canonical id -> Salesforce id
     versions: list[str] = field(default_factory=list)
     api_version: str = LATEST_VERSION
+    deleted: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)  # object -> [(Id, when)]
+    purged_until: datetime | None = None  # the delete log holds nothing older (getDeleted)
 
     def add_object(self, name: str, custom: dict[str, str] | None = None, extra: list[str] = ()) -> None:
         describe = {}
@@ -142,6 +151,8 @@ class Org:
 
     def add(self, name: str, record: dict) -> dict:
         record = {k: v for k, v in record.items()}
+        if "SystemModstamp" in self.fields.get(name, {}) and "SystemModstamp" not in record:
+            record["SystemModstamp"] = record.get("LastModifiedDate") or record.get("CreatedDate")
         self.records[name].append(record)
         self.by_id[record["Id"]] = record
         return record
@@ -769,16 +780,39 @@ class SalesforceSandbox:
         self.public_key = None  # PEM for JWT bearer checks, set by start_sandbox when given
 
     # -- faults
-    def inject(self, kind: str, times: int = 1, path_contains: str | None = None) -> None:
+    def inject(self, kind: str, times: int = 1, path_contains: str | None = None, *, after: int = 0,
+               sobject: str | None = None) -> None:
+        """The next ``times`` matching requests fail with ``kind``. Salesforce extras:
+        ``after``: let that many matching requests through first; ``sobject``: match only
+        query / queryMore / Bulk requests on that object (e.g. ``"Contact"``)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         with self.lock:
-            self.faults.append({"kind": kind, "times": times, "path_contains": path_contains})
+            self.faults.append({"kind": kind, "times": times, "path_contains": path_contains, "after": after,
+                                "sobject": sobject})
 
-    def _take_fault(self, path: str) -> str | None:
+    def _object_of(self, request: Request) -> str | None:
+        """The object a query, queryMore or Bulk request reads (for ``inject(sobject=)``)."""
+        soql = request.args.get("q")
+        if soql:
+            found = re.search(r"\bFROM\s+(\w+)", soql, re.IGNORECASE)
+            return found[1] if found else None
+        tail = request.path.rstrip("/").rsplit("/", 1)[-1]
+        if "-" in tail and tail.rpartition("-")[0] in self.cursors:
+            return self.cursors[tail.rpartition("-")[0]][1].object
+        job = re.search(r"/jobs/query/(\w+)", request.path)
+        if job and job[1] in self.jobs:
+            return self.jobs[job[1]]["soql"].object
+        return None
+
+    def _take_fault(self, path: str, sobject: str | None = None) -> str | None:
         with self.lock:
             for fault in self.faults:
-                if fault["times"] > 0 and (not fault["path_contains"] or fault["path_contains"] in path):
+                if fault["times"] > 0 and (not fault["path_contains"] or fault["path_contains"] in path) and (
+                        not fault.get("sobject") or fault["sobject"] == sobject):
+                    if fault.get("after", 0) > 0:
+                        fault["after"] -= 1
+                        continue
                     fault["times"] -= 1
                     kind = fault["kind"]
                     self.faults = [f for f in self.faults if f["times"] > 0]
@@ -808,7 +842,7 @@ class SalesforceSandbox:
         path = request.path
         uri_length = len(environ.get("REQUEST_URI") or environ.get("RAW_URI") or "") or (
             len(path) + len(environ.get("QUERY_STRING", "")) + 1)
-        fault = self._take_fault(path)
+        fault = self._take_fault(path, self._object_of(request) if any(f.get("sobject") for f in self.faults) else None)
         if fault == "slow":
             time.sleep(self.slow_seconds)
         elif fault == "drop":
@@ -897,9 +931,11 @@ class SalesforceSandbox:
                 soql = request.args.get("q", "")
                 entry["soql"] = soql
                 q = parse_soql(soql, self.org)
-                return self._query(q, version, request)
+                return self._query(q, version, request, entry)
             if method == "GET" and parts[0] in ("query", "queryAll") and len(parts) == 2:
-                return self._query_more(parts[1], version)
+                return self._query_more(parts[1], version, entry)
+            if method == "GET" and len(parts) == 3 and parts[0] == "sobjects" and parts[2] == "deleted":
+                return self._get_deleted(parts[1], request)
             if method == "GET" and parts == ["sobjects"]:
                 return self._describe_global(version)
             if method == "GET" and len(parts) == 3 and parts[0] == "sobjects" and parts[2] == "describe":
@@ -916,7 +952,7 @@ class SalesforceSandbox:
         if obj in self.unavailable:
             raise SoqlError("INSUFFICIENT_ACCESS", f"insufficient access rights on object {obj}", status=403)
 
-    def _query(self, q: Soql, version: str, request: Request) -> Response:
+    def _query(self, q: Soql, version: str, request: Request, entry: dict | None = None) -> Response:
         self._check_access(q.object)
         rows = run_soql(self.org, q)
         if q.count:
@@ -929,23 +965,88 @@ class SalesforceSandbox:
         locator = "01g" + uuid.uuid4().hex[:15]
         with self.lock:
             self.cursors[locator] = (rows, q, str(batch))
-        return self._page(locator, 0, version)
+        return self._page(locator, 0, version, entry)
 
-    def _page(self, locator: str, offset: int, version: str) -> Response:
+    def _page(self, locator: str, offset: int, version: str, entry: dict | None = None) -> Response:
         rows, q, batch = self.cursors[locator]
         size = int(batch)
         chunk = rows[offset : offset + size]
+        if entry is not None:  # the request log says what each page served
+            entry.update(object=q.object, records=len(chunk), offset=offset)
         body: dict[str, Any] = {"totalSize": len(rows), "done": offset + size >= len(rows),
                                 "records": [rest_record(self.org, r, q, version) for r in chunk]}
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{offset + size}"
         return self._json(body)
 
-    def _query_more(self, token: str, version: str) -> Response:
+    def _query_more(self, token: str, version: str, entry: dict | None = None) -> Response:
         locator, _, offset = token.rpartition("-")
         if locator not in self.cursors or not offset.isdigit():
             return _error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return self._page(locator, int(offset), version)
+        return self._page(locator, int(offset), version, entry)
+
+    def _get_deleted(self, name: str, request: Request) -> Response:
+        """``sobjects/{Name}/deleted/?start=&end=``: the delete log of the last 15 days."""
+        if name not in self.org.fields:
+            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+        start, end = m.parse_datetime(request.args.get("start")), m.parse_datetime(request.args.get("end"))
+        if start is None or end is None or end < start:
+            return _error(400, "INVALID_REPLICATION_DATE", "start and end must be date-times, start before end")
+        start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
+        now = datetime.now(UTC)
+        earliest = now - timedelta(days=15)
+        if self.org.purged_until is not None and self.org.purged_until > earliest:
+            earliest = self.org.purged_until
+        with self.lock:
+            found = [{"id": rid, "deletedDate": m.format_datetime(when)}
+                     for rid, when in self.org.deleted.get(name, []) if start <= when <= end + timedelta(minutes=1)]
+        return self._json({"deletedRecords": found, "earliestDateAvailable": m.format_datetime(earliest),
+                           "latestDateCovered": m.format_datetime(min(end, now))})
+
+    # -- changing the org between audits (tests of incremental audits)
+    def _resolve(self, record_id: str) -> dict:
+        sf_id = self.org.ids.get(str(record_id), str(record_id))
+        record = self.org.by_id.get(sf_id)
+        if record is None:
+            raise KeyError(f"no record {record_id!r} in the sandbox org")
+        return record
+
+    def update_record(self, record_id: str, when: datetime | None = None, **values) -> str:
+        """Change fields of a record (a Salesforce or canonical id); its LastModifiedDate
+        and SystemModstamp move to ``when`` (default now). Returns the Salesforce id."""
+        stamp = m.format_datetime(when or datetime.now(UTC))
+        with self.lock:
+            record = self._resolve(record_id)
+            record.update(values, LastModifiedDate=stamp, SystemModstamp=stamp)
+        return record["Id"]
+
+    def add_record(self, sobject: str, when: datetime | None = None, **values) -> str:
+        """Create a record of ``sobject``; returns its new Salesforce id."""
+        stamp = m.format_datetime(when or datetime.now(UTC))
+        with self.lock:
+            self._added = getattr(self, "_added", 0) + 1
+            canonical = str(8_000_000_000 + self._added)
+            sf_id = m.to_salesforce_id(canonical, sobject)
+            base = {f: None for f in self.org.fields[sobject]}
+            self.org.add(sobject, {**base, **values, "Id": sf_id, "CreatedDate": stamp, "LastModifiedDate": stamp,
+                                   "SystemModstamp": stamp})
+            self.org.ids[canonical] = sf_id
+        return sf_id
+
+    def delete_record(self, record_id: str, when: datetime | None = None) -> str:
+        """Delete a record: gone from queries, listed by getDeleted. Returns its Salesforce id."""
+        at = (when or datetime.now(UTC)).astimezone(UTC)
+        with self.lock:
+            record = self._resolve(record_id)
+            sobject = next(n for n, rows in self.org.records.items() if any(r is record for r in rows))
+            self.org.records[sobject] = [r for r in self.org.records[sobject] if r is not record]
+            self.org.by_id.pop(record["Id"], None)
+            self.org.deleted.setdefault(sobject, []).append((record["Id"], at))
+        return record["Id"]
+
+    def purge_delete_log(self, until: datetime | None = None) -> None:
+        """Empty the delete log up to ``until`` (an admin emptying the Recycle Bin)."""
+        self.org.purged_until = (until or datetime.now(UTC)).astimezone(UTC)
 
     def _describe_global(self, version: str) -> Response:
         sobjects = [{"name": n, "label": _label(n), "keyPrefix": m.KEY_PREFIXES.get(n), "custom": False,
@@ -1016,6 +1117,7 @@ class SalesforceSandbox:
             locator = request.args.get("locator")
             offset = int(base64.b64decode(locator).decode()) if locator else 0
             chunk = job["rows"][offset : offset + max_records]
+            entry.update(object=job["soql"].object, records=len(chunk), offset=offset)
             q: Soql = job["soql"]
             out = io.StringIO()
             out.write(",".join(f'"{f}"' for f in q.fields) + "\n")
