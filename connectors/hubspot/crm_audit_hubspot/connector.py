@@ -45,6 +45,14 @@ SEARCH_RATE = (4, 1.0)  # the search endpoints allow 5 requests a second per acc
 # incremental audit whose previous audit is older cannot see every deletion and reads in full.
 ARCHIVE_DAYS = 89
 RECORD_TABLES = ("companies", "contacts", "deals")
+# Incremental audits: which canonical link columns of a table point into which table. A row
+# whose link points at a record deleted since is read again (its association is gone in
+# HubSpot, and deleting the other record does not modify it).
+LINKS = {
+    "contacts": {"company_id": "companies"},
+    "deals": {"company_id": "companies", "contact_id": "contacts"},
+    "activities": {"company_id": "companies", "contact_id": "contacts", "deal_id": "deals"},
+}
 TOKEN_ENV = ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_TOKEN")
 
 OPTIONS = {
@@ -139,6 +147,9 @@ class HubSpotConnector:
         self._session = make_session()
         self._session.headers["Authorization"] = f"Bearer {token}"
         self.notes: list[str] = []
+        self._gone: dict[str, set[str]] = {}  # incremental: table -> ids deleted (or merged away) since
+        self._merged: dict[str, set[str]] = {}
+        self._read_ids: dict[str, set[str]] = {}  # incremental: ids read in this run, per table
 
     # ------------------------------------------------------------------ protocol
 
@@ -618,6 +629,8 @@ class HubSpotConnector:
                         for column, by_id in links.items():
                             row[column] = by_id.get(row["id"])
                     sink.write(table, rows)
+                    if since is not None:
+                        self._read_ids.setdefault(table, set()).update(r["id"] for r in rows)
                 if since is not None:
                     for obj in chunk:
                         merged += [i for i in str((obj.get("properties") or {}).get("hs_merged_object_ids") or "")
@@ -626,11 +639,79 @@ class HubSpotConnector:
                                         **({"merged": merged} if merged else {})})
                 progress.advance(records=len(rows))
         if previous is not None:
-            deleted = set(merged)
-            for object_type in object_types:
-                deleted.update(self._deleted(object_type, since))
-            sink.carry_forward(table, previous, sorted(deleted))
+            self._merged[table] = set(merged)
+            if not state.get("relinked"):
+                relinked = self._reread_linked_to_deleted(sink, table, custom_types, previous)
+                sink.checkpoint(table, {"mode": mode, "object_type": object_types[-1], "done": True,
+                                        "relinked": True, **({"merged": merged} if merged else {})})
+                progress.advance(records=relinked)
+            sink.carry_forward(table, previous, sorted(self._gone_ids(table, since)))
         sink.complete(table)
+
+    def _gone_ids(self, table: str, since: datetime) -> set[str]:
+        """Ids of ``table`` deleted (archived) or merged away since ``since``; cached."""
+        if table not in self._gone:
+            gone = set(self._merged.get(table, ()))
+            for object_type in mapping.OBJECT_TYPES[table]:
+                gone.update(self._deleted(object_type, since))
+            self._gone[table] = gone
+        self._gone[table] |= self._merged.get(table, set())
+        return self._gone[table]
+
+    def _reread_linked_to_deleted(self, sink, table: str, custom_types, previous) -> int:
+        """Read again the unchanged rows whose company/contact/deal was deleted since.
+
+        HubSpot drops the associations of a deleted record without modifying the records
+        on the other side, so their carried rows would keep a link to a record that is
+        gone. The previous snapshot says which rows point at the deleted ids; they are
+        read with batch reads (100 a call) and win over the carried copies.
+        """
+        links = LINKS.get(table)
+        if not links:
+            return 0
+        since = _aware(previous.since)
+        gone = {target: sorted(self._gone_ids(target, since)) for target in set(links.values())}
+        if not any(gone.values()):
+            return 0
+        import duckdb
+
+        condition = " OR ".join(f"list_contains(${target}, {column})" for column, target in links.items())
+        kind = "type" if table == "activities" else "NULL"
+        con = duckdb.connect(str(previous.path), read_only=True)
+        try:
+            found = con.execute(f"SELECT id, {kind} FROM canonical.{table} WHERE tenant = $tenant AND ({condition})",
+                                {"tenant": self.context.tenant if self.context else sink.tenant,
+                                 **{t: ids for t, ids in gone.items()}}).fetchall()
+        finally:
+            con.close()
+        already = self._read_ids.get(table, set())
+        by_type: dict[str, list[str]] = {}
+        for record_id, activity_type in found:
+            if record_id in already or record_id in self._gone_ids(table, since):
+                continue
+            object_type = table if table != "activities" else mapping.OBJECT_TYPE_OF_ACTIVITY.get(activity_type, "notes")
+            by_type.setdefault(object_type, []).append(record_id)
+        count = 0
+        for object_type, ids in by_type.items():
+            types = custom_types.get(object_type, {})
+            properties = sorted(set(mapping.needed_properties(object_type)) | set(types))
+            for start in range(0, len(ids), ASSOCIATION_BATCH):
+                objs = []
+                for i in range(start, min(start + ASSOCIATION_BATCH, len(ids)), PAGE_SIZE):
+                    objs += self._batch_read(object_type, ids[i: min(i + PAGE_SIZE, start + ASSOCIATION_BATCH)],
+                                             properties)
+                # modified since: the search pass read it (in this run or before an interruption)
+                objs = [o for o in objs if (_modified(o, object_type) or since) < since]
+                rows = [mapping.to_record(table, o, types) if table in RECORD_TABLES
+                        else mapping.to_activity(object_type, o, types) for o in objs]
+                if rows:
+                    associated = self._associations(object_type, [r["id"] for r in rows])
+                    for row in rows:
+                        for column, by_id in associated.items():
+                            row[column] = by_id.get(row["id"])
+                    sink.write(table, rows)
+                    count += len(rows)
+        return count
 
     def _read_campaigns(self, sink) -> None:
         self._progress = progress = sink.progress("campaigns")
@@ -647,6 +728,12 @@ class HubSpotConnector:
             return
         sink.write("campaigns", rows)
         sink.complete("campaigns")
+
+
+def _modified(obj: dict, object_type: str) -> datetime | None:
+    props = obj.get("properties") or {}
+    value = props.get("lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate") or obj.get("updatedAt")
+    return mapping.parse_time(value)
 
 
 def _aware(value) -> datetime:

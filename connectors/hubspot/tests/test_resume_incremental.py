@@ -215,11 +215,24 @@ def mutate(handle, tenant: dict) -> dict:
     lost = next(d for d in tenant["deals"] if d["id"] not in {a.get("deal_id") for a in tenant["activities"]})
     delete("deals", lost["id"])
     tenant["deals"].remove(lost)
+    # a company some contacts, deals and activities point to: those rows are not modified in
+    # HubSpot (only their association goes), so the connector must read them again
+    company = tenant["companies"][5]
+    delete("companies", company["id"])
+    tenant["companies"].remove(company)
+    relinked = 0
+    for table in ("contacts", "deals", "activities"):
+        for row in tenant[table]:
+            if row.get("company_id") == company["id"]:
+                row["company_id"] = None
+                relinked += 1
+    assert relinked > 10
     activity = dict(tenant["activities"][0], id=str(next_id + 100), subject="follow-up call",
                     created_at=datetime.now(timezone.utc) - timedelta(minutes=1))
     tenant["activities"].append(activity)
     put("activities", activity)
-    return {"changed": changed, "deleted": [r["id"] for r in gone] + [lost["id"]]}
+    return {"changed": changed, "deleted": [r["id"] for r in gone] + [lost["id"], company["id"]],
+            "relinked": relinked}
 
 
 def test_incremental_audit_reads_only_changes_and_matches_the_tenant(tmp_path, make_tenant):
@@ -266,14 +279,16 @@ def test_incremental_audit_reads_only_changes_and_matches_the_tenant(tmp_path, m
     assert len(archived) == object_types  # each: one page of deletions (< 100)
     association_calls = sum(1 for r in calls if r["path"].startswith("/crm/v4/associations/"))
     # one batch per association pair of each changed object type: contacts 1, deals 2, one engagement type 3
-    assert association_calls <= 1 + 2 + 3
+    assert association_calls <= 2 * (1 + 2 + 3 * 6)  # changes and relinked rows, one batch per pair
+    batch_reads = [r for r in calls if r["path"].endswith("/batch/read") and r["path"].startswith("/crm/v3/")]
+    assert 2 <= len(batch_reads) <= 3 + 6  # the rows linked to the deleted company: contacts, engagements
     incremental_calls = len(calls)
-    assert incremental_calls == small_calls + len(searches) + len(archived) + association_calls
+    assert incremental_calls == small_calls + len(searches) + len(archived) + len(batch_reads) + association_calls
     # record tables: 20 contact pages + 2 companies + 2 deals + 6 engagement lists + associations in the
     # full audit; a search and an archive page per object type (+ associations of the changes) now
     full_record_calls = full_calls - small_calls
     incremental_record_calls = incremental_calls - small_calls
-    assert incremental_record_calls <= 2 * object_types + association_calls
+    assert incremental_record_calls <= 2 * object_types + len(batch_reads) + association_calls
     assert incremental_record_calls * 1.5 < full_record_calls, (incremental_record_calls, full_record_calls)
 
 
@@ -333,4 +348,4 @@ def test_incremental_pages_past_the_search_cap_by_keyset(make_tenant, monkeypatc
     assert sorted(r["id"] for r in sink.rows["contacts"]) == sorted(r["id"] for r in tenant["contacts"][:450])
     assert len(searches) == 3  # 200 + 200 + 50, each a fresh query after the last id
     assert [c[0] for c in sink.carried] == ["companies", "contacts", "deals", "activities"]
-    assert sink.checkpoints["contacts"][-1]["after_id"] == tenant["contacts"][449]["id"]
+    assert [c["after_id"] for c in sink.checkpoints["contacts"] if "after_id" in c][-1] == tenant["contacts"][449]["id"]
