@@ -16,7 +16,11 @@ way Pipedrive does (shared/CRM-APIS.md section 3):
   ``rate_limit`` requests arrive within ``burst_window`` seconds) and
   ``x-daily-ratelimit-token-limit/-remaining`` (429 with remaining 0 once the daily
   token budget is spent);
-* a request log and fault injection (:data:`crm_audit_core.connector.FAULT_KINDS`).
+* a request log and fault injection (:data:`crm_audit_core.connector.FAULT_KINDS`);
+* for incremental and resumed audits: ``updated_since`` / ``sort_by`` on the v2 lists,
+  ``status=deleted`` on deals, ``/v1/recents``, keyset cursors (``expire_cursors()``
+  invalidates them) and ``update`` / ``add`` / ``delete`` to change the company between
+  two audits.
 
 It is read-only: writes get a 405 envelope and are logged, so tests can assert none.
 """
