@@ -757,6 +757,10 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit: int 
     (N padding custom properties on contacts, companies and deals), ``slow_seconds``,
     ``login_history`` / ``marketing`` (False: 403 as on lower tiers), ``edition``,
     ``retry_after`` (send a Retry-After header on 429s).
+
+    ``handle.extra``: ``app`` (the WSGI app: ``data``, ``faults``), and the mutation API for
+    tests of incremental audits: ``put_record(table, canonical_row)`` (create or update,
+    modified now) and ``delete_record(table, id)`` (archived, listed with ``archived=true``).
     """
     app = HubSpotSandbox(tenant, token=token, rate_limit=rate_limit, **kwargs)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
