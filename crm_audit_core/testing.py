@@ -12,7 +12,8 @@ Fixtures:
     Register a plugin object for the current test only; ``crm_audit_registry()`` then
     builds a plugin manager that includes it.
 
-Helpers: :func:`load_tenant` (a generated tenant into a Store), :func:`assert_findings`.
+Helpers: :func:`load_tenant` (a generated tenant into a Store), :func:`assert_findings`,
+:func:`without` (a tenant lacking a table or column, to test skips).
 """
 
 from __future__ import annotations
@@ -56,6 +57,22 @@ def load_tenant(store: Store, generated, tenant: str | None = None) -> str:
                 store.insert_custom_arrow(name, table_name, pa.table({"record_id": rec, "field": fld, "value": val}))
         store.mark(name, table_name, status="complete")
     return name
+
+
+def without(tenant, table: str, column: str | None = None):
+    """A copy of a generated tenant that lacks ``table`` (or one ``column`` of it).
+
+    For testing that a check is skipped, with a reason, when a connector does not
+    supply what it needs.
+    """
+    from types import SimpleNamespace
+
+    tables = dict(tenant.tables)
+    if column is None:
+        tables.pop(table)
+    else:
+        tables[table] = tables[table].drop_columns([column])
+    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of, manifest=getattr(tenant, "manifest", {}))
 
 
 def registry_with(*plugins):

@@ -1,23 +1,12 @@
 """integrations checks: stopped, spiking and stale integrations, impossible counts, sync counts."""
 
-from types import SimpleNamespace
-
 import pytest
 
-from crm_audit_core.testing import assert_findings
+from crm_audit_core.testing import without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 IDS = ["integrations.stopped-integrations", "integrations.spiking-integrations", "integrations.stale-syncs",
        "integrations.campaign-count-sanity", "integrations.sync-count-mismatch"]
-
-
-def stripped(tenant, table, column=None):
-    tables = dict(tenant.tables)
-    if column is None:
-        tables.pop(table)
-    else:
-        tables[table] = tables[table].drop_columns([column])
-    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
 
 
 @pytest.mark.parametrize("check_id", IDS)

@@ -5,21 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from crm_audit_core.testing import assert_findings
+from crm_audit_core.testing import without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 PLANTED = ["data.unreachable-contacts", "data.companies-without-domain", "data.incomplete-deals",
            "data.contacts-without-company-or-stage"]
 ALL = PLANTED + ["data.key-field-completeness"]
-
-
-def stripped(tenant, table, column=None):
-    tables = dict(tenant.tables)
-    if column is None:
-        tables.pop(table)
-    else:
-        tables[table] = tables[table].drop_columns([column])
-    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
 
 
 @pytest.mark.parametrize("check_id", PLANTED)

@@ -1,23 +1,13 @@
 """segmentation checks: unsegmented contacts, tiny segments, the segment distribution."""
 
 from collections import Counter
-from types import SimpleNamespace
 
 import pytest
 
-from crm_audit_core.testing import assert_findings
+from crm_audit_core.testing import without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 PLANTED = ["data.unsegmented-contacts", "data.tiny-segments"]
-
-
-def stripped(tenant, table, column=None):
-    tables = dict(tenant.tables)
-    if column is None:
-        tables.pop(table)
-    else:
-        tables[table] = tables[table].drop_columns([column])
-    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
 
 
 def segment_sizes(tenant):

@@ -9,19 +9,10 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings, strategies as st
 
 from crm_audit_checks import stale_data
-from crm_audit_core.testing import assert_findings
+from crm_audit_core.testing import without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 PLANTED = ["data.stale-contacts", "data.invalid-emails", "data.invalid-phones", "data.bounced-emails"]
-
-
-def stripped(tenant, table, column=None):
-    tables = dict(tenant.tables)
-    if column is None:
-        tables.pop(table)
-    else:
-        tables[table] = tables[table].drop_columns([column])
-    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
 
 
 def with_values(tenant, table, column, changes: dict):

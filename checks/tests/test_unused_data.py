@@ -6,20 +6,11 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pytest
 
-from crm_audit_core.testing import assert_findings
+from crm_audit_core.testing import without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 IDS = ["data.sparse-custom-fields", "data.empty-custom-fields", "data.untouched-contacts",
        "data.untouched-companies", "data.empty-stages"]
-
-
-def stripped(tenant, table, column=None):
-    tables = dict(tenant.tables)
-    if column is None:
-        tables.pop(table)
-    else:
-        tables[table] = tables[table].drop_columns([column])
-    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
 
 
 @pytest.mark.parametrize("check_id", IDS)

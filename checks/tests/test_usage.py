@@ -1,24 +1,12 @@
 """usage-review checks on generated tenants: exact planted ids, clean tenant, settings, skips."""
 
-from types import SimpleNamespace
-
 import pytest
 
-from crm_audit_core.testing import assert_findings
+from crm_audit_core.testing import without, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 PLANTED = ["usage.login-adoption", "usage.inactive-users", "usage.won-deals-without-activity"]
 ALL = PLANTED + ["usage.activity-timeline"]
-
-
-def without(tenant, table, column=None):
-    """A copy of a generated tenant lacking a table (or one column of it)."""
-    tables = dict(tenant.tables)
-    if column is None:
-        tables.pop(table)
-    else:
-        tables[table] = tables[table].drop_columns([column])
-    return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
 
 
 @pytest.mark.parametrize("check_id", PLANTED)
