@@ -23,22 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import AS_OF, OUT, machine, peak_rss_mib, snapshot_for  # noqa: E402
+from common import AS_OF, OUT, machine, open_snapshot, snapshot_for, vm_hwm_mib  # noqa: E402
 
 MODULES = ("usage", "updates", "integrations", "value", "open_work", "feedback", "security")
 LEFT_OUT = {"integrations.duplicates-by-source"}
 
 
-def peak_rss_of_this_process_mib() -> float:
-    """VmHWM: the peak RSS of this process image. (ru_maxrss survives fork + exec on Linux,
-    so a child started after generating the tenant would report the parent's peak.)"""
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return peak_rss_mib()
 
 
 def part1_checks():
@@ -51,20 +41,6 @@ def part1_checks():
     return checks
 
 
-def open_snapshot(path: Path, wait_seconds: float = 900):
-    """Open the snapshot read-only, waiting while another benchmark holds it for writing."""
-    import duckdb
-
-    from crm_audit_core.store import Store
-
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            return Store(path, read_only=True)
-        except duckdb.IOException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(5)
 
 
 def measure(args) -> dict:
@@ -104,7 +80,7 @@ def measure(args) -> dict:
         "median_seconds": round(statistics.median(totals), 2),
         "runs": [round(t, 2) for t in totals],
         "per_check_median": {k: round(statistics.median(v), 3) for k, v in sorted(per_check.items())},
-        "peak_rss_mib": round(peak_rss_of_this_process_mib(), 1),
+        "peak_rss_mib": round(vm_hwm_mib(), 1),
         "results": exact,
     }
 

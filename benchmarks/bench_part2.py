@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import AS_OF, OUT, machine, peak_rss_mib, snapshot_for  # noqa: E402
+from common import AS_OF, OUT, machine, open_snapshot, peak_rss_mib, snapshot_for  # noqa: E402
 
 MODULES = ("unused_data", "segmentation", "missing_data", "stale_data", "data_policy")
 GOAL_SECONDS, GOAL_MIB = 120, 3072
@@ -45,20 +45,6 @@ def part2_checks():
     return checks
 
 
-def open_snapshot(path: Path, wait_seconds: float = 900):
-    """Open the snapshot read-only, waiting while another benchmark holds it for writing."""
-    import duckdb
-
-    from crm_audit_core.store import Store
-
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            return Store(path, read_only=True)
-        except duckdb.IOException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(5)
 
 
 def measure(args) -> dict:

@@ -29,6 +29,37 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def vm_hwm_mib() -> float:
+    """Peak RSS of this process image (VmHWM), in MiB.
+
+    ``ru_maxrss`` survives fork + exec on Linux, so a child started after generating a
+    tenant would report its parent's peak; measurements run in a child and read this.
+    """
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mib()
+
+
+def open_snapshot(path: Path, wait_seconds: float = 900):
+    """Open a snapshot read-only, waiting while another benchmark holds it for writing."""
+    import duckdb
+
+    from crm_audit_core.store import Store
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return Store(path, read_only=True)
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(5)
+
+
 def machine() -> dict:
     import duckdb
     import pyarrow
