@@ -162,6 +162,7 @@ class HubSpotData:
             self.objects[object_type].sort(key=lambda o: _id_key(o["id"]))
         self.by_id = {t: {o["id"]: o for o in objs} for t, objs in self.objects.items()}
         self.archived: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}  # deleted, newest last
+        self._keys: dict[str, list] = {}
         self.custom_of_table = {t: [f["name"] for f in custom.get(t, [])] for t in ("contacts", "companies", "deals",
                                                                                    "activities")}
 
@@ -255,6 +256,13 @@ class HubSpotData:
 
     # -- mutations between two audits (tests of incremental audits) ---------------------
 
+    def keys(self, object_type: str) -> list:
+        """Sorted id keys of ``object_type`` (cached; mutations reset it), for keyset cursors."""
+        keys = self._keys.get(object_type)
+        if keys is None:
+            keys = self._keys[object_type] = [_id_key(o["id"]) for o in self.objects[object_type]]
+        return keys
+
     def _object_type_of(self, table: str, record_id: str) -> str | None:
         if table != "activities":
             return table if record_id in self.by_id[table] else None
@@ -290,20 +298,27 @@ class HubSpotData:
             links = {"contacts": (("company_id", "companies"),),
                      "deals": (("company_id", "companies"), ("contact_id", "contacts"))}.get(table, ())
         if existing is not None:
-            self._remove(existing, record_id)
+            if existing != object_type:  # an activity that changed type
+                self._remove(existing, record_id)
             self._unlink(existing, record_id, inbound=False)  # the row says its own links; others keep theirs
         for column, to in links:
             if row.get(column):
                 self._associate(object_type, record_id, to, row[column])
-        objs = self.objects[object_type]
-        keys = [_id_key(o["id"]) for o in objs]
-        objs.insert(bisect.bisect_left(keys, _id_key(record_id)), obj)
+        objs, keys, key = self.objects[object_type], self.keys(object_type), _id_key(record_id)
+        index = bisect.bisect_left(keys, key)
+        if index < len(objs) and keys[index] == key:
+            objs[index] = obj
+        else:
+            objs.insert(index, obj)
+            keys.insert(index, key)
         self.by_id[object_type][record_id] = obj
         return obj
 
     def _remove(self, object_type: str, record_id: str) -> dict:
         obj = self.by_id[object_type].pop(record_id)
-        self.objects[object_type] = [o for o in self.objects[object_type] if o["id"] != record_id]
+        objs, keys = self.objects[object_type], self.keys(object_type)
+        index = bisect.bisect_left(keys, _id_key(record_id))
+        del objs[index], keys[index]
         return obj
 
     def delete_record(self, table: str, record_id: str, *, when: datetime | None = None) -> None:
@@ -605,18 +620,17 @@ class HubSpotSandbox:
         after = request.args.get("after")
         archived = request.args.get("archived", "false").lower() == "true"
         with self._lock:
-            items = list(self.data.archived[object_type] if archived else self.data.objects[object_type])
-        if archived:
-            items.sort(key=lambda o: _id_key(o["id"]))
-        start = 0
-        if after:
-            keys = [_id_key(o["id"]) for o in items]
-            start = bisect.bisect_left(keys, _id_key(after))
+            if archived:
+                items = sorted(self.data.archived[object_type], key=lambda o: _id_key(o["id"]))
+                keys = [_id_key(o["id"]) for o in items]
+            else:
+                items, keys = self.data.objects[object_type], self.data.keys(object_type)
+            start = bisect.bisect_left(keys, _id_key(after)) if after else 0
+            page = items[start: start + limit]
+            nxt = items[start + limit]["id"] if start + limit < len(items) else None
         props = self._requested(request.args.getlist("properties"), object_type)
-        page = items[start: start + limit]
         body: dict[str, Any] = {"results": [self._shape(o, object_type, props) for o in page]}
-        if start + limit < len(items):
-            nxt = items[start + limit]["id"]
+        if nxt is not None:
             body["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
         return self._json(200, body)
 
