@@ -95,8 +95,14 @@ def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
 
 
 def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check], settings: dict[str, dict],
-               as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None) -> list[Result]:
-    """Run ``checks`` on one tenant of the store. ``partial``: table -> why it is partial."""
+               as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None,
+               stopped: str | None = None) -> list[Result]:
+    """Run ``checks`` on one tenant of the store.
+
+    ``partial``: table -> why it is partial. ``stopped``: the error that stopped the
+    tenant's extraction, so a check whose table was never reached says so instead of
+    blaming the connector for not supplying it.
+    """
     supplied = store.supplied(tenant)
     cursor = store.tenant_cursor(tenant)
     shared: dict = {}
@@ -109,7 +115,10 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
         if missing:
-            result = ctx.skip(f"needs {missing}, which the tenant's connector did not supply")
+            if stopped:
+                result = ctx.skip(f"needs {missing}, which was not read: extraction stopped ({stopped})")
+            else:
+                result = ctx.skip(f"needs {missing}, which the tenant's connector did not supply")
         else:
             try:
                 result = item.func(ctx)
@@ -302,7 +311,8 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
             apply_integration_counts(registry, store, tinfo.name, config)
             why = tinfo.error or "extraction did not complete"
             partial = {t: why for t in tinfo.partial_tables}
-            audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial))
+            audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,
+                                            stopped=tinfo.error))
         apply_accepted_risks(audit, config, as_of)
         audit.score = score(audit.results)
         audit.finished_at = _now().isoformat()

@@ -86,6 +86,8 @@ def test_connector_failure_in_an_audit_is_exit_3_with_partial_marks(tmp_path, cr
     assert tenant["api_calls"] == 42
     unreachable = next(r for r in report["results"] if r["check_id"] == "data.unreachable-contacts")
     assert unreachable["status"] == "pass"  # contacts were complete: not marked partial
+    never_read = [r for r in report["results"] if r["status"] == "skipped" and "companies" in (r["reason"] or "")]
+    assert never_read and all("extraction stopped" in r["reason"] for r in never_read)
 
 
 def test_unexpected_connector_exception_is_one_line(tmp_path):
