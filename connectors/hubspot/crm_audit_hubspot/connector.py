@@ -641,9 +641,11 @@ class HubSpotConnector:
         if previous is not None:
             self._merged[table] = set(merged)
             if not state.get("relinked"):
-                relinked = self._reread_linked_to_deleted(sink, table, custom_types, previous)
-                sink.checkpoint(table, {"mode": mode, "object_type": object_types[-1], "done": True,
-                                        "relinked": True, **({"merged": merged} if merged else {})})
+                base = {"mode": mode, "object_type": object_types[-1], "done": True,
+                        **({"merged": merged} if merged else {})}
+                relinked = self._reread_linked_to_deleted(sink, table, custom_types, previous, base,
+                                                          state.get("relink_at"))
+                sink.checkpoint(table, {**base, "relinked": True})
                 progress.advance(records=relinked)
             sink.carry_forward(table, previous, sorted(self._gone_ids(table, since)))
         sink.complete(table)
@@ -658,13 +660,15 @@ class HubSpotConnector:
         self._gone[table] |= self._merged.get(table, set())
         return self._gone[table]
 
-    def _reread_linked_to_deleted(self, sink, table: str, custom_types, previous) -> int:
+    def _reread_linked_to_deleted(self, sink, table: str, custom_types, previous, base: dict,
+                                  resume_at: list | None) -> int:
         """Read again the unchanged rows whose company/contact/deal was deleted since.
 
         HubSpot drops the associations of a deleted record without modifying the records
         on the other side, so their carried rows would keep a link to a record that is
         gone. The previous snapshot says which rows point at the deleted ids; they are
-        read with batch reads (100 a call) and win over the carried copies.
+        read with batch reads (100 a call) and win over the carried copies. A checkpoint
+        after each chunk (``relink_at``: object type and last id) makes this resumable too.
         """
         links = LINKS.get(table)
         if not links:
@@ -675,7 +679,9 @@ class HubSpotConnector:
             return 0
         import duckdb
 
-        condition = " OR ".join(f"list_contains(${target}, {column})" for column, target in links.items())
+        gone = {target: ids for target, ids in gone.items() if ids}
+        condition = " OR ".join(f"list_contains(${target}, {column})" for column, target in links.items()
+                                if target in gone)
         kind = "type" if table == "activities" else "NULL"
         con = duckdb.connect(str(previous.path), read_only=True)
         try:
@@ -692,7 +698,14 @@ class HubSpotConnector:
             object_type = table if table != "activities" else mapping.OBJECT_TYPE_OF_ACTIVITY.get(activity_type, "notes")
             by_type.setdefault(object_type, []).append(record_id)
         count = 0
-        for object_type, ids in by_type.items():
+        order = mapping.OBJECT_TYPES[table]
+        for object_type in sorted(by_type, key=order.index):
+            ids = sorted(by_type[object_type], key=_id_key)
+            if resume_at:
+                if order.index(object_type) < order.index(resume_at[0]):
+                    continue
+                if object_type == resume_at[0]:
+                    ids = [i for i in ids if _id_key(i) > _id_key(resume_at[1])]
             types = custom_types.get(object_type, {})
             properties = sorted(set(mapping.needed_properties(object_type)) | set(types))
             for start in range(0, len(ids), ASSOCIATION_BATCH):
@@ -711,6 +724,8 @@ class HubSpotConnector:
                             row[column] = by_id.get(row["id"])
                     sink.write(table, rows)
                     count += len(rows)
+                last = ids[min(start + ASSOCIATION_BATCH, len(ids)) - 1]
+                sink.checkpoint(table, {**base, "relink_at": [object_type, last]})
         return count
 
     def _read_campaigns(self, sink) -> None:
@@ -728,6 +743,10 @@ class HubSpotConnector:
             return
         sink.write("campaigns", rows)
         sink.complete("campaigns")
+
+
+def _id_key(value: str):
+    return (0, int(value)) if str(value).isdigit() else (1, str(value))
 
 
 def _modified(obj: dict, object_type: str) -> datetime | None:

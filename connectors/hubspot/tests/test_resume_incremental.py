@@ -349,3 +349,37 @@ def test_incremental_pages_past_the_search_cap_by_keyset(make_tenant, monkeypatc
     assert len(searches) == 3  # 200 + 200 + 50, each a fresh query after the last id
     assert [c[0] for c in sink.carried] == ["companies", "contacts", "deals", "activities"]
     assert [c["after_id"] for c in sink.checkpoints["contacts"] if "after_id" in c][-1] == tenant["contacts"][449]["id"]
+
+
+def test_relinking_resumes_after_its_last_chunk(tmp_path, make_tenant, monkeypatch):
+    """Rows linked to a deleted company are re-read in checkpointed chunks, resumable too."""
+    from crm_audit_core.connector import ExtractContext, PreviousSnapshot
+    from crm_audit_core.extract import MemorySink
+    from crm_audit_hubspot import connector as connector_module
+    from crm_audit_hubspot.connector import HubSpotConnector
+
+    monkeypatch.setattr(connector_module, "ASSOCIATION_BATCH", 5)  # chunks of 5 relinked rows
+    tenant = make_tenant(contacts=300, companies=4, deals=5, activities=12)
+    out = tmp_path / "audits"
+    with start_sandbox(tenant) as handle:
+        assert cli(handle, out).exit_code == 0
+        [folder] = folders(out)
+        company = tenant["companies"][1]
+        linked = sorted((c["id"] for c in tenant["contacts"] if c["company_id"] == company["id"]), key=int)
+        assert len(linked) > 20
+        handle.extra["delete_record"]("companies", company["id"])
+        previous = PreviousSnapshot(audit_id="a", path=folder / "snapshot.duckdb",
+                                    since=datetime.now(timezone.utc) - timedelta(minutes=5),
+                                    records={"companies": 4, "contacts": 300, "deals": 5, "activities": 12})
+        context = ExtractContext(tenant="acme", as_of=previous.since, previous=previous)
+        states = {"contacts": {"mode": "since", "object_type": "contacts", "done": True,
+                               "relink_at": ["contacts", linked[9]]}}
+        sink = ResumingSink((), states)
+        handle.requests.clear()
+        HubSpotConnector({**handle.options, **FAST}, context).extract(sink)
+    got = sorted((r["id"] for r in sink.rows["contacts"]), key=int)
+    assert got == linked[10:]  # the first two chunks were committed before the interruption
+    assert all(r["company_id"] is None for r in sink.rows["contacts"])
+    assert sink.checkpoints["contacts"][-1]["relinked"] is True
+    assert [c for c in sink.carried if c[0] == "contacts"][0][2] == []  # no contact deleted
+    assert [c for c in sink.carried if c[0] == "companies"][0][2] == [company["id"]]
