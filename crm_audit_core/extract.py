@@ -247,6 +247,18 @@ class StoreSink(_BaseSink):
         for table in list(self.buffers):
             self._flush(table)
 
+    def keep_what_is_safe(self) -> None:
+        """After a failure: write buffered rows, except those past a table's last checkpoint.
+
+        Rows after a checkpoint will be read again by ``--resume``; writing them now would
+        duplicate them.
+        """
+        for table in list(self.buffers):
+            if table in self._checkpointed:
+                self.buffers[table] = []
+            else:
+                self._flush(table)
+
     def write_arrow(self, table: str, typed, custom=None) -> int:
         """Write an Arrow table already in the store's types (bulk loaders, files)."""
         self._check_table(table)
@@ -342,6 +354,6 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
 
 def _keep_partial(sink: StoreSink) -> None:
     try:
-        sink.flush_all()
+        sink.keep_what_is_safe()
     except CrmAuditError:
         pass

@@ -165,3 +165,26 @@ def test_incremental_audit_reads_changes_and_carries_the_rest(tmp_path, crm_audi
     [unreachable] = [r for r in report["results"] if r["check_id"] == "data.unreachable-contacts"]
     assert unreachable["affected"]["ids"] == ["1001", "5"]
     assert any("incremental" in note for note in report["audit"]["tenants"][0]["notes"])
+
+
+def test_rows_after_the_last_checkpoint_are_not_kept_on_failure(tmp_path):
+    """They will be read again on resume; keeping them would duplicate them."""
+    from crm_audit_core.extract import run_connector
+
+    class TwoWritesPerCheckpoint:
+        def api_calls(self):
+            return 0
+
+        def extract(self, sink):
+            sink.write("contacts", [{"id": "1"}, {"id": "2"}])
+            sink.checkpoint("contacts", {"after": 2})
+            sink.write("contacts", [{"id": "3"}])  # buffered, not yet checkpointed
+            raise ConnectorError("lost")
+
+    store = Store(tmp_path / "s.duckdb")
+    info = ConnectorInfo(name="x", factory=lambda o, c: TwoWritesPerCheckpoint(), resumable=True)
+    outcome = run_connector(info, {}, "t", store, datetime.now(timezone.utc))
+    assert outcome.partial_tables == ["contacts"]
+    assert [r[0] for r in store.execute("SELECT id FROM canonical.contacts ORDER BY id").fetchall()] == ["1", "2"]
+    assert store.checkpoint_of("t", "contacts") == {"after": 2}
+    store.close()
