@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-import re
 import subprocess
 import sys
 from pathlib import Path
