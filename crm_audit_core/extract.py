@@ -22,6 +22,9 @@ from .errors import ConnectorError, CrmAuditError
 from .secrets import redact
 
 BATCH_ROWS = 5000
+# DuckDB keeps every block it wrote in its buffer pool (default limit: 80% of RAM), so an
+# extraction's memory would grow with the tenant; written blocks are on disk already.
+EXTRACT_MEMORY_LIMIT = "1GB"
 
 
 class _NullProgress:
@@ -319,6 +322,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
         resuming = False
     sink = StoreSink(store, tenant, board, resuming=resuming)
     connector = None
+    store.set_memory_limit(EXTRACT_MEMORY_LIMIT)  # memory stays bounded while pages stream in
     try:
         context = ExtractContext(tenant=tenant, as_of=as_of, debug=debug, settings=settings or {},
                                  previous=previous if info.incremental else None, resuming=resuming)
@@ -341,6 +345,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
             where=tenant,
             hint="run again with --debug for the traceback",
         )
+    store.set_memory_limit(None)  # the checks get DuckDB's default for their big group-bys
     outcome.partial_tables = sink.partial_tables
     outcome.carried = dict(sink.carried)
     outcome.notes = list(sink.notes)

@@ -116,11 +116,12 @@ class BudgetGuard:
       audit started late in a busy day leaves the company's integrations their quota.
     """
 
-    def __init__(self, share: float = 0.2, crm: str = "the CRM"):
+    def __init__(self, share: float = 0.2, crm: str = "the CRM", unit: str = "API calls"):
         if not 0 < share <= 1:
             raise ValueError("budget share must be in (0, 1]")
         self.share = share
         self.crm = crm
+        self.unit = unit  # what the allowance counts: "API calls", or "API tokens" (Pipedrive)
         self.limit: int | None = None
         self.remaining: int | None = None
         self.remaining_at_start: int | None = None
@@ -148,7 +149,7 @@ class BudgetGuard:
             allowance = self.allowance
             if allowance is not None and self.spent + cost > allowance:
                 raise BudgetExhausted(
-                    f"stopped after {self.spent} API calls: the audit may use at most "
+                    f"stopped after {self.spent} {self.unit}: the audit may use at most "
                     f"{self.share:.0%} of {self.crm}'s daily allowance of {self.limit}",
                     hint="raise 'budget_share' in the connector's options or run the audit later",
                 )
@@ -159,7 +160,7 @@ class BudgetGuard:
                 and self.spent > 0
             ):
                 raise BudgetExhausted(
-                    f"stopped after {self.spent} API calls: {self.crm} has {self.remaining} daily API calls "
+                    f"stopped after {self.spent} {self.unit}: {self.crm} has {self.remaining} daily {self.unit} "
                     f"left of the {self.remaining_at_start} there were when the audit started, and the audit "
                     f"leaves {1 - self.share:.0%} of them to the company's own integrations",
                     hint="run the audit after the daily quota resets, or raise 'budget_share'",

@@ -94,6 +94,18 @@ class Store:
     def close(self) -> None:
         self.connection.close()
 
+    def set_memory_limit(self, limit: str | None) -> None:
+        """Cap DuckDB's buffer pool (e.g. '1GB'); None restores DuckDB's default.
+
+        While extracting, DuckDB would otherwise keep every block it wrote in memory (its
+        default limit is 80% of RAM), so the audit's memory would grow with the tenant.
+        """
+        with self._lock:
+            if limit is None:
+                self.connection.execute("RESET memory_limit")
+            else:
+                self.connection.execute(f"SET memory_limit = {quote_literal(limit)}")
+
     # -- transactions, checkpoints (resumable audits) ---------------------------
     def transaction(self):
         """``with store.transaction():`` everything inside commits together or not at all."""

@@ -266,7 +266,10 @@ class HubSpotConnector:
                 # The window is full (perhaps by other apps): wait until our oldest call in it leaves.
                 recent = [t for t in self._recent if time.monotonic() - t < interval]
                 self._recent = recent
-                wait = interval - (time.monotonic() - recent[0]) if len(recent) >= server_max else interval
+                # Our oldest call in the window leaving frees a slot; with none of ours in it
+                # (other apps filled it), wait the whole window. Waiting the whole window
+                # whenever our count fell a call short of the server's cost ~10% of the floor.
+                wait = interval - (time.monotonic() - recent[0]) if recent else interval
                 self.limiter.pause(max(0.0, min(wait, interval)))
                 self._progress.waiting(max(0.0, min(wait, interval)))
         if len(self._recent) > 1000:

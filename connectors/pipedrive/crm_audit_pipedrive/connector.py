@@ -129,7 +129,7 @@ class PipedriveConnector:
             stats=self.stats,
         )
         self._configured_burst = self.limiter.max_calls
-        self.budget = BudgetGuard(share=_number(self.options, "budget_share", 0.2), crm="Pipedrive")
+        self.budget = BudgetGuard(share=_number(self.options, "budget_share", 0.2), crm="Pipedrive", unit="API tokens")
         verify = self.options.get("verify", True)
         if isinstance(verify, str) and verify.lower() in ("true", "false", "1", "0", "yes", "no"):
             verify = _bool(verify)
