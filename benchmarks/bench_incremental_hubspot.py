@@ -23,29 +23,18 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from click.testing import CliRunner
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crm_audit_core.cli import main
-from crm_audit_core.sandbox import generate_tenant
-from crm_audit_hubspot.sandbox import start_sandbox
+from common import audit_sandbox_via_cli, same_columns  # noqa: E402
+from crm_audit_core.sandbox import generate_tenant  # noqa: E402
+from crm_audit_hubspot.sandbox import start_sandbox  # noqa: E402
 
 AS_OF = datetime(2026, 6, 30, tzinfo=timezone.utc)
 TABLES = ("contacts", "companies", "deals", "activities")
 
 
 def audit(handle, out: Path, *args) -> tuple[int, float]:
-    options = []
-    for key, value in {**handle.options, "rate_limit": 100_000, "rate_window": 1}.items():
-        options += ["--option", f"{key}={value}"]
-    mark = len(handle.requests)
-    started = time.perf_counter()
-    result = CliRunner().invoke(main, ["run", "--connector", "hubspot", "--tenant", "bench", "--no-progress",
-                                       "--check", "data.unreachable-contacts", "--out", str(out), *options, *args],
-                                catch_exceptions=False)
-    seconds = time.perf_counter() - started
-    if result.exit_code != 0:
-        raise SystemExit(f"audit failed ({result.exit_code}): {result.output[-2000:]}")
-    return len(handle.requests) - mark, seconds
+    return audit_sandbox_via_cli("hubspot", handle, out, {"rate_limit": 100_000, "rate_window": 1}, *args)
 
 
 COMPARED = {
@@ -58,17 +47,7 @@ COMPARED = {
 
 def same_rows(a: Path, b: Path, table: str) -> bool:
     """The incremental snapshot and the full one agree on these columns of ``table``."""
-    from crm_audit_core.store import Store
-
-    rows = []
-    for folder in (a, b):
-        store = Store(folder / "snapshot.duckdb", read_only=True)
-        try:
-            rows.append(store.execute(f"SELECT {COMPARED[table]} FROM canonical.{table} WHERE tenant = 'bench' "
-                                      "ORDER BY id").fetchall())
-        finally:
-            store.close()
-    return rows[0] == rows[1]
+    return same_columns(a, b, table, COMPARED[table])
 
 
 def mutate(handle, tenant, share: float) -> dict:

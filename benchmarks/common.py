@@ -60,6 +60,41 @@ def open_snapshot(path: Path, wait_seconds: float = 900):
             time.sleep(5)
 
 
+def audit_sandbox_via_cli(connector: str, handle, out: Path, extra_options: dict, *args) -> tuple[int, float]:
+    """One ``crm-audit run`` against a running sandbox: (requests it made, seconds)."""
+    from click.testing import CliRunner
+
+    from crm_audit_core.cli import main
+
+    options = []
+    for key, value in {**handle.options, **extra_options}.items():
+        options += ["--option", f"{key}={value}"]
+    mark = len(handle.requests)
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, ["run", "--connector", connector, "--tenant", "bench", "--no-progress",
+                                       "--check", "data.unreachable-contacts", "--out", str(out), *options, *args],
+                                catch_exceptions=False)
+    seconds = time.perf_counter() - started
+    if result.exit_code != 0:
+        raise SystemExit(f"audit failed ({result.exit_code}): {result.output[-2000:]}")
+    return len(handle.requests) - mark, seconds
+
+
+def same_columns(a: Path, b: Path, table: str, columns: str) -> bool:
+    """Two audit folders' snapshots agree on ``columns`` of ``table`` (tenant 'bench')."""
+    from crm_audit_core.store import Store
+
+    rows = []
+    for folder in (a, b):
+        store = Store(folder / "snapshot.duckdb", read_only=True)
+        try:
+            rows.append(store.execute(f"SELECT {columns} FROM canonical.{table} WHERE tenant = 'bench' "
+                                      "ORDER BY id").fetchall())
+        finally:
+            store.close()
+    return rows[0] == rows[1]
+
+
 def machine() -> dict:
     import duckdb
     import pyarrow
