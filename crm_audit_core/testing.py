@@ -86,7 +86,7 @@ def run_check(item: Check | str, generated, *, settings: dict | None = None, con
     """Run one check (object or id) on a generated tenant; returns the Result."""
     import tempfile
 
-    from .runner import resolve_settings, run_checks
+    from .runner import apply_integration_counts, resolve_settings, run_checks
 
     registry = registry or registry_with()
     if isinstance(item, str):
@@ -103,6 +103,8 @@ def run_check(item: Check | str, generated, *, settings: dict | None = None, con
         store = Store(Path(store_dir or tmp) / "test.duckdb")
         try:
             tenant = load_tenant(store, generated)
+            # The same step the runner takes: counts from [integrations.<tenant>] and plugins.
+            apply_integration_counts(registry, store, tenant, config)
             as_of = generated.as_of
             if as_of.tzinfo is None:
                 as_of = as_of.replace(tzinfo=timezone.utc)

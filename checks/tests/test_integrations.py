@@ -45,6 +45,28 @@ def test_sync_counts_from_the_config(crm_audit_tenant, crm_audit_run_check):
     assert tolerant.status == "pass"
 
 
+def test_sync_counts_from_a_plugin(crm_audit_tenant, crm_audit_run_check, crm_audit_plugin):
+    """A third party supplies the other system's count through the crm_audit_integration_counts hook."""
+    from crm_audit_core import hookimpl
+
+    clean = crm_audit_tenant(**SIZE, defects=False)
+    [integration] = clean.rows("integrations")[:1]
+    tenant = stripped(clean, "integrations", "records_reported")
+    seen = []
+
+    class MailingTool:
+        @hookimpl
+        def crm_audit_integration_counts(self, tenant, integrations, config):
+            seen.append(sorted(i["name"] for i in integrations))
+            return {integration["name"]: 1_000_000}
+
+    crm_audit_plugin(MailingTool())
+    result = crm_audit_run_check("integrations.sync-count-mismatch", tenant)
+    assert seen and integration["name"] in seen[0]
+    assert_findings(result, [integration["id"]])
+    assert result.metrics["counts"][integration["name"]]["reported"] == 1_000_000
+
+
 def test_sync_counts_skipped_when_nobody_reports(crm_audit_tenant, crm_audit_run_check):
     tenant = stripped(crm_audit_tenant(**SIZE), "integrations", "records_reported")
     result = crm_audit_run_check("integrations.sync-count-mismatch", tenant)
