@@ -62,6 +62,9 @@ class Sink(Protocol):
     def checkpoint(self, table: str, state: dict) -> None:
         """Commit the rows written for ``table`` so far together with ``state`` (JSON)."""
 
+    def stored(self, table: str, columns) -> list[tuple]:
+        """Read back ``columns`` of the rows of ``table`` committed so far (e.g. when resuming)."""
+
     def carry_forward(self, table: str, previous: "PreviousSnapshot", deleted_ids=()) -> int:
         """Incremental: take the rows this run did not re-read from the previous snapshot."""
 
@@ -89,6 +92,19 @@ class PreviousSnapshot:
     path: Any  # pathlib.Path of the previous snapshot.duckdb
     since: Any  # datetime, UTC
     records: dict = field(default_factory=dict)  # table -> row count in the previous snapshot
+    tenant: str = ""
+
+    def rows(self, table: str, columns) -> list[tuple]:
+        """``columns`` of ``table`` in the previous snapshot (e.g. lookups for derived columns)."""
+        from .store import Store
+
+        store = Store(self.path, read_only=True)
+        try:
+            if table not in store.supplied(self.tenant):
+                return []
+            return store.read_columns(self.tenant, table, list(columns))
+        finally:
+            store.close()
 
 
 @dataclass

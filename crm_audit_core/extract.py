@@ -151,6 +151,10 @@ class MemorySink(_BaseSink):
         self._check_table(table)
         self.checkpoints.setdefault(table, []).append(state)
 
+    def stored(self, table: str, columns) -> list[tuple]:
+        self._check_table(table)
+        return [tuple(row.get(c) for c in columns) for row in self.rows.get(table, [])]
+
     def carry_forward(self, table: str, previous, deleted_ids=()) -> int:
         self.carried.append((table, previous, list(deleted_ids)))
         return 0
@@ -209,6 +213,11 @@ class StoreSink(_BaseSink):
         with self.store.transaction():
             self._flush(table)
             self.store.save_checkpoint(self.tenant, table, state)
+
+    def stored(self, table: str, columns) -> list[tuple]:
+        """``columns`` of the rows of ``table`` committed so far (by this run or the one it resumes)."""
+        self._check_table(table)
+        return self.store.read_columns(self.tenant, table, list(columns))
 
     # -- incremental audits ----------------------------------------------------
     def carry_forward(self, table: str, previous, deleted_ids=()) -> int:

@@ -229,7 +229,7 @@ def find_previous(out: Path, tenant: str, connector: str, before: str) -> Previo
             continue
         since = datetime.fromisoformat(info["extract_started_at"]) - INCREMENTAL_OVERLAP
         return PreviousSnapshot(audit_id=state["audit_id"], path=folder / "snapshot.duckdb", since=since,
-                                records=info.get("records", {}))
+                                records=info.get("records", {}), tenant=tenant)
     return None
 
 

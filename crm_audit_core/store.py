@@ -364,6 +364,17 @@ class Store:
             )
         return cursor
 
+    def read_columns(self, tenant: str, table: str, columns: list[str] | tuple[str, ...]) -> list[tuple]:
+        """Canonical ``columns`` of ``table`` for ``tenant``, one tuple a row (read-back for connectors)."""
+        spec = model.table(table)
+        unknown = [c for c in columns if c not in spec.column_names]
+        if unknown:
+            raise ValueError(f"{table} has no column {unknown[0]!r}")
+        select = ", ".join(quote_ident(c) for c in columns)
+        with self._lock:
+            return self.connection.execute(
+                f"SELECT {select} FROM {SCHEMA}.{table} WHERE tenant = ?", [tenant]).fetchall()
+
     def table_rows(self, tenant: str, table: str) -> list[dict]:
         cursor = self.connection.execute(
             f"SELECT * EXCLUDE (tenant) FROM {SCHEMA}.{table} WHERE tenant = ? ORDER BY 1", [tenant]

@@ -103,3 +103,23 @@ def test_unexpected_connector_exception_is_one_line(tmp_path):
     assert "connector 'buggy' failed: KeyError" in outcome.error.one_line()
     assert "--debug" in outcome.error.one_line()
     store.close()
+
+
+def test_read_back_committed_rows_and_previous_snapshot_rows(tmp_path):
+    from crm_audit_core.connector import PreviousSnapshot
+
+    store = Store(tmp_path / "s.duckdb")
+    sink = StoreSink(store, "t")
+    sink.write("companies", [{"id": "c1", "name": "PT Maju Jaya Tbk"}, {"id": "c2", "name": "주식회사 한빛"}])
+    sink.checkpoint("companies", {"after": "c2"})
+    assert sorted(sink.stored("companies", ("id", "name"))) == [("c1", "PT Maju Jaya Tbk"), ("c2", "주식회사 한빛")]
+    assert sink.stored("deals", ("id",)) == []
+    sink.complete("companies")
+    store.close()
+    previous = PreviousSnapshot(audit_id="a", path=tmp_path / "s.duckdb", since=None, tenant="t")
+    assert sorted(previous.rows("companies", ("id",))) == [("c1",), ("c2",)]
+    assert previous.rows("deals", ("id",)) == []  # not supplied then
+    import pytest
+
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        previous.rows("companies", ("id", "nope"))

@@ -168,9 +168,9 @@ class PipedriveConnector:
         self.activity_times: dict[str, Any] = {}
         self.org_names: dict[str, str] = {}
         if previous is not None:
-            self._load_maps(_open_store(previous.path), self.context.tenant)
+            self._load_maps(previous.rows)
         if resuming:
-            self._load_maps(getattr(sink, "store", None), sink.tenant, resuming=True)
+            self._load_maps(sink.stored)
         deleted = self._read_deletions(sink) if previous is not None else {}
         self._read_activities(sink, catalogs.get("activities"), deleted.get("activities", ()))
         self._read_organizations(sink, catalogs.get("companies"), deleted.get("companies", ()))
@@ -453,35 +453,18 @@ class PipedriveConnector:
     def _changed_notes(self) -> list[dict]:
         return list(getattr(self, "_changed_notes_list", []))
 
-    def _load_maps(self, store, tenant: str, *, resuming: bool = False) -> None:
-        """Fill the lookups of derived columns from a snapshot (previous or this one)."""
-        if store is None:
-            return
-        try:
-            acts = store.execute(
-                "SELECT id, coalesce(due_at, completed_at, created_at) FROM canonical.activities WHERE tenant = ?",
-                [tenant]).fetchall()
-            orgs = store.execute("SELECT id, name FROM canonical.companies WHERE tenant = ?", [tenant]).fetchall()
-        except Exception:  # an older snapshot without a table: the lookups stay partial
-            acts, orgs = [], []
-        finally:
-            if not resuming:
-                store.close()
-        for rid, when in acts:
-            self.activity_times[str(rid)] = _aware(when)
-        for rid, name in orgs:
+    def _load_maps(self, read) -> None:
+        """Fill the lookups of derived columns from a snapshot: ``read(table, columns)`` is
+        ``previous.rows`` (incremental) or ``sink.stored`` (resuming)."""
+        for rid, due, completed, created in read("activities", ("id", "due_at", "completed_at", "created_at")):
+            self.activity_times[str(rid)] = _aware(due or completed or created)
+        for rid, name in read("companies", ("id", "name")):
             self.org_names[str(rid)] = name
 
     def _stored_ids(self, sink, table: str) -> set:
         """Ids this audit already committed for ``table`` (resuming), so a record modified
         after it was read (and so met again later in update_time order) is not stored twice."""
-        store = getattr(sink, "store", None)
-        if store is None:
-            return set()
-        try:
-            return {str(r[0]) for r in store.execute(f"SELECT id FROM canonical.{table} WHERE tenant = ?", [sink.tenant]).fetchall()}
-        except Exception:
-            return set()
+        return {str(rid) for (rid,) in sink.stored(table, ("id",))}
 
     # ------------------------------------------------------------------ paging
 
@@ -644,15 +627,6 @@ def _aware(value):
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
-
-
-def _open_store(path):
-    from crm_audit_core.store import Store
-
-    try:
-        return Store(path, read_only=True)
-    except Exception:
-        return None
 
 
 def _int(value) -> int | None:
