@@ -69,10 +69,13 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug or os.environ.get("CRM_AUDIT_DEBUG") == "1"
 
 
+_ENTRY_REGISTRY = None  # built once by entry() (the console script); commands reuse it
+
+
 def _registry():
     from .plugins import build_plugin_manager
 
-    return build_plugin_manager()
+    return _ENTRY_REGISTRY if _ENTRY_REGISTRY is not None else build_plugin_manager()
 
 
 def _warn_failures(registry) -> None:
@@ -388,8 +391,9 @@ def entry() -> None:
     """The console script: plugins may add commands, then click runs."""
     from .plugins import build_plugin_manager
 
+    global _ENTRY_REGISTRY
     try:
-        registry = build_plugin_manager()
+        registry = _ENTRY_REGISTRY = build_plugin_manager()
         for impl in registry.pm.hook.crm_audit_register_commands.get_hookimpls():
             try:
                 impl.function(_CommandGroupGuard(main, impl.plugin_name))

@@ -124,8 +124,10 @@ def _call_register(registry: Registry, hook_name: str, make_register) -> None:
     """Call a registration hook plugin by plugin, so the register callback knows who calls."""
     pm = registry.pm
     hook = getattr(pm.hook, hook_name)
+    trace = pm.trace.root.get("hook")  # writes only when CRM_AUDIT_TRACE_PLUGINS set a writer
     for impl in hook.get_hookimpls():  # registration order: built-ins, installed, then extras
         name = impl.plugin_name
+        trace(f"{hook_name} [{name}]")
         try:
             impl.function(make_register(name))
         except PluginError as exc:

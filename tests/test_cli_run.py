@@ -178,3 +178,16 @@ def test_console_script_help_survives_a_broken_plugin(tmp_path):
     disabled = subprocess.run([str(exe), "plugins"], capture_output=True, text=True,
                               env={**env, "COLUMNS": "200", "CRM_AUDIT_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert disabled.returncode == 0 and "broken" not in disabled.stdout and "example" not in disabled.stdout
+
+
+def test_trace_shows_each_registration_call_once():
+    """CRM_AUDIT_TRACE_PLUGINS shows the registration hooks, plugin by plugin, and the
+    console script loads the plugins once (its commands reuse the registry)."""
+    exe = Path(sys.executable).parent / "crm-audit"
+    env = {"PATH": "/usr/bin:/bin", "CRM_AUDIT_TRACE_PLUGINS": "1"}
+    run = subprocess.run([str(exe), "plugins"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    traced = [line for line in run.stderr.splitlines() if line.startswith("[crm-audit trace] crm_audit_register_")]
+    assert traced.count("[crm-audit trace] crm_audit_register_checks [standard] [hook]") == 1
+    assert "[crm-audit trace] crm_audit_register_checks [example] [hook]" in traced
+    assert any(line.startswith("[crm-audit trace] crm_audit_register_connectors [hubspot]") for line in traced)
