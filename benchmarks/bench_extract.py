@@ -217,18 +217,30 @@ def minimum_calls(connector: str, tenant, handle, log: list[dict]) -> dict:
         return {"record_calls": None, "record_minimum": None, "other_calls": None, "minimum": total,
                 "how": "crm_audit_pipedrive.connector.minimum_calls (500 a page, one call per list at least)"}
     elif connector == "salesforce":
-        # REST: 2,000 a batch; Bulk 2.0 (objects over bulk_threshold): create + poll + 50,000 a page
-        app = handle.extra["app"]
+        # Per object read, from the records its query matched (the org's records under the
+        # query's WHERE, not the whole object): REST 2,000 a batch, or above the connector's
+        # bulk_threshold one Bulk 2.0 job, one status poll and 50,000 records a result page.
+        # Everything else (versions, limits/recordCount, describes) is a one-off call, counted
+        # as made. COUNT() queries are not record reads.
+        from crm_audit_salesforce.sandbox import parse_soql, run_soql
+
+        org = handle.extra["org"]
+        threshold = int(handle.options.get("bulk_threshold") or 10_000)
         record = [r for r in log if "/query" in r["path"]]
-        objects = {}
+        first: dict[str, str] = {}
         for r in log:
-            match = re.search(r"\bFROM\s+(\w+)", r.get("soql") or "", re.I)
-            if match and "COUNT()" not in (r.get("soql") or ""):
-                objects[match[1]] = len(handle.extra["org"].records.get(match[1], []))
-        bulk = {job["soql"].object: len(job["rows"]) for job in app.jobs.values()}
+            soql = r.get("soql") or ""
+            match = re.search(r"\bFROM\s+(\w+)", soql, re.I)
+            if match and "COUNT()" not in soql.upper() and match[1] not in first:
+                # a read that moved to Bulk after its first batch adds "Id > '<last>'"
+                first[match[1]] = re.sub(r"\s+AND\s+Id > '\w+'|(?<=WHERE )Id > '\w+'\s+AND\s+|\s+WHERE\s+Id > '\w+'"
+                                         r"(?=\s+ORDER|\s*$)", "", soql)
         minimum = 0
-        for name, n in objects.items():
-            minimum += (2 + _pages(bulk[name], 50_000)) if name in bulk else _pages(n, 2000)
+        for name, soql in first.items():
+            query = parse_soql(soql, org)
+            query.order = None  # the count does not need the order
+            n = len(run_soql(org, query))
+            minimum += (2 + _pages(n, 50_000)) if n > threshold else _pages(n, 2000)
     else:
         return {"minimum": None}
     return {"record_calls": len(record), "record_minimum": minimum, "other_calls": len(log) - len(record),

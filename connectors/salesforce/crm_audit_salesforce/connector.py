@@ -6,9 +6,13 @@ a budget guard fed by ``Sforce-Limit-Info``, timeouts and call counting. All of 
 sits in one ``requests`` transport adapter mounted on the session simple-salesforce
 uses, so every HTTP call (REST, Bulk 2.0, logins) passes through it.
 
-Reading strategy per object: a REST query with the largest batch size (2,000); when the
-first batch says the object holds more than ``bulk_threshold`` records, a Bulk 2.0 query
-job instead (CSV pages of ``bulk_page_size``). A field list that would make the query URL
+Reading strategy per object: one ``limits/recordCount`` call at the start gives the
+approximate size of every record object at once. An object counted above ``bulk_threshold``
+is read with a Bulk 2.0 query job (CSV pages of ``bulk_page_size``); any other with REST
+queries of the largest batch size (2,000). Counts are a cached snapshot and may be stale,
+so they only choose the method: when the first REST batch reports more than
+``bulk_threshold`` records after all, that batch is kept and a Bulk job reads the rest
+(``Id`` above the batch's last). Either way every record is read exactly once. A field list that would make the query URL
 (16 KB) or the SOQL (100,000 characters) too long is split into several queries that
 are joined on ``Id``. The connector never writes: Bulk query-job creation is its only POST.
 """
@@ -86,7 +90,12 @@ OPTIONS = {
 # Objects whose absence (permission or edition) is a note, not a failure.
 OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_enabled",
             "PermissionSetAssignment": "users.is_admin", "PermissionSet": "users.is_admin",
-            "Campaign": "campaigns", "OpportunityStage": "stages", "limits": "API usage (/limits)"}
+            "Campaign": "campaigns", "OpportunityStage": "stages",
+            "recordCount": "record counts (/limits/recordCount)"}
+
+# The objects read in full, whose approximate size (limits/recordCount) picks REST or Bulk.
+COUNTED_OBJECTS = ("User", "LoginHistory", "Account", "Contact", "Lead", "Opportunity", "Task", "Event", "Campaign")
+RECORD_COUNT_SINCE = 40.0  # limits/recordCount exists from API version 40.0
 
 
 class _Unavailable(Exception):
@@ -246,6 +255,8 @@ class SalesforceConnector:
         self.describes: dict[str, dict] = {}
         self.as_of = _as_of(context)
         self._window_noted = False
+        self.record_counts: dict[str, int] = {}  # limits/recordCount: approximate, may be stale
+        self.organization: dict | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -362,6 +373,9 @@ class SalesforceConnector:
         code, message = first.get("errorCode", ""), first.get("message", str(content)[:200])
         status = getattr(exc, "status", None)
         if isinstance(exc, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
+            if self._daily_allowance_spent(message):
+                return self._quota_spent(what, message)
+            # the concurrent-request limit (ConcurrentRequests, ConcurrentPerOrgLongTxn): transient
             return RetryableError(f"{what}: Salesforce throttled the request ({message})", where=self._where())
         if isinstance(exc, SalesforceGeneralError) and status is not None and (status >= 500 or status == 429):
             return RetryableError(f"{what}: HTTP {status} {code}".strip(), where=self._where())
@@ -377,6 +391,30 @@ class SalesforceConnector:
             hint = "give the audit user 'View Setup and Configuration' and 'View All Data' (read-only)"
         return ConnectorError(redact(f"{what}: HTTP {status} {code}: {message.strip()}"), where=self._where(),
                               hint=hint)
+
+    def _daily_allowance_spent(self, message: str) -> bool:
+        """A REQUEST_LIMIT_EXCEEDED is the spent daily allowance, not a throttle: Salesforce
+        says "TotalRequests Limit exceeded.", or its Sforce-Limit-Info shows nothing left."""
+        if "totalrequests" in message.replace(" ", "").lower():
+            return True
+        budget = self.budget
+        return budget.limit is not None and budget.remaining is not None and budget.remaining <= 0
+
+    def _quota_spent(self, what: str, message: str) -> ConnectorError:
+        """One line for a spent daily allowance: retrying cannot help, so no retry."""
+        budget = self.budget
+        if budget.limit is not None and budget.remaining is not None and budget.remaining <= 0:
+            usage = f"{budget.limit - budget.remaining:,} of {budget.limit:,} calls used in the last 24 hours"
+        else:  # the refusal carried no usage header: Salesforce's own words
+            usage = f"REQUEST_LIMIT_EXCEEDED: {message.strip().rstrip('.')}"
+        org = self.organization or {}
+        name = f"org {org['Name']!r} ({org['Id']})" if org.get("Name") and org.get("Id") else "the org"
+        return BudgetExhausted(
+            f"Salesforce's daily API request limit is used up for {name} ({usage}); stopped while {what}",
+            where=self._where(),
+            hint="the allowance is a rolling 24-hour window, so calls free up as those made 24 hours earlier age "
+                 "out: run the audit later, find the integration that spends it in Setup > System Overview, "
+                 "or ask Salesforce for a higher limit")
 
     # ------------------------------------------------------------ versions
 
@@ -492,9 +530,15 @@ class SalesforceConnector:
                 return
 
     def pages(self, sobject: str, fields: list[str], where: str | None = None,
-              state: dict | None = None) -> Iterator[tuple[list[dict], dict]]:
+              state: dict | None = None, estimate: int | None = None) -> Iterator[tuple[list[dict], dict]]:
         """Pages of ``sobject`` records (dicts without ``attributes``), each with the state
-        that resumes the read right after it (see docs/connectors/salesforce.md, "Resuming"):
+        that resumes the read right after it (see docs/connectors/salesforce.md, "Resuming").
+
+        ``estimate``: how many records the read will find, if known (``limits/recordCount``
+        for a full read). Above ``bulk_threshold`` the read starts as a Bulk job. Otherwise
+        it starts with REST, and if the first batch reports more than ``bulk_threshold``
+        records after all (a stale count, or none), that batch is kept and a Bulk job reads
+        the records after its last Id. States:
 
         * ``{"after": Id}``: REST pages come in ``ORDER BY Id``; everything up to that Id
           was handed out, so a resumed read asks ``WHERE ... AND Id > 'after'``. Query
@@ -512,6 +556,11 @@ class SalesforceConnector:
             return
         cond = _and(where, f"Id > '{state['after']}'" if state.get("after") else None)
         keyed = "Id" in fields  # (a few helper reads select no Id: they are never checkpointed)
+        if self.bulk_enabled and estimate is not None and estimate > self.bulk_threshold:
+            if self.progress is not None:
+                _set_total(self.progress, estimate)
+            yield from self._read_bulk(sobject, fields, cond)
+            return
         # room for the Id range of the joins of a wide object
         chunks = self._chunks(fields, sobject, _and(cond, f"Id >= '{'X' * 18}' AND Id <= '{'X' * 18}'"),
                               bulk=False, order="Id" if keyed else None)
@@ -521,7 +570,15 @@ class SalesforceConnector:
             _set_total(self.progress, total)
         if self.bulk_enabled and total > self.bulk_threshold:
             pages.close()
-            yield from self._read_bulk(sobject, fields, cond)
+            if not (keyed and first):
+                yield from self._read_bulk(sobject, fields, cond)
+                return
+            # keep the first batch (Id order) and read the rest in Bulk: no record twice
+            if len(chunks) > 1:
+                first = self._join_chunks(sobject, chunks[1:], cond, first)
+            last = first[-1]["Id"]
+            yield first, {"after": last}
+            yield from self._read_bulk(sobject, fields, _and(cond, f"Id > '{last}'"))
             return
         for records in _chain_first(first, pages):
             if not records:
@@ -591,7 +648,7 @@ class SalesforceConnector:
                                  f"(it offers {offered[0]} to {offered[-1]})", where=self._where(),
                                  hint="set 'api_version' to one the org offers, or leave it out")
         self._use_version(self.api_version)
-        self._limits(sink)
+        self._record_counts(sink, offered)
         self._platform(sink, versions)
         self._users(sink)
         self._logins(sink)
@@ -640,7 +697,10 @@ class SalesforceConnector:
         checkpoint = getattr(sink, "checkpoint", None)
         for i, source in enumerate(plan[begin:], start=begin):
             position = state.get("position") if i == begin else None
-            for records, position in self.pages(source.sobject, source.fields, source.where, position):
+            # the object's approximate size picks REST or Bulk for a full read; a narrower
+            # read (incremental, resumed) starts with REST and moves to Bulk if it is big
+            estimate = self.record_counts.get(source.sobject) if previous is None and not position else None
+            for records, position in self.pages(source.sobject, source.fields, source.where, position, estimate):
                 rows = [source.row(r) for r in records]
                 sink.write(table, rows)  # the page and its position commit together:
                 if checkpoint is not None:
@@ -721,16 +781,34 @@ class SalesforceConnector:
     def _tenant(self) -> str:
         return getattr(self.context, "tenant", None) or "t"
 
-    def _limits(self, sink) -> None:
+    def _record_counts(self, sink, offered: list[str]) -> None:
+        """One call for the approximate size of every object read (``limits/recordCount``).
+
+        It also feeds the budget guard: its ``Sforce-Limit-Info`` header carries the daily
+        usage, as every REST response does, so no separate ``/limits`` call is made. The
+        resource exists from API 40.0: with an older ``api_version`` it is read under the
+        newest version the org offers (a read of counts, not of records).
+        """
+        version = self.api_version
+        if float(version) < RECORD_COUNT_SINCE:
+            newer = [v for v in offered if float(v) >= RECORD_COUNT_SINCE]
+            if not newer:
+                sink.note("Salesforce: the org offers no API version with limits/recordCount (40.0+): "
+                          "each object's first REST batch tells its size")
+                return
+            version = max(newer, key=float)
+        url = f"https://{self.sf.sf_instance}/services/data/v{version}/limits/recordCount"
+        params = {"sObjects": ",".join(COUNTED_OBJECTS)}
         try:
-            limits = self._call(lambda: self.sf.limits(), "reading org limits", "limits")
+            body = self._call(lambda: self.sf._call_salesforce("GET", url, name="recordCount", params=params).json(),
+                              "reading record counts", "recordCount")
         except _Unavailable as exc:
-            sink.note(f"Salesforce: {exc}; the budget guard relies on Sforce-Limit-Info headers only")
-            limits = {}
-        daily = (limits or {}).get("DailyApiRequests") or {}
-        if daily.get("Max"):
-            self.budget.observe(limit=daily["Max"], remaining=daily.get("Remaining"))
-        self.limits = limits
+            sink.note(f"Salesforce: {OPTIONAL['recordCount']} not available: {exc}; each object's first REST "
+                      "batch tells its size")
+            return
+        for item in (body or {}).get("sObjects") or []:
+            if isinstance(item, dict) and item.get("name") and isinstance(item.get("count"), int):
+                self.record_counts[item["name"]] = item["count"]
 
     def _platform(self, sink, versions: list[dict]) -> None:
         # read even when resuming: deals need the org's default currency

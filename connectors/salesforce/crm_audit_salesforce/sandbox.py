@@ -14,6 +14,10 @@ What it emulates (shapes from shared/CRM-APIS.md section 1):
   Batches honour ``Sforce-Query-Options: batchSize=N`` (200..2000, default 2000) and page
   with ``nextRecordsUrl`` (``/query/<locator>-<offset>``);
 * ``GET sobjects``, ``sobjects/{Name}/describe``, ``limits/``;
+* ``GET limits/recordCount[?sObjects=A,B]`` (API 40.0 and later): ``{"sObjects": [{"count",
+  "name"}]}``, a cached snapshot as in Salesforce: taken when the sandbox starts and not
+  moved by ``add_record``/``delete_record`` until :meth:`SalesforceSandbox.refresh_record_counts`
+  (``record_counts=`` at start, or ``app.record_counts[...] = n``, serves stale counts);
 * Bulk 2.0 query jobs (``POST jobs/query``, job info, CSV results with ``Sforce-Locator``
   and ``Sforce-NumberOfRecords``; 409 when read under another API version);
 * ``Sforce-Limit-Info: api-usage=N/M`` on every authenticated response; over the daily
@@ -30,7 +34,11 @@ What it emulates (shapes from shared/CRM-APIS.md section 1):
 * the request log (``handle.requests``) notes for query, queryMore and Bulk result
   pages the ``object`` and how many ``records`` it served;
 * fault injection (``FAULT_KINDS``): ``"429"`` is Salesforce's throttle, which is a 403
-  ``REQUEST_LIMIT_EXCEEDED`` (Salesforce does not send 429).
+  ``REQUEST_LIMIT_EXCEEDED`` (Salesforce does not send 429) for the concurrent-request
+  limit ("ConcurrentRequests (Concurrent API Requests) Limit exceeded.", SalesforceLabs/OrgCheck#432);
+  the spent daily allowance is the same 403 with "TotalRequests Limit exceeded." (shared/CRM-APIS.md
+  1.5), answered once ``api_used`` reaches ``daily_limit``; :meth:`SalesforceSandbox.spend_daily_allowance`
+  lets other integrations spend it mid-run.
 
 Canonical decimal ids become 18-character Salesforce ids with the right key prefix
 (:func:`crm_audit_salesforce.mapping.to_salesforce_id`); ``handle.extra["ids"]`` maps
@@ -754,7 +762,9 @@ class SalesforceSandbox:
     def __init__(self, org: Org, token: str, *, rate_limit=None, daily_limit: int = 100_000, api_used: int = 0,
                  slow_seconds: float = 2.0, bulk_in_progress_polls: int = 0, login_history: bool = True,
                  mfa_info: bool = True, username: str = "auditor@sandbox.invalid", password: str = "sandbox-password",
-                 security_token: str = "sandbox-security-token", consumer_key: str = "sandbox-consumer-key"):
+                 security_token: str = "sandbox-security-token", consumer_key: str = "sandbox-consumer-key",
+                 record_counts: dict[str, int] | None = None, record_count_access: bool = True,
+                 limit_info_on_refusal: bool = True):
         self.org = org
         self.tokens = {token}
         self.requests: list[dict] = []
@@ -778,6 +788,14 @@ class SalesforceSandbox:
         self.credentials = {"username": username, "password": password, "security_token": security_token,
                             "consumer_key": consumer_key}
         self.public_key = None  # PEM for JWT bearer checks, set by start_sandbox when given
+        # limits/recordCount serves a cached snapshot, like Salesforce's (refreshed "at
+        # variable time intervals"): taken now, overridable, moved only by refresh_record_counts()
+        self.record_counts: dict[str, int] = {n: len(rows) for n, rows in org.records.items()}
+        self.record_counts.update(record_counts or {})
+        if not record_count_access:
+            self.unavailable.add("recordCount")
+        self._spend_after: int | None = None
+        self.limit_info_on_refusal = limit_info_on_refusal  # Sforce-Limit-Info on the quota's 403
 
     # -- faults
     def inject(self, kind: str, times: int = 1, path_contains: str | None = None, *, after: int = 0,
@@ -854,7 +872,8 @@ class SalesforceSandbox:
                     pass
             raise _Dropped()
         elif fault == "429":
-            return _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            # the transient throttle (retry it); the spent daily allowance is _count_call's
+            return _error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentRequests (Concurrent API Requests) Limit exceeded.")
         elif fault == "500":
             return _error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if "
                           "you contact support: 1234567890-12345 (-1234567890)")
@@ -910,9 +929,15 @@ class SalesforceSandbox:
                 if len(self.window) >= calls:
                     return _error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
                 self.window.append(now)
+            if self._spend_after is not None:
+                if self._spend_after <= 0:
+                    self.api_used, self._spend_after = max(self.api_used, self.daily_limit), None
+                else:
+                    self._spend_after -= 1
             if self.api_used >= self.daily_limit:
+                headers = {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.daily_limit}"}
                 return _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.",
-                              headers={"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.daily_limit}"})
+                              headers=headers if self.limit_info_on_refusal else None)
             self.api_used += 1
         return None
 
@@ -942,6 +967,8 @@ class SalesforceSandbox:
                 return self._describe(parts[1], version)
             if method == "GET" and parts == ["limits"]:
                 return self._limits()
+            if method == "GET" and parts == ["limits", "recordCount"]:
+                return self._record_count(request, version)
             if parts[:2] == ["jobs", "query"]:
                 return self._bulk(request, version, parts[2:], entry)
         except SoqlError as exc:
@@ -1075,6 +1102,31 @@ class SalesforceSandbox:
             "DataStorageMB": {"Max": 1024, "Remaining": 1000},
             "FileStorageMB": {"Max": 1024, "Remaining": 1000},
         })
+
+    def _record_count(self, request: Request, version: str) -> Response:
+        """``limits/recordCount``: approximate counts; objects not in the org are left out."""
+        if float(version) < 40.0:  # "available in REST API version 40.0 and later"
+            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+        if "recordCount" in self.unavailable:
+            return _error(403, "INSUFFICIENT_ACCESS", "insufficient access rights: View Setup and Configuration "
+                          "is required")
+        wanted = request.args.get("sObjects")
+        names = [n.strip() for n in wanted.split(",") if n.strip()] if wanted else sorted(self.org.fields)
+        with self.lock:
+            found = [{"count": self.record_counts.get(n, 0), "name": n} for n in names if n in self.org.fields]
+        return self._json({"sObjects": found})
+
+    def refresh_record_counts(self) -> None:
+        """Salesforce recomputing its cached record counts (limits/recordCount)."""
+        with self.lock:
+            self.record_counts = {n: len(rows) for n, rows in self.org.records.items()}
+
+    def spend_daily_allowance(self, after: int = 0) -> None:
+        """Other integrations spend the rest of the daily allowance once ``after`` more
+        counted calls have been answered: from then on every call gets 403
+        ``REQUEST_LIMIT_EXCEEDED`` "TotalRequests Limit exceeded."."""
+        with self.lock:
+            self._spend_after = after
 
     # -- Bulk 2.0
     def _bulk(self, request: Request, version: str, parts: list[str], entry: dict) -> Response:
@@ -1211,8 +1263,10 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit=None,
     Keyword options: ``rate_limit`` (calls per second, or ``(calls, seconds)``; over it a
     403 ``REQUEST_LIMIT_EXCEEDED``), ``daily_limit`` / ``api_used`` (``Sforce-Limit-Info``),
     ``slow_seconds`` (the "slow" fault), ``bulk_in_progress_polls`` (job-info polls that
-    answer ``InProgress``), ``login_history=False`` / ``mfa_info=False`` (the audit user
-    lacks the permission), ``username``/``password``/``security_token``/``consumer_key``/
+    answer ``InProgress``), ``login_history=False`` / ``mfa_info=False`` /
+    ``record_count_access=False`` (the audit user lacks the permission), ``record_counts``
+    (object -> the count ``limits/recordCount`` reports, e.g. stale ones),
+    ``limit_info_on_refusal=False`` (the daily allowance's 403 without ``Sforce-Limit-Info``), ``username``/``password``/``security_token``/``consumer_key``/
     ``public_key`` (login emulation), and connector options to pass through
     (``connector_options``).
     """
