@@ -63,7 +63,18 @@ class Sink(Protocol):
         """Commit the rows written for ``table`` so far together with ``state`` (JSON)."""
 
     def stored(self, table: str, columns) -> list[tuple]:
-        """Read back ``columns`` of the rows of ``table`` committed so far (e.g. when resuming)."""
+        """Read back ``columns`` of the rows of ``table`` committed so far (e.g. when resuming).
+
+        Every row at once: for small tables. For lookups in big ones use :meth:`lookup`."""
+
+    def lookup(self, table: str, key_column: str, value_columns, keys) -> dict:
+        """Read back some committed rows: ``{key: (value, ...)}`` for the rows of ``table``
+        whose ``key_column`` is in ``keys`` (strings), ``value_columns`` in order; keys not
+        found are absent. Committed means completed tables, checkpointed pages, rows carried
+        forward, and rows committed by the interrupted run a ``--resume`` continues; not rows
+        still buffered. One query per call: pass a page's keys at once, never one record's,
+        so a connector derives columns from another table (a person's last activity, an
+        organization's name) without holding that table in memory."""
 
     def carry_forward(self, table: str, previous: "PreviousSnapshot", deleted_ids=()) -> int:
         """Incremental: take the rows this run did not re-read from the previous snapshot."""

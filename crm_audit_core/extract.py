@@ -155,6 +155,16 @@ class MemorySink(_BaseSink):
         self._check_table(table)
         return [tuple(row.get(c) for c in columns) for row in self.rows.get(table, [])]
 
+    def lookup(self, table: str, key_column: str, value_columns, keys) -> dict:
+        self._check_table(table)
+        wanted = {str(k) for k in keys if k is not None}
+        found = {}
+        for row in self.rows.get(table, []):
+            key = row.get(key_column)
+            if key is not None and str(key) in wanted:
+                found[str(key)] = tuple(row.get(c) for c in value_columns)
+        return found
+
     def carry_forward(self, table: str, previous, deleted_ids=()) -> int:
         self.carried.append((table, previous, list(deleted_ids)))
         return 0
@@ -166,7 +176,11 @@ class StoreSink(_BaseSink):
     Resumable connectors call :meth:`checkpoint` after each page: the page's rows and the
     connector's cursor state are committed together, so an interrupted audit resumes
     exactly there (``crm-audit run --resume``) with no duplicate and no missing record.
-    Once a table has a checkpoint its rows are written only at checkpoints.
+    Once a table has a checkpoint, its full batches go to the table's staging area in the
+    store and move into the table at the next checkpoint, in the same transaction as the
+    state: memory stays at one batch however far apart the checkpoints are, and rows past
+    the last checkpoint never reach the table (a failure or a kill drops them; a resumed
+    run starts with an empty staging area).
     """
 
     def __init__(self, store, tenant: str, board: ProgressBoard | None = None, batch_rows: int = BATCH_ROWS,
@@ -176,10 +190,12 @@ class StoreSink(_BaseSink):
         self.board = board
         self.batch_rows = batch_rows
         self.buffers: dict[str, list[dict]] = defaultdict(list)
+        self._staged: set[str] = set()  # tables with rows in the store's staging area
         self.written: dict[str, int] = defaultdict(int)
         self._checkpointed: set[str] = set()
         self._done_before: set[str] = set()
         self.carried: dict[str, int] = {}
+        store.clear_staged(tenant)  # left by a run that was killed: past its last checkpoint
         if resuming:
             for table, status in store.table_status(tenant).items():
                 if status == "complete":
@@ -219,14 +235,27 @@ class StoreSink(_BaseSink):
         self._check_table(table)
         return self.store.read_columns(self.tenant, table, list(columns))
 
+    def lookup(self, table: str, key_column: str, value_columns, keys) -> dict:
+        """``{key: (values...)}`` for the committed rows of ``table`` whose ``key_column`` is
+        one of ``keys`` (rows carried forward and rows of the run this one resumes included).
+
+        One query per call: pass a page's keys at once. A complete table is copied once
+        into a narrow lookup table (see :meth:`Store.lookup`).
+        """
+        self._check_table(table)
+        return self.store.lookup(self.tenant, table, key_column, tuple(value_columns), keys,
+                                 cache=table in self.completed)
+
     # -- incremental audits ----------------------------------------------------
     def carry_forward(self, table: str, previous, deleted_ids=()) -> int:
         """Take the rows of ``table`` this run did not re-read from the previous snapshot."""
         self._check_table(table)
-        self._flush(table)
         if table not in self.begun:
             self.begun.add(table)
             self.store.mark(self.tenant, table, status="partial")
+        self.store.drop_lookups(self.tenant, table)
+        with self.store.transaction():
+            self._flush(table)
         count = self.store.carry_forward(self.tenant, table, previous.path, deleted_ids)
         self.carried[table] = self.carried.get(table, 0) + count
         return count
@@ -239,24 +268,40 @@ class StoreSink(_BaseSink):
         if table in self._done_before:
             raise ConnectorError(f"connector wrote to {table}, which an earlier run of this audit completed",
                                  where=self.tenant, hint="the connector must check sink.is_complete(table) when resuming")
+        self.store.drop_lookups(self.tenant, table)  # the table changes: a cached lookup would be stale
         buffer = self.buffers[table]
         n = 0
-        checkpointed = table in self._checkpointed
         for row in rows:
             buffer.append(row)
             n += 1
-            if len(buffer) >= self.batch_rows and not checkpointed:
-                self._flush(table)
+            if len(buffer) >= self.batch_rows:
+                if table in self._checkpointed:
+                    self._stage(table)  # until the next checkpoint
+                else:
+                    self._flush(table)
+                buffer = self.buffers[table]
         return n
 
+    def _stage(self, table: str) -> None:
+        buffer = self.buffers.get(table)
+        if buffer:
+            self.store.insert_rows(self.tenant, table, buffer, staged=True)
+            self._staged.add(table)
+            self.buffers[table] = []
+
     def _flush(self, table: str) -> None:
+        """Commit the table's staged and buffered rows (inside a transaction when they must
+        go with a checkpoint)."""
+        if table in self._staged:
+            self.written[table] += self.store.commit_staged(self.tenant, table)
+            self._staged.discard(table)
         buffer = self.buffers.get(table)
         if buffer:
             self.written[table] += self.store.insert_rows(self.tenant, table, buffer)
             self.buffers[table] = []
 
     def flush_all(self) -> None:
-        for table in list(self.buffers):
+        for table in list(self.buffers) + sorted(self._staged - set(self.buffers)):
             self._flush(table)
 
     def keep_what_is_safe(self) -> None:
@@ -270,6 +315,9 @@ class StoreSink(_BaseSink):
                 self.buffers[table] = []
             else:
                 self._flush(table)
+        for table in sorted(self._staged):
+            self.store.clear_staged(self.tenant, table)
+        self._staged.clear()
 
     def write_arrow(self, table: str, typed, custom=None) -> int:
         """Write an Arrow table already in the store's types (bulk loaders, files)."""
@@ -277,6 +325,7 @@ class StoreSink(_BaseSink):
         if table not in self.begun:
             self.begun.add(table)
             self.store.mark(self.tenant, table, status="partial")
+        self.store.drop_lookups(self.tenant, table)
         self.store.insert_arrow(self.tenant, table, typed)
         if custom is not None and custom.num_rows:
             self.store.insert_custom_arrow(self.tenant, table, custom)
@@ -354,6 +403,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
             where=tenant,
             hint="run again with --debug for the traceback",
         )
+    store.drop_lookups(tenant)
     store.set_memory_limit(None)  # the checks get DuckDB's default for their big group-bys
     outcome.partial_tables = sink.partial_tables
     outcome.carried = dict(sink.carried)

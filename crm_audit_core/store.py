@@ -6,6 +6,8 @@ Canonical tables live in the schema ``canonical`` with two extra columns, ``tena
 ``canonical._tables`` records, per tenant and table, whether the table was supplied,
 completed or left partial, its row count and the columns the connector filled: the
 runner uses it to skip checks whose data was not supplied and to mark partial results.
+``canonical._staged_<table>`` and ``canonical._staged_custom_values`` hold the rows of a
+resumable read written since its last checkpoint (see :meth:`Store.commit_staged`).
 
 Writes are batched: rows arrive as Python dicts or Arrow tables and go in with one
 ``INSERT ... SELECT`` per batch, never row by row. Timestamps are normalised to UTC.
@@ -58,6 +60,13 @@ def _json_default(value: Any):
     return str(value)
 
 
+def _first(cursor):
+    """The first row of a result, read to the end: a result left unfinished makes DuckDB
+    refuse the connection's next ``register``."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
 def _to_utc_naive(value):
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(timezone.utc).replace(tzinfo=None)
@@ -71,6 +80,8 @@ class Store:
         self.connection = duckdb.connect(str(self.path), read_only=read_only)
         self.connection.execute("SET TimeZone='UTC'")
         self._lock = threading.RLock()
+        self._lookups: dict[tuple, str] = {}  # (tenant, table, columns) -> temp table (see lookup)
+        self._lookup_serial = 0
         if not read_only:
             self._create()
 
@@ -90,6 +101,12 @@ class Store:
             "status VARCHAR, rows BIGINT, columns VARCHAR[])"
         )
         con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._checkpoints (tenant VARCHAR, table_name VARCHAR, state VARCHAR)")
+        # Staging: rows past a table's last checkpoint, out of the table until the next one.
+        for table in model.TABLES.values():
+            con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._staged_{table.name} AS "
+                        f"SELECT * FROM {SCHEMA}.{table.name} LIMIT 0")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._staged_custom_values AS "
+                    f"SELECT * FROM {SCHEMA}.custom_values LIMIT 0")
 
     def close(self) -> None:
         self.connection.close()
@@ -131,12 +148,42 @@ class Store:
                                     [tenant, table, json.dumps(state, default=_json_default)])
 
     def checkpoint_of(self, tenant: str, table: str) -> dict | None:
-        row = self.connection.execute(
-            f"SELECT state FROM {SCHEMA}._checkpoints WHERE tenant = ? AND table_name = ?", [tenant, table]).fetchone()
+        row = _first(self.connection.execute(
+            f"SELECT state FROM {SCHEMA}._checkpoints WHERE tenant = ? AND table_name = ?", [tenant, table]))
         return None if row is None else json.loads(row[0])
+
+    def commit_staged(self, tenant: str, table: str) -> int:
+        """Move the staged rows of ``table`` (custom values included) into the table.
+
+        Call it inside :meth:`transaction` with :meth:`save_checkpoint`: the rows and the
+        cursor state then commit together. Returns how many rows moved.
+        """
+        with self._lock:
+            con = self.connection
+            count = _first(con.execute(f"SELECT count(*) FROM {SCHEMA}._staged_{table} WHERE tenant = ?", [tenant]))[0]
+            if count:
+                con.execute(f"INSERT INTO {SCHEMA}.{table} SELECT * FROM {SCHEMA}._staged_{table} WHERE tenant = ?", [tenant])
+                con.execute(f"INSERT INTO {SCHEMA}.custom_values SELECT * FROM {SCHEMA}._staged_custom_values "
+                            "WHERE tenant = ? AND object = ?", [tenant, table])
+            self.clear_staged(tenant, table)
+        if count:
+            self.mark(tenant, table, add_rows=count)
+        return count
+
+    def clear_staged(self, tenant: str, table: str | None = None) -> None:
+        """Drop staged rows (of one table, or all of ``tenant``'s): never committed, read again on resume."""
+        with self._lock:
+            for name in [table] if table else list(model.TABLES):
+                self.connection.execute(f"DELETE FROM {SCHEMA}._staged_{name} WHERE tenant = ?", [tenant])
+            if table:
+                self.connection.execute(f"DELETE FROM {SCHEMA}._staged_custom_values WHERE tenant = ? AND object = ?",
+                                        [tenant, table])
+            else:
+                self.connection.execute(f"DELETE FROM {SCHEMA}._staged_custom_values WHERE tenant = ?", [tenant])
 
     def clear_table(self, tenant: str, table: str) -> None:
         """Forget what an interrupted run wrote to one table (it will be read again)."""
+        self.clear_staged(tenant, table)
         with self._lock:
             self.connection.execute(f"DELETE FROM {SCHEMA}.{table} WHERE tenant = ?", [tenant])
             self.connection.execute(f"DELETE FROM {SCHEMA}.custom_values WHERE tenant = ? AND object = ?", [tenant, table])
@@ -169,16 +216,16 @@ class Store:
                     "AND NOT EXISTS (SELECT 1 FROM _deleted d WHERE d.id = p.id)"
                 )
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _carried AS {carried}", {"tenant": tenant})
-                count = con.execute("SELECT count(*) FROM _carried").fetchone()[0]
+                count = _first(con.execute("SELECT count(*) FROM _carried"))[0]
                 con.execute(f"INSERT INTO {SCHEMA}.{table} BY NAME SELECT * FROM _carried")
                 con.execute(
                     f"INSERT INTO {SCHEMA}.custom_values SELECT v.* FROM previous_snapshot.{SCHEMA}.custom_values v "
                     "WHERE v.tenant = $tenant AND v.object = $table AND v.record_id IN (SELECT id FROM _carried)",
                     {"tenant": tenant, "table": table},
                 )
-                prev_columns = con.execute(
+                prev_columns = _first(con.execute(
                     f"SELECT columns FROM previous_snapshot.{SCHEMA}._tables WHERE tenant = ? AND table_name = ?",
-                    [tenant, table]).fetchone()
+                    [tenant, table]))
                 con.execute("DROP TABLE _carried")
             finally:
                 con.unregister("_deleted")
@@ -188,10 +235,10 @@ class Store:
 
     # -- bookkeeping ---------------------------------------------------------
     def _status_row(self, tenant: str, table: str):
-        return self.connection.execute(
+        return _first(self.connection.execute(
             f"SELECT status, rows, columns FROM {SCHEMA}._tables WHERE tenant = ? AND table_name = ?",
             [tenant, table],
-        ).fetchone()
+        ))
 
     def mark(self, tenant: str, table: str, *, status: str | None = None, add_rows: int = 0,
              columns: Iterable[str] = ()) -> None:
@@ -230,17 +277,19 @@ class Store:
         out = {}
         for name in self.supplied(tenant):
             if name in model.TABLES:
-                out[name] = self.connection.execute(
-                    f"SELECT count(*) FROM {SCHEMA}.{name} WHERE tenant = ?", [tenant]
-                ).fetchone()[0]
+                out[name] = _first(self.connection.execute(
+                    f"SELECT count(*) FROM {SCHEMA}.{name} WHERE tenant = ?", [tenant]))[0]
         return out
 
     def tenants(self) -> list[str]:
         return [r[0] for r in self.connection.execute(f"SELECT DISTINCT tenant FROM {SCHEMA}._tables ORDER BY 1").fetchall()]
 
     # -- writes ---------------------------------------------------------------
-    def insert_rows(self, tenant: str, table: str, rows: list[dict]) -> int:
-        """Insert a batch of canonical rows (dicts; see crm_audit_core.connector)."""
+    def insert_rows(self, tenant: str, table: str, rows: list[dict], *, staged: bool = False) -> int:
+        """Insert a batch of canonical rows (dicts; see crm_audit_core.connector).
+
+        ``staged``: into the table's staging area instead, until :meth:`commit_staged`.
+        """
         if not rows:
             return 0
         spec = model.table(table)
@@ -259,7 +308,8 @@ class Store:
         raw = [None if row.get("raw") is None else (row["raw"] if isinstance(row["raw"], str) else json.dumps(row["raw"], default=_json_default, ensure_ascii=False)) for row in rows]
         columns["raw"] = pa.array(raw, pa.string())
         batch = pa.table(columns)
-        self._insert_arrow(tenant, table, batch, present, strict=True, origin=f"{table} rows from the connector")
+        self._insert_arrow(tenant, table, batch, present, strict=True, origin=f"{table} rows from the connector",
+                           staged=staged)
         custom = [
             (str(row.get(spec.key)), str(k), None if v is None else (v if isinstance(v, str) else json.dumps(v, default=_json_default, ensure_ascii=False)))
             for row in rows
@@ -267,8 +317,9 @@ class Store:
             if v is not None and v != ""
         ]
         if custom:
-            self.insert_custom(tenant, table, custom)
-        self.mark(tenant, table, add_rows=len(rows), columns=present)
+            self.insert_custom(tenant, table, custom, staged=staged)
+        # staged rows are counted when they are committed; their columns are recorded now
+        self.mark(tenant, table, add_rows=0 if staged else len(rows), columns=present)
         return len(rows)
 
     @staticmethod
@@ -290,7 +341,8 @@ class Store:
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             return pa.array([None if v is None else (v.isoformat() if isinstance(v, (datetime, date)) else str(v)) for v in values], pa.string())
 
-    def _insert_arrow(self, tenant: str, table: str, batch: pa.Table, present: list[str], *, strict: bool, origin: str) -> None:
+    def _insert_arrow(self, tenant: str, table: str, batch: pa.Table, present: list[str], *, strict: bool, origin: str,
+                      staged: bool = False) -> None:
         spec = model.table(table)
         select = [quote_literal(tenant) + " AS tenant"]
         for name in present:
@@ -307,7 +359,8 @@ class Store:
             con = self.connection
             try:
                 con.register("_batch", batch)
-                con.execute(f"INSERT INTO {SCHEMA}.{table} ({target}) SELECT {', '.join(select)} FROM _batch")
+                into = f"_staged_{table}" if staged else table
+                con.execute(f"INSERT INTO {SCHEMA}.{into} ({target}) SELECT {', '.join(select)} FROM _batch")
             except duckdb.Error as exc:
                 raise DataError(f"cannot store {origin}: {str(exc).splitlines()[0]}", where=f"{tenant}/{table}") from None
             finally:
@@ -321,26 +374,28 @@ class Store:
         self.mark(tenant, table, add_rows=typed.num_rows, columns=present)
         return typed.num_rows
 
-    def insert_custom_arrow(self, tenant: str, table: str, custom: pa.Table) -> None:
+    def insert_custom_arrow(self, tenant: str, table: str, custom: pa.Table, *, staged: bool = False) -> None:
         """Insert custom values given as an Arrow table (record_id, field, value)."""
+        into = "_staged_custom_values" if staged else "custom_values"
         with self._lock:
             con = self.connection
             try:
                 con.register("_custom", custom)
                 con.execute(
-                    f"INSERT INTO {SCHEMA}.custom_values SELECT ?, ?, record_id, field, value FROM _custom",
+                    f"INSERT INTO {SCHEMA}.{into} SELECT ?, ?, record_id, field, value FROM _custom",
                     [tenant, table],
                 )
             finally:
                 con.unregister("_custom")
 
-    def insert_custom(self, tenant: str, table: str, values: list[tuple[str, str, str | None]]) -> None:
+    def insert_custom(self, tenant: str, table: str, values: list[tuple[str, str, str | None]], *,
+                      staged: bool = False) -> None:
         batch = pa.table({
             "record_id": pa.array([v[0] for v in values], pa.string()),
             "field": pa.array([v[1] for v in values], pa.string()),
             "value": pa.array([v[2] for v in values], pa.string()),
         })
-        self.insert_custom_arrow(tenant, table, batch)
+        self.insert_custom_arrow(tenant, table, batch, staged=staged)
 
     def execute(self, sql: str, params=None):
         with self._lock:
@@ -350,6 +405,7 @@ class Store:
         with self._lock:
             for name in [*model.TABLES, "custom_values", "_tables"]:
                 self.connection.execute(f"DELETE FROM {SCHEMA}.{name} WHERE tenant = ?", [tenant])
+            self.clear_staged(tenant)
 
     # -- reads ----------------------------------------------------------------
     def tenant_cursor(self, tenant: str):
@@ -374,6 +430,55 @@ class Store:
         with self._lock:
             return self.connection.execute(
                 f"SELECT {select} FROM {SCHEMA}.{table} WHERE tenant = ?", [tenant]).fetchall()
+
+    def lookup(self, tenant: str, table: str, key_column: str, value_columns, keys, *, cache: bool = False) -> dict:
+        """``{key: (values...)}`` for the rows of ``table`` whose ``key_column`` is in ``keys``.
+
+        One query for all the keys (a page's worth). ``cache``: the table will not change
+        any more (complete), so its key and value columns are copied once into a narrow
+        temporary table that later lookups scan instead (much faster than the compressed
+        table; it lives in DuckDB's buffer pool, under its memory limit, until
+        :meth:`drop_lookups`).
+        """
+        spec = model.table(table)
+        columns = [key_column, *value_columns]
+        unknown = [c for c in columns if c not in spec.column_names]
+        if unknown:
+            raise ValueError(f"{table} has no column {unknown[0]!r}")
+        wanted = sorted({str(k) for k in keys if k is not None})
+        if not wanted:
+            return {}
+        key = quote_ident(key_column)
+        if spec.column(key_column).type != "str":
+            key = f"CAST({key} AS VARCHAR)"
+        values = "".join(f", {quote_ident(c)}" for c in value_columns)
+        with self._lock:
+            con = self.connection
+            source, where, params = f"{SCHEMA}.{table}", "tenant = ? AND ", [tenant]
+            if cache:
+                name = self._lookups.get((tenant, table, tuple(columns)))
+                if name is None:
+                    self._lookup_serial += 1
+                    name = f"_lookup_{self._lookup_serial}"
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {key} AS key{values} "
+                                f"FROM {SCHEMA}.{table} WHERE tenant = ?", [tenant])
+                    self._lookups[(tenant, table, tuple(columns))] = name
+                source, key, where, params = name, "key", "", []
+            try:
+                con.register("_lookup_keys", pa.table({"key": pa.array(wanted, pa.string())}))
+                rows = con.execute(f"SELECT {key}{values} FROM {source} WHERE {where}"
+                                   f"{key} IN (SELECT key FROM _lookup_keys)", params).fetchall()
+            finally:
+                con.unregister("_lookup_keys")
+        return {row[0]: row[1:] for row in rows}
+
+    def drop_lookups(self, tenant: str | None = None, table: str | None = None) -> None:
+        """Drop the temporary tables of cached lookups (all, or one tenant's table's)."""
+        with self._lock:
+            for spec, name in list(self._lookups.items()):
+                if (tenant is None or spec[0] == tenant) and (table is None or spec[1] == table):
+                    self.connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+                    del self._lookups[spec]
 
     def table_rows(self, tenant: str, table: str) -> list[dict]:
         cursor = self.connection.execute(
