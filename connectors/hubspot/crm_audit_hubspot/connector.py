@@ -20,6 +20,7 @@ import json
 import math
 import os
 import time
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
@@ -91,6 +92,88 @@ def _float_option(options: dict, name: str, default: float) -> float:
         raise ConnectorError(f"option {name} must be a number, got {value!r}", where="hubspot") from None
 
 
+class CallWindow:
+    """HubSpot's ten-second limit, kept from the client's side (for calls made one at a time).
+
+    HubSpot counts a call in its rolling window from when the call *arrives*, which the
+    client never sees: somewhere between sending it and reading the answer. A limiter
+    that stamps calls when they are sent (``crm_audit_core.http.RateLimiter``) may send
+    call k + max a hair less than a window after call k arrived whenever call k took
+    longer to reach the server than call k + max (a 1,000-id association batch is built
+    and sent more slowly than a list GET): the server counts max + 1 and answers 429. So
+    here a call holds its slot from when it is sent until ``per_seconds`` after its
+    answer arrived (:meth:`record`), which is never earlier than the server lets it go.
+    It costs one round trip per slot and window (milliseconds), where a 429 cost a
+    retry and a wait.
+
+    The server's own count wins when it is higher (other apps of the portal share the
+    limit): :meth:`server_full` (``X-HubSpot-RateLimit-Remaining: 0``, or a 429) holds
+    the next call until our oldest call in the window leaves it, which frees a slot,
+    or, with none of ours in it, for a whole window. ``clock`` and ``sleep`` are
+    injectable for tests.
+    """
+
+    def __init__(self, max_calls: int, per_seconds: float, stats: CallStats | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        if max_calls <= 0 or per_seconds <= 0:
+            raise ValueError("rate limit must be positive")
+        self.max_calls = max_calls
+        self.per_seconds = per_seconds
+        self.stats = stats
+        self._clock = clock
+        self._sleep = sleep
+        self._answered: deque[float] = deque()  # when each recent call's answer arrived, oldest first
+        self._hold_until = 0.0
+
+    def _expire(self, now: float) -> None:
+        while self._answered and now - self._answered[0] >= self.per_seconds:
+            self._answered.popleft()
+
+    def delay(self) -> float:
+        """Seconds until the next call may be sent (0: now)."""
+        now = self._clock()
+        self._expire(now)
+        wait = self._hold_until - now
+        excess = len(self._answered) - self.max_calls
+        if excess >= 0:  # the oldest excess + 1 calls must leave the window first
+            wait = max(wait, self._answered[excess] + self.per_seconds - now)
+        return max(0.0, wait)
+
+    def acquire(self) -> float:
+        """Wait for a free slot and take it; return the seconds waited."""
+        waited = 0.0
+        while True:
+            delay = self.delay()
+            if delay <= 0:
+                break
+            self._sleep(delay)
+            waited += delay
+        if waited and self.stats:
+            self.stats.record_wait(waited)
+        return waited
+
+    def record(self) -> None:
+        """The answer of the call let through by :meth:`acquire` arrived (or the call failed)."""
+        now = self._clock()
+        self._answered.append(now)
+        self._expire(now)
+
+    def follow(self, server_max: int, interval: float) -> None:
+        """Adopt the server's window when it is tighter than ours."""
+        self.max_calls = min(self.max_calls, server_max)
+        self.per_seconds = max(self.per_seconds, interval)
+
+    def server_full(self) -> float:
+        """The server says its window is full: hold the next call until a slot frees.
+
+        Returns the seconds to wait from now."""
+        now = self._clock()
+        self._expire(now)
+        until = self._answered[0] + self.per_seconds if self._answered else now + self.per_seconds
+        self._hold_until = max(self._hold_until, until)
+        return max(0.0, self._hold_until - now)
+
+
 class _NullProgress:
     def advance(self, records: int = 0, calls: int = 0) -> None:
         pass
@@ -121,10 +204,10 @@ class HubSpotConnector:
         self.max_url_length = int(_float_option(options, "max_url_length", 7000))
         self.stats = CallStats()
         rate_window = _float_option(options, "rate_window", 10.0)
-        self.limiter = RateLimiter(int(_float_option(options, "rate_limit", 100)), rate_window, stats=self.stats)
+        self.limiter = CallWindow(int(_float_option(options, "rate_limit", 100)), rate_window, stats=self.stats)
         self.search_limiter = RateLimiter(*SEARCH_RATE)
         self.budget = BudgetGuard(_float_option(options, "budget_share", 0.2), crm="HubSpot")
-        self._recent: list[float] = []
+        self._rate_limited_in_a_row = 0  # consecutive ten-second 429s
         self._progress: Any = _NullProgress()
         # No retries inside urllib3: tenacity decides, so waits are counted and bounded.
         no_retry = Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0,
@@ -223,23 +306,27 @@ class HubSpotConnector:
         try:
             status, headers, body = send()
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            self.limiter.record()  # the server may have counted it
             self.stats.record_call(None)
             self._progress.advance(calls=1)
             raise RetryableError(f"{what}: connection to HubSpot failed ({type(exc).__name__})",
                                  where="hubspot") from None
         except Exception as exc:  # hubspot-api-client's ApiException, one class per API package
             if not hasattr(exc, "status") or not hasattr(exc, "body"):
+                self.limiter.record()
                 raise
             status, headers, body = exc.status or 0, exc.headers or {}, exc.body
             if status == 0:  # TLS or parsing failure inside the client
+                self.limiter.record()
                 self.stats.record_call(None)
                 self._progress.advance(calls=1)
                 raise RetryableError(f"{what}: {redact(str(getattr(exc, 'reason', exc)))}", where="hubspot") from None
+        self.limiter.record()
         self.stats.record_call(status)
         self._progress.advance(calls=1)
-        self._recent.append(time.monotonic())
         headers = {str(k).lower(): v for k, v in dict(headers or {}).items()}
         self._observe(headers)
+        self._rate_limited_in_a_row = self._rate_limited_in_a_row + 1 if status == 429 else 0
         if isinstance(body, str):
             body = body.encode("utf-8")
         if 200 <= status < 300:
@@ -258,22 +345,11 @@ class HubSpotConnector:
         interval_ms = headers.get("x-hubspot-ratelimit-interval-milliseconds")
         if window_max and interval_ms:
             # Follow the server's burst window when it is tighter than our own setting.
-            server_max, interval = int(window_max), int(interval_ms) / 1000
-            if server_max < self.limiter.max_calls or interval > self.limiter.per_seconds:
-                self.limiter.max_calls = min(self.limiter.max_calls, server_max)
-                self.limiter.per_seconds = max(self.limiter.per_seconds, interval)
+            self.limiter.follow(int(window_max), int(interval_ms) / 1000)
             if headers.get("x-hubspot-ratelimit-remaining") == "0":
-                # The window is full (perhaps by other apps): wait until our oldest call in it leaves.
-                recent = [t for t in self._recent if time.monotonic() - t < interval]
-                self._recent = recent
-                # Our oldest call in the window leaving frees a slot; with none of ours in it
-                # (other apps filled it), wait the whole window. Waiting the whole window
-                # whenever our count fell a call short of the server's cost ~10% of the floor.
-                wait = interval - (time.monotonic() - recent[0]) if recent else interval
-                self.limiter.pause(max(0.0, min(wait, interval)))
-                self._progress.waiting(max(0.0, min(wait, interval)))
-        if len(self._recent) > 1000:
-            self._recent = self._recent[-500:]
+                # The window is full (perhaps by other apps): the next call waits for a slot
+                # (in CallWindow.acquire, which reports the wait).
+                self.limiter.server_full()
 
     def _error(self, what: str, status: int, headers: dict, body: bytes) -> Exception:
         try:
@@ -294,7 +370,14 @@ class HubSpotConnector:
             if payload.get("policyName") == "DAILY":
                 return BudgetExhausted(f"HubSpot's daily API limit is reached (while reading {what})",
                                        where="hubspot", hint="run the audit after the daily quota resets")
-            retry_after = _retry_after(headers)
+            retry_after = _retry_after(headers, default_from_interval=False)
+            if retry_after is None:
+                # The rolling window is full. The first time, wait until a slot frees (our
+                # oldest call in the window leaves it, see CallWindow.server_full), not a
+                # whole window; if 429s go on (someone else fills it), a whole window each.
+                interval = _retry_after(headers)
+                retry_after = interval if self._rate_limited_in_a_row > 1 or interval is None \
+                    else min(interval, self.limiter.server_full())
             return RetryableError(f"{what}: rate limited by HubSpot (429 {payload.get('policyName') or ''})".strip(),
                                   retry_after=retry_after, where="hubspot")
         if status >= 500:
