@@ -66,6 +66,17 @@ def _table_rows(tenant: Any, table: str) -> list[dict]:
     return [dict(r) for r in tenant.rows(table)]
 
 
+def _iter_rows(tenant: Any, table: str, batch: int = 10_000):
+    """Rows of a big table one Arrow batch at a time (a 1M-contact tenant's rows as Python
+    dicts all at once would hold gigabytes next to the HubSpot objects built from them)."""
+    tables = getattr(tenant, "tables", None)
+    if tenant is None or isinstance(tenant, dict) or table not in (tables or {}):
+        yield from _table_rows(tenant, table)
+        return
+    for chunk in tables[table].to_batches(max_chunksize=batch):
+        yield from chunk.to_pylist()
+
+
 def _id_key(value: str):
     return (0, int(value)) if str(value).isdigit() else (1, str(value))
 
@@ -142,7 +153,7 @@ class HubSpotData:
         # Records.
         for table in ("contacts", "companies", "deals"):
             names = [f["name"] for f in custom.get(table, [])]
-            for row in _table_rows(tenant, table):
+            for row in _iter_rows(tenant, table):
                 self.objects[table].append(mapping.from_record(table, row, names))
                 if table == "contacts" and row.get("company_id"):
                     self._associate("contacts", row["id"], "companies", row["company_id"])
@@ -152,7 +163,7 @@ class HubSpotData:
                     if row.get("contact_id"):
                         self._associate("deals", row["id"], "contacts", row["contact_id"])
         activity_custom = [f["name"] for f in custom.get("activities", [])]
-        for row in _table_rows(tenant, "activities"):
+        for row in _iter_rows(tenant, "activities"):
             object_type, obj = mapping.from_activity(row, activity_custom)
             self.objects[object_type].append(obj)
             for column, to in (("contact_id", "contacts"), ("company_id", "companies"), ("deal_id", "deals")):
