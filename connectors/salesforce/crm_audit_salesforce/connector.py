@@ -25,6 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import Any, Callable, Iterator
 from urllib.parse import quote_plus, urlparse
 
@@ -487,6 +488,10 @@ class SalesforceConnector:
                     locator: str = "") -> Iterator[tuple[list[dict], str, str]]:
         """(records, job id, next locator) per Bulk 2.0 result page; the locator is '' after the last.
 
+        ``records`` is a :class:`_CsvRecords`: the page's CSV, checked and counted, whose
+        rows are decoded one by one as they are iterated, so a page of 50,000 records is
+        never held as 50,000 dicts (see :meth:`_read_table`).
+
         ``job_id``/``locator``: continue the job of an interrupted run where it stopped
         (Bulk 2.0 keeps a query job's results for days) instead of creating a new job.
         """
@@ -517,7 +522,7 @@ class SalesforceConnector:
         while True:
             def page(loc=locator):
                 result = client.get_query_results(job_id, loc, self.bulk_page_size)
-                records = _parse_csv(result["records"])
+                records = _CsvRecords(result["records"])  # counted now, decoded as they are written
                 if len(records) != result["number_of_records"]:
                     raise RetryableError(f"Bulk results for {sobject}: {len(records)} rows but "
                                          f"Sforce-NumberOfRecords says {result['number_of_records']}",
@@ -701,11 +706,15 @@ class SalesforceConnector:
             # read (incremental, resumed) starts with REST and moves to Bulk if it is big
             estimate = self.record_counts.get(source.sobject) if previous is None and not position else None
             for records, position in self.pages(source.sobject, source.fields, source.where, position, estimate):
-                rows = [source.row(r) for r in records]
-                sink.write(table, rows)  # the page and its position commit together:
+                # a Bulk page (up to 50,000 records) is mapped and written a slice at a time;
+                # the sink keeps what it was given since the last checkpoint uncommitted, so
+                # the page and its position still commit together:
+                written = 0
+                for part in _slices(records, WRITE_SLICE):
+                    written += sink.write(table, [source.row(r) for r in part]) or len(part)
                 if checkpoint is not None:
                     checkpoint(table, {**base, "source": source.key, "position": position})
-                progress.advance(records=len(rows))
+                progress.advance(records=written)
         if previous is not None:
             deleted = self._deleted_since(sink, table, plan, previous)
             sink.carry_forward(table, previous, deleted)
@@ -1055,14 +1064,47 @@ def _set_total(progress, total: int) -> None:
             pass
 
 
-def _parse_csv(text: str) -> list[dict]:
-    if not text.strip():
-        return []
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "Id" not in reader.fieldnames and len(reader.fieldnames) > 0 and \
-            not all(re.match(r"^[\w.]+$", f or "") for f in reader.fieldnames):
-        raise ValueError("Bulk results are not CSV with a header row")
-    return [{k: (v if v != "" else None) for k, v in row.items()} for row in reader]
+# Rows mapped and handed to the sink at a time, within one page.
+WRITE_SLICE = 2000
+
+
+def _slices(records, size: int) -> Iterator[list]:
+    if isinstance(records, list) and len(records) <= size:
+        yield records
+        return
+    it = iter(records)
+    while True:
+        part = list(islice(it, size))
+        if not part:
+            return
+        yield part
+
+
+class _CsvRecords:
+    """A Bulk result page: its CSV text, checked and counted when made; iterating
+    decodes the rows one at a time (dicts, blanks as None)."""
+
+    def __init__(self, text: str):
+        self.text = text if text.strip() else ""
+        self.count = 0
+        if self.text:
+            reader = csv.reader(io.StringIO(self.text))
+            header = next(reader, None)
+            if not header or "Id" not in header and not all(re.match(r"^[\w.]+$", f or "") for f in header):
+                raise ValueError("Bulk results are not CSV with a header row")
+            self.count = sum(1 for _ in reader)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __iter__(self) -> Iterator[dict]:
+        if not self.text:
+            return
+        for row in csv.DictReader(io.StringIO(self.text)):
+            yield {k: (v if v != "" else None) for k, v in row.items()}
 
 
 def create_connector(options: dict, context: Any = None) -> SalesforceConnector:

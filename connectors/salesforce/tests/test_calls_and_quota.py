@@ -207,3 +207,46 @@ def test_cli_spent_daily_allowance_is_one_line_and_exit_3(tenant, tmp_path):
         assert [r["status"] for r in counted] == [403]  # the first counted call, not retried
     finally:
         handle.stop()
+
+
+# ---------------------------------------------------------------- memory
+
+
+def test_bulk_pages_are_written_a_slice_at_a_time(big, monkeypatch):
+    """A Bulk page is decoded, mapped and handed to the sink in slices (memory bounded by
+    a slice, not by bulk_page_size), and checkpointed once, after its last slice."""
+    from crm_audit_core.extract import MemorySink
+
+    import crm_audit_salesforce.connector as connector_module
+
+    monkeypatch.setattr(connector_module, "WRITE_SLICE", 60)
+
+    class Recording(MemorySink):
+        def __init__(self):
+            super().__init__("t")
+            self.events: list = []
+
+        def write(self, table, rows):
+            rows = list(rows)
+            self.events.append(("write", table, len(rows)))
+            return super().write(table, rows)
+
+        def checkpoint(self, table, state):
+            self.events.append(("checkpoint", table, state))
+            super().checkpoint(table, state)
+
+    handle = start_sandbox(big)
+    try:
+        sink = Recording()
+        run(handle, sink=sink, **OPTIONS)
+        assert not differences(big, sink.rows, "contacts", handle.extra["ids"])
+        contact_pages = [e for e in sink.events if e[0] == "checkpoint" and e[2]["source"] == "Contact"]
+        contacts = sum(1 for c in big["contacts"] if c["lifecycle_stage"] != "lead")
+        assert len(contact_pages) == math.ceil(contacts / PAGE)
+        writes = [e[2] for e in sink.events if e[0] == "write" and e[1] == "contacts"]
+        assert max(writes) == 60 and sum(writes) == len(big["contacts"])
+        # between two checkpoints of a page: ceil(PAGE / 60) writes
+        first = sink.events.index(contact_pages[0])
+        assert [e[0] for e in sink.events[first - math.ceil(PAGE / 60):first]] == ["write"] * math.ceil(PAGE / 60)
+    finally:
+        handle.stop()
