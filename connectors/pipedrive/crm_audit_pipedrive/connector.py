@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 import requests
@@ -39,6 +39,12 @@ PAGE_LIMIT = 500  # the maximum Pipedrive allows on cursor and offset endpoints
 # shared/CRM-APIS.md 3.5: list GET 20, v2 "lower"). Only used to budget ahead of the
 # server's own count, which the guard re-reads from every response.
 TOKEN_COST = {"v1": 20, "v2": 10}
+
+# A record met again in update_time order was modified after the read of its table began,
+# so its update_time lies between then and now: only such records (give or take this
+# margin, for the two clocks' skew) can be duplicates and are looked up among the rows
+# already committed.
+RECHECK_MARGIN = timedelta(days=1)
 
 OPTIONS = {
     "api_token": "Personal API token (Pipedrive: Settings > Personal preferences > API); sent as the x-api-token header.",
@@ -150,7 +156,6 @@ class PipedriveConnector:
         previous = self.context.previous if self.context is not None else None
         self.previous = previous
         self.since = previous.since if previous is not None else None
-        resuming = bool(self.context is not None and self.context.resuming)
         role_names = self._read_roles(sink) if not sink.is_complete("users") else {}
         if not sink.is_complete("users"):
             self._read_users(sink, role_names)
@@ -162,20 +167,12 @@ class PipedriveConnector:
         # to map the big ones even when an earlier run of this audit already stored them.
         pipelines, stages = self._read_pipelines_and_stages(sink)
         catalogs = self._read_fields(sink)
-        # Lookups for the derived columns (contacts.company_name, *.last_activity_at):
-        # the previous snapshot (incremental), what this audit committed before it was
-        # interrupted (resume), then what is read now.
-        self.activity_times: dict[str, Any] = {}
-        self.org_names: dict[str, str] = {}
-        if previous is not None:
-            self._load_maps(previous.rows)
-        if resuming:
-            self._load_maps(sink.stored)
+        # Activities and organizations come first: persons and deals take their derived
+        # columns (last_activity_at, company_name) from the rows committed by then, page by
+        # page (sink.lookup), whether read now, carried forward or read before a --resume.
         deleted = self._read_deletions(sink) if previous is not None else {}
         self._read_activities(sink, catalogs.get("activities"), deleted.get("activities", ()))
         self._read_organizations(sink, catalogs.get("companies"), deleted.get("companies", ()))
-        for org_id in deleted.get("companies", ()):
-            self.org_names.pop(str(org_id), None)
         self._read_persons(sink, catalogs.get("contacts"), deleted.get("contacts", ()))
         self._read_deals(sink, catalogs.get("deals"), pipelines, stages, deleted.get("deals", ()))
         if not sink.is_complete("integrations"):
@@ -243,10 +240,7 @@ class PipedriveConnector:
 
     def _read_activities(self, sink, catalog, deleted_ids=()) -> None:
         def activity_rows(page):
-            rows = [mapping.activity_to_row(a, catalog) for a in page]
-            for row in rows:
-                self.activity_times[row["id"]] = row["due_at"] or row["completed_at"] or row["created_at"]
-            return rows
+            return [mapping.activity_to_row(a, catalog) for a in page]
 
         parts = [("activities", self._v2_part("/activities", {}), activity_rows)]
         if self.read_notes:
@@ -258,10 +252,7 @@ class PipedriveConnector:
 
     def _read_organizations(self, sink, catalog, deleted_ids=()) -> None:
         def org_rows(page):
-            rows = [mapping.organization_to_row(o, catalog) for o in page]
-            for row in rows:
-                self.org_names[row["id"]] = row["name"]
-            return rows
+            return [mapping.organization_to_row(o, catalog) for o in page]
 
         self._read_table(sink, "companies", [("organizations", self._v2_part("/organizations", {}), org_rows)], deleted_ids)
 
@@ -274,14 +265,22 @@ class PipedriveConnector:
                     label_names = {str(o.get("id")): o.get("label") for o in field.get("options") or []}
                     break
         params = {"include_fields": "last_activity_id"}
-        to_rows = lambda page: [mapping.person_to_row(p, catalog, self.org_names, label_names, self.activity_times)  # noqa: E731
-                                for p in page]
+
+        def to_rows(page):
+            org_names = {rid: name for rid, (name,) in sink.lookup(
+                "companies", "id", ("name",), {mapping.to_id(p.get("org_id")) for p in page}).items()}
+            times = self._activity_times(sink, page)
+            return [mapping.person_to_row(p, catalog, org_names, label_names, times) for p in page]
+
         self._read_table(sink, "contacts", [("persons", self._v2_part("/persons", params), to_rows)], deleted_ids)
 
     def _read_deals(self, sink, catalog, pipelines, stages, deleted_ids=()) -> None:
         params = {"include_fields": "last_activity_id"}
-        to_rows = lambda page: [mapping.deal_to_row(d, catalog, pipelines, stages, self.activity_times)  # noqa: E731
-                                for d in page]
+
+        def to_rows(page):
+            times = self._activity_times(sink, page)
+            return [mapping.deal_to_row(d, catalog, pipelines, stages, times) for d in page]
+
         self._read_table(sink, "deals", [("deals", self._v2_part("/deals", params), to_rows)], deleted_ids)
 
     def _read_webhooks(self, sink) -> None:
@@ -307,20 +306,21 @@ class PipedriveConnector:
         state = sink.resume_state(table) or {}
         names = [name for name, _, _ in parts]
         first = names.index(state["part"]) if state.get("part") in names else 0
-        seen = self._stored_ids(sink, table) if state else set()
+        # When this table's read began (kept across --resume; a state without it: recheck all).
+        started = state.get("started") if state else _utc_now().isoformat()
+        recheck_after = mapping.parse_ts(started) - RECHECK_MARGIN if started else None
         handle = self._begin(sink, table)
         for index, (name, pages, to_rows) in enumerate(parts):
             if index < first:
                 continue
             part_state = state if index == first and state.get("part") == name else None
             for page, new_state in pages(part_state, handle):
-                rows = [row for row in to_rows(page) if row["id"] not in seen]
-                seen.update(row["id"] for row in rows)
+                rows = self._not_stored(sink, table, to_rows(page), recheck_after)
                 sink.write(table, rows)
                 handle.advance(records=len(rows))
-                sink.checkpoint(table, {"part": name, **new_state})
+                sink.checkpoint(table, {"part": name, "started": started, **new_state})
             if index + 1 < len(parts):
-                sink.checkpoint(table, {"part": names[index + 1]})
+                sink.checkpoint(table, {"part": names[index + 1], "started": started})
         if self.previous is not None:
             carried = sink.carry_forward(table, self.previous, [str(i) for i in deleted_ids])
             handle.advance(records=carried)
@@ -453,18 +453,30 @@ class PipedriveConnector:
     def _changed_notes(self) -> list[dict]:
         return list(getattr(self, "_changed_notes_list", []))
 
-    def _load_maps(self, read) -> None:
-        """Fill the lookups of derived columns from a snapshot: ``read(table, columns)`` is
-        ``previous.rows`` (incremental) or ``sink.stored`` (resuming)."""
-        for rid, due, completed, created in read("activities", ("id", "due_at", "completed_at", "created_at")):
-            self.activity_times[str(rid)] = _aware(due or completed or created)
-        for rid, name in read("companies", ("id", "name")):
-            self.org_names[str(rid)] = name
+    @staticmethod
+    def _activity_times(sink, page: list[dict]) -> dict[str, Any]:
+        """The time of each activity a page of persons or deals names as its last one
+        (due, else completed, else created), from the activities committed: one lookup."""
+        ids = {mapping.to_id(r.get("last_activity_id")) for r in page}
+        found = sink.lookup("activities", "id", ("due_at", "completed_at", "created_at"), ids)
+        return {rid: _aware(due or completed or created) for rid, (due, completed, created) in found.items()}
 
-    def _stored_ids(self, sink, table: str) -> set:
-        """Ids this audit already committed for ``table`` (resuming), so a record modified
-        after it was read (and so met again later in update_time order) is not stored twice."""
-        return {str(rid) for (rid,) in sink.stored(table, ("id",))}
+    @staticmethod
+    def _not_stored(sink, table: str, rows: list[dict], recheck_after) -> list[dict]:
+        """The rows of a page not committed already. A record modified after it was read
+        (in this run, or before the run a --resume continues) is met again later in
+        update_time order; only rows updated between ``recheck_after`` (None: all) and now
+        can be such records, and only they are looked up (one query, most pages none)."""
+        maybe = []
+        until = _utc_now() + RECHECK_MARGIN
+        for row in rows:
+            when = _updated(row) if recheck_after is not None else None
+            if when is None or recheck_after <= when <= until:
+                maybe.append(row["id"])
+        if not maybe:
+            return rows
+        stored = sink.lookup(table, "id", (), maybe)
+        return [row for row in rows if row["id"] not in stored] if stored else rows
 
     # ------------------------------------------------------------------ paging
 
@@ -621,6 +633,16 @@ class PipedriveConnector:
 
 def _rfc3339(value) -> str:
     return mapping.v2_time(value)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _updated(row: dict):
+    """When Pipedrive last changed the record behind a row (its ``update_time``)."""
+    raw = row.get("raw")
+    return mapping.parse_ts(raw.get("update_time")) if isinstance(raw, dict) else None
 
 
 def _aware(value):
