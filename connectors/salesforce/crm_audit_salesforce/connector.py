@@ -20,7 +20,6 @@ are joined on ``Id``. The connector never writes: Bulk query-job creation is its
 from __future__ import annotations
 
 import csv
-import io
 import re
 import time
 from dataclasses import dataclass
@@ -1085,10 +1084,10 @@ class _CsvRecords:
     decodes the rows one at a time (dicts, blanks as None)."""
 
     def __init__(self, text: str):
-        self.text = text if text.strip() else ""
+        self.text = "" if not text or text.isspace() else text
         self.count = 0
         if self.text:
-            reader = csv.reader(io.StringIO(self.text))
+            reader = csv.reader(_lines(self.text))
             header = next(reader, None)
             if not header or "Id" not in header and not all(re.match(r"^[\w.]+$", f or "") for f in header):
                 raise ValueError("Bulk results are not CSV with a header row")
@@ -1103,8 +1102,22 @@ class _CsvRecords:
     def __iter__(self) -> Iterator[dict]:
         if not self.text:
             return
-        for row in csv.DictReader(io.StringIO(self.text)):
+        for row in csv.DictReader(_lines(self.text)):
             yield {k: (v if v != "" else None) for k, v in row.items()}
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, ends kept, one at a time: io.StringIO would copy the whole page
+    into a 4-bytes-a-character buffer. Only "\n" ends a line here; csv joins the lines of
+    a quoted field that holds one."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end + 1]
+        start = end + 1
 
 
 def create_connector(options: dict, context: Any = None) -> SalesforceConnector:
