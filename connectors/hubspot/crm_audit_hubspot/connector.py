@@ -469,24 +469,28 @@ class HubSpotConnector:
             except _Optional as exc:
                 self._note(sink, f"role names not available: {exc}")
         owner_of_user = {str(o.get("userId")): str(o["id"]) for o in owners if o.get("userId") is not None}
-        logins: list[dict] | None = []
+        # Login events go to the sink page by page (a big portal has hundreds of thousands);
+        # only each user's last successful login is kept, for the users table.
+        last_login: dict[str, Any] | None = {}
+        write_logins = not sink.is_complete("login_events")
         try:
             login_progress = self._progress = sink.progress("login_events")
             for page in self._pages("login activity", lambda after: self._session_call(
                     "/account-info/v3/activity/login",
                     {"limit": LOGIN_PAGE_SIZE, **({"after": after} if after else {})}), required=False):
                 rows = [mapping.to_login_event(e, owner_of_user) for e in page.get("results") or []]
-                logins += rows
+                for e in rows:
+                    if e["status"] == "success" and e["at"] and (e["user_id"] not in last_login
+                                                                 or e["at"] > last_login[e["user_id"]]):
+                        last_login[e["user_id"]] = e["at"]
+                if write_logins:
+                    sink.write("login_events", rows)
                 login_progress.advance(records=len(rows))
         except _Optional as exc:
-            logins = None
+            last_login = None
             self._note(sink, f"login history not available (HubSpot offers it to Enterprise accounts with the "
                              f"account-info.security.read scope): {exc}")
         self._progress = progress
-        last_login: dict[str, Any] = {}
-        for e in logins or []:
-            if e["status"] == "success" and e["at"] and (e["user_id"] not in last_login or e["at"] > last_login[e["user_id"]]):
-                last_login[e["user_id"]] = e["at"]
         rows = []
         seen = set()
         for owner in owners:
@@ -496,15 +500,14 @@ class HubSpotConnector:
             row = mapping.to_user(owner, settings_users.get(str(owner.get("userId"))), role_names)
             if not settings_users:
                 row.pop("role"), row.pop("is_admin")
-            if logins is not None:
+            if last_login is not None:
                 row["last_login_at"] = last_login.get(row["id"])
             rows.append(row)
         if not sink.is_complete("users"):
             sink.write("users", rows)
             progress.advance(records=len(rows))
             sink.complete("users")
-        if logins is not None and not sink.is_complete("login_events"):
-            sink.write("login_events", logins)
+        if last_login is not None and write_logins:
             sink.complete("login_events")
 
     def _read_stages(self, sink) -> None:

@@ -281,3 +281,34 @@ def test_generated_tenant_round_trips_ids_and_custom_fields():
     custom = {(f["object"], f["name"]) for f in generated.rows("fields") if f.get("is_custom")}
     got = {(f["object"], f["name"]) for f in sink.rows["fields"] if f["is_custom"]}
     assert custom <= got
+
+
+class WriteSizes(MemorySink):
+    """MemorySink that records the size of every write, per table."""
+
+    def __init__(self, tenant="t"):
+        super().__init__(tenant)
+        self.sizes: dict[str, list[int]] = {}
+
+    def write(self, table, rows):
+        rows = list(rows)
+        self.sizes.setdefault(table, []).append(len(rows))
+        return super().write(table, rows)
+
+
+def test_login_events_go_to_the_sink_page_by_page(tenant):
+    """A big portal's login history is not held whole: each page is written as it is read,
+    and only each user's last successful login is kept for the users table."""
+    tenant = {**tenant, "login_events": list(tenant["login_events"])}
+    user = tenant["users"][1]
+    for i in range(450):
+        tenant["login_events"].append({"id": str(9_000_000 + i), "user_id": user["id"], "status": "failure",
+                                       "at": datetime(2025, 1, 1, tzinfo=timezone.utc), "ip": "10.1.1.1",
+                                       "application": "Browser"})
+    with start_sandbox(tenant) as handle:
+        sink = WriteSizes()
+        HubSpotConnector({**handle.options, **FAST}, None).extract(sink)
+    assert sink.sizes["login_events"] == [200, 200, len(tenant["login_events"]) - 400]
+    assert len(sink.rows["login_events"]) == len(tenant["login_events"]) and "login_events" in sink.completed
+    users = {u["id"]: u for u in sink.rows["users"]}
+    assert users[user["id"]]["last_login_at"] == user["last_login_at"]  # failures do not count
