@@ -326,9 +326,10 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
 
     cfg = {k: options.get(k, v) for k, v in m.MAPPED_CUSTOM_FIELDS.items()}
 
-    # ---- ids first, so references resolve whatever the order
+    # ---- ids first, so references resolve whatever the order (activities, which nothing
+    # refers to, get theirs below: a 1M tenant's contacts and activities as Python rows
+    # need not be held at once)
     contacts = _tenant_rows(tenant, "contacts")
-    activities = _tenant_rows(tenant, "activities")
     for row in _tenant_rows(tenant, "users"):
         sid[str(row["id"])] = m.to_salesforce_id(row["id"], "User")
     for row in _tenant_rows(tenant, "companies"):
@@ -344,8 +345,6 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
         sid[str(row["id"])] = m.to_salesforce_id(row["id"], "Campaign")
     for row in _tenant_rows(tenant, "login_events"):
         sid[str(row["id"])] = m.to_salesforce_id(row["id"], "LoginHistory")
-    for row in activities:
-        sid[str(row["id"])] = m.to_salesforce_id(row["id"], "Event" if _is_event(row, as_of) else "Task")
 
     # ---- platform
     platform = (_tenant_rows(tenant, "platform") or [{}])[0]
@@ -463,6 +462,7 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
                                 "MailingState": row.get("state"), "MailingPostalCode": row.get("postal_code"),
                                 "MailingCountry": row.get("country"), cfg["lifecycle_field"]: row.get("lifecycle_stage"),
                                 cfg["lead_status_field"]: row.get("lead_status")})
+    del contacts, companies, companies_by_id
 
     # ---- stages, record types (pipelines), opportunities
     org.add_object("OpportunityStage")
@@ -509,6 +509,10 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
         org.add("Opportunity", rec)
 
     # ---- activities
+    del deals
+    activities = _tenant_rows(tenant, "activities")
+    for row in activities:
+        sid[str(row["id"])] = m.to_salesforce_id(row["id"], "Event" if _is_event(row, as_of) else "Task")
     custom = _custom_columns(activities, "activities", declared.get("activities", {}))
     org.add_object("Task", custom)
     org.add_object("Event", custom)
