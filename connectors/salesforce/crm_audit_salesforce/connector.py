@@ -7,14 +7,15 @@ sits in one ``requests`` transport adapter mounted on the session simple-salesfo
 uses, so every HTTP call (REST, Bulk 2.0, logins) passes through it.
 
 Reading strategy per object: one ``limits/recordCount`` call at the start gives the
-approximate size of every record object at once. An object counted above ``bulk_threshold``
-is read with a Bulk 2.0 query job (CSV pages of ``bulk_page_size``); any other with REST
-queries of the largest batch size (2,000). Counts are a cached snapshot and may be stale,
-so they only choose the method: when the first REST batch reports more than
-``bulk_threshold`` records after all, that batch is kept and a Bulk job reads the rest
-(``Id`` above the batch's last). Either way every record is read exactly once. A field list that would make the query URL
-(16 KB) or the SOQL (100,000 characters) too long is split into several queries that
-are joined on ``Id``. The connector never writes: Bulk query-job creation is its only POST.
+approximate size of every record object at once. An object counted above
+``bulk_threshold`` is read with a Bulk 2.0 query job (CSV pages of ``bulk_page_size``);
+any other with REST queries of the largest batch size (2,000). Counts are a cached
+snapshot and may be stale, so they only choose the method: when the first REST batch
+reports more than ``bulk_threshold`` records after all, that batch is kept and a Bulk
+job reads the rest (``Id`` above the batch's last). Either way every record is read
+exactly once. A field list that would make the query URL (16 KB) or the SOQL (100,000
+characters) too long is split into several queries that are joined on ``Id``. The
+connector never writes: Bulk query-job creation is its only POST.
 """
 
 from __future__ import annotations
