@@ -57,7 +57,7 @@ def vm_hwm_mib(field: str = "VmHWM") -> float:
 def duckdb_mib(store) -> float:
     """Memory DuckDB itself holds (buffer pool, indexes), from duckdb_memory()."""
     try:
-        return round(store.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 2**20, 1)
+        return round(store.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0] / 2**20, 1)
     except Exception:
         return float("nan")
 
