@@ -715,6 +715,11 @@ class SalesforceConnector:
                 if checkpoint is not None:
                     checkpoint(table, {**base, "source": source.key, "position": position})
                 progress.advance(records=written)
+                # the generators still point at this page while they fetch the next one:
+                # let its text go now, or two pages' text are held at once
+                release = getattr(records, "release", None)
+                if release is not None:
+                    release()
         if previous is not None:
             deleted = self._deleted_since(sink, table, plan, previous)
             sink.carry_forward(table, previous, deleted)
@@ -1099,6 +1104,10 @@ class _CsvRecords:
 
     def __bool__(self) -> bool:
         return self.count > 0
+
+    def release(self) -> None:
+        """Drop the text once the page is written (the rows cannot be read again)."""
+        self.text = ""
 
     def __iter__(self) -> Iterator[dict]:
         if not self.text:
