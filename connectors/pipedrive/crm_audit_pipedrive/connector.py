@@ -46,6 +46,10 @@ TOKEN_COST = {"v1": 20, "v2": 10}
 # already committed.
 RECHECK_MARGIN = timedelta(days=1)
 
+# Pages mapped together: the lookups they need (derived columns, duplicates) are one query
+# for all of them; each page is still written and checkpointed on its own.
+LOOKUP_PAGES = 5
+
 OPTIONS = {
     "api_token": "Personal API token (Pipedrive: Settings > Personal preferences > API); sent as the x-api-token header.",
     "access_token": "OAuth access token (alternative to api_token); sent as Authorization: Bearer.",
@@ -300,7 +304,9 @@ class PipedriveConnector:
     def _read_table(self, sink, table: str, parts: list, deleted_ids=()) -> None:
         """Read one record table from its parts (sub-sources, e.g. activities + notes),
         checkpointing after every page with a state that names the part; carry the rest
-        forward from the previous snapshot in an incremental audit."""
+        forward from the previous snapshot in an incremental audit. ``to_rows(records)``
+        maps the records of up to LOOKUP_PAGES pages at once (one row per record), so their
+        lookups are one query."""
         if sink.is_complete(table):
             return
         state = sink.resume_state(table) or {}
@@ -314,11 +320,16 @@ class PipedriveConnector:
             if index < first:
                 continue
             part_state = state if index == first and state.get("part") == name else None
-            for page, new_state in pages(part_state, handle):
-                rows = self._not_stored(sink, table, to_rows(page), recheck_after)
-                sink.write(table, rows)
-                handle.advance(records=len(rows))
-                sink.checkpoint(table, {"part": name, "started": started, **new_state})
+            for chunk in _chunks(pages(part_state, handle), LOOKUP_PAGES):
+                rows = to_rows([record for page, _ in chunk for record in page])  # one row per record
+                rows = self._not_stored(sink, table, rows, recheck_after)
+                start = 0
+                for page, new_state in chunk:
+                    page_rows = [row for row in rows[start:start + len(page)] if row is not None]
+                    start += len(page)
+                    sink.write(table, page_rows)
+                    handle.advance(records=len(page_rows))
+                    sink.checkpoint(table, {"part": name, "started": started, **new_state})
             if index + 1 < len(parts):
                 sink.checkpoint(table, {"part": names[index + 1], "started": started})
         if self.previous is not None:
@@ -462,21 +473,30 @@ class PipedriveConnector:
         return {rid: _aware(due or completed or created) for rid, (due, completed, created) in found.items()}
 
     @staticmethod
-    def _not_stored(sink, table: str, rows: list[dict], recheck_after) -> list[dict]:
-        """The rows of a page not committed already. A record modified after it was read
-        (in this run, or before the run a --resume continues) is met again later in
-        update_time order; only rows updated between ``recheck_after`` (None: all) and now
-        can be such records, and only they are looked up (one query, most pages none)."""
-        maybe = []
+    def _not_stored(sink, table: str, rows: list[dict], recheck_after) -> list:
+        """``rows`` (a few pages', in order), None for each record already committed or met
+        earlier in them. A record modified after it was read (in this run, or before the run
+        a --resume continues) is met again later in update_time order; only rows updated
+        between ``recheck_after`` (None: all) and now can be such records, and only they are
+        looked up (one query; most pages need none)."""
+        maybe = set()
         until = _utc_now() + RECHECK_MARGIN
         for row in rows:
             when = _updated(row) if recheck_after is not None else None
             if when is None or recheck_after <= when <= until:
-                maybe.append(row["id"])
+                maybe.add(row["id"])
         if not maybe:
             return rows
-        stored = sink.lookup(table, "id", (), maybe)
-        return [row for row in rows if row["id"] not in stored] if stored else rows
+        seen = set(sink.lookup(table, "id", (), maybe))
+        out = []
+        for row in rows:
+            if row["id"] in maybe:
+                if row["id"] in seen:
+                    row = None
+                else:
+                    seen.add(row["id"])
+            out.append(row)
+        return out
 
     # ------------------------------------------------------------------ paging
 
@@ -633,6 +653,24 @@ class PipedriveConnector:
 
 def _rfc3339(value) -> str:
     return mapping.v2_time(value)
+
+
+def _chunks(pages, size: int):
+    """Groups of ``size`` items of ``pages``; on a failure, the items read before it come
+    out first (so they are written and checkpointed), then the error."""
+    chunk = []
+    try:
+        for item in pages:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except Exception:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
 
 
 def _utc_now() -> datetime:

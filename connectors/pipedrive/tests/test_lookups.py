@@ -7,7 +7,7 @@ import math
 from collections import Counter
 
 from crm_audit_core.extract import MemorySink
-from crm_audit_pipedrive.connector import make_connector
+from crm_audit_pipedrive.connector import LOOKUP_PAGES, make_connector
 from crm_audit_pipedrive.sandbox import start_sandbox
 
 FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "burst_limit": 1000}
@@ -32,15 +32,16 @@ class CountingSink(MemorySink):
         return n
 
 
-def test_one_lookup_per_page_and_none_for_old_records(tenant):
+def test_one_lookup_per_few_pages_and_none_for_old_records(tenant):
     with start_sandbox(tenant) as handle:
         connector = make_connector({**handle.options, **FAST, "page_limit": PAGE})
         sink = CountingSink()
         connector.extract(sink)
-    person_pages = math.ceil(len(tenant["contacts"]) / PAGE)
-    deal_pages = math.ceil(len(tenant["deals"]) / PAGE)
-    assert sink.lookups["companies"] == person_pages
-    assert sink.lookups["activities"] == person_pages + deal_pages
+    person_chunks = math.ceil(len(tenant["contacts"]) / PAGE / LOOKUP_PAGES)
+    deal_chunks = math.ceil(len(tenant["deals"]) / PAGE / LOOKUP_PAGES)
+    assert LOOKUP_PAGES > 1
+    assert sink.lookups["companies"] == person_chunks
+    assert sink.lookups["activities"] == person_chunks + deal_chunks
     # every record was last updated long before this read began: none can be met twice
     assert sink.lookups["contacts"] == sink.lookups["deals"] == 0
     assert not any(isinstance(v, dict) and len(v) > PAGE for v in vars(connector).values())
@@ -64,3 +65,20 @@ def test_a_person_modified_mid_read_is_stored_once(tenant):
     assert changed and ids.count(changed[0]) == 1
     assert len(ids) == len(set(ids)) == len(tenant["contacts"])
     assert sink.lookups["contacts"] >= 1  # the page with the modified record was checked
+
+
+def test_duplicates_within_pages_mapped_together_and_already_committed_are_dropped():
+    from datetime import datetime, timedelta, timezone
+
+    from crm_audit_pipedrive.connector import PipedriveConnector
+
+    now = datetime.now(timezone.utc)
+    recent, old = now.isoformat(), (now - timedelta(days=30)).isoformat()
+    sink = MemorySink()
+    sink.write("contacts", [{"id": "1", "raw": {"update_time": old}}])
+    rows = [{"id": i, "raw": {"update_time": when}} for i, when in
+            [("1", recent), ("2", recent), ("3", old), ("2", recent), ("3", old), ("4", None)]]
+    kept = PipedriveConnector._not_stored(sink, "contacts", rows, now - timedelta(minutes=5))
+    assert [r and r["id"] for r in kept] == [None, "2", "3", None, "3", "4"]  # old rows are not checked
+    assert [r and r["id"] for r in PipedriveConnector._not_stored(sink, "contacts", rows, None)] == \
+        [None, "2", "3", None, None, "4"]
