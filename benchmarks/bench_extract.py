@@ -97,6 +97,8 @@ def child(args) -> None:
         trace_python_retained(retained)
     registry = build_plugin_manager()
     info = registry.connectors[args.connector[0]]
+    if args.null_sink:
+        return null_sink_child(info, options)
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as folder:
         store = Store(Path(folder) / "snapshot.duckdb")
         before = vm_hwm_mib()
@@ -114,6 +116,29 @@ def child(args) -> None:
                       "partial": outcome.partial_tables, "counts": counts, "peak_rss_mib": vm_hwm_mib(),
                       "rss_before_extract_mib": before, "snapshot_mib": size / 2**20,
                       "rss_timeline": _summarise(timeline), "python_retained": retained}))
+
+
+def null_sink_child(info, options: dict) -> None:
+    """The connector alone: its rows are counted and dropped (no store, no DuckDB), lookups
+    find nothing. Its peak RSS is what the connector itself holds; the rest of a full
+    run's peak is the store's."""
+    from crm_audit_core.connector import ExtractContext
+    from crm_audit_core.extract import MemorySink
+
+    class NullSink(MemorySink):
+        def write(self, table, rows):
+            self._check_table(table)
+            return sum(1 for _ in rows)
+
+    sink = NullSink(tenant="bench")
+    connector = info.factory(options, ExtractContext(tenant="bench", as_of=AS_OF, debug=False, settings={}))
+    before = vm_hwm_mib()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    connector.extract(sink)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "api_calls": connector.api_calls(), "error": None,
+                      "partial": [], "counts": {}, "peak_rss_mib": vm_hwm_mib(), "rss_before_extract_mib": before,
+                      "null_sink": True}))
 
 
 def trace_python_retained(retained: dict) -> None:
@@ -251,7 +276,7 @@ def minimum_calls(connector: str, tenant, handle, log: list[dict]) -> dict:
 
 
 def run_size(info, tenant, contacts: int, rate: str, repeats: int, trace_memory: bool = False,
-             trace_python: bool = False) -> dict:
+             trace_python: bool = False, null_sink: bool = False) -> dict:
     kwargs, burst, window = RATES.get(info.name, ({}, None, None)) if rate == "vendor" else ({}, None, None)
     runs = []
     for _ in range(repeats):
@@ -267,7 +292,8 @@ def run_size(info, tenant, contacts: int, rate: str, repeats: int, trace_memory:
             parent_cpu = time.process_time()  # this process serves the sandbox: its CPU is the sandbox's
             proc = subprocess.run([sys.executable, __file__, "--child", "--connector", info.name]
                                   + (["--trace-memory"] if trace_memory else [])
-                                  + (["--trace-python"] if trace_python else []),
+                                  + (["--trace-python"] if trace_python else [])
+                                  + (["--null-sink"] if null_sink else []),
                                   input=json.dumps(options), capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"{info.name} {contacts}: child failed:\n{proc.stderr[-3000:]}")
@@ -314,6 +340,8 @@ def main(argv=None) -> int:
                         help="tracemalloc: Python memory still held as each table begins (slow)")
     parser.add_argument("--store-only", action="store_true",
                         help="write the generated rows through the StoreSink only (the store's own memory)")
+    parser.add_argument("--null-sink", action="store_true",
+                        help="the connector alone: rows counted and dropped, no store (what the connector holds)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -337,7 +365,7 @@ def main(argv=None) -> int:
         print(f"generated {contacts} contacts in {time.perf_counter() - started:.1f}s", file=sys.stderr)
         for info in infos:
             results.append(run_size(info, tenant, contacts, args.rate, args.repeats, args.trace_memory,
-                                    args.trace_python))
+                                    args.trace_python, args.null_sink))
         del tenant
     report = {"machine": machine(), "load_before": os.getloadavg(), "results": results}
     text = json.dumps(report, indent=1, default=str)
