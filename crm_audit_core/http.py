@@ -4,7 +4,8 @@ Connectors use their vendor's client library (or ``requests``) for the calls the
 this module supplies what those clients lack, the same way for every CRM:
 
 * :class:`CallStats`: calls made, retries, seconds spent waiting on rate limits;
-* :class:`RateLimiter`: a client-side sliding-window limiter (e.g. 100 calls / 10 s);
+* :class:`RateLimiter`: a client-side sliding-window limiter (e.g. 100 calls / 10 s) that
+  counts a call until a window after its answer, as servers count arrivals;
 * :class:`BudgetGuard`: never spend more than a share (default 20%) of the CRM's daily
   API allowance, so the audit does not starve the company's own integrations;
 * :func:`retrying`: a tenacity policy with exponential backoff and full jitter that
@@ -54,9 +55,27 @@ class CallStats:
 
 
 class RateLimiter:
-    """At most ``max_calls`` in any ``per_seconds`` window (thread-safe).
+    """At most ``max_calls`` in any ``per_seconds`` window, kept from the client's side (thread-safe).
 
-    ``sleep`` is injectable so tests and benchmarks can use a fake clock.
+    :meth:`acquire` reserves a slot for a call about to be sent, stamped with the send
+    time; a caller that does no more has a send-stamping limiter. Servers (HubSpot's
+    ten-second window, Pipedrive's burst window) count a call when it *arrives*, which
+    the client never sees: somewhere between sending it and reading the answer. Call k
+    may reach the server later than call k + max (a 1,000-id batch is built and sent
+    more slowly than a list GET), so a limiter that frees call k's slot one window after
+    it was sent may send call k + max a hair early: the server counts max + 1 and answers
+    429, which costs a retry and a wait. So a caller that can should call :meth:`record`
+    when the answer arrived (or the call failed): the oldest reservation still held is
+    replaced by the answer time, and the call holds its slot until a window after that,
+    never earlier than the server lets it go. That costs one round trip per slot and
+    window (milliseconds). The window's count is the reservations plus the answers still
+    inside it; a reservation not recorded within a window expires as a send stamp does.
+
+    The server's own count wins when it is tighter: :meth:`follow` adopts its window
+    (from its headers), :meth:`server_full` (it says the window is full: a "remaining 0"
+    header, or a 429 from other apps sharing the limit) holds the next call until our
+    oldest call in the window leaves it, or for a whole window if none of ours is in it.
+    ``clock`` and ``sleep`` are injectable so tests and benchmarks can use a fake clock.
     """
 
     def __init__(
@@ -74,26 +93,79 @@ class RateLimiter:
         self.stats = stats
         self._clock = clock
         self._sleep = sleep
-        self._times: deque[float] = deque()
+        self._reserved: deque[float] = deque()  # send times of calls not yet answered, oldest first
+        self._answered: deque[float] = deque()  # answer times of recent calls, oldest first
+        self._hold_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Block until a call is allowed; return the seconds waited."""
-        waited = 0.0
+    def _expire(self, now: float) -> None:
+        for stamps in (self._reserved, self._answered):
+            while stamps and now - stamps[0] >= self.per_seconds:
+                stamps.popleft()
+
+    def _delay(self, now: float) -> float:
+        self._expire(now)
+        wait = self._hold_until - now
+        excess = len(self._reserved) + len(self._answered) - self.max_calls
+        if excess >= 0:  # the oldest excess + 1 stamps must leave the window first
+            oldest = sorted((*self._reserved, *self._answered))[excess]
+            wait = max(wait, oldest + self.per_seconds - now)
+        return max(0.0, wait)
+
+    def delay(self) -> float:
+        """Seconds until the next call may be sent (0: now)."""
         with self._lock:
-            while True:
+            return self._delay(self._clock())
+
+    def acquire(self) -> float:
+        """Block until a call is allowed and reserve its slot; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
                 now = self._clock()
-                while self._times and now - self._times[0] >= self.per_seconds:
-                    self._times.popleft()
-                if len(self._times) < self.max_calls:
-                    self._times.append(now)
+                delay = self._delay(now)
+                if delay <= 0:
+                    self._reserved.append(now)
                     break
-                delay = self.per_seconds - (now - self._times[0]) + 0.001
-                self._sleep(delay)
-                waited += delay
+            # Sleep outside the lock: record() from the threads whose calls are in flight
+            # must not wait for this one. 1 ms over, so float rounding does not leave the
+            # oldest stamp a hair inside the window after the sleep.
+            delay += 0.001
+            self._sleep(delay)
+            waited += delay
         if waited and self.stats:
             self.stats.record_wait(waited)
         return waited
+
+    def record(self) -> None:
+        """The answer of a call let through by :meth:`acquire` arrived, or the call failed."""
+        with self._lock:
+            now = self._clock()
+            if self._reserved:
+                self._reserved.popleft()
+            self._answered.append(now)
+            self._expire(now)
+
+    def follow(self, server_max: int, interval: float | None = None) -> None:
+        """Adopt the server's window (calls, and seconds if it says) where it is tighter than ours."""
+        with self._lock:
+            if server_max > 0:
+                self.max_calls = min(self.max_calls, server_max)
+            if interval is not None:
+                self.per_seconds = max(self.per_seconds, interval)
+
+    def server_full(self) -> float:
+        """The server says its window is full: hold the next call until a slot frees.
+
+        That is when our oldest call in the window leaves it, or a whole window from now
+        if none of ours is in it. Returns the seconds to wait from now."""
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            stamps = (*self._reserved, *self._answered)
+            until = min(stamps) + self.per_seconds if stamps else now + self.per_seconds
+            self._hold_until = max(self._hold_until, until)
+            return max(0.0, self._hold_until - now)
 
     def pause(self, seconds: float) -> None:
         """The server asked us to wait (Retry-After / reset header)."""

@@ -1,6 +1,11 @@
-"""Shared HTTP plumbing: limiter, budget guard, retries (with fake clocks, no sleeping)."""
+"""Shared HTTP plumbing: limiter, budget guard, retries (with fake clocks, no sleeping but one thread test)."""
 
 from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
 
 import pytest
 
@@ -33,6 +38,152 @@ def test_rate_limiter_never_exceeds_window():
         assert stamps[i + 10] - stamps[i] >= 2.0 - 1e-9
     assert stats.waited_seconds == pytest.approx(sum(fake.slept))
     assert stamps[-1] == pytest.approx(6.0, abs=0.01)  # 35 calls at 10 / 2 s: 3 full waits
+
+
+# -- answer-stamped slots: a server counts a call when it arrives -------------------------
+
+
+class ArrivalCountingServer:
+    """A rolling window as HubSpot and Pipedrive keep it: arrivals in the last ``window`` seconds.
+
+    A call arrives somewhere between the client sending it and reading the answer; the
+    client never sees that moment."""
+
+    def __init__(self, max_calls: int, window: float):
+        self.max_calls, self.window = max_calls, window
+        self.arrivals: deque[float] = deque()
+        self.refused = 0
+
+    def arrive(self, at: float) -> int:
+        """Count a call arriving ``at``; return Remaining (or -1: 429)."""
+        while self.arrivals and at - self.arrivals[0] >= self.window:
+            self.arrivals.popleft()
+        if len(self.arrivals) >= self.max_calls:
+            self.refused += 1
+            return -1
+        self.arrivals.append(at)
+        return self.max_calls - len(self.arrivals)
+
+
+def latencies(seed: int, n: int) -> list[tuple[float, float, float]]:
+    """Per call: (client work before the send, time to reach the server, time back).
+
+    Some calls are slow to build and send (1,000-id association batches), most are not."""
+    rng = random.Random(seed)
+    return [(rng.choice([0.002, 0.01, 0.03]), rng.choice([0.0005, 0.001, 0.004, 0.012]),
+             rng.choice([0.001, 0.005, 0.02])) for _ in range(n)]
+
+
+def run_calls(limiter, clock: FakeClock, server: ArrivalCountingServer, timing, *, record: bool) -> list[float]:
+    """Sequential calls through ``limiter``; returns the send times."""
+    sent = []
+    for work, there, back in timing:
+        clock.now += work
+        limiter.acquire()
+        sent.append(clock.now)
+        remaining = server.arrive(clock.now + there)
+        clock.now += there + back
+        if record:
+            limiter.record()
+            if remaining == 0:
+                limiter.server_full()
+    return sent
+
+
+def fake_limiter(max_calls: int, per_seconds: float, clock: FakeClock, stats: CallStats | None = None) -> RateLimiter:
+    return RateLimiter(max_calls, per_seconds, stats=stats, clock=clock.clock, sleep=clock.sleep)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_recorded_answers_never_overrun_an_arrival_counting_server(seed):
+    clock, server = FakeClock(), ArrivalCountingServer(100, 10.0)
+    run_calls(fake_limiter(100, 10.0, clock), clock, server, latencies(seed, 475), record=True)
+    assert server.refused == 0
+
+
+def test_send_stamps_alone_overrun_an_arrival_counting_server():
+    """Why record() exists: the server counts arrivals, and call k reaching it later than
+    call k + 100 does makes the 101st within its ten seconds (the 429s that cost a whole
+    window each, HubSpot issue #9)."""
+    clock, server = FakeClock(), ArrivalCountingServer(100, 10.0)
+    run_calls(fake_limiter(100, 10.0, clock), clock, server, latencies(0, 475), record=False)
+    assert server.refused > 0
+
+
+def test_waits_no_longer_than_until_the_oldest_answer_leaves_the_window():
+    clock, stats = FakeClock(), CallStats()
+    limiter = fake_limiter(3, 10.0, clock, stats)
+    answers = []
+    for _ in range(3):
+        assert limiter.acquire() == 0  # free slots: no wait at all
+        clock.now += 0.5
+        limiter.record()
+        answers.append(clock.now)
+    waited = limiter.acquire()
+    assert clock.now == pytest.approx(answers[0] + 10.0, abs=0.002)  # when the first answer's slot frees
+    assert waited == pytest.approx(answers[0] + 10.0 - answers[-1], abs=0.002)
+    assert waited == pytest.approx(stats.waited_seconds)
+    limiter.record()
+    clock.now = answers[1] + 10.0 - 0.25
+    assert limiter.delay() == pytest.approx(0.25)
+    clock.now = answers[1] + 10.0
+    assert limiter.delay() == 0
+
+
+def test_a_reservation_holds_its_slot_until_answered_then_a_window_more():
+    clock = FakeClock()
+    limiter = fake_limiter(2, 10.0, clock)
+    limiter.acquire()  # two calls in flight at once (threads)
+    limiter.acquire()
+    assert limiter.delay() == pytest.approx(10.0)  # unanswered: as send stamps
+    clock.now += 4.0
+    limiter.record()  # one answer: the oldest reservation becomes an answer stamp
+    assert limiter.delay() == pytest.approx(6.0)  # the other send stamp leaves first
+    clock.now += 1.0
+    limiter.record()
+    assert limiter.delay() == pytest.approx(9.0)  # the first answer, 4 s after its send
+    clock.now += 9.0
+    assert limiter.delay() == 0
+
+
+def test_the_servers_full_window_holds_until_our_oldest_call_leaves_it():
+    clock = FakeClock()
+    limiter = fake_limiter(100, 10.0, clock)
+    for _ in range(3):
+        limiter.acquire()
+        clock.now += 1.0
+        limiter.record()
+    # other apps filled the window: one of our three leaving it frees a slot
+    assert limiter.server_full() == pytest.approx(8.0)
+    assert limiter.delay() == pytest.approx(8.0)
+    clock.now += 8.0
+    assert limiter.delay() == 0
+    # none of ours in the window: a whole window
+    clock.now += 30.0
+    assert limiter.server_full() == pytest.approx(10.0)
+
+
+def test_follows_a_tighter_server_window():
+    limiter = RateLimiter(100, 10.0)
+    limiter.follow(50, 10.0)
+    limiter.follow(200, 1.0)
+    assert (limiter.max_calls, limiter.per_seconds) == (50, 10.0)
+    limiter.follow(20)  # calls only (Pipedrive's x-ratelimit-limit)
+    assert (limiter.max_calls, limiter.per_seconds) == (20, 10.0)
+
+
+def test_record_does_not_wait_for_a_sleeping_acquire():
+    """acquire() sleeps outside the lock: a thread whose call was answered records at once."""
+    limiter = RateLimiter(1, 0.5)
+    limiter.acquire()
+    limiter.record()
+    sleeper = threading.Thread(target=limiter.acquire)
+    sleeper.start()
+    time.sleep(0.05)  # the sleeper waits for the slot
+    started = time.monotonic()
+    limiter.record()  # as if another call's answer arrived
+    assert time.monotonic() - started < 0.2
+    sleeper.join()
 
 
 def test_budget_guard_stops_at_share():

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import time
-from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
@@ -92,88 +91,6 @@ def _float_option(options: dict, name: str, default: float) -> float:
         raise ConnectorError(f"option {name} must be a number, got {value!r}", where="hubspot") from None
 
 
-class CallWindow:
-    """HubSpot's ten-second limit, kept from the client's side (for calls made one at a time).
-
-    HubSpot counts a call in its rolling window from when the call *arrives*, which the
-    client never sees: somewhere between sending it and reading the answer. A limiter
-    that stamps calls when they are sent (``crm_audit_core.http.RateLimiter``) may send
-    call k + max a hair less than a window after call k arrived whenever call k took
-    longer to reach the server than call k + max (a 1,000-id association batch is built
-    and sent more slowly than a list GET): the server counts max + 1 and answers 429. So
-    here a call holds its slot from when it is sent until ``per_seconds`` after its
-    answer arrived (:meth:`record`), which is never earlier than the server lets it go.
-    It costs one round trip per slot and window (milliseconds), where a 429 cost a
-    retry and a wait.
-
-    The server's own count wins when it is higher (other apps of the portal share the
-    limit): :meth:`server_full` (``X-HubSpot-RateLimit-Remaining: 0``, or a 429) holds
-    the next call until our oldest call in the window leaves it, which frees a slot,
-    or, with none of ours in it, for a whole window. ``clock`` and ``sleep`` are
-    injectable for tests.
-    """
-
-    def __init__(self, max_calls: int, per_seconds: float, stats: CallStats | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        if max_calls <= 0 or per_seconds <= 0:
-            raise ValueError("rate limit must be positive")
-        self.max_calls = max_calls
-        self.per_seconds = per_seconds
-        self.stats = stats
-        self._clock = clock
-        self._sleep = sleep
-        self._answered: deque[float] = deque()  # when each recent call's answer arrived, oldest first
-        self._hold_until = 0.0
-
-    def _expire(self, now: float) -> None:
-        while self._answered and now - self._answered[0] >= self.per_seconds:
-            self._answered.popleft()
-
-    def delay(self) -> float:
-        """Seconds until the next call may be sent (0: now)."""
-        now = self._clock()
-        self._expire(now)
-        wait = self._hold_until - now
-        excess = len(self._answered) - self.max_calls
-        if excess >= 0:  # the oldest excess + 1 calls must leave the window first
-            wait = max(wait, self._answered[excess] + self.per_seconds - now)
-        return max(0.0, wait)
-
-    def acquire(self) -> float:
-        """Wait for a free slot and take it; return the seconds waited."""
-        waited = 0.0
-        while True:
-            delay = self.delay()
-            if delay <= 0:
-                break
-            self._sleep(delay)
-            waited += delay
-        if waited and self.stats:
-            self.stats.record_wait(waited)
-        return waited
-
-    def record(self) -> None:
-        """The answer of the call let through by :meth:`acquire` arrived (or the call failed)."""
-        now = self._clock()
-        self._answered.append(now)
-        self._expire(now)
-
-    def follow(self, server_max: int, interval: float) -> None:
-        """Adopt the server's window when it is tighter than ours."""
-        self.max_calls = min(self.max_calls, server_max)
-        self.per_seconds = max(self.per_seconds, interval)
-
-    def server_full(self) -> float:
-        """The server says its window is full: hold the next call until a slot frees.
-
-        Returns the seconds to wait from now."""
-        now = self._clock()
-        self._expire(now)
-        until = self._answered[0] + self.per_seconds if self._answered else now + self.per_seconds
-        self._hold_until = max(self._hold_until, until)
-        return max(0.0, self._hold_until - now)
-
-
 class _NullProgress:
     def advance(self, records: int = 0, calls: int = 0) -> None:
         pass
@@ -204,7 +121,7 @@ class HubSpotConnector:
         self.max_url_length = int(_float_option(options, "max_url_length", 7000))
         self.stats = CallStats()
         rate_window = _float_option(options, "rate_window", 10.0)
-        self.limiter = CallWindow(int(_float_option(options, "rate_limit", 100)), rate_window, stats=self.stats)
+        self.limiter = RateLimiter(int(_float_option(options, "rate_limit", 100)), rate_window, stats=self.stats)
         self.search_limiter = RateLimiter(*SEARCH_RATE)
         self.budget = BudgetGuard(_float_option(options, "budget_share", 0.2), crm="HubSpot")
         self._rate_limited_in_a_row = 0  # consecutive ten-second 429s
@@ -348,7 +265,7 @@ class HubSpotConnector:
             self.limiter.follow(int(window_max), int(interval_ms) / 1000)
             if headers.get("x-hubspot-ratelimit-remaining") == "0":
                 # The window is full (perhaps by other apps): the next call waits for a slot
-                # (in CallWindow.acquire, which reports the wait).
+                # (in RateLimiter.acquire, which reports the wait).
                 self.limiter.server_full()
 
     def _error(self, what: str, status: int, headers: dict, body: bytes) -> Exception:
@@ -373,7 +290,7 @@ class HubSpotConnector:
             retry_after = _retry_after(headers, default_from_interval=False)
             if retry_after is None:
                 # The rolling window is full. The first time, wait until a slot frees (our
-                # oldest call in the window leaves it, see CallWindow.server_full), not a
+                # oldest call in the window leaves it, see RateLimiter.server_full), not a
                 # whole window; if 429s go on (someone else fills it), a whole window each.
                 interval = _retry_after(headers)
                 retry_after = interval if self._rate_limited_in_a_row > 1 or interval is None \
