@@ -575,6 +575,10 @@ class PipedriveConnector:
         except requests.RequestException as exc:
             # Connection resets, timeouts, truncated chunked bodies: all transient.
             raise RetryableError(f"{type(exc).__name__}: {redact(str(exc))[:200]}") from None
+        finally:
+            # Answered or failed: the burst window counts the call from its arrival, so it
+            # holds its slot until a window after now (RateLimiter.record).
+            self.limiter.record()
         self._observe_limits(response.headers)
         status = response.status_code
         if status == 401:
@@ -646,9 +650,9 @@ class PipedriveConnector:
         if limit is not None or remaining is not None:
             self.budget.observe(limit=_int(limit), remaining=_int(remaining))
         burst = _int(headers.get("x-ratelimit-limit"))
-        if burst and burst > 0 and burst < self.limiter.max_calls:
+        if burst and burst > 0:
             # The server says our burst allowance is lower than configured: obey it.
-            self.limiter.max_calls = burst
+            self.limiter.follow(burst)
 
 
 def _rfc3339(value) -> str:

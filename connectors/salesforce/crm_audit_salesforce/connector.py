@@ -186,6 +186,9 @@ class _Transport(HTTPAdapter):
         except Exception:
             owner.stats.record_call(None)
             raise
+        finally:
+            if owner.limiter is not None:
+                owner.limiter.record()  # answered or failed: its slot is held a window from now
         owner.stats.record_call(response.status_code)
         if owner.progress is not None:
             owner.progress.advance(calls=1)
