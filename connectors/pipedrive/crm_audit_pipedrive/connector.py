@@ -130,12 +130,12 @@ class PipedriveConnector:
         self.retry_max_delay = _number(self.options, "retry_max_delay", 30.0)
         self.read_notes = _bool(self.options.get("read_notes"), True)
         self.stats = CallStats()
-        # A little wider than the server's window: our clock starts when a request is
-        # sent, Pipedrive's when it arrives, and the two drift by the network latency.
-        window = _number(self.options, "burst_window", 2.0)
+        # The server's own window: Pipedrive counts a request when it arrives, and each
+        # request holds its slot until a window after its answer (limiter.record() in
+        # _get_once), never earlier than Pipedrive frees it.
         self.limiter = RateLimiter(
             int(_number(self.options, "burst_limit", 20, int)),
-            window * 1.05 + 0.05,
+            _number(self.options, "burst_window", 2.0),
             stats=self.stats,
         )
         self._configured_burst = self.limiter.max_calls
