@@ -66,9 +66,9 @@ def audit_sandbox_via_cli(connector: str, handle, out: Path, extra_options: dict
 
     from crm_audit_core.cli import main
 
-    options = []
-    for key, value in {**handle.options, **extra_options}.items():
-        options += ["--option", f"{key}={value}"]
+    from crm_audit_core.testing import option_args
+
+    options = option_args({**handle.options, **extra_options})
     mark = len(handle.requests)
     started = time.perf_counter()
     result = CliRunner().invoke(main, ["run", "--connector", connector, "--tenant", "bench", "--no-progress",

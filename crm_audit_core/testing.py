@@ -59,6 +59,17 @@ def load_tenant(store: Store, generated, tenant: str | None = None) -> str:
     return name
 
 
+def option_args(options: dict) -> list[str]:
+    """``crm-audit run`` arguments for connector options: ``--option key=value`` each
+    (values that are not strings as JSON, as the CLI reads them)."""
+    import json
+
+    args: list[str] = []
+    for key, value in options.items():
+        args += ["--option", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    return args
+
+
 def without(tenant, table: str, column: str | None = None):
     """A copy of a generated tenant that lacks ``table`` (or one ``column`` of it).
 

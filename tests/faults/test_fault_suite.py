@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from crm_audit_core.plugins import build_plugin_manager
+from crm_audit_core.testing import option_args
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -104,8 +105,7 @@ def test_cli_exits_3_with_one_line_on_a_connector_failure(tmp_path):
         options = harness.connector_options(info, handle)
         args = [sys.executable, "-m", "crm_audit_core.cli", "run", "--connector", info.name, "--tenant", "cli",
                 "--out", str(tmp_path), "--as-of", "2026-12-31", "--no-progress"]
-        for key, value in options.items():
-            args += ["--option", f"{key}={value}"]
+        args += option_args(options)
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

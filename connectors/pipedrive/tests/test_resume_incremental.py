@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from crm_audit_core.cli import main
 from crm_audit_core.store import Store
+from crm_audit_core.testing import option_args
 from crm_audit_pipedrive.sandbox import start_sandbox
 
 
@@ -33,18 +34,14 @@ def big_tenant(make_tenant):
     return make_tenant(contacts=2000, companies=240, deals=510, activities=620, seed=11)
 
 
-def option_args(handle, **extra) -> list[str]:
-    opts = {**handle.options, **FAST, "page_limit": PAGE, **extra}
-    args = []
-    for key, value in opts.items():
-        args += ["--option", f"{key}={value}"]
-    return args
+def cli_options(handle, **extra) -> list[str]:
+    return option_args({**handle.options, **FAST, "page_limit": PAGE, **extra})
 
 
 def run(handle, out: Path, *args, **extra):
     return CliRunner().invoke(main, ["run", "--connector", "pipedrive", "--tenant", "acme", "--no-progress",
                                      "--check", "data.unreachable-contacts", "--out", str(out),
-                                     *option_args(handle, **extra), *args], catch_exceptions=False)
+                                     *cli_options(handle, **extra), *args], catch_exceptions=False)
 
 
 def folders(out: Path) -> list[Path]:

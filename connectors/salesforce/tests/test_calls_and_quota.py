@@ -9,7 +9,6 @@ are the versions list, ``limits/recordCount`` and the six describes.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import subprocess
@@ -18,6 +17,7 @@ import sys
 import pytest
 
 from crm_audit_core.errors import BudgetExhausted, ConnectorError
+from crm_audit_core.testing import option_args
 
 from crm_audit_salesforce.sandbox import parse_soql, run_soql, start_sandbox
 from sf_testkit import FAST, differences, make_tenant, run
@@ -194,8 +194,7 @@ def test_cli_spent_daily_allowance_is_one_line_and_exit_3(tenant, tmp_path):
         options = {**handle.options, **FAST}
         args = [sys.executable, "-m", "crm_audit_core.cli", "run", "--connector", "salesforce", "--tenant", "acme",
                 "--out", str(tmp_path), "--as-of", "2026-12-31", "--no-progress"]
-        for key, value in options.items():
-            args += ["--option", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+        args += option_args(options)
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert proc.returncode == 3, proc.stderr[-2000:]
         errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
