@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import AS_OF, OUT, machine, snapshot_for  # noqa: E402
+from common import AS_OF, OUT, machine, open_snapshot, snapshot_for  # noqa: E402
 
 GOAL_SECONDS, GOAL_MIB = 180, 3072
 
@@ -91,22 +91,6 @@ class PssSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-
-
-def open_snapshot(path: Path, wait_seconds: float = 900):
-    """Open the snapshot read-only, waiting while another benchmark holds it for writing."""
-    import duckdb
-
-    from crm_audit_core.store import Store
-
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            return Store(path, read_only=True)
-        except duckdb.IOException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(5)
 
 
 def measure(args) -> dict:
