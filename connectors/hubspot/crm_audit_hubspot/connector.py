@@ -625,15 +625,8 @@ class HubSpotConnector:
                     properties.append("hs_merged_object_ids")
                 pages = self._changed(object_type, properties, since, position.get("after_id"))
             for chunk, position in self._chunks(pages):
-                if table in RECORD_TABLES:
-                    rows = [mapping.to_record(table, obj, types) for obj in chunk]
-                else:
-                    rows = [mapping.to_activity(object_type, obj, types) for obj in chunk]
+                rows = self._linked_rows(table, object_type, chunk, types)
                 if rows:
-                    links = self._associations(object_type, [r["id"] for r in rows])
-                    for row in rows:
-                        for column, by_id in links.items():
-                            row[column] = by_id.get(row["id"])
                     sink.write(table, rows)
                     if since is not None:
                         self._read_ids.setdefault(table, set()).update(r["id"] for r in rows)
@@ -655,6 +648,20 @@ class HubSpotConnector:
                 progress.advance(records=relinked)
             sink.carry_forward(table, previous, sorted(self._gone_ids(table, since)))
         sink.complete(table)
+
+    def _linked_rows(self, table: str, object_type: str, objs: list[dict], types: dict) -> list[dict]:
+        """Canonical rows of ``objs`` with their association columns filled (one batch read
+        per association pair for the whole chunk)."""
+        if table in RECORD_TABLES:
+            rows = [mapping.to_record(table, obj, types) for obj in objs]
+        else:
+            rows = [mapping.to_activity(object_type, obj, types) for obj in objs]
+        if rows:
+            links = self._associations(object_type, [r["id"] for r in rows])
+            for row in rows:
+                for column, by_id in links.items():
+                    row[column] = by_id.get(row["id"])
+        return rows
 
     def _gone_ids(self, table: str, since: datetime) -> set[str]:
         """Ids of ``table`` deleted (archived) or merged away since ``since``; cached."""
@@ -721,13 +728,8 @@ class HubSpotConnector:
                                              properties)
                 # modified since: the search pass read it (in this run or before an interruption)
                 objs = [o for o in objs if (_modified(o, object_type) or since) < since]
-                rows = [mapping.to_record(table, o, types) if table in RECORD_TABLES
-                        else mapping.to_activity(object_type, o, types) for o in objs]
+                rows = self._linked_rows(table, object_type, objs, types)
                 if rows:
-                    associated = self._associations(object_type, [r["id"] for r in rows])
-                    for row in rows:
-                        for column, by_id in associated.items():
-                            row[column] = by_id.get(row["id"])
                     sink.write(table, rows)
                     count += len(rows)
                 last = ids[min(start + ASSOCIATION_BATCH, len(ids)) - 1]
