@@ -56,8 +56,11 @@ def package(tmp_path_factory) -> Path:
 
 
 def environment(package: Path, **extra: str) -> dict:
-    path = os.pathsep.join(p for p in (str(package), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "CRM_AUDIT_DISABLE_PLUGINS": "", **extra}
+    """The environment of a Python that finds the example by its entry point."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CRM_AUDIT_DISABLE_PLUGIN_AUTOLOAD", "CRM_AUDIT_DISABLE_PLUGINS")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package), os.environ.get("PYTHONPATH", "")) if p)
+    return {**env, **extra}
 
 
 @pytest.fixture
