@@ -109,6 +109,21 @@ def test_audit_over_the_example_sandbox_through_the_cli(package, tinycrm, tmp_pa
     assert not [text for text in outputs if TOKEN in text], "the API token leaked into an output"
 
 
+def test_the_errors_the_guide_quotes_are_the_examples_own(tinycrm, monkeypatch):
+    from crm_audit_core.connector import ExtractContext
+    from crm_audit_core.errors import ConfigError
+
+    connector = importlib.import_module("crm_audit_tinycrm.connector")
+    text = " ".join(GUIDE.read_text(encoding="utf-8").split())
+    context = ExtractContext(tenant="t", as_of=None)
+    with pytest.raises(ConfigError) as bad_page:
+        connector.create_connector({"base_url": "http://x", "api_token": TOKEN, "page_limit": "lots"}, context)
+    assert f"`{bad_page.value.message}`" in text
+    monkeypatch.delenv("TINYCRM_API_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="needs option 'api_token'.*TINYCRM_API_TOKEN"):
+        connector.create_connector({"base_url": "http://x"}, context)
+
+
 def test_the_example_passes_the_acceptance_suite(package):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_acceptance.py"],
