@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
 import json
 import math
 import os
@@ -101,9 +102,10 @@ def test_audit_over_the_example_sandbox_through_the_cli(package, tinycrm, tmp_pa
     assert by_id["data.unreachable-contacts"]["status"] in ("pass", "fail")
     no_deals = [r for r in report["results"] if r["status"] == "skipped" and "deals table" in r["reason"]]
     assert no_deals and all("did not supply" in r["reason"] for r in no_deals)
-    rows = [row for fixlist in (folder / "fixlists").glob("*.csv") for row in csv.DictReader(fixlist.open(encoding="utf-8"))]
-    links = {row["link"] for row in rows if row["object"] == "contacts"}
-    assert links and links == {f"{base_url}/app/contacts/{row['id']}" for row in rows if row["object"] == "contacts"}
+    listed = [row for fixlist in sorted((folder / "fixlists").glob("*.csv"))
+              for row in csv.DictReader(io.StringIO(fixlist.read_text(encoding="utf-8")))
+              if row["object"] == "contacts"]
+    assert listed and all(row["link"] == f"{base_url}/app/contacts/{row['id']}" for row in listed)
     outputs = [result.stdout, result.stderr] + [p.read_bytes().decode("utf-8", "replace")
                                                 for p in folder.rglob("*") if p.is_file()]
     assert not [text for text in outputs if TOKEN in text], "the API token leaked into an output"
