@@ -11,9 +11,10 @@ The public API for plugin authors is what this module exports:
 * ``Reporter``: write report formats;
 * the errors in :mod:`crm_audit_core.errors`.
 
-Plugins import these names from ``crm_audit_core`` only; the submodules are the
-engine's and may change. The core never imports a connector or a check: they arrive
-as plugins.
+Besides these names, connectors use the connector kit :mod:`crm_audit_core.kit` and
+tests the test kit :mod:`crm_audit_core.testing`; the other submodules are the engine's
+and may change under a plugin. The core never imports a connector or a check: they
+arrive as plugins.
 """
 
 from __future__ import annotations
