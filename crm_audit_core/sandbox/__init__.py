@@ -11,7 +11,8 @@ The contract is docs/dev/ground-truth.md; defect families live in ``defects_usag
 and ``defects_data`` (one planter function each, registered in ``PLANTERS``).
 """
 
-from .generator import GeneratedTenant, generate_tenant
+from .generator import generate_tenant
+from .tenant import GeneratedTenant
 from .manifest import CHECK_IDS, DEFECT_OBJECTS
 
 __all__ = ["generate_tenant", "GeneratedTenant", "CHECK_IDS", "DEFECT_OBJECTS"]
