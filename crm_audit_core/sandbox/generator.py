@@ -17,7 +17,7 @@ tenant with defects share the same base.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from .finalize import common_name_groups, finalize
 from .frame import DAY
 from .integrations import ensure_recent_integration_records, gen_campaigns, gen_integrations, gen_platform
 from .people import gen_companies, gen_contacts, gen_login_events, gen_users
+from .planting import to_utc
 from .tenant import GeneratedTenant
 from .work import gen_activities, gen_deals, gen_stages
 
@@ -76,13 +77,10 @@ def _as_of(value) -> datetime:
     if value is None:
         today = datetime.now(UTC).date()
         return datetime.combine(today, time(0), tzinfo=UTC)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), tzinfo=UTC)
-    raise TypeError(f"as_of must be a datetime, date or ISO string, not {type(value).__name__}")
+    as_of = to_utc(value)
+    if as_of is None:
+        raise TypeError(f"as_of must be a datetime, date or ISO string, not {type(value).__name__}")
+    return as_of
 
 
 def generate_tenant(contacts: int = 1000, seed: int = 42, defects: bool = True, name: str = "demo",

@@ -20,6 +20,18 @@ from ..model import TABLES
 UTC = timezone.utc
 
 
+def to_utc(value) -> datetime | None:
+    """An aware UTC datetime from a datetime (naive = UTC), a date (midnight) or an ISO 8601
+    string (``Z`` allowed; ValueError when it is not one); None for any other type."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=UTC)
+    return None
+
+
 def table_of(tables: dict[str, pa.Table], name: str) -> pa.Table:
     if name not in tables:
         raise ConfigError(f"the tenant has no table {name!r} (tables: {', '.join(sorted(tables))})")
@@ -52,16 +64,13 @@ def coerce(table: str, column: str, type_: pa.DataType, value: Any) -> Any:
             raise ConfigError(f"{where} holds text, got {type(value).__name__} {value!r}")
         return str(value)
     if pa.types.is_timestamp(type_):
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                raise ConfigError(f"{where} holds a timestamp, got {value!r} (not ISO 8601)") from None
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        if isinstance(value, date):
-            return datetime.combine(value, time(0), tzinfo=UTC)
-        raise ConfigError(f"{where} holds a timestamp, got {type(value).__name__} {value!r}")
+        try:
+            moment = to_utc(value)
+        except ValueError:
+            raise ConfigError(f"{where} holds a timestamp, got {value!r} (not ISO 8601)") from None
+        if moment is None:
+            raise ConfigError(f"{where} holds a timestamp, got {type(value).__name__} {value!r}")
+        return moment
     if pa.types.is_list(type_):
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} holds a list of text, got {type(value).__name__} {value!r}")

@@ -49,3 +49,13 @@ def test_the_digest_sees_one_changed_value():
     before = digest(tenant)
     tenant.edit("contacts", {"id": tenant.rows("contacts")[0]["id"]}, {"title": "Changed"})
     assert digest(tenant) != before
+
+
+def test_as_of_as_date_string_or_naive_datetime_gives_the_same_tenant():
+    from datetime import date
+
+    want = digest(generate_tenant(contacts=100, seed=5, defects=False, as_of=AS_OF))
+    for as_of in ("2026-12-31", "2026-12-31T00:00:00Z", date(2026, 12, 31), datetime(2026, 12, 31)):
+        assert digest(generate_tenant(contacts=100, seed=5, defects=False, as_of=as_of)) == want, as_of
+    with pytest.raises(TypeError, match="as_of must be a datetime, date or ISO string, not int"):
+        generate_tenant(contacts=100, as_of=20261231)
