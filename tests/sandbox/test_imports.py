@@ -2,7 +2,9 @@
 
 Built with ``ast`` over the source files of crm_audit_core (no module is imported), so an
 import hidden in a function body (the old generator <-> defects_* cycle was one) counts
-like a top-level one. Also: no module of the tenant generator is over the size limit.
+like a top-level one. A cycle that exists and is owed a fix is listed in KNOWN_CYCLES
+(and the test says when it is gone); any other cycle fails. Also: no module of the
+tenant generator is over the size limit or without a docstring.
 """
 
 from __future__ import annotations
@@ -78,11 +80,60 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def cycle_groups(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Every group of modules that import each other (strongly connected, > 1 module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[set[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return groups
+
+
+# Cycles known and owed a fix, each with where it closes. Remove an entry once it is
+# fixed (test_known_cycles_still_exist says when); never add one to make a test pass.
+KNOWN_CYCLES = [
+    # testing.py re-exports the acceptance suite at import time; acceptance/suite.py
+    # imports testing.option_args inside a function (merged from main at 00ebb18).
+    {"crm_audit_core.testing", "crm_audit_core.acceptance", "crm_audit_core.acceptance.suite"},
+]
+
+
 def test_the_import_graph_is_acyclic():
     graph = import_graph()
     assert "crm_audit_core.sandbox.generator" in graph and graph["crm_audit_core.sandbox.generator"]
-    cycle = find_cycle(graph)
-    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+    new = [g for g in cycle_groups(graph) if g not in KNOWN_CYCLES]
+    assert not new, "import cycles: " + "; ".join(" -> ".join(find_cycle({m: graph[m] & g for m in g})) for g in new)
+    sandbox = {m: deps for m, deps in graph.items() if m.startswith(f"{ROOT}.sandbox")}
+    assert find_cycle(sandbox) is None
+
+
+def test_known_cycles_still_exist():
+    groups = cycle_groups(import_graph())
+    fixed = [sorted(g) for g in KNOWN_CYCLES if g not in groups]
+    assert not fixed, f"fixed: remove from KNOWN_CYCLES {fixed}"
 
 
 def test_the_graph_sees_function_level_imports(tmp_path):
@@ -98,6 +149,7 @@ def test_the_graph_sees_function_level_imports(tmp_path):
     assert graph[f"{ROOT}.sandbox.clean"] == {f"{ROOT}.sandbox.defects"}
     cycle = find_cycle(graph)
     assert cycle is not None and {f"{ROOT}.sandbox.generator", f"{ROOT}.sandbox.defects"} <= set(cycle)
+    assert cycle_groups(graph) == [{f"{ROOT}.sandbox.generator", f"{ROOT}.sandbox.defects"}]
 
 
 def test_generator_modules_stay_small_and_say_what_they_are_for():
