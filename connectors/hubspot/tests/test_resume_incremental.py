@@ -331,10 +331,10 @@ def test_activities_resume_at_their_sub_source(tenant):
 def test_incremental_pages_past_the_search_cap_by_keyset(make_tenant, monkeypatch):
     from crm_audit_core.connector import ExtractContext, PreviousSnapshot
     from crm_audit_core.extract import MemorySink
-    from crm_audit_hubspot import sandbox as sandbox_module
+    from crm_audit_hubspot.sandbox import app as sandbox_app
     from crm_audit_hubspot.connector import HubSpotConnector
 
-    monkeypatch.setattr(sandbox_module, "SEARCH_CAP", 250)  # HubSpot's is 10,000; same mechanism
+    monkeypatch.setattr(sandbox_app, "SEARCH_CAP", 250)  # HubSpot's is 10,000; same mechanism
     tenant = make_tenant(contacts=700, companies=10, deals=5, activities=12)
     with start_sandbox(tenant) as handle:
         since = datetime.now(timezone.utc) - timedelta(minutes=5)
@@ -355,10 +355,10 @@ def test_relinking_resumes_after_its_last_chunk(tmp_path, make_tenant, monkeypat
     """Rows linked to a deleted company are re-read in checkpointed chunks, resumable too."""
     from crm_audit_core.connector import ExtractContext, PreviousSnapshot
     from crm_audit_core.extract import MemorySink
-    from crm_audit_hubspot import connector as connector_module
+    from crm_audit_hubspot import records
     from crm_audit_hubspot.connector import HubSpotConnector
 
-    monkeypatch.setattr(connector_module, "ASSOCIATION_BATCH", 5)  # chunks of 5 relinked rows
+    monkeypatch.setattr(records, "ASSOCIATION_BATCH", 5)  # chunks of 5 relinked rows
     tenant = make_tenant(contacts=300, companies=4, deals=5, activities=12)
     out = tmp_path / "audits"
     with start_sandbox(tenant) as handle:

@@ -1,4 +1,4 @@
-"""A local emulator of HubSpot's REST API, serving a canonical tenant as HubSpot JSON.
+"""The sandbox's WSGI app: HubSpot's REST API over a HubSpotData portal (store.py).
 
 It speaks what hubspot-api-client 12 and the connector use (shared/CRM-APIS.md section 2):
 Bearer auth with HubSpot's 401 body, ``/crm/v3/objects`` list/batch-read/search,
@@ -10,6 +10,8 @@ at 10,000 results; a request line longer than ``max_url_length`` gets 414. Rate 
 (``rate_limit`` calls per ``rate_window`` seconds, and ``daily_limit``) answer 429 with
 HubSpot's body and ``X-HubSpot-RateLimit-*`` headers. Faults can be injected; every
 request is logged.
+
+``start_sandbox`` serves it on 127.0.0.1 and returns the SandboxHandle.
 """
 
 from __future__ import annotations
@@ -29,17 +31,13 @@ from werkzeug.wrappers import Request, Response
 
 from crm_audit_core.connector import SandboxHandle
 
-from . import mapping
+from .. import mapping
+from .builders import ALL_OBJECT_TYPES, DEFAULT_PROPERTIES, id_key
+from .search import filter_and_sort
+from .store import HubSpotData
 
 OBJECT_ALIASES = {"0-1": "contacts", "0-2": "companies", "0-3": "deals", "0-48": "calls", "0-49": "emails",
                   "0-47": "meetings", "0-46": "notes", "0-27": "tasks", "0-18": "communications"}
-ALL_OBJECT_TYPES = ("contacts", "companies", "deals", "calls", "emails", "meetings", "notes", "tasks",
-                    "communications")
-DEFAULT_PROPERTIES = {
-    "contacts": ["firstname", "lastname", "email"],
-    "companies": ["name", "domain"],
-    "deals": ["dealname", "amount", "closedate", "pipeline", "dealstage"],
-}
 LIST_MAX = 100
 BATCH_READ_MAX = 100
 SEARCH_MAX = 200
@@ -55,301 +53,13 @@ AUTH_MESSAGE = (
 EXPIRED_MESSAGE = "The OAuth token used to make this call expired 0 second(s) ago."
 
 
-def _table_rows(tenant: Any, table: str) -> list[dict]:
-    if tenant is None:
-        return []
-    if isinstance(tenant, dict):
-        return [dict(r) for r in tenant.get(table, [])]
-    tables = getattr(tenant, "tables", {})
-    if table not in tables:
-        return []
-    return [dict(r) for r in tenant.rows(table)]
-
-
-def _iter_rows(tenant: Any, table: str, batch: int = 10_000):
-    """Rows of a big table one Arrow batch at a time (a 1M-contact tenant's rows as Python
-    dicts all at once would hold gigabytes next to the HubSpot objects built from them)."""
-    tables = getattr(tenant, "tables", None)
-    if tenant is None or isinstance(tenant, dict) or table not in (tables or {}):
-        yield from _table_rows(tenant, table)
-        return
-    for chunk in tables[table].to_batches(max_chunksize=batch):
-        yield from chunk.to_pylist()
-
-
-def _id_key(value: str):
-    return (0, int(value)) if str(value).isdigit() else (1, str(value))
-
-
-DATETIME_PROPERTIES = {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_createdate", "closedate",
-                       "hs_timestamp", "notes_last_updated", "hs_task_completion_date"}
-
-
-def _millis(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    if str(value).isdigit():
-        return str(value)
-    return str(int(mapping.parse_time(value).timestamp() * 1000))
-
-
-def _sort_key(value: Any):
-    text = "" if value is None else str(value)
-    if text.isdigit():
-        return (0, int(text), "")
-    try:
-        return (0, int(mapping.parse_time(text).timestamp() * 1000), "")
-    except ValueError:
-        return (1, 0, text)
-
-
-class HubSpotData:
-    """The tenant held as HubSpot objects."""
-
-    def __init__(self, tenant: Any, extra_properties: int = 0, edition: str | None = None,
-                 login_history: bool = True, marketing: bool = True):
-        self.objects: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}
-        self.properties: dict[str, list[dict]] = {}
-        self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}
-        self.login_history = login_history
-        self.marketing = marketing
-        fields = _table_rows(tenant, "fields")
-        custom: dict[str, list[dict]] = {}
-        for f in fields:
-            if f.get("is_custom"):
-                custom.setdefault(f["object"], []).append(f)
-        created = "2020-01-01T00:00:00.000Z"
-
-        # Properties: HubSpot-defined ones, the tenant's custom ones, and N padding ones.
-        for object_type in ALL_OBJECT_TYPES:
-            table = "activities" if object_type in mapping.ACTIVITY_TYPE_OF else object_type
-            props = []
-            standard = set(mapping.needed_properties(object_type)) | set(DEFAULT_PROPERTIES.get(object_type, []))
-            standard |= {"createdate", "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"}
-            standard_labels = {}
-            if table in mapping.TYPED_PROPERTIES:
-                labels = {f["name"]: f for f in fields if f.get("object") == table and not f.get("is_custom")}
-                for column, prop in mapping.TYPED_PROPERTIES[table].items():
-                    if column in labels:
-                        standard_labels[prop] = labels[column].get("label")
-            for name in sorted(standard):
-                props.append(self._property(name, standard_labels.get(name) or name.replace("_", " ").title(),
-                                            "datetime" if name in ("createdate", "lastmodifieddate",
-                                                                   "hs_lastmodifieddate", "closedate",
-                                                                   "notes_last_updated", "hs_timestamp",
-                                                                   "hs_createdate",
-                                                                   "hs_task_completion_date") else "string",
-                                            True, created))
-            for f in custom.get(table, []):
-                typ = mapping.HUBSPOT_TYPE.get(f.get("type") or "str", "string")
-                props.append(self._property(f["name"], f.get("label") or f["name"], typ, False,
-                                            mapping.format_time(f.get("created_at")) or created))
-            for i in range(extra_properties if object_type in ("contacts", "companies", "deals") else 0):
-                props.append(self._property(f"audit_padding_custom_property_{object_type}_{i:05d}",
-                                            f"Padding {i}", "string", False, created))
-            self.properties[object_type] = props
-        self.custom_names = {t: [p["name"] for p in ps if not p["hubspotDefined"]] for t, ps in self.properties.items()}
-
-        # Records.
-        for table in ("contacts", "companies", "deals"):
-            names = [f["name"] for f in custom.get(table, [])]
-            for row in _iter_rows(tenant, table):
-                self.objects[table].append(mapping.from_record(table, row, names))
-                if table == "contacts" and row.get("company_id"):
-                    self._associate("contacts", row["id"], "companies", row["company_id"])
-                if table == "deals":
-                    if row.get("company_id"):
-                        self._associate("deals", row["id"], "companies", row["company_id"])
-                    if row.get("contact_id"):
-                        self._associate("deals", row["id"], "contacts", row["contact_id"])
-        activity_custom = [f["name"] for f in custom.get("activities", [])]
-        for row in _iter_rows(tenant, "activities"):
-            object_type, obj = mapping.from_activity(row, activity_custom)
-            self.objects[object_type].append(obj)
-            for column, to in (("contact_id", "contacts"), ("company_id", "companies"), ("deal_id", "deals")):
-                if row.get(column):
-                    self._associate(object_type, row["id"], to, row[column])
-        for object_type in self.objects:
-            self.objects[object_type].sort(key=lambda o: _id_key(o["id"]))
-        self.by_id = {t: {o["id"]: o for o in objs} for t, objs in self.objects.items()}
-        self.archived: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}  # deleted, newest last
-        self._keys: dict[str, list] = {}
-        self.custom_of_table = {t: [f["name"] for f in custom.get(t, [])] for t in ("contacts", "companies", "deals",
-                                                                                   "activities")}
-
-        # Owners and users.
-        users = _table_rows(tenant, "users")
-        roles = sorted({u["role"] for u in users if u.get("role")})
-        self.roles = [{"id": str(100 + i), "name": r, "requiresBillingWrite": False} for i, r in enumerate(roles)]
-        role_id = {r["name"]: r["id"] for r in self.roles}
-        self.owners, self.users = [], []
-        for u in sorted(users, key=lambda u: _id_key(u["id"])):
-            first, _, last = (u.get("name") or "").partition(" ")
-            when = mapping.format_time(u.get("created_at")) or created
-            user_number = int(u["id"]) if str(u["id"]).isdigit() else abs(hash(u["id"])) % 10**8
-            self.owners.append({
-                "id": str(u["id"]), "email": u.get("email"), "firstName": first or None, "lastName": last or None,
-                "userId": user_number, "userIdIncludingInactive": user_number, "type": "PERSON",
-                "archived": not u.get("is_active", True), "createdAt": when, "updatedAt": when,
-                "teams": [],
-            })
-            self.users.append({
-                "id": str(user_number), "email": u.get("email") or f"user{u['id']}@example.com",
-                "roleId": role_id.get(u.get("role")), "roleIds": [role_id[u["role"]]] if u.get("role") else [],
-                "primaryTeamId": None, "secondaryTeamIds": [], "superAdmin": bool(u.get("is_admin")),
-                "sendWelcomeEmail": False,
-            })
-        user_number_of = {o["id"]: o["userId"] for o in self.owners}
-        self.logins = []
-        for e in sorted(_table_rows(tenant, "login_events"), key=lambda e: _id_key(e["id"])):
-            self.logins.append({
-                "id": str(e["id"]), "loginAt": mapping.format_time(e.get("at")),
-                "userId": user_number_of.get(str(e.get("user_id")), e.get("user_id")),
-                "email": None, "loginSucceeded": e.get("status") == "success", "ipAddress": e.get("ip"),
-                "countryCode": None, "regionCode": None, "location": None, "userAgent": e.get("application"),
-            })
-
-        # Pipelines.
-        pipelines: dict[str, list[dict]] = {}
-        for s in _table_rows(tenant, "stages"):
-            pipelines.setdefault(str(s.get("pipeline") or "default"), []).append(s)
-        self.pipelines = []
-        for order, (pid, stages) in enumerate(sorted(pipelines.items())):
-            self.pipelines.append({
-                "id": pid, "label": pid, "displayOrder": order, "archived": False,
-                "createdAt": created, "updatedAt": created,
-                "stages": [{
-                    "id": str(s["id"]), "label": s.get("name") or str(s["id"]),
-                    "displayOrder": s.get("position") if s.get("position") is not None else i,
-                    "archived": False,
-                    "metadata": {"isClosed": "true" if s.get("is_closed") else "false",
-                                 "probability": "1.0" if s.get("is_won") else ("0.0" if s.get("is_closed") else "0.2")},
-                    "createdAt": created, "updatedAt": created, "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
-                } for i, s in enumerate(sorted(stages, key=lambda s: (s.get("position") or 0, str(s["id"]))))],
-            })
-
-        # Marketing emails (campaigns).
-        self.emails = []
-        for c in sorted(_table_rows(tenant, "campaigns"), key=lambda c: _id_key(c["id"])):
-            when = mapping.format_time(c.get("started_at"))
-            counters = {k: int(c[col]) for k, col in (("sent", "sent"), ("delivered", "delivered"),
-                                                        ("open", "opened"), ("click", "responses"))
-                        if c.get(col) is not None}
-            self.emails.append({
-                "id": str(c["id"]), "name": c.get("name"), "subject": c.get("name"), "type": "BATCH_EMAIL",
-                "state": "PUBLISHED" if when else "DRAFT", "isPublished": bool(when), "publishDate": when,
-                "createdAt": when or created, "updatedAt": when or created, "archived": False,
-                "subcategory": "batch", "sendOnPublish": True, "content": {"widgets": {}, "flexAreas": {}},
-                "from": {"fromName": "Marketing", "replyTo": "marketing@example.com"},
-                "to": {"contactIds": {"include": [], "exclude": []}, "contactLists": {"include": [], "exclude": []},
-                       "suppressGraymail": False},
-                "stats": {"counters": counters, "ratios": {}, "deviceBreakdown": {}, "qualifierStats": {}},
-            })
-
-        platform = (_table_rows(tenant, "platform") or [{}])[0]
-        self.edition = edition or platform.get("edition") or "professional"
-        self.daily_limit = mapping.DAILY_LIMIT_BY_EDITION.get(self.edition, 625_000)
-
-    @staticmethod
-    def _property(name: str, label: str, typ: str, hubspot_defined: bool, created: str) -> dict:
-        return {
-            "name": name, "label": label, "type": typ, "fieldType": mapping.HUBSPOT_FIELD_TYPE.get(typ, "text"),
-            "groupName": "custom" if not hubspot_defined else "default", "description": "", "displayOrder": -1,
-            "hasUniqueValue": False, "hidden": False, "formField": not hubspot_defined,
-            "hubspotDefined": hubspot_defined, "calculated": False, "externalOptions": False,
-            "createdAt": created, "updatedAt": created, "archived": False, "options": [],
-            "modificationMetadata": {"archivable": not hubspot_defined, "readOnlyDefinition": hubspot_defined,
-                                     "readOnlyValue": False},
-        }
-
-    def _associate(self, from_type: str, from_id: Any, to_type: str, to_id: Any) -> None:
-        self.associations.setdefault((from_type, to_type), {}).setdefault(str(from_id), []).append(str(to_id))
-
-    # -- mutations between two audits (tests of incremental audits) ---------------------
-
-    def keys(self, object_type: str) -> list:
-        """Sorted id keys of ``object_type`` (cached; mutations reset it), for keyset cursors."""
-        keys = self._keys.get(object_type)
-        if keys is None:
-            keys = self._keys[object_type] = [_id_key(o["id"]) for o in self.objects[object_type]]
-        return keys
-
-    def _object_type_of(self, table: str, record_id: str) -> str | None:
-        if table != "activities":
-            return table if record_id in self.by_id[table] else None
-        return next((t for t in mapping.ACTIVITY_TYPE_OF if record_id in self.by_id[t]), None)
-
-    def _unlink(self, object_type: str, record_id: str, *, inbound: bool = True) -> None:
-        """Drop the record's associations (``inbound``: also those of other records to it)."""
-        for (from_type, to_type), links in self.associations.items():
-            if from_type == object_type:
-                links.pop(record_id, None)
-            elif to_type == object_type and inbound:
-                for from_id in [k for k, v in links.items() if record_id in v]:
-                    links[from_id] = [x for x in links[from_id] if x != record_id]
-                    if not links[from_id]:
-                        del links[from_id]
-
-    def put_record(self, table: str, row: dict, *, modified: datetime | None = None) -> dict:
-        """Create or replace a contacts/companies/deals/activities record from a canonical row.
-
-        Stamps the record's last-modified date with ``modified`` (default now) and, for
-        record tables, sets ``row["updated_at"]`` to it so the caller's copy matches.
-        """
-        record_id = str(row["id"])
-        when = modified or datetime.now(timezone.utc)
-        existing = self._object_type_of(table, record_id)
-        if table == "activities":
-            object_type, obj = mapping.from_activity(row, self.custom_of_table.get("activities", []))
-            obj["properties"]["hs_lastmodifieddate"] = obj["updatedAt"] = mapping.format_time(when)
-            links = (("contact_id", "contacts"), ("company_id", "companies"), ("deal_id", "deals"))
-        else:
-            row["updated_at"] = when
-            object_type, obj = table, mapping.from_record(table, row, self.custom_of_table.get(table, []))
-            links = {"contacts": (("company_id", "companies"),),
-                     "deals": (("company_id", "companies"), ("contact_id", "contacts"))}.get(table, ())
-        if existing is not None:
-            if existing != object_type:  # an activity that changed type
-                self._remove(existing, record_id)
-            self._unlink(existing, record_id, inbound=False)  # the row says its own links; others keep theirs
-        for column, to in links:
-            if row.get(column):
-                self._associate(object_type, record_id, to, row[column])
-        objs, keys, key = self.objects[object_type], self.keys(object_type), _id_key(record_id)
-        index = bisect.bisect_left(keys, key)
-        if index < len(objs) and keys[index] == key:
-            objs[index] = obj
-        else:
-            objs.insert(index, obj)
-            keys.insert(index, key)
-        self.by_id[object_type][record_id] = obj
-        return obj
-
-    def _remove(self, object_type: str, record_id: str) -> dict:
-        obj = self.by_id[object_type].pop(record_id)
-        objs, keys = self.objects[object_type], self.keys(object_type)
-        index = bisect.bisect_left(keys, _id_key(record_id))
-        del objs[index], keys[index]
-        return obj
-
-    def delete_record(self, table: str, record_id: str, *, when: datetime | None = None) -> None:
-        """Archive (delete) a record as HubSpot does: it leaves lists and search, and is
-        listed with ``archived=true`` and an ``archivedAt`` date; its associations go."""
-        record_id = str(record_id)
-        object_type = self._object_type_of(table, record_id)
-        if object_type is None:
-            raise KeyError(f"{table} {record_id} not found")
-        obj = self._remove(object_type, record_id)
-        self._unlink(object_type, record_id)
-        stamp = mapping.format_time(when or datetime.now(timezone.utc))
-        self.archived[object_type].append({**obj, "archived": True, "archivedAt": stamp, "updatedAt": stamp})
-
-
 def _now() -> str:
     return mapping.format_time(datetime.now(timezone.utc))
 
 
 class HubSpotSandbox:
+    """HubSpot's API as a WSGI app: auth, faults, rate limits, routes and JSON shapes."""
+
     def __init__(self, tenant: Any, *, token: str = "sandbox-token", rate_limit: int | None = None,
                  rate_window: float = 10.0, daily_limit: int | None = None, daily_used: int = 0,
                  max_url_length: int = 8192, extra_properties: int = 0, slow_seconds: float = 2.0,
@@ -632,11 +342,11 @@ class HubSpotSandbox:
         archived = request.args.get("archived", "false").lower() == "true"
         with self._lock:
             if archived:
-                items = sorted(self.data.archived[object_type], key=lambda o: _id_key(o["id"]))
-                keys = [_id_key(o["id"]) for o in items]
+                items = sorted(self.data.archived[object_type], key=lambda o: id_key(o["id"]))
+                keys = [id_key(o["id"]) for o in items]
             else:
                 items, keys = self.data.objects[object_type], self.data.keys(object_type)
-            start = bisect.bisect_left(keys, _id_key(after)) if after else 0
+            start = bisect.bisect_left(keys, id_key(after)) if after else 0
             page = items[start: start + limit]
             nxt = items[start + limit]["id"] if start + limit < len(items) else None
         props = self._requested(request.args.getlist("properties"), object_type)
@@ -686,47 +396,13 @@ class HubSpotSandbox:
             raise ValueError(f"Paging beyond {SEARCH_CAP} results is not supported by the search API.")
         with self._lock:
             items = list(self.data.objects[object_type])
-        items = [o for o in items if self._matches(o, body.get("filterGroups") or [])]
-        for sort in reversed(body.get("sorts") or []):
-            name = sort if isinstance(sort, str) else sort.get("propertyName")
-            descending = isinstance(sort, dict) and sort.get("direction") == "DESCENDING"
-            items.sort(key=lambda o: (o["properties"].get(name) is None, _sort_key(o["properties"].get(name))),
-                       reverse=descending)
+        items = filter_and_sort(items, body)
         props = self._requested(body.get("properties"), object_type)
         page = items[offset: min(offset + limit, SEARCH_CAP)]
         out: dict[str, Any] = {"total": len(items), "results": [self._shape(o, object_type, props) for o in page]}
         if offset + limit < len(items):
             out["paging"] = {"next": {"after": str(offset + limit)}}
         return self._json(200, out)
-
-    @staticmethod
-    def _matches(obj: dict, groups: list[dict]) -> bool:
-        if not groups:
-            return True
-
-        def test(f: dict) -> bool:
-            value = obj["properties"].get(f.get("propertyName")) if f.get("propertyName") != "hs_object_id" else obj["id"]
-            op, target = f.get("operator", "EQ"), f.get("value")
-            if f.get("propertyName") in DATETIME_PROPERTIES:  # epoch milliseconds or ISO, compared as instants
-                value, target = _millis(value), _millis(target)
-            number = lambda v: float(v) if v not in (None, "") and str(v).replace(".", "", 1).lstrip("-").isdigit() else v  # noqa: E731
-            if op == "HAS_PROPERTY":
-                return value not in (None, "")
-            if op == "NOT_HAS_PROPERTY":
-                return value in (None, "")
-            if op == "IN":
-                return value in (f.get("values") or [])
-            if op == "NOT_IN":
-                return value not in (f.get("values") or [])
-            if value is None:
-                return op == "NEQ"
-            a, b = number(value), number(target)
-            if type(a) is not type(b):
-                a, b = str(value), str(target)
-            return {"EQ": a == b, "NEQ": a != b, "GT": a > b, "GTE": a >= b, "LT": a < b, "LTE": a <= b,
-                    "CONTAINS_TOKEN": str(target).lower() in str(value).lower()}.get(op, False)
-
-        return any(all(test(f) for f in g.get("filters") or []) for g in groups)
 
     def _association_batch(self, from_type: str, to_type: str, request: Request) -> Response:
         body = self._body(request)
