@@ -61,13 +61,11 @@ def custom_values(folder: Path, table: str) -> dict[tuple[str, str], str | None]
 
 def contact_pages(requests) -> list[dict]:
     return [r for r in requests if r["method"] == "GET" and r["path"] == "/crm/v3/objects/contacts"
-            and "archived=true" not in r["query"].lower()]
+            and r["query"].get("archived", "").lower() != "true"]
 
 
-def cursor_of(query: str) -> str | None:
-    from urllib.parse import parse_qs
-
-    return (parse_qs(query).get("after") or [None])[0]
+def cursor_of(query: dict) -> str | None:
+    return query.get("after")
 
 
 def assert_complete_and_exact(folder: Path, tenant: dict) -> None:
@@ -100,7 +98,7 @@ def test_connection_lost_for_good_then_resume_continues_from_the_checkpoint(tmp_
         assert len(snapshot(folder, "contacts")) == 1000  # the first chunk, committed with its checkpoint
         first_pages = contact_pages(handle.requests)
         committed_cursors = {cursor_of(r["query"]) for r in first_pages[:10]}  # pages 1-10 (the checkpoint)
-        handle.extra["app"].faults.clear()
+        handle.app.faults.clear()
         handle.requests.clear()
 
         second = cli(handle, out, "--resume")
@@ -156,7 +154,7 @@ def test_killed_audit_resumes_without_rereading_committed_pages(tmp_path, big_te
         assert json.loads((folder / "state.json").read_text())["status"] == "extracting"
         first_pages = contact_pages(handle.requests)
         handle.requests.clear()
-        handle.extra["app"].faults.clear()
+        handle.app.faults.clear()
 
         resumed = subprocess.run(_crm_audit("run", "-c", str(config), "--resume", "--no-progress"), env=env,
                                  capture_output=True, text=True, timeout=60)
@@ -185,7 +183,7 @@ def norm(value):
 
 def mutate(handle, tenant: dict) -> dict:
     """10 updates, 5 additions and 3 deletions of contacts, and a few changes elsewhere."""
-    put, delete = handle.extra["put_record"], handle.extra["delete_record"]
+    put, delete = handle.put_record, handle.delete_record
     contacts = tenant["contacts"]
     referenced = {r.get("contact_id") for t in ("deals", "activities") for r in tenant[t]}
     changed = {"contacts": set(), "companies": set(), "deals": set(), "activities": set()}
@@ -270,9 +268,10 @@ def test_incremental_audit_reads_only_changes_and_matches_the_tenant(tmp_path, m
 
     # calls grow with the changes, not with the tenant
     searches = [r for r in calls if r["path"].endswith("/search")]
-    archived = [r for r in calls if "archived=true" in r["query"].lower() and r["path"].startswith("/crm/v3/objects/")]
+    archived = [r for r in calls
+                if r["query"].get("archived", "").lower() == "true" and r["path"].startswith("/crm/v3/objects/")]
     lists = [r for r in calls if r["method"] == "GET" and r["path"].startswith("/crm/v3/objects/")
-             and "archived=true" not in r["query"].lower()]
+             and r["query"].get("archived", "").lower() != "true"]
     assert not lists  # no full list of any record table
     object_types = 9  # contacts, companies, deals + six engagement types
     assert len(searches) == object_types  # each: one page of changes (< 200)
@@ -339,7 +338,7 @@ def test_incremental_pages_past_the_search_cap_by_keyset(make_tenant, monkeypatc
     with start_sandbox(tenant) as handle:
         since = datetime.now(timezone.utc) - timedelta(minutes=5)
         for row in tenant["contacts"][:450]:
-            handle.extra["put_record"]("contacts", row)
+            handle.put_record("contacts", row)
         previous = PreviousSnapshot(audit_id="a", path=Path("unused"), since=since, records={})
         context = ExtractContext(tenant="t", as_of=since, previous=previous)
         sink = MemorySink("t")
@@ -367,7 +366,7 @@ def test_relinking_resumes_after_its_last_chunk(tmp_path, make_tenant, monkeypat
         company = tenant["companies"][1]
         linked = sorted((c["id"] for c in tenant["contacts"] if c["company_id"] == company["id"]), key=int)
         assert len(linked) > 20
-        handle.extra["delete_record"]("companies", company["id"])
+        handle.delete_record("companies", company["id"])
         previous = PreviousSnapshot(audit_id="a", path=folder / "snapshot.duckdb",
                                     since=datetime.now(timezone.utc) - timedelta(minutes=5),
                                     records={"companies": 4, "contacts": 300, "deals": 5, "activities": 12})

@@ -8,8 +8,8 @@ Paging is HubSpot's: ``paging.next.after`` while more pages exist and no ``pagin
 on the last page; page sizes above HubSpot's maximums are refused with 400; search stops
 at 10,000 results; a request line longer than ``max_url_length`` gets 414. Rate limits
 (``rate_limit`` calls per ``rate_window`` seconds, and ``daily_limit``) answer 429 with
-HubSpot's body and ``X-HubSpot-RateLimit-*`` headers. Faults can be injected; every
-request is logged.
+HubSpot's body and ``X-HubSpot-RateLimit-*`` headers. The request log, the faults and the
+counters are the sandbox base's (crm_audit_core.sandbox.server.SandboxApp).
 
 ``start_sandbox`` serves it on 127.0.0.1 and returns the SandboxHandle.
 """
@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import bisect
 import json
-import socket
-import threading
-import time
 import uuid
-from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from crm_audit_core.connector import SandboxHandle
+from crm_audit_core.sandbox.server import DAILY, SandboxApp, start
 
 from .. import mapping
 from .builders import ALL_OBJECT_TYPES, DEFAULT_PROPERTIES, id_key
@@ -57,8 +53,12 @@ def _now() -> str:
     return mapping.format_time(datetime.now(timezone.utc))
 
 
-class HubSpotSandbox:
-    """HubSpot's API as a WSGI app: auth, faults, rate limits, routes and JSON shapes."""
+class HubSpotSandbox(SandboxApp):
+    """HubSpot's API on the sandbox base: auth, routes, JSON shapes, error bodies and the
+    ``X-HubSpot-RateLimit-*`` headers (the request log, faults, rate window and daily
+    counters are the base's)."""
+
+    vendor = "hubspot"
 
     def __init__(self, tenant: Any, *, token: str = "sandbox-token", rate_limit: int | None = None,
                  rate_window: float = 10.0, daily_limit: int | None = None, daily_used: int = 0,
@@ -67,65 +67,60 @@ class HubSpotSandbox:
                  retry_after: float | None = None):
         self.data = HubSpotData(tenant, extra_properties=extra_properties, edition=edition,
                                 login_history=login_history, marketing=marketing)
+        super().__init__(rate_limit=rate_limit, rate_window=rate_window,
+                         daily_limit=daily_limit or self.data.daily_limit, daily_used=daily_used,
+                         slow_seconds=slow_seconds, retry_after=retry_after, max_url_length=max_url_length)
         self.token = token
-        self.rate_limit = rate_limit
-        self.rate_window = rate_window
-        self.daily_limit = daily_limit or self.data.daily_limit
-        self.daily_used = daily_used
-        self.max_url_length = max_url_length
-        self.slow_seconds = slow_seconds
-        self.retry_after = retry_after
-        self.requests: list[dict] = []
-        self.faults: list[dict] = []
-        self._window: deque[float] = deque()
-        self._lock = threading.Lock()
+        self.token_expired = False
 
     # ------------------------------------------------------------------ mutations
 
-    def put_record(self, table: str, row: dict, *, modified: datetime | None = None) -> dict:
+    def put_record(self, table: str, row: dict, when: datetime | None = None) -> dict:
         """Create or update a record (canonical row of contacts/companies/deals/activities),
-        stamped modified now: what a user or an integration does between two audits."""
-        with self._lock:
-            return self.data.put_record(table, row, modified=modified)
+        stamped modified ``when`` (default now): what a user or an integration does between
+        two audits."""
+        with self.lock:
+            return self.data.put_record(table, row, modified=when)
 
-    def delete_record(self, table: str, record_id: str, *, when: datetime | None = None) -> None:
+    def delete_record(self, table: str, record_id: str, when: datetime | None = None) -> None:
         """Delete (archive) a record; it is then listed with ``archived=true``."""
-        with self._lock:
+        with self.lock:
             self.data.delete_record(table, record_id, when=when)
 
-    # ------------------------------------------------------------------ faults
+    # ------------------------------------------------------------------ vendor hooks
 
-    def inject(self, kind: str, times: int = 1, path_contains: str | None = None, after: int = 0,
-               method: str | None = None) -> None:
-        """Fail the next ``times`` matching requests with ``kind``; ``after``: let that many
-        matching requests through first (e.g. fail a table's 14th page); ``method``: only
-        requests with this HTTP method match."""
-        from crm_audit_core.connector import FAULT_KINDS
-
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
-        with self._lock:
-            self.faults.append({"kind": kind, "times": times, "path": path_contains, "after": after,
-                                "method": method})
-
-    def _take_fault(self, path: str, method: str = "GET") -> str | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault["times"] > 0 and (fault["path"] is None or fault["path"] in path) \
-                        and fault.get("method") in (None, method):
-                    if fault.get("after", 0) > 0:
-                        fault["after"] -= 1
-                        continue
-                    fault["times"] -= 1
-                    return fault["kind"]
+    def authenticate(self, request: Request) -> Response | None:
+        if request.headers.get("Authorization", "") != f"Bearer {self.token}":
+            return self._error(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE,
+                               {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+        if self.token_expired:
+            return self._error(401, "EXPIRED_AUTHENTICATION", EXPIRED_MESSAGE,
+                               {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
         return None
+
+    def expire_token(self, request: Request) -> None:
+        self.token_expired = True
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        if kind == "429":
+            return self._rate_limited("TEN_SECONDLY_ROLLING")
+        return self._error(int(kind), "INTERNAL_ERROR" if kind == "500" else "SERVICE_UNAVAILABLE",
+                           "internal error" if kind == "500" else "Service Unavailable")
+
+    def rate_limited(self, request: Request, policy: str, reset: float) -> Response:
+        return self._rate_limited("DAILY" if policy == DAILY else "TEN_SECONDLY_ROLLING")
+
+    def limit_headers(self, request: Request, remaining: int | None, reset: float) -> dict:
+        if request.path.endswith("/search"):  # HubSpot's search answers carry no limit headers
+            return {}
+        return self._rate_headers(remaining)
 
     # ------------------------------------------------------------------ responses
 
     def _json(self, status: int, body: Any, headers: dict | None = None) -> Response:
         headers = dict(headers or {})
         headers.setdefault("X-HubSpot-Correlation-Id", str(uuid.uuid4()))
-        return Response(json.dumps(body), status=status, headers=headers, content_type="application/json;charset=utf-8")
+        return self.json(body, status, headers)
 
     def _error(self, status: int, category: str, message: str, headers: dict | None = None, **extra) -> Response:
         body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category}
@@ -135,7 +130,7 @@ class HubSpotSandbox:
     def _rate_headers(self, remaining_window: int | None) -> dict:
         headers = {
             "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
-            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily_limit - self.daily_used)),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily_remaining),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.rate_window * 1000)),
         }
         if self.rate_limit:
@@ -157,79 +152,9 @@ class HubSpotSandbox:
                 "correlationId": str(uuid.uuid4()), "policyName": policy, "requestId": str(uuid.uuid4())}
         return self._json(429, body, headers)
 
-    # ------------------------------------------------------------------ WSGI
+    # ------------------------------------------------------------------ routes
 
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path
-        entry = {"method": request.method, "path": request.path, "query": request.query_string.decode("latin-1"),
-                 "status": None, "url_length": len(raw_uri)}
-        with self._lock:
-            self.requests.append(entry)
-        response = self._dispatch(request, environ, raw_uri)
-        entry["status"] = response.status_code if response is not None else 0
-        if response is None:  # dropped connection
-            try:
-                sock = environ["werkzeug.socket"]
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            except OSError:
-                pass
-            return []
-        return response(environ, start_response)
-
-    def _dispatch(self, request: Request, environ, raw_uri: str) -> Response | None:
-        if len(raw_uri) > self.max_url_length:
-            return Response("<html><body><h1>414 Request-URI Too Large</h1></body></html>", status=414,
-                            content_type="text/html", headers={"Connection": "close"})
-        auth = request.headers.get("Authorization", "")
-        if auth != f"Bearer {self.token}":
-            return self._error(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE,
-                               {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
-        fault = self._take_fault(request.path, request.method)
-        if fault == "expire-token":
-            return self._error(401, "EXPIRED_AUTHENTICATION", EXPIRED_MESSAGE,
-                               {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
-        if fault == "429":
-            return self._rate_limited("TEN_SECONDLY_ROLLING")
-        if fault in ("500", "503"):
-            return self._error(int(fault), "INTERNAL_ERROR" if fault == "500" else "SERVICE_UNAVAILABLE",
-                               "internal error" if fault == "500" else "Service Unavailable")
-        if fault == "drop":
-            return None
-        if fault == "slow":
-            time.sleep(self.slow_seconds)
-
-        is_search = request.path.endswith("/search")
-        remaining = None
-        with self._lock:
-            if self.daily_used >= self.daily_limit:
-                return self._rate_limited("DAILY")
-            if self.rate_limit:
-                now = time.monotonic()
-                while self._window and now - self._window[0] >= self.rate_window:
-                    self._window.popleft()
-                if len(self._window) >= self.rate_limit:
-                    return self._rate_limited("TEN_SECONDLY_ROLLING")
-                self._window.append(now)
-                remaining = self.rate_limit - len(self._window)
-            self.daily_used += 1
-        response = self._route(request)
-        if not is_search:
-            for key, value in self._rate_headers(remaining).items():
-                response.headers[key] = value
-        if fault in ("malformed", "truncated") and response.status_code < 300:
-            body = response.get_data()
-            if fault == "malformed":
-                response.set_data(b'{"results": [{"id": "1", "properties": ' + body[:20])
-            else:
-                full_length = len(body)
-                response.set_data(body[: max(1, full_length // 2)])
-                response.headers["Content-Length"] = str(full_length)
-                response.headers["Connection"] = "close"
-        return response
-
-    def _route(self, request: Request) -> Response:
+    def route(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
         method = request.method
         try:
@@ -340,7 +265,7 @@ class HubSpotSandbox:
         limit = self._limit(request.args.get("limit"), 10, LIST_MAX)
         after = request.args.get("after")
         archived = request.args.get("archived", "false").lower() == "true"
-        with self._lock:
+        with self.lock:
             if archived:
                 items = sorted(self.data.archived[object_type], key=lambda o: id_key(o["id"]))
                 keys = [id_key(o["id"]) for o in items]
@@ -394,7 +319,7 @@ class HubSpotSandbox:
         offset = int(body.get("after") or 0)
         if offset >= SEARCH_CAP:
             raise ValueError(f"Paging beyond {SEARCH_CAP} results is not supported by the search API.")
-        with self._lock:
+        with self.lock:
             items = list(self.data.objects[object_type])
         items = filter_and_sort(items, body)
         props = self._requested(body.get("properties"), object_type)
@@ -441,42 +366,28 @@ class HubSpotSandbox:
         return self._json(207 if errors else 200, out)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # the sandbox keeps its own request log
-        pass
-
-    def log_error(self, *args, **kwargs) -> None:
-        pass
-
-
 def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit: int | None = None,
                   **kwargs) -> SandboxHandle:
     """Serve ``tenant`` as HubSpot on 127.0.0.1 (an ephemeral port); ``handle.stop()`` ends it.
 
-    Keyword options: ``rate_window`` (seconds, default 10), ``daily_limit``, ``daily_used``,
-    ``max_url_length`` (default 8192; longer request lines get 414), ``extra_properties``
-    (N padding custom properties on contacts, companies and deals), ``slow_seconds``,
-    ``login_history`` / ``marketing`` (False: 403 as on lower tiers), ``edition``,
-    ``retry_after`` (send a Retry-After header on 429s).
+    Keywords: ``rate_limit`` / ``rate_window`` (calls per seconds, default none / 10),
+    ``daily_limit`` (default: the edition's), ``daily_used``, ``slow_seconds``,
+    ``retry_after`` (a Retry-After header on 429s), ``max_url_length`` (default 8192; longer
+    request lines get 414), ``extra_properties`` (N padding custom properties on contacts,
+    companies and deals), ``login_history`` / ``marketing`` (False: 403 as on lower tiers),
+    ``edition``.
 
-    ``handle.extra``: ``app`` (the WSGI app: ``data``, ``faults``), and the mutation API for
-    tests of incremental audits: ``put_record(table, canonical_row)`` (create or update,
-    modified now) and ``delete_record(table, id)`` (archived, listed with ``archived=true``).
+    The handle's ``put_record(table, canonical_row, when=None)`` creates or updates a
+    contacts/companies/deals/activities record (modified ``when``, default now) and
+    ``delete_record(table, id, when=None)`` archives one (listed with ``archived=true``).
     """
     app = HubSpotSandbox(tenant, token=token, rate_limit=rate_limit, **kwargs)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="hubspot-sandbox", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
 
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
+    def options(served) -> dict:
+        out: dict[str, Any] = {"access_token": token, "base_url": served.url}
+        if rate_limit:
+            out.update(rate_limit=rate_limit, rate_window=app.rate_window)
+        return out
 
-    options = {"access_token": token, "base_url": url}
-    if rate_limit:
-        options["rate_limit"] = rate_limit
-        options["rate_window"] = app.rate_window
-    return SandboxHandle(url=url, options=options, stop=stop, requests=app.requests, inject=app.inject,
-                         read_only_posts=READ_ONLY_POSTS,
-                         extra={"app": app, "put_record": app.put_record, "delete_record": app.delete_record})
+    # extra["app"]: for tests/faults/harness.py until it uses the handle's typed fields.
+    return start(app, options, read_only_posts=READ_ONLY_POSTS, extra={"app": app})

@@ -1,7 +1,7 @@
 """Builds the sandbox's HubSpot objects from a canonical tenant, one builder per entity.
 
-Each ``build_*`` function reads the canonical rows it needs (a dict of lists or a
-snapshot with Arrow tables) and returns HubSpot-shaped JSON: property definitions,
+Each ``build_*`` function takes the canonical rows it needs (big tables are read one
+Arrow batch at a time) and returns HubSpot-shaped JSON: property definitions,
 CRM objects with their associations, owners and settings users with roles, login
 activity, deal pipelines and marketing emails. The ``row_to_*`` functions shape one
 canonical row as HubSpot returns it (canonical -> vendor; the reverse of mapping.py).
@@ -9,7 +9,9 @@ canonical row as HubSpot returns it (canonical -> vendor; the reverse of mapping
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+
+from crm_audit_core.sandbox.server import iter_tenant_rows
 
 from .. import mapping
 
@@ -31,29 +33,6 @@ RECORD_LINKS = {
 }
 
 Associations = dict[tuple[str, str], dict[str, list[str]]]
-
-
-def table_rows(tenant: Any, table: str) -> list[dict]:
-    """Every row of ``table`` as a fresh dict (none when the tenant lacks the table)."""
-    if tenant is None:
-        return []
-    if isinstance(tenant, dict):
-        return [dict(r) for r in tenant.get(table, [])]
-    tables = getattr(tenant, "tables", {})
-    if table not in tables:
-        return []
-    return [dict(r) for r in tenant.rows(table)]
-
-
-def iter_rows(tenant: Any, table: str, batch: int = 10_000) -> Iterator[dict]:
-    """Rows of a big table one Arrow batch at a time (a 1M-contact tenant's rows as Python
-    dicts all at once would hold gigabytes next to the HubSpot objects built from them)."""
-    tables = getattr(tenant, "tables", None)
-    if tenant is None or isinstance(tenant, dict) or table not in (tables or {}):
-        yield from table_rows(tenant, table)
-        return
-    for chunk in tables[table].to_batches(max_chunksize=batch):
-        yield from chunk.to_pylist()
 
 
 def id_key(value: Any):
@@ -125,7 +104,7 @@ def build_records(tenant: Any, table: str, custom_names: list[str], objects: dic
                   associations: Associations) -> None:
     """Append the HubSpot objects of a contacts/companies/deals table to ``objects[table]``
     and their company/contact associations to ``associations``."""
-    for row in iter_rows(tenant, table):
+    for row in iter_tenant_rows(tenant, table):
         objects[table].append(mapping.row_to_object(table, row, custom_names))
         for column, to in RECORD_LINKS.get(table, ()):
             if row.get(column):
@@ -136,7 +115,7 @@ def build_engagements(tenant: Any, custom_names: list[str], objects: dict[str, l
                       associations: Associations) -> None:
     """Append the canonical activities as calls, emails, meetings, notes, tasks and
     communications, with their contact/company/deal associations."""
-    for row in iter_rows(tenant, "activities"):
+    for row in iter_tenant_rows(tenant, "activities"):
         object_type, obj = mapping.row_to_engagement(row, custom_names)
         objects[object_type].append(obj)
         for column, to in RECORD_LINKS["activities"]:

@@ -13,10 +13,12 @@ import bisect
 from datetime import datetime, timezone
 from typing import Any
 
+from crm_audit_core.sandbox.server import tenant_rows
+
 from .. import mapping
 from .builders import (ALL_OBJECT_TYPES, RECORD_LINKS, associate, build_engagements, build_logins,
                        build_marketing_emails, build_pipelines, build_properties, build_records, build_users,
-                       custom_fields, id_key, table_rows)
+                       custom_fields, id_key)
 
 
 class HubSpotData:
@@ -26,7 +28,7 @@ class HubSpotData:
                  login_history: bool = True, marketing: bool = True):
         self.login_history = login_history
         self.marketing = marketing
-        fields = table_rows(tenant, "fields")
+        fields = tenant_rows(tenant, "fields")
         custom = custom_fields(fields)
         self.custom_of_table = {t: [f["name"] for f in custom.get(t, [])]
                                 for t in ("contacts", "companies", "deals", "activities")}
@@ -43,12 +45,12 @@ class HubSpotData:
         self.archived: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}  # deleted, newest last
         self._keys: dict[str, list] = {}
 
-        self.owners, self.users, self.roles = build_users(table_rows(tenant, "users"))
-        self.logins = build_logins(table_rows(tenant, "login_events"), self.owners)
-        self.pipelines = build_pipelines(table_rows(tenant, "stages"))
-        self.emails = build_marketing_emails(table_rows(tenant, "campaigns"))
+        self.owners, self.users, self.roles = build_users(tenant_rows(tenant, "users"))
+        self.logins = build_logins(tenant_rows(tenant, "login_events"), self.owners)
+        self.pipelines = build_pipelines(tenant_rows(tenant, "stages"))
+        self.emails = build_marketing_emails(tenant_rows(tenant, "campaigns"))
 
-        platform = (table_rows(tenant, "platform") or [{}])[0]
+        platform = (tenant_rows(tenant, "platform") or [{}])[0]
         self.edition = edition or platform.get("edition") or "professional"
         self.daily_limit = mapping.DAILY_LIMIT_BY_EDITION.get(self.edition, 625_000)
 
