@@ -1,21 +1,18 @@
 """Reads a HubSpot portal into the canonical schema through hubspot-api-client.
 
-This module is the orchestration: the options, the transport (transport.py: every call
-through one loop with the budget guard, the limiter of the ten-second window and
-retries), the order of the tables (tables.py: account, users, stages, fields,
+This module is the orchestration: the options (kit.Options), the call policy (kit.CallPolicy:
+budget guard, the limiter of the ten-second window, retries) and the transport that sends
+through it (transport.py), the order of the tables (tables.py: account, users, stages, fields,
 campaigns; records.py: companies, contacts, deals and activities, resumable and
 incremental), the platform row, and the factory the plugin registers.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 
 from crm_audit_core.connector import ExtractContext
-from crm_audit_core.errors import AuthError, ConnectorError
-from crm_audit_core.http import BudgetGuard, CallStats, RateLimiter
-from crm_audit_core.secrets import remember
+from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, Option, Options, RateLimiter
 
 from . import mapping
 from .records import RECORD_TABLES, RecordReader, aware
@@ -29,49 +26,40 @@ ARCHIVE_DAYS = 89
 TOKEN_ENV = ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_TOKEN")
 
 OPTIONS = {
-    "access_token": "Private-app (or OAuth) access token; default: $HUBSPOT_ACCESS_TOKEN or $HUBSPOT_TOKEN",
+    "access_token": Option("Private-app (or OAuth) access token; default: $HUBSPOT_ACCESS_TOKEN or $HUBSPOT_TOKEN",
+                           secret=True),
     "base_url": f"API root (default {DEFAULT_BASE_URL})",
-    "budget_share": "Share of the daily API allowance the audit may use (default 0.2)",
+    "budget_share": "Share of the daily API allowance the audit may use, 0 to 1 (default 0.2)",
     "rate_limit": "Calls allowed per rate_window seconds, client side (default 100, HubSpot's lowest tier)",
     "rate_window": "Seconds of the rate-limit window (default 10)",
     "timeout": "Seconds to wait for one response (default 60)",
-    "max_retries": "Attempts per call on 429/5xx/connection errors (default 6)",
+    "retry_attempts": "Attempts per call on 429/5xx/connection errors (default 6)",
     "retry_base_delay": "First backoff delay in seconds (default 0.5)",
     "retry_max_delay": "Longest backoff delay in seconds (default 60)",
     "max_url_length": "Longest request line sent; longer property lists go into batch-read bodies (default 7000)",
+    "portal_id": "Portal (hub) id, for links into HubSpot in fix-lists",
+    "ui_domain": "HubSpot UI domain for links (default app.hubspot.com)",
 }
-
-
-def _float_option(options: dict, name: str, default: float) -> float:
-    value = options.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConnectorError(f"option {name} must be a number, got {value!r}", where="hubspot") from None
 
 
 class HubSpotConnector:
     def __init__(self, options: dict, context: ExtractContext | None = None):
         self.context = context
-        token = options.get("access_token") or next((os.environ[k] for k in TOKEN_ENV if os.environ.get(k)), None)
-        if not token:
-            raise AuthError("no access token", where="hubspot",
-                            hint="set access_token in the tenant's options or HUBSPOT_ACCESS_TOKEN in the environment")
-        remember(token)
-        self.token = token
-        self.base_url = str(options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        self.max_url_length = int(_float_option(options, "max_url_length", 7000))
+        opts = Options(options, "hubspot")
+        token = opts.secret("access_token", env=TOKEN_ENV, required=True,
+                            hint="a private-app token 'pat-…' of the portal")
+        self.base_url = (opts.text("base_url") or DEFAULT_BASE_URL).rstrip("/")
+        self.max_url_length = opts.integer("max_url_length", 7000, minimum=200)
         self.stats = CallStats()
-        rate_window = _float_option(options, "rate_window", 10.0)
-        self.transport = HubSpotTransport(
-            token, self.base_url, timeout=_float_option(options, "timeout", 60.0),
-            max_attempts=int(_float_option(options, "max_retries", 6)),
-            base_delay=_float_option(options, "retry_base_delay", 0.5),
-            max_delay=_float_option(options, "retry_max_delay", 60.0),
-            limiter=RateLimiter(int(_float_option(options, "rate_limit", 100)), rate_window, stats=self.stats),
-            budget=BudgetGuard(_float_option(options, "budget_share", 0.2), crm="HubSpot"), stats=self.stats)
+        rate_window = opts.duration("rate_window", 10.0)
+        policy = CallPolicy(
+            "HubSpot", "hubspot", stats=self.stats,
+            limiter=RateLimiter(opts.integer("rate_limit", 100, minimum=1), rate_window, stats=self.stats),
+            budget=BudgetGuard(opts.number("budget_share", 0.2, minimum=0, maximum=1), crm="HubSpot"),
+            attempts=opts.integer("retry_attempts", 6, minimum=1),
+            base_delay=opts.duration("retry_base_delay", 0.5), max_delay=opts.duration("retry_max_delay", 60.0))
+        self.transport = HubSpotTransport(token, self.base_url, timeout=opts.duration("timeout", 60.0),
+                                          policy=policy)
         self.notes: list[str] = []
 
     # ------------------------------------------------------------------ protocol
@@ -140,5 +128,5 @@ def record_url(options: dict, object_name: str, record_id: str) -> str | None:
     return f"https://{domain}/contacts/{portal}/record/{kind}/{record_id}"
 
 
-def make_connector(options: dict, context: ExtractContext) -> HubSpotConnector:
+def create_connector(options: dict, context: ExtractContext) -> HubSpotConnector:
     return HubSpotConnector(options, context)

@@ -6,7 +6,8 @@ request line longer than a server accepts (portals with 1,000+ properties), the 
 read with ids only and each page is fetched with a batch read that carries the property
 list in the body. Associations are read through the v4 batch endpoint, 1,000 ids a call.
 
-Resumable: a checkpoint after every association chunk (1,000 records). Incremental
+Resumable through kit.TableReader: a checkpoint after every page (the pages of an
+association chunk of 1,000 records are mapped together). Incremental
 (a previous snapshot): records changed since are read through the search endpoint,
 deletions come from the archived lists, rows linked to deleted records are read again,
 and the rest is carried forward.
@@ -19,7 +20,7 @@ from typing import Callable, Iterator
 from urllib.parse import urlencode
 
 from crm_audit_core.errors import ConnectorError
-from crm_audit_core.http import RateLimiter
+from crm_audit_core.kit import RateLimiter, Source, TableReader, grouped
 
 from . import mapping
 from .transport import PAGE_SIZE, HubSpotTransport, UrlTooLong
@@ -174,78 +175,76 @@ class RecordReader:
             out[column] = {k: mapping.primary_association(v) for k, v in found.items()}
         return out
 
-    @staticmethod
-    def _chunks(pages: Iterator[tuple[list[dict], dict]]) -> Iterator[tuple[list[dict], dict]]:
-        """Pages grouped into chunks of up to ASSOCIATION_BATCH objects, with the position after each."""
-        chunk: list[dict] = []
-        position: dict = {}
-        for page, position in pages:
-            chunk += page
-            if len(chunk) >= ASSOCIATION_BATCH:
-                yield chunk, position
-                chunk = []
-        if chunk or position.get("done"):
-            yield chunk, position
-
     def read_table(self, table: str, custom_types: dict[str, dict[str, str]], previous) -> None:
-        """One record table (from one or several HubSpot object types), resumable, maybe incremental.
+        """One record table, resumable (kit.TableReader), maybe incremental.
 
-        Checkpoint state: ``{"mode", "object_type", "after" | "after_id", "done"}``: the
-        object type names the sub-source (activities come from six), ``after`` is the list
-        cursor (full reads), ``after_id`` the last id read through search (incremental).
+        One source per HubSpot object type (activities come from six). A position is
+        ``{"after": list cursor}`` (full reads) or ``{"after_id": last id read through
+        search}`` (incremental), with ``"done"`` on the last page; ``meta`` keeps the mode,
+        the ids merged away (seen on survivors) and the re-read step's progress.
         """
-        sink = self.sink
-        if sink.is_complete(table):
+        reader = TableReader(self.sink, table)
+        if reader.complete:
             return
-        self.transport.progress = progress = sink.progress(table)
+        self.transport.progress = progress = self.sink.progress(table)
         if previous is not None and previous.records and table not in previous.records:
             previous = None  # the previous audit did not read this table: read it in full
         since = aware(previous.since) if previous is not None else None
         mode = "full" if since is None else "since"
-        state = sink.resume_state(table) or {}
-        if state and state.get("mode") != mode:
-            raise ConnectorError(f"{table}: cannot resume a {state.get('mode')} read as a {mode} read",
+        if reader.resuming and reader.meta.get("mode", mode) != mode:
+            raise ConnectorError(f"{table}: cannot resume a {reader.meta.get('mode')} read as a {mode} read",
                                  where="hubspot", hint="resume with the same --incremental setting")
-        object_types = mapping.OBJECT_TYPES[table]
-        start = object_types.index(state["object_type"]) if state.get("object_type") in object_types else 0
-        merged: list[str] = list(state.get("merged") or [])  # ids merged away (gone), seen on survivors
-        for index in range(start, len(object_types)):
-            object_type = object_types[index]
-            position = state if index == start and state.get("object_type") == object_type else {}
+        reader.meta["mode"] = mode
+        if since is not None:
+            reader.meta.setdefault("merged", [])  # ids merged away (gone), seen on survivors
+        sources = [Source(object_type, self._pages(table, object_type, custom_types.get(object_type, {}), since,
+                                                   reader.meta))
+                   for object_type in mapping.OBJECT_TYPES[table]]
+
+        def finish(reader: TableReader) -> int:
+            if previous is None:
+                return 0
+            self._merged[table] = set(reader.meta.get("merged") or ())
+            if reader.meta.get("relinked"):
+                return 0
+            relinked = self._reread_linked_to_deleted(table, custom_types, previous, reader)
+            reader.save(relinked=True)
+            progress.advance(records=relinked)
+            return relinked
+
+        reader.read(sources, previous=previous, deleted_ids=lambda: sorted(self._gone_ids(table, since)),
+                    progress=progress, finish=finish)
+
+    def _pages(self, table: str, object_type: str, types: dict[str, str], since: datetime | None, meta: dict
+               ) -> Callable[[dict | None], Iterator[tuple[list[dict], dict]]]:
+        """The pages of one object type as canonical rows with their associations, mapped a
+        chunk of ASSOCIATION_BATCH records at a time (one association call per pair)."""
+
+        def to_rows(objs: list[dict]) -> list[dict]:
+            rows = self._linked_rows(table, object_type, objs, types)
+            if since is not None:
+                self._read_ids.setdefault(table, set()).update(r["id"] for r in rows)
+                for obj in objs:
+                    merged = str((obj.get("properties") or {}).get("hs_merged_object_ids") or "")
+                    meta["merged"] += [i for i in merged.split(";") if i.strip()]
+            return rows
+
+        def pages(position: dict | None) -> Iterator[tuple[list[dict], dict]]:
+            position = position or {}
             if position.get("done"):
-                continue
-            types = custom_types.get(object_type, {})
+                return
             properties = sorted(set(mapping.needed_properties(object_type)) | set(types))
             if since is None:
-                pages = self._objects(object_type, properties, position.get("after"))
+                listed = self._objects(object_type, properties, position.get("after"))
+                page_size = PAGE_SIZE
             else:
                 if table in RECORD_TABLES:
                     properties.append("hs_merged_object_ids")
-                pages = self._changed(object_type, properties, since, position.get("after_id"))
-            for chunk, position in self._chunks(pages):
-                rows = self._linked_rows(table, object_type, chunk, types)
-                if rows:
-                    sink.write(table, rows)
-                    if since is not None:
-                        self._read_ids.setdefault(table, set()).update(r["id"] for r in rows)
-                if since is not None:
-                    for obj in chunk:
-                        merged += [i for i in str((obj.get("properties") or {}).get("hs_merged_object_ids") or "")
-                                   .split(";") if i.strip()]
-                sink.checkpoint(table, {"mode": mode, "object_type": object_type, **position,
-                                        **({"merged": merged} if merged else {})})
-                progress.advance(records=len(rows))
-        if previous is not None:
-            self._merged[table] = set(merged)
-            if not state.get("relinked"):
-                base = {"mode": mode, "object_type": object_types[-1], "done": True,
-                        **({"merged": merged} if merged else {})}
-                relinked = self._reread_linked_to_deleted(table, custom_types, previous, base,
-                                                          state.get("relink_at"))
-                sink.checkpoint(table, {**base, "relinked": True})
-                progress.advance(records=relinked)
-            sink.carry_forward(table, previous, sorted(self._gone_ids(table, since)))
-        sink.complete(table)
+                listed = self._changed(object_type, properties, since, position.get("after_id"))
+                page_size = SEARCH_PAGE_SIZE
+            yield from grouped(listed, max(1, ASSOCIATION_BATCH // page_size), to_rows)
+
+        return pages
 
     def _linked_rows(self, table: str, object_type: str, objs: list[dict], types: dict) -> list[dict]:
         """Canonical rows of ``objs`` with their association columns filled (one batch read
@@ -271,16 +270,17 @@ class RecordReader:
         self._gone[table] |= self._merged.get(table, set())
         return self._gone[table]
 
-    def _reread_linked_to_deleted(self, table: str, custom_types, previous, base: dict,
-                                  resume_at: list | None) -> int:
+    def _reread_linked_to_deleted(self, table: str, custom_types, previous, reader: TableReader) -> int:
         """Read again the unchanged rows whose company/contact/deal was deleted since.
 
         HubSpot drops the associations of a deleted record without modifying the records
         on the other side, so their carried rows would keep a link to a record that is
         gone. The previous snapshot says which rows point at the deleted ids; they are
         read with batch reads (100 a call) and win over the carried copies. A checkpoint
-        after each chunk (``relink_at``: object type and last id) makes this resumable too.
+        after each chunk (``relink_at`` in the table's meta: object type and last id) makes
+        this resumable too.
         """
+        resume_at = reader.meta.get("relink_at")
         sink, links = self.sink, LINKS.get(table)
         if not links:
             return 0
@@ -330,7 +330,7 @@ class RecordReader:
                     sink.write(table, rows)
                     count += len(rows)
                 last = ids[min(start + ASSOCIATION_BATCH, len(ids)) - 1]
-                sink.checkpoint(table, {**base, "relink_at": [object_type, last]})
+                reader.save(relink_at=[object_type, last])
         return count
 
 

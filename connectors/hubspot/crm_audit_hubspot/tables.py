@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from crm_audit_core.kit import Unavailable
+
 from . import mapping
-from .transport import PAGE_SIZE, HubSpotTransport, NotOffered
+from .transport import PAGE_SIZE, HubSpotTransport
 
 LOGIN_PAGE_SIZE = 200
 
@@ -25,8 +27,8 @@ def read_account(transport: HubSpotTransport, note: Note) -> tuple[dict | None, 
     details = daily_limit = None
     try:
         details = transport.request("account details", transport.session_call("/account-info/v3/details"))
-    except NotOffered as exc:
-        note(f"account details not available: {exc}")
+    except Unavailable as exc:
+        note(f"account details not available: {exc.message}")
     try:
         usage = transport.request("API usage",
                                   transport.session_call("/account-info/v3/api-usage/daily/private-apps"))
@@ -34,8 +36,8 @@ def read_account(transport: HubSpotTransport, note: Note) -> tuple[dict | None, 
             if item.get("usageLimit"):
                 daily_limit = int(item["usageLimit"])
                 transport.budget.observe(limit=daily_limit, used=item.get("currentUsage") or 0)
-    except NotOffered as exc:
-        note(f"daily API usage not available (OAuth tokens cannot read it): {exc}")
+    except Unavailable as exc:
+        note(f"daily API usage not available (OAuth tokens cannot read it): {exc.message}")
     return details, daily_limit
 
 
@@ -54,15 +56,15 @@ def read_users(transport: HubSpotTransport, sink, note: Note) -> None:
                 transport.users_api.get_page, limit=PAGE_SIZE, after=after), required=False):
             for u in page.get("results") or []:
                 settings_users[str(u.get("id"))] = u
-    except NotOffered as exc:
-        note(f"user roles not available: {exc}")
+    except Unavailable as exc:
+        note(f"user roles not available: {exc.message}")
     role_names: dict[str, str] = {}
     if settings_users:
         try:
             roles = transport.request("roles", transport.client_call(transport.roles_api.get_all))
             role_names = {str(r["id"]): r.get("name") for r in roles.get("results") or []}
-        except NotOffered as exc:
-            note(f"role names not available: {exc}")
+        except Unavailable as exc:
+            note(f"role names not available: {exc.message}")
     owner_of_user = {str(o.get("userId")): str(o["id"]) for o in owners if o.get("userId") is not None}
     # Login events go to the sink page by page (a big portal has hundreds of thousands);
     # only each user's last successful login is kept, for the users table.
@@ -81,10 +83,10 @@ def read_users(transport: HubSpotTransport, sink, note: Note) -> None:
             if write_logins:
                 sink.write("login_events", rows)
             login_progress.advance(records=len(rows))
-    except NotOffered as exc:
+    except Unavailable as exc:
         last_login = None
         note(f"login history not available (HubSpot offers it to Enterprise accounts with the "
-             f"account-info.security.read scope): {exc}")
+             f"account-info.security.read scope): {exc.message}")
     transport.progress = progress
     rows = []
     seen = set()
@@ -150,9 +152,9 @@ def read_campaigns(transport: HubSpotTransport, sink, note: Note) -> None:
             batch = [mapping.marketing_email_to_row(e) for e in page.get("results") or []]
             rows += batch
             progress.advance(records=len(batch))
-    except NotOffered as exc:
+    except Unavailable as exc:
         note(f"marketing email statistics not available (needs Marketing Hub and the "
-             f"content scope): {exc}")
+             f"content scope): {exc.message}")
         return
     sink.write("campaigns", rows)
     sink.complete("campaigns")

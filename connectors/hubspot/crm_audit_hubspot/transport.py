@@ -1,78 +1,52 @@
-"""HubSpot's HTTP calls: the client's API handles, one call loop, and what an answer means.
+"""HubSpot's HTTP calls: the client's API handles, the senders, and what an answer means.
 
-Every call goes through ``HubSpotTransport.request``: the budget guard, the client-side
-limiter of the ten-second window, one send (hubspot-api-client with ``_preload_content``
-off, or a plain session for account-info, which has no API class), then retries through
-:func:`crm_audit_core.http.retrying` (tenacity, exponential backoff with jitter) on 429,
-5xx, malformed bodies and connection errors, honouring ``Retry-After`` and the
-``X-HubSpot-RateLimit-*`` headers. urllib3's own retries are switched off. Auth errors are
-never retried; a 414 raises ``UrlTooLong`` (the reader switches to batch reads); a 403/404
-raises ``NotOffered`` (an endpoint this account does not have: the reader notes it).
+Every call goes through one :class:`crm_audit_core.kit.CallPolicy` (budget guard ->
+limiter of the ten-second window -> send -> record -> retries with backoff and jitter,
+honouring ``Retry-After``), sent through hubspot-api-client with ``_preload_content`` off
+(urllib3's own retries are switched off), or through a plain session for account-info,
+which has no API class. What is HubSpot's is :meth:`HubSpotTransport.classify`: the
+``X-HubSpot-RateLimit-*`` headers steer the limiter and the budget guard; 429, 5xx and
+malformed bodies are retried; auth errors and the daily limit are not; a 414 raises
+``UrlTooLong`` (the reader switches to batch reads); a 403/404 is "unavailable" (an
+endpoint this account does not offer: the reader notes it).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable, Iterator
 
-import requests
-import urllib3
 from urllib3.util.retry import Retry
 
-from crm_audit_core.errors import AuthError, BudgetExhausted, ConnectorError
-from crm_audit_core.http import BudgetGuard, CallStats, RateLimiter, RetryableError, make_session, retrying
+from crm_audit_core.errors import ConnectorError
+from crm_audit_core.kit import CallPolicy, RetryableError, Unavailable, Verdict, make_session, parse_retry_after
 from crm_audit_core.secrets import redact
 
 PAGE_SIZE = 100  # HubSpot's maximum for CRM object lists, batch reads and settings users
+SCOPES_HINT = "grant the private app the crm.objects.*.read, crm.schemas.*.read and settings.users.read scopes"
 
-Send = Callable[[], tuple[int, Any, bytes]]
+Answer = tuple[int, Any, bytes]  # status, headers, raw body
+Send = Callable[[], Answer]
 
 
 class UrlTooLong(Exception):
     """The server refused the request line (414): read through batch reads instead."""
 
 
-class NotOffered(Exception):
-    """An endpoint this account does not offer (403/404): skip it with a note."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-class NullProgress:
-    def advance(self, records: int = 0, calls: int = 0) -> None:
-        pass
-
-    def set_total(self, total: int | None) -> None:
-        pass
-
-    def waiting(self, seconds: float) -> None:
-        pass
-
-
 class HubSpotTransport:
-    """The API handles of one portal and the call loop every reader goes through.
+    """The API handles of one portal and the call policy every reader goes through.
 
-    ``progress`` is the current table's progress (readers swap it per table).
+    ``policy.progress`` is the current table's progress (readers swap it per table).
     """
 
-    def __init__(self, token: str, base_url: str, *, timeout: float, max_attempts: int, base_delay: float,
-                 max_delay: float, limiter: RateLimiter, budget: BudgetGuard, stats: CallStats):
+    def __init__(self, token: str, base_url: str, *, timeout: float, policy: CallPolicy):
         from hubspot import HubSpot
 
         self.base_url = base_url
         self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.limiter = limiter
-        self.budget = budget
-        self.stats = stats
-        self.progress: Any = NullProgress()
+        self.policy = policy
         self._rate_limited_in_a_row = 0  # consecutive ten-second 429s
-        # No retries inside urllib3: tenacity decides, so waits are counted and bounded.
+        # No retries inside urllib3: the call policy decides, so waits are counted and bounded.
         no_retry = Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0,
                          raise_on_status=False, raise_on_redirect=False)
         client = HubSpot(access_token=token, host=base_url, base_url=base_url, retry=no_retry)
@@ -92,45 +66,78 @@ class HubSpotTransport:
         self._session = make_session()
         self._session.headers["Authorization"] = f"Bearer {token}"
 
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
-            self.progress.waiting(seconds)
+    @property
+    def limiter(self):
+        return self.policy.limiter
+
+    @property
+    def budget(self):
+        return self.policy.budget
+
+    @property
+    def progress(self):
+        return self.policy.progress
+
+    @progress.setter
+    def progress(self, progress) -> None:
+        self.policy.progress = progress
+
+    # ------------------------------------------------------------------ calls
 
     def request(self, what: str, send: Send) -> dict:
-        """One logical call: budget, limiter, retries; returns the decoded JSON body."""
-        for attempt in retrying(max_attempts=self.max_attempts, base_delay=self.base_delay,
-                                max_delay=self.max_delay, stats=self.stats, sleep=self.sleep):
-            with attempt:
-                return self._once(what, send)
-        raise ConnectorError(f"{what}: no attempt made", where="hubspot")  # pragma: no cover
+        """One logical call (budget, limiter, retries); returns the decoded JSON body.
+        An endpoint the account does not offer raises :class:`crm_audit_core.kit.Unavailable`."""
+        return self.policy.call(what, send, lambda answer: self.classify(what, answer),
+                                status_of=lambda answer: answer[0])
 
-    def _once(self, what: str, send: Send) -> dict:
-        self.budget.before_call()
-        waited = self.limiter.acquire()
-        if waited:
-            self.progress.waiting(waited)
+    def required(self, what: str, send: Send) -> dict:
+        """``request`` for an endpoint the audit cannot do without (403/404: ConnectorError)."""
         try:
-            status, headers, body = send()
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            self.limiter.record()  # the server may have counted it
-            self.stats.record_call(None)
-            self.progress.advance(calls=1)
-            raise RetryableError(f"{what}: connection to HubSpot failed ({type(exc).__name__})",
-                                 where="hubspot") from None
-        except Exception as exc:  # hubspot-api-client's ApiException, one class per API package
-            if not hasattr(exc, "status") or not hasattr(exc, "body"):
-                self.limiter.record()
-                raise
-            status, headers, body = exc.status or 0, exc.headers or {}, exc.body
-            if status == 0:  # TLS or parsing failure inside the client
-                self.limiter.record()
-                self.stats.record_call(None)
-                self.progress.advance(calls=1)
-                raise RetryableError(f"{what}: {redact(str(getattr(exc, 'reason', exc)))}", where="hubspot") from None
-        self.limiter.record()
-        self.stats.record_call(status)
-        self.progress.advance(calls=1)
+            return self.request(what, send)
+        except Unavailable as exc:
+            raise ConnectorError(exc.message, where="hubspot", hint=SCOPES_HINT) from None
+
+    def pages(self, what: str, fetch: Callable[[str | None], Send], required: bool = True) -> Iterator[dict]:
+        """The bodies of a paged list: ``fetch(after)`` makes the send of each page."""
+        after = None
+        while True:
+            send = fetch(after)
+            body = self.required(what, send) if required else self.request(what, send)
+            yield body
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    def client_call(self, fn, *args, **kwargs) -> Send:
+        """A send through a hubspot-api-client method, answering (status, headers, raw body)."""
+        def send() -> Answer:
+            try:
+                response = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
+            except Exception as exc:  # hubspot-api-client's ApiException, one class per API package
+                if not hasattr(exc, "status") or not hasattr(exc, "body"):
+                    raise
+                if not exc.status:  # TLS or parsing failure inside the client
+                    raise RetryableError(f"{redact(str(getattr(exc, 'reason', exc)))}", where="hubspot") from None
+                return exc.status, exc.headers or {}, exc.body
+            try:
+                data = response.data
+            finally:
+                response.release_conn()
+            return response.status, response.headers, data
+        return send
+
+    def session_call(self, path: str, params: dict | None = None) -> Send:
+        """A send through the plain session (account-info endpoints)."""
+        def send() -> Answer:
+            response = self._session.get(self.base_url + path, params=params, timeout=self.timeout)
+            return response.status_code, response.headers, response.content
+        return send
+
+    # ------------------------------------------------------------------ answers
+
+    def classify(self, what: str, answer: Answer) -> Verdict:
+        """What HubSpot's answer means (the policy acts on it); reads the limit headers."""
+        status, headers, body = answer
         headers = {str(k).lower(): v for k, v in dict(headers or {}).items()}
         self.observe(headers)
         self._rate_limited_in_a_row = self._rate_limited_in_a_row + 1 if status == 429 else 0
@@ -138,10 +145,10 @@ class HubSpotTransport:
             body = body.encode("utf-8")
         if 200 <= status < 300:
             try:
-                return json.loads(body or b"{}")
+                return Verdict.ok(json.loads(body or b"{}"))
             except ValueError:
-                raise RetryableError(f"{what}: HubSpot sent a malformed response body", where="hubspot") from None
-        raise self.error(what, status, headers, body)
+                return Verdict.retry(f"{what}: HubSpot sent a malformed response body")
+        return self.verdict(what, status, headers, body)
 
     def observe(self, headers: dict) -> None:
         """Follow the daily allowance and the burst window the answer's headers report."""
@@ -159,8 +166,8 @@ class HubSpotTransport:
                 # (in RateLimiter.acquire, which reports the wait).
                 self.limiter.server_full()
 
-    def error(self, what: str, status: int, headers: dict, body: bytes) -> Exception:
-        """The exception a non-2xx answer stands for (retryable ones carry their wait)."""
+    def verdict(self, what: str, status: int, headers: dict, body: bytes) -> Verdict:
+        """The verdict on a non-2xx answer (retryable ones carry their wait)."""
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
@@ -171,14 +178,15 @@ class HubSpotTransport:
         category = payload.get("category") or payload.get("errorType") or ""
         if status == 401:
             if category == "EXPIRED_AUTHENTICATION":
-                return AuthError(f"the access token expired while reading {what}", where=self.base_url,
-                                 hint="create a new token (OAuth) or use a private-app token, then run again")
-            return AuthError("the access token was refused (401 INVALID_AUTHENTICATION)", where=self.base_url,
-                             hint="check access_token / HUBSPOT_ACCESS_TOKEN: a private-app token 'pat-…' of this portal")
+                return Verdict.auth_failed(f"the access token expired while reading {what}",
+                                           hint="create a new token (OAuth) or use a private-app token, then run again")
+            return Verdict.auth_failed("the access token was refused (401 INVALID_AUTHENTICATION)",
+                                       hint="check access_token / HUBSPOT_ACCESS_TOKEN: a private-app token "
+                                            "'pat-…' of this portal")
         if status == 429:
             if payload.get("policyName") == "DAILY":
-                return BudgetExhausted(f"HubSpot's daily API limit is reached (while reading {what})",
-                                       where="hubspot", hint="run the audit after the daily quota resets")
+                return Verdict.quota_spent(f"HubSpot's daily API limit is reached (while reading {what})",
+                                           hint="run the audit after the daily quota resets")
             retry_after = _retry_after(headers, default_from_interval=False)
             if retry_after is None:
                 # The rolling window is full. The first time, wait until a slot frees (our
@@ -187,62 +195,22 @@ class HubSpotTransport:
                 interval = _retry_after(headers)
                 retry_after = interval if self._rate_limited_in_a_row > 1 or interval is None \
                     else min(interval, self.limiter.server_full())
-            return RetryableError(f"{what}: rate limited by HubSpot (429 {payload.get('policyName') or ''})".strip(),
-                                  retry_after=retry_after, where="hubspot")
+            return Verdict.rate_limited(
+                f"{what}: rate limited by HubSpot (429 {payload.get('policyName') or ''})".strip(), retry_after)
         if status >= 500:
-            return RetryableError(f"{what}: HubSpot answered {status}", retry_after=_retry_after(headers, None),
-                                  where="hubspot")
+            return Verdict.retry(f"{what}: HubSpot answered {status}", _retry_after(headers, None))
         if status == 414:
-            return UrlTooLong(what)
+            raise UrlTooLong(what)
         if status in (403, 404):
             scopes = []
             for err in payload.get("errors") or []:
                 scopes += (err.get("context") or {}).get("requiredScopes") or []
             detail = f" (needs scope {', '.join(scopes)})" if scopes else ""
-            return NotOffered(status, f"{what}: HubSpot answered {status} {category}{detail}".strip())
-        return ConnectorError(f"{what}: HubSpot answered {status}: {message or category}", where="hubspot")
-
-    def required(self, what: str, send: Send) -> dict:
-        """``request`` for an endpoint the audit cannot do without (403/404: ConnectorError)."""
-        try:
-            return self.request(what, send)
-        except NotOffered as exc:
-            raise ConnectorError(str(exc), where="hubspot",
-                                 hint="grant the private app the crm.objects.*.read, crm.schemas.*.read and "
-                                      "settings.users.read scopes") from None
-
-    def client_call(self, fn, *args, **kwargs) -> Send:
-        """A send through a hubspot-api-client method, answering (status, headers, raw body)."""
-        def send():
-            response = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
-            try:
-                data = response.data
-            finally:
-                response.release_conn()
-            return response.status, response.headers, data
-        return send
-
-    def session_call(self, path: str, params: dict | None = None) -> Send:
-        def send():
-            response = self._session.get(self.base_url + path, params=params, timeout=self.timeout)
-            return response.status_code, response.headers, response.content
-        return send
-
-    def pages(self, what: str, fetch: Callable[[str | None], Send], required: bool = True) -> Iterator[dict]:
-        """The bodies of a paged list: ``fetch(after)`` makes the send of each page."""
-        after = None
-        while True:
-            send = fetch(after)
-            body = self.required(what, send) if required else self.request(what, send)
-            yield body
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return
+            return Verdict.unavailable(f"{what}: HubSpot answered {status} {category}{detail}".strip())
+        return Verdict.fatal(f"{what}: HubSpot answered {status}: {message or category}")
 
 
 def _retry_after(headers: dict, default_from_interval: bool | None = True) -> float | None:
-    from crm_audit_core.http import parse_retry_after
-
     after = parse_retry_after(headers.get("retry-after"))
     if after is not None:
         return after

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from crm_audit_core.connector import FAULT_KINDS
-from crm_audit_core.errors import AuthError, BudgetExhausted, ConnectorError
+from crm_audit_core.errors import AuthError, BudgetExhausted, ConfigError, ConnectorError
 from crm_audit_core.extract import MemorySink
 from crm_audit_hubspot.connector import HubSpotConnector
 from crm_audit_hubspot.mapping import MAPPED_COLUMNS
@@ -109,10 +109,10 @@ def test_bad_token_is_one_auth_error_without_retry(tenant):
         assert "refused" in text and "wrong-token-123" not in text and "\n" not in text
 
 
-def test_missing_token_is_auth_error(monkeypatch):
+def test_missing_token_is_a_config_error(monkeypatch):
     monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
     monkeypatch.delenv("HUBSPOT_TOKEN", raising=False)
-    with pytest.raises(AuthError, match="no access token"):
+    with pytest.raises(ConfigError, match="needs option 'access_token'.*HUBSPOT_ACCESS_TOKEN"):
         HubSpotConnector({"base_url": "http://127.0.0.1:9"}, None)
 
 
@@ -164,7 +164,7 @@ def test_persistent_failure_is_reported_not_lost(tenant):
     with start_sandbox(tenant) as handle:
         handle.inject("503", times=50, path_contains="/crm/v4/associations/contacts/companies")
         sink = MemorySink(tenant="t")
-        connector = HubSpotConnector({**handle.options, **FAST, "max_retries": 3}, None)
+        connector = HubSpotConnector({**handle.options, **FAST, "retry_attempts": 3}, None)
         with pytest.raises(ConnectorError, match="503"):
             connector.extract(sink)
         assert "contacts" not in sink.completed and "contacts" not in sink.rows

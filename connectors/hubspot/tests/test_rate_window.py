@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from crm_audit_core.http import RateLimiter, RetryableError
+from crm_audit_core.kit import RATE_LIMITED, RateLimiter, Verdict
 from crm_audit_hubspot.connector import HubSpotConnector
 
 
@@ -28,7 +28,7 @@ class FakeClock:
         self.now += seconds
 
 
-def rate_limited(connector, in_a_row: int, retry_after: str | None = None) -> RetryableError:
+def rate_limited(connector, in_a_row: int, retry_after: str | None = None) -> Verdict:
     headers = {"x-hubspot-ratelimit-max": "100", "x-hubspot-ratelimit-remaining": "0",
                "x-hubspot-ratelimit-interval-milliseconds": "10000"}
     if retry_after is not None:
@@ -36,13 +36,15 @@ def rate_limited(connector, in_a_row: int, retry_after: str | None = None) -> Re
     connector.transport.observe(headers)
     connector.transport._rate_limited_in_a_row = in_a_row
     body = json.dumps({"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}).encode()
-    return connector.transport.error("contacts page", 429, headers, body)
+    verdict = connector.transport.verdict("contacts page", 429, headers, body)
+    assert verdict.outcome == RATE_LIMITED
+    return verdict
 
 
 def test_a_429_waits_for_a_free_slot_then_whole_windows():
     clock = FakeClock()
     connector = HubSpotConnector({"access_token": "t", "base_url": "http://127.0.0.1:9"}, None)
-    connector.transport.limiter = RateLimiter(100, 10.0, clock=clock.clock, sleep=clock.sleep)
+    connector.transport.policy.limiter = RateLimiter(100, 10.0, clock=clock.clock, sleep=clock.sleep)
     connector.transport.limiter.acquire()
     connector.transport.limiter.record()
     clock.now += 7.0

@@ -314,8 +314,8 @@ def test_activities_resume_at_their_sub_source(tenant):
     from crm_audit_hubspot.connector import HubSpotConnector
 
     done = ("users", "login_events", "stages", "fields", "companies", "contacts", "deals")
-    sink = ResumingSink(done, {"activities": {"mode": "full", "object_type": "meetings", "after": None,
-                                              "done": True}})
+    sink = ResumingSink(done, {"activities": {"source": "meetings", "position": {"after": None, "done": True},
+                                              "meta": {"mode": "full"}}})
     with start_sandbox(tenant) as handle:
         HubSpotConnector({**handle.options, **FAST}, None).extract(sink)
         listed = {r["path"].rsplit("/", 1)[1] for r in handle.requests
@@ -323,8 +323,7 @@ def test_activities_resume_at_their_sub_source(tenant):
     assert listed == {"notes", "tasks", "communications"}  # calls, emails, meetings were committed
     assert {r["type"] for r in sink.rows["activities"]} == {"note", "task", "sms"}
     assert not sink.rows["contacts"] and "fields" not in sink.rows  # complete tables are not written again
-    assert sink.checkpoints["activities"][-1] == {"mode": "full", "object_type": "communications", "after": None,
-                                                  "done": True}
+    assert sink.checkpoints["activities"][-1] == {"source": "<end>", "position": None, "meta": {"mode": "full"}}
 
 
 def test_incremental_pages_past_the_search_cap_by_keyset(make_tenant, monkeypatch):
@@ -347,7 +346,8 @@ def test_incremental_pages_past_the_search_cap_by_keyset(make_tenant, monkeypatc
     assert sorted(r["id"] for r in sink.rows["contacts"]) == sorted(r["id"] for r in tenant["contacts"][:450])
     assert len(searches) == 3  # 200 + 200 + 50, each a fresh query after the last id
     assert [c[0] for c in sink.carried] == ["companies", "contacts", "deals", "activities"]
-    assert [c["after_id"] for c in sink.checkpoints["contacts"] if "after_id" in c][-1] == tenant["contacts"][449]["id"]
+    positions = [c["position"] for c in sink.checkpoints["contacts"] if c["source"] == "contacts"]
+    assert positions[-1] == {"after_id": tenant["contacts"][449]["id"], "done": True}
 
 
 def test_relinking_resumes_after_its_last_chunk(tmp_path, make_tenant, monkeypatch):
@@ -371,14 +371,14 @@ def test_relinking_resumes_after_its_last_chunk(tmp_path, make_tenant, monkeypat
                                     since=datetime.now(timezone.utc) - timedelta(minutes=5),
                                     records={"companies": 4, "contacts": 300, "deals": 5, "activities": 12})
         context = ExtractContext(tenant="acme", as_of=previous.since, previous=previous)
-        states = {"contacts": {"mode": "since", "object_type": "contacts", "done": True,
-                               "relink_at": ["contacts", linked[9]]}}
+        states = {"contacts": {"source": "<end>", "position": None,
+                               "meta": {"mode": "since", "relink_at": ["contacts", linked[9]]}}}
         sink = ResumingSink((), states)
         handle.requests.clear()
         HubSpotConnector({**handle.options, **FAST}, context).extract(sink)
     got = sorted((r["id"] for r in sink.rows["contacts"]), key=int)
     assert got == linked[10:]  # the first two chunks were committed before the interruption
     assert all(r["company_id"] is None for r in sink.rows["contacts"])
-    assert sink.checkpoints["contacts"][-1]["relinked"] is True
+    assert sink.checkpoints["contacts"][-1]["meta"]["relinked"] is True
     assert [c for c in sink.carried if c[0] == "contacts"][0][2] == []  # no contact deleted
     assert [c for c in sink.carried if c[0] == "companies"][0][2] == [company["id"]]
