@@ -159,6 +159,17 @@ LOGICAL_TYPE = {
 }
 HUBSPOT_TYPE = {"str": "string", "int": "number", "float": "number", "bool": "bool", "timestamp": "datetime",
                 "list": "enumeration", "json": "json"}
+
+
+def hubspot_type(field_type: str | None) -> str:
+    """The HubSpot property type of a canonical field type (a HubSpot type name passes
+    through; anything else is a string property)."""
+    field_type = field_type or "str"
+    if field_type in HUBSPOT_TYPE:
+        return HUBSPOT_TYPE[field_type]
+    return field_type if field_type in LOGICAL_TYPE else "string"
+
+
 HUBSPOT_FIELD_TYPE = {"string": "text", "number": "number", "bool": "booleancheckbox", "datetime": "date",
                       "enumeration": "checkbox", "json": "text", "date": "date", "phone_number": "phonenumber"}
 

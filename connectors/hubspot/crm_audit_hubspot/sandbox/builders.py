@@ -88,7 +88,7 @@ def build_properties(fields: list[dict], extra_properties: int = 0) -> dict[str,
                                  "datetime" if name in DATETIME_PROPERTIES else "string", True, CREATED)
                  for name in sorted(standard)]
         for f in custom.get(table, []):
-            typ = mapping.HUBSPOT_TYPE.get(f.get("type") or "str", "string")
+            typ = mapping.hubspot_type(f.get("type"))
             props.append(row_to_property(f["name"], f.get("label") or f["name"], typ, False,
                                          mapping.format_time(f.get("created_at")) or CREATED))
         for i in range(extra_properties if object_type in ("contacts", "companies", "deals") else 0):

@@ -51,7 +51,7 @@ class HubSpotData:
         self.emails = build_marketing_emails(tenant_rows(tenant, "campaigns"))
 
         platform = (tenant_rows(tenant, "platform") or [{}])[0]
-        self.edition = edition or platform.get("edition") or "professional"
+        self.edition = str(edition or platform.get("edition") or "professional").lower()
         self.daily_limit = mapping.DAILY_LIMIT_BY_EDITION.get(self.edition, 625_000)
 
     def keys(self, object_type: str) -> list:
