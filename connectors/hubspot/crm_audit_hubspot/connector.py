@@ -43,6 +43,8 @@ OPTIONS = {
 
 
 class HubSpotConnector:
+    """One extraction of a HubSpot portal (``info.factory`` builds it from the tenant's options)."""
+
     def __init__(self, options: dict, context: ExtractContext | None = None):
         self.context = context
         opts = Options(options, "hubspot")

@@ -6,8 +6,8 @@ request line longer than a server accepts (portals with 1,000+ properties), the 
 read with ids only and each page is fetched with a batch read that carries the property
 list in the body. Associations are read through the v4 batch endpoint, 1,000 ids a call.
 
-Resumable through kit.TableReader: a checkpoint after every page (the pages of an
-association chunk of 1,000 records are mapped together). Incremental
+Resumable through kit.TableReader: a checkpoint after every association chunk (1,000
+records, the unit of the association batch reads). Incremental
 (a previous snapshot): records changed since are read through the search endpoint,
 deletions come from the archived lists, rows linked to deleted records are read again,
 and the rest is carried forward.
@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 from urllib.parse import urlencode
 
 from crm_audit_core.errors import ConnectorError
-from crm_audit_core.kit import RateLimiter, Source, TableReader, grouped
+from crm_audit_core.kit import RateLimiter, Source, TableReader
 
 from . import mapping
 from .transport import PAGE_SIZE, HubSpotTransport, UrlTooLong
@@ -217,8 +217,9 @@ class RecordReader:
 
     def _pages(self, table: str, object_type: str, types: dict[str, str], since: datetime | None, meta: dict
                ) -> Callable[[dict | None], Iterator[tuple[list[dict], dict]]]:
-        """The pages of one object type as canonical rows with their associations, mapped a
-        chunk of ASSOCIATION_BATCH records at a time (one association call per pair)."""
+        """The rows of one object type with their associations, one association chunk
+        (ASSOCIATION_BATCH records, one association call per pair) at a time: the reader
+        commits each chunk with the position after it, one store transaction a chunk."""
 
         def to_rows(objs: list[dict]) -> list[dict]:
             rows = self._linked_rows(table, object_type, objs, types)
@@ -236,13 +237,12 @@ class RecordReader:
             properties = sorted(set(mapping.needed_properties(object_type)) | set(types))
             if since is None:
                 listed = self._objects(object_type, properties, position.get("after"))
-                page_size = PAGE_SIZE
             else:
                 if table in RECORD_TABLES:
                     properties.append("hs_merged_object_ids")
                 listed = self._changed(object_type, properties, since, position.get("after_id"))
-                page_size = SEARCH_PAGE_SIZE
-            yield from grouped(listed, max(1, ASSOCIATION_BATCH // page_size), to_rows)
+            for chunk, after in _chunks(listed):
+                yield to_rows(chunk), after
 
         return pages
 
@@ -332,6 +332,20 @@ class RecordReader:
                 last = ids[min(start + ASSOCIATION_BATCH, len(ids)) - 1]
                 reader.save(relink_at=[object_type, last])
         return count
+
+
+def _chunks(pages: Iterator[tuple[list[dict], dict]]) -> Iterator[tuple[list[dict], dict]]:
+    """Pages grouped into chunks of at least ASSOCIATION_BATCH objects (the last one smaller),
+    each with the position after its last page."""
+    chunk: list[dict] = []
+    position: dict = {}
+    for page, position in pages:
+        chunk += page
+        if len(chunk) >= ASSOCIATION_BATCH:
+            yield chunk, position
+            chunk = []
+    if chunk or position.get("done"):
+        yield chunk, position
 
 
 def _id_key(value: str):

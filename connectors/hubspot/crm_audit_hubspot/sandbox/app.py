@@ -389,5 +389,4 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit: int 
             out.update(rate_limit=rate_limit, rate_window=app.rate_window)
         return out
 
-    # extra["app"]: for tests/faults/harness.py until it uses the handle's typed fields.
-    return start(app, options, read_only_posts=READ_ONLY_POSTS, extra={"app": app})
+    return start(app, options, read_only_posts=READ_ONLY_POSTS)
