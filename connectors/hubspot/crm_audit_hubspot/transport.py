@@ -117,7 +117,8 @@ class HubSpotTransport:
                 if not hasattr(exc, "status") or not hasattr(exc, "body"):
                     raise
                 if not exc.status:  # TLS or parsing failure inside the client
-                    raise RetryableError(f"{redact(str(getattr(exc, 'reason', exc)))}", where="hubspot") from None
+                    raise RetryableError(f"HubSpot's client failed: {redact(str(getattr(exc, 'reason', exc)))}",
+                                         where="hubspot") from None
                 return exc.status, exc.headers or {}, exc.body
             try:
                 data = response.data
