@@ -7,7 +7,8 @@ import math
 from collections import Counter
 
 from crm_audit_core.extract import MemorySink
-from crm_audit_pipedrive.connector import LOOKUP_PAGES, make_connector
+from crm_audit_pipedrive.connector import make_connector
+from crm_audit_pipedrive.resume import LOOKUP_PAGES
 from crm_audit_pipedrive.sandbox import start_sandbox
 
 FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "burst_limit": 1000}
@@ -70,7 +71,7 @@ def test_a_person_modified_mid_read_is_stored_once(tenant):
 def test_duplicates_within_pages_mapped_together_and_already_committed_are_dropped():
     from datetime import datetime, timedelta, timezone
 
-    from crm_audit_pipedrive.connector import PipedriveConnector
+    from crm_audit_pipedrive.resume import not_stored
 
     now = datetime.now(timezone.utc)
     recent, old = now.isoformat(), (now - timedelta(days=30)).isoformat()
@@ -78,7 +79,7 @@ def test_duplicates_within_pages_mapped_together_and_already_committed_are_dropp
     sink.write("contacts", [{"id": "1", "raw": {"update_time": old}}])
     rows = [{"id": i, "raw": {"update_time": when}} for i, when in
             [("1", recent), ("2", recent), ("3", old), ("2", recent), ("3", old), ("4", None)]]
-    kept = PipedriveConnector._not_stored(sink, "contacts", rows, now - timedelta(minutes=5))
+    kept = not_stored(sink, "contacts", rows, now - timedelta(minutes=5))
     assert [r and r["id"] for r in kept] == [None, "2", "3", None, "3", "4"]  # old rows are not checked
-    assert [r and r["id"] for r in PipedriveConnector._not_stored(sink, "contacts", rows, None)] == \
+    assert [r and r["id"] for r in not_stored(sink, "contacts", rows, None)] == \
         [None, "2", "3", None, None, "4"]
