@@ -1,8 +1,8 @@
 """Reads a Pipedrive company into the canonical schema, read-only, over its REST API.
 
-Pipedrive has no official Python client, so this uses ``requests`` through the shared
-plumbing of :mod:`crm_audit_core.http` (call counting, tenacity retries, client-side
-burst limiter, daily token budget guard). Endpoints (shared/CRM-APIS.md section 3):
+Pipedrive has no official Python client, so this uses ``requests`` through the kit
+(:mod:`crm_audit_core.kit`: options, one call policy with retries, the burst limiter and
+the daily token budget guard; the resumable table reader). Endpoints (shared/CRM-APIS.md section 3):
 
 * API v2, cursor pagination at ``limit=500`` (the maximum): persons, organizations,
   deals, activities, pipelines, stages and the four ``*Fields`` endpoints;
@@ -24,26 +24,26 @@ from datetime import datetime, timezone
 from typing import Any
 
 from crm_audit_core.connector import ExtractContext
-from crm_audit_core.errors import ConfigError
-from crm_audit_core.secrets import remember
+from crm_audit_core.kit import Option, Options, Unavailable
 
 from . import mapping
-from .client import PipedriveClient, PermissionDenied, base_url_from_options
+from .client import PipedriveClient, base_url
 from .fields import FIELD_ENTITIES, FieldCatalog
 from .pages import PipedrivePages
-from .resume import read_table
+from .resume import read_records
 from .values import to_id
 
 PAGE_LIMIT = 500  # the maximum Pipedrive allows on cursor and offset endpoints
 
 OPTIONS = {
-    "api_token": "Personal API token (Pipedrive: Settings > Personal preferences > API); sent as the x-api-token header.",
-    "access_token": "OAuth access token (alternative to api_token); sent as Authorization: Bearer.",
-    "company_domain": "Company domain: 'acme' for https://acme.pipedrive.com.",
+    "api_token": Option("Personal API token (Pipedrive: Settings > Personal preferences > API); sent as the "
+                        "x-api-token header. One of api_token or access_token is needed.", secret=True),
+    "access_token": Option("OAuth access token (alternative to api_token); sent as Authorization: Bearer.", secret=True),
+    "company_domain": "Company domain: 'acme' for https://acme.pipedrive.com (or set base_url).",
     "base_url": "Override the API host, e.g. the OAuth api_domain or a sandbox URL (default https://<company_domain>.pipedrive.com).",
     "budget_share": "Largest share of the company's daily API token budget the audit may use (default 0.2).",
-    "burst_limit": "Client-side cap on requests per burst window (default 20; lowered automatically to the server's x-ratelimit-limit).",
-    "burst_window": "Burst window in seconds (default 2, as Pipedrive's rolling window).",
+    "rate_limit": "Client-side cap on requests per burst window (default 20; lowered automatically to the server's x-ratelimit-limit).",
+    "rate_window": "Burst window in seconds (default 2, as Pipedrive's rolling window).",
     "page_limit": "Records per page (default and maximum 500).",
     "timeout": "Seconds to wait for one response (default 60).",
     "retry_attempts": "Attempts per request on 429/5xx/connection errors (default 6).",
@@ -51,64 +51,43 @@ OPTIONS = {
     "retry_max_delay": "Longest backoff between attempts in seconds (default 30).",
     "read_notes": "Also read notes as activities of type 'note' (default true).",
     "verify": "TLS verification: true, false or a CA bundle path (default true).",
+    "ca_bundle": "A CA bundle file to trust (e.g. a TLS-intercepting proxy's or a sandbox's).",
 }
-
-
-def _bool(value: Any, default: bool = True) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _number(options: dict, name: str, default: float, kind=float) -> float:
-    value = options.get(name, default)
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"option {name!r} must be a number, got {value!r}", where="pipedrive") from None
 
 
 class PipedriveConnector:
     """One Pipedrive company. ``extract(sink)`` reads it; ``api_calls()`` counts requests."""
 
     def __init__(self, options: dict, context: ExtractContext | None = None):
+        opts = Options(options, "pipedrive")
         self.options = dict(options or {})
         self.context = context
-        self.api_token = self.options.get("api_token")
-        self.access_token = self.options.get("access_token")
+        self.api_token = opts.secret("api_token")
+        self.access_token = opts.secret("access_token")
         if not self.api_token and not self.access_token:
-            raise ConfigError("Pipedrive needs 'api_token' or 'access_token'", where="pipedrive",
-                              hint="set api_token = \"${PIPEDRIVE_TOKEN}\" in the tenant's section")
-        remember(self.api_token)
-        remember(self.access_token)
-        self.base_url = base_url_from_options(self.options)
-        self.page_limit = min(PAGE_LIMIT, max(1, int(_number(self.options, "page_limit", PAGE_LIMIT, int))))
-        self.timeout = _number(self.options, "timeout", 60.0)
-        self.retry_attempts = int(_number(self.options, "retry_attempts", 6, int))
-        self.retry_base_delay = _number(self.options, "retry_base_delay", 0.5)
-        self.retry_max_delay = _number(self.options, "retry_max_delay", 30.0)
-        self.read_notes = _bool(self.options.get("read_notes"), True)
-        verify = self.options.get("verify", True)
-        if isinstance(verify, str) and verify.lower() in ("true", "false", "1", "0", "yes", "no"):
-            verify = _bool(verify)
+            raise opts.missing("api_token", "or 'access_token'",
+                               hint="set api_token = \"${PIPEDRIVE_TOKEN}\" in the tenant's section")
+        self.base_url = base_url(opts.text("company_domain"), opts.text("base_url"))
+        self.page_limit = opts.integer("page_limit", PAGE_LIMIT, minimum=1, maximum=PAGE_LIMIT)
+        self.read_notes = opts.boolean("read_notes", True)
         self.client = PipedriveClient(
             self.base_url,
             api_token=self.api_token,
             access_token=self.access_token,
-            verify=verify,
-            timeout=self.timeout,
-            burst_limit=int(_number(self.options, "burst_limit", 20, int)),
-            burst_window=_number(self.options, "burst_window", 2.0),
-            budget_share=_number(self.options, "budget_share", 0.2),
-            retry_attempts=self.retry_attempts,
-            retry_base_delay=self.retry_base_delay,
-            retry_max_delay=self.retry_max_delay,
+            verify=opts.verify(),
+            timeout=opts.duration("timeout", 60.0),
+            rate_limit=opts.integer("rate_limit", 20, minimum=1),
+            rate_window=opts.duration("rate_window", 2.0),
+            budget_share=opts.number("budget_share", 0.2, minimum=0, maximum=1),
+            retry_attempts=opts.integer("retry_attempts", 6, minimum=1),
+            retry_base_delay=opts.duration("retry_base_delay", 0.5),
+            retry_max_delay=opts.duration("retry_max_delay", 30.0),
         )
         self.stats = self.client.stats
         self.limiter = self.client.limiter
-        self.pages: PipedrivePages | None = None
+        self.previous = None
+        self.since = None
+        self.pages = PipedrivePages(self.client, self.page_limit)
         self._changed_notes: list[dict] = []
 
     # ------------------------------------------------------------------ protocol
@@ -151,10 +130,10 @@ class PipedriveConnector:
     def _read_roles(self, sink) -> dict[str, str]:
         names: dict[str, str] = {}
         try:
-            for page in self.pages.offset("/roles", table=None):
+            for page in self.pages.offset("/roles"):
                 for role in page:
                     names[str(role.get("id"))] = role.get("name")
-        except PermissionDenied:
+        except Unavailable:
             sink.note("Pipedrive refused /v1/roles (plan or permission): users.role is left empty")
         return names
 
@@ -163,7 +142,7 @@ class PipedriveConnector:
         body = self.client.get("v1", "/users", {})
         users = body.get("data") or []
         sink.write("users", [mapping.user_to_row(u, role_names) for u in users])
-        handle.advance(records=len(users), calls=1)
+        handle.advance(records=len(users))
         sink.complete("users")
 
     def _read_pipelines_and_stages(self, sink) -> tuple[dict[str, str], dict[str, str]]:
@@ -171,10 +150,10 @@ class PipedriveConnector:
         stages: dict[str, str] = {}
         write = not sink.is_complete("stages")
         handle = self._begin(sink, "stages")
-        for page in self.pages.cursor("/pipelines", {}, handle):
+        for page in self.pages.cursor("/pipelines", {}):
             for p in page:
                 pipelines[str(p["id"])] = p.get("name")
-        for page in self.pages.cursor("/stages", {}, handle):
+        for page in self.pages.cursor("/stages", {}):
             rows = [mapping.stage_to_row(s, pipelines) for s in page]
             for row in rows:
                 stages[row["id"]] = row["name"]
@@ -191,7 +170,7 @@ class PipedriveConnector:
         handle = self._begin(sink, "fields")
         for table, entity in FIELD_ENTITIES.items():
             fields: list[dict] = []
-            for page in self.pages.cursor(f"/{entity}Fields", {}, handle):
+            for page in self.pages.cursor(f"/{entity}Fields", {}):
                 fields.extend(page)
             catalog = FieldCatalog(table, fields)
             catalogs[table] = catalog
@@ -252,18 +231,21 @@ class PipedriveConnector:
         handle = self._begin(sink, "integrations")
         try:
             body = self.client.get("v1", "/webhooks", {})
-        except PermissionDenied:
+        except Unavailable:
             sink.note("Pipedrive allows only admins to list webhooks: integrations were not read (use an admin's API token)")
             return
         hooks = body.get("data") or []
         sink.write("integrations", [mapping.webhook_to_row(h) for h in hooks])
-        handle.advance(records=len(hooks), calls=1)
+        handle.advance(records=len(hooks))
         sink.complete("integrations")
 
     # ------------------------------------------------------------------ reading helpers
 
     def _read_table(self, sink, table: str, parts: list, deleted_ids=()) -> None:
-        read_table(sink, table, parts, begin=self._begin, previous=self.previous, deleted_ids=deleted_ids)
+        if sink.is_complete(table):
+            return
+        read_records(sink, table, parts, progress=self._begin(sink, table), previous=self.previous,
+                     deleted_ids=deleted_ids)
 
     def _read_deletions(self) -> dict[str, set]:
         deleted, self._changed_notes = self.pages.deletions(self.read_notes)
@@ -279,7 +261,7 @@ class PipedriveConnector:
 
     def _begin(self, sink, table: str):
         handle = sink.progress(table)
-        self.client.progress = handle
+        self.client.policy.progress = handle
         return handle
 
 
@@ -289,7 +271,8 @@ def _aware(value):
     return value
 
 
-def make_connector(options: dict, context: ExtractContext | None = None) -> PipedriveConnector:
+def create_connector(options: dict, context: ExtractContext | None = None) -> PipedriveConnector:
+    """The factory crm-audit calls (``ConnectorInfo.factory``)."""
     return PipedriveConnector(options, context)
 
 
@@ -327,11 +310,9 @@ def record_url(options: dict, object_name: str, record_id: str) -> str | None:
     page = _RECORD_PAGES.get(object_name)
     if page is None or record_id is None:
         return None
-    domain = options.get("company_domain")
-    if domain:
-        base = base_url_from_options({"company_domain": domain})
-    elif options.get("base_url"):
-        base = str(options["base_url"]).rstrip("/")
-    else:
+    opts = Options(options, "pipedrive")
+    domain, url = opts.text("company_domain"), opts.text("base_url")
+    if not domain and not url:
         return None
+    base = base_url(domain, None) if domain else base_url(None, url)
     return f"{base}/{page}/{record_id}"

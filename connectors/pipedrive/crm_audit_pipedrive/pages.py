@@ -1,8 +1,8 @@
 """How Pipedrive's lists are paged: v2 cursor lists (in ``update_time`` order, from
-``updated_since`` in an incremental audit, resumable from a state that keeps the cursor
+``updated_since`` in an incremental audit, resumable from a position that keeps the cursor
 and a keyset position), v1 offset lists, and the feeds of what changed since the previous
-audit (deleted deals, ``/v1/recents``). Each resumable source is ``pages(state, handle)``:
-an iterator of (records, state after that page)."""
+audit (deleted deals, ``/v1/recents``). Each resumable source is ``pages(position)`` for a
+:class:`crm_audit_core.kit.Source`: an iterator of (records, position after that page)."""
 
 from __future__ import annotations
 
@@ -22,26 +22,24 @@ class PipedrivePages:
         self.page_limit = page_limit
         self.since = since
 
-    def cursor(self, path: str, params: dict, handle) -> Iterator[list[dict]]:
+    def cursor(self, path: str, params: dict) -> Iterator[list[dict]]:
+        """Every page of a v2 list (not resumable: for the small lists read in full)."""
         cursor = None
         while True:
             query = dict(params, limit=self.page_limit)
             if cursor:
                 query["cursor"] = cursor
             body = self.client.get("v2", path, query)
-            if handle is not None:
-                handle.advance(calls=1)
             yield body.get("data") or []
             cursor = (body.get("additional_data") or {}).get("next_cursor")
             if not cursor:
                 return
 
-    def offset(self, path: str, table) -> Iterator[list[dict]]:
+    def offset(self, path: str) -> Iterator[list[dict]]:
+        """Every page of a v1 offset list (not resumable: for the small lists read in full)."""
         start = 0
         while True:
             body = self.client.get("v1", path, {"start": start, "limit": self.page_limit})
-            if table is not None:
-                table.advance(calls=1)
             data = body.get("data") or []
             yield data
             pagination = (body.get("additional_data") or {}).get("pagination") or {}
@@ -54,21 +52,21 @@ class PipedrivePages:
 
     def v2_source(self, path: str, params: dict) -> Callable:
         """Pages of a v2 list in a stable order (``sort_by=update_time``, then id), from
-        ``updated_since`` in an incremental audit. The state after each page keeps the
+        ``updated_since`` in an incremental audit. The position after each page keeps the
         vendor cursor *and* a keyset position (the last update_time and the ids read at
         that time): a resumed run tries the cursor and, if Pipedrive no longer accepts
         it, continues from ``updated_since=<time>`` skipping the ids already read."""
 
-        def pages(state: dict | None, handle):
+        def pages(position: dict | None):
             base = dict(params, limit=self.page_limit, sort_by="update_time", sort_direction="asc")
             if self.since is not None:
                 base["updated_since"] = v2_time(self.since)
             cursor, last_time, ids_at = None, None, []
-            if state:
-                cursor, last_time, ids_at = state.get("cursor"), state.get("time"), list(state.get("ids") or [])
-                if state.get("since"):
-                    base["updated_since"] = state["since"]
-                if not cursor and state.get("done"):
+            if position:
+                cursor, last_time, ids_at = position.get("cursor"), position.get("time"), list(position.get("ids") or [])
+                if position.get("since"):
+                    base["updated_since"] = position["since"]
+                if not cursor and position.get("done"):
                     return
             skip: set = set()
             while True:
@@ -85,8 +83,6 @@ class PipedrivePages:
                     if last_time:
                         base["updated_since"] = last_time
                     continue
-                if handle is not None:
-                    handle.advance(calls=1)
                 data = body.get("data") or []
                 for record in data:
                     when = record.get("update_time")
@@ -97,25 +93,23 @@ class PipedrivePages:
                 if skip:
                     data = [r for r in data if r.get("id") not in skip]
                 cursor = (body.get("additional_data") or {}).get("next_cursor")
-                new_state = {"cursor": cursor, "time": last_time, "ids": ids_at,
+                after = {"cursor": cursor, "time": last_time, "ids": ids_at,
                              "since": base.get("updated_since"), "done": not cursor}
-                yield data, new_state
+                yield data, after
                 if not cursor:
                     return
 
         return pages
 
     def notes_source(self) -> Callable:
-        """v1 /notes by offset (no modified-since filter; the state is the next offset)."""
+        """v1 /notes by offset (no modified-since filter; the position is the next offset)."""
 
-        def pages(state: dict | None, handle):
-            start = int((state or {}).get("start") or 0)
-            if state and state.get("done"):
+        def pages(position: dict | None):
+            start = int((position or {}).get("start") or 0)
+            if position and position.get("done"):
                 return
             while True:
                 body = self.client.get("v1", "/notes", {"start": start, "limit": self.page_limit, "sort": "id ASC"})
-                if handle is not None:
-                    handle.advance(calls=1)
                 data = body.get("data") or []
                 pagination = (body.get("additional_data") or {}).get("pagination") or {}
                 more = bool(pagination.get("more_items_in_collection")) and bool(data)
@@ -128,8 +122,8 @@ class PipedrivePages:
         return pages
 
     def list_source(self, getter: Callable[[], list]) -> Callable:
-        def pages(state: dict | None, handle):
-            if state and state.get("done"):
+        def pages(position: dict | None):
+            if position and position.get("done"):
                 return
             yield getter(), {"done": True}
 
@@ -147,7 +141,7 @@ class PipedrivePages:
         deleted: dict[str, set] = {"contacts": set(), "companies": set(), "activities": set(), "deals": set()}
         changed_notes: list[dict] = []
         base = {"status": "deleted", "updated_since": v2_time(self.since)}
-        for page in self.cursor("/deals", base, None):
+        for page in self.cursor("/deals", base):
             deleted["deals"].update(str(d.get("id")) for d in page)
         kinds = {"person": "contacts", "organization": "companies", "activity": "activities", "note": "activities"}
         items = "person,organization,activity" + (",note" if read_notes else "")

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from crm_audit_core.extract import MemorySink
-from crm_audit_pipedrive.connector import make_connector, minimum_calls
+from crm_audit_pipedrive.connector import create_connector, minimum_calls
 from crm_audit_pipedrive.mapping import MAPPED_COLUMNS, NOTE_ID_PREFIX
 from crm_audit_pipedrive.sandbox import start_sandbox
 
@@ -48,10 +48,10 @@ def generated():
     except Exception as exc:  # the generator lands separately
         pytest.skip(f"generator not available yet: {type(exc).__name__}: {exc}")
     with start_sandbox(tenant) as handle:
-        connector = make_connector({**handle.options, "retry_base_delay": 0.01, "burst_limit": 1000})
+        connector = create_connector({**handle.options, "retry_base_delay": 0.01, "rate_limit": 1000})
         sink = MemorySink(tenant="pd")
         connector.extract(sink)
-        yield tenant, sink, list(handle.requests), handle.extra["data"].entities
+        yield tenant, sink, list(handle.requests), handle.app.data.entities
 
 
 @pytest.mark.parametrize("table", ["users", "companies", "contacts", "deals", "activities", "stages"])

@@ -7,11 +7,11 @@ import math
 from collections import Counter
 
 from crm_audit_core.extract import MemorySink
-from crm_audit_pipedrive.connector import make_connector
+from crm_audit_pipedrive.connector import create_connector
 from crm_audit_pipedrive.resume import LOOKUP_PAGES
 from crm_audit_pipedrive.sandbox import start_sandbox
 
-FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "burst_limit": 1000}
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "rate_limit": 1000}
 PAGE = 100
 
 
@@ -35,7 +35,7 @@ class CountingSink(MemorySink):
 
 def test_one_lookup_per_few_pages_and_none_for_old_records(tenant):
     with start_sandbox(tenant) as handle:
-        connector = make_connector({**handle.options, **FAST, "page_limit": PAGE})
+        connector = create_connector({**handle.options, **FAST, "page_limit": PAGE})
         sink = CountingSink()
         connector.extract(sink)
     person_chunks = math.ceil(len(tenant["contacts"]) / PAGE / LOOKUP_PAGES)
@@ -52,16 +52,16 @@ def test_one_lookup_per_few_pages_and_none_for_old_records(tenant):
 
 def test_a_person_modified_mid_read_is_stored_once(tenant):
     with start_sandbox(tenant) as handle:
-        app = handle.extra["app"]
+        app = handle.app
         changed = []
 
         def modify_once(table, rows):
             if table == "contacts" and not changed:
                 changed.append(rows[0]["id"])
-                app.update("persons", int(rows[0]["id"]), job_title="Promoted")  # now the latest: met again at the end
+                app.records.update("persons", int(rows[0]["id"]), job_title="Promoted")  # now the latest: met again at the end
 
         sink = CountingSink(on_write=modify_once)
-        make_connector({**handle.options, **FAST, "page_limit": PAGE}).extract(sink)
+        create_connector({**handle.options, **FAST, "page_limit": PAGE}).extract(sink)
     ids = [row["id"] for row in sink.rows["contacts"]]
     assert changed and ids.count(changed[0]) == 1
     assert len(ids) == len(set(ids)) == len(tenant["contacts"])

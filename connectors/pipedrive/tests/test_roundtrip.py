@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from crm_audit_core.extract import MemorySink
-from crm_audit_pipedrive.connector import make_connector, minimum_calls
+from crm_audit_pipedrive.connector import create_connector, minimum_calls
 from crm_audit_pipedrive.mapping import MAPPED_COLUMNS, NOTE_ID_PREFIX
 from crm_audit_pipedrive.sandbox import start_sandbox
 
@@ -41,7 +41,7 @@ def _key(table, row):
 def extracted(tenant):
     handle = start_sandbox(tenant)
     try:
-        connector = make_connector({**handle.options, "retry_base_delay": 0.01, "burst_limit": 1000})
+        connector = create_connector({**handle.options, "retry_base_delay": 0.01, "rate_limit": 1000})
         sink = MemorySink(tenant="t")
         connector.extract(sink)
         yield sink, connector, list(handle.requests), handle
@@ -96,7 +96,7 @@ def test_raw_vendor_record_kept(extracted):
 
 def test_api_calls_are_the_minimum_at_limit_500(tenant, extracted):
     sink, connector, requests, handle = extracted
-    data = handle.extra["data"].entities
+    data = handle.app.data.entities
     counts = {name: len(rows) for name, rows in data.items()}
     expected = minimum_calls(counts)
     assert len(requests) == expected == connector.api_calls()

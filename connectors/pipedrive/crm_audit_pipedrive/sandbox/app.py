@@ -1,23 +1,25 @@
-"""The Pipedrive sandbox's HTTP side: a WSGI app that authenticates like Pipedrive, routes
-its v1 and v2 list paths, answers with its envelopes, limit headers and error bodies,
-counts the burst window and the daily token budget, logs every request and injects faults;
+"""The Pipedrive sandbox's HTTP side, on the kit's :class:`SandboxApp`: Pipedrive's auth
+(``x-api-token``, ``?api_token=`` or ``Authorization: Bearer``), its v1 and v2 list routes,
+success and error envelopes, the ``x-ratelimit-*`` burst headers and the
+``x-daily-ratelimit-token-*`` daily token budget (v1 calls cost 20 tokens, v2 calls 10).
+The request log, faults, rate window, daily counter and server are the base's.
 ``start_sandbox`` serves it on 127.0.0.1."""
 
 from __future__ import annotations
 
 import bisect
-import json
 import math
-import threading
 import time
-from collections import deque
+from datetime import datetime
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from crm_audit_core.connector import FAULT_KINDS, SandboxHandle
+from crm_audit_core.connector import SandboxHandle
+from crm_audit_core.sandbox.server import DAILY, SandboxApp, start
 
+from .. import mapping
+from ..values import v2_time
 from .company import PipedriveData
 from .records import SORT_KEYS, CompanyRecords, decode_cursor, encode_cursor, time_key
 
@@ -31,193 +33,111 @@ V1_PAGED = ("roles", "notes", "recents")
 V1_UNPAGED = ("users", "webhooks")
 TOKEN_COST = {"v1": 20, "v2": 10}
 ERROR_INFO = "Please check developers.pipedrive.com"
+# The x-ratelimit-limit Pipedrive reports when the sandbox runs without a burst window.
+SHOWN_BURST_LIMIT = 80
+# Canonical table -> the Pipedrive entity put_record / delete_record change.
+ENTITY_OF_TABLE = {"contacts": "persons", "companies": "organizations", "deals": "deals", "activities": "activities"}
 
 
-class PipedriveSandbox:
-    def __init__(
-        self,
-        tenant: Any,
-        *,
-        token: str = "sandbox-token",
-        rate_limit: int | None = None,
-        burst_window: float = 2.0,
-        daily_budget: int = 1_000_000,
-        daily_used: int = 0,
-        fault_retry_after: float = 0.05,
-        slow_seconds: float = 2.0,
-    ):
+class PipedriveSandbox(SandboxApp):
+    """One emulated Pipedrive company. Keywords: ``token``; the base's ``rate_limit`` (burst
+    requests per token), ``rate_window`` (s, default 2), ``daily_limit`` (API tokens a day,
+    default 1,000,000), ``daily_used``, ``retry_after`` (s, of an injected 429) and
+    ``slow_seconds``."""
+
+    vendor = "pipedrive"
+
+    def __init__(self, tenant: Any, *, token: str = "sandbox-token", rate_limit: int | None = None,
+                 rate_window: float = 2.0, daily_limit: int | None = 1_000_000, daily_used: int = 0,
+                 retry_after: float = 0.05, slow_seconds: float = 2.0):
+        super().__init__(rate_limit=rate_limit, rate_window=rate_window, daily_limit=daily_limit,
+                         daily_used=daily_used, slow_seconds=slow_seconds, retry_after=retry_after)
         self.data = PipedriveData(tenant)
+        self.records = CompanyRecords(self.data)
         self.tokens = {token}
         self.token = token
-        self.rate_limit = rate_limit
-        self.burst_window = burst_window
-        self.daily_budget = daily_budget
-        self.daily_used = daily_used
-        self.fault_retry_after = fault_retry_after
-        self.slow_seconds = slow_seconds
-        self.requests: list[dict] = []
-        self.faults: list[list] = []
-        self._times: dict[str, deque] = {}
-        self._lock = threading.Lock()
-        self.records = CompanyRecords(self.data)
-        # Changes between audits (tests): Pipedrive field names, update_time bumped.
-        self.update = self.records.update
-        self.add = self.records.add
-        self.delete = self.records.delete
-        self.expire_cursors = self.records.expire_cursors
 
-    # -- control -------------------------------------------------------------------
+    # -- auth and metering -------------------------------------------------------------
 
-    def inject(self, kind: str, times: int = 1, path_contains: str | None = None, after: int = 0) -> None:
-        """Fail the next ``times`` matching requests, once ``after`` matching ones succeeded."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
-        with self._lock:
-            self.faults.append([kind, times, path_contains, after])
-
-    def _take_fault(self, path: str) -> str | None:
-        with self._lock:
-            for fault in self.faults:
-                kind, times, contains, after = fault
-                if times > 0 and (contains is None or contains in path):
-                    if after > 0:
-                        fault[3] -= 1
-                        return None
-                    fault[1] -= 1
-                    return kind
-        return None
-
-    # -- WSGI ----------------------------------------------------------------------
-
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        entry = {"method": request.method, "path": request.path, "query": request.args.to_dict(), "status": None}
-        with self._lock:
-            self.requests.append(entry)
-        response = self._handle(request, environ, entry)
-        if response is None:  # dropped connection
-            entry["status"] = 0
-            return []
-        entry["status"] = response.status_code
-        return response(environ, start_response)
-
-    def _token_of(self, request: Request) -> str | None:
+    @staticmethod
+    def _token_of(request: Request) -> str | None:
         token = request.headers.get("x-api-token") or request.args.get("api_token")
         auth = request.headers.get("Authorization", "")
         if not token and auth.lower().startswith("bearer "):
             token = auth[7:].strip()
         return token
 
-    def _handle(self, request: Request, environ, entry) -> Response | None:
-        path = request.path
-        fault = self._take_fault(path)
-        token = self._token_of(request)
-        if fault == "expire-token" and token:
-            with self._lock:
-                self.tokens.discard(token)
-        if token not in self.tokens:
-            return _envelope_error(401, "unauthorized access", errorCode=401)
-
-        version, resource = self._route(path)
-        cost = TOKEN_COST.get(version or "v1", 20)
-        limit_headers, limited = self._rate(token, cost)
-        if limited is not None:
-            return limited
-
-        if fault == "429":
-            after = self.fault_retry_after
-            return _envelope_error(429, "Too many requests", headers={
-                **limit_headers, "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(after), "Retry-After": str(after)})
-        if fault in ("500", "503"):
-            msg = "Internal server error" if fault == "500" else "Requested service is not available"
-            return _envelope_error(int(fault), msg, headers=limit_headers)
-        if fault == "drop":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                try:
-                    import socket as _socket
-
-                    sock.shutdown(_socket.SHUT_RDWR)
-                except OSError:
-                    pass
+    def authenticate(self, request: Request) -> Response | None:
+        if self._token_of(request) in self.tokens:
             return None
-        if fault == "slow":
-            time.sleep(self.slow_seconds)
+        return envelope_error(401, "unauthorized access", errorCode=401)
 
+    def expire_token(self, request: Request) -> None:
+        self.tokens.discard(self._token_of(request))
+
+    def call_cost(self, request: Request) -> int:
+        return TOKEN_COST[route(request.path)[0]]
+
+    def window_key(self, request: Request) -> Any:
+        return self._token_of(request)
+
+    def _daily_headers(self) -> dict:
+        if self.daily_limit is None:
+            return {}
+        return {"x-daily-ratelimit-token-limit": str(self.daily_limit),
+                "x-daily-ratelimit-token-remaining": str(self.daily_remaining)}
+
+    def limit_headers(self, request: Request, remaining: int | None, reset: float) -> dict:
+        headers = self._daily_headers()
+        headers["x-ratelimit-limit"] = str(self.rate_limit or SHOWN_BURST_LIMIT)
+        if remaining is not None:
+            headers["x-ratelimit-remaining"] = str(remaining)
+        headers["x-ratelimit-reset"] = str(math.ceil(self.rate_window))
+        return headers
+
+    def rate_limited(self, request: Request, policy: str, reset: float) -> Response:
+        headers = self._daily_headers()
+        if policy == DAILY:
+            headers["x-daily-ratelimit-token-remaining"] = "0"
+            headers["Retry-After"] = str(int(86400 - (time.time() % 86400)))  # midnight UTC
+            return envelope_error(429, "Daily API token budget exceeded", headers=headers)
+        headers.update({"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": "0",
+                        "x-ratelimit-reset": f"{reset:.2f}", "Retry-After": f"{reset:.2f}"})
+        return envelope_error(429, "Request over limit", headers=headers)
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        if kind == "429":
+            after = self.retry_after
+            return envelope_error(429, "Too many requests", headers={
+                **self._daily_headers(), "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(after),
+                "Retry-After": str(after)})
+        message = "Internal server error" if kind == "500" else "Requested service is not available"
+        return envelope_error(int(kind), message)
+
+    # -- routes ------------------------------------------------------------------------
+
+    def route(self, request: Request) -> Response:
         if request.method != "GET":
-            return _envelope_error(405, "Method not allowed in the read-only sandbox", headers=limit_headers)
+            return envelope_error(405, "Method not allowed in the read-only sandbox")
+        resource = route(request.path)[1]
         if resource is None:
-            return _envelope_error(404, f"Unknown method {path}", headers=limit_headers)
-        response = self._serve(version, resource, request, limit_headers)
-        if fault == "malformed" and response.status_code == 200:
-            response = Response("<html><body>502 Bad Gateway</body></html>", status=200,
-                                mimetype="application/json", headers=limit_headers)
-        if fault == "truncated" and response.status_code == 200:
-            body = response.get_data()
-            response = Response(body[: max(1, len(body) // 2)], status=200, mimetype="application/json", headers=limit_headers)
-        return response
+            return envelope_error(404, f"Unknown method {request.path}")
+        return self._serve(resource, request)
 
-    def _route(self, path: str) -> tuple[str | None, str | None]:
-        parts = [p for p in path.split("/") if p]
-        if len(parts) == 3 and parts[0] == "api" and parts[1] == "v2" and parts[2] in V2_LISTS:
-            return "v2", parts[2]
-        if len(parts) == 3 and parts[0] == "api" and parts[1] == "v1" and parts[2] in V1_PAGED + V1_UNPAGED:
-            return "v1", parts[2]
-        if len(parts) == 2 and parts[0] == "v1" and parts[1] in V1_PAGED + V1_UNPAGED:
-            return "v1", parts[1]
-        if parts[:2] == ["api", "v2"]:
-            return "v2", None
-        return "v1", None
-
-    def _rate(self, token: str, cost: int) -> tuple[dict, Response | None]:
-        now = time.monotonic()
-        with self._lock:
-            window = self._times.setdefault(token, deque())
-            while window and now - window[0] >= self.burst_window:
-                window.popleft()
-            limit = self.rate_limit
-            daily_left = self.daily_budget - self.daily_used
-            headers = {
-                "x-daily-ratelimit-token-limit": str(self.daily_budget),
-            }
-            if daily_left < cost:
-                headers["x-daily-ratelimit-token-remaining"] = "0"
-                seconds = 86400 - (time.time() % 86400)
-                headers["Retry-After"] = str(int(seconds))
-                return headers, _envelope_error(429, "Daily API token budget exceeded", headers=headers)
-            if limit is not None and len(window) >= limit:
-                reset = max(0.01, self.burst_window - (now - window[0]))
-                headers.update({
-                    "x-daily-ratelimit-token-remaining": str(daily_left),
-                    "x-ratelimit-limit": str(limit), "x-ratelimit-remaining": "0",
-                    "x-ratelimit-reset": f"{reset:.2f}", "Retry-After": f"{reset:.2f}",
-                })
-                return headers, _envelope_error(429, "Request over limit", headers=headers)
-            window.append(now)
-            self.daily_used += cost
-            headers["x-daily-ratelimit-token-remaining"] = str(self.daily_budget - self.daily_used)
-            shown = limit if limit is not None else 80
-            headers.update({
-                "x-ratelimit-limit": str(shown),
-                "x-ratelimit-remaining": str(max(0, shown - len(window))),
-                "x-ratelimit-reset": str(math.ceil(self.burst_window)),
-            })
-            return headers, None
-
-    def _serve(self, version: str, resource: str, request: Request, headers: dict) -> Response:
+    def _serve(self, resource: str, request: Request) -> Response:
         records = self.data.entities.get(resource, [])
         if resource in V1_UNPAGED:
-            return self._json({"success": True, "data": [self._public(r) for r in records]}, headers)
+            return self.json({"success": True, "data": [self._public(r) for r in records]})
         try:
             limit = int(request.args.get("limit", DEFAULT_LIMIT))
         except ValueError:
-            return _envelope_error(400, "limit must be an integer", headers=headers)
+            return envelope_error(400, "limit must be an integer")
         if limit < 1 or limit > MAX_LIMIT:
-            return _envelope_error(400, f"limit must be between 1 and {MAX_LIMIT}", headers=headers)
+            return envelope_error(400, f"limit must be between 1 and {MAX_LIMIT}")
         if resource in V1_PAGED:
             if resource == "recents":
                 if not request.args.get("since_timestamp"):
-                    return _envelope_error(400, "since_timestamp is required", headers=headers)
+                    return envelope_error(400, "since_timestamp is required")
                 records = self.records.recents(request.args.get("since_timestamp"), request.args.get("items"), self._public)
             start = int(request.args.get("start", 0) or 0)
             page = records[start : start + limit]
@@ -226,31 +146,31 @@ class PipedriveSandbox:
             if more:
                 pagination["next_start"] = start + limit
             data = page if resource == "recents" else [self._public(r) for r in page]
-            return self._json({"success": True, "data": data, "additional_data": {"pagination": pagination}}, headers)
+            return self.json({"success": True, "data": data, "additional_data": {"pagination": pagination}})
         cursor = request.args.get("cursor")
         sort_by = request.args.get("sort_by", "id")
         if sort_by not in SORT_KEYS:
-            return _envelope_error(400, f"sort_by must be one of {', '.join(SORT_KEYS)}", headers=headers)
+            return envelope_error(400, f"sort_by must be one of {', '.join(SORT_KEYS)}")
         since = request.args.get("updated_since")
         if since:
             try:
                 since = time_key(since)
             except ValueError:
-                return _envelope_error(400, "updated_since must be RFC3339", headers=headers)
+                return envelope_error(400, "updated_since must be RFC3339")
         status = request.args.get("status") if resource == "deals" else None
         keys, view = self.records.view(resource, sort_by, since, status)
         start = 0
         if cursor:
             position = decode_cursor(resource, cursor, self.records.cursor_generation)
             if position is None:
-                return _envelope_error(400, "Invalid cursor", headers=headers)
+                return envelope_error(400, "Invalid cursor")
             start = bisect.bisect_right(keys, position)
         page = view[start : start + limit]
         more = start + limit < len(view)
         include = set(filter(None, request.args.get("include_fields", "").split(",")))
         data = [self._public(r, include) for r in page]
         next_cursor = encode_cursor(resource, list(keys[start + limit - 1]), self.records.cursor_generation) if more else None
-        return self._json({"success": True, "data": data, "additional_data": {"next_cursor": next_cursor}}, headers)
+        return self.json({"success": True, "data": data, "additional_data": {"next_cursor": next_cursor}})
 
     @staticmethod
     def _public(record: dict, include: set | None = None) -> dict:
@@ -259,48 +179,86 @@ class PipedriveSandbox:
             out["last_activity_id"] = record["_last_activity_id"][0]
         return out
 
-    @staticmethod
-    def _json(body: dict, headers: dict) -> Response:
-        return Response(json.dumps(body, default=str), status=200, mimetype="application/json", headers=headers)
+    # -- the company changes between two audits (tests) --------------------------------
+
+    def put_record(self, table: str, row: dict, when: Any = None) -> dict:
+        """Create or update a canonical contact, company, deal or activity (a note when its
+        type is ``note``), modified at ``when`` (default now)."""
+        entity, record = self._record_of(table, row)
+        return self.records.put(entity, record, _when(when))
+
+    def delete_record(self, table: str, record_id: str, when: Any = None) -> dict:
+        """Delete a contact, company, deal or activity (``note-<id>``: a note)."""
+        entity = self._entity(table)
+        rid = str(record_id)
+        if entity == "activities" and rid.startswith(mapping.NOTE_ID_PREFIX):
+            entity, rid = "notes", rid.removeprefix(mapping.NOTE_ID_PREFIX)
+        return self.records.delete(entity, rid, _when(when))
+
+    def _entity(self, table: str) -> str:
+        if table not in ENTITY_OF_TABLE:
+            raise NotImplementedError(f"the pipedrive sandbox cannot change {table}; it changes "
+                                      f"{', '.join(ENTITY_OF_TABLE)}")
+        return ENTITY_OF_TABLE[table]
+
+    def _record_of(self, table: str, row: dict) -> tuple[str, dict]:
+        entity = self._entity(table)
+        data = self.data
+        if entity == "persons":
+            label_ids = data.options.get("contacts", {}).get("label_ids", {})
+            record = mapping.row_to_person(row, data.custom_fields("contacts", row), label_ids)
+        elif entity == "organizations":
+            record = mapping.row_to_organization(row, data.custom_fields("companies", row))
+        elif entity == "deals":
+            stage = data.stage_id(row)
+            record = mapping.row_to_deal(row, data.custom_fields("deals", row), data.pipeline_id(row), stage)
+        elif row.get("type") == "note":
+            return "notes", mapping.row_to_note(row)
+        else:
+            fields = data.custom["activities"]
+            record = mapping.row_to_activity(row, data.custom_fields("activities", row) if fields else None)
+        if entity in ("persons", "deals"):
+            kept = self.records.get(entity, record["id"])
+            record["_last_activity_id"] = kept.get("_last_activity_id") if kept else (None, row.get("last_activity_at"))
+        return entity, record
 
 
-def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit: int | None = None, **kwargs) -> SandboxHandle:
-    """Serve ``tenant`` as Pipedrive on 127.0.0.1 (an ephemeral port) in a daemon thread.
-
-    kwargs: ``burst_window`` (s, default 2), ``daily_budget`` (tokens, default 1,000,000),
-    ``daily_used`` (tokens already spent today by others), ``fault_retry_after`` (s, the
-    Retry-After of an injected 429), ``slow_seconds`` (delay of an injected slow response).
-    """
-    app = PipedriveSandbox(tenant, token=token, rate_limit=rate_limit, **kwargs)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="pipedrive-sandbox", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-
-    return SandboxHandle(
-        url=url,
-        options={"api_token": token, "base_url": url},
-        stop=stop,
-        requests=app.requests,
-        inject=app.inject,
-        read_only_posts=(),
-        extra={"app": app, "data": app.data},
-    )
+def route(path: str) -> tuple[str, str | None]:
+    """(API version, list resource or None for an unknown path) of a request path."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) == 3 and parts[0] == "api" and parts[1] == "v2" and parts[2] in V2_LISTS:
+        return "v2", parts[2]
+    if len(parts) == 3 and parts[0] == "api" and parts[1] == "v1" and parts[2] in V1_PAGED + V1_UNPAGED:
+        return "v1", parts[2]
+    if len(parts) == 2 and parts[0] == "v1" and parts[1] in V1_PAGED + V1_UNPAGED:
+        return "v1", parts[1]
+    if parts[:2] == ["api", "v2"]:
+        return "v2", None
+    return "v1", None
 
 
-def _envelope_error(status: int, message: str, headers: dict | None = None, **extra) -> Response:
+def envelope_error(status: int, message: str, headers: dict | None = None, **extra) -> Response:
+    """Pipedrive's error envelope."""
     body = {"success": False, "error": message, "error_info": ERROR_INFO, "data": None, "additional_data": None}
     body.update(extra)
-    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers or {})
+    return SandboxApp.json(body, status, headers, content_type="application/json")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):  # the request log is ours, not stderr's
-        pass
+def _when(when: Any) -> str | None:
+    if when is None:
+        return None
+    return v2_time(when) if isinstance(when, datetime) else str(when)
 
-    def log(self, *args, **kwargs):
-        pass
+
+def start_sandbox(tenant: Any, *, token: str = "sandbox-token", tls: bool = False, **kwargs) -> SandboxHandle:
+    """Serve ``tenant`` as Pipedrive on 127.0.0.1 (an ephemeral port); keywords as
+    :class:`PipedriveSandbox`. ``tls=True``: HTTPS with a throwaway CA (``handle.ca_bundle``)."""
+    app = PipedriveSandbox(tenant, token=token, **kwargs)
+
+    def options(served) -> dict:
+        out = {"api_token": token, "base_url": served.url}
+        if served.ca_bundle:
+            out["ca_bundle"] = served.ca_bundle
+        return out
+
+    return start(app, options, tls=tls)

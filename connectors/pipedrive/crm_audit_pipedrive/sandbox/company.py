@@ -7,24 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_audit_core.sandbox.server import tenant_rows
+
 from .. import mapping
 from ..fields import ENUM_TYPES, FIELD_ENTITIES, encode_custom, field_hash, field_to_v2
 from ..values import as_utc, clean
 
 # Pipelines and stages carry a fixed creation time: the tenant has none for them.
 EPOCH = "2020-01-01T00:00:00Z"
-
-
-def tenant_rows(tenant: Any, table: str) -> list[dict]:
-    """Copies of ``table``'s rows of a GeneratedTenant or a plain ``{table: rows}`` dict."""
-    if tenant is None:
-        return []
-    if isinstance(tenant, dict):
-        return [dict(r) for r in tenant.get(table) or []]
-    tables = getattr(tenant, "tables", {}) or {}
-    if table not in tables:
-        return []
-    return [dict(r) for r in tenant.rows(table)]
 
 
 class PipedriveData:
@@ -43,8 +33,8 @@ class PipedriveData:
 
         self._build_roles_and_users(tenant_rows(tenant, "users"))
         stage_rows = tenant_rows(tenant, "stages")
-        pipeline_ids = self._build_pipelines(stage_rows, table_rows["deals"])
-        stages = self._build_stages(stage_rows, table_rows["deals"], pipeline_ids)
+        pipeline_ids = self.pipeline_ids = self._build_pipelines(stage_rows, table_rows["deals"])
+        stages = self.stages = self._build_stages(stage_rows, table_rows["deals"], pipeline_ids)
         self._build_fields(standard, table_rows)
         self._build_activities(others)
         self._build_notes(notes)
@@ -97,7 +87,7 @@ class PipedriveData:
             }
 
         closed_stages = {(clean(s.get("pipeline")), clean(s.get("name"))) for s in stage_rows if clean(s.get("is_closed"))}
-        stage_key_by_id = {str(s["id"]): (clean(s.get("pipeline")), clean(s.get("name"))) for s in stage_rows}
+        stage_key_by_id = self.stage_key_by_id = {str(s["id"]): (clean(s.get("pipeline")), clean(s.get("name"))) for s in stage_rows}
         stages: dict[tuple, dict] = {}
         for s in stage_rows:
             if not clean(s.get("is_closed")):
@@ -164,6 +154,17 @@ class PipedriveData:
                 multi = any(isinstance(v, (list, tuple)) for v in values)
                 defs.append(field_to_v2(table, f, opts, multi=multi))
             self.entities[f"{entity}Fields"] = defs
+
+    def pipeline_id(self, deal: dict) -> int | None:
+        return self.pipeline_ids.get(clean(deal.get("pipeline")))
+
+    def stage_id(self, deal: dict) -> int | None:
+        """The stage a canonical deal is in (for a deal added or changed after the build)."""
+        ref = clean(deal.get("stage"))
+        key = (self.deal_stage.get(str(deal["id"])) or self.stage_key_by_id.get(str(ref))
+               or (clean(deal.get("pipeline")), ref))
+        stage = self.stages.get(key)
+        return stage["id"] if stage else None
 
     def custom_fields(self, table: str, row: dict) -> dict:
         """``row``'s custom columns as the v2 ``custom_fields`` of its record."""

@@ -77,6 +77,27 @@ class CompanyRecords:
             self.deleted.setdefault(entity, {})[record["id"]] = record
             return record
 
+    def get(self, entity: str, record_id) -> dict | None:
+        with self.lock:
+            try:
+                return self._find(entity, record_id)
+            except KeyError:
+                return None
+
+    def put(self, entity: str, record: dict, when: str | None = None) -> dict:
+        """Replace the record with ``record``'s id, or add it; update_time becomes ``when`` (now)."""
+        with self.lock:
+            rows = self.data.entities[entity]
+            for index, kept in enumerate(rows):
+                if kept.get("id") == record["id"]:
+                    rows[index] = record
+                    break
+            else:
+                rows.append(record)
+                rows.sort(key=lambda r: r["id"])
+            self._touched(entity, record, when)
+            return record
+
     def expire_cursors(self) -> None:
         """Every cursor handed out so far becomes invalid (HTTP 400), as an expired one would."""
         with self.lock:
