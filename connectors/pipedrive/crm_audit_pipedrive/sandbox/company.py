@@ -13,6 +13,9 @@ from .. import mapping
 from ..fields import ENUM_TYPES, FIELD_ENTITIES, encode_custom, field_hash, field_to_v2
 from ..values import as_utc, clean
 
+# Canonical company columns Pipedrive keeps in account fields (keyed by hash) -> their label.
+ORG_ACCOUNT_FIELDS = {"domain": "Website", "industry": "Industry", "phone": "Phone"}
+
 # Pipelines and stages carry a fixed creation time: the tenant has none for them.
 EPOCH = "2020-01-01T00:00:00Z"
 
@@ -129,7 +132,10 @@ class PipedriveData:
     def _build_fields(self, standard: dict[str, list[dict]], table_rows: dict[str, list[dict]]) -> None:
         """Field definitions per entity, with options for enum/set values seen in the data."""
         for table, entity in FIELD_ENTITIES.items():
-            defs = [field_to_v2(table, f) for f in standard[table]]
+            # Organizations have no built-in website, industry or phone: they are account
+            # fields (added below), never standard ones as well.
+            defs = [field_to_v2(table, f) for f in standard[table]
+                    if not (table == "companies" and f["name"] in ORG_ACCOUNT_FIELDS)]
             if table == "contacts":
                 segments = self._options_for("contacts", "label_ids", [c.get("segments") or [] for c in table_rows["contacts"]])
                 if not any(d["field_code"] == "label_ids" for d in defs):
@@ -142,7 +148,7 @@ class PipedriveData:
                             d["options"], d["field_type"] = segments, "set"
             if table == "companies":
                 # Website / Industry / Phone are account fields in Pipedrive (keyed by hash).
-                for column, label in (("domain", "Website"), ("industry", "Industry"), ("phone", "Phone")):
+                for column, label in ORG_ACCOUNT_FIELDS.items():
                     defs.append({"field_name": label, "field_code": field_hash(table, column),
                                  "field_type": "varchar", "is_custom_field": True,
                                  "is_optional_response_field": False, "options": None, "subfields": None})
