@@ -13,14 +13,17 @@ way Pipedrive does (shared/CRM-APIS.md section 3):
 * auth by ``x-api-token``, ``?api_token=`` or ``Authorization: Bearer``; anything else
   is a 401 ``{"success":false,"error":"unauthorized access","errorCode":401,...}``;
 * the success and error envelopes, ``x-ratelimit-*`` burst headers (429 once more than
-  ``rate_limit`` requests arrive within ``burst_window`` seconds) and
-  ``x-daily-ratelimit-token-limit/-remaining`` (429 with remaining 0 once the daily
-  token budget is spent);
-* a request log and fault injection (:data:`crm_audit_core.connector.FAULT_KINDS`);
+  ``rate_limit`` requests arrive within ``rate_window`` seconds) and
+  ``x-daily-ratelimit-token-limit/-remaining`` (429 with remaining 0 once the
+  ``daily_limit`` of tokens is spent);
 * for incremental and resumed audits: ``updated_since`` / ``sort_by`` on the v2 lists,
-  ``status=deleted`` on deals, ``/v1/recents``, keyset cursors (``expire_cursors()``
-  invalidates them) and ``update`` / ``add`` / ``delete`` to change the company between
-  two audits.
+  ``status=deleted`` on deals, ``/v1/recents``, keyset cursors (``records.expire_cursors()``
+  invalidates them); ``put_record`` / ``delete_record`` change the company between two
+  audits (canonical rows), ``records.update`` / ``add`` / ``delete`` in Pipedrive's shape.
+
+The request log, fault injection (:data:`crm_audit_core.connector.FAULT_KINDS`), rate
+window, daily counter and the server are the kit's
+(:class:`crm_audit_core.sandbox.server.SandboxApp`).
 
 It is read-only: writes get a 405 envelope and are logged, so tests can assert none.
 
