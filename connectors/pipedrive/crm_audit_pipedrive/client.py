@@ -97,7 +97,8 @@ class PipedriveClient:
             return Verdict.retry(f"HTTP {status} {error_text(response)}".strip(),
                                  retry_after=parse_retry_after(response.headers.get("Retry-After")))
         if status == 400:
-            # Raised, not a verdict: the paging code catches it (an expired cursor).
+            # KIT-GAP: a Verdict cannot carry a connector's own exception type, and the paging
+            # code must tell an expired cursor (400) from other failures: raised here instead.
             raise BadRequest(f"{what}: HTTP 400 {error_text(response)}".strip(), where=self.base_url,
                              hint="this is a request the connector should not make; please report it")
         if status >= 400:

@@ -1,5 +1,6 @@
 """Pipedrive specifics of resumable and incremental audits, end to end through `crm-audit run`
-against the sandbox: a resume after the vendor cursor expired continues by keyset; an
+against the sandbox: the pages read before a connection lost for good are committed and
+never read again; a resume after the vendor cursor expired continues by keyset; an
 audit cut by kill -9 reads no committed page again; --incremental reads only what changed
 (every kind of deletion, notes from /recents) in a bounded number of calls. Losing nothing
 on resume and incremental equals full are the acceptance suite's (test_acceptance.py)."""
@@ -90,6 +91,35 @@ def persons_requests(handle, since: int = 0) -> list[dict]:
 # ---------------------------------------------------------------------------------
 # resumable
 # ---------------------------------------------------------------------------------
+
+
+def test_connection_lost_for_good_mid_table_then_resume(tmp_path, big_tenant):
+    handle = start_sandbox(big_tenant)
+    try:
+        pages = math.ceil(len(big_tenant["contacts"]) / PAGE)
+        handle.inject("500", times=50, path_contains="/api/v2/persons", after=7)  # 8th persons page fails for good
+        out = tmp_path / "audits"
+        first = run(handle, out)
+        assert first.exit_code == 3, first.output
+        [folder] = folders(out)
+        assert json.loads((folder / "state.json").read_text())["status"] == "interrupted"
+        report = json.loads((folder / "report.json").read_text())
+        assert "contacts" in report["audit"]["tenants"][0]["partial_tables"]
+        assert len(snapshot(folder, "contacts")) == 7 * PAGE  # the committed pages, no more
+        handle.app.faults.clear()
+        mark = len(handle.requests)
+        second = run(handle, out, "--resume")
+        assert second.exit_code == 0, second.output
+        assert folders(out) == [folder]
+        assert_complete_and_exact(folder, handle)
+        resumed = persons_requests(handle, mark)
+        assert len(resumed) == pages - 7  # only the pages not committed
+        assert "cursor" in resumed[0]["query"]  # continued where it stopped
+        # tables completed by the first run were not read again
+        again = {r["path"] for r in handle.requests[mark:]}
+        assert "/api/v2/activities" not in again and "/api/v1/notes" not in again and "/api/v2/organizations" not in again
+    finally:
+        handle.stop()
 
 
 def test_resume_after_the_vendor_cursor_expired_continues_by_keyset(tmp_path, big_tenant):
