@@ -81,11 +81,12 @@ class ConnectorUnderTest:
         return generate_tenant(contacts=kw.pop("contacts", self.contacts), seed=kw.pop("seed", self.seed),
                                name=TENANT, as_of=self.as_of, **kw)
 
-    def sandbox(self, tenant, **kw):
+    def sandbox(self, tenant, token: str = TOKEN, **kw):
+        """Start the connector's sandbox serving ``tenant`` (a SandboxHandle; use it with ``with``)."""
         info = self.info()
         if info.sandbox is None:
             raise AssertionError(f"connector {self.name!r} offers no sandbox (ConnectorInfo.sandbox)")
-        return info.sandbox(tenant, token=TOKEN, **{**self.sandbox_kwargs, **kw})
+        return info.sandbox(tenant, token=token, **{**self.sandbox_kwargs, **kw})
 
     def connector_options(self, handle, info=None, **extra) -> dict:
         info = info or self.info()
@@ -152,6 +153,15 @@ def normalize_value(value: Any) -> Any:
     if value == "":
         return None
     return value
+
+
+def option_args(options: dict) -> list[str]:
+    """``crm-audit run`` arguments for connector options: ``--option key=value`` each
+    (values that are not strings as JSON, as the CLI reads them)."""
+    args: list[str] = []
+    for key, value in options.items():
+        args += ["--option", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    return args
 
 
 def comparable_rows(rows: list[dict], skip: tuple[str, ...] = ()) -> list[str]:
