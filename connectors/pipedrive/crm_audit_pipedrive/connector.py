@@ -60,7 +60,6 @@ class PipedriveConnector:
 
     def __init__(self, options: dict, context: ExtractContext | None = None):
         opts = Options(options, "pipedrive")
-        self.options = dict(options or {})
         self.context = context
         self.api_token = opts.secret("api_token")
         self.access_token = opts.secret("access_token")
@@ -68,7 +67,8 @@ class PipedriveConnector:
             raise opts.missing("api_token", "or 'access_token'",
                                hint="set api_token = \"${PIPEDRIVE_TOKEN}\" in the tenant's section")
         self.base_url = base_url(opts.text("company_domain"), opts.text("base_url"))
-        self.page_limit = opts.integer("page_limit", PAGE_LIMIT, minimum=1, maximum=PAGE_LIMIT)
+        # More than Pipedrive's maximum is read as the maximum (as before the kit).
+        self.page_limit = min(PAGE_LIMIT, opts.integer("page_limit", PAGE_LIMIT, minimum=1))
         self.read_notes = opts.boolean("read_notes", True)
         self.client = PipedriveClient(
             self.base_url,
