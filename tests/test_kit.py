@@ -301,3 +301,25 @@ def test_reader_last_page_with_no_position_is_never_read_again():
     resumed = ResumableSink(state=sink.state)
     TableReader(resumed, "contacts").read(sources)
     assert [r["id"] for r in sink.rows["contacts"] + resumed.rows["contacts"]] == ["p1", "p2", "b1"]
+
+
+def test_grouped_yields_the_pages_read_before_a_failure_then_the_error():
+    def pages():
+        yield [1], "p1"
+        yield [2], "p2"
+        raise ConnectorError("lost")
+
+    out = []
+    with pytest.raises(ConnectorError, match="lost"):
+        for item in grouped(pages(), 5, lambda records: [{"id": r} for r in records]):
+            out.append(item)
+    assert out == [([{"id": 1}], "p1"), ([{"id": 2}], "p2")]
+
+
+def test_a_fatal_verdict_can_carry_the_connectors_own_error(crm):
+    class ExpiredCursor(ConnectorError):
+        pass
+
+    policy, _ = policy_for(crm)
+    with pytest.raises(ExpiredCursor):
+        policy.apply("page", Verdict.fatal("400", error=ExpiredCursor("cursor expired")))

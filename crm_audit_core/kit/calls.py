@@ -56,7 +56,7 @@ class Verdict:
     ``Verdict.ok(value)``, ``Verdict.retry(message, retry_after=None)``,
     ``Verdict.rate_limited(message, retry_after=None)``, ``Verdict.auth_failed(message, hint)``,
     ``Verdict.quota_spent(message, hint)``, ``Verdict.unavailable(message, hint)``,
-    ``Verdict.fatal(message, hint)``.
+    ``Verdict.fatal(message, hint, error=None)``.
     """
 
     outcome: str
@@ -64,6 +64,7 @@ class Verdict:
     value: Any = None
     retry_after: float | None = None
     hint: str | None = None
+    error: Exception | None = None  # a connector's own exception to raise instead (FATAL only)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -94,8 +95,10 @@ class Verdict:
         return cls(UNAVAILABLE, message, hint=hint)
 
     @classmethod
-    def fatal(cls, message: str, hint: str | None = None) -> "Verdict":
-        return cls(FATAL, message, hint=hint)
+    def fatal(cls, message: str, hint: str | None = None, error: Exception | None = None) -> "Verdict":
+        """Not retried. ``error``: the connector's own exception (a ConnectorError subclass)
+        to raise, so its paging code can tell this failure from others (an expired cursor)."""
+        return cls(FATAL, message, hint=hint, error=error)
 
 
 class NullProgress:
@@ -233,6 +236,8 @@ class CallPolicy:
                                   hint=verdict.hint or "run the audit after the daily quota resets")
         if verdict.outcome == UNAVAILABLE:
             raise Unavailable(message, where=self.where, hint=verdict.hint)
+        if verdict.error is not None:
+            raise verdict.error
         raise ConnectorError(message, where=self.where, hint=verdict.hint)
 
     def _retrying(self, what: str, once: Callable[[], T]) -> T:

@@ -163,7 +163,8 @@ def grouped(pages: Iterable[tuple[list, Any]], size: int,
     page, each with its own position, so every page is still checkpointed.
 
     ``to_rows`` gets the records of up to ``size`` pages and returns one entry per record
-    (a row, or None for a record to skip)."""
+    (a row, or None for a record to skip). When reading a page fails, the pages read before
+    it come out first (so they are written and checkpointed), then the error."""
     batch: list[tuple[list, Any]] = []
 
     def flush():
@@ -173,11 +174,16 @@ def grouped(pages: Iterable[tuple[list, Any]], size: int,
             yield [r for r in rows[start:start + len(page)] if r is not None], position
             start += len(page)
 
-    for item in pages:
-        batch.append(item)
-        if len(batch) >= size:
+    try:
+        for item in pages:
+            batch.append(item)
+            if len(batch) >= size:
+                yield from flush()
+                batch = []
+    except Exception:
+        if batch:
             yield from flush()
-            batch = []
+        raise
     if batch:
         yield from flush()
 

@@ -97,10 +97,10 @@ class PipedriveClient:
             return Verdict.retry(f"HTTP {status} {error_text(response)}".strip(),
                                  retry_after=parse_retry_after(response.headers.get("Retry-After")))
         if status == 400:
-            # KIT-GAP: a Verdict cannot carry a connector's own exception type, and the paging
-            # code must tell an expired cursor (400) from other failures: raised here instead.
-            raise BadRequest(f"{what}: HTTP 400 {error_text(response)}".strip(), where=self.base_url,
-                             hint="this is a request the connector should not make; please report it")
+            # The paging code tells an expired cursor (400) from other failures by its type.
+            message = f"{what}: HTTP 400 {error_text(response)}".strip()
+            hint = "this is a request the connector should not make; please report it"
+            return Verdict.fatal(message, hint, error=BadRequest(message, where=self.base_url, hint=hint))
         if status >= 400:
             return Verdict.fatal(f"{what}: HTTP {status} {error_text(response)}".strip(),
                                  hint="this is a request the connector should not make; please report it")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from crm_audit_core.kit import Source, TableReader
+from crm_audit_core.kit import Source, TableReader, grouped
 
 from .values import parse_ts
 
@@ -39,25 +39,10 @@ def read_records(sink, table: str, parts: list, *, progress, previous=None, dele
         def rows_of(records):
             return not_stored(sink, table, to_rows(records), recheck_after)
 
-        return Source(name, lambda position: grouped_pages(pages(position), LOOKUP_PAGES, rows_of))
+        return Source(name, lambda position: grouped(pages(position), LOOKUP_PAGES, rows_of))
 
     reader.read([source(*part) for part in parts], meta={"started": started}, previous=previous,
                 deleted_ids=deleted_ids, progress=progress)
-
-
-def grouped_pages(pages, size: int, to_rows):
-    """Pages mapped ``size`` at a time (one lookup for all of them), yielded page by page
-    with their positions, without the rows ``to_rows`` drops (None).
-
-    KIT-GAP: :func:`crm_audit_core.kit.grouped` loses the pages of a group read before a
-    failure (a resumed run reads them again); here they are yielded, so written and
-    checkpointed, before the error goes on."""
-    for chunk in chunks(pages, size):
-        rows = to_rows([record for page, _ in chunk for record in page])
-        start = 0
-        for page, position in chunk:
-            yield [row for row in rows[start:start + len(page)] if row is not None], position
-            start += len(page)
 
 
 def not_stored(sink, table: str, rows: list[dict], recheck_after) -> list:
@@ -84,24 +69,6 @@ def not_stored(sink, table: str, rows: list[dict], recheck_after) -> list:
                 seen.add(row["id"])
         out.append(row)
     return out
-
-
-def chunks(pages, size: int):
-    """Groups of ``size`` items of ``pages``; on a failure, the items read before it come
-    out first (so they are written and checkpointed), then the error."""
-    chunk = []
-    try:
-        for item in pages:
-            chunk.append(item)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    except Exception:
-        if chunk:
-            yield chunk
-        raise
-    if chunk:
-        yield chunk
 
 
 def utc_now() -> datetime:
