@@ -18,6 +18,7 @@ import pluggy
 __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("crm_audit")
+"""Marks a hook implementation: ``@hookimpl def crm_audit_register_checks(register): ...`` (see docs/plugins/hooks.md)."""
 
 from .checks import Check, CheckContext, check  # noqa: E402
 from .connector import ConnectorInfo, ExtractContext, SandboxHandle  # noqa: E402

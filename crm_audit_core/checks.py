@@ -1,4 +1,4 @@
-"""Writing checks: the ``@check`` decorator, :class:`Check` metadata and :class:`CheckContext`.
+"""Writing checks: the ``@check`` decorator, ``Check`` metadata and ``CheckContext``.
 
 A check is a pure function of the snapshot and its settings::
 
@@ -47,6 +47,31 @@ CHECK_ID = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
 
 @dataclass(frozen=True)
 class Check:
+    """A registered check: its metadata and its function. Build it with ``check``.
+
+    The registry validates the metadata when a plugin registers the check
+    (``validate``); a check with bad metadata is refused alone, naming the plugin.
+
+    Attributes:
+        id: unique dotted id, ``area.what-is-wrong`` (lowercase, dashes), e.g.
+            ``security.dormant-users``; it names the fix-list file and the settings section.
+        title: one line naming the problem, shown in every report.
+        step: the audit step it belongs to (see the vocabulary page).
+        area: the score area it counts in: ``usage``, ``security`` or ``data``.
+        severity: ``critical``, ``high``, ``medium``, ``low`` or ``info`` (info never
+            costs score).
+        needs: table -> columns the check reads; when a connector did not supply them the
+            check is ``skipped`` with that reason.
+        description: why it matters (defaults to the function's docstring).
+        remediation: how to fix what it finds; every fix-list row repeats it.
+        func: the function ``f(ctx: CheckContext) -> Result``.
+        settings: documented defaults, overridable in ``crm-audit.toml``
+            (``[checks."<id>"]``); values are coerced to the default's type.
+        settings_help: setting -> one line of help for ``crm-audit checks list`` and docs.
+        object: the canonical object its ids refer to (default: the first table in ``needs``).
+        plugin: the plugin that registered it (filled by the registry).
+    """
+
     id: str
     title: str
     step: str
@@ -109,7 +134,28 @@ def check(
     settings_help: dict[str, str] | None = None,
     object: str | None = None,
 ) -> Callable[[Callable], Check]:
-    """Decorator turning a function ``f(ctx) -> Result`` into a :class:`Check`."""
+    """Decorator turning a function ``f(ctx) -> Result`` into a ``Check``.
+
+    Register the result with ``register(...)`` in your ``crm_audit_register_checks`` hook.
+    The metadata is checked there, not here: an invalid check is refused alone with
+    every problem listed, and the rest of its plugin still loads.
+
+    Args:
+        id: unique dotted id, e.g. ``vip.unowned-vip-contacts``.
+        title: one line naming the problem.
+        step: one of the audit steps (``crm_audit_core.model.STEPS``).
+        area: ``usage``, ``security`` or ``data`` (``crm_audit_core.model.AREAS``).
+        severity: one of ``crm_audit_core.model.SEVERITIES``.
+        needs: table -> columns read; missing ones make the check ``skipped``.
+        description: why it matters (default: the function's docstring).
+        remediation: how to fix what it finds.
+        settings: documented defaults users override in ``crm-audit.toml``.
+        settings_help: one line of help per setting.
+        object: the object its ids refer to (default: the first table of ``needs``).
+
+    Returns:
+        A decorator that returns the ``Check`` (the function stays callable as ``check.func``).
+    """
 
     def wrap(func: Callable) -> Check:
         return Check(
@@ -135,7 +181,25 @@ class SkipCheck(Exception):
 
 
 class CheckContext:
-    """What a check gets: the tenant's snapshot, the as-of date and its settings."""
+    """What a check gets: the tenant's snapshot, the as-of date and its settings.
+
+    The runner builds one per (check, tenant); the test kit's ``run_check`` does the
+    same. In SQL the tenant's canonical tables are plain names (``contacts``, ``deals``,
+    ...) plus ``custom_values``; ``$as_of`` is always bound.
+
+    Attributes:
+        check: the ``Check`` being run (its metadata, e.g. ``ctx.check.id``).
+        tenant: the name of the tenant being audited.
+        connection: the DuckDB cursor whose views are this tenant's tables; prefer
+            ``sql``, ``rows`` and friends, which bind parameters.
+        as_of: the audit date and time (naive UTC ``datetime``); "stale" and "overdue"
+            are measured from it, never from the clock.
+        settings: this check's settings: its defaults overlaid with ``crm-audit.toml``.
+        config: the whole ``crm_audit_core.config.AuditConfig`` (None in some tests).
+        shared: a dict shared by all checks of one tenant's audit, to compute something
+            once (e.g. duplicate clusters) and read it from several checks; namespace
+            the keys.
+    """
 
     def __init__(self, *, check: Check, tenant: str, connection, as_of: datetime, settings: dict,
                  config: Any = None, supplied: dict[str, set[str]] | None = None, shared: dict | None = None):
@@ -166,11 +230,13 @@ class CheckContext:
         return self.connection.execute(query, used)
 
     def rows(self, query: str, **params) -> list[dict]:
+        """Run ``query`` (``$params`` bound as in ``sql``) and return every row as a dict by column name."""
         cursor = self.sql(query, **params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def scalar(self, query: str, **params):
+        """The first column of the first row of ``query``, or None when it returns no row."""
         row = self.sql(query, **params).fetchone()
         return None if row is None else row[0]
 
@@ -179,9 +245,14 @@ class CheckContext:
         return sorted({str(r[0]) for r in self.sql(query, **params).fetchall() if r[0] is not None})
 
     def count(self, table: str, where: str = "TRUE", **params) -> int:
+        """``SELECT count(*) FROM table WHERE where`` with ``$params`` bound; 0 when empty.
+
+        ``table`` and ``where`` are SQL text written by the check, never CRM data.
+        """
         return int(self.scalar(f"SELECT count(*) FROM {table} WHERE {where}", **params) or 0)
 
     def arrow(self, query: str, **params):
+        """The result of ``query`` as a ``pyarrow.Table`` (for checks that compute in Python)."""
         from .store import fetch_arrow
 
         return fetch_arrow(self.sql(query, **params))
@@ -199,7 +270,23 @@ class CheckContext:
         population: int | None = None,
         details: dict | None = None,
     ) -> Result:
-        """A pass/fail result; fails when ``ids`` is non-empty unless ``failed`` says otherwise."""
+        """A pass/fail result; fails when ``ids`` is non-empty unless ``failed`` says otherwise.
+
+        Args:
+            ids (Iterable): the affected records (listed in the fix-list); any non-empty list fails.
+            object: the object the ids refer to (default: the check's ``object``).
+            message: one line for the reports, e.g. "12 of 300 VIP contacts have no owner".
+            metrics: numbers and small structures for reports and ``crm-audit diff``;
+                ``metrics["charts"]`` holds chart specs (see ``crm_audit_core.reports.charts``).
+            groups (Iterable[Iterable]): lists of ids that belong together (e.g. duplicate clusters).
+            failed: force the status (e.g. fail on a ratio with no single record to blame).
+            population: how many records the check examined; the score weighs the share
+                affected (``len(ids) / population``).
+            details: id -> why this record is listed (the fix-list's problem column).
+
+        Returns:
+            A ``crm_audit_core.findings.Result`` with status ``pass`` or ``fail``.
+        """
         ids = [str(i) for i in ids]
         status = "fail" if (failed if failed is not None else bool(ids)) else "pass"
         return self._result(
@@ -212,6 +299,10 @@ class CheckContext:
         )
 
     def skip(self, reason: str) -> Result:
+        """A ``skipped`` result saying why the check could not run here (never a silent pass).
+
+        Raising ``SkipCheck`` does the same from deeper inside a check.
+        """
         return self._result("skipped", reason=reason, message=reason)
 
     def _result(self, status: str, **kw) -> Result:

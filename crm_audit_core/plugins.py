@@ -6,7 +6,7 @@ everything else goes on. ``pm.check_pending()`` then makes a misspelled hook lou
 
 Registration refuses one item at a time: a check with bad metadata, a duplicate check
 id, a malformed or duplicate report format or connector is recorded as a
-:class:`PluginFailure` naming the plugin, the item and why, and the plugin's other
+``PluginFailure`` naming the plugin, the item and why, and the plugin's other
 checks, reporters and connectors still register. Every failure reaches the audit's
 ``plugin_errors`` (terminal summary, report.json, report.md, report.html);
 ``crm-audit run --strict`` refuses to run while there is one.
