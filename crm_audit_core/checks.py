@@ -122,11 +122,11 @@ class Check:
 
 def check(
     *,
-    id: str,
-    title: str,
-    step: str,
-    area: str,
-    severity: str,
+    id: str = "",  # defaults: a missing field is refused at registration (that check alone), not at import
+    title: str = "",
+    step: str = "",
+    area: str = "",
+    severity: str = "",
     needs: dict[str, list[str] | tuple[str, ...]] | None = None,
     description: str = "",
     remediation: str = "",

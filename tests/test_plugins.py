@@ -240,3 +240,29 @@ def test_plugin_errors_reach_every_report(small_folder, tmp_path):
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert 'id="plugin-errors"' in page
     assert "<li class=\"plugin-error\">plugin &#39;Mixed&#39;: check &#39;test.bad-severity&#39; refused" in page
+
+
+def test_a_check_missing_metadata_is_refused_at_registration_not_at_import(tmp_path, monkeypatch):
+    """A forgotten field must not make the module fail to import (which would lose the
+    plugin's other checks and its reporter): the check is refused alone, saying what is missing."""
+    (tmp_path / "half_done_plugin.py").write_text(
+        "from crm_audit_core import Reporter, check, hookimpl\n"
+        "fine = check(id='half.fine', title='Fine', step='security', area='security', severity='low',\n"
+        "             needs={'users': ['id']}, description='d', remediation='r')(lambda ctx: ctx.result())\n"
+        "unfinished = check(id='half.unfinished', title='Unfinished', step='security',\n"
+        "                   needs={'users': ['id']}, description='d', remediation='r')(lambda ctx: ctx.result())\n"
+        "@hookimpl\n"
+        "def crm_audit_register_checks(register):\n"
+        "    register(unfinished)\n"
+        "    register(fine)\n"
+        "@hookimpl\n"
+        "def crm_audit_register_reporters(register):\n"
+        "    register(Reporter('half', lambda audit, context: []))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import half_done_plugin
+
+    registry = build_plugin_manager(extra_plugins=[half_done_plugin])
+    assert "half.fine" in registry.checks and registry.reporters["half"].plugin == "half_done_plugin"
+    [failure] = registry.failures
+    assert str(failure) == ("plugin 'half_done_plugin': check 'half.unfinished' refused: "
+                            "area '' is not one of usage, security, data; severity '' is not one of critical, high, medium, low, info")
