@@ -105,7 +105,7 @@ def validate_tenants(registry: Registry, config: AuditConfig) -> None:
     for tenant in config.tenants:
         info = registry.connectors.get(tenant.connector)
         if info is None:
-            failed = [f for f in registry.failures if tenant.connector in f.name]
+            failed = [f for f in registry.failures if f.item == tenant.connector or (f.item is None and tenant.connector in f.name)]
             hint = str(failed[0]) if failed else f"installed connectors: {', '.join(sorted(registry.connectors))}; pip install crm-audit-{tenant.connector}?"
             raise ConfigError(f"tenant {tenant.name!r} uses unknown connector {tenant.connector!r}", where=where, hint=hint)
         missing = [o for o in info.required_options if tenant.options.get(o) in (None, "")]
@@ -228,6 +228,7 @@ def _link_function(registry: Registry, config: AuditConfig):
     return link
 
 
+BUILTIN_REPORTERS = "crm_audit_core.reports.builtin"
 STATE_FILE = "state.json"
 INCREMENTAL_OVERLAP = timedelta(minutes=10)
 
@@ -381,7 +382,10 @@ def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: 
     history.append({"id": audit.id, "as_of": audit.as_of, "score": (audit.score or {}).get("overall")})
     context = ReportContext(folder=folder, link=_link_function(registry, config), registry=registry, history=history)
     written = []
-    for name, reporter in registry.reporters.items():
+    # Plugins' formats first and report.json last, so a format that fails is named in
+    # report.json (and in the built-in reports written after it).
+    order = sorted(registry.reporters.items(), key=lambda kv: (kv[1].plugin == BUILTIN_REPORTERS, kv[0] == "json"))
+    for name, reporter in order:
         if formats is not None and name not in formats:
             continue
         if formats is None and not reporter.default:
@@ -391,7 +395,8 @@ def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: 
         except Exception as exc:
             if config.debug:
                 raise
-            audit.plugin_errors.append(f"report format {name!r} failed: {type(exc).__name__}: {redact(str(exc))[:200]}")
+            audit.plugin_errors.append(f"plugin {reporter.plugin!r}: report format {name!r} failed: "
+                                       f"{type(exc).__name__}: {redact(str(exc))[:200]}")
     return written
 
 

@@ -266,3 +266,26 @@ def test_a_check_missing_metadata_is_refused_at_registration_not_at_import(tmp_p
     [failure] = registry.failures
     assert str(failure) == ("plugin 'half_done_plugin': check 'half.unfinished' refused: "
                             "area '' is not one of usage, security, data; severity '' is not one of critical, high, medium, low, info")
+
+
+def test_a_report_format_that_fails_is_named_in_report_json(small_folder, tmp_path):
+    import json
+
+    from crm_audit_core.config import AuditConfig, TenantConfig
+    from crm_audit_core.runner import run_audit
+
+    class Fragile:
+        @hookimpl
+        def crm_audit_register_reporters(self, register):
+            def write(audit, context):
+                raise OSError("disk full")
+
+            register(Reporter("fragile", write))
+
+    registry = build_plugin_manager(extra_plugins=[Fragile()])
+    config = AuditConfig(out=tmp_path / "o", tenants=[TenantConfig("t", "files", {"path": str(small_folder)})])
+    audit, folder = run_audit(config, registry=registry, progress=False)
+    line = "plugin 'Fragile': report format 'fragile' failed: OSError: disk full"
+    assert audit.plugin_errors == [line]
+    assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["audit"]["plugin_errors"] == [line]
+    assert "report format &#39;fragile&#39; failed" in (folder / "report.html").read_text(encoding="utf-8")
