@@ -1,7 +1,9 @@
 """The command line (click). Errors are one line; tracebacks only with --debug.
 
 Exit codes: 0 the audit ran (and met --fail-under), 1 below --fail-under,
-2 usage or configuration error, 3 connector failure.
+2 usage or configuration error (a ``--check`` pattern that matches no check; with
+``--strict``, a plugin that failed to load or had a check or report format refused),
+3 connector failure.
 """
 
 from __future__ import annotations
