@@ -183,8 +183,7 @@ def _collect(registry: Registry) -> None:
                               f"register() expects a ConnectorInfo, got {type(info).__name__}")
             if info.name in registry.connectors:
                 other = registry.connectors[info.name].plugin
-                return refuse(plugin_name, "connector", info.name,
-                              f"connector {info.name!r} is registered twice (by {other!r} and {plugin_name!r})")
+                return refuse(plugin_name, "connector", info.name, f"registered twice (by {other!r} and {plugin_name!r})")
             info.plugin = plugin_name
             registry.connectors[info.name] = info
 

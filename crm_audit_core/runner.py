@@ -42,7 +42,7 @@ def select_checks(registry: Registry, config: AuditConfig, patterns: tuple[str, 
     """
     select = list(patterns) or config.select or ["*"]
     if patterns:
-        _refuse_unmatched(registry, config, patterns)
+        _refuse_unmatched(registry, patterns)
     chosen = []
     for check_id, item in sorted(registry.checks.items()):
         if any(fnmatch.fnmatchcase(check_id, p) for p in select) and not any(fnmatch.fnmatchcase(check_id, p) for p in config.skip):
@@ -53,7 +53,7 @@ def select_checks(registry: Registry, config: AuditConfig, patterns: tuple[str, 
     return chosen
 
 
-def _refuse_unmatched(registry: Registry, config: AuditConfig, patterns: tuple[str, ...]) -> None:
+def _refuse_unmatched(registry: Registry, patterns: tuple[str, ...]) -> None:
     import difflib
 
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(cid, p) for cid in registry.checks)]

@@ -289,3 +289,19 @@ def test_a_report_format_that_fails_is_named_in_report_json(small_folder, tmp_pa
     assert audit.plugin_errors == [line]
     assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["audit"]["plugin_errors"] == [line]
     assert "report format &#39;fragile&#39; failed" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_check_patterns_that_select_only_skipped_checks_are_an_error():
+    from crm_audit_core.config import AuditConfig
+    from crm_audit_core.errors import ConfigError
+    from crm_audit_core.runner import select_checks
+
+    registry = build_plugin_manager()
+    config = AuditConfig(skip=["security.*"])
+    assert [c.id for c in select_checks(registry, config, ("security.*", "data.invalid-emails"))] == ["data.invalid-emails"]
+    with pytest.raises(ConfigError) as raised:
+        select_checks(registry, config, ("security.dormant-users",))
+    assert raised.value.one_line() == ("config: --check security.dormant-users selects only checks that the configuration skips "
+                                       "(skip = ['security.*'])")
+    with pytest.raises(ConfigError, match=r"--check 'nope\*' matches no installed check"):
+        select_checks(registry, AuditConfig(), ("nope*",))
