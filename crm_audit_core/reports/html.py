@@ -68,7 +68,7 @@ table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding
 </table>
 {% if audit.plugin_errors %}
 <h2 id="plugin-errors">Plugin problems</h2>
-<section class="card"><p>These plugins, checks or report formats were not loaded, so their checks are missing from this audit:</p>
+<section class="card"><p>Some plugins did not load completely; what is listed here is missing from this audit:</p>
 <ul>{% for e in audit.plugin_errors %}<li class="plugin-error">{{ e }}</li>{% endfor %}</ul></section>
 {% endif %}
 

@@ -46,7 +46,7 @@ def render_markdown(audit: AuditResult) -> str:
         lines.append(f"| {md_escape(t.name)} | {md_escape(t.connector)} | {t.api_calls} | {sum(t.records.values())} | {status} |")
     if audit.plugin_errors:
         lines += ["", "## Plugin problems", "",
-                  "These plugins, checks or report formats were not loaded, so their checks are missing from this audit:", ""]
+                  "Some plugins did not load completely; what is listed here is missing from this audit:", ""]
         lines += [f"- {md_escape(e)}" for e in audit.plugin_errors]
     lines += ["", "## Steps", "", "| step | status | checks | findings |", "|---|---|---|---|"]
     for step in model.STEPS:
