@@ -4,6 +4,7 @@ is in the catalogue; the worked example of 'Writing a check' runs as written."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
@@ -321,3 +322,13 @@ def test_reporter_example_runs_as_written(tmp_path):
     audit = AuditResult(id="a", as_of="2026-11-24", started_at="2026-11-24", results=[result])
     [path] = registry.reporters["txt"].write(audit, ReportContext(folder=tmp_path))
     assert path.read_text(encoding="utf-8") == "acme\tx.y\tpass\t0\n"
+
+
+def test_sphinx_roles_render_as_inline_code():
+    spec = importlib.util.spec_from_file_location("sphinx_roles", REFERENCE / "sphinx_roles.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "the :class:`Check` being run; :func:`~crm_audit_core.read_tenant`; :py:meth:`Check.resolve_settings`"
+    assert module.plain_roles(text) == "the ``Check`` being run; ``read_tenant``; ``Check.resolve_settings``"
+    mkdocs = (DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "- docs/reference/sphinx_roles.py" in mkdocs and "reference/*.py" in mkdocs
