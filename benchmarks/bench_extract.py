@@ -43,7 +43,7 @@ from common import AS_OF, machine  # noqa: E402
 # Salesforce has no per-second limit (only the daily allowance and concurrency): no floor.
 RATES = {
     "hubspot": ({"rate_limit": 100, "rate_window": 10.0}, 100, 10.0),  # 100 / 10 s, HubSpot's lowest tier
-    "pipedrive": ({"rate_limit": 20, "burst_window": 2.0}, 20, 2.0),  # 20 / 2 s, the connector's default
+    "pipedrive": ({"rate_limit": 20, "rate_window": 2.0}, 20, 2.0),  # 20 / 2 s, the connector's default
 }
 
 
@@ -283,12 +283,12 @@ def run_size(info, tenant, contacts: int, rate: str, repeats: int, trace_memory:
         with info.sandbox(tenant, **kwargs) as handle:
             options = dict(handle.options)
             if rate == "vendor" and info.name == "pipedrive":
-                options["burst_limit"] = str(kwargs["rate_limit"])
+                options["rate_limit"] = str(kwargs["rate_limit"])
             if rate == "none" and "rate_limit" in info.options and info.name == "hubspot":
                 options["rate_limit"] = "100000"
                 options["rate_window"] = "1"
             if rate == "none" and info.name == "pipedrive":
-                options["burst_limit"] = "100000"
+                options["rate_limit"] = "100000"
             parent_cpu = time.process_time()  # this process serves the sandbox: its CPU is the sandbox's
             proc = subprocess.run([sys.executable, __file__, "--child", "--connector", info.name]
                                   + (["--trace-memory"] if trace_memory else [])

@@ -51,7 +51,7 @@ def same_rows(a: Path, b: Path, table: str) -> bool:
 
 
 def mutate(handle, tenant, share: float) -> dict:
-    put, delete = handle.extra["put_record"], handle.extra["delete_record"]
+    put, delete = handle.put_record, handle.delete_record
     counts = {}
     top = max(int(r["id"]) for t in TABLES for r in tenant.rows(t))
     referenced = {str(r.get(c)) for t in ("deals", "activities") for r in tenant.rows(t)

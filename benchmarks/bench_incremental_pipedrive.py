@@ -31,7 +31,7 @@ ENTITIES = ("persons", "organizations", "deals", "activities", "notes")
 
 
 def audit(handle, out: Path, *args) -> tuple[int, float]:
-    return audit_sandbox_via_cli("pipedrive", handle, out, {"burst_limit": 1000}, *args)
+    return audit_sandbox_via_cli("pipedrive", handle, out, {"rate_limit": 1000}, *args)
 
 
 COMPARED = {
@@ -59,12 +59,12 @@ def mutate(app, share: float) -> dict:
         field = {"persons": "job_title", "organizations": "name", "deals": "title", "activities": "subject",
                  "notes": "content"}[entity]
         for r in records[:updates]:
-            app.update(entity, r["id"], **{field: f"changed {r['id']}"})
+            app.records.update(entity, r["id"], **{field: f"changed {r['id']}"})
         for i in range(adds):
             top += 1
-            app.add(entity, dict(records[-1], id=top))
+            app.records.add(entity, dict(records[-1], id=top))
         for r in records[updates:updates + deletes]:
-            app.delete(entity, r["id"])
+            app.records.delete(entity, r["id"])
         counts[entity] = n
     return counts
 
@@ -75,11 +75,11 @@ def bench(contacts: int, share: float) -> dict:
     generated = time.perf_counter() - started
     handle = start_sandbox(tenant)
     try:
-        sizes = {e: len(handle.extra["data"].entities[e]) for e in ENTITIES}
+        sizes = {e: len(handle.app.data.entities[e]) for e in ENTITIES}
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "audits"
             full_calls, full_s = audit(handle, out)
-            changes = mutate(handle.extra["app"], share)
+            changes = mutate(handle.app, share)
             inc_calls, inc_s = audit(handle, out, "--incremental")
             again_calls, again_s = audit(handle, out)
             inc_folder, full_folder = sorted(p for p in out.iterdir() if p.is_dir())[-2:]

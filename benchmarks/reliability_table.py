@@ -25,7 +25,7 @@ Every connector sends each API call through the same plumbing (`crm_audit_core/h
   answer, 5xx, a connection reset or dropped connection, a read timeout, a body that is
   not JSON or is cut short) is retried by a tenacity policy: exponential backoff with
   full jitter (`retry_base_delay` × 2^attempt, capped at `retry_max_delay`), at most
-  `max_retries` / `retry_attempts` attempts per call (default 6). The retried call is
+  `retry_attempts` attempts per call (default 6). The retried call is
   the same page, so a page is never skipped and never read twice.
 - **Retry-After.** When the server says how long to wait (`Retry-After`, Pipedrive's
   `x-ratelimit-reset`, HubSpot's rate-limit window headers), that is the floor of the

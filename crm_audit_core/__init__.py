@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pluggy
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 hookimpl = pluggy.HookimplMarker("crm_audit")
 """Marks a hook implementation: ``@hookimpl def crm_audit_register_checks(register): ...`` (see docs/plugins/hooks.md)."""

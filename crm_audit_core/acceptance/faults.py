@@ -46,7 +46,7 @@ TOKEN = "fault-suite-secret-token-7f3a9c"
 # Retry options for a fast suite, applied only where the connector offers the option.
 RETRY_ATTEMPTS = 4
 FAST_OPTIONS = {"retry_base_delay": "0.02", "retry_max_delay": "0.1", "timeout": "2.0"}
-ATTEMPT_OPTION_NAMES = ("max_retries", "retry_attempts")
+ATTEMPT_OPTION_NAMES = ("retry_attempts",)
 # Smaller pages where a connector lets us choose, so a 300-contact tenant still has lists
 # of several pages and a fault can land in the middle of one.
 SMALL_PAGE_OPTIONS = {"page_limit": "100", "batch_size": "200"}

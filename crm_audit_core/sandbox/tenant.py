@@ -46,7 +46,7 @@ class GeneratedTenant:
 
     def copy(self) -> GeneratedTenant:
         """An independent copy to plant on: the fixture ``crm_audit_tenant`` caches tenants
-        for the whole session, so plant on ``crm_audit_tenant(...).copy()``. Cheap: arrow
+        and hands each call a copy of it. Cheap: arrow
         tables are immutable and shared; the manifest is copied."""
         return GeneratedTenant(self.name, self.seed, self.as_of, dict(self.tables), _copy.deepcopy(self.manifest))
 

@@ -114,11 +114,7 @@ def cycle_groups(graph: dict[str, set[str]]) -> list[set[str]]:
 
 # Cycles known and owed a fix, each with where it closes. Remove an entry once it is
 # fixed (test_known_cycles_still_exist says when); never add one to make a test pass.
-KNOWN_CYCLES = [
-    # testing.py re-exports the acceptance suite at import time; acceptance/suite.py
-    # imports testing.option_args inside a function (merged from main at 00ebb18).
-    {"crm_audit_core.testing", "crm_audit_core.acceptance", "crm_audit_core.acceptance.suite"},
-]
+KNOWN_CYCLES: list[set] = []
 
 
 def test_the_import_graph_is_acyclic():

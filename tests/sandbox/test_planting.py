@@ -127,11 +127,11 @@ def test_plant_records_ids_of_another_object(tenant):
 def test_copy_leaves_the_original_and_the_fixture_cache_alone(clean, crm_audit_tenant):
     cached = crm_audit_tenant(contacts=150, seed=3, defects=False)
     rows, manifest = cached.tables["contacts"].num_rows, json.dumps(cached.manifest, sort_keys=True)
-    mine = crm_audit_tenant(contacts=150, seed=3, defects=False).copy()
+    mine = crm_audit_tenant(contacts=150, seed=3, defects=False)  # each call gives its own copy
     mine.add_rows("contacts", [{"first_name": "X"}], defect="example.x")
     mine.edit("users", {"is_admin": True}, {"mfa_enabled": False})
     again = crm_audit_tenant(contacts=150, seed=3, defects=False)
-    assert again is cached and again.tables["contacts"].num_rows == rows
+    assert again is not mine and again.tables["contacts"].num_rows == rows
     assert json.dumps(again.manifest, sort_keys=True) == manifest and again.planted("example.x") == []
     assert mine.planted("example.x") and mine.tables["contacts"].num_rows == rows + 1
 

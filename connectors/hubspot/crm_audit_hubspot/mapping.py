@@ -1,8 +1,10 @@
 """HubSpot JSON <-> canonical rows.
 
-The connector reads with ``to_*`` functions (vendor dict -> canonical row); the sandbox
-serves with ``from_*`` functions (canonical row -> vendor dict). Keeping both directions
-in one module is what makes the round trip (tenant -> sandbox -> connector) checkable.
+The connector reads with ``<entity>_to_row`` functions (vendor dict -> canonical row); the
+sandbox serves CRM objects with ``row_to_<entity>`` functions (canonical row -> vendor
+dict; the sandbox-only shapes of owners, pipelines and emails are in sandbox/builders.py).
+Keeping both directions of CRM objects in one module is what makes the round trip
+(tenant -> sandbox -> connector) checkable.
 
 Property names follow HubSpot's default CRM properties (see shared/CRM-APIS.md 2.3).
 All HubSpot property values are strings or null; timestamps are ISO-8601 UTC strings.
@@ -157,6 +159,17 @@ LOGICAL_TYPE = {
 }
 HUBSPOT_TYPE = {"str": "string", "int": "number", "float": "number", "bool": "bool", "timestamp": "datetime",
                 "list": "enumeration", "json": "json"}
+
+
+def hubspot_type(field_type: str | None) -> str:
+    """The HubSpot property type of a canonical field type (a HubSpot type name passes
+    through; anything else is a string property)."""
+    field_type = field_type or "str"
+    if field_type in HUBSPOT_TYPE:
+        return HUBSPOT_TYPE[field_type]
+    return field_type if field_type in LOGICAL_TYPE else "string"
+
+
 HUBSPOT_FIELD_TYPE = {"string": "text", "number": "number", "bool": "booleancheckbox", "datetime": "date",
                       "enumeration": "checkbox", "json": "text", "date": "date", "phone_number": "phonenumber"}
 
@@ -297,7 +310,7 @@ def custom_value(hubspot_type: str, value: Any) -> Any:
 
 # ---------------------------------------------------------------------------- vendor -> canonical
 
-def to_record(table: str, obj: dict, custom_types: dict[str, str]) -> dict:
+def object_to_row(table: str, obj: dict, custom_types: dict[str, str]) -> dict:
     """A HubSpot CRM object (contacts/companies/deals) -> canonical row (associations added later)."""
     props = obj.get("properties") or {}
     row: dict[str, Any] = {"id": str(obj["id"])}
@@ -312,7 +325,7 @@ def to_record(table: str, obj: dict, custom_types: dict[str, str]) -> dict:
     return row
 
 
-def to_activity(object_type: str, obj: dict, custom_types: dict[str, str]) -> dict:
+def engagement_to_row(object_type: str, obj: dict, custom_types: dict[str, str]) -> dict:
     props = obj.get("properties") or {}
     row: dict[str, Any] = {"id": str(obj["id"]), "type": ACTIVITY_TYPE_OF[object_type]}
     for column, prop in ACTIVITY_COMMON.items():
@@ -335,7 +348,7 @@ def to_activity(object_type: str, obj: dict, custom_types: dict[str, str]) -> di
     return row
 
 
-def to_user(owner: dict, settings_user: dict | None, role_names: dict[str, str]) -> dict:
+def owner_to_row(owner: dict, settings_user: dict | None, role_names: dict[str, str]) -> dict:
     name = " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p) or None
     row = {
         "id": str(owner["id"]),
@@ -355,7 +368,7 @@ def to_user(owner: dict, settings_user: dict | None, role_names: dict[str, str])
     return row
 
 
-def to_login_event(event: dict, owner_of_user: dict[str, str]) -> dict:
+def login_to_row(event: dict, owner_of_user: dict[str, str]) -> dict:
     user_id = event.get("userId")
     return {
         "id": str(event.get("id")),
@@ -368,7 +381,7 @@ def to_login_event(event: dict, owner_of_user: dict[str, str]) -> dict:
     }
 
 
-def to_stages(pipeline: dict) -> list[dict]:
+def pipeline_to_rows(pipeline: dict) -> list[dict]:
     rows = []
     for stage in pipeline.get("stages") or []:
         meta = stage.get("metadata") or {}
@@ -386,7 +399,7 @@ def to_stages(pipeline: dict) -> list[dict]:
     return rows
 
 
-def to_field(table: str, prop: dict) -> dict:
+def property_to_row(table: str, prop: dict) -> dict:
     return {
         "object": table,
         "name": prop["name"],
@@ -398,7 +411,7 @@ def to_field(table: str, prop: dict) -> dict:
     }
 
 
-def to_campaign(email: dict) -> dict:
+def marketing_email_to_row(email: dict) -> dict:
     counters = ((email.get("stats") or {}).get("counters")) or {}
     return {
         "id": str(email["id"]),
@@ -413,7 +426,7 @@ def to_campaign(email: dict) -> dict:
     }
 
 
-def to_platform(details: dict | None, daily_limit: int | None) -> dict:
+def account_to_row(details: dict | None, daily_limit: int | None) -> dict:
     edition = EDITION_BY_DAILY_LIMIT.get(daily_limit) if daily_limit else None
     if edition is None and daily_limit:
         edition = "enterprise" if daily_limit > 1_000_000 else None
@@ -438,7 +451,7 @@ def primary_association(to_items: list[dict]) -> str | None:
 
 # ---------------------------------------------------------------------------- canonical -> vendor
 
-def from_record(table: str, row: dict, custom_names: list[str]) -> dict:
+def row_to_object(table: str, row: dict, custom_names: list[str]) -> dict:
     """A canonical contacts/companies/deals row -> a HubSpot object with all its properties."""
     props: dict[str, Any] = {"hs_object_id": str(row["id"])}
     for column, prop in TYPED_PROPERTIES[table].items():
@@ -458,7 +471,8 @@ def from_record(table: str, row: dict, custom_names: list[str]) -> dict:
             "archived": False}
 
 
-def from_activity(row: dict, custom_names: list[str]) -> tuple[str, dict]:
+def row_to_engagement(row: dict, custom_names: list[str]) -> tuple[str, dict]:
+    """A canonical activities row -> (HubSpot object type, engagement object)."""
     object_type = OBJECT_TYPE_OF_ACTIVITY.get(row.get("type"), "notes")
     props: dict[str, Any] = {"hs_object_id": str(row["id"])}
     for column, prop in ACTIVITY_COMMON.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm_audit_core import ConnectorInfo, hookimpl
 
-from .connector import OPTIONS, make_connector, record_url
+from .connector import OPTIONS, create_connector, record_url
 from .sandbox import start_sandbox
 
 
@@ -13,10 +13,9 @@ def crm_audit_register_connectors(register):
     register(
         ConnectorInfo(
             name="hubspot",
-            factory=make_connector,
+            factory=create_connector,
             description="HubSpot CRM through hubspot-api-client (private-app or OAuth access token)",
-            options=dict(OPTIONS, portal_id="Portal (hub) id, for links into HubSpot in fix-lists",
-                         ui_domain="HubSpot UI domain for links (default app.hubspot.com)"),
+            options=OPTIONS,
             required_options=(),
             sandbox=start_sandbox,
             record_url=record_url,

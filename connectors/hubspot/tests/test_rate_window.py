@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from crm_audit_core.http import RateLimiter, RetryableError
+from crm_audit_core.kit import RATE_LIMITED, RateLimiter, Verdict
 from crm_audit_hubspot.connector import HubSpotConnector
 
 
@@ -28,23 +28,25 @@ class FakeClock:
         self.now += seconds
 
 
-def rate_limited(connector, in_a_row: int, retry_after: str | None = None) -> RetryableError:
+def rate_limited(connector, in_a_row: int, retry_after: str | None = None) -> Verdict:
     headers = {"x-hubspot-ratelimit-max": "100", "x-hubspot-ratelimit-remaining": "0",
                "x-hubspot-ratelimit-interval-milliseconds": "10000"}
     if retry_after is not None:
         headers["retry-after"] = retry_after
-    connector._observe(headers)
-    connector._rate_limited_in_a_row = in_a_row
+    connector.transport.observe(headers)
+    connector.transport._rate_limited_in_a_row = in_a_row
     body = json.dumps({"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}).encode()
-    return connector._error("contacts page", 429, headers, body)
+    verdict = connector.transport.verdict("contacts page", 429, headers, body)
+    assert verdict.outcome == RATE_LIMITED
+    return verdict
 
 
 def test_a_429_waits_for_a_free_slot_then_whole_windows():
     clock = FakeClock()
     connector = HubSpotConnector({"access_token": "t", "base_url": "http://127.0.0.1:9"}, None)
-    connector.limiter = RateLimiter(100, 10.0, clock=clock.clock, sleep=clock.sleep)
-    connector.limiter.acquire()
-    connector.limiter.record()
+    connector.transport.policy.limiter = RateLimiter(100, 10.0, clock=clock.clock, sleep=clock.sleep)
+    connector.transport.limiter.acquire()
+    connector.transport.limiter.record()
     clock.now += 7.0
     first = rate_limited(connector, 1)
     assert first.retry_after == pytest.approx(3.0)  # our call of 7 s ago leaves the window in 3 s
@@ -54,5 +56,5 @@ def test_a_429_waits_for_a_free_slot_then_whole_windows():
 
 def test_the_connector_uses_the_core_limiter_for_its_ten_second_window():
     connector = HubSpotConnector({"access_token": "t", "base_url": "http://127.0.0.1:9"}, None)
-    assert type(connector.limiter) is RateLimiter
-    assert (connector.limiter.max_calls, connector.limiter.per_seconds) == (100, 10.0)
+    assert type(connector.transport.limiter) is RateLimiter
+    assert (connector.transport.limiter.max_calls, connector.transport.limiter.per_seconds) == (100, 10.0)

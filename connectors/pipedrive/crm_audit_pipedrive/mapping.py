@@ -1,7 +1,7 @@
 """Pipedrive JSON <-> canonical rows.
 
 The connector reads with the ``*_to_row`` functions; the sandbox serves a canonical
-tenant with the ``*_from_row`` functions, their inverses. Keeping both directions in one
+tenant with the ``row_to_*`` functions, their inverses. Keeping both directions in one
 module is what makes the round trip (tenant -> sandbox -> connector -> tenant) hold.
 
 Pipedrive facts used here (shared/CRM-APIS.md section 3): v2 records carry ids as
@@ -13,20 +13,14 @@ plus an ``HH:MM`` time; deals say how they were created in ``origin`` (system va
 
 from __future__ import annotations
 
-import hashlib
-import re
-from datetime import date, datetime, timezone
+from datetime import datetime
 from typing import Any
 
-UTC = timezone.utc
-
-# Canonical table -> Pipedrive entity (fields endpoints are "<entity>Fields").
-FIELD_ENTITIES = {
-    "contacts": "person",
-    "companies": "organization",
-    "deals": "deal",
-    "activities": "activity",
-}
+from .fields import FieldCatalog, field_hash
+from .values import (
+    address_from_row, address_to_columns, as_utc, clean, from_id, parse_ts, primary_value, to_id, v1_time, v2_time,
+    v_date,
+)
 
 # The canonical columns this connector fills, per table. A column absent here is one
 # Pipedrive cannot supply (e.g. login history, MFA, lifecycle stage), so the checks that
@@ -57,163 +51,7 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
     "platform": ["vendor", "api_version_used", "api_version_latest", "api_versions_deprecated"],
 }
 
-# Organization fields whose *name* says they hold a canonical column. Pipedrive has no
-# built-in website/industry/phone on organizations; accounts add them as fields (newer
-# accounts get "Website" and "Industry" preset), so they arrive keyed by hash.
-ORG_PROMOTED_FIELDS = {
-    "website": "domain",
-    "domain": "domain",
-    "industry": "industry",
-    "phone": "phone",
-}
-
-# ---------------------------------------------------------------------------------
-# Scalars
-# ---------------------------------------------------------------------------------
-
-
-def to_id(value: Any) -> str | None:
-    """Pipedrive ids are integers (v1 sometimes nests them as ``{"value": id, ...}``)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dict):
-        value = value.get("value", value.get("id"))
-        if value is None:
-            return None
-    return str(value)
-
-
-def from_id(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    return int(value)
-
-
-_V1_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-def parse_ts(value: Any) -> datetime | None:
-    """RFC3339 (v2), ``YYYY-MM-DD HH:MM:SS`` (v1, UTC) or ``YYYY-MM-DD`` -> aware UTC."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    text = str(value).strip()
-    if _V1_TS.match(text):
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    if len(text) == 10:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _as_utc(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    return parse_ts(value)
-
-
-def v2_time(value: Any) -> str | None:
-    dt = _as_utc(value)
-    return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def v1_time(value: Any) -> str | None:
-    dt = _as_utc(value)
-    return None if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def v_date(value: Any) -> str | None:
-    dt = _as_utc(value)
-    return None if dt is None else dt.strftime("%Y-%m-%d")
-
-
-def slug(label: str) -> str:
-    """The canonical name of a custom field from its Pipedrive label ("Customer tier" ->
-    "customer_tier"): Pipedrive has no API name for custom fields, only the hash."""
-    # A parenthetical is an explanation, not part of the name: "Tax ID (NPWP)" -> tax_id.
-    text = re.sub(r"\([^)]*\)", " ", str(label))
-    text = re.sub(r"[^0-9a-zA-Z\u00C0-\uFFFF]+", "_", text.strip().lower())
-    return text.strip("_") or "field"
-
-
-def field_hash(object_name: str, name: str) -> str:
-    """A stable 40-character hash key, as Pipedrive gives custom fields (sandbox side)."""
-    return hashlib.sha1(f"{object_name}:{name}".encode()).hexdigest()
-
-
-def _clean(value: Any) -> Any:
-    """None for NaN and empty strings (pyarrow/pandas hand NaN for missing floats)."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
-# ---------------------------------------------------------------------------------
-# Addresses (v2 organization ``address`` / person ``postal_address``)
-# ---------------------------------------------------------------------------------
-
-_ADDRESS_COLUMNS = ("street", "city", "state", "postal_code", "country")
-
-
-def address_to_columns(address: Any) -> dict:
-    if not isinstance(address, dict):
-        return {c: None for c in _ADDRESS_COLUMNS}
-    route = address.get("route")
-    number = address.get("street_number")
-    street = " ".join(p for p in (route, number) if p) or None
-    if street is None and not any(address.get(k) for k in ("locality", "country", "postal_code")):
-        street = address.get("value") or None
-    return {
-        "street": street,
-        "city": address.get("locality"),
-        "state": address.get("admin_area_level_1"),
-        "postal_code": address.get("postal_code"),
-        "country": address.get("country"),
-    }
-
-
-def address_from_row(row: dict) -> dict | None:
-    parts = {c: _clean(row.get(c)) for c in _ADDRESS_COLUMNS}
-    if not any(parts.values()):
-        return None
-    formatted = ", ".join(str(v) for v in (parts["street"], parts["postal_code"], parts["city"], parts["state"], parts["country"]) if v)
-    return {
-        "value": formatted,
-        "street_number": None,
-        "route": parts["street"],
-        "subpremise": None,
-        "sublocality": None,
-        "locality": parts["city"],
-        "admin_area_level_1": parts["state"],
-        "admin_area_level_2": None,
-        "country": parts["country"],
-        "postal_code": parts["postal_code"],
-        "formatted_address": formatted,
-    }
-
-
-def _primary(items: Any) -> str | None:
-    if not isinstance(items, list) or not items:
-        return None
-    for item in items:
-        if isinstance(item, dict) and item.get("primary") and item.get("value"):
-            return item["value"]
-    first = items[0]
-    return (first.get("value") if isinstance(first, dict) else first) or None
-
-
-# ---------------------------------------------------------------------------------
 # Users (v1) and roles (v1)
-# ---------------------------------------------------------------------------------
 
 
 def user_to_row(user: dict, role_names: dict[str, str]) -> dict:
@@ -235,16 +73,16 @@ def user_to_row(user: dict, role_names: dict[str, str]) -> dict:
     }
 
 
-def user_from_row(row: dict, role_ids: dict[str, int], *, is_you: bool = False) -> dict:
-    admin = bool(_clean(row.get("is_admin")))
-    role = _clean(row.get("role"))
+def row_to_user(row: dict, role_ids: dict[str, int], *, is_you: bool = False) -> dict:
+    admin = bool(clean(row.get("is_admin")))
+    role = clean(row.get("role"))
     return {
         "id": from_id(row["id"]),
-        "name": _clean(row.get("name")),
+        "name": clean(row.get("name")),
         "default_currency": "USD",
         "locale": "en_US",
         "lang": 1,
-        "email": _clean(row.get("email")),
+        "email": clean(row.get("email")),
         "phone": None,
         "activated": True,
         "last_login": v1_time(row.get("last_login_at")),
@@ -252,7 +90,7 @@ def user_from_row(row: dict, role_ids: dict[str, int], *, is_you: bool = False) 
         "modified": None,
         "has_created_company": is_you,
         "access": [{"app": "sales", "admin": admin, "permission_set_id": "admin" if admin else "regular"}],
-        "active_flag": bool(_clean(row.get("is_active"))),
+        "active_flag": bool(clean(row.get("is_active"))),
         "timezone_name": "UTC",
         "timezone_offset": "+00:00",
         "role_id": role_ids.get(role) if role else None,
@@ -262,124 +100,7 @@ def user_from_row(row: dict, role_ids: dict[str, int], *, is_you: bool = False) 
     }
 
 
-# ---------------------------------------------------------------------------------
-# Fields (v2 personFields / organizationFields / dealFields / activityFields)
-# ---------------------------------------------------------------------------------
-
-# Pipedrive field_type -> the field-type vocabulary of the canonical ``fields`` table
-# (string, number, boolean, datetime, enumeration, json).
-FIELD_TYPES = {
-    "varchar": "string", "varchar_auto": "string", "text": "string", "phone": "string",
-    "address": "string", "time": "string", "timerange": "string",
-    "user": "string", "org": "string", "people": "string",
-    "double": "number", "monetary": "number", "int": "number",
-    "date": "datetime", "daterange": "datetime",
-    "enum": "enumeration", "set": "enumeration", "visible_to": "enumeration", "status": "enumeration",
-    "stage": "enumeration", "boolean": "boolean",
-}
-# canonical field type (or logical column type) -> Pipedrive field_type (sandbox side).
-FIELD_TYPES_BACK = {
-    "string": "varchar", "number": "double", "datetime": "date", "enumeration": "enum",
-    "boolean": "enum", "json": "text",
-    "str": "varchar", "float": "double", "int": "double", "timestamp": "date", "list": "set", "bool": "enum",
-}
-ENUM_TYPES = ("enumeration", "boolean", "list", "bool")
-
-
-class FieldCatalog:
-    """The field definitions of one entity: decodes ``custom_fields`` hashes and options."""
-
-    def __init__(self, table: str, fields: list[dict]):
-        self.table = table
-        self.fields = fields
-        self.by_code = {f.get("field_code"): f for f in fields}
-        self.labels_by_option: dict[str, dict[str, str]] = {}
-        for f in fields:
-            opts = f.get("options") or []
-            self.labels_by_option[f.get("field_code")] = {str(o.get("id")): o.get("label") for o in opts if isinstance(o, dict)}
-        self.promoted: dict[str, str] = {}
-        if table == "companies":
-            for f in fields:
-                if f.get("is_custom_field"):
-                    column = ORG_PROMOTED_FIELDS.get(str(f.get("field_name", "")).strip().lower())
-                    if column and column not in self.promoted.values():
-                        self.promoted[f["field_code"]] = column
-
-    def rows(self) -> list[dict]:
-        out = []
-        for f in self.fields:
-            custom = bool(f.get("is_custom_field"))
-            label = f.get("field_name")
-            out.append(
-                {
-                    "object": self.table,
-                    "name": slug(label) if custom else f.get("field_code"),
-                    "label": label,
-                    "type": FIELD_TYPES.get(f.get("field_type"), "string"),
-                    "is_custom": custom,
-                    "raw": f,
-                }
-            )
-        return out
-
-    def option_label(self, code: str, value: Any) -> Any:
-        labels = self.labels_by_option.get(code) or {}
-        if not labels or value is None:
-            return value
-        if isinstance(value, dict):  # include_option_labels form {id, label}
-            return value.get("label")
-        return labels.get(str(value), value)
-
-    def decode(self, custom_fields: Any) -> tuple[dict, dict]:
-        """-> (canonical columns promoted from custom fields, {custom name: value})."""
-        promoted: dict = {}
-        custom: dict = {}
-        if not isinstance(custom_fields, dict):
-            return promoted, custom
-        for code, value in custom_fields.items():
-            field = self.by_code.get(code)
-            if field is None:
-                if value is not None:
-                    custom[code] = value  # a field we were not told about: keep it by hash
-                continue
-            ftype = field.get("field_type")
-            if ftype == "set":
-                if isinstance(value, str):
-                    value = [v for v in value.split(",") if v]
-                value = [self.option_label(code, v) for v in (value or [])] or None
-            elif ftype == "enum":
-                value = self.option_label(code, value)
-            elif ftype in ("monetary",) and isinstance(value, dict):
-                value = value.get("value")
-            elif ftype == "address" and isinstance(value, dict):
-                value = value.get("value") or value.get("formatted_address")
-            if code in self.promoted:
-                promoted[self.promoted[code]] = value
-            elif value is not None and value != "":
-                custom[slug(field.get("field_name"))] = value
-        return promoted, custom
-
-
-def field_to_v2(object_table: str, row: dict, options: list[dict] | None = None, multi: bool = False) -> dict:
-    """A canonical ``fields`` row -> a v2 field definition (sandbox side)."""
-    custom = bool(row.get("is_custom"))
-    ftype = FIELD_TYPES_BACK.get(row.get("type") or "string", "varchar")
-    if options:
-        ftype = "set" if row.get("type") == "list" or multi else "enum"
-    return {
-        "field_name": row.get("label") or row.get("name"),
-        "field_code": field_hash(object_table, row["name"]) if custom else row["name"],
-        "field_type": ftype,
-        "is_custom_field": custom,
-        "is_optional_response_field": False,
-        "options": options,
-        "subfields": None,
-    }
-
-
-# ---------------------------------------------------------------------------------
 # Organizations -> companies, persons -> contacts
-# ---------------------------------------------------------------------------------
 
 
 def organization_to_row(org: dict, catalog: FieldCatalog | None) -> dict:
@@ -401,6 +122,20 @@ def organization_to_row(org: dict, catalog: FieldCatalog | None) -> dict:
     return row
 
 
+def row_to_organization(row: dict, custom_fields: dict) -> dict:
+    """A canonical company -> a v2 organization (sandbox side); ``custom_fields`` already
+    encoded (:func:`.fields.encode_custom`), website/industry/phone added here."""
+    custom = dict(custom_fields)
+    for column in ("domain", "industry", "phone"):
+        custom[field_hash("companies", column)] = clean(row.get(column))
+    return {
+        "id": int(row["id"]), "name": clean(row.get("name")), "owner_id": from_id(clean(row.get("owner_id"))),
+        "add_time": v2_time(row.get("created_at")), "update_time": v2_time(row.get("updated_at")),
+        "is_deleted": False, "visible_to": 3, "address": address_from_row(row), "label_ids": [],
+        "custom_fields": custom,
+    }
+
+
 def person_to_row(
     person: dict,
     catalog: FieldCatalog | None,
@@ -417,8 +152,8 @@ def person_to_row(
         "id": to_id(person.get("id")),
         "first_name": person.get("first_name"),
         "last_name": person.get("last_name"),
-        "email": _primary(person.get("emails", person.get("email"))),
-        "phone": _primary(person.get("phones", person.get("phone"))),
+        "email": primary_value(person.get("emails", person.get("email"))),
+        "phone": primary_value(person.get("phones", person.get("phone"))),
         "title": person.get("job_title"),
         "company_id": org_id,
         "company_name": org_names.get(org_id) if org_id else None,
@@ -435,9 +170,26 @@ def person_to_row(
     return row
 
 
-# ---------------------------------------------------------------------------------
+def row_to_person(row: dict, custom_fields: dict, label_ids: dict[str, int]) -> dict:
+    """A canonical contact -> a v2 person (sandbox side); ``label_ids``: segment -> label option id."""
+    first, last = clean(row.get("first_name")), clean(row.get("last_name"))
+    email, phone = clean(row.get("email")), clean(row.get("phone"))
+    return {
+        "id": int(row["id"]), "name": " ".join(p for p in (first, last) if p) or None,
+        "first_name": first, "last_name": last, "owner_id": from_id(clean(row.get("owner_id"))),
+        "org_id": from_id(clean(row.get("company_id"))),
+        "add_time": v2_time(row.get("created_at")), "update_time": v2_time(row.get("updated_at")),
+        "emails": [{"value": email, "primary": True, "label": "work"}] if email else [],
+        "phones": [{"value": phone, "primary": True, "label": "work"}] if phone else [],
+        "is_deleted": False, "visible_to": 3,
+        "label_ids": [label_ids[str(s)] for s in (row.get("segments") or []) if str(s) in label_ids],
+        "picture_id": None, "postal_address": address_from_row(row),
+        "job_title": clean(row.get("title")), "notes": None, "birthday": None, "im": [],
+        "custom_fields": custom_fields,
+    }
+
+
 # Deals
-# ---------------------------------------------------------------------------------
 
 # Deal ``origin`` (system value: how the deal was created) -> canonical ``source``.
 ORIGIN_TO_SOURCE = {
@@ -506,9 +258,33 @@ def deal_to_row(
     return row
 
 
-# ---------------------------------------------------------------------------------
+def row_to_deal(row: dict, custom_fields: dict, pipeline_id: int | None, stage_id: int | None) -> dict:
+    """A canonical deal -> a v2 deal (sandbox side): closed deals are won or lost by status."""
+    closed, won = bool(clean(row.get("is_closed"))), bool(clean(row.get("is_won")))
+    status = ("won" if won else "lost") if closed else "open"
+    close = row.get("close_date")
+    source = clean(row.get("source"))
+    amount = clean(row.get("amount"))
+    return {
+        "id": int(row["id"]), "title": clean(row.get("name")), "creator_user_id": from_id(clean(row.get("owner_id"))),
+        "owner_id": from_id(clean(row.get("owner_id"))), "person_id": from_id(clean(row.get("contact_id"))),
+        "org_id": from_id(clean(row.get("company_id"))),
+        "pipeline_id": pipeline_id, "stage_id": stage_id,
+        "value": 0 if amount is None else amount, "currency": clean(row.get("currency")),
+        "add_time": v2_time(row.get("created_at")), "update_time": v2_time(row.get("updated_at")),
+        "stage_change_time": v2_time(row.get("updated_at")), "is_deleted": False, "is_archived": False,
+        "status": status, "probability": None, "lost_reason": clean(row.get("lost_reason")), "visible_to": 3,
+        "close_time": v2_time(close) if closed else None,
+        "won_time": v2_time(close) if won else None,
+        "lost_time": v2_time(close) if closed and not won else None,
+        "expected_close_date": None if closed else v_date(close),
+        "label_ids": [], "origin": SOURCE_TO_ORIGIN.get(source) if source else None,
+        "origin_id": None, "channel": None, "channel_id": None, "arr": None, "mrr": None, "acv": None,
+        "custom_fields": custom_fields,
+    }
+
+
 # Activities (v2) and notes (v1)
-# ---------------------------------------------------------------------------------
 
 # Pipedrive's default activity types are call, meeting, task, deadline, email, lunch;
 # accounts add their own (key_string derived from the name, e.g. "sms", "whatsapp").
@@ -561,6 +337,26 @@ def activity_to_row(activity: dict, catalog: FieldCatalog | None = None) -> dict
     return row
 
 
+def row_to_activity(row: dict, custom_fields: dict | None) -> dict:
+    """A canonical activity (not a note) -> a v2 activity (sandbox side)."""
+    due = as_utc(row.get("due_at"))
+    return {
+        "id": int(row["id"]), "subject": clean(row.get("subject")), "type": clean(row.get("type")),
+        "owner_id": from_id(clean(row.get("owner_id"))), "creator_user_id": from_id(clean(row.get("owner_id"))),
+        "is_deleted": False, "add_time": v2_time(row.get("created_at")),
+        "update_time": v2_time(row.get("completed_at") or row.get("created_at")),
+        "deal_id": from_id(clean(row.get("deal_id"))), "lead_id": None,
+        "person_id": from_id(clean(row.get("contact_id"))), "org_id": from_id(clean(row.get("company_id"))),
+        "project_id": None, "due_date": due.strftime("%Y-%m-%d") if due else None,
+        "due_time": due.strftime("%H:%M:%S") if due and due.second else (due.strftime("%H:%M") if due else None),
+        "duration": None, "busy": False, "done": bool(clean(row.get("is_done"))),
+        "marked_as_done_time": v2_time(row.get("completed_at")), "location": None,
+        "participants": [{"person_id": int(row["contact_id"]), "primary": True}] if clean(row.get("contact_id")) else [],
+        "attendees": None, "public_description": None, "priority": None, "note": None,
+        **({"custom_fields": custom_fields} if custom_fields is not None else {}),
+    }
+
+
 NOTE_ID_PREFIX = "note-"
 
 
@@ -584,9 +380,19 @@ def note_to_row(note: dict) -> dict:
     }
 
 
-# ---------------------------------------------------------------------------------
+def row_to_note(row: dict) -> dict:
+    """A canonical activity of type note -> a v1 note (sandbox side)."""
+    return {
+        "id": int(str(row["id"]).removeprefix(NOTE_ID_PREFIX)), "user_id": from_id(clean(row.get("owner_id"))),
+        "deal_id": from_id(clean(row.get("deal_id"))), "person_id": from_id(clean(row.get("contact_id"))),
+        "org_id": from_id(clean(row.get("company_id"))), "lead_id": None,
+        "content": clean(row.get("subject")) or "", "add_time": v1_time(row.get("created_at")),
+        "update_time": v1_time(row.get("created_at")), "active_flag": True,
+        "pinned_to_deal_flag": False, "pinned_to_person_flag": False, "pinned_to_organization_flag": False,
+    }
+
+
 # Pipelines, stages, webhooks, platform
-# ---------------------------------------------------------------------------------
 
 
 def stage_to_row(stage: dict, pipelines: dict[str, str]) -> dict:
@@ -622,6 +428,23 @@ def webhook_to_row(hook: dict) -> dict:
         "last_sync_at": parse_ts(hook.get("last_delivery_time")),
         "created_at": parse_ts(hook.get("add_time")),
         "raw": hook,
+    }
+
+
+def row_to_webhook(row: dict) -> dict:
+    """A canonical integration -> a v1 webhook (sandbox side)."""
+    status = clean(row.get("status")) or "active"
+    kind = clean(row.get("kind"))
+    return {
+        "id": int(row["id"]), "company_id": 1, "owner_id": None, "user_id": None,
+        "event_action": "*", "event_object": "*",
+        "subscription_url": f"https://hooks.example.com/{row['id']}", "version": "2.0",
+        "is_active": 0 if status == "inactive" else 1, "add_time": v1_time(row.get("created_at")),
+        "remove_time": None, "type": WEBHOOK_TYPES.get(kind, "general"),
+        "http_auth_user": None, "http_auth_password": None, "remove_reason": None,
+        "last_delivery_time": v1_time(row.get("last_sync_at")),
+        "last_http_status": 500 if status == "failing" else (200 if row.get("last_sync_at") else None),
+        "admin_id": None, "name": clean(row.get("name")),
     }
 
 

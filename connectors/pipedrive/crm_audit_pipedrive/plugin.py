@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm_audit_core import ConnectorInfo, hookimpl
 
-from .connector import OPTIONS, make_connector, record_url
+from .connector import OPTIONS, create_connector, record_url
 from .sandbox import start_sandbox
 
 
@@ -13,7 +13,7 @@ def crm_audit_register_connectors(register):
     register(
         ConnectorInfo(
             name="pipedrive",
-            factory=make_connector,
+            factory=create_connector,
             description="Pipedrive through its REST API v2 (v1 for users, roles, notes, webhooks); API token or OAuth",
             options=dict(OPTIONS),
             required_options=(),

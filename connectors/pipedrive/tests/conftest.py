@@ -14,7 +14,7 @@ UTC = timezone.utc
 BASE = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 # Fast retries so fault tests stay quick.
-FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "burst_limit": 1000}
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "rate_limit": 1000}
 
 
 def hand_tenant(contacts: int = 1203, companies: int = 240, deals: int = 510, activities: int = 620, seed: int = 7) -> dict:

@@ -7,10 +7,11 @@ import math
 from collections import Counter
 
 from crm_audit_core.extract import MemorySink
-from crm_audit_pipedrive.connector import LOOKUP_PAGES, make_connector
+from crm_audit_pipedrive.connector import create_connector
+from crm_audit_pipedrive.resume import LOOKUP_PAGES
 from crm_audit_pipedrive.sandbox import start_sandbox
 
-FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "burst_limit": 1000}
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "rate_limit": 1000}
 PAGE = 100
 
 
@@ -34,7 +35,7 @@ class CountingSink(MemorySink):
 
 def test_one_lookup_per_few_pages_and_none_for_old_records(tenant):
     with start_sandbox(tenant) as handle:
-        connector = make_connector({**handle.options, **FAST, "page_limit": PAGE})
+        connector = create_connector({**handle.options, **FAST, "page_limit": PAGE})
         sink = CountingSink()
         connector.extract(sink)
     person_chunks = math.ceil(len(tenant["contacts"]) / PAGE / LOOKUP_PAGES)
@@ -51,16 +52,16 @@ def test_one_lookup_per_few_pages_and_none_for_old_records(tenant):
 
 def test_a_person_modified_mid_read_is_stored_once(tenant):
     with start_sandbox(tenant) as handle:
-        app = handle.extra["app"]
+        app = handle.app
         changed = []
 
         def modify_once(table, rows):
             if table == "contacts" and not changed:
                 changed.append(rows[0]["id"])
-                app.update("persons", int(rows[0]["id"]), job_title="Promoted")  # now the latest: met again at the end
+                app.records.update("persons", int(rows[0]["id"]), job_title="Promoted")  # now the latest: met again at the end
 
         sink = CountingSink(on_write=modify_once)
-        make_connector({**handle.options, **FAST, "page_limit": PAGE}).extract(sink)
+        create_connector({**handle.options, **FAST, "page_limit": PAGE}).extract(sink)
     ids = [row["id"] for row in sink.rows["contacts"]]
     assert changed and ids.count(changed[0]) == 1
     assert len(ids) == len(set(ids)) == len(tenant["contacts"])
@@ -70,7 +71,7 @@ def test_a_person_modified_mid_read_is_stored_once(tenant):
 def test_duplicates_within_pages_mapped_together_and_already_committed_are_dropped():
     from datetime import datetime, timedelta, timezone
 
-    from crm_audit_pipedrive.connector import PipedriveConnector
+    from crm_audit_pipedrive.resume import not_stored
 
     now = datetime.now(timezone.utc)
     recent, old = now.isoformat(), (now - timedelta(days=30)).isoformat()
@@ -78,7 +79,7 @@ def test_duplicates_within_pages_mapped_together_and_already_committed_are_dropp
     sink.write("contacts", [{"id": "1", "raw": {"update_time": old}}])
     rows = [{"id": i, "raw": {"update_time": when}} for i, when in
             [("1", recent), ("2", recent), ("3", old), ("2", recent), ("3", old), ("4", None)]]
-    kept = PipedriveConnector._not_stored(sink, "contacts", rows, now - timedelta(minutes=5))
+    kept = not_stored(sink, "contacts", rows, now - timedelta(minutes=5))
     assert [r and r["id"] for r in kept] == [None, "2", "3", None, "3", "4"]  # old rows are not checked
-    assert [r and r["id"] for r in PipedriveConnector._not_stored(sink, "contacts", rows, None)] == \
+    assert [r and r["id"] for r in not_stored(sink, "contacts", rows, None)] == \
         [None, "2", "3", None, None, "4"]

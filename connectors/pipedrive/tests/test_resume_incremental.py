@@ -1,7 +1,9 @@
-"""Resumable and incremental Pipedrive audits, end to end through `crm-audit run` against
-the sandbox: an audit cut by a connection lost for good or by kill -9 continues with
---resume from its last checkpoint; --incremental reads only what changed and carries the
-rest forward, deletions included."""
+"""Pipedrive specifics of resumable and incremental audits, end to end through `crm-audit run`
+against the sandbox: the pages read before a connection lost for good are committed and
+never read again; a resume after the vendor cursor expired continues by keyset; an
+audit cut by kill -9 reads no committed page again; --incremental reads only what changed
+(every kind of deletion, notes from /recents) in a bounded number of calls. Losing nothing
+on resume and incremental equals full are the acceptance suite's (test_acceptance.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from crm_audit_pipedrive.sandbox import start_sandbox
 
 
 PAGE = 100
-FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "burst_limit": 1000}
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "rate_limit": 1000}
 RECORD_TABLES = ("contacts", "companies", "deals", "activities")
 ALL_TABLES = ("users", "stages", "fields", "activities", "companies", "contacts", "deals", "integrations", "platform")
 
@@ -65,7 +67,7 @@ def statuses(folder: Path) -> dict[str, str]:
 
 
 def expected_ids(handle) -> dict[str, list[str]]:
-    e = handle.extra["data"].entities
+    e = handle.app.data.entities
     return {
         "contacts": sorted(str(r["id"]) for r in e["persons"]),
         "companies": sorted(str(r["id"]) for r in e["organizations"]),
@@ -104,7 +106,7 @@ def test_connection_lost_for_good_mid_table_then_resume(tmp_path, big_tenant):
         report = json.loads((folder / "report.json").read_text())
         assert "contacts" in report["audit"]["tenants"][0]["partial_tables"]
         assert len(snapshot(folder, "contacts")) == 7 * PAGE  # the committed pages, no more
-        handle.extra["app"].faults.clear()
+        handle.app.faults.clear()
         mark = len(handle.requests)
         second = run(handle, out, "--resume")
         assert second.exit_code == 0, second.output
@@ -127,9 +129,9 @@ def test_resume_after_the_vendor_cursor_expired_continues_by_keyset(tmp_path, bi
         handle.inject("503", times=50, path_contains="/api/v2/persons", after=5)
         out = tmp_path / "audits"
         assert run(handle, out).exit_code == 3
-        app = handle.extra["app"]
+        app = handle.app
         app.faults.clear()
-        app.expire_cursors()  # every cursor handed out so far is refused now
+        app.records.expire_cursors()  # every cursor handed out so far is refused now
         mark = len(handle.requests)
         assert run(handle, out, "--resume").exit_code == 0
         [folder] = folders(out)
@@ -144,7 +146,7 @@ def test_resume_after_the_vendor_cursor_expired_continues_by_keyset(tmp_path, bi
 
 
 def _config(tmp_path: Path, handle, out: Path) -> Path:
-    opts = {**handle.options, **FAST, "page_limit": PAGE, "burst_limit": 4, "burst_window": 0.4}
+    opts = {**handle.options, **FAST, "page_limit": PAGE, "rate_limit": 4, "rate_window": 0.4}
     lines = [f'[audit]\nout = "{out}"\n', "[tenants.acme]", 'connector = "pipedrive"']
     for key, value in opts.items():
         lines.append(f"{key} = {json.dumps(value)}")
@@ -215,22 +217,22 @@ def custom_values(folder: Path) -> list[tuple]:
 def mutate(app, n_updates=10, n_adds=5, n_deletes=3):
     persons = app.data.entities["persons"]
     for p in persons[:n_updates]:
-        app.update("persons", p["id"], emails=[{"value": f"changed{p['id']}@example.org", "primary": True, "label": "work"}],
+        app.records.update("persons", p["id"], emails=[{"value": f"changed{p['id']}@example.org", "primary": True, "label": "work"}],
                    job_title="Changed")
     template = persons[-1]
     top = max(max(r["id"] for r in app.data.entities[e]) for e in ("persons", "organizations", "deals", "activities"))
     for i in range(n_adds):
-        app.add("persons", dict(template, id=top + 1 + i, first_name=f"New{i}", name=f"New{i} Person"))
+        app.records.add("persons", dict(template, id=top + 1 + i, first_name=f"New{i}", name=f"New{i} Person"))
     for p in persons[n_updates:n_updates + n_deletes]:
-        app.delete("persons", p["id"])
-    app.update("deals", app.data.entities["deals"][0]["id"], title="Renamed deal", value=4242)
-    app.delete("deals", app.data.entities["deals"][1]["id"])
+        app.records.delete("persons", p["id"])
+    app.records.update("deals", app.data.entities["deals"][0]["id"], title="Renamed deal", value=4242)
+    app.records.delete("deals", app.data.entities["deals"][1]["id"])
     org = app.data.entities["organizations"][5]
-    app.update("organizations", org["id"], owner_id=org["owner_id"], address=None)
-    app.delete("activities", app.data.entities["activities"][3]["id"])
-    app.update("activities", app.data.entities["activities"][4]["id"], subject="Rescheduled call")
-    app.delete("notes", app.data.entities["notes"][0]["id"])
-    app.update("notes", app.data.entities["notes"][1]["id"], content="Edited note")
+    app.records.update("organizations", org["id"], owner_id=org["owner_id"], address=None)
+    app.records.delete("activities", app.data.entities["activities"][3]["id"])
+    app.records.update("activities", app.data.entities["activities"][4]["id"], subject="Rescheduled call")
+    app.records.delete("notes", app.data.entities["notes"][0]["id"])
+    app.records.update("notes", app.data.entities["notes"][1]["id"], content="Edited note")
 
 
 def test_incremental_audit_reads_changes_and_equals_the_mutated_tenant(tmp_path, big_tenant):
@@ -239,7 +241,7 @@ def test_incremental_audit_reads_changes_and_equals_the_mutated_tenant(tmp_path,
         out = tmp_path / "audits"
         assert run(handle, out).exit_code == 0
         full_calls = len(handle.requests)
-        mutate(handle.extra["app"])
+        mutate(handle.app)
         mark = len(handle.requests)
         second = run(handle, out, "--incremental")
         assert second.exit_code == 0, second.output
@@ -260,7 +262,7 @@ def test_incremental_audit_reads_changes_and_equals_the_mutated_tenant(tmp_path,
             assert snapshot(incremental, table, columns) == snapshot(full, table, columns), table
         assert custom_values(incremental) == custom_values(full)
         changed = dict(snapshot(incremental, "contacts", "id, email"))
-        first = str(handle.extra["data"].entities["persons"][0]["id"])
+        first = str(handle.app.data.entities["persons"][0]["id"])
         assert changed[first].startswith("changed")
     finally:
         handle.stop()
