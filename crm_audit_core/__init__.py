@@ -24,6 +24,7 @@ import pluggy
 from .version import __version__  # noqa: E402
 
 hookimpl = pluggy.HookimplMarker("crm_audit")
+"""Marks a hook implementation: ``@hookimpl def crm_audit_register_checks(register): ...`` (see docs/plugins/hooks.md)."""
 
 from . import model  # noqa: E402
 from .checks import Check, CheckContext, SkipCheck, check  # noqa: E402

@@ -60,6 +60,27 @@ class Check:
     ``settings`` are the documented defaults (their types are the types users must
     give in crm-audit.toml); ``needs`` the canonical tables and columns the check reads
     (it is skipped, with a reason, when the tenant's connector did not supply them).
+    The registry validates the metadata when a plugin registers the check
+    (:meth:`validate`); a check with bad metadata is refused alone, naming the plugin.
+
+    Attributes:
+        id: unique dotted id, ``area.what-is-wrong`` (lowercase, dashes), e.g.
+            ``security.dormant-users``; it names the fix-list file and the settings section.
+        title: one line naming the problem, shown in every report.
+        step: the audit step it belongs to (see the vocabulary page).
+        area: the score area it counts in: ``usage``, ``security`` or ``data``.
+        severity: ``critical``, ``high``, ``medium``, ``low`` or ``info`` (info never
+            costs score).
+        needs: table -> columns the check reads; when a connector did not supply them the
+            check is ``skipped`` with that reason.
+        description: why it matters (defaults to the function's docstring).
+        remediation: how to fix what it finds; every fix-list row repeats it.
+        func: the function ``f(ctx: CheckContext) -> Result``.
+        settings: documented defaults, overridable in ``crm-audit.toml``
+            (``[checks."<id>"]``); values are coerced to the default's type.
+        settings_help: setting -> one line of help for ``crm-audit checks list`` and docs.
+        object: the canonical object its ids refer to (default: the first table in ``needs``).
+        plugin: the plugin that registered it (filled by the registry).
     """
 
     id: str
@@ -138,11 +159,11 @@ class Check:
 
 def check(
     *,
-    id: str,
-    title: str,
-    step: str,
-    area: str,
-    severity: str,
+    id: str = "",  # defaults: a missing field is refused at registration (that check alone), not at import
+    title: str = "",
+    step: str = "",
+    area: str = "",
+    severity: str = "",
     needs: dict[str, list[str] | tuple[str, ...]] | None = None,
     description: str = "",
     remediation: str = "",
@@ -150,7 +171,28 @@ def check(
     settings_help: dict[str, str] | None = None,
     object: str | None = None,
 ) -> Callable[[Callable], Check]:
-    """Decorator turning a function ``f(ctx) -> Result`` into a :class:`Check`."""
+    """Decorator turning a function ``f(ctx) -> Result`` into a ``Check``.
+
+    Register the result with ``register(...)`` in your ``crm_audit_register_checks`` hook.
+    The metadata is checked there, not here: an invalid check is refused alone with
+    every problem listed, and the rest of its plugin still loads.
+
+    Args:
+        id: unique dotted id, e.g. ``vip.unowned-vip-contacts``.
+        title: one line naming the problem.
+        step: one of the audit steps (``crm_audit_core.model.STEPS``).
+        area: ``usage``, ``security`` or ``data`` (``crm_audit_core.model.AREAS``).
+        severity: one of ``crm_audit_core.model.SEVERITIES``.
+        needs: table -> columns read; missing ones make the check ``skipped``.
+        description: why it matters (default: the function's docstring).
+        remediation: how to fix what it finds.
+        settings: documented defaults users override in ``crm-audit.toml``.
+        settings_help: one line of help per setting.
+        object: the object its ids refer to (default: the first table of ``needs``).
+
+    Returns:
+        A decorator that returns the ``Check`` (the function stays callable as ``check.func``).
+    """
 
     def wrap(func: Callable) -> Check:
         return Check(
@@ -332,11 +374,11 @@ class CheckContext:
         """A pass/fail result; fails when ``ids`` is non-empty unless ``failed`` says otherwise.
 
         Args:
-            ids: the records found (they become the fix-list).
+            ids (Iterable): the records found (they become the fix-list).
             object: the table the ids belong to (default: the check's ``object``).
             message: one line for the report, with the numbers that matter.
             metrics: JSON-able numbers and tables for the report.
-            groups: lists of ids that belong together (e.g. duplicate clusters).
+            groups (Iterable[Iterable]): lists of ids that belong together (e.g. duplicate clusters).
             failed: override pass/fail (e.g. a threshold on a share, not on ids).
             population: how many records were examined (the denominator).
             details: id -> why this record is listed.

@@ -1,7 +1,9 @@
 """The command line (click). Errors are one line; tracebacks only with --debug.
 
 Exit codes: 0 the audit ran (and met --fail-under), 1 below --fail-under,
-2 usage or configuration error, 3 connector failure.
+2 usage or configuration error (a ``--check`` pattern that matches no check; with
+``--strict``, a plugin that failed to load or had a check or report format refused),
+3 connector failure.
 """
 
 from __future__ import annotations
@@ -107,9 +109,10 @@ def _tenant_name(text: str) -> str:
 @click.option("--resume", is_flag=True, help="Continue the newest interrupted audit in the archive folder.")
 @click.option("--incremental", is_flag=True, help="Read only what changed since the last complete audit of each tenant.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
+@click.option("--strict", is_flag=True, help="Refuse to run (exit 2) when a plugin failed to load or had a check or report format refused.")
 @click.pass_context
 def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out, fail_under, check_patterns, survey,
-        resume, incremental, progress):
+        resume, incremental, progress, strict):
     """Run an audit and archive it (report.json, fix-lists, snapshot)."""
     from .runner import run_audit
 
@@ -138,7 +141,7 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out
         raise ConfigError("--resume continues an audit with its own as-of date; leave out --as-of")
     audit, folder = run_audit(config, check_patterns=tuple(check_patterns), progress=progress,
                               console=Console(stderr=True), resume=resume,
-                              incremental=incremental or config.incremental)
+                              incremental=incremental or config.incremental, strict=strict)
     _finish(audit, folder, config.fail_under)
 
 

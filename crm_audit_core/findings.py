@@ -1,4 +1,4 @@
-"""The result model: one :class:`Result` per (check, tenant), gathered in an :class:`AuditResult`.
+"""The result model: one ``Result`` per (check, tenant), gathered in an ``AuditResult``.
 
 Its JSON form is the ``results`` array of report.json (DESIGN.md, Outputs), validated by
 ``crm_audit_core/schemas/report.schema.json``.
@@ -10,25 +10,62 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATUSES = ("pass", "fail", "error", "skipped")
+"""The statuses a ``Result`` may have (see the vocabulary page for what each means)."""
 
 
 @dataclass
 class Affected:
+    """The records a result is about.
+
+    Attributes:
+        object: the canonical object the ids refer to (``contacts``, ``users``, ...).
+        ids: the affected records' ids, as strings (one fix-list row each).
+        population: how many records the check examined, so the score can weigh the
+            share affected; None when the check has no natural population.
+    """
+
     object: str | None = None
     ids: list[str] = field(default_factory=list)
-    # How many records the check examined, so the score can weigh the share affected.
     population: int | None = None
 
     @property
     def count(self) -> int:
+        """How many records are affected (``len(ids)``)."""
         return len(self.ids)
 
     def to_json(self) -> dict:
+        """The ``affected`` object of report.json (with ``count``)."""
         return {"object": self.object, "count": self.count, "ids": list(self.ids), "population": self.population}
 
 
 @dataclass
 class Result:
+    """One check on one tenant: what ``ctx.result(...)`` and ``ctx.skip(...)`` return.
+
+    Its JSON form is one entry of report.json's ``results``.
+
+    Attributes:
+        check_id: the check's id.
+        title: the check's title.
+        step: the check's audit step.
+        area: the check's score area.
+        severity: the check's severity.
+        tenant: the tenant it ran on.
+        status: ``pass``, ``fail``, ``error`` (the check raised; the audit went on) or
+            ``skipped`` (data missing or not applicable; never scored).
+        reason: why it was skipped or errored, or a note such as "based on partial data".
+        message: one line for the reports.
+        metrics: numbers and small structures (dicts, lists) shown in the reports and
+            compared by ``crm-audit diff``; ``metrics["charts"]`` holds chart specs.
+        affected: the ``Affected`` records.
+        groups: lists of ids that belong together (e.g. duplicate clusters).
+        remediation: how to fix it (the check's remediation).
+        details: id -> why this record is listed (the fix-list's problem column).
+        accepted: the whole finding is an accepted risk (config): shown, not scored.
+        accepted_ids: the records covered by an accepted risk.
+        duration_seconds: how long the check took.
+    """
+
     check_id: str
     title: str
     step: str
@@ -42,9 +79,7 @@ class Result:
     affected: Affected = field(default_factory=Affected)
     groups: list[list[str]] = field(default_factory=list)
     remediation: str = ""
-    # Per-record problem text for fix-lists: {id: "why this record is listed"}.
     details: dict[str, str] = field(default_factory=dict)
-    # Set by accepted risks (config): the finding stays visible but leaves the score.
     accepted: bool = False
     accepted_ids: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
@@ -54,6 +89,7 @@ class Result:
             raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
 
     def to_json(self) -> dict:
+        """This result as one entry of report.json's ``results``."""
         return {
             "check_id": self.check_id,
             "title": self.title,
@@ -76,6 +112,7 @@ class Result:
 
     @classmethod
     def from_json(cls, data: dict) -> "Result":
+        """Read one entry of report.json's ``results`` back (archived audits, ``crm-audit diff``)."""
         affected = data.get("affected") or {}
         return cls(
             check_id=data["check_id"],
@@ -100,23 +137,52 @@ class Result:
 
 @dataclass
 class TenantInfo:
+    """What happened to one tenant's extraction.
+
+    Attributes:
+        name: the tenant's name (``[tenants.<name>]``).
+        connector: the connector that read it.
+        api_calls: calls made to the CRM's API.
+        records: table -> rows in the snapshot.
+        partial_tables: tables begun but not completed.
+        error: the error that stopped extraction, in one line (None when it finished).
+        notes: lines the connector or the runner add (incremental read, tables not supplied, ...).
+        record_url_template: how the reports link records into the CRM.
+    """
+
     name: str
     connector: str
     api_calls: int = 0
     records: dict[str, int] = field(default_factory=dict)
-    # Tables begun but not completed, and the error that stopped extraction (if any).
     partial_tables: list[str] = field(default_factory=list)
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     record_url_template: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        """One entry of report.json's ``audit.tenants``."""
         data = asdict(self)
         return data
 
 
 @dataclass
 class AuditResult:
+    """A whole audit: what every reporter reads and what report.json holds.
+
+    Attributes:
+        id: the audit id, also its archive folder's name (``20261124T090000Z``).
+        as_of: the audit date (ISO 8601).
+        started_at: when the audit started (ISO 8601).
+        finished_at: when it finished (ISO 8601; empty while running).
+        tool_version: the crm-audit version.
+        tenants: one ``TenantInfo`` per tenant.
+        results: one ``Result`` per (check, tenant).
+        score: ``{"overall": 0-100 or None, "areas": {area: score}}``.
+        plugin_errors: one line per plugin problem: a plugin that failed to load, a
+            check or report format refused at registration, a report format that failed
+            to write. Shown in the terminal summary and every report.
+    """
+
     id: str
     as_of: str
     started_at: str
@@ -128,6 +194,7 @@ class AuditResult:
     plugin_errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
+        """report.json (``schema_version`` 1, ``crm_audit_core/schemas/report.schema.json``)."""
         return {
             "schema_version": 1,
             "audit": {
@@ -145,6 +212,7 @@ class AuditResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "AuditResult":
+        """Read report.json back (``crm-audit report``, ``history``, ``diff``)."""
         audit = data["audit"]
         tenants = [TenantInfo(**{k: v for k, v in t.items() if k in TenantInfo.__dataclass_fields__}) for t in audit.get("tenants", [])]
         return cls(
@@ -160,4 +228,5 @@ class AuditResult:
         )
 
     def failed(self) -> list[Result]:
+        """The results with status ``fail`` (accepted risks included)."""
         return [r for r in self.results if r.status == "fail"]

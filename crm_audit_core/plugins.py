@@ -4,6 +4,13 @@ Built inside each session (no module-level manager). Each entry point is loaded 
 own ``try``: a plugin that fails to import is recorded with its name and the error, and
 everything else goes on. ``pm.check_pending()`` then makes a misspelled hook loud.
 
+Registration refuses one item at a time: a check with bad metadata, a duplicate check
+id, a malformed or duplicate report format or connector is recorded as a
+``PluginFailure`` naming the plugin, the item and why, and the plugin's other
+checks, reporters and connectors still register. Every failure reaches the audit's
+``plugin_errors`` (terminal summary, report.json, report.md, report.html);
+``crm-audit run --strict`` refuses to run while there is one.
+
 Environment:
 * ``CRM_AUDIT_DISABLE_PLUGIN_AUTOLOAD=1`` loads no installed plugin (built-ins only);
 * ``CRM_AUDIT_DISABLE_PLUGINS=name,name`` skips the named entry points;
@@ -13,6 +20,7 @@ Environment:
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,9 +32,11 @@ from . import hookspecs
 from .checks import Check
 from .connector import ConnectorInfo
 from .errors import PluginError
+from .reports import Reporter
 from .secrets import redact
 
 ENTRY_POINT_GROUP = "crm_audit"
+REPORTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 BUILTIN_PLUGINS = ("crm_audit_core.files_connector", "crm_audit_core.reports.builtin")
 
 # Plugins registered for the current test only (crm_audit_core.testing's fixture).
@@ -35,16 +45,32 @@ TEST_PLUGINS: list = []
 
 @dataclass
 class PluginFailure:
+    """Something a plugin offered that was not loaded, in one line.
+
+    Attributes:
+        name: the plugin (entry-point name, or the module/object name of a built-in or
+            test plugin).
+        error: why, in one line.
+        kind: ``"plugin"`` when the plugin as a whole failed (import error, unknown hook,
+            a registration hook that raised); ``"check"``, ``"reporter"`` or
+            ``"connector"`` when only that item was refused.
+        item: the refused check id, report format or connector name (None for ``"plugin"``).
+    """
+
     name: str
     error: str
+    kind: str = "plugin"
+    item: str | None = None
 
     def __str__(self) -> str:
-        return f"plugin {self.name!r} failed to load: {self.error}"
+        if self.item is None:
+            return f"plugin {self.name!r} failed to load: {self.error}"
+        return f"plugin {self.name!r}: {self.kind} {self.item!r} refused: {self.error}"
 
 
 @dataclass
 class Registry:
-    """Everything the plugins registered, validated at the door."""
+    """Everything the plugins registered, validated at the door, and what was refused."""
 
     pm: pluggy.PluginManager
     connectors: dict[str, ConnectorInfo] = field(default_factory=dict)
@@ -55,7 +81,12 @@ class Registry:
 
     @property
     def hook(self):
+        """The pluggy hook relay (``registry.hook.crm_audit_result(...)``)."""
         return self.pm.hook
+
+    def refused(self, kind: str) -> dict[str, PluginFailure]:
+        """The refused items of one kind (``"check"``, ``"reporter"``, ``"connector"``) by name."""
+        return {f.item: f for f in self.failures if f.kind == kind and f.item is not None}
 
 
 def _plugin_name(pm: pluggy.PluginManager, plugin) -> str:
@@ -94,7 +125,10 @@ def build_plugin_manager(*, autoload: bool | None = None, extra_plugins: list | 
                     except Exception:
                         pass
     for plugin in [*TEST_PLUGINS, *extra_plugins]:
-        name = getattr(plugin, "__name__", None) or f"plugin-{id(plugin)}"
+        # Modules by their name, objects by their class's name, so refusals name something readable.
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if pm.get_plugin(name) is not None or pm.is_blocked(name):
+            name = f"{name}-{id(plugin)}"
         pm.register(plugin, name=name)
         registry.versions.setdefault(name, "registered")
 
@@ -137,13 +171,19 @@ def _call_register(registry: Registry, hook_name: str, make_register) -> None:
 
 
 def _collect(registry: Registry) -> None:
+    """Call the three registration hooks; each ``register`` refuses one bad item and returns."""
+
+    def refuse(plugin_name: str, kind: str, item, why: str) -> None:
+        registry.failures.append(PluginFailure(plugin_name, redact(why), kind=kind, item=str(item)))
+
     def connectors(plugin_name):
         def register(info: ConnectorInfo):
             if not isinstance(info, ConnectorInfo):
-                raise PluginError(f"register() expects a ConnectorInfo, got {type(info).__name__}")
+                return refuse(plugin_name, "connector", getattr(info, "name", type(info).__name__),
+                              f"register() expects a ConnectorInfo, got {type(info).__name__}")
             if info.name in registry.connectors:
                 other = registry.connectors[info.name].plugin
-                raise PluginError(f"connector {info.name!r} is registered twice (by {other!r} and {plugin_name!r})")
+                return refuse(plugin_name, "connector", info.name, f"registered twice (by {other!r} and {plugin_name!r})")
             info.plugin = plugin_name
             registry.connectors[info.name] = info
 
@@ -152,22 +192,40 @@ def _collect(registry: Registry) -> None:
     def checks(plugin_name):
         def register(item: Check):
             if not isinstance(item, Check):
-                raise PluginError(f"register() expects a Check (use the @check decorator), got {type(item).__name__}")
+                name = getattr(item, "__name__", type(item).__name__)
+                return refuse(plugin_name, "check", name,
+                              f"register() expects a Check (use the @check decorator), got {type(item).__name__}")
             item = _with_plugin(item, plugin_name)
-            item.validate()
+            try:
+                item.validate()
+            except PluginError as exc:
+                # validate() names the check and the plugin; keep only the reasons here.
+                return refuse(plugin_name, "check", item.id, exc.message.split(" is invalid: ", 1)[-1])
             if item.id in registry.checks:
                 other = registry.checks[item.id].plugin
-                raise PluginError(f"check {item.id!r} is registered twice (by {other!r} and {plugin_name!r})")
+                return refuse(plugin_name, "check", item.id, f"registered twice (by {other!r} and {plugin_name!r})")
             registry.checks[item.id] = item
 
         return register
 
     def reporters(plugin_name):
-        def register(reporter):
-            if reporter.name in registry.reporters:
-                raise PluginError(f"report format {reporter.name!r} is registered twice")
+        def register(reporter: Reporter):
+            name = getattr(reporter, "name", None)
+            if not isinstance(reporter, Reporter):
+                return refuse(plugin_name, "reporter", name or type(reporter).__name__,
+                              f"register() expects a Reporter, got {type(reporter).__name__}")
+            problems = []
+            if not isinstance(name, str) or not REPORTER_NAME.match(name):
+                problems.append("name must be a short lowercase word (letters, digits, dashes)")
+            if not callable(reporter.write):
+                problems.append("write is not callable")
+            if problems:
+                return refuse(plugin_name, "reporter", name, "; ".join(problems))
+            if name in registry.reporters:
+                other = registry.reporters[name].plugin
+                return refuse(plugin_name, "reporter", name, f"registered twice (by {other!r} and {plugin_name!r})")
             reporter.plugin = plugin_name
-            registry.reporters[reporter.name] = reporter
+            registry.reporters[name] = reporter
 
         return register
 

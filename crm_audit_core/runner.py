@@ -20,7 +20,7 @@ from .version import __version__
 from .checks import Check, CheckContext, SkipCheck
 from .connector import PreviousSnapshot
 from .config import AuditConfig, coerce_setting
-from .errors import ConfigError, CrmAuditError
+from .errors import ConfigError, CrmAuditError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import Affected, AuditResult, Result, TenantInfo
 from .plugins import Registry, build_plugin_manager
@@ -35,12 +35,47 @@ def _now() -> datetime:
 
 
 def select_checks(registry: Registry, config: AuditConfig, patterns: tuple[str, ...] = ()) -> list[Check]:
+    """The checks to run: ``patterns`` (``--check``) or ``select`` in crm-audit.toml, minus ``skip``.
+
+    A ``--check`` pattern that matches no installed check is a usage error (ConfigError,
+    exit 2) naming the pattern, never an audit that runs nothing and passes.
+    """
     select = list(patterns) or config.select or ["*"]
+    if patterns:
+        _refuse_unmatched(registry, patterns)
     chosen = []
     for check_id, item in sorted(registry.checks.items()):
         if any(fnmatch.fnmatchcase(check_id, p) for p in select) and not any(fnmatch.fnmatchcase(check_id, p) for p in config.skip):
             chosen.append(item)
+    if patterns and not chosen:
+        raise ConfigError(f"--check {' '.join(patterns)} selects only checks that the configuration skips",
+                          where=str(config.path or "config"), hint=f"skip = {list(config.skip)}")
     return chosen
+
+
+def _refuse_unmatched(registry: Registry, patterns: tuple[str, ...]) -> None:
+    import difflib
+
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(cid, p) for cid in registry.checks)]
+    if not unmatched:
+        return
+    names = ", ".join(repr(p) for p in unmatched)
+    refused = [f for f in registry.refused("check").values() if any(fnmatch.fnmatchcase(f.item, p) for p in unmatched)]
+    if refused:
+        hint = str(refused[0])
+    else:
+        near = difflib.get_close_matches(unmatched[0], list(registry.checks), n=1)
+        hint = (f"did you mean {near[0]!r}? " if near else "") + "see `crm-audit checks list`"
+    raise ConfigError(f"--check {names} matches no installed check", hint=hint)
+
+
+def refuse_plugin_failures(registry: Registry) -> None:
+    """``--strict``: any plugin failure (import error, refused check or reporter) stops the audit."""
+    if registry.failures:
+        n = len(registry.failures)
+        listed = "; ".join(str(f) for f in registry.failures)
+        raise PluginError(f"--strict: {n} plugin failure{'s' if n > 1 else ''}, nothing was run: {listed}",
+                          hint="fix or uninstall the plugin, or leave it out with CRM_AUDIT_DISABLE_PLUGINS=name")
 
 
 def resolve_settings(registry: Registry, config: AuditConfig) -> dict[str, dict]:
@@ -50,7 +85,7 @@ def resolve_settings(registry: Registry, config: AuditConfig) -> dict[str, dict]
     for check_id, values in config.check_settings.items():
         if check_id not in registry.checks:
             if registry.failures:
-                continue  # its plugin may be the one that failed to load (reported separately)
+                continue  # its plugin failed to load or the check was refused (reported separately)
             near = [c for c in registry.checks if c.split(".")[-1] == check_id.split(".")[-1]]
             hint = f"did you mean {near[0]!r}?" if near else "see `crm-audit checks list`"
             raise ConfigError(f"[checks.{check_id!r}] names no installed check", where=where, hint=hint)
@@ -70,7 +105,7 @@ def validate_tenants(registry: Registry, config: AuditConfig) -> None:
     for tenant in config.tenants:
         info = registry.connectors.get(tenant.connector)
         if info is None:
-            failed = [f for f in registry.failures if tenant.connector in f.name]
+            failed = [f for f in registry.failures if f.item == tenant.connector or (f.item is None and tenant.connector in f.name)]
             hint = str(failed[0]) if failed else f"installed connectors: {', '.join(sorted(registry.connectors))}; pip install crm-audit-{tenant.connector}?"
             raise ConfigError(f"tenant {tenant.name!r} uses unknown connector {tenant.connector!r}", where=where, hint=hint)
         missing = [o for o in info.required_options if tenant.options.get(o) in (None, "")]
@@ -193,6 +228,7 @@ def _link_function(registry: Registry, config: AuditConfig):
     return link
 
 
+BUILTIN_REPORTERS = "crm_audit_core.reports.builtin"
 STATE_FILE = "state.json"
 INCREMENTAL_OVERLAP = timedelta(minutes=10)
 
@@ -235,7 +271,7 @@ def find_previous(out: Path, tenant: str, connector: str, before: str) -> Previo
 
 def run_audit(config: AuditConfig, *, registry: Registry | None = None, console: Console | None = None,
               check_patterns: tuple[str, ...] = (), progress: bool | None = None,
-              resume: bool = False, incremental: bool = False) -> tuple[AuditResult, Path]:
+              resume: bool = False, incremental: bool = False, strict: bool = False) -> tuple[AuditResult, Path]:
     """Run a whole audit; returns the result and its archive folder.
 
     ``resume``: continue the newest interrupted audit in ``config.out`` (same folder,
@@ -243,9 +279,13 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
     continues from its last checkpoint, others read their tenant again.
     ``incremental``: connectors that support it read only what changed since the last
     complete audit of the same tenant and take the rest from its snapshot.
+    ``strict``: a plugin that failed to load or had a check or reporter refused stops
+    the audit before anything is read or archived (PluginError, exit 2).
     """
     registry = registry or build_plugin_manager()
     console = console or Console(stderr=True)
+    if strict:
+        refuse_plugin_failures(registry)
     validate_tenants(registry, config)
     settings = resolve_settings(registry, config)
     checks = select_checks(registry, config, check_patterns)
@@ -342,7 +382,10 @@ def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: 
     history.append({"id": audit.id, "as_of": audit.as_of, "score": (audit.score or {}).get("overall")})
     context = ReportContext(folder=folder, link=_link_function(registry, config), registry=registry, history=history)
     written = []
-    for name, reporter in registry.reporters.items():
+    # Plugins' formats first and report.json last, so a format that fails is named in
+    # report.json (and in the built-in reports written after it).
+    order = sorted(registry.reporters.items(), key=lambda kv: (kv[1].plugin == BUILTIN_REPORTERS, kv[0] == "json"))
+    for name, reporter in order:
         if formats is not None and name not in formats:
             continue
         if formats is None and not reporter.default:
@@ -352,7 +395,8 @@ def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: 
         except Exception as exc:
             if config.debug:
                 raise
-            audit.plugin_errors.append(f"report format {name!r} failed: {type(exc).__name__}: {redact(str(exc))[:200]}")
+            audit.plugin_errors.append(f"plugin {reporter.plugin!r}: report format {name!r} failed: "
+                                       f"{type(exc).__name__}: {redact(str(exc))[:200]}")
     return written
 
 

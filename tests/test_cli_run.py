@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from crm_audit_core.cli import main
+from crm_audit_core.reports.markdown import md_escape
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "crm_audit_core" / "schemas" / "report.schema.json").read_text())
 
@@ -191,3 +192,128 @@ def test_trace_shows_each_registration_call_once():
     assert traced.count("[crm-audit trace] crm_audit_register_checks [standard] [hook]") == 1
     assert "[crm-audit trace] crm_audit_register_checks [example] [hook]" in traced
     assert any(line.startswith("[crm-audit trace] crm_audit_register_connectors [hubspot]") for line in traced)
+
+
+def _no_audit_archived(out: Path) -> bool:
+    return not out.exists() or not [p for p in out.iterdir() if p.is_dir()]
+
+
+def test_check_pattern_matching_nothing_is_a_usage_error(small_folder, tmp_path):
+    out = tmp_path / "o"
+    result = run_cli("run", "--files", str(small_folder), "--out", str(out), "--no-progress", "--check", "nosuch.*")
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.strip()]
+    assert errors == ["error: --check 'nosuch.*' matches no installed check (see `crm-audit checks list`)"]
+    assert "Score" not in result.output and _no_audit_archived(out)
+
+
+def test_check_patterns_name_only_those_matching_nothing(small_folder, tmp_path):
+    out = tmp_path / "o"
+    result = run_cli("run", "--files", str(small_folder), "--out", str(out), "--no-progress",
+                     "--check", "security.*", "--check", "security.dormant-user", "--check", "zzz")
+    assert result.exit_code == 2 and _no_audit_archived(out)
+    [line] = result.output.splitlines()
+    assert line.startswith("error: --check 'security.dormant-user', 'zzz' matches no installed check")
+    assert "did you mean 'security.dormant-users'?" in line and "crm-audit checks list" in line
+
+
+def test_check_pattern_naming_a_refused_check_says_why(small_folder, tmp_path, crm_audit_plugin):
+    from crm_audit_core import check, hookimpl
+
+    @check(id="test.refused", title="Refused", step="nowhere", area="data", severity="low",
+           needs={"contacts": ["id"]}, description="d", remediation="r")
+    def refused(ctx):
+        return ctx.result()
+
+    class Refusing:
+        @hookimpl
+        def crm_audit_register_checks(self, register):
+            register(refused)
+
+    crm_audit_plugin(Refusing())
+    result = run_cli("run", "--files", str(small_folder), "--out", str(tmp_path / "o"), "--no-progress", "--check", "test.refused")
+    assert result.exit_code == 2
+    assert "--check 'test.refused' matches no installed check (plugin 'Refusing': check 'test.refused' refused: step 'nowhere'" in result.output
+
+
+class _BadCheckAndReporter:
+    """A plugin whose second check has bad metadata; its first check and its reporter are fine."""
+
+    def __init__(self):
+        from crm_audit_core import check
+
+        meta = dict(title="T", area="data", needs={"contacts": ["id"]}, description="d", remediation="r")
+        self.good = check(id="test.good", step="missing-data", severity="low", **meta)(lambda ctx: ctx.result(ids=["10"]))
+        self.bad = check(id="test.bad", step="missing-data", severity="urgent", **meta)(lambda ctx: ctx.result())
+
+    from crm_audit_core import hookimpl
+
+    @hookimpl
+    def crm_audit_register_checks(self, register):
+        register(self.bad)
+        register(self.good)
+
+    @hookimpl
+    def crm_audit_register_reporters(self, register):
+        from crm_audit_core import Reporter
+
+        def write(audit, context):
+            path = context.folder / "report.txt"
+            path.write_text(f"{len(audit.results)} results\n", encoding="utf-8")
+            return [path]
+
+        register(Reporter("txt", write, "plain text"))
+
+
+def test_refused_check_is_reported_and_the_rest_of_its_plugin_runs(small_folder, tmp_path, crm_audit_plugin):
+    crm_audit_plugin(_BadCheckAndReporter())
+    out = tmp_path / "o"
+    result = run_cli("run", "--files", str(small_folder), "--out", str(out), "--no-progress", env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    line = "plugin '_BadCheckAndReporter': check 'test.bad' refused: severity 'urgent' is not one of critical, high, medium, low, info"
+    assert [x for x in result.output.splitlines() if x.startswith("warning")] == [f"warning {line}"]
+    folder = only_audit(out)
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    jsonschema.validate(report, SCHEMA)
+    assert report["audit"]["plugin_errors"] == [line]
+    assert next(r for r in report["results"] if r["check_id"] == "test.good")["status"] == "fail"
+    assert (folder / "report.txt").read_text() == f"{len(report['results'])} results\n"
+    assert line.replace("'", "&#39;") in (folder / "report.html").read_text(encoding="utf-8")
+    assert f"- {md_escape(line)}" in (folder / "report.md").read_text(encoding="utf-8")
+
+
+def test_strict_exits_2_before_running(small_folder, tmp_path, crm_audit_plugin):
+    crm_audit_plugin(_BadCheckAndReporter())
+    out = tmp_path / "o"
+    result = run_cli("run", "--files", str(small_folder), "--out", str(out), "--no-progress", "--strict")
+    assert result.exit_code == 2 and _no_audit_archived(out)
+    [line] = result.output.splitlines()
+    assert line.startswith("error: --strict: 1 plugin failure, nothing was run: plugin '_BadCheckAndReporter': check 'test.bad' refused")
+    assert "CRM_AUDIT_DISABLE_PLUGINS" in line
+
+
+def test_strict_counts_an_entry_point_that_fails_to_import(small_folder, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    dist = site / "crm_audit_broken-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-audit-broken\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[crm_audit]\nbroken = crm_audit_broken_plugin\n")
+    (site / "crm_audit_broken_plugin.py").write_text("raise ImportError('broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(site))
+    out = tmp_path / "o"
+    strict = run_cli("run", "--files", str(small_folder), "--out", str(out), "--no-progress", "--strict")
+    assert strict.exit_code == 2 and _no_audit_archived(out)
+    assert "plugin 'broken' failed to load: ImportError: broken on purpose" in strict.output
+    lenient = run_cli("run", "--files", str(small_folder), "--out", str(out), "--no-progress")
+    assert lenient.exit_code == 0
+    assert "warning plugin 'broken' failed to load: ImportError: broken on purpose" in lenient.output
+
+
+def test_strict_runs_when_every_plugin_loaded(small_folder, tmp_path):
+    result = run_cli("run", "--files", str(small_folder), "--out", str(tmp_path / "o"), "--no-progress", "--strict",
+                     "--check", "security.*")
+    assert result.exit_code == 0, result.output
+    report = json.loads((only_audit(tmp_path / "o") / "report.json").read_text())
+    assert report["audit"]["plugin_errors"] == []
+    assert {r["check_id"].split(".")[0] for r in report["results"]} == {"security"}

@@ -11,7 +11,7 @@ import pytest
 
 from crm_audit_core.findings import Affected, AuditResult, Result, TenantInfo
 from crm_audit_core.reports import ReportContext
-from crm_audit_core.reports.html import render_html, write_html
+from crm_audit_core.reports.html import format_number, render_html, write_html
 
 HOSTILE = [
     "<script>alert('x')</script>",
@@ -37,7 +37,9 @@ def hostile_audit() -> AuditResult:
     results = [
         Result(check_id="data.duplicate-contacts", title="Duplicate contacts " + HOSTILE[0], step="duplicates", area="data",
                severity="high", tenant=HOSTILE[1], status="fail", message="Found " + HOSTILE[3] + " at 주식회사 한빛",
-               metrics={"charts": [by_source], "clusters": 3, "note": HOSTILE[2]},
+               metrics={"charts": [by_source], "clusters": 3, "note": HOSTILE[2], "records_scanned": 10000.0, "share": 0.1234,
+                        "by_source": {HOSTILE[0]: 10000.0, "web": 3}, "top": [{"name": HOSTILE[1], "count": 1234567}],
+                        "tags": [HOSTILE[3], "b"]},
                affected=Affected("contacts", ids, 100), groups=[ids[:2]], remediation="Merge " + HOSTILE[1],
                details={i: "duplicate of " + HOSTILE[0] for i in ids}),
         Result(check_id="usage.activity-timeline", title="Activity timeline", step="usage-review", area="usage",
@@ -45,6 +47,10 @@ def hostile_audit() -> AuditResult:
                remediation="Keep logging."),
         Result(check_id="data.key-field-completeness", title="Completeness", step="missing-data", area="data",
                severity="low", tenant="acme", status="pass", message="ok", metrics={"charts": [heat]}, remediation="r"),
+        Result(check_id="data.sparse-custom-fields", title="Sparse custom fields", step="unused-data", area="data",
+               severity="low", tenant="acme", status="pass", message="ok", remediation="r",
+               metrics={"fields": {"contacts": ["fav_color", HOSTILE[4]]}, "deep": {"a": {"b": {"c": {"d": 1}}}},
+                        "many": list(range(100)), "empty": {}}),
         Result(check_id="security.users-without-mfa", title="Users without MFA", step="security", area="security",
                severity="high", tenant="acme", status="skipped", reason="needs users.mfa_enabled " + HOSTILE[0],
                message="skipped", remediation="r"),
@@ -90,6 +96,42 @@ def test_self_contained(tmp_path):
     assert not re.search(r"""(src|href)=["'](https?:)?//""", page.replace('href="https://crm.example', ""))
     assert "<link" not in page
     assert page.count("<svg") >= 5  # timeline, source bars, heatmap, score by area, trend
+
+
+@pytest.mark.parametrize("value, text", [
+    (10000.0, "10,000"), (0.1234, "0.12"), (1234567, "1,234,567"), (12.5, "12.5"), (0.5, "0.5"), (-3.0, "-3"),
+    (1500.4, "1,500"), (0.001234, "0.0012"), (0.0, "0"), (True, "yes"), (float("nan"), "nan"),
+])
+def test_numbers_are_readable(value, text):
+    assert format_number(value) == text
+
+
+def _metrics_of(page: str, check_id: str) -> str:
+    """The HTML of one check's Metrics block."""
+    start = page.index(f'data-check="{check_id}"')
+    block = page[page.index("<summary>Metrics</summary>", start):]
+    return block[:block.index("</details>")]
+
+
+def test_every_metric_is_shown_escaped_and_readable(tmp_path):
+    _, page = render(tmp_path)
+    failed = _metrics_of(page, "data.duplicate-contacts")
+    assert "<th>records_scanned</th><td>10,000</td>" in failed
+    assert "<th>share</th><td>0.12</td>" in failed
+    assert "<th>clusters</th><td>3</td>" in failed
+    # a dict becomes a small table, its keys escaped
+    assert "<tr><th>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</th><td>10,000</td></tr><tr><th>web</th><td>3</td></tr>" in failed
+    # a list of records becomes a table with a header row
+    assert ('<table class="metric"><tr><th>name</th><th>count</th></tr><tr><td>&lt;img src=x onerror=&#34;alert(1)&#34;&gt;</td>'
+            '<td class="num">1,234,567</td></tr></table>') in failed
+    assert "<th>tags</th><td>&#34;&gt;&lt;svg onload=alert(2)&gt;, b</td>" in failed
+    assert "e+0" not in page and "charts" not in failed
+    # a check that passed keeps its metrics too (in the table of quiet checks)
+    passed = _metrics_of(page, "data.sparse-custom-fields")
+    assert "<th>contacts</th><td>fav_color, =HYPERLINK(&#34;http://evil.example&#34;)</td>" in passed
+    assert "<th>c</th><td>{&#34;d&#34;: 1}</td>" in passed  # deeper than three levels: short JSON text
+    assert "0, 1, 2" in passed and "and 60 more in report.json" in passed
+    assert "<th>empty</th><td><span class=\"muted\">(empty)</span></td>" in passed
 
 
 def _chromium() -> str | None:

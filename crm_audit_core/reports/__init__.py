@@ -1,7 +1,7 @@
 """Report formats. One result model, many reporters: each reads the same AuditResult.
 
 A reporter is registered through ``crm_audit_register_reporters`` and writes files into
-the audit folder. Built-ins (json, csv fix-lists, markdown) live in :mod:`.builtin`.
+the audit folder. Built-ins (json, csv fix-lists, markdown) live in ``.builtin``.
 """
 
 from __future__ import annotations
@@ -13,21 +13,43 @@ from typing import Callable
 
 @dataclass
 class ReportContext:
-    """What a reporter may need besides the results."""
+    """What a reporter may need besides the results.
+
+    Attributes:
+        folder: the audit's archive folder; write your files here.
+        link: ``link(tenant, object, id)`` -> a URL into the CRM for that record, or None.
+            Treat it as untrusted text (keep only http(s) links in HTML).
+        history: past audits in the same archive, oldest first, then this one:
+            dicts with ``id``, ``as_of`` and ``score`` (for trends).
+        registry: the plugin registry (checks' metadata, connectors, other reporters).
+    """
 
     folder: Path
-    # link(tenant, object, id) -> URL into the CRM, or None
     link: Callable[[str, str, str], str | None] = lambda tenant, obj, rid: None
-    history: list = field(default_factory=list)  # past audits (id, as_of, score) for trends
+    history: list = field(default_factory=list)
     registry: object = None
 
 
 @dataclass
 class Reporter:
-    """``write(audit, context) -> list[Path]`` writes files into ``context.folder``."""
+    """A report format: ``write(audit, context) -> list[Path]`` writes files into ``context.folder``.
+
+    Register it with ``register(Reporter("txt", write_txt, "report.txt: ..."))`` in a
+    ``crm_audit_register_reporters`` hook. Everything in the audit that came from the CRM
+    is untrusted: escape it for your format. A reporter that raises is recorded in
+    ``audit.plugin_errors``; the other formats are still written.
+
+    Attributes:
+        name: the format's name for ``crm-audit report --format NAME``: a short lowercase
+            word (letters, digits, dashes), unique across plugins.
+        write: ``write(audit: AuditResult, context: ReportContext) -> list[Path]``.
+        description: one line: the file it writes and for whom.
+        default: written on every audit (False: only on ``crm-audit report --format``).
+        plugin: the plugin that registered it (filled by the registry).
+    """
 
     name: str
     write: Callable
     description: str = ""
-    default: bool = True  # written on every audit
+    default: bool = True
     plugin: str = ""

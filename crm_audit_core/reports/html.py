@@ -8,12 +8,12 @@ through could neither execute nor phone home.
 
 from __future__ import annotations
 
-import html
+import json
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .. import model
 from ..findings import AuditResult
@@ -22,6 +22,8 @@ from .charts import render_svg, score_by_area_spec, score_trend_spec, valid_spec
 from .markdown import status_of_step
 
 SAMPLE_SIZE = 5
+METRIC_ITEMS = 40  # entries shown per metric collection (report.json keeps them all)
+METRIC_DEPTH = 3  # nesting shown as tables/lists; deeper values as short JSON text
 SEVERITY_ORDER = {s: i for i, s in enumerate(model.SEVERITIES)}
 
 TEMPLATE = r"""<!DOCTYPE html>
@@ -45,6 +47,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;
 td.num,th.num{text-align:right}.chart svg{width:100%;height:auto;max-height:420px}
 code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details summary{cursor:pointer}
 .ids{font-family:ui-monospace,monospace;font-size:.82rem;word-break:break-all}
+table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding:2px 6px}ul.metric{margin:0;padding-left:18px}
 </style>
 </head>
 <body><main>
@@ -63,6 +66,11 @@ code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details 
 <td>{% if t.error %}<span class="pill error">error</span> {{ t.error }}{% elif t.partial_tables %}<span class="pill findings">partial</span> {{ t.partial_tables|join(", ") }}{% else %}<span class="pill ok">complete</span>{% endif %}
 {% for n in t.notes %}<div class="muted">{{ n }}</div>{% endfor %}</td></tr>{% endfor %}
 </table>
+{% if audit.plugin_errors %}
+<h2 id="plugin-errors">Plugin problems</h2>
+<section class="card"><p>Some plugins did not load completely; what is listed here is missing from this audit:</p>
+<ul>{% for e in audit.plugin_errors %}<li class="plugin-error">{{ e }}</li>{% endfor %}</ul></section>
+{% endif %}
 
 <h2>The audit, step by step</h2>
 <table><tr><th>step</th><th>status</th><th class="num">checks</th><th class="num">findings</th></tr>
@@ -89,13 +97,13 @@ code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details 
   {% endif %}
   {% if r.status in ("fail", "pass") %}<p><strong>How to fix:</strong> {{ r.remediation }}</p>{% endif %}
   {% for chart in r.charts %}<div class="chart" data-chart="{{ chart.id }}"><h3>{{ chart.title }}</h3>{{ chart.svg }}</div>{% endfor %}
-  {% if r.scalars %}<details><summary>Metrics</summary><table>{% for k, v in r.scalars %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}
+  {% if r.metrics_view %}<details><summary>Metrics</summary><table class="metrics">{% for k, v in r.metrics_view %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}
 </article>
 {% endfor %}
 {% set quiet = s.results|rejectattr("status", "equalto", "fail")|rejectattr("charts")|list %}
 {% if quiet %}<details class="card"><summary>{{ quiet|length }} more checks: {{ quiet|selectattr("status", "equalto", "pass")|list|length }} passed, {{ quiet|selectattr("status", "equalto", "skipped")|list|length }} skipped, {{ quiet|selectattr("status", "equalto", "error")|list|length }} errors</summary>
 <table><tr><th>check</th><th>tenant</th><th>status</th><th>detail</th></tr>
-{% for r in quiet %}<tr data-check="{{ r.check_id }}"><td>{{ r.title }}<div class="muted"><code>{{ r.check_id }}</code></div></td><td>{{ r.tenant }}</td><td><span class="pill {{ r.status }}">{{ r.status }}</span></td><td>{{ r.reason or r.message }}</td></tr>{% endfor %}
+{% for r in quiet %}<tr data-check="{{ r.check_id }}"><td>{{ r.title }}<div class="muted"><code>{{ r.check_id }}</code></div></td><td>{{ r.tenant }}</td><td><span class="pill {{ r.status }}">{{ r.status }}</span></td><td>{{ r.reason or r.message }}{% if r.metrics_view %}<details><summary>Metrics</summary><table class="metrics">{% for k, v in r.metrics_view %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}</td></tr>{% endfor %}
 </table></details>{% endif %}
 {% endif %}{% endfor %}
 <p class="muted">Report written by crm-audit. Data in this report comes from the CRM as it was on {{ audit.as_of[:10] }}.</p>
@@ -117,14 +125,89 @@ def safe_link(url) -> str | None:
     return quote(str(url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
 
 
-def _scalar_metrics(metrics: dict) -> list[tuple[str, str]]:
-    out = []
-    for key, value in metrics.items():
-        if key == "charts":
-            continue
-        if isinstance(value, (int, float, str, bool)) or value is None:
-            out.append((str(key), "" if value is None else (f"{value:,.4g}" if isinstance(value, float) else str(value))))
-    return out[:40]
+def format_number(value) -> str:
+    """A number as a reader wants it: ``10000.0`` -> ``10,000``, ``0.1234`` -> ``0.12``, ``1234567`` -> ``1,234,567``."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e18:
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 0.01:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.2g}"
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return format_number(value)
+    return str(value)
+
+
+def _metric_html(value, depth: int = 0) -> Markup:
+    """One metric value as escaped HTML: scalars as text, dicts as a small table, lists as a list.
+
+    Lists of dicts with the same keys become one table; nesting deeper than
+    METRIC_DEPTH and collections longer than METRIC_ITEMS are cut with a note.
+    """
+    if isinstance(value, dict):
+        if not value:
+            return Markup('<span class="muted">(empty)</span>')
+        if depth >= METRIC_DEPTH:
+            return escape(_short_json(value))
+        items = list(value.items())
+        rows = Markup("").join(
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(_text(k), _metric_html(v, depth + 1)) for k, v in items[:METRIC_ITEMS]
+        )
+        return Markup('<table class="metric">{}</table>{}').format(rows, _more(len(items)))
+    if isinstance(value, (list, tuple, set)):
+        items = list(value)
+        if not items:
+            return Markup('<span class="muted">(none)</span>')
+        if depth >= METRIC_DEPTH:
+            return escape(_short_json(items))
+        shown = items[:METRIC_ITEMS]
+        if all(isinstance(i, dict) for i in shown):
+            columns = list(dict.fromkeys(k for i in shown for k in i))
+            if len(columns) <= 8:
+                head = Markup("").join(Markup("<th>{}</th>").format(_text(c)) for c in columns)
+                body = Markup("").join(
+                    Markup("<tr>{}</tr>").format(Markup("").join(
+                        Markup("<td{}>{}</td>").format(Markup(' class="num"') if isinstance(i.get(c), (int, float)) else "",
+                                                       _metric_html(i.get(c), depth + 1)) for c in columns))
+                    for i in shown
+                )
+                return Markup('<table class="metric"><tr>{}</tr>{}</table>{}').format(head, body, _more(len(items)))
+        if all(not isinstance(i, (dict, list, tuple, set)) for i in shown):
+            return Markup("{}{}").format(", ".join(_text(i) for i in shown), _more(len(items), inline=True))
+        lis = Markup("").join(Markup("<li>{}</li>").format(_metric_html(i, depth + 1)) for i in shown)
+        return Markup('<ul class="metric">{}</ul>{}').format(lis, _more(len(items)))
+    return escape(_text(value))
+
+
+def _more(total: int, inline: bool = False) -> Markup:
+    if total <= METRIC_ITEMS:
+        return Markup("")
+    note = f"and {total - METRIC_ITEMS:,} more in report.json"
+    return Markup(" <span class=\"muted\">{}</span>" if inline else "<div class=\"muted\">{}</div>").format(note)
+
+
+def _short_json(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _metrics(metrics: dict) -> list[tuple[str, Markup]]:
+    """Every metric but the chart specs, as (name, escaped HTML)."""
+    out = [(str(key), _metric_html(value)) for key, value in metrics.items() if key != "charts"]
+    return out[:METRIC_ITEMS]
 
 
 def _charts(metrics: dict) -> list[dict]:
@@ -152,7 +235,7 @@ def render_html(audit: AuditResult, context: ReportContext) -> str:
                 for rid in r.affected.ids[:SAMPLE_SIZE]
             ]
             views.append({**r.__dict__, "affected": r.affected, "samples": samples, "charts": _charts(r.metrics),
-                          "scalars": _scalar_metrics(r.metrics)})
+                          "metrics_view": _metrics(r.metrics)})
         steps.append({"key": step, "title": model.STEP_TITLES[step], "status": status_of_step(results),
                       "checks": len(results), "findings": sum(1 for r in results if r.status == "fail"), "results": views})
     score_charts = []

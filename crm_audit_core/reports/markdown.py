@@ -44,6 +44,10 @@ def render_markdown(audit: AuditResult) -> str:
     for t in audit.tenants:
         status = "error: " + md_escape(t.error) if t.error else ("partial: " + md_escape(", ".join(t.partial_tables)) if t.partial_tables else "complete")
         lines.append(f"| {md_escape(t.name)} | {md_escape(t.connector)} | {t.api_calls} | {sum(t.records.values())} | {status} |")
+    if audit.plugin_errors:
+        lines += ["", "## Plugin problems", "",
+                  "Some plugins did not load completely; what is listed here is missing from this audit:", ""]
+        lines += [f"- {md_escape(e)}" for e in audit.plugin_errors]
     lines += ["", "## Steps", "", "| step | status | checks | findings |", "|---|---|---|---|"]
     for step in model.STEPS:
         results = [r for r in audit.results if r.step == step]
