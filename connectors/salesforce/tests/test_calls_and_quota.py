@@ -216,9 +216,9 @@ def test_bulk_pages_are_written_a_slice_at_a_time(big, monkeypatch):
     a slice, not by bulk_page_size), and checkpointed once, after its last slice."""
     from crm_audit_core.extract import MemorySink
 
-    import crm_audit_salesforce.connector as connector_module
+    import crm_audit_salesforce.incremental as incremental_module
 
-    monkeypatch.setattr(connector_module, "WRITE_SLICE", 60)
+    monkeypatch.setattr(incremental_module, "WRITE_SLICE", 60)
 
     class Recording(MemorySink):
         def __init__(self):
