@@ -2,7 +2,8 @@
 
 The connector reads with :func:`vendor_to_canonical` style functions (``user_row``,
 ``contact_row_from_contact``, ...); the sandbox builds Salesforce records from a
-canonical tenant with the inverse helpers in :mod:`crm_audit_salesforce.sandbox`, using
+canonical tenant with the inverse ``row_to_<entity>`` functions in
+:mod:`crm_audit_salesforce.sandbox.builder`, using
 the same constants from here, so the two stay inverse mappings.
 
 Ids: a canonical id read from Salesforce *is* the 18-character Salesforce id. The
