@@ -79,6 +79,10 @@ class Sink(Protocol):
     def carry_forward(self, table: str, previous: "PreviousSnapshot", deleted_ids=()) -> int:
         """Incremental: take the rows this run did not re-read from the previous snapshot."""
 
+    def write_arrow(self, table: str, typed, custom=None) -> int:
+        """Write an Arrow table of canonical columns at once (the files connector's bulk path);
+        ``custom``: an Arrow table of custom-field columns, or None."""
+
 
 class Connector(Protocol):
     def extract(self, sink: Sink) -> None:
@@ -146,13 +150,17 @@ class SandboxHandle:
     ``options``: the connector options that point the connector at this sandbox (base
     URL, token, CA bundle, ...), so ``info.factory(handle.options, context)`` just works.
     ``requests``: the request log, one dict per request: ``method``, ``path`` (without
-    the query string), ``query``, ``status``.
-    ``inject(kind, times=1, path_contains=None)``: make the next ``times`` matching
-    requests fail with one of :data:`FAULT_KINDS` (a vendor-shaped 429 / 5xx body, a
-    slow response, a dropped connection, a malformed or truncated body, or a token that
-    stops being valid).
-    ``write_paths``: method+path prefixes that are reads despite the method (search and
+    the query string), ``query`` (a dict), ``status`` (0: the connection was dropped),
+    ``url_length``.
+    ``inject(kind, times=1, path_contains=None, after=0, method=None, match=None)``: make
+    the next ``times`` matching requests fail with one of :data:`FAULT_KINDS` (a
+    vendor-shaped 429 / 5xx body, a slow response, a dropped connection, a malformed or
+    truncated body, or a token that stops being valid), once ``after`` matching requests
+    went through.
+    ``read_only_posts``: method+path prefixes that are reads despite the method (search and
     batch-read POSTs, Bulk query jobs), so tests can assert an audit wrote nothing.
+    ``app``: the sandbox app (:class:`crm_audit_core.sandbox.server.SandboxApp`), behind the
+    typed API below; ``extra``: vendor-specific things for the vendor's own tests.
     """
 
     url: str
@@ -162,6 +170,8 @@ class SandboxHandle:
     inject: Callable[..., None] | None = None
     read_only_posts: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    app: Any = None
+    ca_bundle: str | None = None
 
     def __enter__(self) -> "SandboxHandle":
         return self
@@ -169,13 +179,45 @@ class SandboxHandle:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    # -- the tenant changes between two audits (incremental tests) --------------------
+
+    def put_record(self, table: str, row: dict, when: Any = None) -> Any:
+        """Create or update the canonical ``row`` of ``table`` in the emulated CRM."""
+        return self.app.put_record(table, row, when=when)
+
+    def delete_record(self, table: str, record_id: str, when: Any = None) -> Any:
+        """Delete record ``record_id`` of ``table`` from the emulated CRM."""
+        return self.app.delete_record(table, record_id, when=when)
+
+    # -- the daily allowance ----------------------------------------------------------
+
+    @property
+    def daily_used(self) -> int:
+        """Units of the daily allowance spent so far (calls, or Pipedrive's tokens)."""
+        return self.app.daily_used
+
+    @property
+    def daily_limit(self) -> int | None:
+        return self.app.daily_limit
+
+    def spend_daily_allowance(self, after: int = 0) -> None:
+        """Others spend the whole daily allowance now (or after ``after`` more calls)."""
+        self.app.spend_daily_allowance(after)
+
+    def writes(self) -> list[dict]:
+        """Requests in the log that could have changed the CRM (none in a read-only audit)."""
+        return [r for r in self.requests if r["method"] not in ("GET", "HEAD", "OPTIONS")
+                and not any(r["path"].startswith(p) for p in self.read_only_posts)]
+
 
 @dataclass
 class ConnectorInfo:
     """Registration record for a connector.
 
-    ``options``: option name -> help text; names ending in ``token``, ``password``,
-    ``secret`` or ``key`` are treated as secrets (masked everywhere).
+    ``options``: option name -> help text, or a :class:`crm_audit_core.kit.Option` that also
+    says whether the option is a secret or required; names ending in ``token``,
+    ``password``, ``secret`` or ``key`` are secrets unless the Option says otherwise
+    (masked everywhere).
     ``sandbox``: optional callable ``sandbox(tenant, **kwargs) -> SandboxHandle`` that
     serves a generated tenant (:class:`crm_audit_core.sandbox.GeneratedTenant`) over HTTP
     on 127.0.0.1; ``crm-audit demo`` and the test kit use it without naming the CRM.
@@ -195,3 +237,14 @@ class ConnectorInfo:
     resumable: bool = False
     incremental: bool = False
     plugin: str = ""  # filled by the registry: which plugin registered it
+
+    def __post_init__(self) -> None:
+        from .kit.options import option_spec
+
+        self.options = option_spec(self.options)
+        required = [n for n, o in self.options.items() if o.required and n not in self.required_options]
+        self.required_options = tuple(self.required_options) + tuple(required)
+
+    def secret_options(self) -> list[str]:
+        """The options that hold secrets (masked in every output)."""
+        return [name for name, option in self.options.items() if option.is_secret(name)]

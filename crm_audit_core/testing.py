@@ -184,3 +184,7 @@ def crm_audit_plugin():
 def crm_audit_registry():
     """Build a plugin registry (installed plugins + those added with crm_audit_plugin)."""
     return registry_with
+
+
+# The connector acceptance suite (a test class to subclass; see crm_audit_core.acceptance).
+from .acceptance import ConnectorAcceptance, ConnectorUnderTest  # noqa: E402

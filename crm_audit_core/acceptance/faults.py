@@ -1,10 +1,10 @@
-"""Fault-injection harness: run a real audit against a connector's sandbox while it misbehaves.
+"""The fault matrix of the acceptance suite: a real audit against a connector's sandbox while it misbehaves.
 
-The suite never names a connector in code it imports: connectors are found through the
-plugin registry (every ``ConnectorInfo`` whose ``sandbox`` is set). What differs between
-sandboxes (the keyword names of their daily allowance, how they count usage) is data in
-:data:`SANDBOX_PROFILES`; a connector without a profile still gets every case except the
-two budget cases, which are then reported as not covered.
+Every sandbox built on :class:`crm_audit_core.sandbox.server.SandboxApp` takes the same
+keywords (``daily_limit``, ``daily_used``, ``slow_seconds``) and its handle reports the same
+counters (``handle.daily_used``, ``handle.spend_daily_allowance()``), so one harness covers
+every connector; ``ConnectorUnderTest.fault_sandbox_kwargs`` only makes a case faster (a
+shorter rate window).
 
 A case is judged against a fault-free run of the same tenant (the *baseline*):
 
@@ -52,32 +52,6 @@ ATTEMPT_OPTION_NAMES = ("max_retries", "retry_attempts")
 SMALL_PAGE_OPTIONS = {"page_limit": "100", "batch_size": "200"}
 SLOW_SECONDS = 3.5  # the sandbox's "slow" fault, past the 2 s client timeout
 CASE_TIMEOUT = 60.0  # a case that takes longer is reported as a hang
-
-
-@dataclass
-class SandboxProfile:
-    """How to give one sandbox a small daily allowance and read what it counted."""
-
-    limit_kwarg: str  # sandbox keyword: the daily allowance
-    used_kwarg: str  # sandbox keyword: allowance already spent today by others
-    usage: Callable[[Any], int]  # handle -> units spent so far (calls, or tokens)
-    spend_all: Callable[[Any], None]  # handle -> others spend the whole daily allowance now
-    fast: dict = field(default_factory=dict)  # sandbox keywords for a fast suite
-
-
-SANDBOX_PROFILES: dict[str, SandboxProfile] = {
-    # HubSpot answers a 429 with X-HubSpot-RateLimit-Interval-Milliseconds; the connector
-    # rightly waits for the window to clear, so the suite shortens the window.
-    "hubspot": SandboxProfile("daily_limit", "daily_used", lambda h: h.extra["app"].daily_used,
-                              lambda h: setattr(h.extra["app"], "daily_used", h.extra["app"].daily_limit),
-                              fast={"rate_window": 0.2, "slow_seconds": SLOW_SECONDS}),
-    "pipedrive": SandboxProfile("daily_budget", "daily_used", lambda h: h.extra["app"].daily_used,
-                                lambda h: setattr(h.extra["app"], "daily_used", h.extra["app"].daily_budget),
-                                fast={"slow_seconds": SLOW_SECONDS, "fault_retry_after": 0.02}),
-    "salesforce": SandboxProfile("daily_limit", "api_used", lambda h: h.extra["app"].api_used,
-                                 lambda h: setattr(h.extra["app"], "api_used", h.extra["app"].daily_limit),
-                                 fast={"slow_seconds": SLOW_SECONDS}),
-}
 
 
 @dataclass
@@ -244,13 +218,18 @@ def _arm_midway(handle, after: int, arm: Callable[[], None], stop: threading.Eve
 BASELINE_FAILURES: list[str] = []  # fault-free runs that failed once (kept for the report)
 
 
-def baseline(registry, info, tenant, out: Path, attempts: int = 2) -> Baseline:
+def fast_kwargs(fast: dict | None) -> dict:
+    return {"slow_seconds": SLOW_SECONDS, **(fast or {})}
+
+
+def baseline(registry, info, tenant, out: Path, attempts: int = 2, fast: dict | None = None,
+             extra_options: dict | None = None) -> Baseline:
     """A fault-free run of the tenant; a second try if the first fails (on a loaded machine a
     fault-free run can still time out), the first failure kept in BASELINE_FAILURES."""
-    profile = SANDBOX_PROFILES.get(info.name)
     for attempt in range(attempts):
-        with info.sandbox(tenant, token=TOKEN, **(profile.fast if profile else {})) as handle:
-            tinfo, code, _ = run_one(registry, info, handle, connector_options(info, handle), out)
+        with info.sandbox(tenant, token=TOKEN, **fast_kwargs(fast)) as handle:
+            tinfo, code, _ = run_one(registry, info, handle, {**connector_options(info, handle), **(extra_options or {})},
+                                     out)
             if not (tinfo.get("error") or tinfo.get("partial_tables") or code != 0):
                 break
             failure = f"{info.name}: the fault-free run failed: {tinfo.get('error')} {tinfo.get('partial_tables')}"
@@ -258,7 +237,7 @@ def baseline(registry, info, tenant, out: Path, attempts: int = 2) -> Baseline:
             if attempt == attempts - 1:
                 raise AssertionError(failure)
     return Baseline(records=dict(tinfo["records"]), requests=len(handle.requests),
-                    usage=profile.usage(handle) if profile else 0,
+                    usage=handle.daily_used,
                     duplicate_requests=_duplicates(handle.requests), api_calls=int(tinfo.get("api_calls") or 0),
                     continuation_pages=continuation_pages(handle.requests))
 
@@ -314,26 +293,26 @@ def judge(outcome: Outcome, tinfo: dict, code: int, base: Baseline) -> None:
         outcome.ok = outcome.expected in (outcome.outcome, "either")
 
 
-def run_case(registry, info, tenant, case: Case, base: Baseline, out: Path) -> Outcome:
+def run_case(registry, info, tenant, case: Case, base: Baseline, out: Path, fast: dict | None = None,
+             extra_options: dict | None = None) -> Outcome:
     outcome = Outcome(connector=info.name, fault=case.fault, expected=case.expected, outcome="?", ok=False,
                       baseline_records=dict(base.records), description=case.description)
-    profile = SANDBOX_PROFILES.get(info.name)
-    kwargs = dict(profile.fast) if profile else {}
+    kwargs = fast_kwargs(fast)
     options_extra = dict(case.options)
     if case.budget:
-        if profile is None or not base.usage:
+        if not base.usage:
             outcome.outcome, outcome.ok = "not-covered", True
-            outcome.problems.append("no sandbox profile for a daily allowance")
+            outcome.problems.append("the sandbox counted no use of a daily allowance (handle.daily_used)")
             return outcome
         if case.budget == "guard":
             # 20% of this allowance is half of what the audit needs.
-            kwargs[profile.limit_kwarg] = max(1, int(base.usage * 2.5))
-            kwargs[profile.used_kwarg] = 0
+            kwargs["daily_limit"] = max(1, int(base.usage * 2.5))
+            kwargs["daily_used"] = 0
             options_extra.setdefault("budget_share", "0.2")
         elif case.budget == "low":
             limit = base.usage * 100
-            kwargs[profile.limit_kwarg] = limit
-            kwargs[profile.used_kwarg] = limit - base.usage // 2
+            kwargs["daily_limit"] = limit
+            kwargs["daily_used"] = limit - base.usage // 2
     started = time.monotonic()
     stop = threading.Event()
     armed: list[int] = []
@@ -342,8 +321,9 @@ def run_case(registry, info, tenant, case: Case, base: Baseline, out: Path) -> O
             _arm_midway(handle, arm_index(base), lambda: handle.inject(case.kind, times=case.times),
                         stop, armed)
         elif case.budget == "spent":
-            _arm_midway(handle, arm_index(base), lambda: profile.spend_all(handle), stop, armed)
+            _arm_midway(handle, arm_index(base), handle.spend_daily_allowance, stop, armed)
         options = connector_options(info, handle)
+        options.update(extra_options or {})
         options.update(options_extra)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         future = pool.submit(run_one, registry, info, handle, options, out)
