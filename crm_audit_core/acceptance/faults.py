@@ -222,12 +222,18 @@ def fast_kwargs(fast: dict | None) -> dict:
     return {"slow_seconds": SLOW_SECONDS, **(fast or {})}
 
 
+def _start(info, sandbox):
+    if sandbox is not None:
+        return lambda tenant, **kw: sandbox(tenant, token=TOKEN, **kw)
+    return lambda tenant, **kw: info.sandbox(tenant, token=TOKEN, **kw)
+
+
 def baseline(registry, info, tenant, out: Path, attempts: int = 2, fast: dict | None = None,
-             extra_options: dict | None = None) -> Baseline:
+             extra_options: dict | None = None, sandbox: Callable | None = None) -> Baseline:
     """A fault-free run of the tenant; a second try if the first fails (on a loaded machine a
     fault-free run can still time out), the first failure kept in BASELINE_FAILURES."""
     for attempt in range(attempts):
-        with info.sandbox(tenant, token=TOKEN, **fast_kwargs(fast)) as handle:
+        with _start(info, sandbox)(tenant, **fast_kwargs(fast)) as handle:
             tinfo, code, _ = run_one(registry, info, handle, {**connector_options(info, handle), **(extra_options or {})},
                                      out)
             if not (tinfo.get("error") or tinfo.get("partial_tables") or code != 0):
@@ -294,7 +300,7 @@ def judge(outcome: Outcome, tinfo: dict, code: int, base: Baseline) -> None:
 
 
 def run_case(registry, info, tenant, case: Case, base: Baseline, out: Path, fast: dict | None = None,
-             extra_options: dict | None = None) -> Outcome:
+             extra_options: dict | None = None, sandbox: Callable | None = None) -> Outcome:
     outcome = Outcome(connector=info.name, fault=case.fault, expected=case.expected, outcome="?", ok=False,
                       baseline_records=dict(base.records), description=case.description)
     kwargs = fast_kwargs(fast)
@@ -316,7 +322,7 @@ def run_case(registry, info, tenant, case: Case, base: Baseline, out: Path, fast
     started = time.monotonic()
     stop = threading.Event()
     armed: list[int] = []
-    with info.sandbox(tenant, token=TOKEN, **kwargs) as handle:
+    with _start(info, sandbox)(tenant, **kwargs) as handle:
         if case.kind:
             _arm_midway(handle, arm_index(base), lambda: handle.inject(case.kind, times=case.times),
                         stop, armed)

@@ -263,7 +263,8 @@ class ConnectorAcceptance:
                                            as_of=faults.AS_OF)}
         state["info"] = target.info(state["registry"])
         state["baseline"] = faults.baseline(state["registry"], state["info"], state["tenant"], state["out"],
-                                            fast=target.fault_sandbox_kwargs, extra_options=target.options)
+                                            fast=target.fault_sandbox_kwargs, extra_options=target.options,
+                                            sandbox=target.sandbox)
         yield state
         out = os.environ.get("CRM_AUDIT_RELIABILITY_OUT")
         if out and state["outcomes"]:
@@ -274,7 +275,7 @@ class ConnectorAcceptance:
         s = fault_suite
         outcome = faults.run_case(s["registry"], s["info"], s["tenant"], case, s["baseline"], s["out"],
                                   fast=connector_under_test.fault_sandbox_kwargs,
-                                  extra_options=connector_under_test.options)
+                                  extra_options=connector_under_test.options, sandbox=connector_under_test.sandbox)
         s["outcomes"].append(outcome)
         detail = (f"{outcome.connector} {case.fault}: {outcome.outcome}; error={outcome.error!r}; "
                   f"partial={outcome.partial_tables}; problems={outcome.problems}")

@@ -81,11 +81,12 @@ class ConnectorUnderTest:
         return generate_tenant(contacts=kw.pop("contacts", self.contacts), seed=kw.pop("seed", self.seed),
                                name=TENANT, as_of=self.as_of, **kw)
 
-    def sandbox(self, tenant, **kw):
+    def sandbox(self, tenant, token: str = TOKEN, **kw):
+        """Start the connector's sandbox serving ``tenant`` (a SandboxHandle; use it with ``with``)."""
         info = self.info()
         if info.sandbox is None:
             raise AssertionError(f"connector {self.name!r} offers no sandbox (ConnectorInfo.sandbox)")
-        return info.sandbox(tenant, token=TOKEN, **{**self.sandbox_kwargs, **kw})
+        return info.sandbox(tenant, token=token, **{**self.sandbox_kwargs, **kw})
 
     def connector_options(self, handle, info=None, **extra) -> dict:
         info = info or self.info()
