@@ -173,7 +173,7 @@ def test_persistent_failure_is_reported_and_table_not_completed(sandbox):
 
 
 def test_client_side_rate_limiter_stays_under_the_sandbox_limit(tenant):
-    handle = start_sandbox(tenant, rate_limit=(8, 0.5))
+    handle = start_sandbox(tenant, rate_limit=8, rate_window=0.5)
     try:
         # a client window a little longer than the server's absorbs network jitter
         connector, _ = run(handle, rate_limit="8/0.6", retry_attempts=1)
@@ -182,7 +182,7 @@ def test_client_side_rate_limiter_stays_under_the_sandbox_limit(tenant):
     finally:
         handle.stop()
     # without the limiter the sandbox throttles (403 REQUEST_LIMIT_EXCEEDED) and retries absorb it
-    handle = start_sandbox(tenant, rate_limit=(8, 0.5))
+    handle = start_sandbox(tenant, rate_limit=8, rate_window=0.5)
     try:
         connector, sink = run(handle, retry_base_delay=0.2, retry_max_delay=0.6, retry_attempts=10)
         assert [r for r in handle.requests if r["status"] == 403]
@@ -202,7 +202,7 @@ def test_budget_guard_stops_at_the_share(tenant):
     finally:
         handle.stop()
     # little left of the day's quota: the audit takes at most 20% of what remained (40 -> 8)
-    handle = start_sandbox(tenant, daily_limit=1000, api_used=960)
+    handle = start_sandbox(tenant, daily_limit=1000, daily_used=960)
     try:
         with pytest.raises(BudgetExhausted):
             run(handle)

@@ -1,26 +1,29 @@
 """The sandbox's WSGI app: Salesforce's REST routes (versions, query and queryMore,
 describe, limits, recordCount, getDeleted), with the login and Bulk routes handed to
-:mod:`.login` and :mod:`.bulk`; the request log, fault injection, the per-window rate
-limit and the daily API allowance (``Sforce-Limit-Info``); and the mutation API tests use
-to change the org between audits."""
+:mod:`.login` and :mod:`.bulk` and the mutation API to :mod:`.changes`.
+
+Built on :class:`crm_audit_core.sandbox.server.SandboxApp`, which owns the request log,
+the fault queue, the rate window and the daily allowance; this app adds Salesforce's own
+answers: a session check on ``/services/data/vXX.X/`` (401 with the JSON *list* body),
+``REQUEST_LIMIT_EXCEEDED`` 403s for the rate window (a concurrent-request limit), the spent
+daily allowance ("TotalRequests Limit exceeded.") and the injected ``429`` (Salesforce
+sends no 429), ``Sforce-Limit-Info`` on every metered answer, and 414 ``URI_TOO_LONG``.
+"""
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 import uuid
-from collections import deque
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
-from crm_audit_core.connector import FAULT_KINDS
+from crm_audit_core.sandbox.server import DAILY, SandboxApp
 
 from .. import mapping as m
 from .bulk import BulkJobs
+from .changes import OrgChanges
 from .login import Logins
 from .org import Org, label
 from .responses import error as _error
@@ -31,35 +34,30 @@ UTC = timezone.utc
 MAX_URL_LENGTH = 16_384
 DEFAULT_BATCH = 2000
 MIN_BATCH, MAX_BATCH = 200, 2000
+_API_PATH = re.compile(r"^/services/data/v(\d+\.\d)/(.*)$")
+_ENTRY = "crm_audit_salesforce.log_entry"
 
 
-class _Dropped(Exception):
-    """The "drop" fault: the connection was shut without an answer."""
+class SalesforceSandbox(SandboxApp):
+    """A Salesforce org over HTTP (see the module docstring and :func:`.server.start_sandbox`)."""
 
+    vendor = "salesforce"
 
-class SalesforceSandbox:
-    """The WSGI app: state, request log, faults, limits."""
-
-    def __init__(self, org: Org, token: str, *, rate_limit=None, daily_limit: int = 100_000, api_used: int = 0,
-                 slow_seconds: float = 2.0, bulk_in_progress_polls: int = 0, login_history: bool = True,
+    def __init__(self, org: Org, token: str, *, rate_limit: int | None = None, rate_window: float = 1.0,
+                 daily_limit: int = 100_000, daily_used: int = 0, slow_seconds: float = 2.0,
+                 retry_after: float | None = None, bulk_in_progress_polls: int = 0, login_history: bool = True,
                  mfa_info: bool = True, username: str = "auditor@sandbox.invalid", password: str = "sandbox-password",
                  security_token: str = "sandbox-security-token", consumer_key: str = "sandbox-consumer-key",
-                 record_counts: dict[str, int] | None = None, record_count_access: bool = True,
-                 limit_info_on_refusal: bool = True, public_key: str | None = None):
+                 public_key: str | None = None, record_counts: dict[str, int] | None = None,
+                 record_count_access: bool = True, limit_info_on_refusal: bool = True):
+        super().__init__(rate_limit=rate_limit, rate_window=rate_window, daily_limit=daily_limit,
+                         daily_used=daily_used, slow_seconds=slow_seconds, retry_after=retry_after,
+                         max_url_length=MAX_URL_LENGTH)
         self.org = org
-        self.requests: list[dict] = []
-        self.faults: list[dict] = []
-        self.lock = threading.Lock()
         self.logins = Logins(token, self.lock, username=username, password=password, security_token=security_token,
                              consumer_key=consumer_key, public_key=public_key)
         self.bulk = BulkJobs(org, self.lock, bulk_in_progress_polls)
-        if isinstance(rate_limit, (int, float)):
-            rate_limit = (int(rate_limit), 1.0)
-        self.rate_limit = rate_limit
-        self.window: deque[float] = deque()
-        self.daily_limit = daily_limit
-        self.api_used = api_used
-        self.slow_seconds = slow_seconds
+        self.changes = OrgChanges(org, self.lock)
         self.unavailable = set()
         if not login_history:
             self.unavailable.add("LoginHistory")
@@ -72,23 +70,17 @@ class SalesforceSandbox:
         self.record_counts.update(record_counts or {})
         if not record_count_access:
             self.unavailable.add("recordCount")
-        self._spend_after: int | None = None
         self.limit_info_on_refusal = limit_info_on_refusal  # Sforce-Limit-Info on the quota's 403
 
-    # -- faults
-    def inject(self, kind: str, times: int = 1, path_contains: str | None = None, *, after: int = 0,
-               sobject: str | None = None) -> None:
-        """The next ``times`` matching requests fail with ``kind``. Salesforce extras:
-        ``after``: let that many matching requests through first; ``sobject``: match only
-        query / queryMore / Bulk requests on that object (e.g. ``"Contact"``)."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
-        with self.lock:
-            self.faults.append({"kind": kind, "times": times, "path_contains": path_contains, "after": after,
-                                "sobject": sobject})
+    # -- faults that match one object ------------------------------------------------------
+
+    def reads(self, sobject: str) -> Callable[[Request], bool]:
+        """``inject(..., match=app.reads("Contact"))``: only query / queryMore / Bulk
+        requests that read ``sobject``."""
+        return lambda request: self._object_of(request) == sobject
 
     def _object_of(self, request: Request) -> str | None:
-        """The object a query, queryMore or Bulk request reads (for ``inject(sobject=)``)."""
+        """The object a query, queryMore or Bulk request reads."""
         soql = request.args.get("q")
         if soql:
             found = re.search(r"\bFROM\s+(\w+)", soql, re.IGNORECASE)
@@ -98,121 +90,75 @@ class SalesforceSandbox:
             return self.cursors[tail.rpartition("-")[0]][1].object
         return self.bulk.object_of(request.path)
 
-    def _take_fault(self, path: str, sobject: str | None = None) -> str | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault["times"] > 0 and (not fault["path_contains"] or fault["path_contains"] in path) and (
-                        not fault.get("sobject") or fault["sobject"] == sobject):
-                    if fault.get("after", 0) > 0:
-                        fault["after"] -= 1
-                        continue
-                    fault["times"] -= 1
-                    kind = fault["kind"]
-                    self.faults = [f for f in self.faults if f["times"] > 0]
-                    return kind
+    # -- the base's vendor hooks ----------------------------------------------------------
+
+    def log_entry(self, request: Request, environ: dict) -> dict:
+        entry = super().log_entry(request, environ)
+        # KIT-GAP: SandboxApp.route() gets no log entry, but Salesforce's log notes per
+        # query page the object, SOQL and records served; the entry rides in the environ.
+        environ[_ENTRY] = entry
+        return entry
+
+    def authenticate(self, request: Request) -> Response | None:
+        if _API_PATH.match(request.path) and not self.logins.valid(request):
+            return _error(401, "INVALID_SESSION_ID", "Session expired or invalid", headers={"WWW-Authenticate": "Token"})
         return None
 
-    # -- WSGI
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        entry = {"method": request.method, "path": request.path,
-                 "query": {k: v for k, v in request.args.items()}, "status": None}
-        try:
-            response = self.handle(request, environ, entry)
-        except _Dropped:
-            entry["status"] = 0
-            self._log(entry)
-            raise ConnectionResetError("sandbox dropped the connection")
-        entry["status"] = response.status_code
-        self._log(entry)
-        return response(environ, start_response)
+    def expire_token(self, request: Request) -> None:
+        self.logins.expire_all()  # a session expiry ends every session of the user
 
-    def _log(self, entry: dict) -> None:
-        with self.lock:
-            self.requests.append(entry)
+    def call_cost(self, request: Request) -> int:
+        """Calls to an offered API version count against the allowance; logins and the
+        version list do not."""
+        match = _API_PATH.match(request.path)
+        return 1 if match and match[1] in self.org.versions else 0
 
-    def handle(self, request: Request, environ, entry) -> Response:
-        path = request.path
-        uri_length = len(environ.get("REQUEST_URI") or environ.get("RAW_URI") or "") or (
-            len(path) + len(environ.get("QUERY_STRING", "")) + 1)
-        fault = self._take_fault(path, self._object_of(request) if any(f.get("sobject") for f in self.faults) else None)
-        if fault == "slow":
-            time.sleep(self.slow_seconds)
-        elif fault == "drop":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            raise _Dropped()
-        elif fault == "429":
-            # the transient throttle (retry it); the spent daily allowance is _count_call's
+    def fault_response(self, kind: str, request: Request) -> Response:
+        if kind == "429":
+            # the transient throttle (retry it); the spent daily allowance is rate_limited's
             return _error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentRequests (Concurrent API Requests) Limit exceeded.")
-        elif fault == "500":
+        if kind == "500":
             return _error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if "
                           "you contact support: 1234567890-12345 (-1234567890)")
-        elif fault == "503":
-            return _error(503, "SERVER_UNAVAILABLE", "Server unavailable: too many requests")
-        elif fault == "expire-token":
-            self.logins.expire_all()
+        return _error(503, "SERVER_UNAVAILABLE", "Server unavailable: too many requests")
 
-        if uri_length > MAX_URL_LENGTH:
-            return _error(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URL_LENGTH} characters")
+    def rate_limited(self, request: Request, policy: str, reset: float) -> Response:
+        if policy == DAILY:
+            headers = {"Sforce-Limit-Info": self._usage()} if self.limit_info_on_refusal else None
+            return _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", headers=headers)
+        return _error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
+
+    def limit_headers(self, request: Request, remaining: int | None, reset: float) -> dict:
+        return {"Sforce-Limit-Info": self._usage()}
+
+    def _usage(self) -> str:
+        return f"api-usage={self.daily_used}/{self.daily_limit}"
+
+    def uri_too_long(self, request: Request) -> Response:
+        return _error(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URL_LENGTH} characters")
+
+    def route(self, request: Request) -> Response:
+        path = request.path
         if path.rstrip("/") == "/services/data":
-            response = self._versions()
-        elif path == "/services/oauth2/token" and request.method == "POST":
-            response = self.logins.oauth_token(request)
-        elif path.startswith("/services/Soap/u/") and request.method == "POST":
-            response = self.logins.soap_login(request, path)
-        else:
-            match = re.match(r"^/services/data/v(\d+\.\d)/(.*)$", path)
-            if not match:
-                return _error(404, "NOT_FOUND", "The requested resource does not exist")
-            version, rest = match[1], match[2]
-            if not self.logins.valid(request):
-                return _error(401, "INVALID_SESSION_ID", "Session expired or invalid",
-                              headers={"WWW-Authenticate": "Token"})
-            if version not in self.org.versions:
-                return _error(404, "NOT_FOUND", "The requested resource does not exist")
-            limited = self._count_call()
-            if limited is not None:
-                return limited
-            response = self._api(request, version, rest, entry)
-            response.headers["Sforce-Limit-Info"] = f"api-usage={self.api_used}/{self.daily_limit}"
-        if fault == "malformed":
-            response = Response('{"totalSize": 3, "done": tru', status=200,
-                                content_type=response.content_type, headers=dict(response.headers))
-            response.headers.pop("Content-Length", None)
-        elif fault == "truncated":
-            body = response.get_data()
-            cut = body[: max(1, len(body) // 2)]
-            headers = dict(response.headers)
-            response = Response(cut, status=response.status_code, headers=headers)
-            response.headers["Content-Length"] = str(len(body))
-        return response
+            return self._versions()
+        if path == "/services/oauth2/token" and request.method == "POST":
+            return self.logins.oauth_token(request)
+        if path.startswith("/services/Soap/u/") and request.method == "POST":
+            return self.logins.soap_login(request, path)
+        match = _API_PATH.match(path)
+        if not match or match[1] not in self.org.versions:
+            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+        return self._api(request, match[1], match[2], request.environ.get(_ENTRY, {}))
 
-    def _count_call(self) -> Response | None:
-        with self.lock:
-            now = time.monotonic()
-            if self.rate_limit:
-                calls, per = self.rate_limit
-                while self.window and now - self.window[0] >= per:
-                    self.window.popleft()
-                if len(self.window) >= calls:
-                    return _error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
-                self.window.append(now)
-            if self._spend_after is not None:
-                if self._spend_after <= 0:
-                    self.api_used, self._spend_after = max(self.api_used, self.daily_limit), None
-                else:
-                    self._spend_after -= 1
-            if self.api_used >= self.daily_limit:
-                headers = {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.daily_limit}"}
-                return _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.",
-                              headers=headers if self.limit_info_on_refusal else None)
-            self.api_used += 1
-        return None
+    # -- the mutation API (SandboxHandle.put_record / delete_record) ------------------------
+
+    def put_record(self, table: str, row: dict, when: Any = None) -> str:
+        return self.changes.put_record(table, row, when)
+
+    def delete_record(self, table: str, record_id: str, when: Any = None) -> str:
+        return self.changes.delete_record(table, record_id, when)
+
+    # -- Salesforce's routes ----------------------------------------------------------------
 
     def _versions(self) -> Response:
         body = [{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v} for v in self.org.versions]
@@ -303,51 +249,6 @@ class SalesforceSandbox:
         return self._json({"deletedRecords": found, "earliestDateAvailable": m.format_datetime(earliest),
                            "latestDateCovered": m.format_datetime(min(end, now))})
 
-    # -- changing the org between audits (tests of incremental audits)
-    def _resolve(self, record_id: str) -> dict:
-        sf_id = self.org.ids.get(str(record_id), str(record_id))
-        record = self.org.by_id.get(sf_id)
-        if record is None:
-            raise KeyError(f"no record {record_id!r} in the sandbox org")
-        return record
-
-    def update_record(self, record_id: str, when: datetime | None = None, **values) -> str:
-        """Change fields of a record (a Salesforce or canonical id); its LastModifiedDate
-        and SystemModstamp move to ``when`` (default now). Returns the Salesforce id."""
-        stamp = m.format_datetime(when or datetime.now(UTC))
-        with self.lock:
-            record = self._resolve(record_id)
-            record.update(values, LastModifiedDate=stamp, SystemModstamp=stamp)
-        return record["Id"]
-
-    def add_record(self, sobject: str, when: datetime | None = None, **values) -> str:
-        """Create a record of ``sobject``; returns its new Salesforce id."""
-        stamp = m.format_datetime(when or datetime.now(UTC))
-        with self.lock:
-            self._added = getattr(self, "_added", 0) + 1
-            canonical = str(8_000_000_000 + self._added)
-            sf_id = m.to_salesforce_id(canonical, sobject)
-            base = {f: None for f in self.org.fields[sobject]}
-            self.org.add(sobject, {**base, **values, "Id": sf_id, "CreatedDate": stamp, "LastModifiedDate": stamp,
-                                   "SystemModstamp": stamp})
-            self.org.ids[canonical] = sf_id
-        return sf_id
-
-    def delete_record(self, record_id: str, when: datetime | None = None) -> str:
-        """Delete a record: gone from queries, listed by getDeleted. Returns its Salesforce id."""
-        at = (when or datetime.now(UTC)).astimezone(UTC)
-        with self.lock:
-            record = self._resolve(record_id)
-            sobject = next(n for n, rows in self.org.records.items() if any(r is record for r in rows))
-            self.org.records[sobject] = [r for r in self.org.records[sobject] if r is not record]
-            self.org.by_id.pop(record["Id"], None)
-            self.org.deleted.setdefault(sobject, []).append((record["Id"], at))
-        return record["Id"]
-
-    def purge_delete_log(self, until: datetime | None = None) -> None:
-        """Empty the delete log up to ``until`` (an admin emptying the Recycle Bin)."""
-        self.org.purged_until = (until or datetime.now(UTC)).astimezone(UTC)
-
     def _describe_global(self, version: str) -> Response:
         sobjects = [{"name": n, "label": label(n), "keyPrefix": m.KEY_PREFIXES.get(n), "custom": False,
                      "queryable": True, "createable": False, "updateable": False, "deletable": False,
@@ -369,7 +270,7 @@ class SalesforceSandbox:
 
     def _limits(self) -> Response:
         return self._json({
-            "DailyApiRequests": {"Max": self.daily_limit, "Remaining": self.daily_limit - self.api_used},
+            "DailyApiRequests": {"Max": self.daily_limit, "Remaining": self.daily_limit - self.daily_used},
             "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - len(self.bulk.jobs)},
             "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
             "DataStorageMB": {"Max": 1024, "Remaining": 1000},
@@ -394,11 +295,3 @@ class SalesforceSandbox:
         with self.lock:
             self.record_counts = {n: len(rows) for n, rows in self.org.records.items()}
 
-    def spend_daily_allowance(self, after: int = 0) -> None:
-        """Other integrations spend the rest of the daily allowance once ``after`` more
-        counted calls have been answered: from then on every call gets 403
-        ``REQUEST_LIMIT_EXCEEDED`` "TotalRequests Limit exceeded."."""
-        with self.lock:
-            self._spend_after = after
-
-    # -- Bulk 2.0

@@ -207,6 +207,7 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
         if f.get("is_custom"):
             declared.setdefault(f.get("object"), {})[f["name"]] = f
     cfg = {k: options.get(k, v) for k, v in m.MAPPED_CUSTOM_FIELDS.items()}
+    org.as_of, org.cfg = as_of, cfg
     b = _Build(org, Ids(org), tenant, as_of, options, cfg, declared)
 
     contacts = tenant_rows(tenant, "contacts")
@@ -362,14 +363,22 @@ def _add_opportunities(b: _Build, deals: list[dict]) -> None:
         extra.append("CurrencyIsoCode")
     org.add_object("Opportunity", custom, extra=extra)
     org.fields["Opportunity"][cfg["loss_reason_field"]].update(custom=True, type="picklist")
-    stage_names = {str(s["id"]): s.get("name") for s in tenant_rows(b.tenant, "stages")}
+    org.stage_names = {str(s["id"]): s.get("name") for s in tenant_rows(b.tenant, "stages")}
     for row in deals:
-        record = row_to_opportunity(row, b.ids, cfg, custom, stage_names)
-        if record_types:
-            record["RecordTypeId"] = record_types[row["pipeline"]]["Id"] if row.get("pipeline") else None
-        if "CurrencyIsoCode" in extra:
-            record["CurrencyIsoCode"] = row.get("currency")
-        org.add("Opportunity", record)
+        org.add("Opportunity", opportunity_record(org, b.ids, row, custom))
+
+
+def opportunity_record(org: Org, ids: Ids, row: dict, custom: dict[str, str]) -> dict:
+    """A deal as an Opportunity of ``org``, with its pipeline's record type and its currency
+    where the org has those fields."""
+    record = row_to_opportunity(row, ids, org.cfg, custom, org.stage_names)
+    fields = org.fields["Opportunity"]
+    if "RecordTypeId" in fields:
+        types = {t["Name"]: t["Id"] for t in org.records.get("RecordType", [])}
+        record["RecordTypeId"] = types.get(row.get("pipeline")) if row.get("pipeline") else None
+    if "CurrencyIsoCode" in fields:
+        record["CurrencyIsoCode"] = row.get("currency")
+    return record
 
 
 def _add_activities(b: _Build) -> None:
