@@ -12,8 +12,7 @@ from typing import Any
 
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
-from crm_audit_core.errors import AuthError, ConfigError
-from crm_audit_core.secrets import redact
+from crm_audit_core.errors import ConfigError
 
 HINTS = {
     "session": "get a fresh access token / session id, or use the password or JWT mode",
@@ -64,8 +63,8 @@ def endpoint(options: dict, mode: str, domain: str) -> str:
     return options.get("login_url") or f"https://{domain}.salesforce.com"
 
 
-def auth_error(exc: Exception, mode: str, where: str) -> AuthError:
-    """Salesforce's refusal of the credentials (or of an expired session) as one line."""
+def auth_failure(exc: Exception, mode: str) -> tuple[str, str]:
+    """Salesforce's refusal of the credentials (or of an expired session): (message, hint)."""
     content: Any = getattr(exc, "content", None)
     if isinstance(content, list) and content and isinstance(content[0], dict):
         detail = f"{content[0].get('errorCode')}: {content[0].get('message')}"
@@ -74,5 +73,4 @@ def auth_error(exc: Exception, mode: str, where: str) -> AuthError:
     else:
         detail = str(content or exc)
     detail = " ".join(str(detail).split())
-    return AuthError(redact(f"Salesforce refused the credentials ({mode} mode): {detail}"),
-                     where=where, hint=HINTS[mode])
+    return f"Salesforce refused the credentials ({mode} mode): {detail}", HINTS[mode]

@@ -20,55 +20,54 @@ from typing import Any
 from urllib.parse import urlparse
 
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from crm_audit_core.errors import ConfigError, ConnectorError
-from crm_audit_core.http import BudgetGuard, CallStats, RateLimiter, RetryableError
-from crm_audit_core.secrets import remember
+from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, Option, Options, RateLimiter, RetryableError, Unavailable
 
 from . import mapping as m
 from . import tables
-from .auth import auth_error, auth_mode, client_kwargs, endpoint
+from .auth import auth_mode, client_kwargs, endpoint
 from .reading import ObjectReader, ReadSettings
-from .transport import OPTIONAL, Calls, Unavailable
+from .transport import OPTIONAL, Calls
 
 UTC = timezone.utc
 
 OPTIONS = {
-    "instance_url": "https://<mydomain>.my.salesforce.com (session-id mode; optional for JWT)",
-    "session_id": "an OAuth access token or session id (session-id mode)",
-    "username": "Salesforce username (password and JWT modes)",
-    "password": "password (password mode)",
-    "security_token": "the user's security token (password mode)",
-    "consumer_key": "connected app consumer key (JWT bearer mode)",
-    "private_key": "PEM private key whose certificate is on the connected app (JWT mode)",
-    "private_key_file": "path to that PEM key, instead of private_key",
-    "domain": "login domain: 'login' (production, default), 'test' (sandbox org) or a My Domain prefix",
-    "sandbox": "true for a sandbox org (same as domain = 'test')",
-    "api_version": "API version to use, e.g. '62.0' (default: the newest the org offers)",
-    "ca_bundle": "path to a CA bundle to trust (for proxies or the local sandbox)",
-    "verify": "false to skip TLS verification (not recommended)",
-    "login_url": "send logins to this base URL instead of https://<domain>.salesforce.com",
-    "bulk_threshold": "objects with more records than this are read with Bulk API 2.0 (default 10000)",
-    "bulk": "false to never use Bulk API 2.0",
-    "batch_size": "REST query batch size, 200..2000 (default 2000)",
-    "bulk_page_size": "records per Bulk 2.0 result page (default 50000)",
-    "bulk_poll_seconds": "seconds between Bulk job status polls (default 2)",
-    "max_url_length": "longest query URL to send before splitting the field list (default 16000)",
-    "max_soql_length": "longest SOQL statement before splitting (default 100000)",
-    "budget_share": "share of the org's daily API requests the audit may use (default 0.2)",
-    "rate_limit": "client-side limit, 'calls/seconds' (e.g. '20/1'; default none)",
-    "retry_attempts": "attempts per call on 5xx, throttling and connection errors (default 6)",
-    "retry_base_delay": "first backoff delay in seconds (default 0.5)",
-    "retry_max_delay": "longest backoff delay in seconds (default 30)",
-    "timeout": "seconds to wait for one HTTP response (default 120)",
-    "login_history_days": "days of LoginHistory to read (default 180)",
-    "lifecycle_field": "Contact field holding the lifecycle stage (default Lifecycle_Stage__c)",
-    "lead_status_field": "Contact field holding a lead status (default Lead_Status__c)",
-    "segments_field": "Contact/Lead multi-select picklist of segments (default Segments__c)",
-    "source_detail_field": "field naming the integration that created a record (default Source_Detail__c)",
-    "loss_reason_field": "Opportunity loss-reason field (default: detected, e.g. Loss_Reason__c)",
-    "lead_account_field": "Lead lookup to an Account (default Account__c), read as the lead's company_id",
+    "instance_url": Option("https://<mydomain>.my.salesforce.com (session-id mode; optional for JWT)"),
+    "session_id": Option("an OAuth access token or session id (session-id mode)", secret=True),
+    "username": Option("Salesforce username (password and JWT modes)"),
+    "password": Option("password (password mode)"),
+    "security_token": Option("the user's security token (password mode; may be empty for trusted IP ranges)"),
+    "consumer_key": Option("connected app consumer key, its public client id (JWT bearer mode)", secret=False),
+    "private_key": Option("PEM private key whose certificate is on the connected app (JWT mode)"),
+    "private_key_file": Option("path to that PEM key, instead of private_key"),
+    "domain": Option("login domain: 'login' (production, default), 'test' (sandbox org) or a My Domain prefix"),
+    "sandbox": Option("true for a sandbox org (same as domain = 'test')"),
+    "api_version": Option("API version to use, e.g. '62.0' (default: the newest the org offers)"),
+    "ca_bundle": Option("path to a CA bundle to trust (for proxies or the local sandbox)"),
+    "verify": Option("false to skip TLS verification (not recommended), or a CA bundle path"),
+    "login_url": Option("send logins to this base URL instead of https://<domain>.salesforce.com"),
+    "bulk_threshold": Option("objects with more records than this are read with Bulk API 2.0 (default 10000)"),
+    "bulk": Option("false to never use Bulk API 2.0"),
+    "batch_size": Option("REST query batch size, 200..2000 (default 2000)"),
+    "bulk_page_size": Option("records per Bulk 2.0 result page (default 50000)"),
+    "bulk_poll_seconds": Option("seconds between Bulk job status polls (default 2)"),
+    "max_url_length": Option("longest query URL to send before splitting the field list (default 16000)"),
+    "max_soql_length": Option("longest SOQL statement before splitting (default 100000)"),
+    "budget_share": Option("share of the org's daily API requests the audit may use (default 0.2)"),
+    "rate_limit": Option("client-side limit: calls per rate_window (default none)"),
+    "rate_window": Option("seconds of the client-side rate window (default 1)"),
+    "retry_attempts": Option("attempts per call on 5xx, throttling and connection errors (default 6)"),
+    "retry_base_delay": Option("first backoff delay in seconds (default 0.5)"),
+    "retry_max_delay": Option("longest backoff delay in seconds (default 30)"),
+    "timeout": Option("seconds to wait for one HTTP response (default 120)"),
+    "login_history_days": Option("days of LoginHistory to read (default 180)"),
+    "lifecycle_field": Option("Contact field holding the lifecycle stage (default Lifecycle_Stage__c)"),
+    "lead_status_field": Option("Contact field holding a lead status (default Lead_Status__c)"),
+    "segments_field": Option("Contact/Lead multi-select picklist of segments (default Segments__c)"),
+    "source_detail_field": Option("field naming the integration that created a record (default Source_Detail__c)"),
+    "loss_reason_field": Option("Opportunity loss-reason field (default: detected, e.g. Loss_Reason__c)"),
+    "lead_account_field": Option("Lead lookup to an Account (default Account__c), read as the lead's company_id"),
 }
 
 # The objects read in full, whose approximate size (limits/recordCount) picks REST or Bulk.
@@ -76,78 +75,52 @@ COUNTED_OBJECTS = ("User", "LoginHistory", "Account", "Contact", "Lead", "Opport
 RECORD_COUNT_SINCE = 40.0  # limits/recordCount exists from API version 40.0
 
 
-def _bool(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _number(options: dict, name: str, default: float, kind=float) -> Any:
-    value = options.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"option {name!r} must be a number, got {value!r}", where="salesforce") from None
-
-
-class _NullProgress:
-    def advance(self, records: int = 0, calls: int = 0) -> None:
-        pass
-
-    def set_total(self, total) -> None:
-        pass
-
-    def waiting(self, seconds: float) -> None:
-        pass
+def credentials(o: Options) -> dict:
+    """The login options, secrets registered (masked everywhere) as they are read."""
+    creds = {name: o.text(name) for name in ("instance_url", "username", "consumer_key", "private_key_file",
+                                             "login_url")}
+    creds.update({name: o.secret(name) for name in ("session_id", "password", "security_token", "private_key")})
+    if creds["security_token"] is None and o.values.get("security_token") == "":
+        creds["security_token"] = ""  # an org that trusts the caller's IP range needs no token
+    return creds
 
 
 class SalesforceConnector:
     """One org, read once per audit (see the module docstring)."""
 
     def __init__(self, options: dict, context: Any = None):
-        self.options = dict(options or {})
+        o = Options(options, "salesforce")
+        self.options = o
         self.context = context
-        o = self.options
-        if not o.get("session_id") and o.get("access_token"):
-            o["session_id"] = o["access_token"]
-        for key in ("session_id", "password", "security_token", "private_key", "consumer_secret"):
-            remember(o.get(key))
-        self.mode = auth_mode(o)
-        self.domain = "test" if _bool(o.get("sandbox"), False) else (o.get("domain") or "login")
-        self.api_version = m_version(o.get("api_version"))
+        self.credentials = credentials(o)
+        self.mode = auth_mode(self.credentials)
+        self.domain = "test" if o.boolean("sandbox", False) else o.text("domain", "login")
+        self.api_version = api_version(o)
         settings = ReadSettings(
-            bulk_enabled=_bool(o.get("bulk"), True),
-            bulk_threshold=_number(o, "bulk_threshold", 10_000, int),
-            batch_size=min(2000, max(200, _number(o, "batch_size", 2000, int))),
-            bulk_page_size=_number(o, "bulk_page_size", 50_000, int),
-            bulk_poll_seconds=_number(o, "bulk_poll_seconds", 2.0),
-            max_url_length=_number(o, "max_url_length", 16_000, int),
-            max_soql_length=_number(o, "max_soql_length", 100_000, int))
-        self.login_history_days = _number(o, "login_history_days", 180, int)
+            bulk_enabled=o.boolean("bulk", True),
+            bulk_threshold=o.integer("bulk_threshold", 10_000, minimum=0),
+            batch_size=o.integer("batch_size", 2000, minimum=200, maximum=2000),
+            bulk_page_size=o.integer("bulk_page_size", 50_000, minimum=1),
+            bulk_poll_seconds=o.duration("bulk_poll_seconds", 2.0),
+            max_url_length=o.integer("max_url_length", 16_000, minimum=1),
+            max_soql_length=o.integer("max_soql_length", 100_000, minimum=1))
+        self.login_history_days = o.integer("login_history_days", 180, minimum=1)
+        self.loss_reason_field = o.text("loss_reason_field")
         stats = CallStats()
+        share = o.number("budget_share", 0.2)
         try:
-            budget = BudgetGuard(_number(o, "budget_share", 0.2), crm="Salesforce")
+            budget = BudgetGuard(share, crm="Salesforce")
         except ValueError as exc:
-            raise ConfigError(f"option 'budget_share': {exc}", where="salesforce") from None
-        limiter = None
-        if o.get("rate_limit"):
-            calls, _, seconds = str(o["rate_limit"]).partition("/")
-            try:
-                limiter = RateLimiter(int(calls), float(seconds or 1), stats=stats)
-            except ValueError:
-                raise ConfigError(f"option 'rate_limit' must look like 'calls/seconds', got {o['rate_limit']!r}",
-                                  where="salesforce") from None
-        self.calls = Calls(stats=stats, budget=budget, limiter=limiter, timeout=_number(o, "timeout", 120.0),
-                           retry_attempts=_number(o, "retry_attempts", 6, int),
-                           retry_base_delay=_number(o, "retry_base_delay", 0.5),
-                           retry_max_delay=_number(o, "retry_max_delay", 30.0),
-                           mode=self.mode, where=endpoint(o, self.mode, self.domain))
+            raise ConfigError(f"option 'budget_share' of the salesforce connector: {exc}", where="salesforce") from None
+        rate_limit = o.integer("rate_limit", None, minimum=1)
+        limiter = RateLimiter(rate_limit, o.duration("rate_window", 1.0), stats=stats) if rate_limit else None
+        policy = CallPolicy("Salesforce", endpoint(self.credentials, self.mode, self.domain), stats=stats,
+                            limiter=limiter, budget=budget, attempts=o.integer("retry_attempts", 6, minimum=1),
+                            base_delay=o.duration("retry_base_delay", 0.5),
+                            max_delay=o.duration("retry_max_delay", 30.0))
+        self.calls = Calls(policy, mode=self.mode, timeout=o.duration("timeout", 120.0), verify=o.verify())
         self.reader = ObjectReader(self.calls, settings)
-        self.cfg = {k: (o.get(k) or v) for k, v in m.MAPPED_CUSTOM_FIELDS.items()}
+        self.cfg = {k: o.text(k, v) for k, v in m.MAPPED_CUSTOM_FIELDS.items()}
         self.stage_ids: dict[str, str] = {}
         self.types: dict[str, dict[str, str]] = {}
         self.describes: dict[str, dict] = {}
@@ -158,11 +131,11 @@ class SalesforceConnector:
     # the shared call state, under the names tests and the CLI read
     @property
     def stats(self) -> CallStats:
-        return self.calls.stats
+        return self.calls.policy.stats
 
     @property
     def budget(self) -> BudgetGuard:
-        return self.calls.budget
+        return self.calls.policy.budget
 
     @property
     def sf(self) -> Salesforce | None:
@@ -184,23 +157,14 @@ class SalesforceConnector:
         return self.stats.calls
 
     def connect(self) -> Salesforce:
-        o = self.options
-        verify: Any = True
-        if o.get("ca_bundle"):
-            verify = o["ca_bundle"]
-        elif not _bool(o.get("verify"), True):
-            verify = False
-        session = self.calls.session(verify, self.domain, o.get("login_url"))
+        session = self.calls.session(self.domain, self.credentials["login_url"])
         kwargs = self.client_kwargs()
-        try:
-            self.reader.sf = self.calls.call(lambda: Salesforce(session=session, **kwargs), "logging in")
-        except SalesforceAuthenticationFailed as exc:  # pragma: no cover - translated in Calls.call
-            raise auth_error(exc, self.mode, self.calls.where) from None
+        self.reader.sf = self.calls.call(lambda: Salesforce(session=session, **kwargs), "logging in")
         return self.reader.sf
 
     def client_kwargs(self) -> dict:
         """The simple-salesforce constructor arguments for the configured auth mode."""
-        return client_kwargs(self.options, self.mode, self.domain, self.api_version or "59.0")
+        return client_kwargs(self.credentials, self.mode, self.domain, self.api_version or "59.0")
 
     def _versions(self) -> list[dict]:
         url = f"https://{self.sf.sf_instance}/services/data/"
@@ -229,8 +193,8 @@ class SalesforceConnector:
 
     def begin(self, sink, table: str):
         """Start reading ``table``: its progress reporter becomes the one calls report to."""
-        self.calls.progress = sink.progress(table, None) if hasattr(sink, "progress") else _NullProgress()
-        return self.calls.progress
+        self.calls.policy.progress = sink.progress(table, None)
+        return self.calls.policy.progress
 
     def extract(self, sink) -> None:
         self.connect()
@@ -278,7 +242,7 @@ class SalesforceConnector:
                                                                     params=params).json(),
                                    "reading record counts", "recordCount")
         except Unavailable as exc:
-            sink.note(f"Salesforce: {OPTIONAL['recordCount']} not available: {exc}; each object's first REST "
+            sink.note(f"Salesforce: {OPTIONAL['recordCount']} not available: {exc.message}; each object's first REST "
                       "batch tells its size")
             return
         for item in (body or {}).get("sObjects") or []:
@@ -286,14 +250,16 @@ class SalesforceConnector:
                 self.record_counts[item["name"]] = item["count"]
 
 
-def m_version(value: Any) -> str | None:
-    if value in (None, ""):
+def api_version(o: Options) -> str | None:
+    """The ``api_version`` option as Salesforce spells versions ("62.0"); None: the newest."""
+    value = o.text("api_version")
+    if value is None:
         return None
-    text = str(value).lstrip("vV")
     try:
-        return f"{float(text):.1f}"
+        return f"{float(value.lstrip('vV')):.1f}"
     except ValueError:
-        raise ConfigError(f"option 'api_version' must look like '62.0', got {value!r}", where="salesforce") from None
+        raise ConfigError(f"option 'api_version' of the salesforce connector must look like '62.0', got {value!r}",
+                          where="salesforce") from None
 
 
 def _as_of(context: Any) -> datetime:
@@ -306,7 +272,7 @@ def create_connector(options: dict, context: Any = None) -> SalesforceConnector:
 
 
 def record_url(options: dict, obj: str, record_id: str) -> str | None:
-    base = (options or {}).get("instance_url")
+    base = Options(options, "salesforce").text("instance_url")
     if not base or not record_id:
         return None
     parsed = urlparse(base if "//" in base else "https://" + base)

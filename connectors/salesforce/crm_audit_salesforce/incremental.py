@@ -1,9 +1,10 @@
 """Resumable and incremental reads of one canonical table (docs/connectors/salesforce.md,
-"Resuming" and "Incremental audits").
+"Resuming" and "Incremental audits"), on the kit's :class:`~crm_audit_core.kit.TableReader`.
 
 A table is read from one or more sources (contacts from Contact and Lead). Every page is
-checkpointed with the source and its position, plus the incremental window when the
-table is read incrementally, so ``--resume`` continues exactly there in the same mode.
+checkpointed with the source and its position (:meth:`.reading.ObjectReader.pages`), plus
+the incremental window when the table is read incrementally, so ``--resume`` continues
+exactly there in the same mode.
 Incrementally, only records changed since the previous audit (``SystemModstamp``) are
 read; deletions come from getDeleted (or, when its log cannot cover the window, from
 comparing all ids with the previous audit); the rest is carried forward.
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from itertools import islice
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
+from crm_audit_core import kit
 from crm_audit_core.errors import ConnectorError
+from crm_audit_core.kit import TableReader
 
 from . import mapping as m
 from .soql import soql_datetime
@@ -51,65 +53,46 @@ class _WindowGone(Exception):
     """getDeleted cannot cover the incremental window (log purged, or too old)."""
 
 
-def is_complete(sink, table: str) -> bool:
-    """Resuming: an earlier run of this audit completed ``table``."""
-    check = getattr(sink, "is_complete", None)
-    return bool(check is not None and check(table))
-
-
 def read_table(conn: "SalesforceConnector", sink, table: str, sources: Callable[[Any], list[Source]], *,
                incremental: bool = False) -> None:
-    """Read ``table`` from its sources (one or more objects), checkpointing each page."""
-    if is_complete(sink, table):
+    """Read ``table`` from its sources (one or more objects) with the kit's reader, which
+    checkpoints each page as ``{source, position, meta}``; ``meta`` holds the incremental
+    window, so a resumed run reads in the same mode."""
+    reader = TableReader(sink, table, write_slice=WRITE_SLICE)
+    if reader.complete:
         return
     progress = conn.begin(sink, table)
-    getter = getattr(sink, "resume_state", None)
-    state = (getter(table) if getter is not None else None) or {}
-    previous = previous_for(conn, sink, state) if incremental else None
-    base: dict = {}
+    previous = previous_for(conn, sink, reader) if incremental else None
+    meta: dict = {}
     if previous is not None:
-        base = {"since": soql_datetime(previous.since),
+        meta = {"since": soql_datetime(previous.since),
                 "previous": {"audit_id": previous.audit_id, "path": str(previous.path)}}
     plan = sources(previous)
-    keys = [s.key for s in plan]
-    begin = keys.index(state["source"]) if state.get("source") in keys else 0
-    checkpoint = getattr(sink, "checkpoint", None)
-    for i, source in enumerate(plan[begin:], start=begin):
-        position = state.get("position") if i == begin else None
+    reader.read([_pages_of(conn, source, full=previous is None) for source in plan], meta=meta, previous=previous,
+                deleted_ids=lambda: deleted_since(conn, sink, table, plan, previous), progress=progress)
+
+
+def _pages_of(conn: "SalesforceConnector", source: Source, *, full: bool) -> kit.Source:
+    def pages(position):
         # the object's approximate size picks REST or Bulk for a full read; a narrower
         # read (incremental, resumed) starts with REST and moves to Bulk if it is big
-        estimate = conn.record_counts.get(source.sobject) if previous is None and not position else None
-        for records, position in conn.reader.pages(source.sobject, source.fields, source.where, position, estimate):
-            # a Bulk page (up to 50,000 records) is mapped and written a slice at a time;
-            # the sink keeps what it was given since the last checkpoint uncommitted, so
-            # the page and its position still commit together:
-            written = 0
-            for part in _slices(records, WRITE_SLICE):
-                written += sink.write(table, [source.row(r) for r in part]) or len(part)
-            if checkpoint is not None:
-                checkpoint(table, {**base, "source": source.key, "position": position})
-            progress.advance(records=written)
-            # the generators still point at this page while they fetch the next one:
-            # let its text go now, or two pages' text are held at once
-            release = getattr(records, "release", None)
-            if release is not None:
-                release()
-    if previous is not None:
-        deleted = deleted_since(conn, sink, table, plan, previous)
-        sink.carry_forward(table, previous, deleted)
-    sink.complete(table)
+        estimate = conn.record_counts.get(source.sobject) if full and not position else None
+        return conn.reader.pages(source.sobject, source.fields, source.where, position, estimate)
+
+    return kit.Source(source.key, pages, to_rows=lambda records: [source.row(r) for r in records])
 
 
-def previous_for(conn: "SalesforceConnector", sink, state: dict):
+def previous_for(conn: "SalesforceConnector", sink, reader: TableReader):
     """The previous snapshot to read a table against, or None for a full read."""
     from crm_audit_core.connector import PreviousSnapshot
 
-    if state:  # resuming: keep the mode the interrupted run chose for this table
-        if not state.get("since"):
+    if reader.resuming:  # keep the mode the interrupted run chose for this table
+        meta = reader.meta
+        if not meta.get("since"):
             return None
-        prev = state.get("previous") or {}
+        prev = meta.get("previous") or {}
         return PreviousSnapshot(audit_id=prev.get("audit_id", "?"), path=prev.get("path"),
-                                since=m.parse_datetime(state["since"]))
+                                since=m.parse_datetime(meta["since"]))
     previous = getattr(conn.context, "previous", None)
     if previous is None:
         return None
@@ -169,15 +152,3 @@ def _deleted_by_ids(conn: "SalesforceConnector", table: str, sobject: str, plan:
     finally:
         con.close()
     return {r[0] for r in rows} - now
-
-
-def _slices(records, size: int) -> Iterator[list]:
-    if isinstance(records, list) and len(records) <= size:
-        yield records
-        return
-    it = iter(records)
-    while True:
-        part = list(islice(it, size))
-        if not part:
-            return
-        yield part

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from crm_audit_core.errors import ConnectorError
-from crm_audit_core.http import RetryableError
+from crm_audit_core.kit import RetryableError
 
 from .soql import and_, field_chunks, soql
 from .transport import Calls
@@ -141,8 +141,7 @@ class ObjectReader:
         cond = and_(where, f"Id > '{state['after']}'" if state.get("after") else None)
         keyed = "Id" in fields  # (a few helper reads select no Id: they are never checkpointed)
         if s.bulk_enabled and estimate is not None and estimate > s.bulk_threshold:
-            if progress is not None:
-                set_total(progress, estimate)
+            _set_total(progress, estimate)
             yield from self._read_bulk(sobject, fields, cond)
             return
         # room for the Id range of the joins of a wide object
@@ -150,8 +149,7 @@ class ObjectReader:
                               bulk=False, order="Id" if keyed else None)
         pages = self._rest_pages(soql(chunks[0], sobject, cond, "Id" if keyed else None), sobject)
         total, first = next(pages)
-        if progress is not None:
-            set_total(progress, total)
+        _set_total(progress, total)
         if s.bulk_enabled and total > s.bulk_threshold:
             pages.close()
             if not (keyed and first):
@@ -217,13 +215,11 @@ def _chain_first(first: list[dict], pages: Iterator[tuple[int, list[dict]]]) -> 
         yield records
 
 
-def set_total(progress, total: int) -> None:
-    setter = getattr(progress, "set_total", None)
-    if setter is not None:
-        try:
-            setter(total)
-        except Exception:  # a progress bar must never break the audit
-            pass
+def _set_total(progress, total: int) -> None:
+    try:
+        progress.set_total(total)
+    except Exception:  # a progress bar must never break the audit
+        pass
 
 
 class CsvRecords:

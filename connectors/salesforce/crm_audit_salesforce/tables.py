@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from crm_audit_core.kit import Unavailable
+
 from . import mapping as m
-from .incremental import Source, is_complete, read_table
+from .incremental import Source, read_table
 from .soql import and_, soql_datetime
-from .transport import OPTIONAL, Unavailable
+from .transport import OPTIONAL
 
 if TYPE_CHECKING:
     from .connector import SalesforceConnector
@@ -25,7 +27,7 @@ def read_platform(conn: "SalesforceConnector", sink, versions: list[dict]) -> No
     conn.begin(sink, "platform")
     org = conn.reader.read_all("Organization", m.ORGANIZATION_FIELDS)
     conn.organization = org[0] if org else None
-    if is_complete(sink, "platform"):
+    if sink.is_complete("platform"):
         return
     sink.write("platform", [m.platform_row(conn.organization, versions, conn.api_version)])
     sink.complete("platform")
@@ -36,12 +38,12 @@ def _optional(conn: "SalesforceConnector", sink, sobject: str, fields: list[str]
     try:
         return conn.reader.read_all(sobject, fields, where)
     except Unavailable as exc:
-        sink.note(f"Salesforce: {OPTIONAL[sobject]} not available: {exc}")
+        sink.note(f"Salesforce: {OPTIONAL[sobject]} not available: {exc.message}")
         return None
 
 
 def read_users(conn: "SalesforceConnector", sink) -> None:
-    if is_complete(sink, "users"):
+    if sink.is_complete("users"):
         return
     conn.begin(sink, "users")
     admin_sets = _optional(conn, sink, "PermissionSet", m.PERMISSION_SET_FIELDS)
@@ -63,7 +65,7 @@ def read_logins(conn: "SalesforceConnector", sink) -> None:
         read_table(conn, sink, "login_events", lambda prev: [
             Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", m.login_row)])
     except Unavailable as exc:
-        sink.note(f"Salesforce: login history not available: {exc} (grant 'Manage Users' or "
+        sink.note(f"Salesforce: login history not available: {exc.message} (grant 'Manage Users' or "
                   "'Monitor Login History' to the audit user)")
 
 
@@ -83,7 +85,7 @@ def read_fields(conn: "SalesforceConnector", sink) -> dict[str, list[str]]:
                 continue
             seen.add((table, f["name"]))
             rows.append(m.field_row(table, f, mapped))
-    if not is_complete(sink, "fields"):
+    if not sink.is_complete("fields"):
         sink.write("fields", rows)
         sink.complete("fields")
     return custom
@@ -153,7 +155,7 @@ def read_stages(conn: "SalesforceConnector", sink) -> None:
         for key in ("MasterLabel", "ApiName"):
             if r.get(key):
                 conn.stage_ids.setdefault(r[key], r["Id"])
-    if is_complete(sink, "stages"):
+    if sink.is_complete("stages"):
         return
     sink.write("stages", [m.stage_row(r) for r in rows])
     progress.advance(records=len(rows))
@@ -162,7 +164,7 @@ def read_stages(conn: "SalesforceConnector", sink) -> None:
 
 def _loss_field(conn: "SalesforceConnector", sink) -> str | None:
     known = conn.types.get("Opportunity", {})
-    wanted = conn.options.get("loss_reason_field")
+    wanted = conn.loss_reason_field
     if wanted:
         if wanted in known:
             return wanted
@@ -181,7 +183,7 @@ def _loss_field(conn: "SalesforceConnector", sink) -> str | None:
 
 
 def read_deals(conn: "SalesforceConnector", sink, custom) -> None:
-    if is_complete(sink, "deals"):
+    if sink.is_complete("deals"):
         return
     conn.describe("Opportunity")
     loss = _loss_field(conn, sink)
@@ -234,5 +236,5 @@ def read_campaigns(conn: "SalesforceConnector", sink) -> None:
         read_table(conn, sink, "campaigns", lambda prev: [
             Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, None, m.campaign_row)])
     except Unavailable as exc:
-        sink.note(f"Salesforce: campaigns not available: {exc} (Campaigns need the Marketing User "
+        sink.note(f"Salesforce: campaigns not available: {exc.message} (Campaigns need the Marketing User "
                   "setting or a Sales Cloud edition)")

@@ -1,18 +1,19 @@
 """Every HTTP call the Salesforce connector makes, and what its failures mean.
 
-simple-salesforce makes the calls but has no retries, rate limiting or budget guard
-(shared/CRM-APIS.md, section 0). :class:`SalesforceTransport` is a ``requests`` transport
-adapter mounted on the session simple-salesforce uses, so every call (REST, Bulk 2.0,
-logins) passes through it: timeout, client-side rate limit, budget guard, call counting,
-and the daily usage read from ``Sforce-Limit-Info``. :class:`Calls` holds that shared
-state and runs each client call in the retry loop, translating simple-salesforce's
-exceptions into the core's errors (retryable, auth, quota, unavailable object, fatal).
+simple-salesforce makes the calls itself, so the kit's :class:`~crm_audit_core.kit.CallPolicy`
+is applied in two places: :class:`SalesforceTransport`, a ``requests`` transport adapter
+mounted on the session simple-salesforce uses, sends every call (REST, Bulk 2.0, logins)
+through ``policy.send`` (budget guard, rate limiter, counting) and feeds the budget guard
+the daily usage of ``Sforce-Limit-Info``; :meth:`Calls.call` runs each client call in
+``policy.retry`` with :meth:`Calls.classify_error`, which reads simple-salesforce's
+exceptions as verdicts (retry, rate-limited, auth failed, quota spent, unavailable, fatal).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,11 +27,10 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from crm_audit_core.errors import AuthError, BudgetExhausted, ConnectorError
-from crm_audit_core.http import BudgetGuard, CallStats, RateLimiter, RetryableError, make_session, retrying
-from crm_audit_core.secrets import redact
+from crm_audit_core.errors import ConnectorError
+from crm_audit_core.kit import CallPolicy, Verdict, make_session
 
-from .auth import auth_error
+from .auth import auth_failure
 
 # Objects whose absence (permission or edition) is a note, not a failure.
 OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_enabled",
@@ -38,34 +38,34 @@ OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_e
             "Campaign": "campaigns", "OpportunityStage": "stages",
             "recordCount": "record counts (/limits/recordCount)"}
 
-
-class Unavailable(Exception):
-    """An optional object the audit user may not read (permission, edition)."""
+TLS_HINT = "set 'ca_bundle' to the CA that signed the server's certificate"
+ACCESS_HINT = "give the audit user 'View Setup and Configuration' and 'View All Data' (read-only)"
+QUOTA_HINT = ("the allowance is a rolling 24-hour window, so calls free up as those made 24 hours earlier age "
+              "out: run the audit later, find the integration that spends it in Setup > System Overview, "
+              "or ask Salesforce for a higher limit")
 
 
 class Calls:
-    """The state every call shares (stats, budget, limiter, progress, TLS, timeout) and
-    the retry loop around one simple-salesforce call."""
+    """The connector's call policy and how Salesforce's answers are read."""
 
-    def __init__(self, *, stats: CallStats, budget: BudgetGuard, limiter: RateLimiter | None, timeout: float,
-                 retry_attempts: int, retry_base_delay: float, retry_max_delay: float, mode: str, where: str):
-        self.stats = stats
-        self.budget = budget
-        self.limiter = limiter
-        self.timeout = timeout
-        self.retry_attempts = retry_attempts
-        self.retry_base_delay = retry_base_delay
-        self.retry_max_delay = retry_max_delay
+    def __init__(self, policy: CallPolicy, *, mode: str, timeout: float, verify: Any):
+        self.policy = policy
         self.mode = mode
-        self.where = where
-        self.verify: Any = True
-        self.progress: Any = None
+        self.timeout = timeout
+        self.verify = verify
         self.organization: dict | None = None  # named in the spent-quota message once read
 
-    def session(self, verify: Any, domain: str, login_url: str | None) -> requests.Session:
+    @property
+    def where(self) -> str:
+        return self.policy.where
+
+    @property
+    def progress(self) -> Any:
+        return self.policy.progress
+
+    def session(self, domain: str, login_url: str | None) -> requests.Session:
         """The session simple-salesforce uses, with every call going through this transport."""
-        self.verify = verify
-        session = make_session(verify=verify)
+        session = make_session(verify=self.verify)
         transport = SalesforceTransport(self)
         session.mount("https://", transport)
         session.mount("http://", transport)
@@ -74,82 +74,69 @@ class Calls:
         return session
 
     def call(self, fn: Callable[[], Any], what: str, sobject: str | None = None) -> Any:
-        """``fn()`` with retries on throttling, 5xx and connection trouble."""
-        for attempt in retrying(max_attempts=self.retry_attempts, base_delay=self.retry_base_delay,
-                                max_delay=self.retry_max_delay, stats=self.stats):
-            with attempt:
-                try:
-                    return fn()
-                except (AuthError, BudgetExhausted, ConnectorError, Unavailable):
-                    raise
-                except (SalesforceAuthenticationFailed, SalesforceExpiredSession) as exc:
-                    raise auth_error(exc, self.mode, self.where) from None
-                except SalesforceError as exc:
-                    raise self.translate(exc, what, sobject) from None
-                except requests.exceptions.SSLError as exc:
-                    raise ConnectorError(f"{what}: TLS verification failed ({_short(exc)})", where=self.where,
-                                         hint="set 'ca_bundle' to the CA that signed the server's certificate") from None
-                except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ContentDecodingError) as exc:
-                    raise RetryableError(f"{what}: connection problem ({type(exc).__name__})",
-                                         where=self.where) from None
-                except ValueError as exc:  # a body that is not JSON (cut or garbled)
-                    raise RetryableError(f"{what}: malformed response ({exc})", where=self.where) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        """``fn()`` (a simple-salesforce call) under the retry policy."""
+        return self.policy.retry(what, fn, lambda exc: self.classify_error(exc, what, sobject))
 
-    def translate(self, exc: SalesforceError, what: str, sobject: str | None) -> Exception:
-        """A simple-salesforce error as the exception the retry loop acts on."""
+    def classify_error(self, exc: BaseException, what: str, sobject: str | None) -> Verdict | None:
+        """What a simple-salesforce or ``requests`` exception means (None: re-raise it)."""
+        if isinstance(exc, (SalesforceAuthenticationFailed, SalesforceExpiredSession)):
+            return Verdict.auth_failed(*auth_failure(exc, self.mode))
+        if isinstance(exc, SalesforceError):
+            return self._translate(exc, what, sobject)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return Verdict.fatal(f"{what}: TLS verification failed ({_short(exc)})", TLS_HINT)
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                            requests.exceptions.ContentDecodingError)):
+            return Verdict.retry(f"{what}: connection problem ({type(exc).__name__})")
+        if isinstance(exc, ValueError):  # a body that is not JSON (cut or garbled)
+            return Verdict.retry(f"{what}: malformed response ({exc})")
+        return None
+
+    def _translate(self, exc: SalesforceError, what: str, sobject: str | None) -> Verdict:
         content = getattr(exc, "content", None)
         first = content[0] if isinstance(content, list) and content and isinstance(content[0], dict) else {}
         code, message = first.get("errorCode", ""), first.get("message", str(content)[:200])
         status = getattr(exc, "status", None)
         if isinstance(exc, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
-            if self.daily_allowance_spent(message):
-                return self.quota_spent(what, message)
+            if self._daily_allowance_spent(message):
+                return Verdict.quota_spent(self._quota_message(what, message), QUOTA_HINT)
             # the concurrent-request limit (ConcurrentRequests, ConcurrentPerOrgLongTxn): transient
-            return RetryableError(f"{what}: Salesforce throttled the request ({message})", where=self.where)
+            return Verdict.rate_limited(f"{what}: Salesforce throttled the request ({message})")
         if isinstance(exc, SalesforceGeneralError) and status is not None and (status >= 500 or status == 429):
-            return RetryableError(f"{what}: HTTP {status} {code}".strip(), where=self.where)
+            return Verdict.retry(f"{what}: HTTP {status} {code}".strip())
         if sobject in OPTIONAL and (
             isinstance(exc, (SalesforceRefusedRequest, SalesforceResourceNotFound))
             or code in ("INVALID_TYPE", "INSUFFICIENT_ACCESS", "INVALID_FIELD", "NOT_FOUND")
         ):
-            return Unavailable(f"{sobject} is not readable by this user ({code or status}: {message.strip()})")
+            return Verdict.unavailable(f"{sobject} is not readable by this user ({code or status}: {message.strip()})")
         if isinstance(exc, SalesforceOperationError):
-            return ConnectorError(f"{what}: Bulk API job failed: {exc}", where=self.where)
-        hint = None
-        if code == "INSUFFICIENT_ACCESS" or isinstance(exc, SalesforceRefusedRequest):
-            hint = "give the audit user 'View Setup and Configuration' and 'View All Data' (read-only)"
-        return ConnectorError(redact(f"{what}: HTTP {status} {code}: {message.strip()}"), where=self.where,
-                              hint=hint)
+            return Verdict.fatal(f"{what}: Bulk API job failed: {exc}")
+        hint = ACCESS_HINT if code == "INSUFFICIENT_ACCESS" or isinstance(exc, SalesforceRefusedRequest) else None
+        return Verdict.fatal(f"{what}: HTTP {status} {code}: {message.strip()}", hint)
 
-    def daily_allowance_spent(self, message: str) -> bool:
+    def _daily_allowance_spent(self, message: str) -> bool:
         """A REQUEST_LIMIT_EXCEEDED is the spent daily allowance, not a throttle: Salesforce
         says "TotalRequests Limit exceeded.", or its Sforce-Limit-Info shows nothing left."""
         if "totalrequests" in message.replace(" ", "").lower():
             return True
-        budget = self.budget
+        budget = self.policy.budget
         return budget.limit is not None and budget.remaining is not None and budget.remaining <= 0
 
-    def quota_spent(self, what: str, message: str) -> ConnectorError:
+    def _quota_message(self, what: str, message: str) -> str:
         """One line for a spent daily allowance: retrying cannot help, so no retry."""
-        budget = self.budget
+        budget = self.policy.budget
         if budget.limit is not None and budget.remaining is not None and budget.remaining <= 0:
             usage = f"{budget.limit - budget.remaining:,} of {budget.limit:,} calls used in the last 24 hours"
         else:  # the refusal carried no usage header: Salesforce's own words
             usage = f"REQUEST_LIMIT_EXCEEDED: {message.strip().rstrip('.')}"
         org = self.organization or {}
         name = f"org {org['Name']!r} ({org['Id']})" if org.get("Name") and org.get("Id") else "the org"
-        return BudgetExhausted(
-            f"Salesforce's daily API request limit is used up for {name} ({usage}); stopped while {what}",
-            where=self.where,
-            hint="the allowance is a rolling 24-hour window, so calls free up as those made 24 hours earlier age "
-                 "out: run the audit later, find the integration that spends it in Setup > System Overview, "
-                 "or ask Salesforce for a higher limit")
+        return f"Salesforce's daily API request limit is used up for {name} ({usage}); stopped while {what}"
 
 
 class SalesforceTransport(HTTPAdapter):
-    """Every HTTP call: rate limit, budget, timeout, count, read Sforce-Limit-Info."""
+    """Every HTTP call through the policy (budget, limiter, counting), with the timeout and
+    TLS settings; reads the daily usage from ``Sforce-Limit-Info``."""
 
     def __init__(self, calls: Calls):
         super().__init__()
@@ -163,29 +150,23 @@ class SalesforceTransport(HTTPAdapter):
             # An explicit ca_bundle/verify option beats REQUESTS_CA_BUNDLE from the
             # environment, which requests would otherwise prefer over session.verify.
             kwargs["verify"] = calls.verify
-        counted = "/services/data/v" in (request.url or "")
-        if counted:
-            calls.budget.before_call()
-        if calls.limiter is not None:
-            waited = calls.limiter.acquire()
-            if waited and calls.progress is not None:
-                calls.progress.waiting(waited)
-        try:
-            response = super().send(request, **kwargs)
-        except Exception:
-            calls.stats.record_call(None)
-            raise
-        finally:
-            if calls.limiter is not None:
-                calls.limiter.record()  # answered or failed: its slot is held a window from now
-        calls.stats.record_call(response.status_code)
-        if calls.progress is not None:
-            calls.progress.advance(calls=1)
+        url = request.url or ""
+
+        def send():
+            try:
+                return super(SalesforceTransport, self).send(request, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                raise ConnectorError(f"TLS verification of {urlparse(url).netloc} failed ({_short(exc)})",
+                                     where=calls.where, hint=TLS_HINT) from None
+
+        # calls to the versioned API count against the daily allowance; logins do not
+        response = calls.policy.send(f"{request.method} {urlparse(url).path}", send,
+                                     guarded="/services/data/v" in url)
         info = response.headers.get("Sforce-Limit-Info")
         if info:
             usage = re.search(r"api-usage=(\d+)/(\d+)", info)
             if usage:
-                calls.budget.observe(limit=int(usage[2]), used=int(usage[1]))
+                calls.policy.budget.observe(limit=int(usage[2]), used=int(usage[1]))
         return response
 
 
@@ -203,7 +184,7 @@ class LoginRewrite(SalesforceTransport):
         return super().send(request, **kwargs)
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: BaseException) -> str:
     text = str(exc)
     found = re.search(r"\[SSL[^\]]*\][^')\"]*", text)
     return found[0] if found else text[:120]

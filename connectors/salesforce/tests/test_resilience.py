@@ -62,7 +62,7 @@ def test_auth_modes_build_the_right_client_arguments():
                                         "domain": "test", "version": "59.0"}
     password = SalesforceConnector({"username": "a@b.c", "password": "pw", "security_token": "tok"})
     assert password.mode == "password" and password.client_kwargs()["domain"] == "login"
-    session = SalesforceConnector({"access_token": "abc", "instance_url": "https://x.my.salesforce.com"})
+    session = SalesforceConnector({"session_id": "abc", "instance_url": "https://x.my.salesforce.com"})
     assert session.mode == "session" and session.client_kwargs()["session_id"] == "abc"
 
 
@@ -176,7 +176,7 @@ def test_client_side_rate_limiter_stays_under_the_sandbox_limit(tenant):
     handle = start_sandbox(tenant, rate_limit=8, rate_window=0.5)
     try:
         # a client window a little longer than the server's absorbs network jitter
-        connector, _ = run(handle, rate_limit="8/0.6", retry_attempts=1)
+        connector, _ = run(handle, rate_limit=8, rate_window=0.6, retry_attempts=1)
         assert not [r for r in handle.requests if r["status"] == 403]
         assert connector.stats.waited_seconds > 0
     finally:
