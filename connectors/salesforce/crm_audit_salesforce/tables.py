@@ -29,7 +29,7 @@ def read_platform(conn: "SalesforceConnector", sink, versions: list[dict]) -> No
     conn.organization = org[0] if org else None
     if sink.is_complete("platform"):
         return
-    sink.write("platform", [m.platform_row(conn.organization, versions, conn.api_version)])
+    sink.write("platform", [m.organization_to_row(conn.organization, versions, conn.api_version)])
     sink.complete("platform")
 
 
@@ -56,14 +56,14 @@ def read_users(conn: "SalesforceConnector", sink) -> None:
     mfa_rows = _optional(conn, sink, "TwoFactorMethodsInfo", m.MFA_FIELDS)
     mfa = None if mfa_rows is None else {r["UserId"]: m.has_mfa(r) for r in mfa_rows}
     read_table(conn, sink, "users", lambda prev: [
-        Source("User", "User", m.USER_FIELDS, None, lambda r: m.user_row(r, admin_ids, mfa))])
+        Source("User", "User", m.USER_FIELDS, None, lambda r: m.user_to_row(r, admin_ids, mfa))])
 
 
 def read_logins(conn: "SalesforceConnector", sink) -> None:
     since = (conn.as_of - timedelta(days=conn.login_history_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         read_table(conn, sink, "login_events", lambda prev: [
-            Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", m.login_row)])
+            Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", m.login_to_row)])
     except Unavailable as exc:
         sink.note(f"Salesforce: login history not available: {exc.message} (grant 'Manage Users' or "
                   "'Monitor Login History' to the audit user)")
@@ -84,7 +84,7 @@ def read_fields(conn: "SalesforceConnector", sink) -> dict[str, list[str]]:
             if (table, f["name"]) in seen:
                 continue
             seen.add((table, f["name"]))
-            rows.append(m.field_row(table, f, mapped))
+            rows.append(m.field_to_row(table, f, mapped))
     if not sink.is_complete("fields"):
         sink.write("fields", rows)
         sink.complete("fields")
@@ -115,7 +115,7 @@ def read_companies(conn: "SalesforceConnector", sink, custom) -> None:
     fields = _present(conn, "Account", m.ACCOUNT_FIELDS + [conn.cfg["source_detail_field"]]) + custom["Account"]
     read_table(conn, sink, "companies", lambda prev: [
         Source("Account", "Account", fields, _changed(prev),
-               lambda r: m.company_row(r, conn.cfg, custom["Account"], conn.types["Account"]))], incremental=True)
+               lambda r: m.account_to_row(r, conn.cfg, custom["Account"], conn.types["Account"]))], incremental=True)
 
 
 def read_contacts(conn: "SalesforceConnector", sink, custom) -> None:
@@ -126,13 +126,13 @@ def read_contacts(conn: "SalesforceConnector", sink, custom) -> None:
     lead_fields = _present(conn, "Lead", m.LEAD_FIELDS + extra) + custom["Lead"]
 
     def contact(r):
-        return m.contact_row_from_contact(r, cfg, custom["Contact"], conn.types["Contact"])
+        return m.contact_to_row(r, cfg, custom["Contact"], conn.types["Contact"])
 
     def plan(prev):
         # Converted leads live on as their Contact; only open leads are contacts at stage "lead".
         sources = [Source("Contact", "Contact", contact_fields, _changed(prev), contact),
                    Source("Lead", "Lead", lead_fields, _changed(prev, "IsConverted = false"),
-                          lambda r: m.contact_row_from_lead(r, cfg, custom["Lead"], conn.types["Lead"]),
+                          lambda r: m.lead_to_row(r, cfg, custom["Lead"], conn.types["Lead"]),
                           full_where="IsConverted = false")]
         if prev is not None and "Account.Name" in contact_fields:
             # contacts.company_name comes from the Account: contacts of accounts changed
@@ -157,7 +157,7 @@ def read_stages(conn: "SalesforceConnector", sink) -> None:
                 conn.stage_ids.setdefault(r[key], r["Id"])
     if sink.is_complete("stages"):
         return
-    sink.write("stages", [m.stage_row(r) for r in rows])
+    sink.write("stages", [m.stage_to_row(r) for r in rows])
     progress.advance(records=len(rows))
     sink.complete("stages")
 
@@ -197,7 +197,7 @@ def read_deals(conn: "SalesforceConnector", sink, custom) -> None:
     currency = (conn.organization or {}).get("DefaultCurrencyIsoCode")
 
     def row(r: dict) -> dict:
-        out = m.deal_row(r, cfg, deal_custom, conn.types["Opportunity"], currency, conn.stage_ids)
+        out = m.opportunity_to_row(r, cfg, deal_custom, conn.types["Opportunity"], currency, conn.stage_ids)
         if loss is None:
             out.pop("lost_reason", None)
         return out
@@ -211,10 +211,10 @@ def read_activities(conn: "SalesforceConnector", sink, custom) -> None:
     event_fields = _present(conn, "Event", m.EVENT_FIELDS) + custom["Event"]
 
     def task(r):
-        return m.activity_row_from_task(r, custom["Task"], conn.types["Task"])
+        return m.task_to_row(r, custom["Task"], conn.types["Task"])
 
     def event(r):
-        return m.activity_row_from_event(r, conn.as_of, custom["Event"], conn.types["Event"])
+        return m.event_to_row(r, conn.as_of, custom["Event"], conn.types["Event"])
 
     def plan(prev):
         sources = [Source("Task", "Task", task_fields, _changed(prev), task),
@@ -234,7 +234,7 @@ def read_activities(conn: "SalesforceConnector", sink, custom) -> None:
 def read_campaigns(conn: "SalesforceConnector", sink) -> None:
     try:
         read_table(conn, sink, "campaigns", lambda prev: [
-            Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, None, m.campaign_row)])
+            Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, None, m.campaign_to_row)])
     except Unavailable as exc:
         sink.note(f"Salesforce: campaigns not available: {exc.message} (Campaigns need the Marketing User "
                   "setting or a Sales Cloud edition)")
