@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from crm_audit_core.errors import BudgetExhausted, ConnectorError
+from crm_audit_core.errors import BudgetExhausted
 from crm_audit_core.testing import option_args
 
 from crm_audit_salesforce.sandbox import parse_soql, run_soql, start_sandbox

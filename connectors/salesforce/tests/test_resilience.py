@@ -10,7 +10,7 @@ from crm_audit_core.errors import AuthError, BudgetExhausted, ConfigError, Conne
 from crm_audit_salesforce import mapping as m
 from crm_audit_salesforce.connector import SalesforceConnector
 from crm_audit_salesforce.sandbox import start_sandbox
-from sf_testkit import AS_OF, custom_differences, differences, make_tenant, run
+from sf_testkit import custom_differences, differences, make_tenant, run
 
 
 def _bad(r):
@@ -27,25 +27,6 @@ def test_bad_session_id_is_one_auth_error_never_retried(sandbox):
     assert "\n" not in text and "INVALID_SESSION_ID" in text and "not-the-token-1234" not in text
     assert info.value.exit_code == 3
     assert sum(1 for r in sandbox.requests if r["status"] == 401) == 1
-
-
-def test_cli_exit_code_3_on_bad_credentials(sandbox, tmp_path):
-    from click.testing import CliRunner
-
-    from crm_audit_core.cli import main
-
-    config = tmp_path / "crm-audit.toml"
-    config.write_text(
-        "[tenants.x]\n"
-        'connector = "salesforce"\n'
-        f'instance_url = "{sandbox.options["instance_url"]}"\n'
-        'session_id = "wrong-session-id"\n'
-        f'ca_bundle = "{sandbox.options["ca_bundle"]}"\n'
-        "retry_base_delay = 0.01\n"
-    )
-    result = CliRunner().invoke(main, ["run", "-c", str(config), "--out", str(tmp_path / "audits"), "--no-progress"])
-    assert result.exit_code == 3, result.output
-    assert "wrong-session-id" not in result.output
 
 
 def test_missing_credentials_is_a_config_error():
