@@ -50,7 +50,8 @@ def part2_checks():
 def measure(args) -> dict:
     import tomllib
 
-    from crm_audit_checks.data_policy import _snapshot_context, policy_toml, propose
+    from crm_audit_checks.data_policy import policy_toml, propose
+    from crm_audit_core import read_tenant
     from crm_audit_core.config import config_from_dict
     from crm_audit_core.runner import run_checks
     from crm_audit_core.testing import registry_with
@@ -62,9 +63,8 @@ def measure(args) -> dict:
     store.connection.execute(f"SET threads = {int(args.threads)}")
 
     started = time.perf_counter()
-    ctx = _snapshot_context(store, "bench", AS_OF, None)
-    text = policy_toml(propose(ctx), tenant="bench", as_of=AS_OF, required_at=95.0)
-    ctx.connection.close()
+    with read_tenant(snapshot=path, tenant="bench", as_of=AS_OF) as ctx:  # the same database as `store`
+        text = policy_toml(propose(ctx), tenant="bench", as_of=AS_OF, required_at=95.0)
     propose_seconds = time.perf_counter() - started
     config = config_from_dict(tomllib.loads(text))
 

@@ -29,24 +29,39 @@ A check is a pure function of the snapshot and its settings::
 Inside a check, the canonical tables are views over the snapshot restricted to the
 tenant being audited, so SQL names them plainly (``users``, ``contacts``, ...), plus
 ``custom_values`` (object, record_id, field, value). ``$as_of`` is bound in every query.
+
+A check that builds on another one reads that check's settings with
+:meth:`CheckContext.settings_for`, and makes Python-computed tables queryable with
+:meth:`CheckContext.temporary_tables`. A plugin's own command (outside an audit) gets the
+same context from :func:`crm_audit_core.read_tenant`.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import model
-from .errors import PluginError
+from .config import coerce_setting
+from .errors import ConfigError, PluginError
 from .findings import Affected, Result
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
 class Check:
+    """A check's metadata and function; made by the :func:`check` decorator.
+
+    ``settings`` are the documented defaults (their types are the types users must
+    give in crm-audit.toml); ``needs`` the canonical tables and columns the check reads
+    (it is skipped, with a reason, when the tenant's connector did not supply them).
+    """
+
     id: str
     title: str
     step: str
@@ -94,6 +109,32 @@ class Check:
             who = f" from plugin {self.plugin!r}" if self.plugin else ""
             raise PluginError(f"check {self.id!r}{who} is invalid: " + "; ".join(problems))
 
+    def resolve_settings(self, config: Any = None) -> dict[str, Any]:
+        """This check's settings for an audit configured by ``config``.
+
+        The documented defaults, overlaid with the ``[checks."<id>"]`` table of
+        crm-audit.toml, each value checked against the type of its default.
+
+        Args:
+            config: an :class:`~crm_audit_core.AuditConfig` (``None``: the defaults).
+
+        Returns:
+            A new dict: one value for every default.
+
+        Raises:
+            ConfigError: a key the check does not have, or a value of the wrong type.
+        """
+        resolved = dict(self.settings)
+        configured = (getattr(config, "check_settings", None) or {}).get(self.id) or {}
+        where = str(getattr(config, "path", None) or "config")
+        for key, value in configured.items():
+            if key not in self.settings:
+                known = ", ".join(sorted(self.settings)) or "none"
+                raise ConfigError(f"checks.{self.id}.{key} is not a setting of this check", where=where,
+                                  hint=f"settings: {known}")
+            resolved[key] = coerce_setting(self.id, key, self.settings[key], value, where)
+        return resolved
+
 
 def check(
     *,
@@ -131,20 +172,39 @@ def check(
 
 
 class SkipCheck(Exception):
-    """Raise (or use ``ctx.skip``) when the check cannot run on this tenant."""
+    """Raise (or return ``ctx.skip(reason)``) when the check cannot run on this tenant."""
 
 
 class CheckContext:
-    """What a check gets: the tenant's snapshot, the as-of date and its settings."""
+    """What a check gets: the tenant's snapshot, the as-of date and its settings.
 
-    def __init__(self, *, check: Check, tenant: str, connection, as_of: datetime, settings: dict,
-                 config: Any = None, supplied: dict[str, set[str]] | None = None, shared: dict | None = None):
+    Attributes:
+        check: the :class:`Check` being run (``None`` in a context from
+            :func:`~crm_audit_core.read_tenant`, which runs no check).
+        tenant: the tenant's name.
+        as_of: the audit's as-of date (naive UTC), also bound as ``$as_of`` in SQL.
+        settings: this check's settings (defaults overlaid with crm-audit.toml).
+        config: the audit's :class:`~crm_audit_core.AuditConfig`: checks and commands
+            read their own top-level sections with ``config.section(name)``.
+        shared: a dict shared by all checks of one tenant in one audit, to compute
+            something once (e.g. duplicate clusters) and read it from several checks.
+            Keys should be namespaced (``"duplicates.contacts"``).
+        read_error: the error that stopped reading this tenant (one line), or ``None``
+            when the connector read everything it supplies.
+        connection: the DuckDB cursor the queries run on. Prefer the methods below;
+            they bind ``$as_of`` and keep a check independent of the engine.
+    """
+
+    def __init__(self, *, check: Check | None, tenant: str, connection, as_of: datetime, settings: dict,
+                 config: Any = None, supplied: dict[str, set[str]] | None = None, shared: dict | None = None,
+                 read_error: str | None = None):
         self.check = check
         self.tenant = tenant
         self.connection = connection
         self.as_of = as_of
         self.settings = settings
         self.config = config
+        self.read_error = read_error
         self._supplied = supplied or {}
         # Per-tenant memo shared by all checks of one audit (e.g. duplicate clusters
         # computed once and read by several checks). Keys should be namespaced.
@@ -158,19 +218,51 @@ class CheckContext:
             return False
         return column is None or column in cols
 
+    # -- other checks -----------------------------------------------------
+    def settings_for(self, other: Check) -> dict[str, Any]:
+        """The settings ``other`` runs with in this audit, for a check that builds on it.
+
+        For the running check this is :attr:`settings`; for any other check, its
+        defaults overlaid with crm-audit.toml, type-checked, exactly as the audit
+        resolves them (:meth:`Check.resolve_settings`). Pass the :class:`Check` object
+        (import it from the plugin that defines it): its defaults are part of the answer.
+
+        Example::
+
+            from .duplicates import duplicate_contacts
+
+            def duplicates_by_source(ctx):
+                max_block = ctx.settings_for(duplicate_contacts)["max_block"]
+
+        Raises:
+            ConfigError: crm-audit.toml gives ``other`` a setting it does not have, or
+                a value of the wrong type.
+        """
+        if not isinstance(other, Check):
+            raise TypeError(f"settings_for takes a Check (the object @check made), not {type(other).__name__}")
+        if self.check is not None and other.id == self.check.id:
+            return dict(self.settings)
+        return other.resolve_settings(self.config)
+
     # -- queries ----------------------------------------------------------
     def sql(self, query: str, **params):
-        """Run SQL with named ``$params`` (``$as_of`` is always bound); returns a cursor."""
+        """Run SQL with named ``$params`` (``$as_of`` is always bound); returns a cursor.
+
+        Values travel as parameters, never as text in the query: ``ctx.sql("SELECT id
+        FROM users WHERE role = $role", role=name)``.
+        """
         params = {"as_of": self.as_of, **params}
         used = {k: v for k, v in params.items() if re.search(r"\$" + re.escape(k) + r"\b", query)}
         return self.connection.execute(query, used)
 
     def rows(self, query: str, **params) -> list[dict]:
+        """The rows of ``query`` as dicts (column name -> value)."""
         cursor = self.sql(query, **params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def scalar(self, query: str, **params):
+        """The first column of the first row of ``query`` (``None`` when it has no rows)."""
         row = self.sql(query, **params).fetchone()
         return None if row is None else row[0]
 
@@ -179,12 +271,50 @@ class CheckContext:
         return sorted({str(r[0]) for r in self.sql(query, **params).fetchall() if r[0] is not None})
 
     def count(self, table: str, where: str = "TRUE", **params) -> int:
+        """How many rows of ``table`` match the SQL condition ``where``."""
         return int(self.scalar(f"SELECT count(*) FROM {table} WHERE {where}", **params) or 0)
 
     def arrow(self, query: str, **params):
+        """The result of ``query`` as a :class:`pyarrow.Table`."""
         from .store import fetch_arrow
 
         return fetch_arrow(self.sql(query, **params))
+
+    @contextmanager
+    def temporary_tables(self, **tables) -> Iterator[None]:
+        """Make tables computed in Python queryable by name inside a ``with`` block.
+
+        Each keyword names a table; its value is a :class:`pyarrow.Table` (or anything
+        DuckDB can scan: a pandas DataFrame, a list of Arrow record batches). The names
+        are gone when the block ends, also when it raises.
+
+        Example::
+
+            folded = pa.table({"raw": names, "norm": [fold(n) for n in names]})
+            with ctx.temporary_tables(folded_names=folded):
+                rows = ctx.rows("SELECT c.id, f.norm FROM contacts c JOIN folded_names f ON f.raw = c.last_name")
+
+        Raises:
+            ValueError: a name that is not a plain identifier, or one that would hide a
+                canonical table (``contacts``, ``custom_values``, ...).
+        """
+        for name in tables:
+            if not TABLE_NAME.match(name):
+                raise ValueError(f"temporary table name {name!r} is not a plain identifier")
+            if name in model.TABLES or name == "custom_values":
+                raise ValueError(f"temporary table name {name!r} would hide the canonical {name} table")
+        registered = []
+        try:
+            for name, table in tables.items():
+                self.connection.register(name, table)
+                registered.append(name)
+            yield
+        finally:
+            for name in reversed(registered):
+                try:
+                    self.connection.unregister(name)
+                except Exception:  # pragma: no cover - the cursor is already closed
+                    pass
 
     # -- results ----------------------------------------------------------
     def result(
@@ -199,23 +329,37 @@ class CheckContext:
         population: int | None = None,
         details: dict | None = None,
     ) -> Result:
-        """A pass/fail result; fails when ``ids`` is non-empty unless ``failed`` says otherwise."""
+        """A pass/fail result; fails when ``ids`` is non-empty unless ``failed`` says otherwise.
+
+        Args:
+            ids: the records found (they become the fix-list).
+            object: the table the ids belong to (default: the check's ``object``).
+            message: one line for the report, with the numbers that matter.
+            metrics: JSON-able numbers and tables for the report.
+            groups: lists of ids that belong together (e.g. duplicate clusters).
+            failed: override pass/fail (e.g. a threshold on a share, not on ids).
+            population: how many records were examined (the denominator).
+            details: id -> why this record is listed.
+        """
         ids = [str(i) for i in ids]
         status = "fail" if (failed if failed is not None else bool(ids)) else "pass"
         return self._result(
             status,
             message=message,
             metrics=metrics or {},
-            affected=Affected(object or self.check.object, ids, population),
+            affected=Affected(object or (self.check.object if self.check else None), ids, population),
             groups=[[str(i) for i in g] for g in (groups or [])],
             details={str(k): str(v) for k, v in (details or {}).items()},
         )
 
     def skip(self, reason: str) -> Result:
+        """A ``skipped`` result: the check cannot run on this tenant, and ``reason`` says why."""
         return self._result("skipped", reason=reason, message=reason)
 
     def _result(self, status: str, **kw) -> Result:
         c = self.check
+        if c is None:
+            raise PluginError("this context reads a tenant outside an audit; it runs no check, so it makes no result")
         return Result(
             check_id=c.id,
             title=c.title,

@@ -221,8 +221,8 @@ class ConnectorInfo:
     ``sandbox``: optional callable ``sandbox(tenant, **kwargs) -> SandboxHandle`` that
     serves a generated tenant (:class:`crm_audit_core.sandbox.GeneratedTenant`) over HTTP
     on 127.0.0.1; ``crm-audit demo`` and the test kit use it without naming the CRM.
-    ``record_url``: optional ``record_url(options, object, id) -> str | None`` for links
-    into the CRM in reports and fix-lists.
+    ``record_url``: optional ``record_url(options, table, id) -> str | None`` (``table``: the
+    canonical table, e.g. ``"contacts"``) for links into the CRM in reports and fix-lists.
     """
 
     name: str

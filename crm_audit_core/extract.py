@@ -27,7 +27,9 @@ BATCH_ROWS = 5000
 EXTRACT_MEMORY_LIMIT = "1GB"
 
 
-class _NullProgress:
+class _CountingProgress:
+    """Counts what a table read did (records, calls, seconds waited) without showing a bar."""
+
     def __init__(self):
         self.records = 0
         self.calls = 0
@@ -44,7 +46,7 @@ class _NullProgress:
         self.waited += seconds
 
 
-class _BarProgress(_NullProgress):
+class _BarProgress(_CountingProgress):
     def __init__(self, progress: Progress, task_id):
         super().__init__()
         self._progress = progress
@@ -93,7 +95,7 @@ class ProgressBoard:
 
     def task(self, tenant: str, table: str, total: int | None):
         if not self.enabled:
-            return _NullProgress()
+            return _CountingProgress()
         task_id = self.progress.add_task(f"{tenant}: {table}", total=total, calls=0, waited="0.0s")
         return _BarProgress(self.progress, task_id)
 
@@ -117,7 +119,7 @@ class _BaseSink:
         self.notes.append(redact(message))
 
     def progress(self, table: str, total: int | None = None):
-        return _NullProgress()
+        return _CountingProgress()
 
 
 class MemorySink(_BaseSink):
@@ -135,6 +137,20 @@ class MemorySink(_BaseSink):
         self.begun.add(table)
         self.rows[table].extend(rows)
         return len(rows)
+
+    def write_arrow(self, table: str, typed, custom=None) -> int:
+        """An Arrow table of canonical columns as rows (custom fields under ``"custom"``)."""
+        rows = typed.to_pylist()
+        if custom is not None and custom.num_rows:
+            key = model.TABLES[table].key
+            by_id: dict[str, dict] = {}
+            for rec in custom.to_pylist():
+                by_id.setdefault(rec["record_id"], {})[rec["field"]] = rec["value"]
+            for row in rows:
+                extra = by_id.get(str(row.get(key)))
+                if extra:
+                    row["custom"] = extra
+        return self.write(table, rows)
 
     def complete(self, table: str) -> None:
         self._check_table(table)
@@ -345,7 +361,7 @@ class StoreSink(_BaseSink):
 
     def progress(self, table: str, total: int | None = None):
         if self.board is None:
-            return _NullProgress()
+            return _CountingProgress()
         return self.board.task(self.tenant, table, total)
 
     @property

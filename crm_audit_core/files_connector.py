@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from . import hookimpl, model
 from .connector import ConnectorInfo, ExtractContext
 from .errors import ConfigError, DataError
+from .kit.options import Option, Options
 from .store import cast_expression, fetch_arrow, quote_ident
 
 TYPE_WORDS = {
@@ -50,20 +51,7 @@ class FilesConnector:
             found = True
             typed, custom = self._read(table, path)
             progress = sink.progress(table.name, typed.num_rows)
-            write_arrow = getattr(sink, "write_arrow", None)
-            if write_arrow is not None:
-                write_arrow(table.name, typed, custom)
-            else:  # MemorySink and other plain sinks
-                rows = typed.to_pylist()
-                if custom is not None and custom.num_rows:
-                    by_id: dict[str, dict] = {}
-                    for rec in custom.to_pylist():
-                        by_id.setdefault(rec["record_id"], {})[rec["field"]] = rec["value"]
-                    for row in rows:
-                        extra = by_id.get(str(row.get(table.key)))
-                        if extra:
-                            row["custom"] = extra
-                sink.write(table.name, rows)
+            sink.write_arrow(table.name, typed, custom)
             progress.advance(records=typed.num_rows)
             sink.complete(table.name)
         if not found:
@@ -222,10 +210,12 @@ def _locate_csv_problem(path: Path) -> tuple[int | None, str | None]:
 
 
 def _factory(options: dict, context: ExtractContext) -> FilesConnector:
-    folder = options.get("path") or options.get("folder")
-    if not folder:
-        raise ConfigError("the files connector needs a 'path' option (a folder of <table>.csv files)", where=context.tenant)
-    path = Path(str(folder)).expanduser()
+    values = dict(options or {})
+    if "path" not in values and "folder" in values:  # the older name
+        values["path"] = values.pop("folder")
+    folder = Options(values, "files").text("path", required=True,
+                                           hint="a folder of <table>.csv files, e.g. --files ./export")
+    path = Path(folder).expanduser()
     if not path.is_dir():
         raise ConfigError(f"folder not found: {path}", where=context.tenant, hint="give a folder holding <table>.csv files")
     return FilesConnector(path)
@@ -238,7 +228,7 @@ def crm_audit_register_connectors(register):
             name="files",
             factory=_factory,
             description="A folder of <table>.csv / <table>.parquet files in the canonical schema (exports, offline audits).",
-            options={"path": "folder holding users.csv, contacts.csv, ... (missing files = not supplied)"},
-            required_options=("path",),
+            options={"path": Option("folder holding users.csv, contacts.csv, ... (missing files = not supplied)",
+                                    required=True)},
         )
     )

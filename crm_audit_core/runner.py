@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__
+from .version import __version__
 from .checks import Check, CheckContext, SkipCheck
 from .connector import PreviousSnapshot
 from .config import AuditConfig, coerce_setting

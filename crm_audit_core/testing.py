@@ -59,17 +59,6 @@ def load_tenant(store: Store, generated, tenant: str | None = None) -> str:
     return name
 
 
-def option_args(options: dict) -> list[str]:
-    """``crm-audit run`` arguments for connector options: ``--option key=value`` each
-    (values that are not strings as JSON, as the CLI reads them)."""
-    import json
-
-    args: list[str] = []
-    for key, value in options.items():
-        args += ["--option", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
-    return args
-
-
 def without(tenant, table: str, column: str | None = None):
     """A copy of a generated tenant that lacks ``table`` (or one ``column`` of it).
 
@@ -154,7 +143,8 @@ def crm_audit_tenant():
         key = (contacts, seed, defects, tuple(sorted((k, str(v)) for k, v in kw.items())))
         if key not in _tenant_cache:
             _tenant_cache[key] = generate_tenant(contacts=contacts, seed=seed, defects=defects, **kw)
-        return _tenant_cache[key]
+        # a copy: tests may plant rows on it (add_rows / edit) without changing the cached tenant
+        return _tenant_cache[key].copy()
 
     return make
 
@@ -186,5 +176,7 @@ def crm_audit_registry():
     return registry_with
 
 
-# The connector acceptance suite (a test class to subclass; see crm_audit_core.acceptance).
+# The connector acceptance suite (a test class to subclass; see crm_audit_core.acceptance),
+# and option_args, which it uses too.
 from .acceptance import ConnectorAcceptance, ConnectorUnderTest  # noqa: E402
+from .acceptance.target import option_args  # noqa: E402

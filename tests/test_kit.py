@@ -281,3 +281,23 @@ def test_grouped_maps_pages_together_and_yields_them_one_by_one():
     out = list(grouped(iter(pages), 2, to_rows))
     assert mapped == [4, 1]
     assert out == [([{"id": 1}, {"id": 2}], "p1"), ([{"id": 4}], "p2"), ([{"id": 5}], "p3")]
+
+
+def test_reader_last_page_with_no_position_is_never_read_again():
+    """A source whose last page has position None: a kill right after that page's checkpoint
+    resumes with the next source, not the same one from the start."""
+    def pages(position):
+        if position is None:
+            yield [{"id": "p1"}], "after-p1"
+            yield [{"id": "p2"}], None
+        elif position == "after-p1":
+            yield [{"id": "p2"}], None
+
+    sink = ResumableSink(fail_after=2)
+    sources = [Source("a", pages), Source("b", lambda position: iter([([{"id": "b1"}], None)]))]
+    with pytest.raises(ConnectorError):
+        TableReader(sink, "contacts").read(sources)
+    assert sink.state["source"] == "b"
+    resumed = ResumableSink(state=sink.state)
+    TableReader(resumed, "contacts").read(sources)
+    assert [r["id"] for r in sink.rows["contacts"] + resumed.rows["contacts"]] == ["p1", "p2", "b1"]

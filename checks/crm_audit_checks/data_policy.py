@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
-from crm_audit_core import ConfigError, check, model
+from crm_audit_core import ConfigError, check, load_config, model, read_tenant
 
 from .missing_data import fill_counts, filled_sql, is_canonical, known_custom_fields, object_table, present, quote, stripped
 
@@ -510,15 +510,6 @@ def policy_toml(proposals: list[Proposal], *, tenant: str, as_of: datetime, requ
 # ---------------------------------------------------------------------------- commands
 
 
-def _snapshot_context(store, tenant: str, as_of: datetime, config):
-    from crm_audit_core import CheckContext
-
-    cursor = store.tenant_cursor(tenant)
-    naive = as_of.astimezone(timezone.utc).replace(tzinfo=None)
-    return CheckContext(check=None, tenant=tenant, connection=cursor, as_of=naive, settings={}, config=config,
-                        supplied=store.supplied(tenant))
-
-
 def register_commands(group) -> None:
     """Add ``crm-audit policy init`` and ``crm-audit policy validate``."""
     import click
@@ -539,52 +530,21 @@ def register_commands(group) -> None:
                   help="Text fields with at most this many values get an allowed list.")
     def init(files_dir, config_path, tenant_name, out, as_of, required_at, max_values):
         """Propose a data policy from the audited data, as TOML that pastes into crm-audit.toml."""
-        import tempfile
         from pathlib import Path
-
-        from crm_audit_core.config import AuditConfig, TenantConfig, load_config, parse_as_of
-        from crm_audit_core.extract import run_connector
-        from crm_audit_core.plugins import build_plugin_manager
-        from crm_audit_core.store import Store
 
         if bool(files_dir) == bool(config_path):
             raise ConfigError("give exactly one of --files DIR or -c crm-audit.toml", where="policy init")
-        if files_dir:
-            config = AuditConfig()
-            tenant = TenantConfig(tenant_name or "files", "files", {"path": files_dir})
-        else:
-            config = load_config(config_path)
-            if not config.tenants:
-                raise ConfigError("no tenant to read", where=str(config_path), hint="add a [tenants.NAME] section")
-            chosen = [t for t in config.tenants if tenant_name in (None, t.name)]
-            if not chosen:
-                raise ConfigError(f"no tenant {tenant_name!r}", where=str(config_path),
-                                  hint=f"tenants: {', '.join(t.name for t in config.tenants)}")
-            tenant = chosen[0]
-        when = parse_as_of(as_of, where="--as-of") if as_of else (config.as_of or datetime.now(timezone.utc))
-        registry = build_plugin_manager()
-        info = registry.connectors.get(tenant.connector)
-        if info is None:
-            raise ConfigError(f"tenant {tenant.name!r} uses unknown connector {tenant.connector!r}",
-                              hint=f"installed connectors: {', '.join(sorted(registry.connectors))}")
-        with tempfile.TemporaryDirectory() as tmp:
-            store = Store(Path(tmp) / "policy.duckdb")
-            try:
-                outcome = run_connector(info, tenant.options, tenant.name, store, when)
-                if outcome.error:
-                    if not store.supplied(tenant.name):
-                        raise outcome.error
-                    click.echo(f"warning: reading stopped early ({outcome.error.one_line()}); proposing from what was read",
-                               err=True)
-                ctx = _snapshot_context(store, tenant.name, when, config)
-                proposals = propose(ctx, required_at=required_at, max_values=max_values)
-                ctx.connection.close()
-            finally:
-                store.close()
+        config = load_config(config_path)
+        with read_tenant(config, files=files_dir, tenant=tenant_name or ("files" if files_dir else None),
+                         as_of=as_of) as ctx:
+            if ctx.read_error:
+                click.echo(f"warning: reading stopped early ({ctx.read_error}); proposing from what was read", err=True)
+            proposals = propose(ctx, required_at=required_at, max_values=max_values)
+            tenant, when = ctx.tenant, ctx.as_of
         if not proposals:
             raise ConfigError("the tenant supplied no contacts, companies or deals to propose a policy from",
-                              where=tenant.name)
-        text = policy_toml(proposals, tenant=tenant.name, as_of=when, required_at=required_at)
+                              where=tenant)
+        text = policy_toml(proposals, tenant=tenant, as_of=when, required_at=required_at)
         parse_policy(_parse_toml(text)["policy"], "the proposal")  # never hand out a policy we would reject
         if out:
             Path(out).write_text(text, encoding="utf-8")
@@ -597,8 +557,6 @@ def register_commands(group) -> None:
                   show_default=True, help="The config holding [policy].")
     def validate(config_path):
         """Check the [policy] section of crm-audit.toml and summarise its rules."""
-        from crm_audit_core.config import load_config
-
         config = load_config(config_path)
         policy = policy_from_config(config)
         if policy is None:

@@ -102,29 +102,19 @@ class Clusters:
 # --------------------------------------------------------------------------- shared entry
 
 
-def contact_clusters(ctx, settings: dict | None = None) -> Clusters:
-    """Contact clusters for this tenant, computed once per settings and memoised in ctx.shared."""
-    return _memo(ctx, "contacts", _effective(ctx, "data.duplicate-contacts", CONTACT_SETTINGS, settings), _contact_clusters)
+def contact_clusters(ctx) -> Clusters:
+    """Contact clusters for this tenant, with data.duplicate-contacts' settings; computed once per audit."""
+    return _memo(ctx, "contacts", ctx.settings_for(duplicate_contacts), _contact_clusters)
 
 
-def company_clusters(ctx, settings: dict | None = None) -> Clusters:
-    return _memo(ctx, "companies", _effective(ctx, "data.duplicate-companies", COMPANY_SETTINGS, settings), _company_clusters)
+def company_clusters(ctx) -> Clusters:
+    """Company clusters for this tenant, with data.duplicate-companies' settings; computed once per audit."""
+    return _memo(ctx, "companies", ctx.settings_for(duplicate_companies), _company_clusters)
 
 
-def deal_clusters(ctx, settings: dict | None = None) -> Clusters:
-    return _memo(ctx, "deals", _effective(ctx, "data.duplicate-deals", DEAL_SETTINGS, settings), _deal_clusters)
-
-
-def _effective(ctx, check_id: str, defaults: dict, settings: dict | None) -> dict:
-    """The duplicate check's settings: given, else the audit's configuration, else defaults."""
-    if settings is not None:
-        return {k: settings.get(k, v) for k, v in defaults.items()}
-    configured = getattr(ctx.config, "check_settings", {}) or {}
-    merged = dict(defaults)
-    for key, value in configured.get(check_id, {}).items():
-        if key in merged:
-            merged[key] = type(defaults[key])(value)
-    return merged
+def deal_clusters(ctx) -> Clusters:
+    """Deal clusters for this tenant, with data.duplicate-deals' settings; computed once per audit."""
+    return _memo(ctx, "deals", ctx.settings_for(duplicate_deals), _deal_clusters)
 
 
 def _memo(ctx, table: str, settings: dict, compute) -> Clusters:
@@ -139,18 +129,6 @@ def _memo(ctx, table: str, settings: dict, compute) -> Clusters:
 
 
 # --------------------------------------------------------------------------- SQL helpers
-
-
-def _register(ctx, name: str, table: pa.Table) -> None:
-    ctx.connection.register(name, table)
-
-
-def _unregister(ctx, *names: str) -> None:
-    for name in names:
-        try:
-            ctx.connection.unregister(name)
-        except Exception:  # pragma: no cover - already gone
-            pass
 
 
 def _fold_map(ctx, query: str, normalise) -> pa.Table:
@@ -233,10 +211,7 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
         if has["company_name"] else empty
     domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
         if company_domains else empty
-    _register(ctx, "_dup_names", names)
-    _register(ctx, "_dup_company_names", companies)
-    _register(ctx, "_dup_domains", domains)
-    try:
+    with ctx.temporary_tables(dup_names=names, dup_company_names=companies, dup_domains=domains):
         base = f"""
             SELECT c.id,
                    {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key,
@@ -247,11 +222,11 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
                    {'cd.norm' if company_domains else 'NULL'} AS company_domain
             FROM (SELECT id, first_name, last_name, email, phone, company_id, company_name, street, postal_code
                   FROM contacts) c
-            LEFT JOIN _dup_names f ON f.raw = c.first_name
-            LEFT JOIN _dup_names l ON l.raw = c.last_name
-            LEFT JOIN _dup_company_names cn ON cn.raw = c.company_name
+            LEFT JOIN dup_names f ON f.raw = c.first_name
+            LEFT JOIN dup_names l ON l.raw = c.last_name
+            LEFT JOIN dup_company_names cn ON cn.raw = c.company_name
             {"LEFT JOIN (SELECT id AS company_ref, domain FROM companies) co ON co.company_ref = c.company_id "
-             "LEFT JOIN _dup_domains cd ON cd.raw = co.domain"
+             "LEFT JOIN dup_domains cd ON cd.raw = co.domain"
              if company_domains else ""}
         """
         keys_sql = f"""
@@ -272,8 +247,6 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
         """
         pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
                                  free_mail=sorted(matching.FREE_MAIL_DOMAINS))
-    finally:
-        _unregister(ctx, "_dup_names", "_dup_company_names", "_dup_domains")
 
     ids = sorted({i for p in pairs for i in p})
     cols = ["id", "first_name", "last_name", *[c for c, ok in has.items() if ok]]
@@ -306,23 +279,19 @@ def _company_clusters(ctx, settings: dict) -> Clusters:
     names = _fold_map(ctx, "SELECT DISTINCT name FROM companies", matching.normalise_company)
     domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) if has["domain"] \
         else pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
-    _register(ctx, "_dup_names", names)
-    _register(ctx, "_dup_domains", domains)
-    try:
+    with ctx.temporary_tables(dup_names=names, dup_domains=domains):
         keys_sql = f"""
             WITH base AS (
                 SELECT c.id, nullif(n.norm, '') AS name_key, nullif(d.norm, '') AS domain_key,
                        {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail
                 FROM companies c
-                LEFT JOIN _dup_names n ON n.raw = c.name
-                LEFT JOIN _dup_domains d ON d.raw = c.domain)
+                LEFT JOIN dup_names n ON n.raw = c.name
+                LEFT JOIN dup_domains d ON d.raw = c.domain)
             SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
             UNION ALL SELECT id, 'd:' || domain_key FROM base
             UNION ALL SELECT id, 'p:' || phone_tail FROM base
         """
         pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
-    finally:
-        _unregister(ctx, "_dup_names", "_dup_domains")
     ids = sorted({i for p in pairs for i in p})
     cols = ["id", "name", *[c for c, ok in has.items() if ok]]
     rows = _rows_by_id(ctx, "companies", cols, ids)
@@ -429,7 +398,7 @@ def _report(ctx, found: Clusters, noun: str):
     ),
 )
 def duplicate_contacts(ctx):
-    return _report(ctx, contact_clusters(ctx, ctx.settings), "contacts")
+    return _report(ctx, contact_clusters(ctx), "contacts")
 
 
 @check(
@@ -452,7 +421,7 @@ def duplicate_contacts(ctx):
     ),
 )
 def duplicate_companies(ctx):
-    return _report(ctx, company_clusters(ctx, ctx.settings), "companies")
+    return _report(ctx, company_clusters(ctx), "companies")
 
 
 @check(
@@ -471,7 +440,7 @@ def duplicate_companies(ctx):
     remediation="Merge or delete the extra deals listed; keep the one marked 'keep' and move its activities over.",
 )
 def duplicate_deals(ctx):
-    return _report(ctx, deal_clusters(ctx, ctx.settings), "deals")
+    return _report(ctx, deal_clusters(ctx), "deals")
 
 
 # --------------------------------------------------------------------------- integrations

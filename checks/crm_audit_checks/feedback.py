@@ -24,7 +24,7 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from crm_audit_core import ConfigError, check
+from crm_audit_core import ConfigError, check, load_config, read_tenant
 
 QUESTIONS = (
     ("how_often", "How often do you use the CRM? (daily / weekly / monthly / rarely / never)"),
@@ -319,43 +319,22 @@ def write_questionnaire(users: list[dict], out: Path, tenant: str) -> tuple[Path
 
 
 def _tenants_users(config_path, files_dir, tenant_name) -> list[tuple[str, list[dict]]]:
-    """Read each tenant's users through its connector into a throwaway store."""
-    import tempfile
-    from datetime import datetime, timezone
-
-    from crm_audit_core.config import AuditConfig, TenantConfig, load_config
-    from crm_audit_core.extract import run_connector
-    from crm_audit_core.plugins import build_plugin_manager
-    from crm_audit_core.store import Store
-
-    config = load_config(config_path) if config_path else AuditConfig()
-    if files_dir:
-        name = tenant_name or (re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(files_dir).resolve().name).strip("-.") or "tenant")
-        config.tenants = [TenantConfig(name, "files", {"path": str(files_dir)})]
-    elif tenant_name:
-        config.tenants = [t for t in config.tenants if t.name == tenant_name]
-        if not config.tenants:
-            raise ConfigError(f"no tenant {tenant_name!r} in the config", where=str(config_path))
-    if not config.tenants:
-        raise ConfigError("no tenant to survey", hint="pass -c crm-audit.toml or --files DIR")
-    registry = build_plugin_manager()
+    """Each tenant's users, read through its connector (all the config's tenants unless one is named)."""
+    config = load_config(config_path)
+    if files_dir or tenant_name:
+        names = [tenant_name]
+    else:
+        names = [t.name for t in config.tenants]
+        if not names:
+            raise ConfigError("no tenant to survey", where=str(config_path),
+                              hint="add a [tenants.NAME] section, or pass --files DIR")
     out = []
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "survey.duckdb")
-        try:
-            for tenant in config.tenants:
-                info = registry.connectors.get(tenant.connector)
-                if info is None:
-                    raise ConfigError(f"tenant {tenant.name!r} uses unknown connector {tenant.connector!r}",
-                                      where=str(config_path or "--files"))
-                outcome = run_connector(info, tenant.options, tenant.name, store,
-                                        config.as_of or datetime.now(timezone.utc))
-                if "users" not in store.supplied(tenant.name):
-                    why = outcome.error.one_line() if outcome.error else "the connector supplied no users"
-                    raise ConfigError(f"cannot read the users of tenant {tenant.name!r}: {why}")
-                out.append((tenant.name, store.table_rows(tenant.name, "users")))
-        finally:
-            store.close()
+    for name in names:
+        with read_tenant(config, files=files_dir, tenant=name) as ctx:
+            if not ctx.supplied("users"):
+                why = ctx.read_error or "the connector supplied no users"
+                raise ConfigError(f"cannot read the users of tenant {ctx.tenant!r}: {why}")
+            out.append((ctx.tenant, ctx.rows("SELECT * FROM users ORDER BY 1")))
     return out
 
 

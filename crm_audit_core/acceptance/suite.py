@@ -46,7 +46,8 @@ import pytest
 from click.testing import CliRunner
 
 from . import faults
-from .target import TENANT, TOKEN, ConnectorUnderTest, comparable_rows, default_changes, run_audit_of, snapshot_rows
+from .target import (TENANT, TOKEN, ConnectorUnderTest, comparable_rows, default_changes, option_args, run_audit_of,
+                     snapshot_rows)
 
 
 class ConnectorAcceptance:
@@ -102,7 +103,6 @@ class ConnectorAcceptance:
 
     def test_bad_credentials_one_line_exit_3(self, connector_under_test, acceptance_tenant, tmp_path):
         from ..cli import main
-        from ..testing import option_args
 
         target = connector_under_test
         wrong = "wrong-" + TOKEN[::-1]

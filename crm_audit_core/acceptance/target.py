@@ -155,6 +155,15 @@ def normalize_value(value: Any) -> Any:
     return value
 
 
+def option_args(options: dict) -> list[str]:
+    """``crm-audit run`` arguments for connector options: ``--option key=value`` each
+    (values that are not strings as JSON, as the CLI reads them)."""
+    args: list[str] = []
+    for key, value in options.items():
+        args += ["--option", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    return args
+
+
 def comparable_rows(rows: list[dict], skip: tuple[str, ...] = ()) -> list[str]:
     """Rows as sorted JSON texts (for "two reads give the same snapshot")."""
     out = []

@@ -17,7 +17,8 @@ pages:
 
 A :class:`Source` is a name and ``pages(position)``: a generator of ``(records, position)``
 pairs from ``position`` (None: from the start), where ``position`` is whatever JSON lets the
-source continue after that page (a cursor, an offset, a last id). With ``to_rows`` the
+source continue after that page (a cursor, an offset, a last id); a page whose position is
+None is the source's last (its checkpoint names the next source). With ``to_rows`` the
 records are vendor records mapped a slice at a time (a 50,000-record page is never held
 twice); a page object with a ``release()`` method is released once written.
 """
@@ -110,9 +111,13 @@ class TableReader:
         for index in range(begin, len(sources)):
             source = sources[index]
             position = self.state.get("position") if index == begin and saved == source.name else None
+            following = sources[index + 1].name if index + 1 < len(sources) else END
             for records, position in source.pages(position):
                 count = self._write(source, records)
-                self._checkpoint(source.name, position)
+                # None after a page means "nothing left to continue from": the source is
+                # done, so the checkpoint names what comes next (never "this source, from
+                # the start", which a resumed run would read again).
+                self._checkpoint(source.name if position is not None else following, position)
                 progress.advance(records=count)
                 written += count
                 release = getattr(records, "release", None)

@@ -14,14 +14,9 @@ import numpy as np
 
 from . import pools
 from .frame import DAY, NULL_ID, NULL_TS, Frame, concat, nones, obj
-from .generator import (
-    HOUR,
-    UTC,
-    Build,
-    add_activities,
-    gen_companies,
-    make_activities,
-)
+from .build import HOUR, UTC, Build, add_activities
+from .people import gen_companies
+from .work import make_activities
 
 # --------------------------------------------------------------------------- fields
 

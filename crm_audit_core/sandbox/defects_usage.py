@@ -10,19 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..model import TABLES
+from .build import HOUR, Build, add_activities, add_login_events, drop_login_events, reassign_activities, weekday_of
 from .frame import DAY, NULL_ID, NULL_TS, Frame, obj
-from .generator import (
-    HOUR,
-    TABLES,
-    Build,
-    add_activities,
-    add_login_events,
-    drop_login_events,
-    gen_contacts,
-    make_activities,
-    reassign_activities,
-    weekday_of,
-)
+from .people import gen_contacts
+from .work import make_activities
 
 
 def _users_per_family(b: Build) -> int:

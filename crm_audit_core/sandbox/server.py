@@ -302,7 +302,8 @@ class SandboxApp:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-            return []
+            # werkzeug takes a ConnectionError as the client going away: quietly, no traceback
+            raise ConnectionResetError("the sandbox dropped the connection (drop fault)")
         entry["status"] = response.status_code
         return response(environ, start_response)
 
