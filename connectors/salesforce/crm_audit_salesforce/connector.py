@@ -1,12 +1,14 @@
 """Reads a Salesforce org into the canonical schema with simple-salesforce: the connector
-that parses its options, logs in, picks the API version and runs the table readers.
+that parses its options (the kit's ``Options``), logs in, picks the API version and runs
+the table readers.
 
 The rooms around it: :mod:`.auth` (the three login modes), :mod:`.transport` (every HTTP
-call: retries, rate limit, budget guard fed by ``Sforce-Limit-Info``, error translation),
+call through the kit's ``CallPolicy``: budget guard fed by ``Sforce-Limit-Info``, rate
+limit, retries, and ``classify_error`` for simple-salesforce's exceptions),
 :mod:`.soql` (building queries, splitting field lists that would be too long),
 :mod:`.reading` (one object's records through REST or Bulk API 2.0), :mod:`.tables` (the
 readers of each canonical table), :mod:`.incremental` (resumable and incremental reads of
-a table) and :mod:`.mapping` (records -> rows).
+a table on the kit's ``TableReader``) and :mod:`.mapping` (``<entity>_to_row``).
 
 One ``limits/recordCount`` call at the start gives the approximate size of every record
 object at once, which picks REST or Bulk per object (:mod:`.reading`). The connector never
@@ -22,7 +24,16 @@ from urllib.parse import urlparse
 from simple_salesforce import Salesforce
 
 from crm_audit_core.errors import ConfigError, ConnectorError
-from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, Option, Options, RateLimiter, RetryableError, Unavailable
+from crm_audit_core.kit import (
+    BudgetGuard,
+    CallPolicy,
+    CallStats,
+    Option,
+    Options,
+    RateLimiter,
+    RetryableError,
+    Unavailable,
+)
 
 from . import mapping as m
 from . import tables
