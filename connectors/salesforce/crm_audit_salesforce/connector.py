@@ -118,11 +118,11 @@ class SalesforceConnector:
         self.login_history_days = o.integer("login_history_days", 180, minimum=1)
         self.loss_reason_field = o.text("loss_reason_field")
         stats = CallStats()
-        share = o.number("budget_share", 0.2)
-        try:
-            budget = BudgetGuard(share, crm="Salesforce")
-        except ValueError as exc:
-            raise ConfigError(f"option 'budget_share' of the salesforce connector: {exc}", where="salesforce") from None
+        share = o.number("budget_share", 0.2, minimum=0, maximum=1)
+        if share == 0:  # a share of nothing would stop the audit before its first call
+            raise ConfigError(f"option 'budget_share' of the salesforce connector must be a number above 0 and "
+                              f"at most 1, got {o.raw('budget_share')!r}", where="salesforce")
+        budget = BudgetGuard(share, crm="Salesforce")
         rate_limit = o.integer("rate_limit", None, minimum=1)
         limiter = RateLimiter(rate_limit, o.duration("rate_window", 1.0), stats=stats) if rate_limit else None
         policy = CallPolicy("Salesforce", endpoint(self.credentials, self.mode, self.domain), stats=stats,

@@ -36,6 +36,26 @@ def test_missing_credentials_is_a_config_error():
         SalesforceConnector({"session_id": "abc"})
 
 
+@pytest.mark.parametrize("name, value, expected", [
+    ("batch_size", "5000", "must be a whole number from 200 to 2000"),
+    ("rate_limit", "20/1", "must be a whole number"),  # calls per rate_window now, as HubSpot's
+    ("budget_share", "0", "must be a number above 0"),
+    ("timeout", "soon", "must be a duration"),
+    ("api_version", "latest", "must look like '62.0'"),
+])
+def test_bad_option_values_are_one_config_error(name, value, expected):
+    with pytest.raises(ConfigError) as info:
+        SalesforceConnector({"session_id": "abc", "instance_url": "https://x.my.salesforce.com", name: value})
+    assert f"option '{name}' of the salesforce connector {expected}" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_an_empty_security_token_is_a_token():
+    """An org that trusts the caller's IP range needs no token: '' is not "unset" here."""
+    connector = SalesforceConnector({"username": "a@b.c", "password": "pw", "security_token": ""})
+    assert connector.mode == "password" and connector.client_kwargs()["security_token"] == ""
+
+
 def test_auth_modes_build_the_right_client_arguments():
     jwt_mode = SalesforceConnector({"username": "a@b.c", "consumer_key": "ck", "private_key": "PEM", "sandbox": "true"})
     assert jwt_mode.mode == "jwt"
