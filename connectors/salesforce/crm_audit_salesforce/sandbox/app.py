@@ -27,7 +27,7 @@ from .changes import OrgChanges
 from .login import Logins
 from .org import Org, label
 from .responses import error as _error
-from .responses import json_response
+from .responses import json_response, not_found
 from .soql import Soql, SoqlError, parse_soql, rest_record, run_soql
 
 UTC = timezone.utc
@@ -147,7 +147,7 @@ class SalesforceSandbox(SandboxApp):
             return self.logins.soap_login(request, path)
         match = _API_PATH.match(path)
         if not match or match[1] not in self.org.versions:
-            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+            return not_found()
         return self._api(request, match[1], match[2], request.environ.get(_ENTRY, {}))
 
     # -- the mutation API (SandboxHandle.put_record / delete_record) ------------------------
@@ -192,7 +192,7 @@ class SalesforceSandbox(SandboxApp):
                 return self.bulk.handle(request, version, parts[2:], entry, self._check_access)
         except SoqlError as exc:
             return _error(exc.status, exc.code, exc.message)
-        return _error(404, "NOT_FOUND", "The requested resource does not exist")
+        return not_found()
 
     def _check_access(self, obj: str) -> None:
         if obj in self.unavailable:
@@ -234,7 +234,7 @@ class SalesforceSandbox(SandboxApp):
     def _get_deleted(self, name: str, request: Request) -> Response:
         """``sobjects/{Name}/deleted/?start=&end=``: the delete log of the last 15 days."""
         if name not in self.org.fields:
-            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+            return not_found()
         start, end = m.parse_datetime(request.args.get("start")), m.parse_datetime(request.args.get("end"))
         if start is None or end is None or end < start:
             return _error(400, "INVALID_REPLICATION_DATE", "start and end must be date-times, start before end")
@@ -259,7 +259,7 @@ class SalesforceSandbox(SandboxApp):
 
     def _describe(self, name: str, version: str) -> Response:
         if name not in self.org.fields:
-            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+            return not_found()
         fields = [{**f, "nillable": f["name"] != "Id", "createable": f["name"] != "Id", "updateable": True,
                    "calculated": False, "length": 255 if f["type"] == "string" else 0, "picklistValues": [],
                    "referenceTo": [], "relationshipName": f["name"][:-2] if f["type"] == "reference" else None}
@@ -280,7 +280,7 @@ class SalesforceSandbox(SandboxApp):
     def _record_count(self, request: Request, version: str) -> Response:
         """``limits/recordCount``: approximate counts; objects not in the org are left out."""
         if float(version) < 40.0:  # "available in REST API version 40.0 and later"
-            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+            return not_found()
         if "recordCount" in self.unavailable:
             return _error(403, "INSUFFICIENT_ACCESS", "insufficient access rights: View Setup and Configuration "
                           "is required")
