@@ -35,7 +35,6 @@ MAX_URL_LENGTH = 16_384
 DEFAULT_BATCH = 2000
 MIN_BATCH, MAX_BATCH = 200, 2000
 _API_PATH = re.compile(r"^/services/data/v(\d+\.\d)/(.*)$")
-_ENTRY = "crm_audit_salesforce.log_entry"
 
 
 class SalesforceSandbox(SandboxApp):
@@ -92,13 +91,6 @@ class SalesforceSandbox(SandboxApp):
 
     # -- the base's vendor hooks ----------------------------------------------------------
 
-    def log_entry(self, request: Request, environ: dict) -> dict:
-        entry = super().log_entry(request, environ)
-        # KIT-GAP: SandboxApp.route() gets no log entry, but Salesforce's log notes per
-        # query page the object, SOQL and records served; the entry rides in the environ.
-        environ[_ENTRY] = entry
-        return entry
-
     def authenticate(self, request: Request) -> Response | None:
         if _API_PATH.match(request.path) and not self.logins.valid(request):
             return _error(401, "INVALID_SESSION_ID", "Session expired or invalid", headers={"WWW-Authenticate": "Token"})
@@ -148,7 +140,7 @@ class SalesforceSandbox(SandboxApp):
         match = _API_PATH.match(path)
         if not match or match[1] not in self.org.versions:
             return not_found()
-        return self._api(request, match[1], match[2], request.environ.get(_ENTRY, {}))
+        return self._api(request, match[1], match[2], self.entry(request))
 
     # -- the mutation API (SandboxHandle.put_record / delete_record) ------------------------
 

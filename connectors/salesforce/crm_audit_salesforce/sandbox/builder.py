@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from crm_audit_core.sandbox.server import tenant_rows
+
 from .. import mapping as m
-from .org import Org, custom_columns, custom_values, salesforce_versions, sf_value, tenant_rows
+from .org import Org, custom_columns, custom_values, salesforce_versions, sf_value
 
 
 class Ids:

@@ -105,22 +105,6 @@ def label(name: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").strip()
 
 
-def tenant_rows(tenant: Any, table: str) -> list[dict]:
-    """The rows of a tenant's table, as they come (not copied).
-
-    KIT-GAP: crm_audit_core.sandbox.server.tenant_rows copies every row, which doubles the
-    peak while the builder holds a 1M tenant's contacts; this one does not copy (the
-    builder never changes a row)."""
-    if tenant is None:
-        return []
-    if isinstance(tenant, dict):
-        return list(tenant.get(table) or [])
-    tables = getattr(tenant, "tables", {}) or {}
-    if table not in tables:
-        return []
-    return list(tenant.rows(table))
-
-
 def tenant_as_of(tenant: Any, as_of: Any) -> datetime:
     if as_of is None:
         as_of = getattr(tenant, "as_of", None)
