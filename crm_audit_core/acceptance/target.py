@@ -180,19 +180,18 @@ def comparable_rows(rows: list[dict], skip: tuple[str, ...] = ()) -> list[str]:
     return sorted(out)
 
 
-def run_audit_of(target: ConnectorUnderTest, handle, out: Path, *, options: dict | None = None, resume=False,
-                 incremental=False, checks: tuple[str, ...] = ("usage.*",)):
-    """A real audit of the sandbox through ``run_audit``: (tenant info dict, folder, CLI exit code)."""
+def audit_once(registry, connector: str, options: dict, out: Path, *, tenant: str = TENANT, as_of: datetime = AS_OF,
+               checks: tuple[str, ...] = ("usage.*",), resume: bool = False, incremental: bool = False,
+               secret: str = TOKEN):
+    """A real audit of one tenant through ``run_audit``, and the CLI's own verdict on it
+    (its exit code, output captured): (tenant info dict from report.json, folder, exit code)."""
     from .. import cli
     from ..config import AuditConfig, TenantConfig
     from ..runner import run_audit
     from ..secrets import remember
 
-    remember(TOKEN)
-    registry = target.registry()
-    info = target.info(registry)
-    options = options if options is not None else target.connector_options(handle, info)
-    config = AuditConfig(as_of=target.as_of, out=out, tenants=[TenantConfig(TENANT, info.name, options)])
+    remember(secret)
+    config = AuditConfig(as_of=as_of, out=out, tenants=[TenantConfig(tenant, connector, options)])
     audit, folder = run_audit(config, registry=registry, console=Console(file=io.StringIO()), progress=False,
                               check_patterns=checks, resume=resume, incremental=incremental)
     code = 0
@@ -203,6 +202,16 @@ def run_audit_of(target: ConnectorUnderTest, handle, out: Path, *, options: dict
             code = int(exc.code or 0)
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     return report["audit"]["tenants"][0], folder, code
+
+
+def run_audit_of(target: ConnectorUnderTest, handle, out: Path, *, options: dict | None = None, resume=False,
+                 incremental=False, checks: tuple[str, ...] = ("usage.*",)):
+    """A real audit of the target's sandbox (see :func:`audit_once`)."""
+    registry = target.registry()
+    info = target.info(registry)
+    options = options if options is not None else target.connector_options(handle, info)
+    return audit_once(registry, info.name, options, out, as_of=target.as_of, checks=checks, resume=resume,
+                      incremental=incremental)
 
 
 def snapshot_rows(folder: Path, table: str, columns: tuple[str, ...]) -> list[dict]:
