@@ -14,8 +14,19 @@ live in ``defects_usage`` and ``defects_data`` (one planter function each, regis
 ``PLANTERS``). ``server`` is the base of the connectors' emulated CRMs.
 """
 
-from .generator import generate_tenant
-from .manifest import CHECK_IDS, DEFECT_OBJECTS
-from .tenant import GeneratedTenant
+from importlib import import_module
 
 __all__ = ["generate_tenant", "GeneratedTenant", "CHECK_IDS", "DEFECT_OBJECTS"]
+
+# Imported on first use: a connector's sandbox imports ``sandbox.server`` while its plugin
+# is registered, and the generator (numpy, pyarrow.compute) is not needed for that.
+_LAZY = {"generate_tenant": ".generator", "GeneratedTenant": ".tenant", "CHECK_IDS": ".manifest",
+         "DEFECT_OBJECTS": ".manifest"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
