@@ -24,7 +24,9 @@ class Affected:
         object: the canonical object the ids refer to (``contacts``, ``users``, ...).
         ids: the affected records' ids, as strings (one fix-list row each).
         population: how many records the check examined, so the score can weigh the
-            share affected; None when the check has no natural population.
+            share affected; None when the check has no natural population. A pass over
+            a population of 0 examined nothing: it is not scored nor counted as judged
+            (docs/scoring.md, Coverage).
     """
 
     object: str | None = None
