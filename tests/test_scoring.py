@@ -103,3 +103,15 @@ def test_texts_never_say_none():
     assert coverage_text(None) == "" and coverage_text({"overall": 1}) == ""
     assert coverage_text({"checks_run": 1, "checks_applicable": 4, "records_judged": 1}) == "1 of 4 checks judged, 1 record"
     assert coverage_text({"checks_run": 3, "checks_applicable": 4, "records_judged": 2000}, records=False) == "3 of 4 checks judged"
+
+
+def test_tenant_scores_of_audits_archived_before_they_were_stored():
+    from crm_audit_core.scoring import tenant_scores
+
+    results = [result("high", "pass", 0, 5, tenant="a", check_id="x.1"), result("high", "skipped", tenant="b", check_id="x.1")]
+    stored = score(results)
+    assert tenant_scores(stored, results, ["a", "b"]) == stored["tenants"]
+    old = {"overall": 100.0, "areas": {"data": 100.0}}     # what an older crm-audit archived
+    recomputed = tenant_scores(old, results, ["a", "b"])
+    assert recomputed["a"]["overall"] == 100.0 and recomputed["b"]["overall"] is None
+    assert tenant_scores(old, results[:1], ["a"]) == {"a": {"overall": 100.0, "areas": {"data": 100.0}, "coverage": None}}
