@@ -284,18 +284,23 @@ def demo(ctx, out, contacts, seed, progress):
 @click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 def history(out, as_json):
-    """Past audits: date, tenants and scores."""
+    """Past audits: date, tenants, scores and how much of each audit they cover."""
     from .history import list_audits
+    from .scoring import coverage_text, value_text
 
     rows = list_audits(Path(out))
     if as_json:
         click.echo(json.dumps([{**r, "folder": str(r["folder"])} for r in rows], indent=1))
         return
     table = Table(title=f"audits in {out}")
-    for col in ("audit", "as of", "tenants", "score"):
+    for col in ("audit", "as of", "tenants", "score", "coverage"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["id"], str(r["as_of"]), escape(", ".join(r["tenants"])), "" if r["score"] is None else str(r["score"]))
+        per_tenant = r.get("tenant_scores") or {}
+        tenants = ", ".join(f"{t} ({value_text(per_tenant[t])})" if len(r["tenants"]) > 1 and t in per_tenant else t
+                            for t in r["tenants"])
+        table.add_row(r["id"], str(r["as_of"] or ""), escape(tenants), value_text(r["score"]),
+                      coverage_text(r.get("coverage")) or "not recorded")
     _console().print(table)
 
 
@@ -304,10 +309,12 @@ def history(out, as_json):
 @click.argument("new_ref", default="latest")
 @click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--fail-on-drop", type=float, help="Exit with code 1 when the overall score dropped by more than this.")
+@click.option("--fail-on-drop", type=float,
+              help="Exit with code 1 when the overall score (or, when the audits read different tenants, "
+                   "a tenant's score) dropped by more than this.")
 def diff(old_ref, new_ref, out, as_json, fail_on_drop):
-    """Compare two archived audits (ids, folders, 'latest', 'previous')."""
-    from .history import diff_audits, list_audits, load_audit
+    """Compare two archived audits (ids, folders, 'latest', 'previous'), tenant by tenant."""
+    from .history import diff_audits, list_audits, load_audit, score_drops
 
     audits = list_audits(Path(out))
 
@@ -324,30 +331,14 @@ def diff(old_ref, new_ref, out, as_json, fail_on_drop):
     if as_json:
         click.echo(json.dumps(result, indent=1, ensure_ascii=False))
     else:
-        console = _console()
-        s = result["score"]
-        console.print(f"[bold]{escape(old.id)} -> {escape(new.id)}[/bold]  score {s['from']} -> {s['to']}")
-        for area, v in s["areas"].items():
-            console.print(f"  {area}: {v['from']} -> {v['to']}")
-        for title, key in (("New findings", "new"), ("Resolved", "resolved"), ("Changed", "changed")):
-            table = Table(title=f"{title} ({len(result[key])})")
-            for col in ("tenant", "check", "severity", "records"):
-                table.add_column(col)
-            for row in result[key]:
-                records = f"{row['from']} -> {row['to']} (+{row['added']} -{row['removed']})" if key == "changed" else str(row["count"])
-                table.add_row(escape(row["tenant"]), escape(row["check_id"]), row["severity"], records)
-            console.print(table)
-        if result["metric_deltas"]:
-            table = Table(title=f"Metric changes ({len(result['metric_deltas'])})")
-            for col in ("tenant", "check", "metric", "from", "to"):
-                table.add_column(col)
-            for row in result["metric_deltas"][:50]:
-                table.add_row(escape(row["tenant"]), escape(row["check_id"]), escape(row["metric"]), f"{row['from']:g}", f"{row['to']:g}")
-            console.print(table)
-    before, after = result["score"]["from"], result["score"]["to"]
-    if fail_on_drop is not None and before is not None and after is not None and before - after > fail_on_drop:
-        click.echo(f"score dropped by {before - after:.1f} points (more than --fail-on-drop {fail_on_drop:g})", err=True)
-        sys.exit(EXIT_BELOW_THRESHOLD)
+        from .reports.diff import print_diff
+
+        print_diff(result, _console())
+    if fail_on_drop is not None:
+        for what, before, after in score_drops(result):
+            if before - after > fail_on_drop:
+                click.echo(f"{what} dropped by {before - after:.1f} points (more than --fail-on-drop {fail_on_drop:g})", err=True)
+                sys.exit(EXIT_BELOW_THRESHOLD)
 
 
 @main.command()

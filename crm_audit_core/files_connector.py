@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from . import hookimpl, model
 from .connector import ConnectorInfo, ExtractContext
 from .errors import ConfigError, DataError
+from .headers import header_warning
 from .kit.options import Option, Options
 from .store import cast_expression, fetch_arrow, quote_ident
 
@@ -50,6 +51,9 @@ class FilesConnector:
                 continue
             found = True
             typed, custom = self._read(table, path)
+            warning = header_warning(table, path)
+            if warning:
+                sink.note(warning)
             progress = sink.progress(table.name, typed.num_rows)
             sink.write_arrow(table.name, typed, custom)
             progress.advance(records=typed.num_rows)

@@ -12,6 +12,9 @@ from typing import Any
 STATUSES = ("pass", "fail", "error", "skipped")
 """The statuses a ``Result`` may have (see the vocabulary page for what each means)."""
 
+WARNING_PREFIX = "warning: "
+"""A tenant note starting with this is a warning: printed in the terminal summary too."""
+
 
 @dataclass
 class Affected:
@@ -21,7 +24,9 @@ class Affected:
         object: the canonical object the ids refer to (``contacts``, ``users``, ...).
         ids: the affected records' ids, as strings (one fix-list row each).
         population: how many records the check examined, so the score can weigh the
-            share affected; None when the check has no natural population.
+            share affected; None when the check has no natural population. A pass over
+            a population of 0 examined nothing: it is not scored nor counted as judged
+            (docs/scoring.md, Coverage).
     """
 
     object: str | None = None
@@ -147,6 +152,9 @@ class TenantInfo:
         partial_tables: tables begun but not completed.
         error: the error that stopped extraction, in one line (None when it finished).
         notes: lines the connector or the runner add (incremental read, tables not supplied, ...).
+            A note that starts with ``warning: `` (``WARNING_PREFIX``) is also printed in the
+            terminal summary and flagged in the reports (e.g. a file none of whose columns
+            was recognised).
         record_url_template: how the reports link records into the CRM.
     """
 
@@ -158,6 +166,11 @@ class TenantInfo:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     record_url_template: dict = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The notes that are warnings, without their ``warning: `` prefix."""
+        return [n[len(WARNING_PREFIX):] for n in self.notes if n.startswith(WARNING_PREFIX)]
 
     def to_json(self) -> dict:
         """One entry of report.json's ``audit.tenants``."""
@@ -177,7 +190,10 @@ class AuditResult:
         tool_version: the crm-audit version.
         tenants: one ``TenantInfo`` per tenant.
         results: one ``Result`` per (check, tenant).
-        score: ``{"overall": 0-100 or None, "areas": {area: score}}``.
+        score: ``{"overall": 0-100 or None, "areas": {area: score}, "coverage": {...},
+            "tenants": {tenant: {"overall", "areas", "coverage"}}}``; None (``n/a``) when
+            too little of the audit was judged (see docs/scoring.md). Audits archived
+            before coverage existed have only ``overall`` and ``areas``.
         plugin_errors: one line per plugin problem: a plugin that failed to load, a
             check or report format refused at registration, a report format that failed
             to write. Shown in the terminal summary and every report.

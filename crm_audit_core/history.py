@@ -1,7 +1,9 @@
-"""The audit archive: past audits, accepted risks.
+"""The audit archive: past audits, accepted risks, and what changed between two audits.
 
 Every audit folder under ``[audit] out`` holds ``report.json``, ``settings.json`` and the
-snapshot; this module lists them for ``crm-audit history`` and trends.
+snapshot; this module lists them for ``crm-audit history`` and trends, and compares two
+of them for ``crm-audit diff`` (tenant by tenant: a tenant only one audit read is "not
+audited" in the other, never "resolved").
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from .config import AuditConfig, parse_as_of
 from .errors import ConfigError
 from .findings import AuditResult
+from .scoring import tenant_scores
 
 
 def apply_accepted_risks(audit: AuditResult, config: AuditConfig, as_of: datetime) -> None:
@@ -56,7 +59,8 @@ def apply_accepted_risks(audit: AuditResult, config: AuditConfig, as_of: datetim
 
 
 def list_audits(out: Path) -> list[dict]:
-    """Past audits in ``out``, oldest first: id, as_of, tenants, score, folder."""
+    """Past audits in ``out``, oldest first: id, as_of, tenants, score, areas, coverage,
+    tenant_scores (tenant -> overall, for audits that hold it) and folder."""
     rows = []
     if not out.exists():
         return rows
@@ -66,12 +70,16 @@ def list_audits(out: Path) -> list[dict]:
             audit = data["audit"]
         except (OSError, ValueError, KeyError):
             continue
+        score = data.get("score") or {}
+        per_tenant = score.get("tenants") if isinstance(score.get("tenants"), dict) else {}
         rows.append({
             "id": audit["id"],
             "as_of": audit.get("as_of"),
             "tenants": [t["name"] for t in audit.get("tenants", [])],
-            "score": (data.get("score") or {}).get("overall"),
-            "areas": (data.get("score") or {}).get("areas", {}),
+            "score": score.get("overall"),
+            "areas": score.get("areas", {}),
+            "coverage": score.get("coverage"),
+            "tenant_scores": {name: (s or {}).get("overall") for name, s in per_tenant.items()},
             "folder": report.parent,
         })
     rows.sort(key=lambda r: (r["id"]))
@@ -99,28 +107,68 @@ def _numeric_metrics(metrics: dict) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def diff_audits(old: AuditResult, new: AuditResult) -> dict:
-    """What changed between two audits: findings new, resolved and changed; metric and score deltas.
+def _tenants(audit: AuditResult) -> list[str]:
+    names = [t.name for t in audit.tenants]
+    return names + sorted({r.tenant for r in audit.results} - set(names))
 
-    Findings are matched by (tenant, check id). A finding is *changed* when it fails in
-    both audits with a different set of affected records.
+
+def diff_audits(old: AuditResult, new: AuditResult) -> dict:
+    """What changed between two audits, tenant by tenant.
+
+    Only tenants both audits read are compared. ``not_audited["from"]`` lists the
+    tenants the older audit did not read, ``not_audited["to"]`` those the newer one did
+    not read: their findings are neither new nor resolved. ``tenants`` compares each
+    tenant's score and coverage; ``score`` compares the overall scores, which are
+    ``comparable`` only when both audits read the same tenants.
+
+    Findings are matched by (tenant, check id). A finding is *resolved* when the check
+    passes in the newer audit, *not_rechecked* when the newer audit did not judge it
+    (the check was not run, skipped or errored), *changed* when it fails in both with a
+    different set of affected records.
     """
-    before = {(r.tenant, r.check_id): r for r in old.results}
-    after = {(r.tenant, r.check_id): r for r in new.results}
-    out = {"from": old.id, "to": new.id, "new": [], "resolved": [], "changed": [], "metric_deltas": [],
-           "score": {"from": (old.score or {}).get("overall"), "to": (new.score or {}).get("overall"), "areas": {}}}
-    for area in sorted(set((old.score or {}).get("areas", {})) | set((new.score or {}).get("areas", {}))):
-        out["score"]["areas"][area] = {"from": old.score.get("areas", {}).get(area), "to": new.score.get("areas", {}).get(area)}
+    names_old, names_new = _tenants(old), _tenants(new)
+    common = [t for t in names_new if t in names_old]
+    scores_old = tenant_scores(old.score, old.results, names_old)
+    scores_new = tenant_scores(new.score, new.results, names_new)
+    old_score, new_score = old.score or {}, new.score or {}
+    out = {"from": old.id, "to": new.id,
+           "score": {"from": old_score.get("overall"), "to": new_score.get("overall"),
+                     "comparable": set(names_old) == set(names_new),
+                     "coverage": {"from": old_score.get("coverage"), "to": new_score.get("coverage")}, "areas": {}},
+           "tenants": [],
+           "not_audited": {"from": [t for t in names_new if t not in names_old],
+                           "to": [t for t in names_old if t not in names_new]},
+           "not_audited_findings": {},
+           "new": [], "resolved": [], "not_rechecked": [], "changed": [], "metric_deltas": []}
+    for area in sorted(set(old_score.get("areas") or {}) | set(new_score.get("areas") or {})):
+        out["score"]["areas"][area] = {"from": (old_score.get("areas") or {}).get(area),
+                                       "to": (new_score.get("areas") or {}).get(area)}
+    for name in common:
+        a, b = scores_old.get(name) or {}, scores_new.get(name) or {}
+        out["tenants"].append({
+            "tenant": name, "from": a.get("overall"), "to": b.get("overall"),
+            "coverage": {"from": a.get("coverage"), "to": b.get("coverage")},
+            "areas": {area: {"from": (a.get("areas") or {}).get(area), "to": (b.get("areas") or {}).get(area)}
+                      for area in sorted(set(a.get("areas") or {}) | set(b.get("areas") or {}))},
+        })
+    for side, audit in (("from", new), ("to", old)):
+        for name in out["not_audited"][side]:
+            out["not_audited_findings"][name] = sum(1 for r in audit.results if r.tenant == name and r.status == "fail")
+    before = {(r.tenant, r.check_id): r for r in old.results if r.tenant in common}
+    after = {(r.tenant, r.check_id): r for r in new.results if r.tenant in common}
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key), after.get(key)
         failed_a = a is not None and a.status == "fail"
         failed_b = b is not None and b.status == "fail"
         row = {"tenant": key[0], "check_id": key[1]}
         if failed_b and not failed_a:
-            out["new"].append({**row, "severity": b.severity, "count": b.affected.count, "title": b.title})
+            out["new"].append({**row, "severity": b.severity, "count": b.affected.count, "title": b.title,
+                               "before": a.status if a else "not run"})
+        elif failed_a and b is not None and b.status == "pass":
+            out["resolved"].append({**row, "severity": a.severity, "count": a.affected.count, "title": a.title, "now": "pass"})
         elif failed_a and not failed_b:
-            out["resolved"].append({**row, "severity": a.severity, "count": a.affected.count, "title": a.title,
-                                    "now": b.status if b else "not run"})
+            out["not_rechecked"].append({**row, "severity": a.severity, "count": a.affected.count, "title": a.title,
+                                         "now": b.status if b else "not run", "reason": (b.reason if b else None) or ""})
         elif failed_a and failed_b:
             ids_a, ids_b = set(a.affected.ids), set(b.affected.ids)
             if ids_a != ids_b:
@@ -133,3 +181,13 @@ def diff_audits(old: AuditResult, new: AuditResult) -> dict:
                     out["metric_deltas"].append({**row, "metric": metric, "from": ma[metric], "to": mb[metric],
                                                  "delta": round(mb[metric] - ma[metric], 6)})
     return out
+
+
+def score_drops(diff: dict) -> list[tuple[str, float, float]]:
+    """(what, from, to) for every score that fell: the overall score when both audits read
+    the same tenants, otherwise each tenant both read. Scores that are n/a are left out."""
+    if diff["score"]["comparable"]:
+        pairs = [("overall score", diff["score"]["from"], diff["score"]["to"])]
+    else:
+        pairs = [(f"score of tenant {t['tenant']!r}", t["from"], t["to"]) for t in diff["tenants"]]
+    return [(what, a, b) for what, a, b in pairs if a is not None and b is not None and b < a]

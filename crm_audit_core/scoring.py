@@ -1,7 +1,10 @@
-"""The score: 0-100 overall and per area, weighted by severity and by the share affected.
+"""The score: 0-100 overall, per area and per tenant, weighted by severity and by the share
+affected, and always given with its coverage (how much of the audit it stands on).
 
-For every result that counts (status ``pass`` or ``fail``, severity not ``info``, not
-accepted as a risk):
+A result is *applicable* when its severity weighs (not ``info``); it is *judged* when it
+passed or failed on something: status ``fail``, or ``pass`` over a population that was not
+empty (a pass over 0 records, "0 of 0", judged nothing). For every judged, applicable
+result not accepted as a risk:
 
     weight  = SEVERITY_WEIGHTS[severity]                       (critical 10 ... low 1)
     share   = affected / population   (1 when the check examined no population)
@@ -13,8 +16,13 @@ accepted as a risk):
 
 A failed check always costs at least FLOOR (a quarter) of its weight, and its whole
 weight once SATURATION (25%) or more of the records it examined are affected. Skipped
-and errored checks do not count (they are listed, never silently passed). See
-docs/scoring.md for a worked example.
+and errored checks do not count (they are listed, never silently passed).
+
+Coverage: ``checks_run`` (judged) of ``checks_applicable`` (one per check and tenant),
+and ``records_judged`` (per tenant and object, the largest population a judged check
+examined, summed). A score whose checks_run is below MIN_COVERAGE of its
+checks_applicable is None, shown as ``n/a``: too little of the audit ran for a number
+to mean anything. See docs/scoring.md for a worked example.
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ from . import model
 SEVERITY_WEIGHTS = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 FLOOR = 0.25
 SATURATION = 0.25
+MIN_COVERAGE = 0.25
+"""A score (overall, an area's, a tenant's) needs at least this share of its applicable
+checks judged; below it the score is None (``n/a``)."""
 
 
 def impact(result: Result) -> float:
@@ -38,8 +49,39 @@ def impact(result: Result) -> float:
     return FLOOR + (1 - FLOOR) * min(1.0, share / SATURATION)
 
 
+def applicable(result: Result) -> bool:
+    """The result could weigh in the score (its severity is not ``info``)."""
+    return SEVERITY_WEIGHTS.get(result.severity, 0) > 0
+
+
+def judged(result: Result) -> bool:
+    """The check failed, or passed over records it examined (a pass over 0 of 0 judged nothing)."""
+    if result.status == "fail":
+        return True
+    return result.status == "pass" and result.affected.population != 0
+
+
 def counts(result: Result) -> bool:
-    return result.status in ("pass", "fail") and SEVERITY_WEIGHTS.get(result.severity, 0) > 0 and not result.accepted
+    """The result weighs in the score: applicable, judged and not accepted as a risk."""
+    return applicable(result) and judged(result) and not result.accepted
+
+
+def coverage(results: list[Result]) -> dict:
+    """``{checks_run, checks_applicable, records_judged, threshold}`` over ``results``."""
+    run = [r for r in results if applicable(r) and judged(r)]
+    largest: dict[tuple[str, str], int] = {}
+    for r in run:
+        if r.affected.population:
+            key = (r.tenant, r.affected.object or "")
+            largest[key] = max(largest.get(key, 0), r.affected.population)
+    return {"checks_run": len(run), "checks_applicable": sum(1 for r in results if applicable(r)),
+            "records_judged": sum(largest.values()), "threshold": MIN_COVERAGE}
+
+
+def enough(cov: dict) -> bool:
+    """Coverage at or above the threshold (and at least one check judged)."""
+    run, total = cov.get("checks_run", 0), cov.get("checks_applicable", 0)
+    return run > 0 and total > 0 and run / total >= cov.get("threshold", MIN_COVERAGE)
 
 
 def _score(results: list[Result]) -> float | None:
@@ -50,11 +92,74 @@ def _score(results: list[Result]) -> float | None:
     return round(100.0 * (1.0 - lost / total), 1)
 
 
-def score(results: list[Result]) -> dict:
-    counted = [r for r in results if counts(r)]
-    areas = {}
+def _scored(results: list[Result]) -> tuple[float | None, dict]:
+    cov = coverage(results)
+    value = _score([r for r in results if counts(r)]) if enough(cov) else None
+    return value, cov
+
+
+def _one(results: list[Result]) -> dict:
+    overall, cov = _scored(results)
+    areas, area_coverage = {}, {}
     for area in model.AREAS:
-        value = _score([r for r in counted if r.area == area])
+        value, acov = _scored([r for r in results if r.area == area])
+        if acov["checks_applicable"]:
+            area_coverage[area] = {"checks_run": acov["checks_run"], "checks_applicable": acov["checks_applicable"]}
         if value is not None:
             areas[area] = value
-    return {"overall": _score(counted), "areas": areas}
+    cov["areas"] = area_coverage
+    return {"overall": overall, "areas": areas, "coverage": cov}
+
+
+def score(results: list[Result]) -> dict:
+    """report.json's ``score``: overall, areas, coverage, and the same per tenant.
+
+    ``areas`` holds only the areas with a score; ``coverage.areas`` every area with an
+    applicable check, so a report can show an area's ``n/a`` with its coverage.
+    """
+    out = _one(results)
+    tenants = list(dict.fromkeys(r.tenant for r in results))
+    out["tenants"] = {t: _one([r for r in results if r.tenant == t]) for t in tenants}
+    return out
+
+
+def tenant_scores(score_: dict, results: list[Result], tenants: list[str]) -> dict[str, dict]:
+    """Each tenant's ``{overall, areas, coverage}``, from ``score_["tenants"]`` when the
+    audit holds it; for audits archived before it did, computed from the results (a
+    single-tenant audit keeps its archived overall score and coverage, if any)."""
+    stored = (score_ or {}).get("tenants")
+    if isinstance(stored, dict):
+        return {t: stored.get(t) or {"overall": None, "areas": {}, "coverage": None} for t in tenants}
+    if len(tenants) == 1:
+        return {tenants[0]: {"overall": (score_ or {}).get("overall"), "areas": (score_ or {}).get("areas") or {},
+                             "coverage": (score_ or {}).get("coverage")}}
+    return {t: _one([r for r in results if r.tenant == t]) for t in tenants}
+
+
+# -- text for the reports ---------------------------------------------------------
+
+
+def value_text(value) -> str:
+    """A score as shown: the number, or ``n/a``."""
+    return "n/a" if value is None else f"{float(value):.1f}"
+
+
+def coverage_text(cov: dict | None, *, records: bool = True) -> str:
+    """``"36 of 49 checks judged, 2,000 records"``; ``""`` for audits archived without coverage."""
+    if not cov or "checks_applicable" not in cov:
+        return ""
+    text = f"{cov.get('checks_run', 0)} of {cov['checks_applicable']} checks judged"
+    if records and "records_judged" in cov:
+        n = cov["records_judged"]
+        text += f", {n:,} record{'' if n == 1 else 's'}"
+    return text
+
+
+def why_not_scored(cov: dict | None) -> str:
+    """Why a score is ``n/a``, in one phrase (empty when it has a number or no coverage is known)."""
+    if not cov or "checks_applicable" not in cov or enough(cov):
+        return ""
+    if not cov["checks_applicable"]:
+        return "no applicable check"
+    threshold = cov.get("threshold", MIN_COVERAGE)
+    return f"fewer than {threshold:.0%} of the applicable checks were judged"

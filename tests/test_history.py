@@ -40,9 +40,17 @@ def test_history_and_diff(small_folder, tmp_path, folder_writer, sample_tables):
     assert rerender.exit_code == 0 and rerender.output.strip().endswith("report.md")
 
 
+CLEAN_CONTACTS = """\
+id,first_name,last_name,email,phone,company_name,lifecycle_stage,segments,created_at,updated_at
+1,Ann,Lee,ann@example.com,,Acme,customer,vip,2025-05-01,2026-11-01
+"""
+
+
 def test_fail_on_drop(small_folder, tmp_path, folder_writer, sample_tables):
+    # The clean audit needs enough coverage to have a score at all: a lone contacts.csv
+    # with three columns judges about a tenth of the checks, which is n/a (docs/scoring.md).
     out = tmp_path / "audits"
-    clean = folder_writer(tmp_path / "clean", contacts="id,email,phone\n1,a@example.com,\n")
+    clean = folder_writer(tmp_path / "clean", users=sample_tables["users"], contacts=CLEAN_CONTACTS)
     cli("run", "--files", str(clean), "--tenant", "acme", "--out", str(out), "--no-progress")
     cli("run", "--files", str(small_folder), "--tenant", "acme", "--out", str(out), "--no-progress")
     dropped = cli("diff", "previous", "latest", "--out", str(out), "--fail-on-drop", "5")
@@ -78,3 +86,86 @@ def test_accepted_risk_needs_reason_and_owner(small_folder, tmp_path):
                    '[[accepted_risks]]\ncheck = "security.dormant-users"\n', encoding="utf-8")
     result = cli("run", "-c", str(cfg))
     assert result.exit_code == 2 and "needs a 'reason'" in result.output
+
+
+def config_with(tmp_path, name, out, tenants: dict):
+    cfg = tmp_path / name
+    cfg.write_text(f'[audit]\nout = "{out}"\n' + "".join(
+        f'[tenants.{t}]\nconnector = "files"\npath = "{folder}"\n' for t, folder in tenants.items()), encoding="utf-8")
+    return str(cfg)
+
+
+def test_diff_of_different_tenant_sets_says_not_audited(small_folder, tmp_path, folder_writer, sample_tables):
+    out = tmp_path / "audits"
+    three = config_with(tmp_path, "three.toml", out, {"acme": small_folder, "beta": small_folder, "gamma": small_folder})
+    assert cli("run", "-c", three, "--as-of", "2026-10-01", "--no-progress").exit_code == 0
+    better = folder_writer(tmp_path / "v2", users=sample_tables["users"], contacts=CONTACTS_V2)
+    one = config_with(tmp_path, "one.toml", out, {"acme": better})
+    assert cli("run", "-c", one, "--as-of", "2026-11-01", "--no-progress").exit_code == 0
+
+    result = json.loads(cli("diff", "previous", "latest", "--out", str(out), "--json").output)
+    assert result["not_audited"] == {"from": [], "to": ["beta", "gamma"]}
+    assert result["not_audited_findings"]["beta"] > 0
+    assert result["score"]["comparable"] is False
+    assert [t["tenant"] for t in result["tenants"]] == ["acme"]
+    # beta's and gamma's findings are neither resolved nor re-checked: only acme is compared
+    assert {r["tenant"] for k in ("new", "resolved", "not_rechecked", "changed", "metric_deltas") for r in result[k]} <= {"acme"}
+
+    text = cli("diff", "previous", "latest", "--out", str(out)).output
+    assert "Not audited in" in text and "beta" in text and "gamma" in text
+    assert "Overall score not compared" in text and "tenant acme:" in text
+    assert "None" not in text
+    assert "Resolved" not in text  # no acme finding was resolved: the empty section is not printed
+    # the other way round: the tenants only the newer audit read are not "new"
+    back = json.loads(cli("diff", "latest", "previous", "--out", str(out), "--json").output)
+    assert back["not_audited"] == {"from": ["beta", "gamma"], "to": []}
+    assert {r["tenant"] for r in back["new"]} <= {"acme"}
+
+
+def test_fail_on_drop_across_different_tenant_sets_compares_the_shared_tenants(small_folder, tmp_path, folder_writer,
+                                                                                 sample_tables):
+    out = tmp_path / "audits"
+    clean = folder_writer(tmp_path / "clean", users=sample_tables["users"], contacts=CLEAN_CONTACTS)
+    cli("run", "-c", config_with(tmp_path, "a.toml", out, {"acme": clean, "beta": small_folder}), "--no-progress")
+    cli("run", "-c", config_with(tmp_path, "b.toml", out, {"acme": small_folder}), "--no-progress")
+    dropped = cli("diff", "previous", "latest", "--out", str(out), "--fail-on-drop", "5")
+    assert dropped.exit_code == 1 and "score of tenant 'acme' dropped" in dropped.output
+
+
+def test_a_finding_the_newer_audit_did_not_judge_is_not_resolved(small_folder, tmp_path):
+    out = tmp_path / "audits"
+    cli("run", "--files", str(small_folder), "--tenant", "acme", "--out", str(out), "--no-progress")
+    cli("run", "--files", str(small_folder), "--tenant", "acme", "--out", str(out), "--no-progress",
+        "--check", "data.unreachable-contacts")
+    result = json.loads(cli("diff", "previous", "latest", "--out", str(out), "--json").output)
+    assert result["resolved"] == [] and result["not_audited"] == {"from": [], "to": []}
+    assert {r["now"] for r in result["not_rechecked"]} == {"not run"}
+    assert "security.dormant-users" in {r["check_id"] for r in result["not_rechecked"]}
+    text = cli("diff", "previous", "latest", "--out", str(out)).output
+    assert "Not re-checked" in text and "Resolved" not in text and "None" not in text
+
+
+def test_history_shows_coverage_next_to_the_score(small_folder, tmp_path, folder_writer):
+    out = tmp_path / "audits"
+    cli("run", "--files", str(small_folder), "--tenant", "acme", "--out", str(out), "--no-progress")
+    odd = folder_writer(tmp_path / "odd", contacts="id,First Name,Email\n1,Ann,ann@example.com\n")
+    cli("run", "--files", str(odd), "--tenant", "odd", "--out", str(out), "--no-progress")
+    rows = json.loads(cli("history", "--out", str(out), "--json").output)
+    assert rows[0]["score"] is not None and rows[0]["coverage"]["checks_run"] > 0
+    assert rows[1]["score"] is None and rows[1]["coverage"]["checks_run"] == 0
+    text = CliRunner().invoke(main, ["history", "--out", str(out)], env={"COLUMNS": "200"}).output
+    assert "checks judged" in text and "n/a" in text and "None" not in text
+
+
+def test_diff_and_history_read_audits_archived_before_coverage(small_folder, tmp_path):
+    out = tmp_path / "audits"
+    for _ in range(2):
+        cli("run", "--files", str(small_folder), "--tenant", "acme", "--out", str(out), "--no-progress")
+    for report in out.glob("*/report.json"):  # as an older crm-audit wrote them
+        data = json.loads(report.read_text(encoding="utf-8"))
+        data["score"] = {"overall": data["score"]["overall"], "areas": data["score"]["areas"]}
+        report.write_text(json.dumps(data), encoding="utf-8")
+    text = CliRunner().invoke(main, ["history", "--out", str(out)], env={"COLUMNS": "200"}).output
+    assert "not recorded" in text and "None" not in text
+    result = cli("diff", "previous", "latest", "--out", str(out))
+    assert result.exit_code == 0 and "None" not in result.output and "No finding changed" in result.output

@@ -16,7 +16,8 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
 from .. import model
-from ..findings import AuditResult
+from ..findings import WARNING_PREFIX, AuditResult
+from ..scoring import coverage_text, tenant_scores, value_text, why_not_scored
 from . import ReportContext
 from .charts import render_svg, score_by_area_spec, score_trend_spec, valid_spec
 from .markdown import status_of_step
@@ -47,6 +48,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;
 td.num,th.num{text-align:right}.chart svg{width:100%;height:auto;max-height:420px}
 code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details summary{cursor:pointer}
 .ids{font-family:ui-monospace,monospace;font-size:.82rem;word-break:break-all}
+.warning{color:#92400e;margin-top:4px}.coverage{margin-top:4px}
 table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding:2px 6px}ul.metric{margin:0;padding-left:18px}
 </style>
 </head>
@@ -55,16 +57,18 @@ table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding
 <div class="muted">Audit {{ audit.id }} · as of {{ audit.as_of[:10] }} · crm-audit {{ audit.tool_version }}</div>
 
 <section class="card score" id="score">
-  <div><div class="big">{{ overall }}</div><div class="muted">overall score / 100</div></div>
-  <table style="width:auto">{% for area, value in areas %}<tr><th>{{ area }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</table>
+  <div><div class="big">{{ overall }}</div><div class="muted">overall score{% if overall != "n/a" %} / 100{% endif %}</div>
+  {% if coverage %}<div class="coverage" id="coverage">{{ coverage }}</div>{% endif %}{% if why_na %}<div class="muted">n/a: {{ why_na }}</div>{% endif %}</div>
+  <table style="width:auto">{% for a in areas %}<tr><th>{{ a.area }}</th><td class="num">{{ a.value }}</td><td class="muted">{{ a.coverage }}</td></tr>{% endfor %}</table>
   {% for chart in score_charts %}<div class="chart" style="flex:1;min-width:320px" data-chart="{{ chart.id }}"><h3>{{ chart.title }}</h3>{{ chart.svg }}</div>{% endfor %}
 </section>
 
 <h2>Tenants</h2>
-<table><tr><th>tenant</th><th>connector</th><th class="num">records</th><th class="num">API calls</th><th>data</th></tr>
+<table><tr><th>tenant</th><th>connector</th><th class="num">records</th><th class="num">API calls</th><th class="num">score</th><th>data</th></tr>
 {% for t in audit.tenants %}<tr><td>{{ t.name }}</td><td>{{ t.connector }}</td><td class="num">{{ "{:,}".format(t.records.values()|sum) }}</td><td class="num">{{ "{:,}".format(t.api_calls) }}</td>
+<td class="num tenant-score">{{ tenant_scores[t.name].value }}<div class="muted">{{ tenant_scores[t.name].coverage }}</div></td>
 <td>{% if t.error %}<span class="pill error">error</span> {{ t.error }}{% elif t.partial_tables %}<span class="pill findings">partial</span> {{ t.partial_tables|join(", ") }}{% else %}<span class="pill ok">complete</span>{% endif %}
-{% for n in t.notes %}<div class="muted">{{ n }}</div>{% endfor %}</td></tr>{% endfor %}
+{% for n in t.notes %}{% if n.startswith(warning_prefix) %}<div class="warning"><span class="pill findings">warning</span> {{ n[warning_prefix|length:] }}</div>{% else %}<div class="muted">{{ n }}</div>{% endif %}{% endfor %}</td></tr>{% endfor %}
 </table>
 {% if audit.plugin_errors %}
 <h2 id="plugin-errors">Plugin problems</h2>
@@ -242,11 +246,23 @@ def render_html(audit: AuditResult, context: ReportContext) -> str:
     for spec in (score_by_area_spec(audit.score), score_trend_spec(context.history)):
         if spec:
             score_charts.append({"id": spec["id"], "title": spec["title"], "svg": Markup(render_svg(spec, width=5, height=2.4))})
-    overall = (audit.score or {}).get("overall")
+    score = audit.score or {}
+    overall = score.get("overall")
+    cov = score.get("coverage")
+    area_cov = (cov or {}).get("areas") or {}
+    areas = [{"area": a, "value": value_text((score.get("areas") or {}).get(a)),
+              "coverage": f"{area_cov[a]['checks_run']} of {area_cov[a]['checks_applicable']} checks" if a in area_cov else ""}
+             for a in model.AREAS if a in area_cov or a in (score.get("areas") or {})]
+    per_tenant = {name: {"value": value_text(s.get("overall")), "coverage": coverage_text(s.get("coverage"))}
+                  for name, s in tenant_scores(score, audit.results, [t.name for t in audit.tenants]).items()}
     return template.render(
         audit=audit,
-        overall="n/a" if overall is None else overall,
-        areas=list(((audit.score or {}).get("areas") or {}).items()),
+        overall=value_text(overall),
+        coverage=coverage_text(cov),
+        why_na=why_not_scored(cov) if overall is None else "",
+        areas=areas,
+        tenant_scores=per_tenant,
+        warning_prefix=WARNING_PREFIX,
         steps=steps,
         score_charts=score_charts,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from .. import model
-from ..findings import AuditResult
+from ..findings import WARNING_PREFIX, AuditResult
+from ..scoring import coverage_text, tenant_scores, value_text, why_not_scored
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
@@ -33,17 +34,33 @@ def render_markdown(audit: AuditResult) -> str:
     lines = [f"# CRM audit {md_escape(audit.id)}", ""]
     score = audit.score or {}
     overall = score.get("overall")
-    lines.append(f"As of {md_escape(audit.as_of)}. Overall score: **{overall if overall is not None else 'n/a'}** / 100.")
-    if score.get("areas"):
+    cov = score.get("coverage")
+    coverage = "; ".join(p for p in (coverage_text(cov), why_not_scored(cov) if overall is None else "") if p)
+    lines.append(f"As of {md_escape(audit.as_of)}. Overall score: **{value_text(overall)}**"
+                 + (" / 100" if overall is not None else "") + (f" ({md_escape(coverage)})." if coverage else "."))
+    area_cov = (cov or {}).get("areas") or {}
+    areas = [a for a in model.AREAS if a in area_cov or a in (score.get("areas") or {})]
+    if areas:
         lines.append("")
-        lines.append("| area | score |")
-        lines.append("|---|---|")
-        for area, value in score["areas"].items():
-            lines.append(f"| {md_escape(area)} | {value} |")
-    lines += ["", "## Tenants", "", "| tenant | connector | API calls | records | status |", "|---|---|---|---|---|"]
+        lines.append("| area | score | checks judged |")
+        lines.append("|---|---|---|")
+        for area in areas:
+            c = area_cov.get(area)
+            judged = f"{c['checks_run']} of {c['checks_applicable']}" if c else ""
+            lines.append(f"| {md_escape(area)} | {value_text((score.get('areas') or {}).get(area))} | {judged} |")
+    per_tenant = tenant_scores(score, audit.results, [t.name for t in audit.tenants])
+    lines += ["", "## Tenants", "", "| tenant | connector | API calls | records | status | score | coverage |",
+              "|---|---|---|---|---|---|---|"]
     for t in audit.tenants:
         status = "error: " + md_escape(t.error) if t.error else ("partial: " + md_escape(", ".join(t.partial_tables)) if t.partial_tables else "complete")
-        lines.append(f"| {md_escape(t.name)} | {md_escape(t.connector)} | {t.api_calls} | {sum(t.records.values())} | {status} |")
+        mine = per_tenant.get(t.name) or {}
+        lines.append(f"| {md_escape(t.name)} | {md_escape(t.connector)} | {t.api_calls} | {sum(t.records.values())} | {status} "
+                     f"| {value_text(mine.get('overall'))} | {md_escape(coverage_text(mine.get('coverage')))} |")
+    notes = [(t, n) for t in audit.tenants for n in t.notes]
+    if notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {md_escape(t.name)}: {'**warning:** ' + md_escape(n[len(WARNING_PREFIX):]) if n.startswith(WARNING_PREFIX) else md_escape(n)}"
+                  for t, n in notes]
     if audit.plugin_errors:
         lines += ["", "## Plugin problems", "",
                   "Some plugins did not load completely; what is listed here is missing from this audit:", ""]

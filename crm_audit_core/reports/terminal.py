@@ -8,6 +8,7 @@ from rich.table import Table
 
 from .. import model
 from ..findings import AuditResult
+from ..scoring import coverage_text, tenant_scores, value_text, why_not_scored
 from .markdown import status_of_step
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -18,16 +19,38 @@ def _plain(text) -> str:
     return escape(" ".join(str(text if text is not None else "").split()))
 
 
+def score_line(score: dict) -> str:
+    """``41.9 / 100 (36 of 49 checks judged, 2,000 records)  usage: 37.6  security: n/a ...`` (plain text)."""
+    score = score or {}
+    overall = score.get("overall")
+    cov = score.get("coverage")
+    text = f"{value_text(overall)}" + (" / 100" if overall is not None else "")
+    detail = coverage_text(cov)
+    why = why_not_scored(cov) if overall is None else ""
+    if detail or why:
+        text += f" ({'; '.join(p for p in (detail, why) if p)})"
+    areas = dict.fromkeys(list((cov or {}).get("areas") or {}) + list(score.get("areas") or {}))
+    shown = [f"{a}: {value_text((score.get('areas') or {}).get(a))}" for a in model.AREAS if a in areas]
+    return text + ("   " + "  ".join(shown) if shown else "")
+
+
 def print_summary(audit: AuditResult, console: Console, folder=None, worst: int = 10) -> None:
     score = audit.score or {}
-    overall = score.get("overall")
-    areas = "  ".join(f"{a}: {v}" for a, v in (score.get("areas") or {}).items())
     console.print(f"[bold]CRM audit {escape(audit.id)}[/bold]  as of {escape(audit.as_of)}")
-    console.print(f"Score: [bold]{overall if overall is not None else 'n/a'}[/bold] / 100   {escape(areas)}")
+    console.print(f"Score: [bold]{escape(score_line(score))}[/bold]")
+    per_tenant = tenant_scores(score, audit.results, [t.name for t in audit.tenants]) if len(audit.tenants) > 1 else {}
     for t in audit.tenants:
         state = f"[red]error: {_plain(t.error)}[/red]" if t.error else (
             f"[yellow]partial: {_plain(', '.join(t.partial_tables))}[/yellow]" if t.partial_tables else "[green]complete[/green]")
-        console.print(f"  tenant {_plain(t.name)} ({_plain(t.connector)}): {sum(t.records.values())} records, {t.api_calls} API calls, {state}")
+        mine = per_tenant.get(t.name)
+        scored = ""
+        if mine is not None:
+            detail = coverage_text(mine.get("coverage"))
+            scored = f"; score {value_text(mine.get('overall'))}" + (f" ({detail})" if detail else "")
+        console.print(f"  tenant {_plain(t.name)} ({_plain(t.connector)}): {sum(t.records.values())} records, "
+                      f"{t.api_calls} API calls, {state}{escape(scored)}")
+        for warning in t.warnings:
+            console.print(f"  [yellow]warning:[/yellow] {_plain(warning)}")
     table = Table(title="Audit steps", show_lines=False)
     table.add_column("step")
     table.add_column("status")
