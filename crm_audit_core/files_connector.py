@@ -213,9 +213,10 @@ class FilesConnector:
         parts = []
         for name, typ, _, n in found:
             shown = ", ".join(f"line {row} {_shown(value)!r}" for row, value in examples[name])
-            parts.append(f"column {name!r} ({_cells(n)} not {TYPE_WORDS[typ]}, e.g. {shown})")
-        return (f"{path.name}: {_cells(total)} read as empty because the value does not fit the column "
-                f"(max_bad_cells = {limit.text}): " + "; ".join(parts))
+            verb = "is" if n == 1 else "are"
+            more = f", first: {shown}" if n > len(examples[name]) else f": {shown}"
+            parts.append(f"column {name!r}: {n} {verb} not {TYPE_WORDS[typ]}{more}")
+        return (f"{path.name}: {_cells(total)} read as empty (max_bad_cells = {limit.text}): " + "; ".join(parts))
 
     @staticmethod
     def _read_csv(path: Path) -> pa.Table:
