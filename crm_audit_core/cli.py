@@ -51,6 +51,7 @@ class _Group(_HelpGroup):
     """Turns every CrmAuditError, and click's own usage errors, into one ``error:`` line."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        prog_name = prog_name or "crm-audit"  # also under `python -m crm_audit_core.cli`
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
@@ -94,7 +95,7 @@ def _click_message(exc: click.ClickException) -> str:
     return text
 
 
-@click.group(cls=_Group, context_settings={"max_content_width": 100})
+@click.group(cls=_Group, name="crm-audit", context_settings={"max_content_width": 100})
 @click.version_option(__version__, prog_name="crm-audit")
 @click.option("--debug", is_flag=True, help="Show tracebacks and re-raise errors.")
 @click.pass_context
