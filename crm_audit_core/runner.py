@@ -330,6 +330,9 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
     validate_tenants(registry, config)
     settings = resolve_settings(registry, config)
     checks = select_checks(registry, config, check_patterns)
+    # [[accepted_risks]] are checked now, so a bad entry is a usage error before anything is archived.
+    apply_accepted_risks(AuditResult(id="", as_of="", started_at="", tool_version=__version__), config,
+                         config.as_of or _now())
     registry.hook.crm_audit_configure(config=config)
     out = Path(config.out)
     if resume:

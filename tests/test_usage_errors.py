@@ -180,3 +180,13 @@ def test_bad_cells_through_the_cli(tmp_path, folder_writer):
 def test_max_bad_cells_values(value):
     with pytest.raises(ConfigError, match="max_bad_cells"):
         BadCellLimit(value)
+
+
+def test_a_bad_accepted_risk_archives_nothing(small_folder, tmp_path):
+    out = tmp_path / "o"
+    cfg = tmp_path / "crm-audit.toml"
+    cfg.write_text(f'[audit]\nout = "{out}"\n[tenants.t]\nconnector = "files"\npath = "{small_folder}"\n'
+                   '[[accepted_risks]]\ncheck = "security.dormant-users"\n', encoding="utf-8")
+    result = run_cli("run", "-c", str(cfg), "--no-progress")
+    assert result.exit_code == 2 and "needs a 'reason'" in one_error_line(result)
+    assert not out.exists()
