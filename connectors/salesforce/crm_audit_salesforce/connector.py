@@ -54,6 +54,7 @@ UTC = timezone.utc
 OPTIONS = {
     "instance_url": "https://<mydomain>.my.salesforce.com (session-id mode; optional for JWT)",
     "session_id": "an OAuth access token or session id (session-id mode)",
+    "access_token": "the older name of session_id",
     "username": "Salesforce username (password and JWT modes)",
     "password": "password (password mode)",
     "security_token": "the user's security token (password mode)",
