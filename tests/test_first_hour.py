@@ -114,14 +114,6 @@ def test_one_duplicate_group_is_singular(tmp_path, folder_writer):
     assert "1 group of duplicate contacts" in result.output and "1 groups" not in result.output
 
 
-def test_survey_message_keeps_whole_themes():
-    from crm_audit_checks import feedback
-
-    assert feedback.MESSAGE_WIDTH == 100
-    source = Path(feedback.__file__).read_text(encoding="utf-8")
-    assert "[:3])}" not in source.split("def user_survey", 1)[1].split("CHECKS =", 1)[0]
-
-
 def test_charts_do_not_warn_about_identical_limits(recwarn):
     from crm_audit_core.reports.charts import render_svg
 
