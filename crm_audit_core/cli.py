@@ -57,6 +57,9 @@ class _Group(_HelpGroup):
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a group given no command: its help, as click shows it
+                exc.show()
+                sys.exit(exc.exit_code)
             click.echo(f"error: {_click_message(exc)}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:

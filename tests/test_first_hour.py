@@ -95,6 +95,8 @@ def test_click_errors_read_like_ours():
     result = run_cli("demo", "--contacts", "5")
     assert result.exit_code == 2 and result.output.startswith("error: invalid value for '--contacts'")
     assert "Error:" not in run_cli("nosuchcommand").output
+    bare = run_cli("checks")  # a group without its command shows its help, as click does
+    assert "Commands:" in bare.output and "list" in bare.output and "error:" not in bare.output
 
 
 def test_plural_wording():
