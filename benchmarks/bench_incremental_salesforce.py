@@ -42,7 +42,7 @@ def audit(config: Path, out: Path, *args) -> tuple[int, float]:
 def bench(contacts: int, share: float) -> dict:
     tenant = generate_tenant(contacts=contacts, seed=11, as_of=datetime.now(UTC) - timedelta(days=1))
     handle = start_sandbox(tenant)
-    app, org = handle.extra["app"], handle.extra["org"]
+    app, org = handle.app, handle.extra["org"]
     try:
         with tempfile.TemporaryDirectory() as folder:
             config = Path(folder) / "crm-audit.toml"
@@ -56,12 +56,12 @@ def bench(contacts: int, share: float) -> dict:
             updates, adds = changes // 2, changes // 4
             deletes = changes - updates - adds
             for sf_id in people[:updates]:
-                app.update_record(sf_id, Title="Changed")
+                app.changes.update_sobject(sf_id, Title="Changed")
             for i in range(adds):
-                app.add_record("Contact", LastName=f"New {i}", Email=f"new{i}@example.org", AccountId=account,
-                               IsEmailBounced=False)
+                app.changes.add_sobject("Contact", LastName=f"New {i}", Email=f"new{i}@example.org", AccountId=account,
+                                       IsEmailBounced=False)
             for sf_id in people[updates:updates + deletes]:
-                app.delete_record(sf_id)
+                app.changes.delete_sobject(sf_id)
             inc_calls, inc_seconds = audit(config, out, "--incremental")
     finally:
         handle.stop()

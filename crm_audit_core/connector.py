@@ -198,6 +198,7 @@ class SandboxHandle:
 
     @property
     def daily_limit(self) -> int | None:
+        """The sandbox's daily allowance (None: no allowance)."""
         return self.app.daily_limit
 
     def spend_daily_allowance(self, after: int = 0) -> None:

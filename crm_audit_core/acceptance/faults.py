@@ -25,8 +25,6 @@ in the middle of a pagination, after some tables are already complete.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import io
 import json
 import threading
 import time
@@ -34,9 +32,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from rich.console import Console
 
 AS_OF = datetime(2026, 12, 31, tzinfo=timezone.utc)
 CONTACTS = 300
@@ -181,24 +178,12 @@ def _duplicates(requests: list[dict]) -> int:
 
 
 def run_one(registry, info, handle, options: dict, out: Path, tenant_name: str = "t"):
-    """A real audit of one tenant through run_audit; returns (TenantInfo as dict, exit code, folder)."""
-    from crm_audit_core import cli
-    from crm_audit_core.config import AuditConfig, TenantConfig
-    from crm_audit_core.runner import run_audit
-    from crm_audit_core.secrets import remember
+    """A real audit with every check (see :func:`.target.audit_once`): (tenant info, exit code, folder)."""
+    from .target import audit_once
 
-    remember(TOKEN)
-    config = AuditConfig(as_of=AS_OF, out=out, tenants=[TenantConfig(tenant_name, info.name, options)])
-    audit, folder = run_audit(config, registry=registry, console=Console(file=io.StringIO()), progress=False)
-    # The CLI's own verdict (exit code) on this audit, its output captured.
-    code = 0
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            cli._finish(audit, folder, None)
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    return report["audit"]["tenants"][0], code, folder
+    tinfo, folder, code = audit_once(registry, info.name, options, out, tenant=tenant_name, as_of=AS_OF,
+                                     checks=(), secret=TOKEN)
+    return tinfo, code, folder
 
 
 def _arm_midway(handle, after: int, arm: Callable[[], None], stop: threading.Event, armed: list) -> threading.Thread:

@@ -86,6 +86,7 @@ class ConnectorAcceptance:
     # -- the options spec ----------------------------------------------------------------
 
     def test_options_spec(self, connector_under_test, full_read):
+        """Every option documented, secrets flagged, required options known, the sandbox's options declared."""
         info = connector_under_test.info()
         undocumented = [name for name, option in info.options.items() if not str(option).strip()]
         assert not undocumented, f"options without help text: {undocumented}"
@@ -102,6 +103,7 @@ class ConnectorAcceptance:
     # -- bad credentials -----------------------------------------------------------------
 
     def test_bad_credentials_one_line_exit_3(self, connector_under_test, acceptance_tenant, tmp_path):
+        """A wrong credential: one error line, exit code 3, no traceback, no secret."""
         from ..cli import main
 
         target = connector_under_test
@@ -123,6 +125,7 @@ class ConnectorAcceptance:
     # -- the round trip ------------------------------------------------------------------
 
     def test_round_trip_every_mapped_column(self, connector_under_test, acceptance_tenant, full_read):
+        """Tenant -> sandbox -> connector: every mapped column as the tenant has it."""
         target = connector_under_test
         sink, _, _, handle = full_read
         problems = []
@@ -155,6 +158,7 @@ class ConnectorAcceptance:
         assert not problems, f"{len(problems)} differences, first: {problems[:12]}"
 
     def test_api_calls_equal_the_minimum(self, connector_under_test, acceptance_tenant, full_read):
+        """The read makes exactly the fewest API calls the tenant's size allows."""
         target = connector_under_test
         if target.minimum_calls is None:
             pytest.skip("ConnectorUnderTest.minimum_calls is not given")
@@ -165,6 +169,7 @@ class ConnectorAcceptance:
             f"the sandbox saw {len(requests)} requests, the connector counted {connector.api_calls()}"
 
     def test_two_reads_identical(self, connector_under_test, full_read):
+        """Two reads of the same tenant give the same rows."""
         target = connector_under_test
         first, _, _, handle = full_read
         second, _ = target.extract(handle)
@@ -175,6 +180,7 @@ class ConnectorAcceptance:
             assert a == b, f"{table}: two reads of the same tenant differ ({len(a)} vs {len(b)} rows)"
 
     def test_zero_writes(self, full_read):
+        """The read sends nothing that could change the CRM."""
         *_, handle = full_read
         requests = full_read[2]
         writes = [r for r in requests if r["method"] not in ("GET", "HEAD", "OPTIONS")
@@ -184,6 +190,7 @@ class ConnectorAcceptance:
     # -- resume and incremental ----------------------------------------------------------
 
     def test_kill_and_resume_loses_and_duplicates_nothing(self, connector_under_test, tmp_path):
+        """An audit stopped mid-read and resumed has every record once."""
         target = connector_under_test
         info = target.info()
         if not info.resumable:
@@ -216,6 +223,7 @@ class ConnectorAcceptance:
                 f"{table}: {len(want - set(map(str, ids)))} lost, {len(set(map(str, ids)) - want)} extra after resuming"
 
     def test_incremental_equals_full(self, connector_under_test, tmp_path):
+        """After changes, an incremental audit's snapshot equals a full read's."""
         target = connector_under_test
         info = target.info()
         if not info.incremental:
@@ -239,6 +247,7 @@ class ConnectorAcceptance:
     # -- secrets -------------------------------------------------------------------------
 
     def test_no_secret_in_any_output(self, connector_under_test, acceptance_tenant, tmp_path, caplog, capsys):
+        """The credential is in no file of the audit, no output and no log."""
         target = connector_under_test
         caplog.set_level(logging.DEBUG)
         with target.sandbox(acceptance_tenant) as handle:
@@ -272,6 +281,7 @@ class ConnectorAcceptance:
 
     @pytest.mark.parametrize("case", faults.CASES, ids=[c.fault for c in faults.CASES])
     def test_fault(self, connector_under_test, fault_suite, case):
+        """One case of the fault matrix: a complete snapshot or one clear error, never a silent gap."""
         s = fault_suite
         outcome = faults.run_case(s["registry"], s["info"], s["tenant"], case, s["baseline"], s["out"],
                                   fast=connector_under_test.fault_sandbox_kwargs,

@@ -64,11 +64,13 @@ class ConnectorUnderTest:
     # -- the connector and its sandbox ---------------------------------------------------
 
     def registry(self):
+        """A fresh plugin registry (built-ins and installed plugins)."""
         from ..plugins import build_plugin_manager
 
         return build_plugin_manager()
 
     def info(self, registry=None):
+        """The connector's ConnectorInfo (an AssertionError when it is not installed)."""
         registry = registry or self.registry()
         if self.name not in registry.connectors:
             raise AssertionError(f"connector {self.name!r} is not registered: is its distribution installed "
@@ -76,6 +78,7 @@ class ConnectorUnderTest:
         return registry.connectors[self.name]
 
     def tenant(self, **kw):
+        """The generated tenant the tests read (``contacts`` and ``seed`` of this target)."""
         from ..sandbox import generate_tenant
 
         return generate_tenant(contacts=kw.pop("contacts", self.contacts), seed=kw.pop("seed", self.seed),
@@ -89,6 +92,7 @@ class ConnectorUnderTest:
         return info.sandbox(tenant, token=token, **{**self.sandbox_kwargs, **kw})
 
     def connector_options(self, handle, info=None, **extra) -> dict:
+        """The options of a test read: the sandbox's, fast retries, this target's ``options``, ``extra``."""
         info = info or self.info()
         options = dict(handle.options)
         for key, value in FAST_OPTIONS.items():
@@ -113,6 +117,7 @@ class ConnectorUnderTest:
     # -- comparing -----------------------------------------------------------------------
 
     def row_key(self, table: str, row: dict) -> tuple:
+        """How a row is matched between the tenant and a read (see ``key``)."""
         if self.key is not None:
             return self.key(table, row)
         if table == "fields":
@@ -122,9 +127,11 @@ class ConnectorUnderTest:
         return (str(row.get("id")),)
 
     def expected(self, table: str, row: dict, handle) -> dict | None:
+        """A tenant row as the connector should give it back (see ``tenant_row``)."""
         return self.tenant_row(table, row, handle) if self.tenant_row else row
 
     def norm(self, table: str, column: str, value: Any) -> Any:
+        """A value as compared (see ``normalize`` and :func:`normalize_value`)."""
         if self.normalize is not None:
             value = self.normalize(table, column, value)
         return normalize_value(value)
@@ -173,19 +180,18 @@ def comparable_rows(rows: list[dict], skip: tuple[str, ...] = ()) -> list[str]:
     return sorted(out)
 
 
-def run_audit_of(target: ConnectorUnderTest, handle, out: Path, *, options: dict | None = None, resume=False,
-                 incremental=False, checks: tuple[str, ...] = ("usage.*",)):
-    """A real audit of the sandbox through ``run_audit``: (tenant info dict, folder, CLI exit code)."""
+def audit_once(registry, connector: str, options: dict, out: Path, *, tenant: str = TENANT, as_of: datetime = AS_OF,
+               checks: tuple[str, ...] = ("usage.*",), resume: bool = False, incremental: bool = False,
+               secret: str = TOKEN):
+    """A real audit of one tenant through ``run_audit``, and the CLI's own verdict on it
+    (its exit code, output captured): (tenant info dict from report.json, folder, exit code)."""
     from .. import cli
     from ..config import AuditConfig, TenantConfig
     from ..runner import run_audit
     from ..secrets import remember
 
-    remember(TOKEN)
-    registry = target.registry()
-    info = target.info(registry)
-    options = options if options is not None else target.connector_options(handle, info)
-    config = AuditConfig(as_of=target.as_of, out=out, tenants=[TenantConfig(TENANT, info.name, options)])
+    remember(secret)
+    config = AuditConfig(as_of=as_of, out=out, tenants=[TenantConfig(tenant, connector, options)])
     audit, folder = run_audit(config, registry=registry, console=Console(file=io.StringIO()), progress=False,
                               check_patterns=checks, resume=resume, incremental=incremental)
     code = 0
@@ -196,6 +202,16 @@ def run_audit_of(target: ConnectorUnderTest, handle, out: Path, *, options: dict
             code = int(exc.code or 0)
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     return report["audit"]["tenants"][0], folder, code
+
+
+def run_audit_of(target: ConnectorUnderTest, handle, out: Path, *, options: dict | None = None, resume=False,
+                 incremental=False, checks: tuple[str, ...] = ("usage.*",)):
+    """A real audit of the target's sandbox (see :func:`audit_once`)."""
+    registry = target.registry()
+    info = target.info(registry)
+    options = options if options is not None else target.connector_options(handle, info)
+    return audit_once(registry, info.name, options, out, as_of=target.as_of, checks=checks, resume=resume,
+                      incremental=incremental)
 
 
 def snapshot_rows(folder: Path, table: str, columns: tuple[str, ...]) -> list[dict]:

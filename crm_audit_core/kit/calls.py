@@ -72,26 +72,32 @@ class Verdict:
 
     @classmethod
     def ok(cls, value: Any = None) -> "Verdict":
+        """The answer is good: ``value`` is what the call returns."""
         return cls(OK, value=value)
 
     @classmethod
     def retry(cls, message: str, retry_after: float | None = None) -> "Verdict":
+        """A transient failure (5xx, a cut body): retried with backoff."""
         return cls(RETRY, message, retry_after=retry_after)
 
     @classmethod
     def rate_limited(cls, message: str, retry_after: float | None = None) -> "Verdict":
+        """The rate window is full (429): retried after ``retry_after`` seconds."""
         return cls(RATE_LIMITED, message, retry_after=retry_after)
 
     @classmethod
     def auth_failed(cls, message: str, hint: str | None = None) -> "Verdict":
+        """The credentials were refused: never retried (exit code 3)."""
         return cls(AUTH_FAILED, message, hint=hint)
 
     @classmethod
     def quota_spent(cls, message: str, hint: str | None = None) -> "Verdict":
+        """The CRM's daily allowance is spent: never retried."""
         return cls(QUOTA_SPENT, message, hint=hint)
 
     @classmethod
     def unavailable(cls, message: str, hint: str | None = None) -> "Verdict":
+        """This user or plan may not read this: noted, the data not supplied."""
         return cls(UNAVAILABLE, message, hint=hint)
 
     @classmethod

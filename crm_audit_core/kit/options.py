@@ -47,6 +47,7 @@ class Option:
         return self.help
 
     def is_secret(self, name: str) -> bool:
+        """Whether option ``name`` holds a secret (see the class docstring)."""
         if self.secret is not None:
             return self.secret
         return name.lower().endswith(SECRET_SUFFIXES)
@@ -85,6 +86,7 @@ class Options:
         return not _unset(self.values.get(name))
 
     def raw(self, name: str, default: Any = None) -> Any:
+        """The option's value as configured (``default`` when unset)."""
         value = self.values.get(name)
         return default if _unset(value) else value
 
@@ -102,6 +104,7 @@ class Options:
 
     def text(self, name: str, default: str | None = None, *, required: bool = False,
              hint: str | None = None) -> str | None:
+        """A text option, stripped (``required``: a ConfigError naming it when unset)."""
         value = self.raw(name)
         if value is None:
             if required:
@@ -113,6 +116,7 @@ class Options:
 
     def number(self, name: str, default: float | None, *, minimum: float | None = None,
                maximum: float | None = None) -> float | None:
+        """A number option (int or float), within ``minimum``..``maximum`` when given."""
         value = self.raw(name)
         if value is None:
             return default
@@ -128,6 +132,7 @@ class Options:
 
     def integer(self, name: str, default: int | None, *, minimum: int | None = None,
                 maximum: int | None = None) -> int | None:
+        """A whole-number option, within ``minimum``..``maximum`` when given."""
         value = self.raw(name)
         if value is None:
             return default
@@ -146,6 +151,7 @@ class Options:
         return number
 
     def boolean(self, name: str, default: bool) -> bool:
+        """A true/false option (also yes/no, on/off, 1/0)."""
         value = self.raw(name)
         if value is None:
             return default
@@ -180,6 +186,7 @@ class Options:
         return seconds
 
     def choice(self, name: str, choices: Iterable[str], default: str | None) -> str | None:
+        """One of ``choices`` (case-insensitive; returned as spelled in ``choices``)."""
         value = self.text(name)
         if value is None:
             return default

@@ -51,6 +51,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..connector import FAULT_KINDS, SandboxHandle
 
+ENTRY_KEY = "crm_audit.sandbox.log_entry"  # the request's log entry, in its WSGI environ
 WINDOW = "window"  # the rate window is full
 DAILY = "daily"  # the daily allowance is spent
 
@@ -61,7 +62,9 @@ DAILY = "daily"  # the daily allowance is spent
 
 def tenant_rows(tenant: Any, table: str) -> list[dict]:
     """The rows of ``table`` of a generated tenant (or a plain ``{table: rows}`` dict), as
-    fresh dicts; [] when the tenant has no such table."""
+    dicts the caller may change; [] when the tenant has no such table. A generated tenant's
+    rows are made fresh from Arrow on each call, so they are not copied again (a 1M-contact
+    tenant's rows held twice would double a builder's peak)."""
     if tenant is None:
         return []
     if isinstance(tenant, dict):
@@ -69,7 +72,7 @@ def tenant_rows(tenant: Any, table: str) -> list[dict]:
     tables = getattr(tenant, "tables", None) or {}
     if table not in tables:
         return []
-    return [dict(r) for r in tenant.rows(table)]
+    return tenant.rows(table)
 
 
 def iter_tenant_rows(tenant: Any, table: str, batch: int = 10_000) -> Iterator[dict]:
@@ -171,14 +174,17 @@ class SandboxApp:
 
     @property
     def rate_limit(self) -> int | None:
+        """Calls allowed per rate window (None: no window)."""
         return self.window.limit
 
     @property
     def rate_window(self) -> float:
+        """The rate window's length in seconds."""
         return self.window.seconds
 
     @property
     def daily_remaining(self) -> int | None:
+        """Units of the daily allowance left (None: no allowance)."""
         return None if self.daily_limit is None else max(0, self.daily_limit - self.daily_used)
 
     # -- faults ------------------------------------------------------------------------
@@ -250,6 +256,7 @@ class SandboxApp:
         return {}
 
     def uri_too_long(self, request: Request) -> Response:
+        """The answer to a request URI over ``max_url_length`` (414)."""
         return Response("<html><body><h1>414 Request-URI Too Large</h1></body></html>", status=414,
                         content_type="text/html", headers={"Connection": "close"})
 
@@ -277,20 +284,29 @@ class SandboxApp:
     @staticmethod
     def json(body: Any, status: int = 200, headers: dict | None = None,
              content_type: str = "application/json;charset=utf-8") -> Response:
+        """A JSON response (a vendor's helper for its routes and error bodies)."""
         return Response(json.dumps(body, default=str), status=status, headers=headers or {},
                         content_type=content_type)
 
     # -- the pipeline ------------------------------------------------------------------
 
     def log_entry(self, request: Request, environ: dict) -> dict:
+        """The request log's entry for a request (a vendor may add keys; see :meth:`entry`)."""
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
             request.path + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
         return {"method": request.method, "path": request.path, "query": request.args.to_dict(),
                 "status": None, "url_length": len(raw)}
 
+    @staticmethod
+    def entry(request: Request) -> dict:
+        """The log entry of the request being answered, for a route to note what it served
+        (e.g. the object and records of a query page)."""
+        return request.environ.get(ENTRY_KEY, {})
+
     def __call__(self, environ, start_response):
         request = Request(environ)
         entry = self.log_entry(request, environ)
+        environ[ENTRY_KEY] = entry
         with self.lock:
             self.requests.append(entry)
         response = self.dispatch(request, entry)
@@ -308,6 +324,7 @@ class SandboxApp:
         return response(environ, start_response)
 
     def dispatch(self, request: Request, entry: dict) -> Response | None:
+        """The request pipeline (see the module docstring); None for a dropped connection."""
         fault = self.take_fault(request)
         if fault == "drop":
             return None

@@ -1,9 +1,10 @@
 """Salesforce records <-> canonical rows.
 
-The connector reads with :func:`vendor_to_canonical` style functions (``user_row``,
-``contact_row_from_contact``, ...); the sandbox builds Salesforce records from a
-canonical tenant with the inverse helpers in :mod:`crm_audit_salesforce.sandbox`, using
-the same constants from here, so the two stay inverse mappings.
+The connector maps each record with ``<entity>_to_row`` (``user_to_row``,
+``account_to_row``, ``contact_to_row``, ``lead_to_row``, ...); the sandbox builds
+Salesforce records from a canonical tenant with the inverse ``row_to_<entity>`` functions
+in :mod:`crm_audit_salesforce.sandbox.builder`, using the same constants from here, so the
+two stay inverse mappings.
 
 Ids: a canonical id read from Salesforce *is* the 18-character Salesforce id. The
 sandbox turns the generator's decimal ids into Salesforce-style ids with
@@ -297,7 +298,7 @@ def _source(value: Any) -> str | None:
     return PICKLIST_TO_SOURCE.get(value) if value else None
 
 
-def user_row(rec: dict, admin_ids: set[str], mfa: dict[str, bool] | None) -> dict:
+def user_to_row(rec: dict, admin_ids: set[str], mfa: dict[str, bool] | None) -> dict:
     profile = _rel(rec, "Profile.Name")
     row = {
         "id": rec["Id"],
@@ -319,7 +320,7 @@ def has_mfa(rec: dict) -> bool:
     return any(as_bool(rec.get(f)) for f in MFA_FIELDS[1:])
 
 
-def login_row(rec: dict) -> dict:
+def login_to_row(rec: dict) -> dict:
     status = as_text(rec.get("Status"))
     return {
         "id": rec["Id"],
@@ -332,7 +333,7 @@ def login_row(rec: dict) -> dict:
     }
 
 
-def company_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
+def account_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
     return {
         "id": rec["Id"],
         "name": as_text(rec.get("Name")),
@@ -360,7 +361,7 @@ def _segments(value: Any) -> list[str]:
     return [s for s in str(value).split(";") if s]
 
 
-def contact_row_from_contact(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
+def contact_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
     return {
         "id": rec["Id"],
         "first_name": as_text(rec.get("FirstName")),
@@ -390,7 +391,7 @@ def contact_row_from_contact(rec: dict, cfg: dict, custom: list[str], types: dic
     }
 
 
-def contact_row_from_lead(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
+def lead_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
     """An unconverted Lead is a contact at lifecycle stage ``lead``."""
     return {
         "id": rec["Id"],
@@ -421,7 +422,7 @@ def contact_row_from_lead(rec: dict, cfg: dict, custom: list[str], types: dict) 
     }
 
 
-def deal_row(rec: dict, cfg: dict, custom: list[str], types: dict, default_currency: str | None,
+def opportunity_to_row(rec: dict, cfg: dict, custom: list[str], types: dict, default_currency: str | None,
              stage_ids: dict[str, str]) -> dict:
     """``stage`` is the OpportunityStage id (canonical deals.stage = stages.id)."""
     loss_field = cfg.get("loss_reason_field")
@@ -448,7 +449,7 @@ def deal_row(rec: dict, cfg: dict, custom: list[str], types: dict, default_curre
     }
 
 
-def stage_row(rec: dict) -> dict:
+def stage_to_row(rec: dict) -> dict:
     return {
         "id": rec["Id"],
         "name": as_text(rec.get("ApiName") or rec.get("MasterLabel")),
@@ -471,7 +472,7 @@ def _links(rec: dict) -> dict:
     }
 
 
-def activity_row_from_task(rec: dict, custom: list[str], types: dict) -> dict:
+def task_to_row(rec: dict, custom: list[str], types: dict) -> dict:
     subtype = rec.get("TaskSubtype")
     kind = {v: k for k, v in TASK_SUBTYPES.items()}.get(subtype)
     if subtype == "ListEmail":
@@ -493,7 +494,7 @@ def activity_row_from_task(rec: dict, custom: list[str], types: dict) -> dict:
     }
 
 
-def activity_row_from_event(rec: dict, as_of: datetime, custom: list[str], types: dict) -> dict:
+def event_to_row(rec: dict, as_of: datetime, custom: list[str], types: dict) -> dict:
     """An Event is a meeting; it is done once it has ended (before the audit date)."""
     end = parse_datetime(rec.get("EndDateTime"))
     done = end is not None and end < as_of
@@ -512,7 +513,7 @@ def activity_row_from_event(rec: dict, as_of: datetime, custom: list[str], types
     }
 
 
-def campaign_row(rec: dict) -> dict:
+def campaign_to_row(rec: dict) -> dict:
     return {
         "id": rec["Id"],
         "name": as_text(rec.get("Name")),
@@ -524,7 +525,7 @@ def campaign_row(rec: dict) -> dict:
     }
 
 
-def field_row(table: str, field: dict, mapped: set[str]) -> dict:
+def field_to_row(table: str, field: dict, mapped: set[str]) -> dict:
     name = field["name"]
     return {
         "object": table,
@@ -537,7 +538,7 @@ def field_row(table: str, field: dict, mapped: set[str]) -> dict:
     }
 
 
-def platform_row(org: dict | None, versions: list[dict], used: str) -> dict:
+def organization_to_row(org: dict | None, versions: list[dict], used: str) -> dict:
     offered = sorted((v["version"] for v in versions), key=float)
     return {
         "vendor": "salesforce",

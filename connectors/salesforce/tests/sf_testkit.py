@@ -11,7 +11,6 @@ from crm_audit_core.extract import MemorySink
 
 from crm_audit_salesforce import mapping as m
 from crm_audit_salesforce.connector import SalesforceConnector
-from crm_audit_salesforce.sandbox import start_sandbox
 
 UTC = timezone.utc
 AS_OF = datetime(2026, 12, 31, tzinfo=UTC)

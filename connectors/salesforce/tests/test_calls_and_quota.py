@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from crm_audit_core.errors import BudgetExhausted, ConnectorError
+from crm_audit_core.errors import BudgetExhausted
 from crm_audit_core.testing import option_args
 
 from crm_audit_salesforce.sandbox import parse_soql, run_soql, start_sandbox
@@ -86,8 +86,8 @@ def test_stale_counts_still_read_every_record(big):
     REST batch and reads the rest in Bulk after that batch's last Id."""
     handle = start_sandbox(big, record_counts={"Contact": 5, "Account": 1_000_000, "Task": 3})
     try:
-        app = handle.extra["app"]
-        added = app.add_record("Contact", LastName="Added after the count", Email="late@example.com")
+        app = handle.app
+        added = app.changes.add_sobject("Contact", LastName="Added after the count", Email="late@example.com")
         _, sink = run(handle, **OPTIONS)
         ids = handle.extra["ids"]
         for table in ("companies", "deals", "activities"):
@@ -137,11 +137,11 @@ def test_stale_count_read_resumes_after_the_kept_batch(big, tmp_path):
     try:
         config = write_config(tmp_path, handle, **OPTIONS)
         out = tmp_path / "audits"
-        handle.inject("500", times=50, path_contains="/results", sobject="Contact", after=1)
+        handle.inject("500", times=50, path_contains="/results", match=handle.app.reads("Contact"), after=1)
         assert run_cli(config, out).exit_code == 3
         folder = folder_of(out)
         assert len(ids_in(folder, "contacts")) == BATCH + PAGE  # the kept REST batch and one Bulk page
-        handle.extra["app"].faults.clear()
+        handle.app.faults.clear()
         mark = len(handle.requests)
         assert run_cli(config, out, "--resume").exit_code == 0
         got = ids_in(folder, "contacts")
@@ -160,9 +160,9 @@ def test_stale_count_read_resumes_after_the_kept_batch(big, tmp_path):
 
 @pytest.mark.parametrize("limit_info", [True, False], ids=["with-usage-header", "message-only"])
 def test_spent_daily_allowance_fails_fast_without_retries(tenant, limit_info):
-    handle = start_sandbox(tenant, daily_limit=100_000, api_used=50_000, limit_info_on_refusal=limit_info)
+    handle = start_sandbox(tenant, daily_limit=100_000, daily_used=50_000, limit_info_on_refusal=limit_info)
     try:
-        app = handle.extra["app"]
+        app = handle.app
         app.spend_daily_allowance(after=5)  # other integrations spend the rest mid-run
         with pytest.raises(BudgetExhausted) as info:
             run(handle, retry_attempts=6)
@@ -189,7 +189,7 @@ def test_concurrent_request_limit_is_still_retried(tenant):
 
 
 def test_cli_spent_daily_allowance_is_one_line_and_exit_3(tenant, tmp_path):
-    handle = start_sandbox(tenant, daily_limit=15_000, api_used=15_000)
+    handle = start_sandbox(tenant, daily_limit=15_000, daily_used=15_000)
     try:
         options = {**handle.options, **FAST}
         args = [sys.executable, "-m", "crm_audit_core.cli", "run", "--connector", "salesforce", "--tenant", "acme",
@@ -216,9 +216,9 @@ def test_bulk_pages_are_written_a_slice_at_a_time(big, monkeypatch):
     a slice, not by bulk_page_size), and checkpointed once, after its last slice."""
     from crm_audit_core.extract import MemorySink
 
-    import crm_audit_salesforce.connector as connector_module
+    import crm_audit_salesforce.incremental as incremental_module
 
-    monkeypatch.setattr(connector_module, "WRITE_SLICE", 60)
+    monkeypatch.setattr(incremental_module, "WRITE_SLICE", 60)
 
     class Recording(MemorySink):
         def __init__(self):

@@ -10,7 +10,7 @@ from crm_audit_core.errors import AuthError, BudgetExhausted, ConfigError, Conne
 from crm_audit_salesforce import mapping as m
 from crm_audit_salesforce.connector import SalesforceConnector
 from crm_audit_salesforce.sandbox import start_sandbox
-from sf_testkit import AS_OF, custom_differences, differences, make_tenant, run
+from sf_testkit import custom_differences, differences, make_tenant, run
 
 
 def _bad(r):
@@ -29,30 +29,31 @@ def test_bad_session_id_is_one_auth_error_never_retried(sandbox):
     assert sum(1 for r in sandbox.requests if r["status"] == 401) == 1
 
 
-def test_cli_exit_code_3_on_bad_credentials(sandbox, tmp_path):
-    from click.testing import CliRunner
-
-    from crm_audit_core.cli import main
-
-    config = tmp_path / "crm-audit.toml"
-    config.write_text(
-        "[tenants.x]\n"
-        'connector = "salesforce"\n'
-        f'instance_url = "{sandbox.options["instance_url"]}"\n'
-        'session_id = "wrong-session-id"\n'
-        f'ca_bundle = "{sandbox.options["ca_bundle"]}"\n'
-        "retry_base_delay = 0.01\n"
-    )
-    result = CliRunner().invoke(main, ["run", "-c", str(config), "--out", str(tmp_path / "audits"), "--no-progress"])
-    assert result.exit_code == 3, result.output
-    assert "wrong-session-id" not in result.output
-
-
 def test_missing_credentials_is_a_config_error():
     with pytest.raises(ConfigError):
         SalesforceConnector({"instance_url": "https://x.my.salesforce.com"})
     with pytest.raises(ConfigError):
         SalesforceConnector({"session_id": "abc"})
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("batch_size", "5000", "must be a whole number from 200 to 2000"),
+    ("rate_limit", "20/1", "must be a whole number"),  # calls per rate_window now, as HubSpot's
+    ("budget_share", "0", "must be a number above 0"),
+    ("timeout", "soon", "must be a duration"),
+    ("api_version", "latest", "must look like '62.0'"),
+])
+def test_bad_option_values_are_one_config_error(name, value, expected):
+    with pytest.raises(ConfigError) as info:
+        SalesforceConnector({"session_id": "abc", "instance_url": "https://x.my.salesforce.com", name: value})
+    assert f"option '{name}' of the salesforce connector {expected}" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_an_empty_security_token_is_a_token():
+    """An org that trusts the caller's IP range needs no token: '' is not "unset" here."""
+    connector = SalesforceConnector({"username": "a@b.c", "password": "pw", "security_token": ""})
+    assert connector.mode == "password" and connector.client_kwargs()["security_token"] == ""
 
 
 def test_auth_modes_build_the_right_client_arguments():
@@ -62,7 +63,7 @@ def test_auth_modes_build_the_right_client_arguments():
                                         "domain": "test", "version": "59.0"}
     password = SalesforceConnector({"username": "a@b.c", "password": "pw", "security_token": "tok"})
     assert password.mode == "password" and password.client_kwargs()["domain"] == "login"
-    session = SalesforceConnector({"access_token": "abc", "instance_url": "https://x.my.salesforce.com"})
+    session = SalesforceConnector({"session_id": "abc", "instance_url": "https://x.my.salesforce.com"})
     assert session.mode == "session" and session.client_kwargs()["session_id"] == "abc"
 
 
@@ -173,16 +174,16 @@ def test_persistent_failure_is_reported_and_table_not_completed(sandbox):
 
 
 def test_client_side_rate_limiter_stays_under_the_sandbox_limit(tenant):
-    handle = start_sandbox(tenant, rate_limit=(8, 0.5))
+    handle = start_sandbox(tenant, rate_limit=8, rate_window=0.5)
     try:
         # a client window a little longer than the server's absorbs network jitter
-        connector, _ = run(handle, rate_limit="8/0.6", retry_attempts=1)
+        connector, _ = run(handle, rate_limit=8, rate_window=0.6, retry_attempts=1)
         assert not [r for r in handle.requests if r["status"] == 403]
         assert connector.stats.waited_seconds > 0
     finally:
         handle.stop()
     # without the limiter the sandbox throttles (403 REQUEST_LIMIT_EXCEEDED) and retries absorb it
-    handle = start_sandbox(tenant, rate_limit=(8, 0.5))
+    handle = start_sandbox(tenant, rate_limit=8, rate_window=0.5)
     try:
         connector, sink = run(handle, retry_base_delay=0.2, retry_max_delay=0.6, retry_attempts=10)
         assert [r for r in handle.requests if r["status"] == 403]
@@ -202,7 +203,7 @@ def test_budget_guard_stops_at_the_share(tenant):
     finally:
         handle.stop()
     # little left of the day's quota: the audit takes at most 20% of what remained (40 -> 8)
-    handle = start_sandbox(tenant, daily_limit=1000, api_used=960)
+    handle = start_sandbox(tenant, daily_limit=1000, daily_used=960)
     try:
         with pytest.raises(BudgetExhausted):
             run(handle)

@@ -1,15 +1,21 @@
-"""Round trip: canonical tenant -> Salesforce sandbox (HTTPS) -> connector -> canonical rows."""
+"""Salesforce-specific parts of the round trip (canonical tenant -> sandbox over HTTPS ->
+connector): ids, custom fields, platform and fields, batch sizes. The round trip of every
+mapped column, the minimum of calls and zero writes are the acceptance suite's
+(test_acceptance.py)."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 
 import pytest
+
+from crm_audit_core.sandbox import generate_tenant
 
 from crm_audit_salesforce import mapping as m
 from crm_audit_salesforce.sandbox import start_sandbox
 
-from sf_testkit import custom_differences, differences, make_tenant, run
+from sf_testkit import custom_differences, make_tenant, run
 
 TABLES = ["users", "login_events", "companies", "contacts", "deals", "stages", "activities", "campaigns"]
 
@@ -27,16 +33,15 @@ def test_ids_map_reversibly():
         m.to_salesforce_id("007", "Account")
 
 
-def test_round_trip_equals_tenant(sandbox, tenant):
-    connector, sink = run(sandbox)
+def test_custom_fields_round_trip(sandbox, tenant):
+    """Custom columns come back under their API names (``cf_tier`` -> ``Cf_Tier__c``) in
+    ``custom``; the mapped columns' round trip is the acceptance suite's."""
+    _, sink = run(sandbox)
     ids = sandbox.extra["ids"]
     problems = []
-    for table in TABLES:
-        problems += differences(tenant, sink.rows, table, ids)
     for table in ("contacts", "companies", "deals"):
         problems += custom_differences(tenant, sink.rows, table, ids)
     assert not problems, "\n".join(problems[:30])
-    assert set(TABLES) | {"fields", "platform"} <= sink.completed
     # every canonical id comes back through the mapping
     for table in TABLES:
         back = {m.from_salesforce_id(r["id"]) for r in sink.rows[table]}
@@ -57,17 +62,6 @@ def test_platform_and_fields(sandbox, tenant):
     # mapped helper fields are canonical columns, not custom fields
     names = {f["name"] for f in sink.rows["fields"]}
     assert "Lifecycle_Stage__c" in names and ("contacts", "Lifecycle_Stage__c") not in custom
-
-
-def test_api_calls_are_the_minimum(sandbox, tenant):
-    connector, _ = run(sandbox)
-    log = sandbox.requests
-    # versions + limits + Organization + (PermissionSet, assignments, MFA, User) + LoginHistory
-    # + 6 describes + one query per object (Account, Contact, Lead, stages, Opportunity, Task,
-    # Event, Campaign): every object fits one batch of 2,000.
-    assert len(log) == 1 + 1 + 1 + 4 + 1 + 6 + 8
-    assert connector.api_calls() == len(log)
-    assert all(r["status"] == 200 for r in log)
 
 
 def test_paging_uses_largest_batches():
@@ -94,41 +88,14 @@ def test_paging_uses_largest_batches():
         handle.stop()
 
 
-def test_no_write_calls(sandbox):
-    run(sandbox)
-    for r in sandbox.requests:
-        if r["method"] != "GET":
-            assert any(r["path"].startswith(p) for p in sandbox.read_only_posts), r
-
-
-def _generator():
-    try:
-        from crm_audit_core.sandbox import generate_tenant
-    except ImportError:
-        try:
-            from crm_audit_core.sandbox.generator import generate_tenant
-        except ImportError:
-            return None
-    return generate_tenant
-
-
-@pytest.mark.skipif(_generator() is None, reason="crm_audit_core.sandbox.generate_tenant not available yet")
-def test_round_trip_of_a_generated_tenant():
-    from datetime import datetime, timezone
-
-    generated = _generator()(contacts=300, seed=3, defects=True, name="sf",
-                             as_of=datetime(2026, 12, 31, tzinfo=timezone.utc))
+def test_generated_api_versions_keep_their_meaning():
+    """A generator's vendor-neutral API versions are served as Salesforce versions that
+    keep their meaning: outdated stays outdated, deprecated stays deprecated."""
+    generated = generate_tenant(contacts=300, seed=3, defects=True, name="sf",
+                                as_of=datetime(2026, 12, 31, tzinfo=timezone.utc))
     handle = start_sandbox(generated)
     try:
         _, sink = run(handle)
-        ids = handle.extra["ids"]
-        problems = []
-        for table in TABLES:
-            problems += differences(generated, sink.rows, table, ids)
-        for table in ("contacts", "companies", "deals"):
-            problems += custom_differences(generated, sink.rows, table, ids)
-        assert not problems, "\n".join(problems[:30])
-        # vendor-neutral API versions keep their meaning (outdated / deprecated)
         [want] = generated.rows("platform")
         [got] = sink.rows["platform"]
         assert (want["api_version_used"] in want["api_versions_deprecated"]) == (

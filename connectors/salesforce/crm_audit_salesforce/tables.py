@@ -1,0 +1,240 @@
+"""The readers of each canonical table: which objects and fields fill it, with which
+filters (full or incremental), and which mapping function turns a record into a row.
+
+Each ``read_<table>(conn, sink)`` uses the connector's shared state (the logged-in
+reader, describes, the mapped custom fields ``conn.cfg``); the order they run in is the
+connector's (:meth:`SalesforceConnector.extract`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from crm_audit_core.kit import Unavailable
+
+from . import mapping as m
+from .incremental import Source, read_table
+from .soql import and_, soql_datetime
+from .transport import OPTIONAL
+
+if TYPE_CHECKING:
+    from .connector import SalesforceConnector
+
+
+def read_platform(conn: "SalesforceConnector", sink, versions: list[dict]) -> None:
+    # read even when resuming: deals need the org's default currency
+    conn.begin(sink, "platform")
+    org = conn.reader.read_all("Organization", m.ORGANIZATION_FIELDS)
+    conn.organization = org[0] if org else None
+    if sink.is_complete("platform"):
+        return
+    sink.write("platform", [m.organization_to_row(conn.organization, versions, conn.api_version)])
+    sink.complete("platform")
+
+
+def _optional(conn: "SalesforceConnector", sink, sobject: str, fields: list[str],
+              where: str | None = None) -> list[dict] | None:
+    try:
+        return conn.reader.read_all(sobject, fields, where)
+    except Unavailable as exc:
+        sink.note(f"Salesforce: {OPTIONAL[sobject]} not available: {exc.message}")
+        return None
+
+
+def read_users(conn: "SalesforceConnector", sink) -> None:
+    if sink.is_complete("users"):
+        return
+    conn.begin(sink, "users")
+    admin_sets = _optional(conn, sink, "PermissionSet", m.PERMISSION_SET_FIELDS)
+    admin_ids: set[str] = set()
+    if admin_sets is not None:
+        privileged = {p["Id"] for p in admin_sets
+                      if m.as_bool(p.get("PermissionsModifyAllData")) or m.as_bool(p.get("PermissionsViewAllData"))}
+        assignments = _optional(conn, sink, "PermissionSetAssignment", m.ASSIGNMENT_FIELDS) or []
+        admin_ids = {a["AssigneeId"] for a in assignments if a.get("PermissionSetId") in privileged}
+    mfa_rows = _optional(conn, sink, "TwoFactorMethodsInfo", m.MFA_FIELDS)
+    mfa = None if mfa_rows is None else {r["UserId"]: m.has_mfa(r) for r in mfa_rows}
+    read_table(conn, sink, "users", lambda prev: [
+        Source("User", "User", m.USER_FIELDS, None, lambda r: m.user_to_row(r, admin_ids, mfa))])
+
+
+def read_logins(conn: "SalesforceConnector", sink) -> None:
+    since = (conn.as_of - timedelta(days=conn.login_history_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        read_table(conn, sink, "login_events", lambda prev: [
+            Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", m.login_to_row)])
+    except Unavailable as exc:
+        sink.note(f"Salesforce: login history not available: {exc.message} (grant 'Manage Users' or "
+                  "'Monitor Login History' to the audit user)")
+
+
+def read_fields(conn: "SalesforceConnector", sink) -> dict[str, list[str]]:
+    """Describe the audited objects: the fields table, custom fields per object."""
+    conn.begin(sink, "fields")
+    mapped = set(conn.cfg.values())
+    objects = {"Account": "companies", "Contact": "contacts", "Lead": "contacts", "Opportunity": "deals",
+               "Task": "activities", "Event": "activities"}
+    rows, seen, custom = [], set(), {}
+    for sobject, table in objects.items():
+        describe = conn.describe(sobject)
+        custom[sobject] = [f["name"] for f in describe.get("fields", [])
+                           if (f.get("custom") or f["name"].endswith("__c")) and f["name"] not in mapped]
+        for f in describe.get("fields", []):
+            if (table, f["name"]) in seen:
+                continue
+            seen.add((table, f["name"]))
+            rows.append(m.field_to_row(table, f, mapped))
+    if not sink.is_complete("fields"):
+        sink.write("fields", rows)
+        sink.complete("fields")
+    return custom
+
+
+def _present(conn: "SalesforceConnector", sobject: str, fields: list[str]) -> list[str]:
+    """The fields (and parent fields) the org's describe of ``sobject`` knows."""
+    known = conn.types.get(sobject, {})
+    out = []
+    for f in fields:
+        base = f.split(".")[0] + "Id" if "." in f else f
+        if base in known:
+            out.append(f)
+    return out
+
+
+def _changed(previous, where: str | None = None) -> str | None:
+    """``where`` narrowed to records created or modified since the previous audit."""
+    if previous is None:
+        return where
+    # SystemModstamp also moves on system changes (e.g. a parent's roll-up), so it
+    # catches at least what LastModifiedDate does.
+    return and_(where, f"SystemModstamp > {soql_datetime(previous.since)}")
+
+
+def read_companies(conn: "SalesforceConnector", sink, custom) -> None:
+    fields = _present(conn, "Account", m.ACCOUNT_FIELDS + [conn.cfg["source_detail_field"]]) + custom["Account"]
+    read_table(conn, sink, "companies", lambda prev: [
+        Source("Account", "Account", fields, _changed(prev),
+               lambda r: m.account_to_row(r, conn.cfg, custom["Account"], conn.types["Account"]))], incremental=True)
+
+
+def read_contacts(conn: "SalesforceConnector", sink, custom) -> None:
+    cfg = conn.cfg
+    extra = [cfg[k] for k in ("lifecycle_field", "lead_status_field", "segments_field", "source_detail_field",
+                              "lead_account_field")]
+    contact_fields = _present(conn, "Contact", m.CONTACT_FIELDS + extra) + custom["Contact"]
+    lead_fields = _present(conn, "Lead", m.LEAD_FIELDS + extra) + custom["Lead"]
+
+    def contact(r):
+        return m.contact_to_row(r, cfg, custom["Contact"], conn.types["Contact"])
+
+    def plan(prev):
+        # Converted leads live on as their Contact; only open leads are contacts at stage "lead".
+        sources = [Source("Contact", "Contact", contact_fields, _changed(prev), contact),
+                   Source("Lead", "Lead", lead_fields, _changed(prev, "IsConverted = false"),
+                          lambda r: m.lead_to_row(r, cfg, custom["Lead"], conn.types["Lead"]),
+                          full_where="IsConverted = false")]
+        if prev is not None and "Account.Name" in contact_fields:
+            # contacts.company_name comes from the Account: contacts of accounts changed
+            # since the previous audit are read again (those not changed themselves)
+            since = soql_datetime(prev.since)
+            sources.append(Source("Contact:account", "Contact", contact_fields,
+                                  f"Account.SystemModstamp > {since} AND SystemModstamp <= {since}", contact))
+        return sources
+
+    read_table(conn, sink, "contacts", plan, incremental=True)
+
+
+def read_stages(conn: "SalesforceConnector", sink) -> None:
+    # read even when resuming: deals map stage names to stage ids
+    progress = conn.begin(sink, "stages")
+    rows = _optional(conn, sink, "OpportunityStage", m.STAGE_FIELDS)
+    if rows is None:
+        return
+    for r in rows:
+        for key in ("MasterLabel", "ApiName"):
+            if r.get(key):
+                conn.stage_ids.setdefault(r[key], r["Id"])
+    if sink.is_complete("stages"):
+        return
+    sink.write("stages", [m.stage_to_row(r) for r in rows])
+    progress.advance(records=len(rows))
+    sink.complete("stages")
+
+
+def _loss_field(conn: "SalesforceConnector", sink) -> str | None:
+    known = conn.types.get("Opportunity", {})
+    wanted = conn.loss_reason_field
+    if wanted:
+        if wanted in known:
+            return wanted
+        sink.note(f"Salesforce: Opportunity has no field {wanted} (option loss_reason_field): "
+                  "deals.lost_reason not supplied")
+        return None
+    if m.MAPPED_CUSTOM_FIELDS["loss_reason_field"] in known:
+        return m.MAPPED_CUSTOM_FIELDS["loss_reason_field"]
+    for name in known:
+        low = name.lower()
+        if ("loss" in low or "lost" in low) and "reason" in low:
+            return name
+    sink.note("Salesforce: no loss-reason field on Opportunity (set option loss_reason_field): "
+              "deals.lost_reason not supplied")
+    return None
+
+
+def read_deals(conn: "SalesforceConnector", sink, custom) -> None:
+    if sink.is_complete("deals"):
+        return
+    conn.describe("Opportunity")
+    loss = _loss_field(conn, sink)
+    cfg = {**conn.cfg, "loss_reason_field": loss}
+    fields = _present(conn, "Opportunity", m.OPPORTUNITY_FIELDS + ["RecordType.Name", "CurrencyIsoCode",
+                                                                   conn.cfg["source_detail_field"]])
+    if loss and loss not in fields:
+        fields.append(loss)
+    fields += [f for f in custom["Opportunity"] if f not in fields]
+    deal_custom = [f for f in custom["Opportunity"] if f != loss]
+    currency = (conn.organization or {}).get("DefaultCurrencyIsoCode")
+
+    def row(r: dict) -> dict:
+        out = m.opportunity_to_row(r, cfg, deal_custom, conn.types["Opportunity"], currency, conn.stage_ids)
+        if loss is None:
+            out.pop("lost_reason", None)
+        return out
+
+    read_table(conn, sink, "deals", lambda prev: [
+        Source("Opportunity", "Opportunity", fields, _changed(prev), row)], incremental=True)
+
+
+def read_activities(conn: "SalesforceConnector", sink, custom) -> None:
+    task_fields = _present(conn, "Task", m.TASK_FIELDS) + custom["Task"]
+    event_fields = _present(conn, "Event", m.EVENT_FIELDS) + custom["Event"]
+
+    def task(r):
+        return m.task_to_row(r, custom["Task"], conn.types["Task"])
+
+    def event(r):
+        return m.event_to_row(r, conn.as_of, custom["Event"], conn.types["Event"])
+
+    def plan(prev):
+        sources = [Source("Task", "Task", task_fields, _changed(prev), task),
+                   Source("Event", "Event", event_fields, _changed(prev), event)]
+        if prev is not None:
+            # An event is done once it has ended: events that ended since the previous
+            # audit changed in the canonical table though not in Salesforce.
+            since = soql_datetime(prev.since)
+            sources.append(Source("Event:ended", "Event", event_fields,
+                                  f"EndDateTime > {since} AND EndDateTime <= {soql_datetime(conn.as_of)} "
+                                  f"AND SystemModstamp <= {since}", event))
+        return sources
+
+    read_table(conn, sink, "activities", plan, incremental=True)
+
+
+def read_campaigns(conn: "SalesforceConnector", sink) -> None:
+    try:
+        read_table(conn, sink, "campaigns", lambda prev: [
+            Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, None, m.campaign_to_row)])
+    except Unavailable as exc:
+        sink.note(f"Salesforce: campaigns not available: {exc.message} (Campaigns need the Marketing User "
+                  "setting or a Sales Cloud edition)")

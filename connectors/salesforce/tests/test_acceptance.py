@@ -1,0 +1,83 @@
+"""The kit's connector acceptance suite (crm_audit_core.testing) run on the Salesforce
+connector and its sandbox: options spec, bad credentials, round trip of every mapped
+column, the minimum of API calls, two reads identical, zero writes, kill-and-resume,
+incremental equals full, no secret anywhere, and the fault matrix.
+
+The connector returns Salesforce's 18-character ids, so :func:`tenant_row` gives each
+tenant row as the connector should read it: ids and references through the sandbox's id
+map, stages served once per name (Salesforce's stage names are org-wide), and the values
+Salesforce holds as dates only at midnight UTC.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, time, timezone
+
+from crm_audit_core.testing import ConnectorAcceptance, ConnectorUnderTest
+
+from crm_audit_salesforce import mapping as m
+from crm_audit_salesforce.sandbox import parse_soql, run_soql
+
+REFERENCES = {"owner_id": "User", "company_id": "Account", "contact_id": "Contact", "deal_id": "Opportunity",
+              "user_id": "User"}
+RECORD_TABLES = ("users", "login_events", "companies", "contacts", "deals", "stages", "activities", "campaigns")
+
+
+def tenant_row(table: str, row: dict, handle) -> dict | None:
+    ids, org = handle.extra["ids"], handle.extra["org"]
+    sf_id = ids[str(row["id"])]
+    if sf_id not in org.by_id:
+        return None  # a stage whose name an earlier stage has: served once, as that one
+    out = dict(row, id=sf_id)
+    for column in REFERENCES:
+        if out.get(column) not in (None, ""):
+            out[column] = ids.get(str(out[column]))
+    if table == "deals" and out.get("stage") is not None:
+        name = org.stage_names.get(str(out["stage"]))
+        out["stage"] = next((s["Id"] for s in org.records["OpportunityStage"] if s["ApiName"] == name), out["stage"])
+    if table == "activities" and sf_id.startswith(m.KEY_PREFIXES["Task"]) and out.get("due_at") is not None:
+        due = m.parse_datetime(out["due_at"])  # a Task's ActivityDate is a date
+        out["due_at"] = datetime.combine(due.date(), time(), timezone.utc)
+    return out
+
+
+def normalize(table: str, column: str, value):
+    if column in m.DATE_ONLY.get(table, set()) and value is not None:
+        when = m.parse_datetime(value)
+        return when.strftime("%Y-%m-%d") if when is not None else None
+    if table == "contacts" and column == "segments":
+        return sorted(value or [])
+    return value
+
+
+def minimum_calls(tenant, handle, options) -> int:
+    """The fewest calls for the records the connector's queries matched (counted in the
+    sandbox's org, not by the connector): per object ceil(n / batch) REST calls, or above
+    the Bulk threshold one job, one status poll and ceil(n / page) result pages; plus the
+    versions list, ``limits/recordCount`` and the six describes."""
+    org = handle.extra["org"]
+    threshold = int(options.get("bulk_threshold") or 10_000)
+    batch, page = int(options.get("batch_size") or 2000), int(options.get("bulk_page_size") or 50_000)
+    first: dict[str, str] = {}
+    for request in handle.requests:
+        found = re.search(r"\bFROM\s+(\w+)", request.get("soql") or "", re.I)
+        if found and found[1] not in first:
+            first[found[1]] = re.sub(r" AND Id > '\w+'|Id > '\w+' AND ", "", request["soql"])
+    calls = 1 + 1 + 6
+    for soql in first.values():
+        n = len(run_soql(org, parse_soql(soql.split(" ORDER BY ")[0], org)))
+        calls += 2 + max(1, math.ceil(n / page)) if n > threshold else max(1, math.ceil(n / batch))
+    return calls
+
+
+class TestSalesforceAcceptance(ConnectorAcceptance):
+    connector = ConnectorUnderTest(
+        name="salesforce",
+        mapped_columns={table: tuple(m.MAPPED_COLUMNS[table]) for table in RECORD_TABLES},
+        minimum_calls=minimum_calls,
+        options={"bulk_poll_seconds": "0"},
+        tenant_row=tenant_row,
+        normalize=normalize,
+    )
