@@ -1,18 +1,17 @@
 """The command line (click). Errors are one line; tracebacks only with --debug.
 
 Exit codes: 0 the audit ran (and met --fail-under), 1 below --fail-under,
-2 usage or configuration error (a ``--check`` pattern that matches no check; with
-``--strict``, a plugin that failed to load or had a check or report format refused),
-3 connector failure.
+2 usage or configuration error (a ``--check`` pattern that matches no check, an unknown
+connector option, a missing folder or unreadable file; with ``--strict``, a plugin that
+failed to load or had a check or report format refused), 3 connector failure.
+Click's own usage errors have the same shape as ours: one line starting ``error:``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from . import __version__, model
 from .config import AuditConfig, TenantConfig, load_config, parse_as_of, parse_option_pairs
 from .errors import ConfigError, CrmAuditError
 from .secrets import redact
+from .tenant_access import tenant_name_from
 
 EXIT_BELOW_THRESHOLD = 1
 
@@ -36,8 +36,36 @@ def _console(err: bool = False) -> Console:
     return Console(stderr=err, highlight=False, soft_wrap=True, width=width)
 
 
-class _Group(click.Group):
-    """Turns every CrmAuditError into one line and its exit code."""
+class _HelpGroup(click.Group):
+    """A group whose command list shows each description whole (wrapped, never cut off)."""
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name, cmd in
+                ((n, self.get_command(ctx, n)) for n in self.list_commands(ctx)) if cmd is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class _Group(_HelpGroup):
+    """Turns every CrmAuditError, and click's own usage errors, into one ``error:`` line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        prog_name = prog_name or "crm-audit"  # also under `python -m crm_audit_core.cli`
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a group given no command: its help, as click shows it
+                exc.show()
+                sys.exit(exc.exit_code)
+            click.echo(f"error: {_click_message(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         debug = bool(ctx.params.get("debug")) or os.environ.get("CRM_AUDIT_DEBUG") == "1"
@@ -61,7 +89,16 @@ class _Group(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=_Group)
+def _click_message(exc: click.ClickException) -> str:
+    text = " ".join(exc.format_message().split())
+    text = text[:1].lower() + text[1:]
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        text += f" (see '{ctx.command_path} --help')"
+    return text
+
+
+@click.group(cls=_Group, name="crm-audit", context_settings={"max_content_width": 100})
 @click.version_option(__version__, prog_name="crm-audit")
 @click.option("--debug", is_flag=True, help="Show tracebacks and re-raise errors.")
 @click.pass_context
@@ -90,19 +127,16 @@ def _warn_failures(registry) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _tenant_name(text: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "tenant"
-    return name[:64]
-
-
 @main.command()
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help="crm-audit.toml (default: ./crm-audit.toml if present).")
 @click.option("--connector", help="Audit one tenant with this connector (with --option k=v).")
-@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Connector option (repeatable).")
-@click.option("--tenant", "tenant_name", help="Tenant name for --connector / --files.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the --connector or --files tenant (repeatable); `crm-audit connectors list` shows them.")
+@click.option("--tenant", "tenant_name", help="Tenant name for --connector / --files (default: the connector's or folder's name).")
 @click.option("--files", "files_dir", type=click.Path(file_okay=False), help="Audit a folder of <table>.csv files.")
 @click.option("--as-of", "as_of", help="Audit date (YYYY-MM-DD); default now.")
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Archive folder for audits (default ./audits).")
+@click.option("--out", "out", type=click.Path(file_okay=False),
+              help="Archive folder: the audit is written to a new folder inside it (default ./audits).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit with code 1 when the overall score is lower.")
 @click.option("--check", "check_patterns", multiple=True, metavar="PATTERN", help="Only checks matching this id pattern (repeatable).")
 @click.option("--survey", "survey", type=click.Path(dir_okay=False), help="Survey answers CSV to fold into the feedback step.")
@@ -120,12 +154,14 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out
         config_path = "crm-audit.toml"
     config = load_config(config_path) if config_path else AuditConfig()
     config.debug = ctx.obj["debug"]
-    if files_dir:
-        config.tenants.append(TenantConfig(tenant_name or _tenant_name(Path(files_dir).resolve().name), "files", {"path": files_dir}))
     if connector:
         config.tenants.append(TenantConfig(tenant_name or connector, connector, parse_option_pairs(options)))
     elif options and not files_dir:
-        raise ConfigError("--option needs --connector NAME")
+        raise ConfigError("--option needs --connector NAME or --files DIR")
+    if files_dir:
+        files_options = {} if connector else parse_option_pairs(options)
+        name = tenant_name if tenant_name and not connector else tenant_name_from(Path(files_dir).resolve().name)
+        config.tenants.append(TenantConfig(name, "files", {**files_options, "path": files_dir}))
     names = [t.name for t in config.tenants]
     if len(set(names)) != len(names):
         raise ConfigError(f"tenant name {names[-1]!r} is used twice", hint="give --tenant NAME")
@@ -142,13 +178,42 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out
     audit, folder = run_audit(config, check_patterns=tuple(check_patterns), progress=progress,
                               console=Console(stderr=True), resume=resume,
                               incremental=incremental or config.incremental, strict=strict)
-    _finish(audit, folder, config.fail_under)
+    _finish(audit, folder, config.fail_under, next_step=_next_after_run(folder))
 
 
-def _finish(audit, folder, fail_under) -> None:
+def _archive_option(folder: Path) -> str:
+    """``--out X`` for commands that read the archive, when it is not the default."""
+    archive = folder.parent
+    try:
+        same = archive.resolve() == Path("audits").resolve()
+    except OSError:
+        same = False
+    return "" if same else f" --out {archive}"
+
+
+def _next_after_run(folder: Path) -> str:
+    from .history import list_audits
+
+    earlier = [a for a in list_audits(folder.parent) if a["id"] != folder.name]
+    if earlier:
+        return f"crm-audit diff previous latest{_archive_option(folder)}   (what changed since the last audit)"
+    return f"crm-audit report latest --format md{_archive_option(folder)}   (the report as Markdown, for email)"
+
+
+def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool = True) -> None:
+    """The summary, the tenants' notes (bad cells, what a CRM does not supply), where the
+    report is and the one command to run next; then the exit code."""
     from .reports.terminal import print_summary
 
-    print_summary(audit, _console(), folder)
+    print_summary(audit, _console(), None)
+    if notes:
+        for t in audit.tenants:
+            for note in t.notes:
+                click.echo(f"note: {t.name}: {note}", err=True)
+    html = folder / "report.html"
+    click.echo(f"Report: {html if html.exists() else folder / 'report.md'}")
+    if next_step:
+        click.echo(f"Next: {next_step}")
     failed = [t for t in audit.tenants if t.error]
     for t in failed:
         click.echo(f"error: {t.error}", err=True)
@@ -166,7 +231,7 @@ def _finish(audit, folder, fail_under) -> None:
 # ---------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=_HelpGroup)
 def checks():
     """The checks installed."""
 
@@ -194,7 +259,7 @@ def checks_list(as_json):
     _console().print(table)
 
 
-@main.group()
+@main.group(cls=_HelpGroup)
 def connectors():
     """The connectors installed."""
 
@@ -235,18 +300,20 @@ def plugins():
 # ---------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=_HelpGroup)
 def sandbox():
     """Synthetic tenants with planted defects (for demos, tests and benchmarks)."""
 
 
 @sandbox.command("generate")
-@click.option("--contacts", default=1000, show_default=True, type=click.IntRange(100, 1_000_000))
-@click.option("--seed", default=42, show_default=True, type=int)
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False))
+@click.option("--contacts", default=1000, show_default=True, type=click.IntRange(100, 1_000_000),
+              help="How many contacts (the other tables scale with it).")
+@click.option("--seed", default=42, show_default=True, type=int, help="Random seed: the same seed gives the same tenant.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the tenant's <table>.csv files and manifest.json into.")
 @click.option("--clean", is_flag=True, help="No planted defects (every check should pass).")
 @click.option("--as-of", "as_of", help="Audit date the data is built around (default today).")
-@click.option("--name", default="sandbox", show_default=True)
+@click.option("--name", default="sandbox", show_default=True, help="The tenant's name.")
 def sandbox_generate(contacts, seed, out, clean, as_of, name):
     """Write a generated tenant as a files-connector folder plus manifest.json."""
     from .sandbox import generate_tenant
@@ -260,19 +327,21 @@ def sandbox_generate(contacts, seed, out, clean, as_of, name):
 
 
 @main.command()
-@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
-@click.option("--contacts", default=2000, show_default=True, type=click.IntRange(100, 200_000))
-@click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--progress/--no-progress", default=None)
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False),
+              help="Archive folder: the demo audit is written to a new folder inside it.")
+@click.option("--contacts", default=2000, show_default=True, type=click.IntRange(100, 200_000),
+              help="Contacts per sandbox CRM.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed of the sandbox data.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
 @click.pass_context
 def demo(ctx, out, contacts, seed, progress):
     """Audit built-in sandbox CRMs end to end; needs no account and no network."""
     from .demo import run_demo
 
     audit, folder = run_demo(out=Path(out), contacts=contacts, seed=seed, progress=progress, debug=ctx.obj["debug"])
-    _finish(audit, folder, None)
-    html = folder / "report.html"
-    click.echo(f"Open {html if html.exists() else folder / 'report.md'}")
+    _finish(audit, folder, None, notes=False, next_step="audit your own CRM: export it as <table>.csv files (contacts.csv, "
+                                           "users.csv, ...) and run `crm-audit run --files ./export`, or connect it "
+                                           "as docs/getting-started.md shows")
 
 
 # ---------------------------------------------------------------------------
@@ -281,8 +350,9 @@ def demo(ctx, out, contacts, seed, progress):
 
 
 @main.command()
-@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False),
+              help="Archive folder to list the audits of.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def history(out, as_json):
     """Past audits: date, tenants, scores and how much of each audit they cover."""
     from .history import list_audits
@@ -307,8 +377,9 @@ def history(out, as_json):
 @main.command()
 @click.argument("old_ref")
 @click.argument("new_ref", default="latest")
-@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False),
+              help="Archive folder the two audits are looked up in.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--fail-on-drop", type=float,
               help="Exit with code 1 when the overall score (or, when the audits read different tenants, "
                    "a tenant's score) dropped by more than this.")
@@ -344,7 +415,8 @@ def diff(old_ref, new_ref, out, as_json, fail_on_drop):
 @main.command()
 @click.argument("audit_ref")
 @click.option("--format", "fmt", default="html", show_default=True, help="A report format: html, md, json, csv (or one a plugin adds).")
-@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False),
+              help="Archive folder the audit is looked up in (the report is rewritten inside the audit's folder).")
 def report(audit_ref, fmt, out):
     """Re-render an archived audit (by id, folder or 'latest')."""
     from .history import load_audit

@@ -110,7 +110,8 @@ def _expand(value: Any, where: str, env: dict[str, str]) -> Any:
             raise ConfigError(
                 f"refers to ${{{name}}}, which is not set",
                 where=where,
-                hint=f"export {name}=... before running, or write the value in the file",
+                hint=f"export {name}=... in the environment that runs crm-audit; never write a secret "
+                     f"itself into the file",
             )
 
         return ENV_REF.sub(sub, value)

@@ -215,6 +215,11 @@ class SandboxHandle:
 class ConnectorInfo:
     """Registration record for a connector.
 
+    ``factory(options, context)`` builds the connector from its options and must not touch
+    the CRM (no network): the runner calls it once before anything is read or archived, so
+    a bad option is a usage error (exit 2); ``extract`` does the reading. Every option a
+    tenant may set must be in ``options``: any other is refused with a did-you-mean.
+
     ``options``: option name -> help text, or a :class:`crm_audit_core.kit.Option` that also
     says whether the option is a secret or required; names ending in ``token``,
     ``password``, ``secret`` or ``key`` are secrets unless the Option says otherwise

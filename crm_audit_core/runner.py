@@ -18,8 +18,8 @@ from rich.console import Console
 
 from .version import __version__
 from .checks import Check, CheckContext, SkipCheck
-from .connector import PreviousSnapshot
-from .config import AuditConfig, coerce_setting
+from .connector import ExtractContext, PreviousSnapshot
+from .config import AuditConfig, TenantConfig, coerce_setting
 from .errors import ConfigError, CrmAuditError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import Affected, AuditResult, Result, TenantInfo
@@ -108,13 +108,54 @@ def validate_tenants(registry: Registry, config: AuditConfig) -> None:
             failed = [f for f in registry.failures if f.item == tenant.connector or (f.item is None and tenant.connector in f.name)]
             hint = str(failed[0]) if failed else f"installed connectors: {', '.join(sorted(registry.connectors))}; pip install crm-audit-{tenant.connector}?"
             raise ConfigError(f"tenant {tenant.name!r} uses unknown connector {tenant.connector!r}", where=where, hint=hint)
+        refuse_unknown_options(info, tenant, where)
         missing = [o for o in info.required_options if tenant.options.get(o) in (None, "")]
         if missing:
             raise ConfigError(
                 f"tenant {tenant.name!r} ({tenant.connector}) is missing option {missing[0]!r}",
                 where=where,
-                hint=info.options.get(missing[0], "see `crm-audit connectors list`"),
+                hint=str(info.options.get(missing[0], "see `crm-audit connectors list`")),
             )
+        _preflight(info, tenant, config)
+
+
+def refuse_unknown_options(info, tenant: TenantConfig, where: str) -> None:
+    """An option the connector does not declare (``ConnectorInfo.options``) is a usage error
+    naming the options it has, with a did-you-mean: a typo is never silently ignored."""
+    import difflib
+
+    unknown = [name for name in tenant.options if name not in info.options]
+    if not unknown:
+        return
+    name = unknown[0]
+    near = difflib.get_close_matches(name, list(info.options), n=1)
+    known = ", ".join(sorted(info.options)) or "none"
+    hint = (f"did you mean {near[0]!r}? " if near else "") + f"its options: {known}"
+    raise ConfigError(f"tenant {tenant.name!r}: {name!r} is not an option of the {info.name} connector",
+                      where=where, hint=hint)
+
+
+def _preflight(info, tenant: TenantConfig, config: AuditConfig) -> None:
+    """Build the connector once before anything is read or archived, so that a bad option
+    value, a missing credential or a missing folder (ConfigError) is a usage error (exit 2)
+    rather than an archived audit of nothing. Factories only read their options (no
+    network: see ConnectorInfo); any other exception surfaces when the tenant is read."""
+    context = ExtractContext(tenant=tenant.name, as_of=config.as_of or _now(), debug=False,
+                             settings=config.section("connectors").get(tenant.connector, {}))
+    try:
+        connector = info.factory(dict(tenant.options), context)
+    except ConfigError as exc:
+        if not exc.where:
+            exc.where = tenant.name
+        raise
+    except Exception:
+        return
+    close = getattr(connector, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            pass
 
 
 def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
@@ -289,6 +330,9 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
     validate_tenants(registry, config)
     settings = resolve_settings(registry, config)
     checks = select_checks(registry, config, check_patterns)
+    # [[accepted_risks]] are checked now, so a bad entry is a usage error before anything is archived.
+    apply_accepted_risks(AuditResult(id="", as_of="", started_at="", tool_version=__version__), config,
+                         config.as_of or _now())
     registry.hook.crm_audit_configure(config=config)
     out = Path(config.out)
     if resume:

@@ -112,10 +112,21 @@ def test_check_settings_are_validated(small_folder, tmp_path):
     assert dormant["affected"]["ids"] == ["2"]  # only the never-logged-in user is older than 10000 days
 
 
-def test_secrets_never_reach_outputs(small_folder, tmp_path):
+def test_secrets_never_reach_outputs(small_folder, tmp_path, crm_audit_plugin):
+    from crm_audit_core import hookimpl
+    from crm_audit_core.connector import ConnectorInfo
+    from crm_audit_core.files_connector import FilesConnector
+
+    class TokenFiles:  # the files connector takes no secret: this one declares one
+        @hookimpl
+        def crm_audit_register_connectors(self, register):
+            register(ConnectorInfo("tokenfiles", lambda o, c: FilesConnector(Path(o["path"])),
+                                   options={"path": "folder", "api_token": "a secret"}))
+
+    crm_audit_plugin(TokenFiles())
     secret = "pat-na1-SUPERSECRET-123456"
     cfg = tmp_path / "crm-audit.toml"
-    cfg.write_text(f'[audit]\nout = "{tmp_path / "o"}"\n[tenants.t]\nconnector = "files"\npath = "{small_folder}"\n'
+    cfg.write_text(f'[audit]\nout = "{tmp_path / "o"}"\n[tenants.t]\nconnector = "tokenfiles"\npath = "{small_folder}"\n'
                    'api_token = "${MY_TOKEN}"\n')
     result = run_cli("run", "-c", str(cfg), env={"MY_TOKEN": secret})
     assert result.exit_code == 0, result.output

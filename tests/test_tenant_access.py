@@ -79,7 +79,8 @@ class _Failing:
 class _FailingPlugin:
     @hookimpl
     def crm_audit_register_connectors(self, register):
-        register(ConnectorInfo(name="failing", factory=_Failing, description="fails on purpose"))
+        register(ConnectorInfo(name="failing", factory=_Failing, description="fails on purpose",
+                               options={"users": "write one user before failing"}))
 
 
 def test_a_connector_that_fails_part_way_leaves_what_it_read(crm_audit_plugin):

@@ -535,7 +535,7 @@ def register_commands(group) -> None:
         if bool(files_dir) == bool(config_path):
             raise ConfigError("give exactly one of --files DIR or -c crm-audit.toml", where="policy init")
         config = load_config(config_path)
-        with read_tenant(config, files=files_dir, tenant=tenant_name or ("files" if files_dir else None),
+        with read_tenant(config, files=files_dir, tenant=tenant_name,
                          as_of=as_of) as ctx:
             if ctx.read_error:
                 click.echo(f"warning: reading stopped early ({ctx.read_error}); proposing from what was read", err=True)

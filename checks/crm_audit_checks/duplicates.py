@@ -22,6 +22,7 @@ import pyarrow as pa
 from crm_audit_core import check
 
 from . import matching
+from .wording import plural
 
 # Fields whose filling decides which record of a cluster to keep.
 KEEP_FIELDS = {
@@ -370,7 +371,7 @@ def _report(ctx, found: Clusters, noun: str):
         metrics["charts"] = [{"id": "duplicates-by-source", "title": f"Duplicate {noun} by the source that created them",
                               "kind": "barh", "x": [str(name) for name, _ in ranked],
                               "series": {"duplicates": [n for _, n in ranked]}, "x_label": f"duplicate {noun}"}]
-    message = (f"{len(found.groups)} groups of duplicate {noun} ({len(ids)} records, {duplicates} to merge) "
+    message = (f"{plural(len(found.groups), 'group')} of duplicate {noun} ({len(ids)} records, {duplicates} to merge) "
                f"among {found.population}")
     return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
                       metrics=metrics, message=message)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from crm_audit_core import ConfigError, check, load_config, read_tenant
 
+from .wording import plural
+
 QUESTIONS = (
     ("how_often", "How often do you use the CRM? (daily / weekly / monthly / rarely / never)"),
     ("easier", "How does the CRM make your work easier?"),
@@ -58,6 +60,7 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 FREQUENCIES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "rarely": "rarely", "never": "never"}
+MESSAGE_WIDTH = 100  # the terminal summary shows a finding's message up to 100 characters
 
 
 # ---------------------------------------------------------------------------
@@ -244,8 +247,15 @@ def user_survey(ctx):
     if average is not None:
         parts.append(f"average rating {average:g}/5")
     for q, label in (("harder", "harder"), ("lets_down", "lets down")):
-        if theme_lists[q]:
-            parts.append(f"{label}: {', '.join(t['theme'] for t in theme_lists[q][:3])}")
+        # Whole themes only, as many as keep the message to one summary line (all are in metrics).
+        shown: list[str] = []
+        for t in theme_lists[q][:3]:
+            candidate = "; ".join(parts + [f"{label}: {', '.join(shown + [t['theme']])}"])
+            if len(candidate) > MESSAGE_WIDTH:
+                break
+            shown.append(t["theme"])
+        if shown:
+            parts.append(f"{label}: {', '.join(shown)}")
     return ctx.result(ids=missing, population=total, metrics=metrics, failed=failed,
                       details={u: "did not answer the survey" for u in missing}, message="; ".join(parts))
 
@@ -361,7 +371,7 @@ def register_commands(group) -> None:
         for tenant, users in _tenants_users(config_path, files_dir, tenant_name):
             csv_path, html_path = write_questionnaire(users, Path(out), tenant)
             count = len(survey_users(users))
-            click.echo(f"{tenant}: {count} users -> {csv_path} and {html_path}")
+            click.echo(f"{tenant}: {plural(count, 'user')} -> {csv_path} and {html_path}")
         click.echo("Fill in the CSV (one row per user), then: crm-audit run ... --survey <answers.csv>")
 
     group.add_command(survey)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from crm_audit_core import check
 
+from .wording import plural
+
 HUMAN = "is_active AND coalesce(lower(role), '') <> 'integration'"
 FAILURE = "lower(status) IN ('failure', 'failed', 'fail', 'error')"
 SUCCESS = "lower(status) IN ('success', 'succeeded', 'ok')"
@@ -162,7 +164,7 @@ def failed_login_bursts(ctx):
     total = int(ctx.scalar("SELECT count(DISTINCT user_id) FROM login_events WHERE \"at\" >= $as_of - to_days($days)",
                            days=s["days"]) or 0)
     return ctx.result(ids=ids, object="users", population=total, details=details,
-                      message=f"{len(ids)} users had {s['failures']}+ failed logins within {s['minutes']} minutes")
+                      message=f"{plural(len(ids), 'user')} had {s['failures']}+ failed logins within {s['minutes']} minutes")
 
 
 @check(
@@ -194,7 +196,7 @@ def logins_from_many_ips(ctx):
     total = int(ctx.scalar(f"SELECT count(DISTINCT user_id) FROM login_events WHERE {SUCCESS} "
                            "AND \"at\" >= $as_of - to_days($days)", days=s["days"]) or 0)
     return ctx.result(ids=ids, object="users", population=total, details=details,
-                      message=f"{len(ids)} users logged in from {s['ips']}+ IP addresses in {s['days']} days")
+                      message=f"{plural(len(ids), 'user')} logged in from {s['ips']}+ IP addresses in {s['days']} days")
 
 
 @check(

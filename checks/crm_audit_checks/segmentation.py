@@ -10,6 +10,7 @@ from __future__ import annotations
 from crm_audit_core import check
 
 from .missing_data import filled_sql, present, stripped
+from .wording import plural
 
 SEGMENTING = (("lifecycle_stage", "lifecycle stage"), ("lead_status", "lead status"), ("segments", "list or tag"))
 
@@ -119,7 +120,7 @@ def segment_distribution(ctx):
         return ctx.skip("the CRM supplied none of contacts.lifecycle_stage, lead_status or segments")
     total = ctx.count("contacts")
     return ctx.result(population=total, metrics=metrics, failed=False,
-                      message=f"{total} contacts over " + ", ".join(f"{len(v)} {k[3:]} values" for k, v in metrics.items()))
+                      message=f"{plural(total, 'contact')} over " + ", ".join(f"{plural(len(v), k[3:] + ' value')}" for k, v in metrics.items()))
 
 
 CHECKS = (unsegmented_contacts, tiny_segments, segment_distribution)

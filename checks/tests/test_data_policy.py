@@ -222,3 +222,14 @@ def test_policy_init_reads_a_configured_tenant(cli, tmp_path, crm_audit_tenant):
     assert "contacts" in parse_policy(tomllib.loads(run.output)["policy"]).objects
     wrong = CliRunner().invoke(cli, ["policy", "init", "-c", str(config), "--tenant", "nope"])
     assert wrong.exit_code == 2 and "no tenant 'nope'" in wrong.output and "acme" in wrong.output
+
+
+def test_policy_init_names_a_files_tenant_after_its_folder_as_run_does(cli, tmp_path, crm_audit_tenant):
+    from crm_audit_core.tenant_access import tenant_name_from
+
+    folder = tmp_path / "Acme export 2026"
+    crm_audit_tenant(**SIZE).write(folder)
+    run = CliRunner().invoke(cli, ["policy", "init", "--files", str(folder), "--as-of", "2026-12-31"])
+    assert run.exit_code == 0, run.output
+    assert tenant_name_from(folder.name) == "Acme-export-2026"
+    assert "from tenant 'Acme-export-2026'" in run.output and "from tenant 'files'" not in run.output

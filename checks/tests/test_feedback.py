@@ -111,3 +111,24 @@ def test_survey_init_command(tmp_path, monkeypatch, crm_audit_tenant):
     monkeypatch.chdir(tmp_path)  # no crm-audit.toml here
     bad = CliRunner().invoke(main, ["survey", "init", "--out", str(out)])
     assert bad.exit_code == 2 and "crm-audit.toml" in bad.output
+
+
+def test_message_names_whole_themes_only(tmp_path, crm_audit_tenant, crm_audit_run_check):
+    from crm_audit_checks.feedback import MESSAGE_WIDTH
+
+    tenant = crm_audit_tenant(**SIZE)
+    users = active_users(tenant)
+    path = tmp_path / "answers.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        for u in users:
+            w.writerow([u["id"], u["name"], u["email"], "daily", "", "slow search, forecasting spreadsheets, "
+                        "duplicate reminders", "", "synchronisation failures, notification overload", 3])
+    result = crm_audit_run_check(CHECK, tenant, config={"survey": {"answers": str(path)}})
+    message = result.message
+    assert len(message) <= MESSAGE_WIDTH, message  # the terminal shows 100 characters: nothing is cut
+    named = [part.split(": ", 1)[1].split(", ") for part in message.split("; ") if part.startswith(("harder:", "lets down:"))]
+    assert named, message  # at least the first theme fits
+    every = {t["theme"] for q in ("harder", "lets_down") for t in result.metrics["themes"][q]}
+    assert all(theme in every for themes_named in named for theme in themes_named), message
