@@ -203,12 +203,15 @@ def _next_after_run(folder: Path) -> str:
 def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool = True) -> None:
     """The summary, the tenants' notes (bad cells, what a CRM does not supply), where the
     report is and the one command to run next; then the exit code."""
+    from .findings import WARNING_PREFIX
     from .reports.terminal import print_summary
 
     print_summary(audit, _console(), None)
     if notes:
         for t in audit.tenants:
             for note in t.notes:
+                if note.startswith(WARNING_PREFIX):
+                    continue  # the summary printed it already, as a warning
                 click.echo(f"note: {t.name}: {note}", err=True)
     html = folder / "report.html"
     click.echo(f"Report: {html if html.exists() else folder / 'report.md'}")
@@ -221,7 +224,11 @@ def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool
         click.echo("error: connector failure: the report holds the partial results, marked partial", err=True)
         sys.exit(3)
     overall = (audit.score or {}).get("overall")
-    if fail_under is not None and overall is not None and overall < fail_under:
+    if fail_under is not None and overall is None:
+        # Too little was judged to give a score: a CI gate must not pass on that.
+        click.echo(f"score n/a (too little of the audit was judged) cannot meet --fail-under {fail_under}", err=True)
+        sys.exit(EXIT_BELOW_THRESHOLD)
+    if fail_under is not None and overall < fail_under:
         click.echo(f"score {overall} is below --fail-under {fail_under}", err=True)
         sys.exit(EXIT_BELOW_THRESHOLD)
 

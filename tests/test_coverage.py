@@ -128,3 +128,22 @@ def test_terminal_summary_scores_each_tenant_of_a_multi_tenant_audit():
     assert "score n/a (0 of 2 checks judged" in text
     assert "warning: b.csv: nothing recognised" in text and "plain note" not in text
     assert "None" not in text
+
+
+def test_fail_under_is_not_met_by_a_score_of_na(tmp_path, folder_writer):
+    """A CI gate never passes on an audit that judged too little to be scored."""
+    folder = folder_writer(tmp_path / "export", contacts=UNRECOGNISED)
+    result = cli("run", "--files", str(folder), "--out", str(tmp_path / "audits"), "--no-progress",
+                 "--fail-under", "10")
+    assert result.exit_code == 1, result.output
+    assert "score n/a (too little of the audit was judged) cannot meet --fail-under 10" in result.output
+
+
+def test_terminal_findings_are_cut_at_a_word_not_mid_word():
+    from crm_audit_core.reports.terminal import _shorten
+
+    text = "twelve contacts were created by the Mailchimp integration without any owner and without a lifecycle stage"
+    short = _shorten(text, 60)
+    assert len(short) <= 60 and short.endswith("…")
+    assert text.startswith(short[:-1]) and text[len(short) - 1] == " "
+    assert _shorten("short", 60) == "short"

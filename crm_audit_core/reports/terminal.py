@@ -75,7 +75,7 @@ def print_summary(audit: AuditResult, console: Console, folder=None, worst: int 
         ft.add_column("message")
         for r in findings:
             ft.add_row(f"[{SEVERITY_STYLE.get(r.severity, '')}]{r.severity}[/]", _plain(r.check_id), _plain(r.tenant),
-                       str(r.affected.count), _plain(r.message)[:100])
+                       str(r.affected.count), _shorten(_plain(r.message), 100))
         console.print(ft)
     errors = [r for r in audit.results if r.status == "error"]
     for r in errors:
@@ -84,3 +84,11 @@ def print_summary(audit: AuditResult, console: Console, folder=None, worst: int 
         console.print(f"[yellow]warning[/yellow] {_plain(failure)}")
     if folder is not None:
         console.print(f"Report folder: {escape(str(folder))}")
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return (cut or text[: width - 1]) + "…"
