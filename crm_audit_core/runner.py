@@ -19,7 +19,7 @@ from rich.console import Console
 from .version import __version__
 from .checks import Check, CheckContext, SkipCheck
 from .connector import ExtractContext, PreviousSnapshot
-from .config import AuditConfig, TenantConfig, coerce_setting
+from .config import AuditConfig, TenantConfig
 from .errors import ConfigError, CrmAuditError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import Affected, AuditResult, Result, TenantInfo
@@ -81,21 +81,13 @@ def refuse_plugin_failures(registry: Registry) -> None:
 def resolve_settings(registry: Registry, config: AuditConfig) -> dict[str, dict]:
     """Each check's settings: its documented defaults overlaid with crm-audit.toml."""
     where = str(config.path or "config")
-    resolved = {cid: dict(c.settings) for cid, c in registry.checks.items()}
-    for check_id, values in config.check_settings.items():
-        if check_id not in registry.checks:
-            if registry.failures:
-                continue  # its plugin failed to load or the check was refused (reported separately)
+    for check_id in config.check_settings:
+        if check_id not in registry.checks and not registry.failures:
+            # (with failures, its plugin failed to load or the check was refused: reported separately)
             near = [c for c in registry.checks if c.split(".")[-1] == check_id.split(".")[-1]]
             hint = f"did you mean {near[0]!r}?" if near else "see `crm-audit checks list`"
             raise ConfigError(f"[checks.{check_id!r}] names no installed check", where=where, hint=hint)
-        defaults = registry.checks[check_id].settings
-        for key, value in values.items():
-            if key not in defaults:
-                known = ", ".join(sorted(defaults)) or "none"
-                raise ConfigError(f"checks.{check_id}.{key} is not a setting of this check", where=where, hint=f"settings: {known}")
-            resolved[check_id][key] = coerce_setting(check_id, key, defaults[key], value, where)
-    return resolved
+    return {check_id: item.resolve_settings(config) for check_id, item in registry.checks.items()}
 
 
 def validate_tenants(registry: Registry, config: AuditConfig) -> None:
