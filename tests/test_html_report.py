@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,9 @@ HOSTILE = [
     "PT Maju Jaya Tbk $x^2$",
     "주식회사 한빛 (김민준)",
 ]
-ARTIFACTS = Path(__file__).parent / "artifacts"
+# Screenshots for a person to look at: a temporary folder unless CRM_AUDIT_ARTIFACTS names
+# one (tests write nothing into the working tree).
+ARTIFACTS = Path(os.environ.get("CRM_AUDIT_ARTIFACTS") or tempfile.gettempdir()) / "crm-audit-artifacts"
 
 
 def hostile_audit() -> AuditResult:
@@ -172,6 +175,6 @@ def test_in_a_real_browser_nothing_runs_and_nothing_loads(tmp_path, browser):
     assert page.evaluate("window.__pwned === undefined")
     text = page.inner_text("body")
     assert "<script>alert('x')</script>" in text  # shown as text
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-hostile.png"), full_page=True)
     page.close()
