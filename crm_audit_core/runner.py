@@ -20,9 +20,9 @@ from .version import __version__
 from .checks import Check, CheckContext, SkipCheck
 from .connector import ExtractContext, PreviousSnapshot
 from .config import AuditConfig, TenantConfig
-from .errors import ConfigError, CrmAuditError, PluginError
+from .errors import ConfigError, PluginError
 from .extract import ProgressBoard, run_connector
-from .findings import Affected, AuditResult, Result, TenantInfo
+from .findings import AuditResult, Result, TenantInfo
 from .plugins import Registry, build_plugin_manager
 from .reports import ReportContext
 from .scoring import score

@@ -323,3 +323,20 @@ def test_a_fatal_verdict_can_carry_the_connectors_own_error(crm):
     policy, _ = policy_for(crm)
     with pytest.raises(ExpiredCursor):
         policy.apply("page", Verdict.fatal("400", error=ExpiredCursor("cursor expired")))
+
+
+def test_utc_datetime_reads_every_vendors_timestamps():
+    from datetime import date, datetime, timedelta, timezone
+
+    from crm_audit_core.kit import utc_datetime
+
+    want = datetime(2024, 3, 5, 10, 22, 33, tzinfo=timezone.utc)
+    for text in ("2024-03-05T10:22:33.000Z", "2024-03-05T10:22:33.000+0000", "2024-03-05T17:22:33+07:00",
+                 "2024-03-05 10:22:33", "1709634153000", 1709634153000, datetime(2024, 3, 5, 10, 22, 33),
+                 datetime(2024, 3, 5, 19, 22, 33, tzinfo=timezone(timedelta(hours=9)))):
+        got = utc_datetime(text)
+        assert got == want and got.tzinfo == timezone.utc, text
+    assert utc_datetime("2024-03-05") == utc_datetime(date(2024, 3, 5)) == datetime(2024, 3, 5, tzinfo=timezone.utc)
+    assert utc_datetime(None) is None and utc_datetime("") is None
+    with pytest.raises(ValueError):
+        utc_datetime("last tuesday")

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from .. import hookimpl, model
+from .. import hookimpl
 from ..findings import AuditResult
 from . import ReportContext, Reporter
 from .safe import neutralise_cell

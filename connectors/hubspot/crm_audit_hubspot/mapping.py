@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from crm_audit_core.kit import utc_datetime
+
 # Canonical table -> HubSpot object types read into it.
 OBJECT_TYPES = {
     "contacts": ("contacts",),
@@ -217,27 +219,12 @@ ASSOCIATION_TYPE_IDS = {
 
 # ---------------------------------------------------------------------------- values
 
-def parse_time(value: Any) -> datetime | None:
-    """HubSpot timestamp (ISO string, or epoch milliseconds as a string) -> aware UTC datetime."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    text = str(value)
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def format_time(value: Any) -> str | None:
     """Canonical timestamp -> HubSpot's ISO form with milliseconds and Z."""
     if value in (None, ""):
         return None
     if isinstance(value, str):
-        value = parse_time(value)
+        value = utc_datetime(value)
     if not value.tzinfo:
         value = value.replace(tzinfo=timezone.utc)
     value = value.astimezone(timezone.utc)
@@ -278,7 +265,7 @@ def to_property_string(value: Any) -> str | None:
 
 def _column_value(column: str, raw_value: Any) -> Any:
     if column in TIME_COLUMNS:
-        return parse_time(raw_value)
+        return utc_datetime(raw_value)
     if column == "email_bounced":
         number = parse_float(raw_value)
         return None if number is None else number > 0
@@ -302,7 +289,7 @@ def custom_value(hubspot_type: str, value: Any) -> Any:
         return parse_bool(value)
     if hubspot_type in ("datetime", "date"):
         try:
-            return parse_time(value)
+            return utc_datetime(value)
         except ValueError:
             return value
     return value
@@ -317,9 +304,9 @@ def object_to_row(table: str, obj: dict, custom_types: dict[str, str]) -> dict:
     for column, prop in TYPED_PROPERTIES[table].items():
         row[column] = _column_value(column, props.get(prop))
     if row.get("created_at") is None:
-        row["created_at"] = parse_time(obj.get("createdAt"))
+        row["created_at"] = utc_datetime(obj.get("createdAt"))
     if row.get("updated_at") is None:
-        row["updated_at"] = parse_time(obj.get("updatedAt"))
+        row["updated_at"] = utc_datetime(obj.get("updatedAt"))
     row["custom"] = {name: custom_value(typ, props.get(name)) for name, typ in custom_types.items() if name in props}
     row["raw"] = obj
     return row
@@ -331,7 +318,7 @@ def engagement_to_row(object_type: str, obj: dict, custom_types: dict[str, str])
     for column, prop in ACTIVITY_COMMON.items():
         row[column] = _column_value(column, props.get(prop))
     if row.get("created_at") is None:
-        row["created_at"] = parse_time(obj.get("createdAt"))
+        row["created_at"] = utc_datetime(obj.get("createdAt"))
     row["subject"] = props.get(ACTIVITY_SUBJECT[object_type]) or None
     if object_type in ACTIVITY_STATUS:
         prop, done_value, _ = ACTIVITY_STATUS[object_type]
@@ -340,7 +327,7 @@ def engagement_to_row(object_type: str, obj: dict, custom_types: dict[str, str])
     else:
         row["is_done"] = True  # notes and messages are records of something that happened
     if object_type in ACTIVITY_COMPLETED:
-        row["completed_at"] = parse_time(props.get(ACTIVITY_COMPLETED[object_type]))
+        row["completed_at"] = utc_datetime(props.get(ACTIVITY_COMPLETED[object_type]))
     else:
         row["completed_at"] = row["due_at"] if row["is_done"] else None
     row["custom"] = {name: custom_value(typ, props.get(name)) for name, typ in custom_types.items() if name in props}
@@ -355,7 +342,7 @@ def owner_to_row(owner: dict, settings_user: dict | None, role_names: dict[str, 
         "name": name,
         "email": owner.get("email"),
         "is_active": not owner.get("archived", False),
-        "created_at": parse_time(owner.get("createdAt")),
+        "created_at": utc_datetime(owner.get("createdAt")),
         "raw": {"owner": owner, "user": settings_user},
     }
     if settings_user is not None:
@@ -373,7 +360,7 @@ def login_to_row(event: dict, owner_of_user: dict[str, str]) -> dict:
     return {
         "id": str(event.get("id")),
         "user_id": owner_of_user.get(str(user_id), str(user_id) if user_id is not None else None),
-        "at": parse_time(event.get("loginAt")),
+        "at": utc_datetime(event.get("loginAt")),
         "ip": event.get("ipAddress"),
         "status": "success" if event.get("loginSucceeded") else "failure",
         "application": event.get("userAgent"),
@@ -406,7 +393,7 @@ def property_to_row(table: str, prop: dict) -> dict:
         "label": prop.get("label"),
         "type": LOGICAL_TYPE.get(prop.get("type"), prop.get("type")),
         "is_custom": not prop.get("hubspotDefined", False),
-        "created_at": parse_time(prop.get("createdAt")),
+        "created_at": utc_datetime(prop.get("createdAt")),
         "raw": prop,
     }
 
@@ -421,7 +408,7 @@ def marketing_email_to_row(email: dict) -> dict:
         "delivered": counters.get("delivered"),
         "opened": counters.get("open"),
         "responses": counters.get("click"),
-        "started_at": parse_time(email.get("publishDate") or email.get("publishedAt")),
+        "started_at": utc_datetime(email.get("publishDate") or email.get("publishedAt")),
         "raw": email,
     }
 

@@ -128,7 +128,7 @@ class RecordReader:
                 self.transport.objects_basic.get_page, object_type, limit=PAGE_SIZE, after=after,
                 properties=["hs_object_id"], archived=True)):
             for obj in page.get("results") or []:
-                at = mapping.parse_time(obj.get("archivedAt"))
+                at = mapping.utc_datetime(obj.get("archivedAt"))
                 if at is None or at >= since:
                     ids.append(str(obj["id"]))
         return ids
@@ -355,12 +355,12 @@ def _id_key(value: str):
 def _modified(obj: dict, object_type: str) -> datetime | None:
     props = obj.get("properties") or {}
     value = props.get("lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate") or obj.get("updatedAt")
-    return mapping.parse_time(value)
+    return mapping.utc_datetime(value)
 
 
 def aware(value) -> datetime:
     """``value`` (datetime or ISO text) as an aware datetime (naive ones are UTC)."""
     if isinstance(value, str):
-        value = mapping.parse_time(value)
+        value = mapping.utc_datetime(value)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 

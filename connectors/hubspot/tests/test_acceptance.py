@@ -14,7 +14,7 @@ from crm_audit_core.sandbox.server import tenant_rows
 from crm_audit_core.testing import ConnectorAcceptance, ConnectorUnderTest
 from crm_audit_hubspot.mapping import (ACTIVITY_COMPLETED, ACTIVITY_TYPE_OF, API_VERSION_USED, DAILY_LIMIT_BY_EDITION,
                                        EDITION_BY_DAILY_LIMIT, LOGICAL_TYPE, MAPPED_COLUMNS, OBJECT_TYPE_OF_ACTIVITY,
-                                       hubspot_type, parse_time)
+                                       hubspot_type, utc_datetime)
 
 ASSOCIATION_PAIRS = {"contacts": 1, "companies": 0, "deals": 2}  # activity types: 3 (contact, company, deal)
 
@@ -48,7 +48,7 @@ def last_logins(handle) -> dict[str, object]:
     owner_of = {o["userId"]: o["id"] for o in handle.app.data.owners}
     last: dict[str, object] = {}
     for login in handle.app.data.logins:
-        owner, at = owner_of.get(login["userId"]), parse_time(login["loginAt"])
+        owner, at = owner_of.get(login["userId"]), utc_datetime(login["loginAt"])
         if login["loginSucceeded"] and at is not None and (owner not in last or at > last[owner]):
             last[owner] = at
     return last

@@ -18,7 +18,7 @@ from typing import Any
 
 from .fields import FieldCatalog, field_hash
 from .values import (
-    address_from_row, address_to_columns, as_utc, clean, from_id, parse_ts, primary_value, to_id, v1_time, v2_time,
+    address_from_row, address_to_columns, clean, from_id, utc_datetime, primary_value, to_id, v1_time, v2_time,
     v_date,
 )
 
@@ -67,8 +67,8 @@ def user_to_row(user: dict, role_names: dict[str, str]) -> dict:
         "role": role_names.get(role_id) if role_id else None,
         "is_active": bool(user.get("active_flag")) and not user.get("is_deleted", False),
         "is_admin": is_admin,
-        "last_login_at": parse_ts(user.get("last_login")),
-        "created_at": parse_ts(user.get("created")),
+        "last_login_at": utc_datetime(user.get("last_login")),
+        "created_at": utc_datetime(user.get("created")),
         "raw": user,
     }
 
@@ -113,8 +113,8 @@ def organization_to_row(org: dict, catalog: FieldCatalog | None) -> dict:
         "phone": promoted.get("phone"),
         **address_to_columns(org.get("address")),
         "owner_id": to_id(org.get("owner_id")),
-        "created_at": parse_ts(org.get("add_time")),
-        "updated_at": parse_ts(org.get("update_time")),
+        "created_at": utc_datetime(org.get("add_time")),
+        "updated_at": utc_datetime(org.get("update_time")),
         "raw": org,
     }
     if custom:
@@ -160,8 +160,8 @@ def person_to_row(
         "segments": segments,
         "owner_id": to_id(person.get("owner_id")),
         **address_to_columns(person.get("postal_address")),
-        "created_at": parse_ts(person.get("add_time")),
-        "updated_at": parse_ts(person.get("update_time")),
+        "created_at": utc_datetime(person.get("add_time")),
+        "updated_at": utc_datetime(person.get("update_time")),
         "last_activity_at": activity_times.get(last_activity) if last_activity else None,
         "raw": person,
     }
@@ -226,9 +226,9 @@ def deal_to_row(
     _, custom = catalog.decode(deal.get("custom_fields")) if catalog else ({}, {})
     status = deal.get("status")
     closed = status in ("won", "lost")
-    close_date = parse_ts(deal.get("close_time")) if closed else None
+    close_date = utc_datetime(deal.get("close_time")) if closed else None
     if close_date is None:
-        close_date = parse_ts(deal.get("expected_close_date"))
+        close_date = utc_datetime(deal.get("expected_close_date"))
     last_activity = to_id(deal.get("last_activity_id"))
     row = {
         "id": to_id(deal.get("id")),
@@ -248,8 +248,8 @@ def deal_to_row(
         "company_id": to_id(deal.get("org_id")),
         "contact_id": to_id(deal.get("person_id")),
         "source": origin_to_source(deal.get("origin")),
-        "created_at": parse_ts(deal.get("add_time")),
-        "updated_at": parse_ts(deal.get("update_time")),
+        "created_at": utc_datetime(deal.get("add_time")),
+        "updated_at": utc_datetime(deal.get("update_time")),
         "last_activity_at": activity_times.get(last_activity) if last_activity else None,
         "raw": deal,
     }
@@ -308,7 +308,7 @@ def activity_due(activity: dict) -> datetime | None:
     day = activity.get("due_date")
     if not day:
         return None
-    due = parse_ts(day)
+    due = utc_datetime(day)
     hhmm = activity.get("due_time")
     if hhmm:
         hour, minute, *rest = (int(p) for p in str(hhmm).split(":"))
@@ -328,8 +328,8 @@ def activity_to_row(activity: dict, catalog: FieldCatalog | None = None) -> dict
         "deal_id": to_id(activity.get("deal_id")),
         "due_at": activity_due(activity),
         "is_done": bool(activity.get("done")),
-        "completed_at": parse_ts(activity.get("marked_as_done_time")),
-        "created_at": parse_ts(activity.get("add_time")),
+        "completed_at": utc_datetime(activity.get("marked_as_done_time")),
+        "created_at": utc_datetime(activity.get("add_time")),
         "raw": activity,
     }
     if custom:
@@ -339,7 +339,7 @@ def activity_to_row(activity: dict, catalog: FieldCatalog | None = None) -> dict
 
 def row_to_activity(row: dict, custom_fields: dict | None) -> dict:
     """A canonical activity (not a note) -> a v2 activity (sandbox side)."""
-    due = as_utc(row.get("due_at"))
+    due = utc_datetime(row.get("due_at"))
     return {
         "id": int(row["id"]), "subject": clean(row.get("subject")), "type": clean(row.get("type")),
         "owner_id": from_id(clean(row.get("owner_id"))), "creator_user_id": from_id(clean(row.get("owner_id"))),
@@ -374,8 +374,8 @@ def note_to_row(note: dict) -> dict:
         "deal_id": to_id(note.get("deal_id")),
         "due_at": None,
         "is_done": True,
-        "completed_at": parse_ts(note.get("add_time")),
-        "created_at": parse_ts(note.get("add_time")),
+        "completed_at": utc_datetime(note.get("add_time")),
+        "created_at": utc_datetime(note.get("add_time")),
         "raw": note,
     }
 
@@ -425,8 +425,8 @@ def webhook_to_row(hook: dict) -> dict:
         "name": hook.get("name") or hook.get("subscription_url"),
         "kind": WEBHOOK_KINDS.get(hook.get("type"), hook.get("type") or "webhook"),
         "status": status,
-        "last_sync_at": parse_ts(hook.get("last_delivery_time")),
-        "created_at": parse_ts(hook.get("add_time")),
+        "last_sync_at": utc_datetime(hook.get("last_delivery_time")),
+        "created_at": utc_datetime(hook.get("add_time")),
         "raw": hook,
     }
 

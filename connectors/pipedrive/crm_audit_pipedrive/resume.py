@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from crm_audit_core.kit import Source, TableReader, grouped
 
-from .values import parse_ts
+from .values import utc_datetime
 
 # A record met again in update_time order was modified after the read of its table began,
 # so its update_time lies between then and now: only such records (give or take this
@@ -33,7 +33,7 @@ def read_records(sink, table: str, parts: list, *, progress, previous=None, dele
         return
     # When this table's read began (kept across --resume; a checkpoint without it: recheck all).
     started = reader.meta.get("started") if reader.resuming else utc_now().isoformat()
-    recheck_after = parse_ts(started) - RECHECK_MARGIN if started else None
+    recheck_after = utc_datetime(started) - RECHECK_MARGIN if started else None
 
     def source(name, pages, to_rows) -> Source:
         def rows_of(records):
@@ -78,4 +78,4 @@ def utc_now() -> datetime:
 def _updated(row: dict):
     """When Pipedrive last changed the record behind a row (its ``update_time``)."""
     raw = row.get("raw")
-    return parse_ts(raw.get("update_time")) if isinstance(raw, dict) else None
+    return utc_datetime(raw.get("update_time")) if isinstance(raw, dict) else None

@@ -4,9 +4,10 @@ connector's paging and the sandbox."""
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, timezone
+from datetime import timezone
 from typing import Any
+
+from crm_audit_core.kit import utc_datetime
 
 UTC = timezone.utc
 
@@ -28,48 +29,18 @@ def from_id(value: Any) -> int | None:
     return int(value)
 
 
-_V1_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-def parse_ts(value: Any) -> datetime | None:
-    """RFC3339 (v2), ``YYYY-MM-DD HH:MM:SS`` (v1, UTC) or ``YYYY-MM-DD`` -> aware UTC."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    text = str(value).strip()
-    if _V1_TS.match(text):
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    if len(text) == 10:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def as_utc(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    return parse_ts(value)
-
-
 def v2_time(value: Any) -> str | None:
-    dt = as_utc(value)
+    dt = utc_datetime(value)
     return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def v1_time(value: Any) -> str | None:
-    dt = as_utc(value)
+    dt = utc_datetime(value)
     return None if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def v_date(value: Any) -> str | None:
-    dt = as_utc(value)
+    dt = utc_datetime(value)
     return None if dt is None else dt.strftime("%Y-%m-%d")
 
 

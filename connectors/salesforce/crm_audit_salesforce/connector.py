@@ -275,7 +275,7 @@ def api_version(o: Options) -> str | None:
 
 def _as_of(context: Any) -> datetime:
     value = getattr(context, "as_of", None) if context is not None else None
-    return m.parse_datetime(value) or datetime.now(UTC)
+    return m.utc_datetime(value) or datetime.now(UTC)
 
 
 def create_connector(options: dict, context: Any = None) -> SalesforceConnector:

@@ -92,11 +92,11 @@ def previous_for(conn: "SalesforceConnector", sink, reader: TableReader):
             return None
         prev = meta.get("previous") or {}
         return PreviousSnapshot(audit_id=prev.get("audit_id", "?"), path=prev.get("path"),
-                                since=m.parse_datetime(meta["since"]))
+                                since=m.utc_datetime(meta["since"]))
     previous = getattr(conn.context, "previous", None)
     if previous is None:
         return None
-    since = m.parse_datetime(previous.since)
+    since = m.utc_datetime(previous.since)
     if since is None or since < datetime.now(UTC) - DELETED_WINDOW:
         if not conn.window_noted:
             conn.window_noted = True
@@ -108,7 +108,7 @@ def previous_for(conn: "SalesforceConnector", sink, reader: TableReader):
 
 def deleted_since(conn: "SalesforceConnector", sink, table: str, plan: list[Source], previous) -> list[str]:
     """Ids of the table's records deleted (or turned into something else) since ``previous``."""
-    since = m.parse_datetime(previous.since)
+    since = m.utc_datetime(previous.since)
     start = since.replace(second=0, microsecond=0)  # getDeleted ignores seconds
     end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
     deleted: set[str] = set()
@@ -117,7 +117,7 @@ def deleted_since(conn: "SalesforceConnector", sink, table: str, plan: list[Sour
         try:
             result = conn.calls.call(lambda: getattr(sf, sobject).deleted(start, end),
                                      f"reading deleted {sobject} records", sobject)
-            earliest = m.parse_datetime((result or {}).get("earliestDateAvailable"))
+            earliest = m.utc_datetime((result or {}).get("earliestDateAvailable"))
             if earliest is not None and earliest > start:
                 raise _WindowGone(f"its deleted-records log starts at {m.format_datetime(earliest)}")
             deleted.update(r["id"] for r in (result or {}).get("deletedRecords") or [])

@@ -19,9 +19,11 @@ lifecycle stage, lead status on contacts, segments (a multi-select picklist, whi
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
+
+from crm_audit_core.kit import utc_datetime
 
 UTC = timezone.utc
 
@@ -98,28 +100,9 @@ def sobject_of(salesforce_id: str | None) -> str | None:
 
 # --------------------------------------------------------------------- values
 
-def parse_datetime(value: Any) -> datetime | None:
-    """Salesforce datetime (``2013-05-20T20:49:32.000+0000`` in REST, ``...Z`` in Bulk
-    CSV) or date (``2024-01-31``) -> aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    text = str(value).strip()
-    if len(text) == 10:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
 def format_datetime(value: Any) -> str | None:
     """Canonical timestamp -> Salesforce REST datetime string."""
-    when = parse_datetime(value) if not isinstance(value, datetime) else value
+    when = utc_datetime(value) if not isinstance(value, datetime) else value
     if when is None:
         return None
     if when.tzinfo is None:
@@ -129,7 +112,7 @@ def format_datetime(value: Any) -> str | None:
 
 
 def format_date(value: Any) -> str | None:
-    when = parse_datetime(value) if not isinstance(value, datetime) else value
+    when = utc_datetime(value) if not isinstance(value, datetime) else value
     return None if when is None else when.astimezone(UTC).strftime("%Y-%m-%d")
 
 
@@ -307,8 +290,8 @@ def user_to_row(rec: dict, admin_ids: set[str], mfa: dict[str, bool] | None) -> 
         "role": PROFILE_TO_ROLE.get(profile, profile) if profile else None,
         "is_active": as_bool(rec.get("IsActive")),
         "is_admin": rec["Id"] in admin_ids,
-        "last_login_at": parse_datetime(rec.get("LastLoginDate")),
-        "created_at": parse_datetime(rec.get("CreatedDate")),
+        "last_login_at": utc_datetime(rec.get("LastLoginDate")),
+        "created_at": utc_datetime(rec.get("CreatedDate")),
         "raw": rec,
     }
     if mfa is not None:
@@ -325,7 +308,7 @@ def login_to_row(rec: dict) -> dict:
     return {
         "id": rec["Id"],
         "user_id": as_text(rec.get("UserId")),
-        "at": parse_datetime(rec.get("LoginTime")),
+        "at": utc_datetime(rec.get("LoginTime")),
         "ip": as_text(rec.get("SourceIp")),
         "status": None if status is None else ("success" if status == LOGIN_SUCCESS else "failure"),
         "application": as_text(rec.get("Application")),
@@ -348,8 +331,8 @@ def account_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict
         "owner_id": as_text(rec.get("OwnerId")),
         "source": _source(rec.get("AccountSource")),
         "source_detail": as_text(rec.get(cfg.get("source_detail_field") or "", None)),
-        "created_at": parse_datetime(rec.get("CreatedDate")),
-        "updated_at": parse_datetime(rec.get("LastModifiedDate")),
+        "created_at": utc_datetime(rec.get("CreatedDate")),
+        "updated_at": utc_datetime(rec.get("LastModifiedDate")),
         "raw": rec,
         "custom": custom_values(rec, custom, types),
     }
@@ -383,9 +366,9 @@ def contact_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict
         "source": _source(rec.get("LeadSource")),
         "source_detail": as_text(rec.get(cfg.get("source_detail_field") or "", None)),
         "email_bounced": as_bool(rec.get("IsEmailBounced")),
-        "created_at": parse_datetime(rec.get("CreatedDate")),
-        "updated_at": parse_datetime(rec.get("LastModifiedDate")),
-        "last_activity_at": parse_datetime(rec.get("LastActivityDate")),
+        "created_at": utc_datetime(rec.get("CreatedDate")),
+        "updated_at": utc_datetime(rec.get("LastModifiedDate")),
+        "last_activity_at": utc_datetime(rec.get("LastActivityDate")),
         "raw": rec,
         "custom": custom_values(rec, custom, types),
     }
@@ -414,9 +397,9 @@ def lead_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
         "source": _source(rec.get("LeadSource")),
         "source_detail": as_text(rec.get(cfg.get("source_detail_field") or "", None)),
         "email_bounced": as_bool(rec.get("IsEmailBounced")),
-        "created_at": parse_datetime(rec.get("CreatedDate")),
-        "updated_at": parse_datetime(rec.get("LastModifiedDate")),
-        "last_activity_at": parse_datetime(rec.get("LastActivityDate")),
+        "created_at": utc_datetime(rec.get("CreatedDate")),
+        "updated_at": utc_datetime(rec.get("LastModifiedDate")),
+        "last_activity_at": utc_datetime(rec.get("LastActivityDate")),
         "raw": rec,
         "custom": custom_values(rec, custom, types),
     }
@@ -435,15 +418,15 @@ def opportunity_to_row(rec: dict, cfg: dict, custom: list[str], types: dict, def
         "stage": stage_ids.get(rec.get("StageName"), as_text(rec.get("StageName"))),
         "is_closed": as_bool(rec.get("IsClosed")),
         "is_won": as_bool(rec.get("IsWon")),
-        "close_date": parse_datetime(rec.get("CloseDate")),
+        "close_date": utc_datetime(rec.get("CloseDate")),
         "lost_reason": as_text(rec.get(loss_field)) if loss_field else None,
         "owner_id": as_text(rec.get("OwnerId")),
         "company_id": as_text(rec.get("AccountId")),
         "contact_id": as_text(rec.get("ContactId")),
         "source": _source(rec.get("LeadSource")),
-        "created_at": parse_datetime(rec.get("CreatedDate")),
-        "updated_at": parse_datetime(rec.get("LastModifiedDate")),
-        "last_activity_at": parse_datetime(rec.get("LastActivityDate")),
+        "created_at": utc_datetime(rec.get("CreatedDate")),
+        "updated_at": utc_datetime(rec.get("LastModifiedDate")),
+        "last_activity_at": utc_datetime(rec.get("LastActivityDate")),
         "raw": rec,
         "custom": custom_values(rec, custom, types),
     }
@@ -485,10 +468,10 @@ def task_to_row(rec: dict, custom: list[str], types: dict) -> dict:
         "subject": as_text(rec.get("Subject")),
         "owner_id": as_text(rec.get("OwnerId")),
         **_links(rec),
-        "due_at": parse_datetime(rec.get("ActivityDate")),
+        "due_at": utc_datetime(rec.get("ActivityDate")),
         "is_done": as_bool(rec.get("IsClosed")),
-        "completed_at": parse_datetime(rec.get("CompletedDateTime")),
-        "created_at": parse_datetime(rec.get("CreatedDate")),
+        "completed_at": utc_datetime(rec.get("CompletedDateTime")),
+        "created_at": utc_datetime(rec.get("CreatedDate")),
         "raw": rec,
         "custom": custom_values(rec, custom, types),
     }
@@ -496,7 +479,7 @@ def task_to_row(rec: dict, custom: list[str], types: dict) -> dict:
 
 def event_to_row(rec: dict, as_of: datetime, custom: list[str], types: dict) -> dict:
     """An Event is a meeting; it is done once it has ended (before the audit date)."""
-    end = parse_datetime(rec.get("EndDateTime"))
+    end = utc_datetime(rec.get("EndDateTime"))
     done = end is not None and end < as_of
     return {
         "id": rec["Id"],
@@ -504,10 +487,10 @@ def event_to_row(rec: dict, as_of: datetime, custom: list[str], types: dict) -> 
         "subject": as_text(rec.get("Subject")),
         "owner_id": as_text(rec.get("OwnerId")),
         **_links(rec),
-        "due_at": parse_datetime(rec.get("StartDateTime")),
+        "due_at": utc_datetime(rec.get("StartDateTime")),
         "is_done": done,
         "completed_at": end if done else None,
-        "created_at": parse_datetime(rec.get("CreatedDate")),
+        "created_at": utc_datetime(rec.get("CreatedDate")),
         "raw": rec,
         "custom": custom_values(rec, custom, types),
     }
@@ -520,7 +503,7 @@ def campaign_to_row(rec: dict) -> dict:
         "type": as_text(rec.get("Type")),
         "sent": as_int(rec.get("NumberSent")),
         "responses": as_int(rec.get("NumberOfResponses")),
-        "started_at": parse_datetime(rec.get("StartDate")),
+        "started_at": utc_datetime(rec.get("StartDate")),
         "raw": rec,
     }
 

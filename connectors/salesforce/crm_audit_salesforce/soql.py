@@ -21,7 +21,7 @@ def and_(*conditions: str | None) -> str | None:
 
 def soql_datetime(value: Any) -> str:
     """A date-time as a SOQL literal (UTC, seconds)."""
-    when = m.parse_datetime(value)
+    when = m.utc_datetime(value)
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -136,7 +136,7 @@ def _norm(value, date_only: bool = False):
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, datetime) or (isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}(T|$)", value)):
-        when = m.parse_datetime(value)
+        when = m.utc_datetime(value)
         if when is None:
             return None
         return when.strftime("%Y-%m-%d") if date_only else when.strftime("%Y-%m-%dT%H:%M:%S")

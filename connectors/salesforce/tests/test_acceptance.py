@@ -38,14 +38,14 @@ def tenant_row(table: str, row: dict, handle) -> dict | None:
         name = org.stage_names.get(str(out["stage"]))
         out["stage"] = next((s["Id"] for s in org.records["OpportunityStage"] if s["ApiName"] == name), out["stage"])
     if table == "activities" and sf_id.startswith(m.KEY_PREFIXES["Task"]) and out.get("due_at") is not None:
-        due = m.parse_datetime(out["due_at"])  # a Task's ActivityDate is a date
+        due = m.utc_datetime(out["due_at"])  # a Task's ActivityDate is a date
         out["due_at"] = datetime.combine(due.date(), time(), timezone.utc)
     return out
 
 
 def normalize(table: str, column: str, value):
     if column in m.DATE_ONLY.get(table, set()) and value is not None:
-        when = m.parse_datetime(value)
+        when = m.utc_datetime(value)
         return when.strftime("%Y-%m-%d") if when is not None else None
     if table == "contacts" and column == "segments":
         return sorted(value or [])

@@ -283,7 +283,7 @@ class HubSpotSandbox(SandboxApp):
     def _get_object(self, object_type: str, object_id: str, request: Request) -> Response:
         obj = self.data.by_id[object_type].get(object_id)
         if obj is None:
-            return self._error(404, "OBJECT_NOT_FOUND", f"Object not found.  objectId are usually numeric.")
+            return self._error(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.")
         return self._json(200, self._shape(obj, object_type, self._requested(request.args.getlist("properties"), object_type)))
 
     def _body(self, request: Request) -> dict:

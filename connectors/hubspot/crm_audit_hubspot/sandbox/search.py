@@ -20,7 +20,7 @@ def _millis(value: Any) -> str | None:
         return None
     if str(value).isdigit():
         return str(value)
-    return str(int(mapping.parse_time(value).timestamp() * 1000))
+    return str(int(mapping.utc_datetime(value).timestamp() * 1000))
 
 
 def _sort_key(value: Any):
@@ -28,7 +28,7 @@ def _sort_key(value: Any):
     if text.isdigit():
         return (0, int(text), "")
     try:
-        return (0, int(mapping.parse_time(text).timestamp() * 1000), "")
+        return (0, int(mapping.utc_datetime(text).timestamp() * 1000), "")
     except ValueError:
         return (1, 0, text)
 

@@ -11,7 +11,7 @@ from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping
 from ..fields import ENUM_TYPES, FIELD_ENTITIES, encode_custom, field_hash, field_to_v2
-from ..values import as_utc, clean
+from ..values import utc_datetime, clean
 
 # Canonical company columns Pipedrive keeps in account fields (keyed by hash) -> their label.
 ORG_ACCOUNT_FIELDS = {"domain": "Website", "industry": "Industry", "phone": "Phone"}
@@ -211,7 +211,7 @@ class PipedriveData:
 
 
 def _activity_time(a: dict):
-    return as_utc(a.get("due_at")) or as_utc(a.get("completed_at")) or as_utc(a.get("created_at"))
+    return utc_datetime(a.get("due_at")) or utc_datetime(a.get("completed_at")) or utc_datetime(a.get("created_at"))
 
 
 def _last_activities(activities: list[dict]) -> dict:

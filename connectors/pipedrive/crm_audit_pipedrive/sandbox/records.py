@@ -15,7 +15,7 @@ import threading
 import time
 
 from .company import PipedriveData
-from ..values import as_utc, v1_time
+from ..values import utc_datetime, v1_time
 
 RECENT_ITEMS = {"person": "persons", "organization": "organizations", "activity": "activities", "note": "notes", "deal": "deals"}
 SORT_KEYS = ("id", "update_time", "add_time")
@@ -180,5 +180,5 @@ def now_v2() -> str:
 
 def time_key(value) -> str:
     """update_time in one sortable form ('' when missing), whatever its API version."""
-    dt = as_utc(value)
+    dt = utc_datetime(value)
     return "" if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -227,7 +227,7 @@ class SalesforceSandbox(SandboxApp):
         """``sobjects/{Name}/deleted/?start=&end=``: the delete log of the last 15 days."""
         if name not in self.org.fields:
             return not_found()
-        start, end = m.parse_datetime(request.args.get("start")), m.parse_datetime(request.args.get("end"))
+        start, end = m.utc_datetime(request.args.get("start")), m.utc_datetime(request.args.get("end"))
         if start is None or end is None or end < start:
             return _error(400, "INVALID_REPLICATION_DATE", "start and end must be date-times, start before end")
         start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)

@@ -177,9 +177,9 @@ def is_event(row: dict, as_of: datetime) -> bool:
     done once it has ended); otherwise it is a Task of type Meeting."""
     if row.get("type") != "meeting" or row.get("due_at") is None:
         return False
-    due = m.parse_datetime(row.get("due_at"))
+    due = m.utc_datetime(row.get("due_at"))
     if row.get("is_done"):
-        done_at = m.parse_datetime(row.get("completed_at"))
+        done_at = m.utc_datetime(row.get("completed_at"))
         return done_at is not None and done_at < as_of
     return due >= as_of
 

@@ -38,7 +38,7 @@ TABLE_OBJECTS = {"companies": ("Account",), "contacts": ("Contact", "Lead"), "de
 
 
 def _when(when: Any) -> datetime:
-    return (m.parse_datetime(when) if when is not None else None) or datetime.now(UTC)
+    return (m.utc_datetime(when) if when is not None else None) or datetime.now(UTC)
 
 
 class OrgChanges:

@@ -113,7 +113,7 @@ def tenant_as_of(tenant: Any, as_of: Any) -> datetime:
         as_of = manifest.get("as_of")
     if as_of is None and isinstance(tenant, dict):
         as_of = tenant.get("as_of")
-    return m.parse_datetime(as_of) or datetime.now(UTC)
+    return m.utc_datetime(as_of) or datetime.now(UTC)
 
 
 def _version(value: Any) -> str | None:

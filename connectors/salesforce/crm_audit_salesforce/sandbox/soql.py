@@ -62,7 +62,7 @@ def _literal(text: str) -> Any:
     if low == "null":
         return None
     if _DATETIME_LITERAL.match(t) or _DATE_LITERAL.match(t):
-        return m.parse_datetime(t)
+        return m.utc_datetime(t)
     try:
         return float(t)
     except ValueError:
@@ -136,7 +136,7 @@ def field_value(org: Org, record: dict, name: str) -> Any:
 
 def _comparable(value: Any, like: Any) -> Any:
     if isinstance(like, datetime):
-        return m.parse_datetime(value)
+        return m.utc_datetime(value)
     if isinstance(like, float) and value is not None and not isinstance(value, bool):
         return float(value)
     return value
