@@ -340,3 +340,25 @@ def test_utc_datetime_reads_every_vendors_timestamps():
     assert utc_datetime(None) is None and utc_datetime("") is None
     with pytest.raises(ValueError):
         utc_datetime("last tuesday")
+
+
+def test_options_verify_choice_and_durations(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Options({"ca_bundle": str(bundle)}, "tiny").verify() == str(bundle)
+    assert Options({"verify": "false"}, "tiny").verify() is False
+    assert Options({}, "tiny").verify() is True
+    with pytest.raises(ConfigError, match="option 'ca_bundle' of the tiny connector must be the path of an existing"):
+        Options({"ca_bundle": str(tmp_path / "missing.pem")}, "tiny").verify()
+    with pytest.raises(ConfigError, match="true, false or the path of a CA bundle file"):
+        Options({"verify": "sometimes"}, "tiny").verify()
+    assert Options({"mode": "BULK"}, "tiny").choice("mode", ("rest", "bulk"), "rest") == "bulk"
+    with pytest.raises(ConfigError, match="one of 'rest', 'bulk'"):
+        Options({"mode": "soap"}, "tiny").choice("mode", ("rest", "bulk"), "rest")
+    assert Options({"t": "500ms"}, "tiny").duration("t", 1) == 0.5
+    assert Options({"t": "1h"}, "tiny").duration("t", 1) == 3600
+    assert Options({"t": 2}, "tiny").duration("t", 1) == 2.0
+    with pytest.raises(ConfigError, match="a duration such as 30"):
+        Options({"t": "soon"}, "tiny").duration("t", 1)
+    with pytest.raises(ConfigError, match="at least 0 seconds"):
+        Options({"t": -1}, "tiny").duration("t", 1)
