@@ -17,6 +17,7 @@ import os
 from crm_audit_core import check
 
 from .missing_data import filled_sql, percent
+from .phone_rules import MAX_CODE_DIGITS, PhoneRules
 
 EMAIL_MAX = 254
 # A (lower-cased) ASCII domain of this shape passes every rule email-validator applies to
@@ -262,6 +263,15 @@ def validate_phones(pairs: list, workers: int) -> list:
     return out
 
 
+def _re2_accepts(ctx, pattern: str) -> bool:
+    """True when DuckDB's regex engine (RE2) compiles ``pattern``."""
+    try:
+        ctx.sql("SELECT regexp_matches('', $pattern)", pattern=pattern).fetchall()
+    except Exception:  # DuckDB's error for a pattern RE2 refuses
+        return False
+    return True
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -287,25 +297,40 @@ def _cores() -> int:
     "set the contact's country so national numbers can be read.",
 )
 def invalid_phones(ctx):
-    default = str(ctx.settings.get("default_region") or "").strip().upper() or None
     import phonenumbers
+    import pyarrow as pa
 
+    default = str(ctx.settings.get("default_region") or "").strip().upper() or None
     if default and default not in phonenumbers.SUPPORTED_REGIONS:
         return ctx.skip(f"default_region {default!r} is not a country code phonenumbers knows")
     workers = int(ctx.settings.get("workers") or 0) or min(4, _cores())
     filled = filled_sql("contacts", "phone")
     has_country = ctx.supplied("contacts", "country")
     country = "country" if has_country else "NULL::VARCHAR"
-    rows = ctx.sql(f"SELECT DISTINCT phone, {country} AS country FROM contacts WHERE {filled}").fetchall()
-    regions: dict = {}
-    pairs = []
-    for phone, cty in rows:
-        if cty not in regions:
-            regions[cty] = region_for(cty, default)
-        pairs.append((phone, regions[cty]))
+    regions: dict = {cty: region_for(cty, default)
+                     for (cty,) in ctx.sql(f"SELECT DISTINCT {country} FROM contacts WHERE {filled}").fetchall()}
+    # 1. the common shapes, proved valid in SQL from phonenumbers' metadata (phone_rules)
+    digits = "regexp_replace(phone, '[^0-9]', '', 'g')"
+    prefixes = [p for (p,) in ctx.sql(
+        f"SELECT DISTINCT left({digits}, {MAX_CODE_DIGITS}) FROM contacts WHERE {filled} AND starts_with(phone, '+')"
+    ).fetchall() if p]
+    rules = PhoneRules(lambda pattern: _re2_accepts(ctx, pattern))
+    proved = rules.proof("phone", "d", "region", regions.values(), prefixes)
+    known = pa.table({"country": pa.array(list(regions), pa.string()),
+                      "region": pa.array(list(regions.values()), pa.string())})
+    # 2. the rest: phonenumbers, once per distinct (number, region)
+    with ctx.temporary_tables(phone_regions=known):
+        rows = ctx.sql(
+            f"SELECT phone, country FROM (SELECT p.phone, p.country, r.region, {digits} AS d "
+            f"FROM (SELECT DISTINCT phone, {country} AS country FROM contacts WHERE {filled}) p "
+            f"LEFT JOIN phone_regions r ON p.country IS NOT DISTINCT FROM r.country) WHERE NOT {proved}",
+            **rules.params,
+        ).fetchall()
+    pairs = [(phone, regions[cty]) for phone, cty in rows]
     unique = list(dict.fromkeys(pairs))  # rows differing only in how the country is spelt
     verdict = dict(zip(unique, validate_phones(unique, workers)))
     bad = [(phone, cty, verdict[pair]) for (phone, cty), pair in zip(rows, pairs) if verdict[pair]]
+    validated = len(unique)
     del rows, pairs, unique, verdict
     details = {}
     if bad:
@@ -323,7 +348,8 @@ def invalid_phones(ctx):
         key = regions.get(cty) or "(no country)"
         by_region[key] = by_region.get(key, 0) + 1
     return ctx.result(ids=sorted(details), population=with_phone, details=details,
-                      metrics={"contacts_with_phone": with_phone, "invalid_by_region": by_region},
+                      metrics={"contacts_with_phone": with_phone, "invalid_by_region": by_region,
+                               "numbers_validated": validated},
                       message=f"{len(details)} of {with_phone} phone numbers are not valid")
 
 
