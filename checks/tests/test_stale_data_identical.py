@@ -308,7 +308,6 @@ def test_what_the_sql_proves_phonenumbers_calls_valid(duck, phones, region):
 
 
 def test_the_sql_proves_the_common_shapes(duck):
-    rng = random.Random(11)
     samples = []
     for region in ("ID", "KR", "US", "GB", "AU", "DE", "SG", "IT", "JP", "BR"):
         for kind in ("MOBILE", "FIXED_LINE"):
@@ -324,7 +323,6 @@ def test_the_sql_proves_the_common_shapes(duck):
             assert _old_phone_problem(pair) is None, pair
     # most of the libraries' own example numbers, in every format, need no Python
     assert sum(proved) >= 0.8 * len(samples), [p for p, ok in zip(samples, proved) if not ok]
-    assert rng  # (seeded for reproducibility of failures above)
 
 
 # --------------------------------------------------------------------- international domains
