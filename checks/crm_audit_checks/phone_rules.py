@@ -8,12 +8,15 @@ answers false (leaving the number to Python) whenever a step could go another wa
 international or trunk prefix that phonenumbers might strip differently, a national
 number that starts with its own country code, a national-prefix transform rule, a
 calling code shared by several regions where the first region does not claim the number,
-or any pattern RE2 (DuckDB's regex engine) does not accept. The patterns and lengths are
+or any pattern outside the plain syntax Python's ``re`` and RE2 (DuckDB's regex engine)
+read alike (``COMMON_SYNTAX``). The patterns and lengths are
 the library's (``PhoneMetadata``), never copies, so the SQL follows the installed
 version; tests/test_stale_data_identical.py holds it to phonenumbers' verdicts.
 """
 
 from __future__ import annotations
+
+import re
 
 # The shapes worth proving: ASCII digits and the separators people type, an optional
 # leading plus. (Anything else, letters, extensions, other scripts' digits, goes to Python.)
@@ -22,24 +25,31 @@ PHONE_SHAPE = r"\+?[0-9 ().-]{3,40}"
 TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
               "fixed_line", "mobile")
 MAX_CODE_DIGITS = 3
+# The regex syntax phonenumbers' patterns use and both engines read the same way on a
+# string of ASCII digits: digits, \d, classes, groups, alternation, quantifiers, anchors.
+# No lookarounds, backreferences, possessive or atomic forms (RE2 refuses or differs).
+COMMON_SYNTAX = re.compile(r"(?:[0-9\[\]()|{},*?^$-]|(?<![*+?}])\+|\\d|\(\?:)*")
+
+
+def common_syntax(pattern: str) -> bool:
+    """True when ``pattern`` means the same to Python's ``re`` and to RE2 (see COMMON_SYNTAX)."""
+    return COMMON_SYNTAX.fullmatch(pattern) is not None
 
 
 class PhoneRules:
     """Builds the SQL proof for the regions and calling codes of one tenant.
 
-    ``accepts(pattern)`` tells whether DuckDB's regex engine takes a pattern (the check
-    passes a function that asks DuckDB); a region with any pattern it refuses is never
-    proved in SQL. Patterns travel as named parameters, collected in :attr:`params`.
+    A region with any pattern outside :data:`COMMON_SYNTAX` is never proved in SQL.
+    Patterns travel as named parameters, collected in :attr:`params`.
     """
 
-    def __init__(self, accepts):
-        self.accepts = accepts
+    def __init__(self):
         self.params: dict[str, str] = {}
         self._names: dict[str, str] = {}
 
     def _param(self, pattern: str) -> str | None:
         if pattern not in self._names:
-            if not self.accepts(pattern):
+            if not common_syntax(pattern):
                 return None
             name = f"ph{len(self._names)}"
             self._names[pattern] = name
@@ -136,7 +146,7 @@ class PhoneRules:
                     codes.add(int(prefix[:n]))
                     break
         branches = []
-        for code in sorted(codes):
+        for code in sorted(codes, key=lambda c: (len(str(c)), c)):  # the shortest code first, as phonenumbers reads
             first = known[code][0]
             metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, first)
             width = len(str(code))
@@ -173,7 +183,7 @@ class PhoneRules:
         ``digits`` names a column holding ``phone``'s ASCII digits
         (``regexp_replace(phone, '[^0-9]', '', 'g')``).
         """
-        shape = self._param(PHONE_SHAPE)
-        return (f"coalesce(regexp_full_match({phone}, {shape}) AND length({digits}) >= 3 AND "
+        self.params["phone_shape"] = PHONE_SHAPE  # ours, not the metadata's
+        return (f"coalesce(regexp_full_match({phone}, $phone_shape) AND length({digits}) >= 3 AND "
                 f"CASE WHEN starts_with({phone}, '+') THEN {self.international(digits, prefixes)} "
                 f"ELSE {self.national(digits, region_column, regions)} END, FALSE)")

@@ -19,7 +19,7 @@ from hypothesis import given, settings, strategies as st
 
 from crm_audit_checks import stale_data
 from crm_audit_checks.missing_data import filled_sql
-from crm_audit_checks.phone_rules import PhoneRules
+from crm_audit_checks.phone_rules import PhoneRules, common_syntax
 from crm_audit_core import check
 
 # ------------------------------------------------------------------ the old implementations
@@ -272,16 +272,9 @@ def duck():
 
 def sql_proves(con, pairs):
     """The SQL proof's verdict for each (phone, region) pair."""
-    def accepts(pattern):
-        try:
-            con.execute("SELECT regexp_matches('', $p)", {"p": pattern}).fetchall()
-            return True
-        except Exception:
-            return False
-
     digits = [''.join(c for c in p if c in "0123456789") for p, _ in pairs]
     prefixes = {d[:3] for (p, _), d in zip(pairs, digits) if p.startswith("+") and d}
-    rules = PhoneRules(accepts)
+    rules = PhoneRules()
     proof = rules.proof("phone", "d", "region", {r for _, r in pairs}, prefixes)
     table = pa.table({"i": list(range(len(pairs))), "phone": [p for p, _ in pairs], "region": [r for _, r in pairs]})
     con.register("pairs_under_test", table)
@@ -383,3 +376,21 @@ def test_each_address_gets_its_old_verdict(local, domain):
         assert expected == problem
     elif longest is not None and len(local) + 1 + longest <= stale_data.EMAIL_MAX:
         assert expected is None
+
+
+@pytest.mark.parametrize("pattern,common", [(r"8[1-9]\d{6,10}", True), (r"(?:0(?:0[17-9]|10))", True), (r"([457]\d{6})$|1", True),
+                                            (r"(?=1)\d+", False), (r"(\d)\1", False), (r"\d++", False), (r"(?>12)", False),
+                                            (r"\w+", False), (r"(?P<x>1)", False)])
+def test_only_patterns_both_engines_read_alike_go_to_sql(duck, pattern, common):
+    assert common_syntax(pattern) == common
+    if common:  # and DuckDB takes them
+        duck.execute("SELECT regexp_full_match('123', $p)", {"p": pattern}).fetchall()
+
+
+def test_most_of_phonenumbers_metadata_is_in_the_common_syntax():
+    patterns = []
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        m = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        descs = [m.general_desc] + [getattr(m, name) for name in ("fixed_line", "mobile", "toll_free")]
+        patterns += [d.national_number_pattern for d in descs if d is not None and d.national_number_pattern]
+    assert sum(map(common_syntax, patterns)) >= 0.99 * len(patterns)
