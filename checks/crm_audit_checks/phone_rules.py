@@ -28,7 +28,8 @@ MAX_CODE_DIGITS = 3
 # The regex syntax phonenumbers' patterns use and both engines read the same way on a
 # string of ASCII digits: digits, \d, classes, groups, alternation, quantifiers, anchors.
 # No lookarounds, backreferences, possessive or atomic forms (RE2 refuses or differs).
-COMMON_SYNTAX = re.compile(r"(?:[0-9\[\]()|{},*?^$-]|(?<![*+?}])\+|\\d|\(\?:)*")
+# ("{,n}" is a quantifier to Python but literal text to RE2: a comma never follows "{".)
+COMMON_SYNTAX = re.compile(r"(?:[0-9\[\]()|{}*?^$-]|(?<!\{),|(?<![*+?}])\+|\\d|\(\?:)*")
 
 
 def common_syntax(pattern: str) -> bool:

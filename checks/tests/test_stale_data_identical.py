@@ -380,7 +380,8 @@ def test_each_address_gets_its_old_verdict(local, domain):
 
 @pytest.mark.parametrize("pattern,common", [(r"8[1-9]\d{6,10}", True), (r"(?:0(?:0[17-9]|10))", True), (r"([457]\d{6})$|1", True),
                                             (r"(?=1)\d+", False), (r"(\d)\1", False), (r"\d++", False), (r"(?>12)", False),
-                                            (r"\w+", False), (r"(?P<x>1)", False)])
+                                            (r"\w+", False), (r"(?P<x>1)", False),
+                                            (r"1{,3}", False), (r"1{2,3}", True)])
 def test_only_patterns_both_engines_read_alike_go_to_sql(duck, pattern, common):
     assert common_syntax(pattern) == common
     if common:  # and DuckDB takes them
