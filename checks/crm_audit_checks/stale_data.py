@@ -2,9 +2,11 @@
 
 E-mail and phone validation use the libraries that know the rules (email-validator,
 phonenumbers), but never once a contact: a million contacts share a few thousand e-mail
-domains, so the SQL pre-filter lets the common shape through to a per-domain check and
-only the odd addresses are validated whole; phones are validated once per distinct
-(number, region) pair, in worker processes when there are many.
+domains, so the local part is checked in SQL and each distinct domain (Unicode or not)
+is validated once; only addresses with odd local parts are validated whole. Phones of
+the common shapes are proved valid in SQL from phonenumbers' own metadata
+(``phone_rules``); the rest are validated once per distinct (number, region) pair, in
+worker processes when there are many.
 (Open deals with past close dates are ``open-work.deals-past-close-date``.)
 """
 
@@ -15,14 +17,11 @@ import os
 from crm_audit_core import check
 
 from .missing_data import filled_sql, percent
+from .phone_rules import MAX_CODE_DIGITS, PhoneRules
 
-# The common shape of an address: a dot-atom of letters, digits and _%+- before the @,
-# dot-separated labels after it. Every local part of this shape is valid, so only its
-# domain needs checking; anything else is validated whole in Python.
-PLAIN_EMAIL = r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
-LOCAL_MAX, EMAIL_MAX = 64, 254
-# A (lower-cased) domain of this shape passes every rule email-validator applies to
-# ASCII domains (labels of 1-63 letters, digits and inner hyphens, at most 253 characters,
+EMAIL_MAX = 254
+# A (lower-cased) ASCII domain of this shape passes every rule email-validator applies to
+# domains (labels of 1-63 letters, digits and inner hyphens, at most 253 characters,
 # a last label ending in a letter, no "ab--" label (Punycode goes to Python), not a
 # special-use name), so it needs no Python at all. tests/test_stale_data.py holds
 # email-validator to that promise.
@@ -89,6 +88,13 @@ def stale_contacts(ctx):
 
 # ------------------------------------------------------------------------------ e-mail
 
+# A local part email-validator accepts as it is (its DOT_ATOM_TEXT: RFC 5322 atext
+# separated by single dots, ASCII only). Such a local part is valid whatever follows
+# the @, so the address's verdict is its domain's, plus the total length.
+ATEXT = r"A-Za-z0-9_!#$%&'*+/=?^`{|}~-"
+PLAIN_LOCAL = rf"[{ATEXT}]+(\.[{ATEXT}]+)*"
+ASCII_DOMAIN = r"[A-Za-z0-9.-]+"
+
 
 def _email_problem(address: str) -> str | None:
     """Why ``address`` is not a valid e-mail address (syntax only, no DNS), or None."""
@@ -99,6 +105,30 @@ def _email_problem(address: str) -> str | None:
     except EmailNotValidError as exc:
         return str(exc)
     return None
+
+
+def domain_verdict(domain: str) -> tuple[str | None, int | None]:
+    """What a plain local part ``@domain`` gets from email-validator: (problem, longest form).
+
+    ``problem`` is the domain's own error (the same for every plain local part, since
+    email-validator checks the domain before the lengths and independently of the local
+    part). Otherwise the domain is valid and ``longest`` is the byte length of its longest
+    form (as written, normalised, IDNA-encoded): an address ``local@domain`` is then valid
+    exactly when ``len(local) + 1 + longest <= 254``. (None, None) when the probe itself
+    is too long to tell: those addresses are validated whole.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        valid = validate_email("a@" + domain, check_deliverability=False)
+    except EmailNotValidError as exc:
+        first = str(exc)
+    else:
+        return None, max(len(domain.encode("utf8")), len(valid.domain.encode("utf8")), len(valid.ascii_domain))
+    # A length error names how many characters are too many, so it changes with the local
+    # part; a domain error does not. The same message twice is the domain's.
+    second = _email_problem("ab@" + domain)
+    return (first, None) if second == first else (None, None)
 
 
 @check(
@@ -114,45 +144,49 @@ def _email_problem(address: str) -> str | None:
     "two @ signs, ...) or clear them and ask the contact's owner for the right one.",
 )
 def invalid_emails(ctx):
+    import pyarrow as pa
+
     filled = filled_sql("contacts", "email")
-    plain = (f"regexp_full_match(email, $plain) AND length(email) <= {EMAIL_MAX} "
-             f"AND length(split_part(email, '@', 1)) <= {LOCAL_MAX}")
-    domain = "lower(split_part(email, '@', 2))"
-    patterns = dict(plain=PLAIN_EMAIL, safe_domain=SAFE_DOMAIN, not_safe_domain=NOT_SAFE_DOMAIN,
-                    special_domain=special_use_domains())
-    # 1. plain addresses whose domain is not certainly valid: check each distinct domain once
+    local, domain = "split_part(email, '@', 1)", "substr(email, strpos(email, '@') + 1)"
+    plain = f"(strpos(email, '@') > 0 AND regexp_full_match({local}, $plain_local))"
+    safe = f"(regexp_full_match({domain}, $ascii_domain) AND {safe_domain_sql(f'lower({domain})')})"
+    patterns = dict(plain_local=PLAIN_LOCAL, ascii_domain=ASCII_DOMAIN, safe_domain=SAFE_DOMAIN,
+                    not_safe_domain=NOT_SAFE_DOMAIN, special_domain=special_use_domains())
+    # 1. plain local parts: each distinct domain the SQL cannot vouch for, once
     domains = [d for (d,) in ctx.sql(
-        f"SELECT DISTINCT {domain} FROM contacts WHERE {filled} AND {plain} AND NOT {safe_domain_sql(domain)}",
-        **patterns,
-    ).fetchall()]
-    bad_domains = {}
-    for name in domains:
-        problem = _email_problem("a@" + name)
-        if problem:
-            bad_domains[name] = problem
-    # 2. everything else (Unicode, quoted, broken): each distinct address whole
-    odd = [e for (e,) in ctx.sql(f"SELECT DISTINCT email FROM contacts WHERE {filled} AND NOT ({plain})", **patterns).fetchall()]
+        f"SELECT DISTINCT {domain} FROM contacts WHERE {filled} AND {plain} AND NOT {safe}", **patterns).fetchall()]
+    verdicts = [domain_verdict(d) for d in domains]
+    table = pa.table({"domain": pa.array(domains, pa.string()),
+                      "problem": pa.array([p for p, _ in verdicts], pa.string()),
+                      "longest": pa.array([n for _, n in verdicts], pa.int64())})
+    # 2. what each address needs: nothing, its domain's verdict, or validating whole
+    # (odd local parts, addresses that may be too long, domains the probe could not tell)
+    with ctx.temporary_tables(email_domains=table):
+        rows = ctx.sql(
+            f"SELECT c.id, c.email, v.problem, "
+            f"  NOT {plain} OR (v.domain IS NULL AND strlen(c.email) > {EMAIL_MAX}) "
+            f"  OR (v.domain IS NOT NULL AND v.problem IS NULL AND (v.longest IS NULL "
+            f"      OR strlen({local}) + 1 + v.longest > {EMAIL_MAX})) AS whole "
+            f"FROM contacts c LEFT JOIN email_domains v ON {plain} AND v.domain = {domain} "
+            f"WHERE {filled} AND (v.problem IS NOT NULL OR NOT {plain} "
+            f"  OR (v.domain IS NULL AND strlen(c.email) > {EMAIL_MAX}) "
+            f"  OR (v.domain IS NOT NULL AND (v.longest IS NULL OR strlen({local}) + 1 + v.longest > {EMAIL_MAX})))",
+            **patterns,
+        ).fetchall()
+    odd = sorted({email for _, email, _, whole in rows if whole})
     bad_emails = {}
     for address in odd:
         problem = _email_problem(address)
         if problem:
             bad_emails[address] = problem
     details = {}
-    if bad_domains:
-        for rid, email, name in ctx.sql(
-            f"SELECT id, email, {domain} AS d FROM contacts "
-            f"WHERE {filled} AND {plain} AND {domain} IN (SELECT unnest($bad))",
-            bad=sorted(bad_domains), **patterns,
-        ).fetchall():
-            details[str(rid)] = f"{_shown(email)}: {bad_domains[name]}"
-    if bad_emails:
-        for rid, email in ctx.sql(
-            f"SELECT id, email FROM contacts WHERE {filled} AND email IN (SELECT unnest($bad))", bad=sorted(bad_emails)
-        ).fetchall():
-            details[str(rid)] = f"{_shown(email)}: {bad_emails[email]}"
+    for rid, email, problem, whole in rows:
+        why = bad_emails.get(email) if whole else problem
+        if why:
+            details[str(rid)] = f"{_shown(email)}: {why}"
     with_email = ctx.count("contacts", filled)
     metrics = {"contacts_with_email": with_email, "invalid": len(details), "domains_validated": len(domains),
-               "addresses_validated": len(odd), "invalid_domains": len(bad_domains)}
+               "addresses_validated": len(odd), "invalid_domains": sum(1 for p, _ in verdicts if p)}
     return ctx.result(ids=sorted(details), population=with_email, details=details, metrics=metrics,
                       message=f"{len(details)} of {with_email} email addresses are not valid")
 
@@ -254,25 +288,40 @@ def _cores() -> int:
     "set the contact's country so national numbers can be read.",
 )
 def invalid_phones(ctx):
-    default = str(ctx.settings.get("default_region") or "").strip().upper() or None
     import phonenumbers
+    import pyarrow as pa
 
+    default = str(ctx.settings.get("default_region") or "").strip().upper() or None
     if default and default not in phonenumbers.SUPPORTED_REGIONS:
         return ctx.skip(f"default_region {default!r} is not a country code phonenumbers knows")
     workers = int(ctx.settings.get("workers") or 0) or min(4, _cores())
     filled = filled_sql("contacts", "phone")
     has_country = ctx.supplied("contacts", "country")
     country = "country" if has_country else "NULL::VARCHAR"
-    rows = ctx.sql(f"SELECT DISTINCT phone, {country} AS country FROM contacts WHERE {filled}").fetchall()
-    regions: dict = {}
-    pairs = []
-    for phone, cty in rows:
-        if cty not in regions:
-            regions[cty] = region_for(cty, default)
-        pairs.append((phone, regions[cty]))
+    regions: dict = {cty: region_for(cty, default)
+                     for (cty,) in ctx.sql(f"SELECT DISTINCT {country} FROM contacts WHERE {filled}").fetchall()}
+    # 1. the common shapes, proved valid in SQL from phonenumbers' metadata (phone_rules)
+    digits = "regexp_replace(phone, '[^0-9]', '', 'g')"
+    prefixes = [p for (p,) in ctx.sql(
+        f"SELECT DISTINCT left({digits}, {MAX_CODE_DIGITS}) FROM contacts WHERE {filled} AND starts_with(phone, '+')"
+    ).fetchall() if p]
+    rules = PhoneRules()
+    proved = rules.proof("phone", "d", "region", regions.values(), prefixes)
+    known = pa.table({"country": pa.array(list(regions), pa.string()),
+                      "region": pa.array(list(regions.values()), pa.string())})
+    # 2. the rest: phonenumbers, once per distinct (number, region)
+    with ctx.temporary_tables(phone_regions=known):
+        rows = ctx.sql(
+            f"SELECT phone, country FROM (SELECT p.phone, p.country, r.region, {digits} AS d "
+            f"FROM (SELECT DISTINCT phone, {country} AS country FROM contacts WHERE {filled}) p "
+            f"LEFT JOIN phone_regions r ON p.country IS NOT DISTINCT FROM r.country) WHERE NOT {proved}",
+            **rules.params,
+        ).fetchall()
+    pairs = [(phone, regions[cty]) for phone, cty in rows]
     unique = list(dict.fromkeys(pairs))  # rows differing only in how the country is spelt
     verdict = dict(zip(unique, validate_phones(unique, workers)))
     bad = [(phone, cty, verdict[pair]) for (phone, cty), pair in zip(rows, pairs) if verdict[pair]]
+    validated = len(unique)
     del rows, pairs, unique, verdict
     details = {}
     if bad:
@@ -290,7 +339,8 @@ def invalid_phones(ctx):
         key = regions.get(cty) or "(no country)"
         by_region[key] = by_region.get(key, 0) + 1
     return ctx.result(ids=sorted(details), population=with_phone, details=details,
-                      metrics={"contacts_with_phone": with_phone, "invalid_by_region": by_region},
+                      metrics={"contacts_with_phone": with_phone, "invalid_by_region": by_region,
+                               "numbers_validated": validated},
                       message=f"{len(details)} of {with_phone} phone numbers are not valid")
 
 
