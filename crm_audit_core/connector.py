@@ -205,9 +205,11 @@ class SandboxHandle:
         """Others spend the whole daily allowance now (or after ``after`` more calls)."""
         self.app.spend_daily_allowance(after)
 
-    def writes(self) -> list[dict]:
-        """Requests in the log that could have changed the CRM (none in a read-only audit)."""
-        return [r for r in self.requests if r["method"] not in ("GET", "HEAD", "OPTIONS")
+    def writes(self, requests: list[dict] | None = None) -> list[dict]:
+        """Requests that could have changed the CRM (none in a read-only audit): of the
+        request log, or of ``requests`` (a copy of it taken earlier)."""
+        return [r for r in (self.requests if requests is None else requests)
+                if r["method"] not in ("GET", "HEAD", "OPTIONS")
                 and not any(r["path"].startswith(p) for p in self.read_only_posts)]
 
 
