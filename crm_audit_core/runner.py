@@ -24,6 +24,8 @@ from .errors import ConfigError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import AuditResult, Result, TenantInfo
 from .integrations import prepare_integrations
+from .vocabulary import judge as judge_vocabulary
+from .vocabulary import normalise as normalise_vocabulary
 from .plugins import Registry, build_plugin_manager
 from .reports import ReportContext
 from .scoring import score
@@ -208,6 +210,7 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     :attr:`ConnectorInfo.limitations`, so a check skipped for what the vendor does not
     expose names the limitation.
     """
+    unrecognised = normalise_vocabulary(store, tenant)
     supplied = store.supplied(tenant)
     cursor = store.tenant_cursor(tenant)
     shared: dict = {}
@@ -238,6 +241,7 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
                 text = redact(str(exc)).strip().splitlines()
                 result = ctx._result("error", reason=f"{type(exc).__name__}: {text[0] if text else ''}".strip(),
                                      message="the check raised an error; the audit went on")
+        judge_vocabulary(result, item.needs, unrecognised)
         if partial and result.status in ("pass", "fail"):
             hit = sorted(t for t in item.needs if t in partial)
             if hit:
