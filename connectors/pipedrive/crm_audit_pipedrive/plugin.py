@@ -4,8 +4,6 @@ into the reason of the checks it skips; docs/connectors/pipedrive.md says where 
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from crm_audit_core import ConnectorInfo, hookimpl
 
 from .connector import OPTIONS, create_connector, record_url
@@ -30,12 +28,6 @@ LIMITATIONS = {
 }
 
 
-def _info_fields() -> dict:
-    # ConnectorInfo(limitations=...) is added by issue 15's core change; until then the
-    # dict is kept ready here and the skip reasons are the runner's generic ones.
-    return {"limitations": dict(LIMITATIONS)} if "limitations" in {f.name for f in fields(ConnectorInfo)} else {}
-
-
 @hookimpl
 def crm_audit_register_connectors(register):
     register(
@@ -49,6 +41,6 @@ def crm_audit_register_connectors(register):
             record_url=record_url,
             resumable=True,
             incremental=True,
-            **_info_fields(),
+            limitations=dict(LIMITATIONS),
         )
     )

@@ -138,7 +138,6 @@ def lead_for(kind: str, row: dict, record_id: int) -> dict | None:
 
 WEBHOOK_KINDS = {"general": "webhook", "application": "app", "automation": "automation"}
 WEBHOOK_TYPES = {v: k for k, v in WEBHOOK_KINDS.items()}
-INTEGRATION_STATUSES = ("active", "inactive", "error")
 
 
 def webhook_failing(hook: dict) -> bool:
@@ -158,7 +157,7 @@ def integration_rows(hooks: list[dict], activity: dict[str, tuple[str, datetime,
     """One row per integration: the webhooks grouped by name, then every integration name
     seen only on records (``activity``: lower-cased name -> (name, first, last record)).
 
-    status: ``error`` when a webhook's last delivery failed, whatever ``is_active`` says;
+    status (one of model.INTEGRATION_STATUSES): ``error`` when a webhook's last delivery failed, whatever ``is_active`` says;
     else ``active`` when one is active, else ``inactive``; unknown (None) for an integration
     seen only on records. last_sync_at: the latest of its last delivery and its newest record."""
     groups: dict[str, list[dict]] = {}
