@@ -122,14 +122,25 @@ class MailchimpApi:
             except ApiClientError as exc:
                 return Answer(error=exc)
 
-        return self.policy.call(label, send, lambda answer: self.classify(label, answer),
-                                status_of=lambda answer: answer.status)
+        self._timed_out = False
+        try:
+            return self.policy.call(label, send, lambda answer: self.classify(label, answer),
+                                    status_of=lambda answer: answer.status)
+        except ConnectorError as exc:
+            if not self._timed_out or type(exc) is not ConnectorError:
+                raise
+            # The last attempt timed out: the fix is more time, or a later run.
+            raise ConnectorError(exc.message, where=exc.where,
+                                 hint=f"Mailchimp may be slow or degraded: raise the probe's 'timeout' (now "
+                                      f"{self.timeout:g} seconds) or run the audit again later") from None
 
     def classify(self, what: str, answer: Answer) -> Verdict:
         error = answer.error
+        self._timed_out = False
         if error is not None and error.status_code is None:
             cause = error.text
-            if isinstance(cause, requests.Timeout):
+            self._timed_out = isinstance(cause, requests.Timeout)
+            if self._timed_out:
                 return Verdict.retry(f"Mailchimp did not answer within {self.timeout:g} seconds")
             return Verdict.retry(f"the connection to Mailchimp failed ({type(cause).__name__})")
         if error is not None:

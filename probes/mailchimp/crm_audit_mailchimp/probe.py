@@ -203,7 +203,7 @@ class MailchimpProbe:
     def _pages(self, what: str, key: str, fetch) -> Iterator[dict]:
         offset = 0
         while True:
-            body = self.api.get(f"{what}?offset={offset}", lambda: fetch(offset))
+            body = self.api.get(f"{what}?offset={offset}" if offset else what, lambda: fetch(offset))
             items = body.get(key) or []
             yield from items
             offset += len(items)

@@ -8,7 +8,7 @@ The generated tenant says what the other side of the CRM's Mailchimp sync holds:
   1.3x skew there: the sync-count mismatch), split by status in fixed shares
   (:data:`STATUS_SHARES`); archived contacts come on top, as Mailchimp keeps them out of
   the audience's count. Members are made on demand from their position (the Mailchimp-sourced
-  contacts' e-mail addresses first), so a large audience costs no memory;
+  contacts' distinct e-mail addresses first), so a large audience costs no memory;
 * **campaign reports**: one per canonical campaign of type ``email``, with the CRM's
   counts (sent, delivered = sent - bounces, opened); where the CRM's counts are impossible
   (delivered > sent, opened > delivered) Mailchimp reports a plausible count instead
@@ -153,13 +153,13 @@ class MailchimpAccount:
 
     @staticmethod
     def _emails(tenant: Any, total: int) -> list[str]:
-        emails = []
+        emails: dict[str, str] = {}  # one member per address (Mailchimp's member id is its hash)
         for row in iter_tenant_rows(tenant, "contacts"):
             if len(emails) >= min(total, MAX_KNOWN_EMAILS):
                 break
             if str(row.get("source_detail") or "").lower() == INTEGRATION.lower() and row.get("email"):
-                emails.append(str(row["email"]))
-        return emails
+                emails.setdefault(str(row["email"]).strip().lower(), str(row["email"]).strip())
+        return list(emails.values())
 
     def audience(self, list_id: str) -> Audience | None:
         """The audience with this id, or None (Mailchimp answers 404)."""
