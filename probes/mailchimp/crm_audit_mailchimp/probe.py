@@ -67,7 +67,8 @@ def server_of(api_key: str, server: str | None, opts: Options) -> str:
         server = suffix
     server = server.strip().lower()
     if not _SERVER.match(server):
-        raise opts._error("server", "a data center prefix such as 'us21'", server)
+        raise ConfigError(f"option 'server' of the {NAME} probe must be a data center prefix such as 'us21', "
+                          f"got {server!r}", where=NAME)
     return server
 
 
