@@ -77,7 +77,8 @@ class MailchimpProbe:
 
     def __init__(self, options: dict, context: ProbeContext | None = None):
         opts = Options(options, NAME)
-        api_key = opts.secret("api_key", env=("MAILCHIMP_API_KEY",), required=True)
+        api_key = opts.secret("api_key", required=True,
+                              hint="set api_key = \"${MAILCHIMP_API_KEY}\" in [tenants.<name>.probes.mailchimp]")
         base_url = opts.text("base_url")
         self.server = None if base_url else server_of(api_key, opts.text("server"), opts)
         self.host = base_url.rstrip("/") if base_url else f"https://{self.server}.api.mailchimp.com/3.0"
@@ -127,13 +128,13 @@ class MailchimpProbe:
                 names = ", ".join(f"'{a.get('name')}' (list_id {a.get('id')})" for a in known) or "none"
                 raise ConnectorError(
                     f"Mailchimp has no audience with list_id '{self.list_id}' (HTTP 404); the account's audiences "
-                    f"are: {names}", where=NAME, hint="set list_id in the probe's options to one of them") from None
+                    f"are: {names}", where=self.host, hint="set list_id in the probe's options to one of them") from None
         known = self.audiences()
         if len(known) == 1:
             return known[0]
         if not known:
             raise ConnectorError("the Mailchimp account has no audience, so there are no members to count",
-                                 where=NAME, hint="check that api_key belongs to the account the CRM syncs with")
+                                 where=self.host, hint="check that api_key belongs to the account the CRM syncs with")
         names = ", ".join(f"'{a.get('name')}' (list_id {a.get('id')})" for a in known)
         raise ConfigError(f"the {NAME} probe needs option 'list_id': the Mailchimp account has {len(known)} "
                           f"audiences: {names}", where=NAME, hint="set list_id to the audience the CRM syncs with")

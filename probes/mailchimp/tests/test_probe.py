@@ -160,9 +160,3 @@ def test_options_are_checked_before_any_call():
     probe = MailchimpProbe({"api_key": KEY}, context())
     assert probe.host == "https://us21.api.mailchimp.com/3.0" and probe.api_calls == 0
     assert MailchimpProbe({"api_key": "abc", "server": "US6"}, context()).host == "https://us6.api.mailchimp.com/3.0"
-
-
-def test_api_key_from_the_environment(sandbox, monkeypatch):
-    monkeypatch.setenv("MAILCHIMP_API_KEY", sandbox.options["api_key"])
-    rows = read({"base_url": sandbox.options["base_url"]})
-    assert totals(rows)[("contacts", "records")] > 0
