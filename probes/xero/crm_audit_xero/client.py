@@ -152,7 +152,7 @@ def classify_error(what: str, exc: BaseException, *, where: str, token_request: 
     if token_request and status in (400, 401):
         return Verdict.auth_failed(f"{what}: Xero's identity server refused the client id and secret{said}",
                                    hint="check the probe's client_id and client_secret against the custom "
-                                        "connection in developer.xero.com (My Apps)")
+                                        "connection under My Apps in developer.xero.com")
     code = f"HTTP {status}, {detail}" if detail else f"HTTP {status}"
     if status == 401:
         message = f"{what}: Xero refused the access token ({code})"

@@ -208,7 +208,7 @@ class XeroProbe:
             try:
                 return send()
             except urllib3.exceptions.TimeoutError:
-                raise RetryableError(f"{what}: Xero did not answer within {self.timeout:g} seconds",
+                raise RetryableError(f"Xero did not answer within {self.timeout:g} seconds (option timeout)",
                                      where=self.api_url) from None
 
         return timed
