@@ -11,9 +11,8 @@ import pytest
 from crm_audit_core.errors import AuthError, BudgetExhausted, ConfigError, ConnectorError
 from crm_audit_xero.sandbox import start_sandbox
 
-from .conftest import INTEGRATION
-
 SECRET = "sandbox-client-secret"
+INTEGRATION = "Accounting Sync"  # the generator's accounting integration (conftest.INTEGRATION)
 
 
 def lists(handle, name):
