@@ -13,7 +13,8 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 EXAMPLE_PLUGIN := crm-audit-example-plugin
 
-DISTRIBUTIONS := -e ".[test]" -e ./checks -e ./connectors/hubspot -e ./connectors/salesforce -e ./connectors/pipedrive -e ./probes/mailchimp
+DISTRIBUTIONS := -e ".[test]" -e ./checks -e ./connectors/hubspot -e ./connectors/salesforce -e ./connectors/pipedrive \
+	-e ./probes/mailchimp -e ./probes/xero
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 # $(call step,what it does,command): one line, the command's output to the log.
