@@ -37,6 +37,8 @@ def plan_integrations(org: Org, ids: Any, tenant: Any, as_of: datetime) -> None:
     dedicated = [u for u in users if u.get("role") == "integration"]
     admins = [u for u in users if u.get("is_admin") and u.get("is_active") and u.get("role") != "integration"]
     holder = (admins or [u for u in users if u.get("is_active")] or users or [{}])[0]
+    org.api_users = {ids.ref(u["id"], "User") for u in dedicated}
+    org.default_creator = ids.ref(holder.get("id"), "User") if holder.get("id") else None
     for row in tenant_rows(tenant, "integrations"):
         name = str(row.get("name"))
         own = next((u for u in dedicated if str(u.get("name") or "").lower().startswith(name.lower())), None)
@@ -53,7 +55,10 @@ def attribute(org: Org, sobject: str, row: dict, record: dict) -> dict:
     """Who created a record (``CreatedById``) and what its source picklist says."""
     source = org.integration_sources.get(row.get("source_detail") or "") if row.get("source") == "integration" else None
     if source is None:
-        record["CreatedById"] = record.get("OwnerId")
+        # made by its owner; a record an API-only user owns but no integration made was
+        # made by an administrator (an integration user's records are its integration's)
+        owner = record.get("OwnerId")
+        record["CreatedById"] = org.default_creator if owner in org.api_users else owner
         return record
     record["CreatedById"] = source["user"]
     record[PICKLISTS[sobject]] = None if source["dedicated"] else row["source_detail"]

@@ -92,6 +92,8 @@ class Org:
     integration_sources: dict[str, dict] = field(default_factory=dict)
     integration_newest: dict[str, datetime] = field(default_factory=dict)
     integration_tokens: dict[str, dict] = field(default_factory=dict)
+    api_users: set[str] = field(default_factory=set)  # the integration users' ids
+    default_creator: str | None = None  # who made records an integration user owns but no integration made
     # segments: Contact/Lead id -> its CampaignMember records; segment name -> its 'List' campaign
     members_of: dict[str, list[dict]] = field(default_factory=dict)
     list_campaigns: dict[str, dict] = field(default_factory=dict)
