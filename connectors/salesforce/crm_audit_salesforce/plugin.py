@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from crm_audit_core import hookimpl
 from crm_audit_core.connector import ConnectorInfo
 
@@ -47,7 +45,6 @@ def crm_audit_register_connectors(register):
             record_url=record_url,
             resumable=True,  # checkpoints after every page (keyset position or Bulk locator)
             incremental=True,  # SystemModstamp + getDeleted, the rest carried forward
-            # the lead adds ConnectorInfo.limitations (issue 15); until then the dict waits here
-            **({"limitations": dict(LIMITATIONS)} if "limitations" in {f.name for f in fields(ConnectorInfo)} else {}),
+            limitations=dict(LIMITATIONS),
         )
     )
