@@ -78,9 +78,10 @@ class Options:
     empty string).
     """
 
-    def __init__(self, values: Mapping[str, Any] | None, connector: str):
+    def __init__(self, values: Mapping[str, Any] | None, connector: str, *, kind: str = "connector"):
         self.values = dict(values or {})
         self.connector = connector
+        self.kind = kind  # "connector", or "probe" for an integration probe's options
 
     def __contains__(self, name: str) -> bool:
         return not _unset(self.values.get(name))
@@ -92,12 +93,12 @@ class Options:
 
     def _error(self, name: str, expected: str, got: Any = None, *, show: bool = True, hint: str | None = None):
         got_text = f", got {got!r}" if show else ""
-        return ConfigError(f"option '{name}' of the {self.connector} connector must be {expected}{got_text}",
+        return ConfigError(f"option '{name}' of the {self.connector} {self.kind} must be {expected}{got_text}",
                            where=self.connector, hint=hint)
 
     def missing(self, name: str, what: str | None = None, hint: str | None = None) -> ConfigError:
         """The error for a required option that is not set."""
-        text = f"the {self.connector} connector needs option '{name}'"
+        text = f"the {self.connector} {self.kind} needs option '{name}'"
         if what:
             text += f" ({what})"
         return ConfigError(text, where=self.connector, hint=hint)

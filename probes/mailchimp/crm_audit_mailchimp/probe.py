@@ -76,7 +76,7 @@ class MailchimpProbe:
     """One Mailchimp account's counts for one CRM's sync (see the module docstring)."""
 
     def __init__(self, options: dict, context: ProbeContext | None = None):
-        opts = Options(options, NAME)
+        opts = Options(options, NAME, kind="probe")
         api_key = opts.secret("api_key", required=True,
                               hint="set api_key = \"${MAILCHIMP_API_KEY}\" in [tenants.<name>.probes.mailchimp]")
         base_url = opts.text("base_url")

@@ -70,7 +70,7 @@ class XeroProbe:
     two counts; ``api_calls`` says how many calls it made."""
 
     def __init__(self, options: dict, context: ProbeContext | None = None):
-        opts = Options(options, "xero")
+        opts = Options(options, "xero", kind="probe")
         client_id = opts.text("client_id")
         client_secret = opts.secret("client_secret")
         access_token = opts.secret("access_token")

@@ -142,7 +142,7 @@ def test_an_access_token_instead_of_a_custom_connection(tenant, read, truth):
 @pytest.mark.parametrize("options, message", [
     ({"client_id": "abc"}, "needs option 'client_secret'"),
     ({}, "needs option 'client_id'"),
-    ({"access_token": "t", "page_size": 1001}, "option 'page_size' of the xero connector must be a whole number from 1 to 1000"),
+    ({"access_token": "t", "page_size": 1001}, "option 'page_size' of the xero probe must be a whole number from 1 to 1000"),
     ({"access_token": "t", "timeout": "soon"}, "option 'timeout'"),
 ])
 def test_bad_options_are_usage_errors_before_any_call(info, context, options, message):
