@@ -15,6 +15,7 @@ from crm_audit_core.connector import ExtractContext
 from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, Option, Options, RateLimiter
 
 from . import mapping
+from .apps import AppTracker, read_list_memberships, write_integrations
 from .records import RECORD_TABLES, RecordReader, aware
 from .tables import read_account, read_campaigns, read_fields, read_stages, read_users
 from .transport import HubSpotTransport
@@ -91,18 +92,25 @@ class HubSpotConnector:
         if not sink.is_complete("stages"):
             read_stages(transport, sink)
         custom_types = read_fields(transport, sink)
+        segments = None if sink.is_complete("contacts") else read_list_memberships(transport, note)
+        apps = AppTracker()
         records = RecordReader(transport, sink, note, max_url_length=self.max_url_length,
-                               tenant=self.context.tenant if self.context else sink.tenant)
+                               tenant=self.context.tenant if self.context else sink.tenant,
+                               segments=segments, apps=apps)
         for table in (*RECORD_TABLES, "activities"):
             records.read_table(table, custom_types, previous)
+        if not sink.is_complete("integrations"):
+            write_integrations(transport, sink, apps, self._as_of())
         if not sink.is_complete("campaigns"):
             read_campaigns(transport, sink, note)
         if not sink.is_complete("platform"):
             daily_limit = daily_limit or transport.budget.limit
             sink.write("platform", [mapping.account_to_row(details, daily_limit)])
             sink.complete("platform")
-        note("HubSpot's API does not list installed apps: the integrations table is not supplied "
-             "(records created by integrations are still marked source=integration)")
+
+    def _as_of(self) -> datetime:
+        as_of = getattr(self.context, "as_of", None) or datetime.now(timezone.utc)
+        return aware(as_of)
 
     def _previous(self, note):
         """The previous snapshot to build on, or None for a full read."""
