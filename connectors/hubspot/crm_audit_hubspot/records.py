@@ -259,7 +259,7 @@ class RecordReader:
                 self.apps.see(obj)
             if table == "contacts" and self.segments is not None:
                 for row in rows:
-                    row["segments"] = sorted(self.segments.get(row["id"], ()))
+                    row["segments"] = sorted(self.segments.get(row["id"], ())) or None  # in no list
         else:
             rows = [mapping.engagement_to_row(object_type, obj, types) for obj in objs]
         if rows:

@@ -30,6 +30,7 @@ class HubSpotData:
         self.login_history = login_history
         self.marketing = marketing
         self.lists_scope = lists
+        self.tenant = tenant  # the canonical tenant served (tests compare reads with it)
         fields = tenant_rows(tenant, "fields")
         custom = custom_fields(fields)
         self.custom_of_table = {t: [f["name"] for f in custom.get(t, [])]
