@@ -42,6 +42,24 @@ OPTIONS = {
     "ui_domain": "HubSpot UI domain for links (default app.hubspot.com)",
 }
 
+# What HubSpot's API does not give (key "table" or "table.column": one sentence naming the
+# vendor limitation and where the page explains it). The runner puts the sentence into the
+# reason of each check it skips; declared on ConnectorInfo(limitations=...) in plugin.py.
+DOC = "docs/connectors/hubspot.md#what-the-api-does-not-give"
+LIMITATIONS = {
+    "users.mfa_enabled": f"HubSpot's users API does not say whether a user has two-factor authentication "
+                         f"turned on ({DOC})",
+    "platform.api_version_latest": f"HubSpot publishes no API that names its latest API version: versions are "
+                                   f"announced in its changelog only ({DOC})",
+    "platform.api_versions_deprecated": f"HubSpot publishes no API that lists its deprecated API versions: "
+                                        f"sunsets are announced in its changelog only ({DOC})",
+    "integrations.kind": f"HubSpot's records name the app that created them but not what kind of app it is, and "
+                         f"no API lists the apps connected to an account ({DOC})",
+    "integrations.created_at": f"HubSpot has no API that says when an app was connected to the account ({DOC})",
+    "integrations.records_reported": f"HubSpot does not know how many records the other system holds: that count "
+                                     f"comes from a probe of the other system ({DOC})",
+}
+
 
 class HubSpotConnector:
     """One extraction of a HubSpot portal (``info.factory`` builds it from the tenant's options)."""
