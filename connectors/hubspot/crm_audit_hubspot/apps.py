@@ -85,12 +85,34 @@ class AppTracker:
             self.ids[name] = str(app_id)
 
 
-def _app_id_by_search(transport: HubSpotTransport, name: str) -> str | None:
-    """The id of the app a record names ``name`` (one search call, for names whose records
-    were not read by this run: resumed or carried forward)."""
+def previous_app_ids(previous, tenant: str) -> dict[str, str]:
+    """{name: app id} of the previous audit's integrations (incremental audits: the apps whose
+    records were carried forward, not re-read); {} when it has none."""
+    if previous is None:
+        return {}
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(previous.path), read_only=True)
+    except (duckdb.Error, OSError):
+        return {}
+    try:
+        rows = con.execute("SELECT name, id FROM canonical.integrations WHERE tenant = $tenant",
+                           {"tenant": tenant}).fetchall()
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+    return {str(name): str(app_id) for name, app_id in rows if name and app_id}
+
+
+def _app_id_by_search(transport: HubSpotTransport, name: str, object_types=tuple(mapping.TYPED_PROPERTIES)
+                      ) -> str | None:
+    """The id of the app a record names ``name`` (one search call per object type tried, for
+    names whose records were not read by this run: resumed or carried forward)."""
     from hubspot.crm.objects.models import Filter, FilterGroup, PublicObjectSearchRequest
 
-    for object_type in mapping.TYPED_PROPERTIES:
+    for object_type in object_types:
         request = PublicObjectSearchRequest(
             filter_groups=[FilterGroup(filters=[
                 Filter(property_name="hs_object_source", operator="EQ", value="INTEGRATION"),
@@ -106,20 +128,23 @@ def _app_id_by_search(transport: HubSpotTransport, name: str) -> str | None:
 
 
 def integration_rows(stored: list[tuple], app_ids: dict[str, str], as_of: datetime,
-                     find_id: Callable[[str], str | None]) -> list[dict]:
-    """One row per app from the stored (source, source_detail, created_at) of the record tables."""
+                     find_id: Callable[[str, str], str | None]) -> list[dict]:
+    """One row per app from the stored (table, source, source_detail, created_at) of the
+    record tables; ``find_id(name, table)`` looks up an id ``app_ids`` does not have."""
     newest: dict[str, datetime] = {}
-    for source, name, created in stored:
+    table_of: dict[str, str] = {}
+    for table, source, name, created in stored:
         if source != "integration" or not name or created is None:
             continue
         created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+        table_of.setdefault(name, table)
         if name not in newest or created > newest[name]:
             newest[name] = created
     as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
     cut = as_of - timedelta(days=ACTIVE_DAYS)
     rows = []
     for name in sorted(newest):
-        app_id = app_ids.get(name) or find_id(name)
+        app_id = app_ids.get(name) or find_id(name, table_of[name])
         if app_id is None:  # no record names it any more (deleted meanwhile)
             continue
         rows.append({"id": app_id, "name": name, "status": "active" if newest[name] >= cut else "inactive",
@@ -129,13 +154,17 @@ def integration_rows(stored: list[tuple], app_ids: dict[str, str], as_of: dateti
     return rows
 
 
-def write_integrations(transport: HubSpotTransport, sink, tracker: AppTracker, as_of: datetime) -> None:
-    """The integrations table, from the record tables as stored (read, resumed or carried forward)."""
+def write_integrations(transport: HubSpotTransport, sink, tracker: AppTracker, as_of: datetime,
+                       previous=None) -> None:
+    """The integrations table, from the record tables as stored (read, resumed or carried
+    forward). App ids: those seen on the records read, else the previous audit's, else one
+    search in a table whose records name the app."""
     progress = transport.progress = sink.progress("integrations")
     stored: list[tuple] = []
     for table in mapping.TYPED_PROPERTIES:
-        stored += sink.stored(table, ("source", "source_detail", "created_at"))
-    rows = integration_rows(stored, tracker.ids, as_of, lambda name: _app_id_by_search(transport, name))
+        stored += [(table, *row) for row in sink.stored(table, ("source", "source_detail", "created_at"))]
+    app_ids = {**previous_app_ids(previous, sink.tenant), **tracker.ids}
+    rows = integration_rows(stored, app_ids, as_of, lambda name, table: _app_id_by_search(transport, name, (table,)))
     sink.write("integrations", rows)
     progress.advance(records=len(rows))
     sink.complete("integrations")

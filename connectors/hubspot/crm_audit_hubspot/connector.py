@@ -118,7 +118,7 @@ class HubSpotConnector:
         for table in (*RECORD_TABLES, "activities"):
             records.read_table(table, custom_types, previous)
         if not sink.is_complete("integrations"):
-            write_integrations(transport, sink, apps, self._as_of())
+            write_integrations(transport, sink, apps, self._as_of(), previous)
         if not sink.is_complete("campaigns"):
             read_campaigns(transport, sink, note)
         if not sink.is_complete("platform"):

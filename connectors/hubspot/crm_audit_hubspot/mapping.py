@@ -465,7 +465,7 @@ def row_to_object(table: str, row: dict, custom_names: list[str], app_ids: dict[
         props[prop] = to_property_string(value)
     props[SOURCE_ID] = props[SOURCE_LABEL] = None
     if row.get("source") == "integration" and row.get("source_detail"):
-        props[SOURCE_ID] = (app_ids or {}).get(row["source_detail"])
+        props[SOURCE_ID] = app_ids[row["source_detail"]] if app_ids is not None else None
         props[SOURCE_LABEL] = "INTEGRATION"
     for name in custom_names:
         props[name] = to_property_string(row.get(name))

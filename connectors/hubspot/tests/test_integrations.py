@@ -119,8 +119,9 @@ def test_app_id_found_by_search_when_records_not_reread(planted):
     zapier = next(i for i in tenant_rows(planted, "integrations") if i["name"] == "Zapier")
     with start_sandbox(planted) as handle:
         connector = HubSpotConnector(handle.options, ExtractContext(tenant="t", as_of=AS_OF))
-        stored = [("integration", "Zapier", datetime(2026, 2, 20, tzinfo=timezone.utc))]
-        rows = integration_rows(stored, {}, AS_OF, lambda name: _app_id_by_search(connector.transport, name))
+        stored = [("contacts", "integration", "Zapier", datetime(2026, 2, 20, tzinfo=timezone.utc))]
+        rows = integration_rows(stored, {}, AS_OF,
+                                lambda name, table: _app_id_by_search(connector.transport, name, (table,)))
         assert len(handle.requests) == 1 and handle.requests[0]["path"].endswith("/search")
     assert [(r["id"], r["name"], r["status"]) for r in rows] == [(str(zapier["id"]), "Zapier", "active")]
 

@@ -22,6 +22,15 @@ from .builders import (ALL_OBJECT_TYPES, RECORD_LINKS, associate, build_engageme
                        custom_fields, id_key, row_to_list)
 
 
+class AppIds(dict):
+    """{integration name: app id}; a name the tenant does not list gets an id of its own (in
+    HubSpot every record an app created carries the app's id)."""
+
+    def __missing__(self, name: str) -> str:
+        self[name] = app_id = str(9_000_000 + len(self))
+        return app_id
+
+
 class HubSpotData:
     """The tenant held as HubSpot objects."""
 
@@ -38,7 +47,8 @@ class HubSpotData:
         self.properties = build_properties(fields, extra_properties)
 
         # Apps: a record an integration created names it (hs_object_source_id = the app id).
-        self.app_ids = {str(i["name"]): str(i["id"]) for i in tenant_rows(tenant, "integrations") if i.get("name")}
+        self.app_ids = AppIds({str(i["name"]): str(i["id"]) for i in tenant_rows(tenant, "integrations")
+                               if i.get("name")})
         self.objects: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}
         self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}
         segments: dict[str, list[str]] = {}
