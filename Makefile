@@ -5,14 +5,16 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 LOG := $(VENV)/install.log
-# The tool, its standard checks and the connectors: what `make demo` and users need.
+# The tool, its standard checks, the connectors and the integration probes: what `make demo`
+# and users need.
 STAMP := $(VENV)/.installed
 # Plus the test-only example plugin (tests/plugins): installed for `make test` only, so
 # its check never shows up in a user's reports.
 TEST_STAMP := $(VENV)/.installed-test
 EXAMPLE_PLUGIN := crm-audit-example-plugin
 
-DISTRIBUTIONS := -e ".[test]" -e ./checks -e ./connectors/hubspot -e ./connectors/salesforce -e ./connectors/pipedrive
+DISTRIBUTIONS := -e ".[test]" -e ./checks -e ./connectors/hubspot -e ./connectors/salesforce -e ./connectors/pipedrive \
+	-e ./probes/mailchimp -e ./probes/xero
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 # $(call step,what it does,command): one line, the command's output to the log.
@@ -23,12 +25,12 @@ endef
 
 .PHONY: demo test install clean bench
 
-$(STAMP): pyproject.toml checks/pyproject.toml connectors/*/pyproject.toml
+$(STAMP): pyproject.toml checks/pyproject.toml connectors/*/pyproject.toml probes/*/pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 2; }
 	@echo "creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV) && : > $(LOG)
 	$(call step,updating pip,$(PIP) install --upgrade pip)
-	$(call step,installing crm-audit with its checks and connectors (about a minute the first time),$(PIP) install $(DISTRIBUTIONS))
+	$(call step,installing crm-audit with its checks plus the connectors and probes (about a minute the first time),$(PIP) install $(DISTRIBUTIONS))
 	@rm -f $(TEST_STAMP)
 	@touch $(STAMP)
 

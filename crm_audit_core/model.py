@@ -166,6 +166,19 @@ TABLES: dict[str, Table] = {
             object_name="integration",
         ),
         Table(
+            "sync_counts",
+            "Counts the other side of an integration reports (a mailing tool's audience, an"
+            " accounting package's invoices), read by integration probes or given as a file:"
+            " one row a count. key names one item (a campaign's or survey's name in the other"
+            " system) or is empty for a total; value is empty when the count could not be read,"
+            " and missing then says why.",
+            _cols(
+                "id, probe, integration, object, key, measure, value:int, source, missing,"
+                " observed_at:timestamp"
+            ),
+            object_name="sync count",
+        ),
+        Table(
             "platform",
             "One row a tenant: vendor, edition and API versions.",
             _cols(
@@ -185,6 +198,49 @@ CUSTOM_FIELD_TABLES = ("companies", "contacts", "deals", "activities")
 ACTIVITY_TYPES = ("call", "email", "meeting", "sms", "note", "task")
 SOURCES = ("ui", "import", "form", "api", "integration")
 LOGIN_STATUSES = ("success", "failure")
+# integrations.status: "active" (connected and meant to run), "inactive" (switched off,
+# revoked, uninstalled), "error" (the vendor reports it failing, e.g. a webhook whose last
+# delivery failed). Empty when the vendor does not say.
+INTEGRATION_STATUSES = ("active", "inactive", "error")
+# Enumerated columns: the values the checks understand. A value outside the list (after
+# the synonyms below) is "unrecognised": it is reported by data.unrecognised-values, and a
+# check that needs the column is skipped rather than passed on rows it could not judge.
+VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("integrations", "status"): INTEGRATION_STATUSES,
+    ("login_events", "status"): LOGIN_STATUSES,
+    ("contacts", "source"): SOURCES,
+    ("companies", "source"): SOURCES,
+    ("deals", "source"): SOURCES,
+    ("activities", "type"): ACTIVITY_TYPES,
+}
+# Common ways exports and other tools write the same values (compared lower-cased and
+# trimmed); the store rewrites them to the canonical value before the checks run.
+SYNONYMS: dict[tuple[str, ...], dict[str, str]] = {
+    INTEGRATION_STATUSES: {
+        "connected": "active", "enabled": "active", "running": "active", "ok": "active", "on": "active",
+        "live": "active", "healthy": "active", "syncing": "active",
+        "disconnected": "inactive", "paused": "inactive", "disabled": "inactive", "off": "inactive",
+        "revoked": "inactive", "uninstalled": "inactive", "stopped": "inactive", "archived": "inactive",
+        "failed": "error", "failing": "error", "broken": "error", "errored": "error",
+    },
+    LOGIN_STATUSES: {
+        "ok": "success", "succeeded": "success", "successful": "success", "login": "success",
+        "failed": "failure", "fail": "failure", "denied": "failure", "blocked": "failure", "error": "failure",
+    },
+    SOURCES: {
+        "manual": "ui", "manually created": "ui", "manuallycreated": "ui", "crm_ui": "ui", "crm ui": "ui",
+        "sales": "ui", "csv import": "import", "imported": "import", "web form": "form", "webform": "form",
+        "webforms": "form", "forms": "form", "api call": "api", "app": "integration", "sync": "integration",
+        "marketplace app": "integration",
+    },
+    ACTIVITY_TYPES: {
+        "phone": "call", "phone call": "call", "e-mail": "email", "mail": "email", "todo": "task",
+        "to-do": "task", "to do": "task", "text": "sms", "text message": "sms", "meetings": "meeting",
+    },
+}
+# sync_counts.measure: what a count of the other system counts.
+SYNC_MEASURES = ("records", "subscribed", "unsubscribed", "cleaned", "pending", "archived",
+                 "recipients", "sent", "delivered", "opened", "bounced", "responses")
 
 STEPS = (
     "usage-review",

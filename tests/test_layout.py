@@ -1,9 +1,10 @@
 """The layout promises of DESIGN.md and STYLE.md, checked on the source tree.
 
-* small modules: no module of the core or of a connector over ~600 lines, unless its
+* small modules: no module of the core, a connector or a probe over ~600 lines, unless its
   docstring says why (a line starting "Long because" or "Longer than 600 lines");
 * every module says what its room is for (a module docstring);
-* the core never imports a connector or a check; checks never import a connector.
+* the core never imports a connector, a probe or a check; checks never import a connector
+  or a probe.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 600
-PACKAGES = [ROOT / "crm_audit_core", *sorted((ROOT / "connectors").glob("*/crm_audit_*"))]
+PACKAGES = [ROOT / "crm_audit_core", *sorted((ROOT / "connectors").glob("*/crm_audit_*")),
+            *sorted((ROOT / "probes").glob("*/crm_audit_*"))]
+PLUGIN_PACKAGES = ("crm_audit_hubspot", "crm_audit_salesforce", "crm_audit_pipedrive", "crm_audit_xero")
 
 
 def _modules():
@@ -55,7 +58,7 @@ def test_core_names_no_connector_and_no_check():
     bad = []
     for path in (ROOT / "crm_audit_core").rglob("*.py"):
         for name in _imports(path):
-            if name.startswith(("crm_audit_hubspot", "crm_audit_salesforce", "crm_audit_pipedrive", "crm_audit_checks")):
+            if name.startswith((*PLUGIN_PACKAGES, "crm_audit_checks")):
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, bad
 
@@ -64,7 +67,7 @@ def test_checks_and_connectors_do_not_import_each_other():
     bad = []
     for path in (ROOT / "checks").rglob("*.py"):
         bad += [f"{path.relative_to(ROOT)} imports {n}" for n in _imports(path)
-                if n.startswith(("crm_audit_hubspot", "crm_audit_salesforce", "crm_audit_pipedrive"))]
-    for path in (ROOT / "connectors").rglob("*.py"):
+                if n.startswith(PLUGIN_PACKAGES)]
+    for path in [*(ROOT / "connectors").rglob("*.py"), *(ROOT / "probes").rglob("*.py")]:
         bad += [f"{path.relative_to(ROOT)} imports {n}" for n in _imports(path) if n.startswith("crm_audit_checks")]
     assert not bad, bad

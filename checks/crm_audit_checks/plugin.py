@@ -16,6 +16,7 @@ from . import (
     security,
     segmentation,
     stale_data,
+    unrecognised,
     unused_data,
     updates,
     usage,
@@ -23,7 +24,7 @@ from . import (
 )
 
 MODULES = (usage, updates, integrations, value, open_work, feedback, security,
-           unused_data, segmentation, duplicates, missing_data, stale_data, data_policy)
+           unused_data, segmentation, duplicates, missing_data, unrecognised, stale_data, data_policy)
 
 
 @hookimpl

@@ -6,8 +6,10 @@ the daily token budget guard; the resumable table reader). Endpoints (shared/CRM
 
 * API v2, cursor pagination at ``limit=500`` (the maximum): persons, organizations,
   deals, activities, pipelines, stages and the four ``*Fields`` endpoints;
-* API v1 where no v2 exists: ``/users`` (one call, unpaginated), ``/roles`` and
-  ``/notes`` (offset pagination, ``limit=500``), ``/webhooks`` (unpaginated).
+* API v1 where no v2 exists: ``/users`` (one call, unpaginated), ``/roles``, ``/notes``,
+  ``/leads`` and ``/leads/archived`` (offset pagination, ``limit=500``), ``/webhooks``
+  (unpaginated). Leads give persons and organizations their source (:mod:`.sources`);
+  webhooks and the integration names on records give the ``integrations`` table.
 
 Rate limits: Pipedrive counts *tokens* against a daily company-wide budget
 (``x-daily-ratelimit-token-limit`` / ``-remaining``) and limits bursts per 2-second
@@ -28,9 +30,10 @@ from crm_audit_core.kit import Option, Options, Unavailable
 
 from . import mapping
 from .client import PipedriveClient, base_url
-from .fields import FIELD_ENTITIES, FieldCatalog
+from .fields import FIELD_ENTITIES, LIFECYCLE_FIELD, FieldCatalog
 from .pages import PipedrivePages
 from .resume import read_records
+from .sources import LeadOrigins, integration_rows, record_activity
 from .values import to_id
 
 PAGE_LIMIT = 500  # the maximum Pipedrive allows on cursor and offset endpoints
@@ -50,6 +53,8 @@ OPTIONS = {
     "retry_base_delay": "Base of the exponential backoff in seconds (default 0.5).",
     "retry_max_delay": "Longest backoff between attempts in seconds (default 30).",
     "read_notes": "Also read notes as activities of type 'note' (default true).",
+    "lifecycle_field": "The person field holding the lifecycle stage (default 'Lifecycle stage'; Pipedrive has none "
+                       "built in, so accounts keep it in a custom field).",
     "verify": "TLS verification: true, false or a CA bundle path (default true).",
     "ca_bundle": "A CA bundle file to trust (e.g. a TLS-intercepting proxy's or a sandbox's).",
 }
@@ -70,6 +75,8 @@ class PipedriveConnector:
         # More than Pipedrive's maximum is read as the maximum (as before the kit).
         self.page_limit = min(PAGE_LIMIT, opts.integer("page_limit", PAGE_LIMIT, minimum=1))
         self.read_notes = opts.boolean("read_notes", True)
+        self.lifecycle_field = opts.text("lifecycle_field") or LIFECYCLE_FIELD
+        self.origins = LeadOrigins()
         self.client = PipedriveClient(
             self.base_url,
             api_token=self.api_token,
@@ -115,12 +122,14 @@ class PipedriveConnector:
         # columns (last_activity_at, company_name) from the rows committed by then, page by
         # page (sink.lookup), whether read now, carried forward or read before a --resume.
         deleted = self._read_deletions() if previous is not None else {}
+        if not (sink.is_complete("contacts") and sink.is_complete("companies")):
+            self._read_leads(sink)
         self._read_activities(sink, catalogs.get("activities"), deleted.get("activities", ()))
         self._read_organizations(sink, catalogs.get("companies"), deleted.get("companies", ()))
         self._read_persons(sink, catalogs.get("contacts"), deleted.get("contacts", ()))
         self._read_deals(sink, catalogs.get("deals"), pipelines, stages, deleted.get("deals", ()))
         if not sink.is_complete("integrations"):
-            self._read_webhooks(sink)
+            self._read_integrations(sink)
         if not sink.is_complete("platform"):
             sink.write("platform", [mapping.platform_row()])
             sink.complete("platform")
@@ -172,8 +181,13 @@ class PipedriveConnector:
             fields: list[dict] = []
             for page in self.pages.cursor(f"/{entity}Fields", {}):
                 fields.extend(page)
-            catalog = FieldCatalog(table, fields)
+            promote = {self.lifecycle_field.strip().lower(): "lifecycle_stage"} if table == "contacts" else None
+            catalog = FieldCatalog(table, fields, promote)
             catalogs[table] = catalog
+            if table == "contacts" and "lifecycle_stage" not in catalog.promoted.values():
+                sink.note(f"Pipedrive has no lifecycle stage of its own and this company has no person field named "
+                          f"'{self.lifecycle_field}': contacts.lifecycle_stage is not supplied (set the option "
+                          f"lifecycle_field to the field that holds it)")
             rows = catalog.rows()
             if write:
                 sink.write("fields", rows)
@@ -194,9 +208,23 @@ class PipedriveConnector:
                 parts.append(("notes", self.pages.list_source(lambda: list(self._changed_notes)), lambda page: [mapping.note_to_row(n) for n in page]))
         self._read_table(sink, "activities", parts, deleted_ids)
 
+    def _read_leads(self, sink) -> None:
+        """Every lead, open and archived, into :attr:`origins` (the source of persons and
+        organizations); not a table of its own."""
+        handle = self._begin(sink, "contacts")
+        try:
+            for path in ("/leads", "/leads/archived"):
+                for page in self.pages.offset(path):
+                    for lead in page:
+                        self.origins.add(lead)
+                    handle.advance()
+        except Unavailable:
+            sink.note("Pipedrive refused /v1/leads (the token lacks the leads:read scope or the user cannot see "
+                      "leads): contacts and companies have no source")
+
     def _read_organizations(self, sink, catalog, deleted_ids=()) -> None:
         def org_rows(page):
-            return [mapping.organization_to_row(o, catalog) for o in page]
+            return [mapping.organization_to_row(o, catalog, self.origins) for o in page]
 
         self._read_table(sink, "companies", [("organizations", self.pages.v2_source("/organizations", {}), org_rows)], deleted_ids)
 
@@ -214,7 +242,7 @@ class PipedriveConnector:
             org_names = {rid: name for rid, (name,) in sink.lookup(
                 "companies", "id", ("name",), {to_id(p.get("org_id")) for p in page}).items()}
             times = self._activity_times(sink, page)
-            return [mapping.person_to_row(p, catalog, org_names, label_names, times) for p in page]
+            return [mapping.person_to_row(p, catalog, org_names, label_names, times, self.origins) for p in page]
 
         self._read_table(sink, "contacts", [("persons", self.pages.v2_source("/persons", params), to_rows)], deleted_ids)
 
@@ -227,16 +255,22 @@ class PipedriveConnector:
 
         self._read_table(sink, "deals", [("deals", self.pages.v2_source("/deals", params), to_rows)], deleted_ids)
 
-    def _read_webhooks(self, sink) -> None:
+    def _read_integrations(self, sink) -> None:
+        """Webhooks grouped by name, plus the integrations named only on records (their
+        activity read back from the rows committed: whole tables, resumed or carried forward)."""
         handle = self._begin(sink, "integrations")
+        hooks: list[dict] = []
         try:
-            body = self.client.get("v1", "/webhooks", {})
+            hooks = self.client.get("v1", "/webhooks", {}).get("data") or []
         except Unavailable:
-            sink.note("Pipedrive allows only admins to list webhooks: integrations were not read (use an admin's API token)")
-            return
-        hooks = body.get("data") or []
-        sink.write("integrations", [mapping.webhook_to_row(h) for h in hooks])
-        handle.advance(records=len(hooks))
+            sink.note("Pipedrive allows only admins to list webhooks: integrations come from the records' "
+                      "origin only (use an admin's API token)")
+        seen = []
+        for table in ("contacts", "companies", "deals"):
+            seen.extend(sink.stored(table, ("source", "source_detail", "created_at")))
+        rows = integration_rows(hooks, record_activity(seen))
+        sink.write("integrations", rows)
+        handle.advance(records=len(rows))
         sink.complete("integrations")
 
     # ------------------------------------------------------------------ reading helpers
@@ -291,6 +325,7 @@ def minimum_calls(counts: dict[str, int], page_limit: int = PAGE_LIMIT, *, read_
     total += pages(counts.get("activities", 0))
     if read_notes:
         total += pages(counts.get("notes", 0))
+    total += pages(counts.get("leads", 0)) + pages(counts.get("leads/archived", 0))
     total += pages(counts.get("organizations", 0)) + pages(counts.get("persons", 0)) + pages(counts.get("deals", 0))
     total += 1  # /v1/webhooks (unpaginated)
     return total

@@ -66,10 +66,17 @@ FIELD_TYPES_BACK = {
 ENUM_TYPES = ("enumeration", "boolean", "list", "bool")
 
 
-class FieldCatalog:
-    """The field definitions of one entity: decodes ``custom_fields`` hashes and options."""
+# The person field that holds a lifecycle stage (Pipedrive has none built in): its name,
+# compared case-insensitively; the connector's option ``lifecycle_field`` names another.
+LIFECYCLE_FIELD = "Lifecycle stage"
 
-    def __init__(self, table: str, fields: list[dict]):
+
+class FieldCatalog:
+    """The field definitions of one entity: decodes ``custom_fields`` hashes and options.
+    ``promote``: custom field name (lower case) -> the canonical column it fills (by
+    default the organization fields of :data:`ORG_PROMOTED_FIELDS`)."""
+
+    def __init__(self, table: str, fields: list[dict], promote: dict[str, str] | None = None):
         self.table = table
         self.fields = fields
         self.by_code = {f.get("field_code"): f for f in fields}
@@ -78,12 +85,13 @@ class FieldCatalog:
             opts = f.get("options") or []
             self.labels_by_option[f.get("field_code")] = {str(o.get("id")): o.get("label") for o in opts if isinstance(o, dict)}
         self.promoted: dict[str, str] = {}
-        if table == "companies":
-            for f in fields:
-                if f.get("is_custom_field"):
-                    column = ORG_PROMOTED_FIELDS.get(str(f.get("field_name", "")).strip().lower())
-                    if column and column not in self.promoted.values():
-                        self.promoted[f["field_code"]] = column
+        if promote is None:
+            promote = ORG_PROMOTED_FIELDS if table == "companies" else {}
+        for f in fields:
+            if f.get("is_custom_field"):
+                column = promote.get(str(f.get("field_name", "")).strip().lower())
+                if column and column not in self.promoted.values():
+                    self.promoted[f["field_code"]] = column
 
     def rows(self) -> list[dict]:
         out = []

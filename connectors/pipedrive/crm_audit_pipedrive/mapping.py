@@ -17,29 +17,31 @@ from datetime import datetime
 from typing import Any
 
 from .fields import FieldCatalog, field_hash
+from .sources import LeadOrigins, origin_to_source, source_to_origin
 from .values import (
     address_from_row, address_to_columns, clean, from_id, utc_datetime, primary_value, to_id, v1_time, v2_time,
     v_date,
 )
 
 # The canonical columns this connector fills, per table. A column absent here is one
-# Pipedrive cannot supply (e.g. login history, MFA, lifecycle stage), so the checks that
-# need it are skipped with a reason instead of passing on empty data.
+# Pipedrive cannot supply (login history, MFA, bounces: see plugin.LIMITATIONS), so the
+# checks that need it are skipped with a reason instead of passing on empty data.
+# contacts.lifecycle_stage is filled when the account has the person field it lives in.
 MAPPED_COLUMNS: dict[str, list[str]] = {
     "users": ["id", "name", "email", "role", "is_active", "is_admin", "last_login_at", "created_at"],
     "companies": [
         "id", "name", "domain", "industry", "phone", "street", "city", "state", "postal_code",
-        "country", "owner_id", "created_at", "updated_at",
+        "country", "owner_id", "source", "source_detail", "created_at", "updated_at",
     ],
     "contacts": [
         "id", "first_name", "last_name", "email", "phone", "title", "company_id", "company_name",
-        "segments", "owner_id", "street", "city", "state", "postal_code", "country",
-        "created_at", "updated_at", "last_activity_at",
+        "lifecycle_stage", "segments", "owner_id", "street", "city", "state", "postal_code", "country",
+        "source", "source_detail", "created_at", "updated_at", "last_activity_at",
     ],
     "deals": [
         "id", "name", "amount", "currency", "pipeline", "stage", "is_closed", "is_won",
         "close_date", "lost_reason", "owner_id", "company_id", "contact_id", "source",
-        "created_at", "updated_at", "last_activity_at",
+        "source_detail", "created_at", "updated_at", "last_activity_at",
     ],
     "stages": ["id", "pipeline", "name", "position", "is_closed", "is_won"],
     "activities": [
@@ -103,8 +105,9 @@ def row_to_user(row: dict, role_ids: dict[str, int], *, is_you: bool = False) ->
 # Organizations -> companies, persons -> contacts
 
 
-def organization_to_row(org: dict, catalog: FieldCatalog | None) -> dict:
+def organization_to_row(org: dict, catalog: FieldCatalog | None, origins: LeadOrigins | None = None) -> dict:
     promoted, custom = catalog.decode(org.get("custom_fields")) if catalog else ({}, {})
+    source, detail = origins.source_of("organization", org) if origins else (None, None)
     row = {
         "id": to_id(org.get("id")),
         "name": org.get("name"),
@@ -113,6 +116,8 @@ def organization_to_row(org: dict, catalog: FieldCatalog | None) -> dict:
         "phone": promoted.get("phone"),
         **address_to_columns(org.get("address")),
         "owner_id": to_id(org.get("owner_id")),
+        "source": source,
+        "source_detail": detail,
         "created_at": utc_datetime(org.get("add_time")),
         "updated_at": utc_datetime(org.get("update_time")),
         "raw": org,
@@ -142,8 +147,10 @@ def person_to_row(
     org_names: dict[str, str],
     label_names: dict[str, str],
     activity_times: dict[str, datetime | None],
+    origins: LeadOrigins | None = None,
 ) -> dict:
-    _, custom = catalog.decode(person.get("custom_fields")) if catalog else ({}, {})
+    promoted, custom = catalog.decode(person.get("custom_fields")) if catalog else ({}, {})
+    source, detail = origins.source_of("person", person) if origins else (None, None)
     org_id = to_id(person.get("org_id"))
     labels = person.get("label_ids") or []
     segments = [label_names.get(str(i), str(i)) for i in labels]
@@ -160,11 +167,16 @@ def person_to_row(
         "segments": segments,
         "owner_id": to_id(person.get("owner_id")),
         **address_to_columns(person.get("postal_address")),
+        "source": source,
+        "source_detail": detail,
         "created_at": utc_datetime(person.get("add_time")),
         "updated_at": utc_datetime(person.get("update_time")),
         "last_activity_at": activity_times.get(last_activity) if last_activity else None,
         "raw": person,
     }
+    if catalog is not None and "lifecycle_stage" in catalog.promoted.values():
+        # Only when the account keeps a lifecycle stage: otherwise the column is not supplied.
+        row["lifecycle_stage"] = promoted.get("lifecycle_stage")
     if custom:
         row["custom"] = custom
     return row
@@ -191,31 +203,6 @@ def row_to_person(row: dict, custom_fields: dict, label_ids: dict[str, int]) -> 
 
 # Deals
 
-# Deal ``origin`` (system value: how the deal was created) -> canonical ``source``.
-ORIGIN_TO_SOURCE = {
-    "ManuallyCreated": "ui",
-    "Import": "import",
-    "API": "api",
-    "WebForms": "form",
-    "LeadBooster": "form",
-    "LiveChat": "form",
-    "WebVisitors": "form",
-    "Chatbot": "form",
-    "Prospector": "integration",
-    "Marketplace": "integration",
-    "MarketplaceApp": "integration",
-    "Messaging": "integration",
-    "Campaigns": "integration",
-}
-SOURCE_TO_ORIGIN = {"ui": "ManuallyCreated", "import": "Import", "api": "API", "form": "WebForms", "integration": "Marketplace"}
-
-
-def origin_to_source(origin: Any) -> str | None:
-    if not origin:
-        return None
-    return ORIGIN_TO_SOURCE.get(origin, "integration")
-
-
 def deal_to_row(
     deal: dict,
     catalog: FieldCatalog | None,
@@ -230,6 +217,7 @@ def deal_to_row(
     if close_date is None:
         close_date = utc_datetime(deal.get("expected_close_date"))
     last_activity = to_id(deal.get("last_activity_id"))
+    source, detail = origin_to_source(deal.get("origin"), deal.get("origin_id"))
     row = {
         "id": to_id(deal.get("id")),
         "name": deal.get("title"),
@@ -247,7 +235,8 @@ def deal_to_row(
         "owner_id": to_id(deal.get("owner_id")),
         "company_id": to_id(deal.get("org_id")),
         "contact_id": to_id(deal.get("person_id")),
-        "source": origin_to_source(deal.get("origin")),
+        "source": source,
+        "source_detail": detail,
         "created_at": utc_datetime(deal.get("add_time")),
         "updated_at": utc_datetime(deal.get("update_time")),
         "last_activity_at": activity_times.get(last_activity) if last_activity else None,
@@ -263,7 +252,7 @@ def row_to_deal(row: dict, custom_fields: dict, pipeline_id: int | None, stage_i
     closed, won = bool(clean(row.get("is_closed"))), bool(clean(row.get("is_won")))
     status = ("won" if won else "lost") if closed else "open"
     close = row.get("close_date")
-    source = clean(row.get("source"))
+    origin, origin_id = source_to_origin(row.get("source"), row.get("source_detail"))
     amount = clean(row.get("amount"))
     return {
         "id": int(row["id"]), "title": clean(row.get("name")), "creator_user_id": from_id(clean(row.get("owner_id"))),
@@ -278,8 +267,8 @@ def row_to_deal(row: dict, custom_fields: dict, pipeline_id: int | None, stage_i
         "won_time": v2_time(close) if won else None,
         "lost_time": v2_time(close) if closed and not won else None,
         "expected_close_date": None if closed else v_date(close),
-        "label_ids": [], "origin": SOURCE_TO_ORIGIN.get(source) if source else None,
-        "origin_id": None, "channel": None, "channel_id": None, "arr": None, "mrr": None, "acv": None,
+        "label_ids": [], "origin": origin,
+        "origin_id": origin_id, "channel": None, "channel_id": None, "arr": None, "mrr": None, "acv": None,
         "custom_fields": custom_fields,
     }
 
@@ -392,7 +381,7 @@ def row_to_note(row: dict) -> dict:
     }
 
 
-# Pipelines, stages, webhooks, platform
+# Pipelines, stages, platform (webhooks and origins: .sources)
 
 
 def stage_to_row(stage: dict, pipelines: dict[str, str]) -> dict:
@@ -408,50 +397,10 @@ def stage_to_row(stage: dict, pipelines: dict[str, str]) -> dict:
     }
 
 
-WEBHOOK_KINDS = {"general": "webhook", "application": "app", "automation": "automation"}
-WEBHOOK_TYPES = {v: k for k, v in WEBHOOK_KINDS.items()}
-
-
-def webhook_to_row(hook: dict) -> dict:
-    status_code = hook.get("last_http_status")
-    if not hook.get("is_active"):
-        status = "inactive"
-    elif status_code is not None and not 200 <= int(status_code) < 300:
-        status = "failing"
-    else:
-        status = "active"
-    return {
-        "id": to_id(hook.get("id")),
-        "name": hook.get("name") or hook.get("subscription_url"),
-        "kind": WEBHOOK_KINDS.get(hook.get("type"), hook.get("type") or "webhook"),
-        "status": status,
-        "last_sync_at": utc_datetime(hook.get("last_delivery_time")),
-        "created_at": utc_datetime(hook.get("add_time")),
-        "raw": hook,
-    }
-
-
-def row_to_webhook(row: dict) -> dict:
-    """A canonical integration -> a v1 webhook (sandbox side)."""
-    status = clean(row.get("status")) or "active"
-    kind = clean(row.get("kind"))
-    return {
-        "id": int(row["id"]), "company_id": 1, "owner_id": None, "user_id": None,
-        "event_action": "*", "event_object": "*",
-        "subscription_url": f"https://hooks.example.com/{row['id']}", "version": "2.0",
-        "is_active": 0 if status == "inactive" else 1, "add_time": v1_time(row.get("created_at")),
-        "remove_time": None, "type": WEBHOOK_TYPES.get(kind, "general"),
-        "http_auth_user": None, "http_auth_password": None, "remove_reason": None,
-        "last_delivery_time": v1_time(row.get("last_sync_at")),
-        "last_http_status": 500 if status == "failing" else (200 if row.get("last_sync_at") else None),
-        "admin_id": None, "name": clean(row.get("name")),
-    }
-
-
 def platform_row(company: dict | None = None) -> dict:
     return {
         "vendor": "pipedrive",
-        # Entities are read through API v2; users, roles, notes and webhooks have no v2
+        # Entities are read through API v2; users, roles, notes, leads and webhooks have no v2
         # endpoint yet, so they are read through v1 (not deprecated for those).
         "api_version_used": "v2",
         "api_version_latest": "v2",
@@ -459,7 +408,7 @@ def platform_row(company: dict | None = None) -> dict:
         # endpoints of persons, organizations, deals, activities and products.
         "api_versions_deprecated": ["v1"],
         "raw": {
-            "api_versions": {"v2": ["persons", "organizations", "deals", "activities", "pipelines", "stages", "*Fields"], "v1": ["users", "roles", "notes", "webhooks"]},
+            "api_versions": {"v2": ["persons", "organizations", "deals", "activities", "pipelines", "stages", "*Fields"], "v1": ["users", "roles", "notes", "leads", "webhooks"]},
             **({"company": company} if company else {}),
         },
     }

@@ -6,9 +6,12 @@ stages, so closed stages are not served); an open deal keeps only the date of it
 ``close_date`` (``expected_close_date``); notes are their own object, so their canonical
 id carries ``note-``; a field's type is what Pipedrive's field type maps back to (it has no
 boolean or json fields) and an organization's website, industry and phone are account
-(custom) fields; no segments and no labels are the same. Not compared at all:
-``last_activity_at`` (Pipedrive derives it from the last done activity it links),
-webhooks' kind, status and last delivery, and the platform row (the connector's own).
+(custom) fields, and so is a person's lifecycle stage (an enum person field named
+"Lifecycle stage"); no segments and no labels are the same. Not compared at all:
+``last_activity_at`` (Pipedrive derives it from the last done activity it links), an
+integration's kind (a webhook has only a type: app, webhook, automation) and the
+platform row (the connector's own). Integrations' status and last sync are compared
+(test_integrations.py also checks them against the generator's ground truth).
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ from crm_audit_core.testing import ConnectorAcceptance, ConnectorUnderTest
 from crm_audit_pipedrive.connector import minimum_calls
 from crm_audit_pipedrive.fields import FIELD_ENTITIES, FIELD_TYPES, field_hash, slug
 from crm_audit_pipedrive.mapping import MAPPED_COLUMNS, NOTE_ID_PREFIX
-from crm_audit_pipedrive.sandbox.company import ORG_ACCOUNT_FIELDS
+from crm_audit_pipedrive.sandbox.company import ORG_ACCOUNT_FIELDS, PERSON_ACCOUNT_FIELDS
 
-NOT_COMPARED = {("contacts", "last_activity_at"), ("deals", "last_activity_at"), ("integrations", "kind"),
-                ("integrations", "status"), ("integrations", "last_sync_at")}
+NOT_COMPARED = {("contacts", "last_activity_at"), ("deals", "last_activity_at"), ("integrations", "kind")}
 
 
 def _mapped_columns() -> dict[str, tuple[str, ...]]:
@@ -49,6 +51,10 @@ def _tenant_row(table: str, row: dict, handle) -> dict | None:
         if row["object"] == "companies" and row["name"] in ORG_ACCOUNT_FIELDS:  # account fields in Pipedrive
             label = ORG_ACCOUNT_FIELDS[row["name"]]
             row.update(name=slug(label), label=label, is_custom=True, type="string")
+            return row
+        if row["object"] == "contacts" and row["name"] in PERSON_ACCOUNT_FIELDS:  # an enum person field
+            label = PERSON_ACCOUNT_FIELDS[row["name"]]
+            row.update(name=slug(label), label=label, is_custom=True, type="enumeration")
             return row
         entity = FIELD_ENTITIES[row["object"]]
         code = field_hash(row["object"], row["name"]) if row.get("is_custom") else row["name"]

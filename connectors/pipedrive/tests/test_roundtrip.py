@@ -82,7 +82,8 @@ def test_api_calls_are_the_minimum_at_limit_500(tenant, extracted):
 def test_v2_where_it_exists(extracted):
     _, _, requests, _ = extracted
     v1 = {r["path"] for r in requests if r["path"].startswith("/api/v1/")}
-    assert v1 == {"/api/v1/users", "/api/v1/roles", "/api/v1/notes", "/api/v1/webhooks"}
+    assert v1 == {"/api/v1/users", "/api/v1/roles", "/api/v1/notes", "/api/v1/leads", "/api/v1/leads/archived",
+                  "/api/v1/webhooks"}
     for entity in ("persons", "organizations", "deals", "activities", "pipelines", "stages"):
         assert any(r["path"] == f"/api/v2/{entity}" for r in requests)
 

@@ -35,6 +35,7 @@ from crm_audit_core.kit import (
     Unavailable,
 )
 
+from . import integrations
 from . import mapping as m
 from . import tables
 from .auth import auth_mode, client_kwargs, endpoint
@@ -79,10 +80,13 @@ OPTIONS = {
     "source_detail_field": Option("field naming the integration that created a record (default Source_Detail__c)"),
     "loss_reason_field": Option("Opportunity loss-reason field (default: detected, e.g. Loss_Reason__c)"),
     "lead_account_field": Option("Lead lookup to an Account (default Account__c), read as the lead's company_id"),
+    "segment_campaign_types": Option("Campaign types that are lists (segments), not marketing campaigns: "
+                                     "';'-separated (default 'List')"),
 }
 
 # The objects read in full, whose approximate size (limits/recordCount) picks REST or Bulk.
-COUNTED_OBJECTS = ("User", "LoginHistory", "Account", "Contact", "Lead", "Opportunity", "Task", "Event", "Campaign")
+COUNTED_OBJECTS = ("User", "LoginHistory", "Account", "Contact", "Lead", "Opportunity", "Task", "Event", "Campaign",
+                   "CampaignMember")
 RECORD_COUNT_SINCE = 40.0  # limits/recordCount exists from API version 40.0
 
 
@@ -138,6 +142,10 @@ class SalesforceConnector:
         self.as_of = _as_of(context)
         self.window_noted = False
         self.record_counts: dict[str, int] = {}  # limits/recordCount: approximate, may be stale
+        self.integrations = integrations.IntegrationIndex()
+        self.segments: dict[str, list[str]] = {}  # Contact/Lead id -> names of the campaigns it is a member of
+        types = o.text("segment_campaign_types", ";".join(m.SEGMENT_CAMPAIGN_TYPES))
+        self.segment_types = tuple(t.strip() for t in (types or "").split(";") if t.strip())
 
     # the shared call state, under the names tests and the CLI read
     @property
@@ -223,10 +231,12 @@ class SalesforceConnector:
         tables.read_users(self, sink)
         tables.read_logins(self, sink)
         custom = tables.read_fields(self, sink)
+        tables.read_integration_sources(self, sink)
         tables.read_companies(self, sink, custom)
         tables.read_contacts(self, sink, custom)
         tables.read_stages(self, sink)
         tables.read_deals(self, sink, custom)
+        integrations.write_table(self, sink)
         tables.read_activities(self, sink, custom)
         tables.read_campaigns(self, sink)
 

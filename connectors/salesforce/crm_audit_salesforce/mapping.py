@@ -47,6 +47,8 @@ KEY_PREFIXES = {
     "RecordType": "012",
     "ConnectedApplication": "0H4",
     "TwoFactorMethodsInfo": "0tM",
+    "OauthToken": "0CQ",
+    "CampaignMember": "00v",
 }
 PREFIX_OBJECTS = {v: k for k, v in KEY_PREFIXES.items()}
 
@@ -161,7 +163,10 @@ SOURCE_TO_PICKLIST = {
     "integration": "Integration",
 }
 PICKLIST_TO_SOURCE = {v: k for k, v in SOURCE_TO_PICKLIST.items()}
-PICKLIST_TO_SOURCE.update({"Phone Inquiry": "ui"})
+# Salesforce's other standard LeadSource values are people talking to people.
+PICKLIST_TO_SOURCE.update({v: "ui" for v in ("Phone Inquiry", "Partner Referral", "Employee Referral",
+                                              "External Referral", "Partner", "Trade Show", "Word of mouth",
+                                              "Advertisement", "Seminar - Internal", "Seminar - Partner")})
 
 # Canonical user roles that are Salesforce profiles with another name.
 ROLE_TO_PROFILE = {"integration": "Minimum Access - API Only Integrations"}
@@ -199,23 +204,24 @@ PERMISSION_SET_FIELDS = ["Id", "Name", "IsOwnedByProfile", "PermissionsModifyAll
 ASSIGNMENT_FIELDS = ["Id", "AssigneeId", "PermissionSetId"]
 MFA_FIELDS = ["UserId", "HasTotp", "HasSalesforceAuthenticator", "HasU2F",
               "HasBuiltInAuthenticator"]
-LOGIN_FIELDS = ["Id", "UserId", "LoginTime", "SourceIp", "Status", "Application", "LoginType"]
+LOGIN_FIELDS = ["Id", "UserId", "LoginTime", "SourceIp", "Status", "Application", "LoginType", "ApiType",
+                "ApiVersion"]
 ORGANIZATION_FIELDS = ["Id", "Name", "OrganizationType", "IsSandbox", "InstanceName",
                        "DefaultCurrencyIsoCode", "CreatedDate"]
 ACCOUNT_FIELDS = ["Id", "Name", "Website", "Industry", "Phone", "BillingStreet", "BillingCity",
                   "BillingState", "BillingPostalCode", "BillingCountry", "OwnerId",
-                  "AccountSource", "CreatedDate", "LastModifiedDate", "LastActivityDate"]
+                  "AccountSource", "CreatedById", "CreatedDate", "LastModifiedDate", "LastActivityDate"]
 CONTACT_FIELDS = ["Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId",
                   "Account.Name", "OwnerId", "MailingStreet", "MailingCity", "MailingState",
                   "MailingPostalCode", "MailingCountry", "LeadSource", "IsEmailBounced",
-                  "CreatedDate", "LastModifiedDate", "LastActivityDate"]
+                  "CreatedById", "CreatedDate", "LastModifiedDate", "LastActivityDate"]
 LEAD_FIELDS = ["Id", "FirstName", "LastName", "Email", "Phone", "Title", "Company", "Status",
                "OwnerId", "Street", "City", "State", "PostalCode", "Country", "LeadSource",
-               "IsEmailBounced", "IsConverted", "ConvertedContactId", "CreatedDate",
+               "IsEmailBounced", "IsConverted", "ConvertedContactId", "CreatedById", "CreatedDate",
                "LastModifiedDate", "LastActivityDate"]
 STAGE_FIELDS = ["Id", "MasterLabel", "ApiName", "SortOrder", "IsActive", "IsClosed", "IsWon"]
 OPPORTUNITY_FIELDS = ["Id", "Name", "Amount", "StageName", "IsClosed", "IsWon", "CloseDate",
-                      "OwnerId", "AccountId", "ContactId", "LeadSource", "CreatedDate",
+                      "OwnerId", "AccountId", "ContactId", "LeadSource", "CreatedById", "CreatedDate",
                       "LastModifiedDate", "LastActivityDate"]
 TASK_FIELDS = ["Id", "Subject", "TaskSubtype", "Type", "OwnerId", "WhoId", "WhatId",
                "AccountId", "ActivityDate", "IsClosed", "Status", "CompletedDateTime",
@@ -225,6 +231,11 @@ EVENT_FIELDS = ["Id", "Subject", "EventSubtype", "Type", "OwnerId", "WhoId", "Wh
 CAMPAIGN_FIELDS = ["Id", "Name", "Type", "Status", "IsActive", "NumberSent",
                    "NumberOfResponses", "NumberOfLeads", "NumberOfContacts", "StartDate",
                    "EndDate", "CreatedDate"]
+CAMPAIGN_MEMBER_FIELDS = ["Id", "CampaignId", "Campaign.Name", "ContactId", "LeadId"]
+
+# Campaigns of these types are lists (segments), not marketing campaigns: their members'
+# contacts.segments, and no row of campaigns (option segment_campaign_types).
+SEGMENT_CAMPAIGN_TYPES = ("List",)
 
 # Which canonical columns this connector fills (checks needing others are skipped).
 MAPPED_COLUMNS: dict[str, list[str]] = {
@@ -241,11 +252,12 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
                  "last_activity_at"],
     "deals": ["id", "name", "amount", "currency", "pipeline", "stage", "is_closed", "is_won",
               "close_date", "lost_reason", "owner_id", "company_id", "contact_id", "source",
-              "created_at", "updated_at", "last_activity_at"],
+              "source_detail", "created_at", "updated_at", "last_activity_at"],
     "stages": ["id", "name", "position", "is_closed", "is_won"],
     "activities": ["id", "type", "subject", "owner_id", "contact_id", "company_id", "deal_id",
                    "due_at", "is_done", "completed_at", "created_at"],
     "campaigns": ["id", "name", "type", "sent", "responses", "started_at"],
+    "integrations": ["id", "name", "kind", "status", "last_sync_at", "created_at"],
     "fields": ["object", "name", "label", "type", "is_custom"],
     "platform": ["vendor", "edition", "api_version_used", "api_version_latest",
                  "api_versions_deprecated"],
@@ -424,6 +436,7 @@ def opportunity_to_row(rec: dict, cfg: dict, custom: list[str], types: dict, def
         "company_id": as_text(rec.get("AccountId")),
         "contact_id": as_text(rec.get("ContactId")),
         "source": _source(rec.get("LeadSource")),
+        "source_detail": as_text(rec.get(cfg.get("source_detail_field") or "", None)),
         "created_at": utc_datetime(rec.get("CreatedDate")),
         "updated_at": utc_datetime(rec.get("LastModifiedDate")),
         "last_activity_at": utc_datetime(rec.get("LastActivityDate")),

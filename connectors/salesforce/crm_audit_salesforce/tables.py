@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from crm_audit_core.kit import Unavailable
 
+from . import integrations
 from . import mapping as m
 from .incremental import Source, read_table
 from .soql import and_, soql_datetime
@@ -55,15 +56,24 @@ def read_users(conn: "SalesforceConnector", sink) -> None:
         admin_ids = {a["AssigneeId"] for a in assignments if a.get("PermissionSetId") in privileged}
     mfa_rows = _optional(conn, sink, "TwoFactorMethodsInfo", m.MFA_FIELDS)
     mfa = None if mfa_rows is None else {r["UserId"]: m.has_mfa(r) for r in mfa_rows}
-    read_table(conn, sink, "users", lambda prev: [
-        Source("User", "User", m.USER_FIELDS, None, lambda r: m.user_to_row(r, admin_ids, mfa))])
+    def user(r: dict) -> dict:
+        row = m.user_to_row(r, admin_ids, mfa)
+        conn.integrations.note_user(row)
+        return row
+
+    read_table(conn, sink, "users", lambda prev: [Source("User", "User", m.USER_FIELDS, None, user)])
 
 
 def read_logins(conn: "SalesforceConnector", sink) -> None:
     since = (conn.as_of - timedelta(days=conn.login_history_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def login(r: dict) -> dict:
+        conn.integrations.note_login(r)  # OAuth logins: activity of the app they name
+        return m.login_to_row(r)
+
     try:
         read_table(conn, sink, "login_events", lambda prev: [
-            Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", m.login_to_row)])
+            Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", login)])
     except Unavailable as exc:
         sink.note(f"Salesforce: login history not available: {exc.message} (grant 'Manage Users' or "
                   "'Monitor Login History' to the audit user)")
@@ -111,11 +121,37 @@ def _changed(previous, where: str | None = None) -> str | None:
     return and_(where, f"SystemModstamp > {soql_datetime(previous.since)}")
 
 
+def read_integration_sources(conn: "SalesforceConnector", sink) -> None:
+    """Connected apps, OAuth tokens and campaign memberships: read before the records they tag."""
+    conn.begin(sink, "integrations")
+    integrations.read_sources(conn, sink, _optional)
+    conn.segments = {}
+    members = _optional(conn, sink, "CampaignMember", m.CAMPAIGN_MEMBER_FIELDS)
+    for r in members or []:
+        name = m.as_text(m._rel(r, "Campaign.Name"))
+        person = r.get("ContactId") or r.get("LeadId")
+        if name and person:
+            names = conn.segments.setdefault(person, [])
+            if name not in names:
+                names.append(name)
+
+
+def _segments(conn: "SalesforceConnector", row: dict) -> dict:
+    """contacts.segments: the picklist's values (if the org has one) and the campaigns the person is in."""
+    extra = [s for s in conn.segments.get(row["id"], ()) if s not in row["segments"]]
+    row["segments"] = row["segments"] + extra
+    return row
+
+
 def read_companies(conn: "SalesforceConnector", sink, custom) -> None:
     fields = _present(conn, "Account", m.ACCOUNT_FIELDS + [conn.cfg["source_detail_field"]]) + custom["Account"]
+
+    def row(r: dict) -> dict:
+        out = m.account_to_row(r, conn.cfg, custom["Account"], conn.types["Account"])
+        return conn.integrations.tag(out, r, "AccountSource")
+
     read_table(conn, sink, "companies", lambda prev: [
-        Source("Account", "Account", fields, _changed(prev),
-               lambda r: m.account_to_row(r, conn.cfg, custom["Account"], conn.types["Account"]))], incremental=True)
+        Source("Account", "Account", fields, _changed(prev), row)], incremental=True)
 
 
 def read_contacts(conn: "SalesforceConnector", sink, custom) -> None:
@@ -126,13 +162,17 @@ def read_contacts(conn: "SalesforceConnector", sink, custom) -> None:
     lead_fields = _present(conn, "Lead", m.LEAD_FIELDS + extra) + custom["Lead"]
 
     def contact(r):
-        return m.contact_to_row(r, cfg, custom["Contact"], conn.types["Contact"])
+        row = m.contact_to_row(r, cfg, custom["Contact"], conn.types["Contact"])
+        return _segments(conn, conn.integrations.tag(row, r, "LeadSource"))
+
+    def lead(r):
+        row = m.lead_to_row(r, cfg, custom["Lead"], conn.types["Lead"])
+        return _segments(conn, conn.integrations.tag(row, r, "LeadSource"))
 
     def plan(prev):
         # Converted leads live on as their Contact; only open leads are contacts at stage "lead".
         sources = [Source("Contact", "Contact", contact_fields, _changed(prev), contact),
-                   Source("Lead", "Lead", lead_fields, _changed(prev, "IsConverted = false"),
-                          lambda r: m.lead_to_row(r, cfg, custom["Lead"], conn.types["Lead"]),
+                   Source("Lead", "Lead", lead_fields, _changed(prev, "IsConverted = false"), lead,
                           full_where="IsConverted = false")]
         if prev is not None and "Account.Name" in contact_fields:
             # contacts.company_name comes from the Account: contacts of accounts changed
@@ -200,7 +240,7 @@ def read_deals(conn: "SalesforceConnector", sink, custom) -> None:
         out = m.opportunity_to_row(r, cfg, deal_custom, conn.types["Opportunity"], currency, conn.stage_ids)
         if loss is None:
             out.pop("lost_reason", None)
-        return out
+        return conn.integrations.tag(out, r, "LeadSource")
 
     read_table(conn, sink, "deals", lambda prev: [
         Source("Opportunity", "Opportunity", fields, _changed(prev), row)], incremental=True)
@@ -232,9 +272,12 @@ def read_activities(conn: "SalesforceConnector", sink, custom) -> None:
 
 
 def read_campaigns(conn: "SalesforceConnector", sink) -> None:
+    # campaigns used as lists are segments (contacts.segments), not marketing campaigns
+    lists = ", ".join("'" + t.replace("\\", "\\\\").replace("'", "\\'") + "'" for t in conn.segment_types)
+    where = f"Type NOT IN ({lists})" if lists else None
     try:
         read_table(conn, sink, "campaigns", lambda prev: [
-            Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, None, m.campaign_to_row)])
+            Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, where, m.campaign_to_row)])
     except Unavailable as exc:
         sink.note(f"Salesforce: campaigns not available: {exc.message} (Campaigns need the Marketing User "
                   "setting or a Sales Cloud edition)")

@@ -36,6 +36,9 @@ from .auth import auth_failure
 OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_enabled",
             "PermissionSetAssignment": "users.is_admin", "PermissionSet": "users.is_admin",
             "Campaign": "campaigns", "OpportunityStage": "stages",
+            "ConnectedApplication": "integrations (connected apps; needs 'View Setup and Configuration')",
+            "OauthToken": "integrations (OAuth tokens; needs 'Manage Users')",
+            "CampaignMember": "contacts.segments (campaign membership)",
             "recordCount": "record counts (/limits/recordCount)"}
 
 TLS_HINT = "set 'ca_bundle' to the CA that signed the server's certificate"

@@ -7,9 +7,9 @@ way Pipedrive does (shared/CRM-APIS.md section 3):
 * ``/api/v2/{persons,organizations,deals,activities,pipelines,stages,personFields,
   organizationFields,dealFields,activityFields}``: cursor pagination, ``limit`` at most
   500, ``additional_data.next_cursor`` (``null`` on the last page);
-* ``/api/v1/users`` and ``/api/v1/webhooks`` (unpaginated), ``/api/v1/roles`` and
-  ``/api/v1/notes`` (``start``/``limit``, ``additional_data.pagination``); the same v1
-  paths are served under ``/v1`` too;
+* ``/api/v1/users`` and ``/api/v1/webhooks`` (unpaginated), ``/api/v1/roles``,
+  ``/api/v1/notes``, ``/api/v1/leads`` and ``/api/v1/leads/archived`` (``start``/``limit``,
+  ``additional_data.pagination``); the same v1 paths are served under ``/v1`` too;
 * auth by ``x-api-token``, ``?api_token=`` or ``Authorization: Bearer``; anything else
   is a 401 ``{"success":false,"error":"unauthorized access","errorCode":401,...}``;
 * the success and error envelopes, ``x-ratelimit-*`` burst headers (429 once more than

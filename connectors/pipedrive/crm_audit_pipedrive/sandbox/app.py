@@ -29,7 +29,7 @@ V2_LISTS = (
     "persons", "organizations", "deals", "activities", "pipelines", "stages",
     "personFields", "organizationFields", "dealFields", "activityFields",
 )
-V1_PAGED = ("roles", "notes", "recents")
+V1_PAGED = ("roles", "notes", "recents", "leads", "leads/archived")
 V1_UNPAGED = ("users", "webhooks")
 TOKEN_COST = {"v1": 20, "v2": 10}
 ERROR_INFO = "Please check developers.pipedrive.com"
@@ -185,6 +185,9 @@ class PipedriveSandbox(SandboxApp):
         """Create or update a canonical contact, company, deal or activity (a note when its
         type is ``note``), modified at ``when`` (default now)."""
         entity, record = self._record_of(table, row)
+        if entity in ("persons", "organizations"):
+            with self.records.lock:
+                self.data.add_lead("person" if entity == "persons" else "organization", row)
         return self.records.put(entity, record, _when(when))
 
     def delete_record(self, table: str, record_id: str, when: Any = None) -> dict:
@@ -228,10 +231,10 @@ def route(path: str) -> tuple[str, str | None]:
     parts = [p for p in path.split("/") if p]
     if len(parts) == 3 and parts[0] == "api" and parts[1] == "v2" and parts[2] in V2_LISTS:
         return "v2", parts[2]
-    if len(parts) == 3 and parts[0] == "api" and parts[1] == "v1" and parts[2] in V1_PAGED + V1_UNPAGED:
-        return "v1", parts[2]
-    if len(parts) == 2 and parts[0] == "v1" and parts[1] in V1_PAGED + V1_UNPAGED:
-        return "v1", parts[1]
+    if len(parts) in (3, 4) and parts[0] == "api" and parts[1] == "v1" and "/".join(parts[2:]) in V1_PAGED + V1_UNPAGED:
+        return "v1", "/".join(parts[2:])
+    if len(parts) in (2, 3) and parts[0] == "v1" and "/".join(parts[1:]) in V1_PAGED + V1_UNPAGED:
+        return "v1", "/".join(parts[1:])
     if parts[:2] == ["api", "v2"]:
         return "v2", None
     return "v1", None

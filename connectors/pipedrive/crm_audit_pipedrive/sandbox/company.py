@@ -1,7 +1,12 @@
 """The emulated Pipedrive company: a canonical tenant turned into Pipedrive records, one
 builder per entity (roles and users, pipelines, stages, field definitions, activities,
-notes, organizations, persons, deals, webhooks), each with the inverse mapping functions
-of :mod:`crm_audit_pipedrive.mapping`."""
+notes, organizations, persons, deals, leads, webhooks), each with the inverse mapping
+functions of :mod:`crm_audit_pipedrive.mapping` and :mod:`crm_audit_pipedrive.sources`.
+
+Pipedrive-specific modelling: a contact's or company's ``source`` is served as the lead
+that brought it in (persons and organizations carry no origin); ``lifecycle_stage`` as a
+single-option person field named "Lifecycle stage" (Pipedrive has none built in);
+integrations as webhooks."""
 
 from __future__ import annotations
 
@@ -10,11 +15,17 @@ from typing import Any
 from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping
-from ..fields import ENUM_TYPES, FIELD_ENTITIES, encode_custom, field_hash, field_to_v2
+from ..fields import ENUM_TYPES, FIELD_ENTITIES, LIFECYCLE_FIELD, encode_custom, field_hash, field_to_v2
+from ..sources import lead_for, row_to_webhook
 from ..values import utc_datetime, clean
 
 # Canonical company columns Pipedrive keeps in account fields (keyed by hash) -> their label.
 ORG_ACCOUNT_FIELDS = {"domain": "Website", "industry": "Industry", "phone": "Phone"}
+
+# Canonical contact columns Pipedrive keeps in account (custom) person fields -> their label.
+PERSON_ACCOUNT_FIELDS = {"lifecycle_stage": LIFECYCLE_FIELD}
+# Leads added this many days before the newest one stay open; older ones are archived.
+OPEN_LEAD_DAYS = 30
 
 # Pipelines and stages carry a fixed creation time: the tenant has none for them.
 EPOCH = "2020-01-01T00:00:00Z"
@@ -31,6 +42,12 @@ class PipedriveData:
         self.custom = {t: [f for f in field_rows if f.get("object") == t and f.get("is_custom")] for t in FIELD_ENTITIES}
         standard = {t: [f for f in field_rows if f.get("object") == t and not f.get("is_custom")] for t in FIELD_ENTITIES}
         table_rows = {table: tenant_rows(tenant, table) for table in ("contacts", "companies", "deals", "activities")}
+        if any(f["name"] in PERSON_ACCOUNT_FIELDS for f in standard["contacts"]) or any(
+                clean(c.get("lifecycle_stage")) is not None for c in table_rows["contacts"]):
+            # An enum person field, as accounts that track a lifecycle stage keep it.
+            for name, label in PERSON_ACCOUNT_FIELDS.items():
+                self.custom["contacts"].append({"object": "contacts", "name": name, "label": label,
+                                                "type": "enumeration", "is_custom": True})
         notes = [a for a in table_rows["activities"] if a.get("type") == "note"]
         others = [a for a in table_rows["activities"] if a.get("type") != "note"]
 
@@ -45,9 +62,10 @@ class PipedriveData:
         self._build_organizations(table_rows["companies"])
         self._build_persons(table_rows["contacts"], last_activity)
         self._build_deals(table_rows["deals"], pipeline_ids, stages, last_activity)
-        self.entities["webhooks"] = [mapping.row_to_webhook(i) for i in tenant_rows(tenant, "integrations")]
-        for rows in self.entities.values():
-            if rows and "id" in rows[0]:
+        self._build_leads(table_rows["contacts"], table_rows["companies"])
+        self.entities["webhooks"] = [row_to_webhook(i) for i in tenant_rows(tenant, "integrations")]
+        for name, rows in self.entities.items():
+            if rows and "id" in rows[0] and not name.startswith("leads"):  # leads: oldest first
                 rows.sort(key=lambda r: r["id"])
 
     def _build_roles_and_users(self, users: list[dict]) -> None:
@@ -135,7 +153,8 @@ class PipedriveData:
             # Organizations have no built-in website, industry or phone: they are account
             # fields (added below), never standard ones as well.
             defs = [field_to_v2(table, f) for f in standard[table]
-                    if not (table == "companies" and f["name"] in ORG_ACCOUNT_FIELDS)]
+                    if not (table == "companies" and f["name"] in ORG_ACCOUNT_FIELDS)
+                    and not (table == "contacts" and f["name"] in PERSON_ACCOUNT_FIELDS)]
             if table == "contacts":
                 segments = self._options_for("contacts", "label_ids", [c.get("segments") or [] for c in table_rows["contacts"]])
                 if not any(d["field_code"] == "label_ids" for d in defs):
@@ -198,6 +217,29 @@ class PipedriveData:
             person["_last_activity_id"] = last_activity.get(("contact", str(c["id"])), (None, c.get("last_activity_at")))
             persons.append(person)
         self.entities["persons"] = persons
+
+    def _build_leads(self, contacts: list[dict], companies: list[dict]) -> None:
+        """The lead that brought each sourced contact and company in, added when the record
+        was: the recent ones open, the others archived (two lists in Pipedrive)."""
+        leads = [lead for lead in (lead_for("person", c, int(c["id"])) for c in contacts) if lead]
+        leads += [lead for lead in (lead_for("organization", c, int(c["id"])) for c in companies) if lead]
+        times = [utc_datetime(lead["add_time"]) for lead in leads if lead["add_time"]]
+        newest = max(times) if times else None
+        for lead in leads:
+            added = utc_datetime(lead["add_time"])
+            lead["is_archived"] = not (newest and added and (newest - added).days < OPEN_LEAD_DAYS)
+        leads.sort(key=lambda lead: (lead["add_time"] or "", lead["id"]))  # oldest first, as Pipedrive sorts them
+        self.entities["leads"] = [lead for lead in leads if not lead["is_archived"]]
+        self.entities["leads/archived"] = [lead for lead in leads if lead["is_archived"]]
+
+    def add_lead(self, kind: str, row: dict) -> None:
+        """The lead of a contact or company added after the build (replaced if it had one)."""
+        lead = lead_for(kind, row, int(row["id"]))
+        for name in ("leads", "leads/archived"):
+            self.entities[name] = [x for x in self.entities.get(name, []) if lead is None or x["id"] != lead["id"]]
+        if lead is not None:
+            lead["is_archived"] = False
+            self.entities["leads"].append(lead)
 
     def _build_deals(self, deals: list[dict], pipeline_ids: dict, stages: dict, last_activity: dict) -> None:
         out = []

@@ -18,6 +18,7 @@ from typing import Any
 from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping as m
+from . import integrations as integ
 from .org import Org, custom_columns, custom_values, salesforce_versions, sf_value
 
 
@@ -96,7 +97,6 @@ def _person(row: dict, ids: Ids, cfg: dict, custom: dict[str, str]) -> dict:
         "IsEmailBounced": bool(row.get("email_bounced")),
         "CreatedDate": dt(row.get("created_at")), "LastModifiedDate": dt(row.get("updated_at")),
         "LastActivityDate": m.format_date(row.get("last_activity_at")),
-        cfg["segments_field"]: sf_value(row.get("segments") or None, "multipicklist"),
         cfg["source_detail_field"]: row.get("source_detail"),
         **custom_values(row, "contacts", custom),
     }
@@ -133,7 +133,8 @@ def row_to_opportunity(row: dict, ids: Ids, cfg: dict, custom: dict[str, str], s
         "AccountId": ids.ref(row.get("company_id"), "Account"), "ContactId": ids.ref(row.get("contact_id"), "Contact"),
         "LeadSource": m.SOURCE_TO_PICKLIST.get(row.get("source")), "CreatedDate": dt(row.get("created_at")),
         "LastModifiedDate": dt(row.get("updated_at")), "LastActivityDate": m.format_date(row.get("last_activity_at")),
-        cfg["loss_reason_field"]: row.get("lost_reason"), **custom_values(row, "deals", custom),
+        cfg["loss_reason_field"]: row.get("lost_reason"), cfg["source_detail_field"]: row.get("source_detail"),
+        **custom_values(row, "deals", custom),
     }
 
 
@@ -218,12 +219,15 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
     _add_organization(b, deals)
     _add_users(b)
     _add_logins(b)
+    integ.plan_integrations(org, b.ids, tenant, as_of)
     companies = _add_accounts(b)
     _add_contacts_and_leads(b, contacts, companies)
+    integ.add_segments(org, b.ids, contacts)
     del contacts, companies
     _add_stages(b)
     _add_opportunities(b, deals)
     del deals
+    integ.add_tokens(org, b.ids)
     _add_activities(b)
     _add_campaigns(b)
     return org
@@ -309,7 +313,7 @@ def _add_accounts(b: _Build) -> list[dict]:
     b.org.add_object("Account", custom, extra=[b.cfg["source_detail_field"]])
     b.org.fields["Account"][b.cfg["source_detail_field"]]["custom"] = True
     for row in companies:
-        b.org.add("Account", row_to_account(row, b.ids, b.cfg, custom))
+        b.org.add("Account", integ.attribute(b.org, "Account", row, row_to_account(row, b.ids, b.cfg, custom)))
     return companies
 
 
@@ -317,23 +321,24 @@ def _add_contacts_and_leads(b: _Build, contacts: list[dict], companies: list[dic
     """Contacts at lifecycle stage "lead" are open Leads; the others Contacts."""
     org, cfg = b.org, b.cfg
     custom = custom_columns(contacts, "contacts", b.declared.get("contacts", {}))
-    helper = [cfg["lifecycle_field"], cfg["lead_status_field"], cfg["segments_field"], cfg["source_detail_field"]]
+    # segments are campaign memberships (sandbox/integrations.py), not a picklist here
+    helper = [cfg["lifecycle_field"], cfg["lead_status_field"], cfg["source_detail_field"]]
     org.add_object("Contact", custom, extra=helper)
-    org.add_object("Lead", custom, extra=[cfg["segments_field"], cfg["source_detail_field"], cfg["lead_account_field"]])
+    org.add_object("Lead", custom, extra=[cfg["source_detail_field"], cfg["lead_account_field"]])
     org.fields["Lead"][cfg["lead_account_field"]].update(custom=True, type="reference")
     for obj in ("Contact", "Lead"):
         for h in helper:
             if h in org.fields[obj]:
                 org.fields[obj][h]["custom"] = True
-                org.fields[obj][h]["type"] = "multipicklist" if h == cfg["segments_field"] else "picklist"
+                org.fields[obj][h]["type"] = "picklist"
     companies_by_id = {str(c["id"]): c for c in companies}
     lead_prefix = m.KEY_PREFIXES["Lead"]
     for row in contacts:
         if b.ids[row["id"]].startswith(lead_prefix):
             company = row.get("company_name") or (companies_by_id.get(str(row.get("company_id"))) or {}).get("name")
-            org.add("Lead", row_to_lead(row, b.ids, cfg, custom, company))
+            org.add("Lead", integ.attribute(org, "Lead", row, row_to_lead(row, b.ids, cfg, custom, company)))
         else:
-            org.add("Contact", row_to_contact(row, b.ids, cfg, custom))
+            org.add("Contact", integ.attribute(org, "Contact", row, row_to_contact(row, b.ids, cfg, custom)))
 
 
 def _add_stages(b: _Build) -> None:
@@ -358,13 +363,14 @@ def _add_opportunities(b: _Build, deals: list[dict]) -> None:
                                                      "CreatedDate": dt(b.as_of), "LastModifiedDate": dt(b.as_of)})
     currencies = {d.get("currency") for d in deals if d.get("currency")}
     custom = custom_columns(deals, "deals", b.declared.get("deals", {}))
-    extra = [cfg["loss_reason_field"]]
+    extra = [cfg["loss_reason_field"], cfg["source_detail_field"]]
     if record_types:
         extra.append("RecordTypeId")
     if len(currencies) > 1:
         extra.append("CurrencyIsoCode")
     org.add_object("Opportunity", custom, extra=extra)
     org.fields["Opportunity"][cfg["loss_reason_field"]].update(custom=True, type="picklist")
+    org.fields["Opportunity"][cfg["source_detail_field"]].update(custom=True, type="picklist")
     org.stage_names = {str(s["id"]): s.get("name") for s in tenant_rows(b.tenant, "stages")}
     for row in deals:
         org.add("Opportunity", opportunity_record(org, b.ids, row, custom))
@@ -373,7 +379,7 @@ def _add_opportunities(b: _Build, deals: list[dict]) -> None:
 def opportunity_record(org: Org, ids: Ids, row: dict, custom: dict[str, str]) -> dict:
     """A deal as an Opportunity of ``org``, with its pipeline's record type and its currency
     where the org has those fields."""
-    record = row_to_opportunity(row, ids, org.cfg, custom, org.stage_names)
+    record = integ.attribute(org, "Opportunity", row, row_to_opportunity(row, ids, org.cfg, custom, org.stage_names))
     fields = org.fields["Opportunity"]
     if "RecordTypeId" in fields:
         types = {t["Name"]: t["Id"] for t in org.records.get("RecordType", [])}

@@ -28,6 +28,7 @@ from .builder import (
     row_to_task,
     row_to_user,
 )
+from . import integrations as integ
 from .org import Org
 
 UTC = timezone.utc
@@ -66,12 +67,16 @@ class OrgChanges:
             if existing is None:
                 ids.assign(row["id"], sobject)
             record = self._record(sobject, row, ids, existing)
+            if sobject in integ.PICKLISTS:
+                integ.attribute(org, sobject, row, record)
             record.update(LastModifiedDate=stamp, SystemModstamp=stamp)
             if existing is not None:
                 existing.update(record)
-                return existing["Id"]
-            base = {f: None for f in org.fields[sobject]}
-            org.add(sobject, {**base, **record, "CreatedDate": record.get("CreatedDate") or stamp})
+            else:
+                base = {f: None for f in org.fields[sobject]}
+                org.add(sobject, {**base, **record, "CreatedDate": record.get("CreatedDate") or stamp})
+            if table == "contacts" and "CampaignMember" in org.fields:
+                integ.set_segments(org, self._new_id, record["Id"], row.get("segments"), _when(when))
             return record["Id"]
 
     def delete_record(self, table: str, record_id: str, when: Any = None) -> str:
@@ -123,6 +128,12 @@ class OrgChanges:
             record = self._resolve(record_id)
             record.update(values, LastModifiedDate=stamp, SystemModstamp=stamp)
         return record["Id"]
+
+    def _new_id(self, sobject: str) -> str:
+        self._added += 1
+        canonical = str(8_000_000_000 + self._added)
+        self.org.ids.setdefault(canonical, m.to_salesforce_id(canonical, sobject))
+        return m.to_salesforce_id(canonical, sobject)
 
     def add_sobject(self, sobject: str, when: datetime | None = None, **values) -> str:
         """Create a record of ``sobject``; returns its new Salesforce id."""

@@ -30,6 +30,8 @@ def _standard_type(name: str) -> str:
         return "currency"
     if name in ("NumberSent",):
         return "double"
+    if name == "UseCount":
+        return "int"
     if name.startswith("Number") or name == "SortOrder":
         return "int"
     return "string"
@@ -58,11 +60,15 @@ STANDARD_FIELDS = {
     "Task": m.TASK_FIELDS,
     "Event": m.EVENT_FIELDS,
     "Campaign": m.CAMPAIGN_FIELDS,
+    "CampaignMember": [f for f in m.CAMPAIGN_MEMBER_FIELDS if "." not in f],
+    "ConnectedApplication": ["Id", "Name", "CreatedDate", "LastModifiedDate"],
+    "OauthToken": ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount"],
 }
 for _name in STANDARD_FIELDS:
     fields_ = STANDARD_FIELDS[_name]
     for extra in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
-        if extra not in fields_ and _name not in ("PermissionSetAssignment", "TwoFactorMethodsInfo", "OpportunityStage"):
+        if extra not in fields_ and _name not in ("PermissionSetAssignment", "TwoFactorMethodsInfo", "OpportunityStage",
+                                                                   "OauthToken"):
             fields_ = fields_ + [extra]
     STANDARD_FIELDS[_name] = fields_
 
@@ -82,6 +88,15 @@ class Org:
     as_of: datetime | None = None  # the tenant's as-of (meetings become Events or Tasks by it)
     cfg: dict[str, str] = field(default_factory=dict)  # the org-specific custom fields (mapping.MAPPED_CUSTOM_FIELDS)
     stage_names: dict[str, str] = field(default_factory=dict)  # canonical stage id -> stage name
+    # integrations (sandbox/integrations.py): name -> {"user", "dedicated", "row"}; newest record; token
+    integration_sources: dict[str, dict] = field(default_factory=dict)
+    integration_newest: dict[str, datetime] = field(default_factory=dict)
+    integration_tokens: dict[str, dict] = field(default_factory=dict)
+    api_users: set[str] = field(default_factory=set)  # the integration users' ids
+    default_creator: str | None = None  # who made records an integration user owns but no integration made
+    # segments: Contact/Lead id -> its CampaignMember records; segment name -> its 'List' campaign
+    members_of: dict[str, list[dict]] = field(default_factory=dict)
+    list_campaigns: dict[str, dict] = field(default_factory=dict)
 
     def add_object(self, name: str, custom: dict[str, str] | None = None, extra: list[str] = ()) -> None:
         describe = {}

@@ -1,0 +1,72 @@
+"""Standard checks: values the audit does not understand (Part 2, step 4: find missing data).
+
+Enumerated columns (an integration's status, a login's outcome, a record's source, an
+activity's type) have a vocabulary (``model.VOCABULARIES``); common synonyms such as
+``connected`` or ``failed`` are mapped to it before the checks run. A value still outside
+the vocabulary cannot be judged: the checks that need the column say so instead of
+passing, and this check lists every such value with its counts, so the admin can map or
+fix it.
+"""
+
+from __future__ import annotations
+
+from crm_audit_core import check, model
+
+SHOWN = 5
+
+
+@check(
+    id="data.unrecognised-values",
+    title="Values the audit does not understand",
+    step="missing-data",
+    area="data",
+    severity="medium",
+    needs={},
+    object="records",
+    description=(
+        "Lists the values of enumerated columns (integration status, login outcome, record source, activity "
+        "type) that are neither a known value nor a known synonym of one. Rows with such values cannot be "
+        "judged: the checks that read the column are skipped or leave them out instead of passing."
+    ),
+    remediation=(
+        "Map each value to one the audit understands (see the vocabulary reference), either in the CRM (use "
+        "the standard picklist value) or in the export you audit; then run the audit again."
+    ),
+)
+def unrecognised_values(ctx):
+    ids, details, found, population = [], {}, {}, 0
+    for (table, column), allowed in model.VOCABULARIES.items():
+        if not ctx.supplied(table, column):
+            continue
+        key = model.table(table).key
+        population += ctx.count(table, f'"{column}" IS NOT NULL')
+        values = ctx.rows(
+            f'SELECT "{column}" AS v, count(*) AS n FROM {table} WHERE "{column}" IS NOT NULL AND trim("{column}") <> \'\' '
+            f'AND "{column}" NOT IN (SELECT unnest($allowed)) GROUP BY 1 ORDER BY 2 DESC, 1',
+            allowed=list(allowed),
+        )
+        if not values:
+            continue
+        found[f"{table}.{column}"] = {"rows": sum(int(v["n"]) for v in values),
+                                      "values": {str(v["v"]): int(v["n"]) for v in values[:50]},
+                                      "understood": list(allowed)}
+        if key != "id":
+            continue
+        for r in ctx.rows(f'SELECT id, "{column}" AS v FROM {table} WHERE "{column}" IS NOT NULL AND trim("{column}") <> \'\' '
+                          f'AND "{column}" NOT IN (SELECT unnest($allowed)) ORDER BY id', allowed=list(allowed)):
+            rid = f"{table}:{r['id']}"
+            ids.append(rid)
+            details[rid] = f"{table}.{column} is {r['v']!r}, which is not one of {', '.join(allowed)}"
+    if population == 0:
+        return ctx.skip("no enumerated column (integrations.status, login_events.status, source, activities.type) "
+                        "was supplied")
+    rows = sum(f["rows"] for f in found.values())
+    parts = [f"{col}: " + ", ".join(f"{v!r} ({n})" for v, n in list(f["values"].items())[:SHOWN])
+             for col, f in found.items()]
+    message = (f"{rows} of {population} values in enumerated columns are not understood"
+               + (" (" + "; ".join(parts) + ")" if parts else ""))
+    return ctx.result(ids=ids, object="records", population=population, details=details,
+                      metrics={"unrecognised": found}, message=message, failed=bool(found))
+
+
+CHECKS = (unrecognised_values,)

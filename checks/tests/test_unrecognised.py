@@ -1,0 +1,51 @@
+"""Values nobody understands: data.unrecognised-values reports them, and the checks that
+need the column are skipped instead of passing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crm_audit_core.testing import run_check
+
+
+def _integrations_with(tenant, status_by_name):
+    rows = tenant.rows("integrations")
+    for r in rows:
+        if r["name"] in status_by_name:
+            tenant.edit("integrations", {"id": r["id"]}, {"status": status_by_name[r["name"]]})
+    return tenant
+
+
+def test_synonyms_are_understood_and_the_stale_sync_still_found(crm_audit_tenant):
+    tenant = crm_audit_tenant(contacts=300, seed=3)
+    planted = tenant.planted("integrations.stale-syncs")
+    names = {r["name"]: r for r in tenant.rows("integrations")}
+    _integrations_with(tenant, {n: "Connected" for n in names})
+    result = run_check("integrations.stale-syncs", tenant)
+    assert result.status == "fail" and sorted(result.affected.ids) == sorted(planted)
+    clean = run_check("data.unrecognised-values", tenant)
+    assert clean.status == "pass", clean.message
+
+
+def test_values_nobody_understands_skip_the_check_instead_of_passing(crm_audit_tenant):
+    tenant = crm_audit_tenant(contacts=300, seed=3)
+    rows = tenant.rows("integrations")
+    for r in rows:
+        tenant.edit("integrations", {"id": r["id"]}, {"status": "vertraulich", "last_sync_at": tenant.as_of - timedelta(days=75)})
+    stale = run_check("integrations.stale-syncs", tenant)
+    assert stale.status == "skipped"
+    assert "integrations.status" in stale.reason and "'vertraulich' (6)" in stale.reason
+    found = run_check("data.unrecognised-values", tenant)
+    assert found.status == "fail"
+    assert found.metrics["unrecognised"]["integrations.status"]["values"] == {"vertraulich": 6}
+    assert sorted(found.affected.ids) == sorted(f"integrations:{r['id']}" for r in rows)
+
+
+def test_a_failing_check_says_how_many_rows_it_left_out(crm_audit_tenant):
+    tenant = crm_audit_tenant(contacts=300, seed=3)
+    planted = tenant.planted("integrations.stale-syncs")
+    other = next(r for r in tenant.rows("integrations") if r["id"] not in planted)
+    tenant.edit("integrations", {"id": other["id"]}, {"status": "???"})
+    stale = run_check("integrations.stale-syncs", tenant)
+    assert stale.status == "fail" and sorted(stale.affected.ids) == sorted(planted)
+    assert "1 rows were not judged" in stale.reason and "'???'" in stale.reason

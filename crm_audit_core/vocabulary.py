@@ -1,0 +1,84 @@
+"""Enumerated values the checks understand, and what happens to the others.
+
+Before the checks run, the store's enumerated columns (:data:`model.VOCABULARIES`) are
+normalised: canonical values are lower-cased and trimmed, common synonyms
+(:data:`model.SYNONYMS`: ``connected`` -> ``active``, ``failed`` -> ``failure``...) are
+rewritten. What is left outside the vocabulary is *unrecognised*: counted per column, so
+
+* ``data.unrecognised-values`` reports it, with counts and examples;
+* a check that needs such a column (its ``needs``) never passes on rows it could not
+  judge: a ``pass`` becomes ``skipped`` naming the column and the values, and a ``fail``
+  says how many rows were left out. Third-party checks get this through ``needs`` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import model
+from .store import SCHEMA, Store
+
+EXAMPLES = 5
+
+
+@dataclass
+class Unrecognised:
+    table: str
+    column: str
+    rows: int
+    examples: list[tuple[str, int]]  # (value, rows), most frequent first
+    distinct: int = 0
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{v!r} ({n})" for v, n in self.examples)
+        more = "" if len(self.examples) >= self.distinct else f" and {self.distinct - len(self.examples)} more"
+        allowed = ", ".join(model.VOCABULARIES[(self.table, self.column)])
+        return f"{self.table}.{self.column} has {self.rows} rows with values the audit does not understand: {shown}{more} (understood: {allowed})"
+
+
+def normalise(store: Store, tenant: str) -> dict[tuple[str, str], Unrecognised]:
+    """Rewrite synonyms to canonical values; return what is still not understood."""
+    supplied = store.supplied(tenant)
+    out: dict[tuple[str, str], Unrecognised] = {}
+    for (table, column), allowed in model.VOCABULARIES.items():
+        if column not in supplied.get(table, set()):
+            continue
+        mapping = {v: v for v in allowed}
+        mapping.update(model.SYNONYMS.get(allowed, {}))
+        col = f'"{column}"'
+        cases = " ".join(f"WHEN ? THEN ?" for _ in mapping)
+        params: list = [x for pair in mapping.items() for x in pair]
+        store.execute(
+            f"UPDATE {SCHEMA}.{table} SET {col} = CASE lower(trim({col})) {cases} ELSE {col} END "
+            f"WHERE tenant = ? AND {col} IS NOT NULL AND lower(trim({col})) IN ({', '.join('?' for _ in mapping)})",
+            params + [tenant] + list(mapping),
+        )
+        rows = store.execute(
+            f"SELECT {col} AS v, count(*) AS n FROM {SCHEMA}.{table} WHERE tenant = ? AND {col} IS NOT NULL "
+            f"AND trim({col}) <> '' AND {col} NOT IN ({', '.join('?' for _ in allowed)}) GROUP BY 1 ORDER BY 2 DESC, 1",
+            [tenant, *allowed],
+        ).fetchall()
+        if rows:
+            out[(table, column)] = Unrecognised(table, column, sum(int(n) for _, n in rows),
+                                                [(str(v), int(n)) for v, n in rows[:EXAMPLES]], distinct=len(rows))
+    return out
+
+
+def judge(result, needs: dict[str, list[str]], unrecognised: dict[tuple[str, str], Unrecognised]) -> None:
+    """A check that needs a column with unrecognised values does not pass on them."""
+    if not unrecognised or result.status not in ("pass", "fail"):
+        return
+    hit = [u for (table, column), u in unrecognised.items() if column in needs.get(table, ())]
+    if not hit:
+        return
+    text = "; ".join(u.describe() for u in hit)
+    if result.status == "pass":
+        result.status = "skipped"
+        result.reason = f"not judged: {text}; map them to an understood value (see docs/reference/vocabulary.md)"
+        result.message = result.reason
+        result.affected = type(result.affected)(result.affected.object, [], result.affected.population)
+        result.details = {}
+    else:
+        rows = sum(u.rows for u in hit)
+        note = f"{rows} rows were not judged: {text}"
+        result.reason = f"{result.reason}; {note}" if result.reason else note
