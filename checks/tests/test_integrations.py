@@ -6,6 +6,7 @@ from crm_audit_core.testing import without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 IDS = ["integrations.stopped-integrations", "integrations.spiking-integrations", "integrations.stale-syncs",
+       "integrations.silent-integrations",
        "integrations.campaign-count-sanity", "integrations.sync-count-mismatch"]
 
 
