@@ -8,6 +8,8 @@ The public API for plugin authors is what this module exports:
 * ``read_tenant``: read one tenant outside an audit, for a plugin's own commands;
 * ``AuditConfig``, ``load_config``: crm-audit.toml, as checks and commands see it;
 * ``ConnectorInfo``, ``ExtractContext``, ``SandboxHandle``: write connectors;
+* ``ProbeInfo``, ``ProbeContext``, ``SyncCount``: write integration probes (the other side
+  of an integration: a mailing tool, an accounting package);
 * ``Reporter``: write report formats;
 * the errors in :mod:`crm_audit_core.errors`.
 
@@ -30,6 +32,7 @@ from . import model  # noqa: E402
 from .checks import Check, CheckContext, SkipCheck, check  # noqa: E402
 from .config import AuditConfig, load_config  # noqa: E402
 from .connector import ConnectorInfo, ExtractContext, SandboxHandle  # noqa: E402
+from .probes import ProbeContext, ProbeInfo, SyncCount  # noqa: E402
 from .errors import AuthError, BudgetExhausted, ConfigError, ConnectorError, CrmAuditError  # noqa: E402
 from .reports import Reporter  # noqa: E402
 from .tenant_access import read_tenant  # noqa: E402
@@ -47,6 +50,9 @@ __all__ = [
     "ConnectorInfo",
     "ExtractContext",
     "SandboxHandle",
+    "ProbeInfo",
+    "ProbeContext",
+    "SyncCount",
     "Reporter",
     "AuthError",
     "BudgetExhausted",

@@ -37,7 +37,7 @@ from .secrets import is_secret_key, remember
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-KNOWN_SECTIONS = {"audit", "tenants", "checks", "value", "survey", "policy", "accepted_risks", "integrations", "plugins", "connectors"}
+KNOWN_SECTIONS = {"audit", "tenants", "checks", "value", "survey", "policy", "accepted_risks", "integrations", "plugins", "connectors", "probes"}
 AUDIT_KEYS = {"as_of", "out", "select", "skip", "fail_under", "name", "incremental"}
 
 
@@ -46,6 +46,8 @@ class TenantConfig:
     name: str
     connector: str
     options: dict[str, Any] = field(default_factory=dict)
+    # [tenants.<name>.probes.<probe>]: probe name -> its options
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -215,9 +217,16 @@ def tenant_from_dict(name: str, body: Any, *, where: str = "config", env: dict |
     connector = body.get("connector")
     if not isinstance(connector, str) or not connector:
         raise ConfigError(f"tenant {name!r} has no connector", where=where, hint='add connector = "files" (or hubspot, salesforce, pipedrive)')
-    options = _expand({k: v for k, v in body.items() if k != "connector"}, f"{where}: tenants.{name}", env)
+    options = _expand({k: v for k, v in body.items() if k not in ("connector", "probes")}, f"{where}: tenants.{name}", env)
     _remember_secrets(options)
-    return TenantConfig(name=name, connector=connector, options=options)
+    probes = body.get("probes", {})
+    if not isinstance(probes, dict) or not all(isinstance(v, dict) for v in probes.values()):
+        raise ConfigError(f"[tenants.{name}.probes] must hold tables like [tenants.{name}.probes.mailchimp]", where=where)
+    probe_options = {}
+    for probe, values in probes.items():
+        probe_options[probe] = _expand(dict(values), f"{where}: tenants.{name}.probes.{probe}", env)
+        _remember_secrets(probe_options[probe])
+    return TenantConfig(name=name, connector=connector, options=options, probes=probe_options)
 
 
 def parse_option_pairs(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:

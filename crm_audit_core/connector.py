@@ -231,6 +231,11 @@ class ConnectorInfo:
     on 127.0.0.1; ``crm-audit demo`` and the test kit use it without naming the CRM.
     ``record_url``: optional ``record_url(options, table, id) -> str | None`` (``table``: the
     canonical table, e.g. ``"contacts"``) for links into the CRM in reports and fix-lists.
+    ``limitations``: what the vendor does not expose, so a check that needs it says why it
+    was skipped: ``"table"`` or ``"table.column"`` -> one sentence naming the vendor's
+    limitation and where the connector's page documents it, e.g. ``{"users.mfa_enabled":
+    "HubSpot's users API does not say whether a user has two-factor authentication
+    (docs/connectors/hubspot.md#what-the-api-does-not-give)"}``.
     """
 
     name: str
@@ -240,6 +245,7 @@ class ConnectorInfo:
     required_options: tuple[str, ...] = ()
     sandbox: Callable[..., SandboxHandle] | None = None
     record_url: Callable[[dict, str, str], str | None] | None = None
+    limitations: dict[str, str] = field(default_factory=dict)
     # Capabilities: resumable = honours sink.is_complete / resume_state / checkpoint;
     # incremental = reads only what changed since context.previous and carries the rest.
     resumable: bool = False

@@ -37,6 +37,20 @@ def crm_audit_register_connectors(register):
 
 
 @hookspec
+def crm_audit_register_probes(register):
+    """Register integration probes: ``register(ProbeInfo(...))`` once per probe.
+
+    Called once when the plugin manager is set up, before any configuration is read. A probe reads the other side of an integration (a mailing tool's audience, an
+    accounting package's invoices) so the reconciliation checks can compare both sides;
+    a tenant configures it as ``[tenants.<tenant>.probes.<name>]``. See
+    :mod:`crm_audit_core.probes`.
+    :param register: a callable taking a :class:`crm_audit_core.probes.ProbeInfo`. It
+        rejects a second probe with the same name, naming both plugins.
+    Return value is ignored.
+    """
+
+
+@hookspec
 def crm_audit_register_checks(register):
     """Register checks: ``register(check)`` once per :class:`crm_audit_core.checks.Check`.
 

@@ -166,6 +166,19 @@ TABLES: dict[str, Table] = {
             object_name="integration",
         ),
         Table(
+            "sync_counts",
+            "Counts the other side of an integration reports (a mailing tool's audience, an"
+            " accounting package's invoices), read by integration probes or given as a file:"
+            " one row a count. key names one item (a campaign's or survey's name in the other"
+            " system) or is empty for a total; value is empty when the count could not be read,"
+            " and missing then says why.",
+            _cols(
+                "id, probe, integration, object, key, measure, value:int, source, missing,"
+                " observed_at:timestamp"
+            ),
+            object_name="sync count",
+        ),
+        Table(
             "platform",
             "One row a tenant: vendor, edition and API versions.",
             _cols(
@@ -184,6 +197,13 @@ CUSTOM_FIELD_TABLES = ("companies", "contacts", "deals", "activities")
 # Vocabularies the checks rely on.
 ACTIVITY_TYPES = ("call", "email", "meeting", "sms", "note", "task")
 SOURCES = ("ui", "import", "form", "api", "integration")
+# integrations.status: "active" (connected and meant to run), "inactive" (switched off,
+# revoked, uninstalled), "error" (the vendor reports it failing, e.g. a webhook whose last
+# delivery failed). Empty when the vendor does not say.
+INTEGRATION_STATUSES = ("active", "inactive", "error")
+# sync_counts.measure: what a count of the other system counts.
+SYNC_MEASURES = ("records", "subscribed", "unsubscribed", "cleaned", "pending", "archived",
+                 "recipients", "sent", "delivered", "opened", "bounced", "responses")
 LOGIN_STATUSES = ("success", "failure")
 
 STEPS = (

@@ -74,6 +74,7 @@ class Registry:
 
     pm: pluggy.PluginManager
     connectors: dict[str, ConnectorInfo] = field(default_factory=dict)
+    probes: dict[str, Any] = field(default_factory=dict)  # name -> crm_audit_core.probes.ProbeInfo
     checks: dict[str, Check] = field(default_factory=dict)
     reporters: dict[str, Any] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
@@ -189,6 +190,21 @@ def _collect(registry: Registry) -> None:
 
         return register
 
+    def probes(plugin_name):
+        from .probes import ProbeInfo
+
+        def register(info: ProbeInfo):
+            if not isinstance(info, ProbeInfo):
+                return refuse(plugin_name, "probe", getattr(info, "name", type(info).__name__),
+                              f"register() expects a ProbeInfo, got {type(info).__name__}")
+            if info.name in registry.probes:
+                other = registry.probes[info.name].plugin
+                return refuse(plugin_name, "probe", info.name, f"registered twice (by {other!r} and {plugin_name!r})")
+            info.plugin = plugin_name
+            registry.probes[info.name] = info
+
+        return register
+
     def checks(plugin_name):
         def register(item: Check):
             if not isinstance(item, Check):
@@ -230,6 +246,7 @@ def _collect(registry: Registry) -> None:
         return register
 
     _call_register(registry, "crm_audit_register_connectors", connectors)
+    _call_register(registry, "crm_audit_register_probes", probes)
     _call_register(registry, "crm_audit_register_checks", checks)
     _call_register(registry, "crm_audit_register_reporters", reporters)
 

@@ -23,6 +23,7 @@ from .config import AuditConfig, TenantConfig
 from .errors import ConfigError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import AuditResult, Result, TenantInfo
+from .integrations import prepare_integrations
 from .plugins import Registry, build_plugin_manager
 from .reports import ReportContext
 from .scoring import score
@@ -109,6 +110,40 @@ def validate_tenants(registry: Registry, config: AuditConfig) -> None:
                 hint=str(info.options.get(missing[0], "see `crm-audit connectors list`")),
             )
         _preflight(info, tenant, config)
+        _validate_probes(registry, tenant, config, where)
+
+
+def _validate_probes(registry: Registry, tenant: TenantConfig, config: AuditConfig, where: str) -> None:
+    """A probe that is not installed, an unknown or missing option, or an option value its
+    factory refuses is a usage error before anything is read."""
+    from .probes import ProbeContext, validate_probe_options
+    from .secrets import remember
+
+    for name, options in tenant.probes.items():
+        info = registry.probes.get(name)
+        if info is None:
+            installed = ", ".join(sorted(registry.probes)) or "none"
+            raise ConfigError(f"tenant {tenant.name!r} configures probe {name!r}, which is not installed", where=where,
+                              hint=f"installed probes: {installed}; pip install crm-audit-{name}?")
+        validate_probe_options(info, tenant.name, options, where)
+        for key, option in info.options.items():
+            if option.is_secret(key) and isinstance(options.get(key), str) and options[key]:
+                remember(options[key])
+        context = ProbeContext(tenant=tenant.name, as_of=config.as_of or _now())
+        try:
+            probe = info.factory(dict(options), context)
+        except ConfigError as exc:
+            if not exc.where:
+                exc.where = f"{tenant.name}: probes.{name}"
+            raise
+        except Exception:
+            continue
+        close = getattr(probe, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                pass
 
 
 def refuse_unknown_options(info, tenant: TenantConfig, where: str) -> None:
@@ -164,12 +199,14 @@ def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
 
 def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check], settings: dict[str, dict],
                as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None,
-               stopped: str | None = None) -> list[Result]:
+               stopped: str | None = None, limitations: dict[str, str] | None = None) -> list[Result]:
     """Run ``checks`` on one tenant of the store.
 
     ``partial``: table -> why it is partial. ``stopped``: the error that stopped the
     tenant's extraction, so a check whose table was never reached says so instead of
-    blaming the connector for not supplying it.
+    blaming the connector for not supplying it. ``limitations``: the connector's
+    :attr:`ConnectorInfo.limitations`, so a check skipped for what the vendor does not
+    expose names the limitation.
     """
     supplied = store.supplied(tenant)
     cursor = store.tenant_cursor(tenant)
@@ -183,8 +220,11 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
         if missing:
+            why = _limitation(missing, limitations or {})
             if stopped:
                 result = ctx.skip(f"needs {missing}, which was not read: extraction stopped ({stopped})")
+            elif why:
+                result = ctx.skip(f"needs {missing}, which the CRM does not give: {why}")
             else:
                 result = ctx.skip(f"needs {missing}, which the tenant's connector did not supply")
         else:
@@ -209,6 +249,19 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     return results
 
 
+def _limitation(missing: str, limitations: dict[str, str]) -> str | None:
+    """The vendor limitation that explains ``missing`` ("the users table" or
+    "users.mfa_enabled, users.role"), if the connector declared one."""
+    if missing.startswith("the ") and missing.endswith(" table"):
+        return limitations.get(missing[4:-6])
+    for item in missing.split(", "):
+        table = item.split(".", 1)[0]
+        why = limitations.get(item) or limitations.get(table)
+        if why:
+            return why
+    return None
+
+
 def _missing_needs(item: Check, supplied: dict[str, set[str]]) -> str | None:
     for table, columns in item.needs.items():
         if table not in supplied:
@@ -217,32 +270,6 @@ def _missing_needs(item: Check, supplied: dict[str, set[str]]) -> str | None:
         if lacking:
             return ", ".join(f"{table}.{c}" for c in lacking)
     return None
-
-
-def apply_integration_counts(registry: Registry, store: Store, tenant: str, config: AuditConfig) -> None:
-    """Merge counts from config ``[integrations.<tenant>]`` and the integration-counts hook."""
-    if "integrations" not in store.supplied(tenant):
-        return
-    rows = store.execute(f"SELECT id, name, kind FROM {SCHEMA}.integrations WHERE tenant = ?", [tenant]).fetchall()
-    integrations = [{"id": r[0], "name": r[1], "kind": r[2]} for r in rows]
-    merged: dict = {}
-    for answer in registry.hook.crm_audit_integration_counts(tenant=tenant, integrations=integrations, config=config) or []:
-        if isinstance(answer, dict):
-            merged.update(answer)
-    from_config = config.section("integrations").get(tenant)
-    if isinstance(from_config, dict):
-        merged.update(from_config)
-    for key, count in merged.items():
-        try:
-            count = int(count)
-        except (TypeError, ValueError):
-            raise ConfigError(f"integration count for {key!r} is not a number: {count!r}", where=f"integrations.{tenant}") from None
-        store.execute(
-            f"UPDATE {SCHEMA}.integrations SET records_reported = ? WHERE tenant = ? AND (id = ? OR name = ?)",
-            [count, tenant, str(key), str(key)],
-        )
-    if merged:
-        store.mark(tenant, "integrations", columns=["records_reported"])
 
 
 def _link_function(registry: Registry, config: AuditConfig):
@@ -383,12 +410,14 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
                 _write_state(folder, state)
         state["status"] = "checking"
         _write_state(folder, state)
+        by_name = {t.name: t for t in config.tenants}
         for tinfo in audit.tenants:
-            apply_integration_counts(registry, store, tinfo.name, config)
+            prepare_integrations(registry, store, by_name[tinfo.name], tinfo, config, as_of, console)
             why = tinfo.error or "extraction did not complete"
             partial = {t: why for t in tinfo.partial_tables}
+            limitations = registry.connectors[tinfo.connector].limitations if tinfo.connector in registry.connectors else {}
             audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,
-                                            stopped=tinfo.error))
+                                            stopped=tinfo.error, limitations=limitations))
         apply_accepted_risks(audit, config, as_of)
         audit.score = score(audit.results)
         audit.finished_at = _now().isoformat()
@@ -441,7 +470,9 @@ def _archive_settings(folder: Path, config: AuditConfig, settings: dict, checks:
         "config_file": str(config.path) if config.path else None,
         "config": scrub_mapping(config.unexpanded),
         "as_of": config.as_of.isoformat() if config.as_of else None,
-        "tenants": [{"name": t.name, "connector": t.connector, "options": scrub_mapping(t.options)} for t in config.tenants],
+        "tenants": [{"name": t.name, "connector": t.connector, "options": scrub_mapping(t.options),
+                     **({"probes": {p: scrub_mapping(o) for p, o in t.probes.items()}} if t.probes else {})}
+                    for t in config.tenants],
         "checks": {c.id: settings.get(c.id, {}) for c in checks},
     }
     (folder / "settings.json").write_text(json.dumps(data, indent=1, default=str, ensure_ascii=False), encoding="utf-8")

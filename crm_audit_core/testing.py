@@ -86,7 +86,8 @@ def run_check(item: Check | str, generated, *, settings: dict | None = None, con
     """Run one check (object or id) on a generated tenant; returns the Result."""
     import tempfile
 
-    from .runner import apply_integration_counts, run_checks
+    from .integrations import apply_integration_counts, derive_integrations
+    from .runner import run_checks
 
     registry = registry or registry_with()
     if isinstance(item, str):
@@ -105,7 +106,9 @@ def run_check(item: Check | str, generated, *, settings: dict | None = None, con
         store = Store(Path(store_dir or tmp) / "test.duckdb")
         try:
             tenant = load_tenant(store, generated)
-            # The same step the runner takes: counts from [integrations.<tenant>] and plugins.
+            # The same steps the runner takes: integrations the records name, counts from
+            # [integrations.<tenant>] and plugins.
+            derive_integrations(store, tenant)
             apply_integration_counts(registry, store, tenant, config)
             as_of = generated.as_of
             if as_of.tzinfo is None:

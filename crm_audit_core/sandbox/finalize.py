@@ -79,7 +79,9 @@ def finalize(b: Build) -> GeneratedTenant:
     for t, name, *_ in b.custom_fields:
         custom_by_table[t].append(name)
     for tname, spec in TABLES.items():
-        fr = b.frames[tname]
+        fr = b.frames.get(tname)
+        if fr is None:  # a table the CRM itself does not hold (sync_counts: the other side's counts)
+            continue
         arrays, names = [], []
         for col in spec.columns:
             arrays.append(to_arrow_column(fr[col.name], col.type))
