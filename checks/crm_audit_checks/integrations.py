@@ -8,12 +8,10 @@ names it (``integrations.name``); their ``created_at`` gives its flow over time.
 * spiking-integrations: one day far above the usual (a loop, a re-import);
 * stale-syncs: active integrations that have not synced for days;
 * silent-integrations: no record created and no sync for longer than the integration's
-  own usual gap between active days;
-* campaign-count-sanity: counts that cannot be true (more responses than sent);
-* sync-count-mismatch: the CRM holds a different number of records than the other
-  system reports (``integrations.records_reported``, from a connector, from
-  ``[integrations.<tenant>]`` in crm-audit.toml, or from a plugin through the
-  ``crm_audit_integration_counts`` hook).
+  own usual gap between active days.
+
+The checks that compare counts (campaign-count-sanity, sync-count-mismatch) are in
+``integrations_counts.py``; they are registered with these, in this module's ``CHECKS``.
 
 (Duplicates created by integrations are reported by ``integrations.duplicates-by-source``,
 built with the duplicate matcher in ``duplicates.py``.)
@@ -24,6 +22,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crm_audit_core import check
+
+from .integrations_counts import campaign_count_sanity, sync_count_mismatch
 
 RECORD_TABLES = ("contacts", "companies", "deals")
 
@@ -304,101 +304,6 @@ def silent_integrations(ctx):
                     f"{lookback} days before their last activity and {'was' if len(unjudged) == 1 else 'were'} "
                     "not judged")
     return ctx.result(ids=ids, population=len(judged), metrics=metrics, details=details, message=message)
-
-
-@check(
-    id="integrations.campaign-count-sanity",
-    title="Campaigns with impossible counts",
-    step="integrations",
-    area="usage",
-    severity="medium",
-    needs={"campaigns": ["id", "name", "sent", "delivered", "opened", "responses"]},
-    description=(
-        "A survey sent to 1,000 people cannot have 1,100 responses: counts like responses > sent, opened > "
-        "delivered or delivered > sent show a broken sync between the CRM and the marketing tool."
-    ),
-    remediation=(
-        "Compare the campaigns listed with the figures in the sending tool; fix the integration that writes "
-        "the counts (double counting, a re-sync that adds instead of replacing) and correct the records."
-    ),
-)
-def campaign_count_sanity(ctx):
-    rows = ctx.rows(
-        "SELECT id, name, sent, delivered, opened, responses, "
-        "responses > sent AS r_gt_s, opened > delivered AS o_gt_d, delivered > sent AS d_gt_s FROM campaigns "
-        "WHERE responses > sent OR opened > delivered OR delivered > sent"
-    )
-    details = {}
-    counts = {"responses_gt_sent": 0, "opened_gt_delivered": 0, "delivered_gt_sent": 0}
-    for r in rows:
-        problems = []
-        if r["r_gt_s"]:
-            problems.append(f"{r['responses']} responses > {r['sent']} sent")
-            counts["responses_gt_sent"] += 1
-        if r["o_gt_d"]:
-            problems.append(f"{r['opened']} opened > {r['delivered']} delivered")
-            counts["opened_gt_delivered"] += 1
-        if r["d_gt_s"]:
-            problems.append(f"{r['delivered']} delivered > {r['sent']} sent")
-            counts["delivered_gt_sent"] += 1
-        details[str(r["id"])] = "; ".join(problems)
-    population = ctx.count("campaigns")
-    return ctx.result(ids=list(details), population=population, details=details, metrics={"rule_violations": counts},
-                      message=f"{len(details)} of {population} campaigns have counts that cannot be true")
-
-
-@check(
-    id="integrations.sync-count-mismatch",
-    title="Integrations whose record counts disagree with the other system",
-    step="integrations",
-    area="usage",
-    severity="high",
-    needs={"integrations": ["id", "name"]},
-    settings={"tolerance": 0.05},
-    settings_help={"tolerance": "the largest accepted difference, as a share of the count the other system reports"},
-    description=(
-        "Compares the records an integration holds in the CRM (contacts, companies and deals whose source_detail "
-        "names it) with the count the other system reports. A gap means records were lost, duplicated or "
-        "never synced. The reported counts come from the connector, from [integrations.<tenant>] in "
-        "crm-audit.toml, or from a plugin (crm_audit_integration_counts hook)."
-    ),
-    remediation=(
-        "Reconcile the integration: export its records from both systems, find the ones missing on either "
-        "side, fix the sync filter or mapping, and re-sync."
-    ),
-)
-def sync_count_mismatch(ctx):
-    records = _records_sql(ctx)
-    if records is None:
-        return _sources_skip(ctx)
-    has_reported = ctx.supplied("integrations", "records_reported")
-    rows = ctx.rows(
-        f"WITH recs AS ({records}), held AS (SELECT name, count(*) AS n FROM recs GROUP BY 1) "
-        f"SELECT i.id, i.name, {'i.records_reported' if has_reported else 'NULL'} AS reported, coalesce(h.n, 0) AS held "
-        "FROM integrations i LEFT JOIN held h ON h.name = i.name ORDER BY i.id"
-    )
-    tolerance = float(ctx.settings["tolerance"])
-    ids, details, compared = [], {}, {}
-    for r in rows:
-        rid, name = str(r["id"]), str(r["name"])
-        # records_reported holds the connector's count, overridden by crm-audit.toml and by
-        # crm_audit_integration_counts plugins (the runner merges them before the checks run).
-        reported = r["reported"]
-        if reported is None:
-            continue
-        reported, held = int(reported), int(r["held"])
-        compared[name] = {"reported": reported, "in_crm": held}
-        if abs(held - reported) > tolerance * max(reported, 0) or (reported == 0 and held > 0):
-            ids.append(rid)
-            gap = (held - reported) / reported if reported else 1.0
-            details[rid] = f"{name}: the CRM holds {held} records, the other system reports {reported} ({gap:+.1%})"
-    if not compared:
-        return ctx.skip("no integration has a reported record count (records_reported from the connector, "
-                        "[integrations.<tenant>] in crm-audit.toml, or a crm_audit_integration_counts plugin)")
-    return ctx.result(ids=ids, population=len(compared), details=details,
-                      metrics={"counts": compared, "tolerance": tolerance},
-                      message=f"{len(ids)} of {len(compared)} integrations hold a different number of records "
-                              f"than the other system reports (tolerance {tolerance:.0%})")
 
 
 CHECKS = (stopped_integrations, spiking_integrations, stale_syncs, silent_integrations, campaign_count_sanity,
