@@ -290,11 +290,10 @@ def _active_days(b: Build, name: str) -> set[int]:
     return days
 
 
-def _fill_flow(b: Build, name: str, table: str, first_day: int, last_day: int, max_gap: int) -> None:
+def _fill_flow(b: Build, rng, name: str, table: str, first_day: int, last_day: int, max_gap: int) -> None:
     """Add records of ``name`` to ``table`` so that no two consecutive active days of it between
     ``first_day`` and ``last_day`` (day numbers, ``last_day`` itself counting as active)
     are more than ``max_gap`` days apart."""
-    rng = b.defect_rng
     have = _active_days(b, name) | {last_day}
     add, prev = [], None
     for day in range(first_day, last_day + 1):
@@ -326,8 +325,12 @@ def plant_silent_integrations(b: Build) -> None:
     * Accounting Sync (stale for 10-15 days, see :func:`plant_stale_sync`) gets a company at
       least every third day in the 61 days before its last sync (a usual gap of 3 days at
       most, so silent after 9), so it is silent at every size.
+
+    It draws from its own random stream and marks the rows it adds taken, so the other usage
+    planters pick what they picked before it was added. (The duplicate planters do not all:
+    the copies LinkedIn Lead Gen creates now fall before its silence.)
     """
-    i, rng = b.frames["integrations"], b.defect_rng
+    i, rng = b.frames["integrations"], np.random.default_rng([b.seed, 3])
     name = "LinkedIn Lead Gen"
     r = _integration_row(b, name)
     quiet = b.T - int(rng.integers(4, 7)) * DAY - int(rng.integers(0, 11)) * HOUR
@@ -339,10 +342,10 @@ def plant_silent_integrations(b: Build) -> None:
         late = np.nonzero((fr[col] == name) & (fr["created_at"] > quiet))[0]
         fr["created_at"][late] = b.ts(rng, quiet - 30 * DAY, quiet - HOUR, len(late))
         fr["updated_at"][late] = np.maximum(fr["updated_at"][late], fr["created_at"][late])
-    _fill_flow(b, name, "contacts", quiet // DAY - 61, quiet // DAY, 1)
+    _fill_flow(b, rng, name, "contacts", quiet // DAY - 61, quiet // DAY, 1)
     accounting = _integration_row(b, "Accounting Sync")
     last = int(i["last_sync_at"][accounting])
-    _fill_flow(b, "Accounting Sync", "companies", last // DAY - 61, last // DAY, 3)
+    _fill_flow(b, rng, "Accounting Sync", "companies", last // DAY - 61, last // DAY, 3)
     b.record("integrations.silent-integrations", [i["id"][r], i["id"][accounting]])
 
 

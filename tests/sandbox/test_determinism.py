@@ -21,7 +21,7 @@ from crm_audit_core.sandbox import generate_tenant
 AS_OF = datetime(2026, 12, 31, tzinfo=timezone.utc)
 
 DIGESTS = {
-    True: "a96863dc79e643b59b2edd7369ba610b71b4ce610f214d47a52301a18d4e7cd3",
+    True: "5b0c1f4d48a700b4a24270e6c5a54e88a38e8e95f159498f17c615fc107425d9",
     False: "e41b692e3a7db2879fb8c7753f461bfffed8f1a072193c39d36bdd29c6de4fe5",
 }
 
