@@ -279,8 +279,11 @@ def campaign_count_sanity(ctx):
         entry[measure] = int(r["value"])
         if r["source"]:
             entry["sources"].add(str(r["source"]))
-    not_evaluated = [f"{_rule_text(r)} in the CRM (campaigns.{', campaigns.'.join(c for c in (r[1], r[2]) if c not in supplied)} "
-                     "not supplied)" for r in CAMPAIGN_RULES if r not in crm_rules]
+    not_evaluated = []
+    for rule in CAMPAIGN_RULES:
+        if rule not in crm_rules:
+            lacking = ", ".join(f"campaigns.{c}" for c in (rule[1], rule[2]) if c not in supplied)
+            not_evaluated.append(f"{_rule_text(rule)} in the CRM ({lacking} not supplied)")
     if not crm_rules and not tool:
         reasons = [f"needs campaigns with at least one pair of counts (sent and delivered, delivered and opened, or "
                    f"sent and responses) or the sending tool's campaign counts in sync_counts; the connector "
