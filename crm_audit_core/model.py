@@ -239,7 +239,10 @@ SYNONYMS: dict[tuple[str, ...], dict[str, str]] = {
     },
 }
 # sync_counts.measure: what a count of the other system counts.
-SYNC_MEASURES = ("records", "subscribed", "unsubscribed", "cleaned", "pending", "archived",
+# "records": every record of the object the integration syncs; "won": the won deals only
+# (an accounting package's invoices); the others are a mailing tool's member statuses and
+# a campaign's or survey's counts.
+SYNC_MEASURES = ("records", "won", "subscribed", "unsubscribed", "cleaned", "pending", "archived",
                  "recipients", "sent", "delivered", "opened", "bounced", "responses")
 
 STEPS = (

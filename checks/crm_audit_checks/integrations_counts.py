@@ -101,6 +101,11 @@ def _crm_record_counts(ctx) -> dict[tuple[str, str], int]:
         for r in ctx.rows(f"SELECT lower(trim(source_detail)) AS k, count(*) AS n FROM {t} "
                           "WHERE nullif(trim(source_detail), '') IS NOT NULL GROUP BY 1"):
             counts[(t, r["k"])] = int(r["n"])
+    if ctx.supplied("deals", "source_detail") and ctx.supplied("deals", "is_won"):
+        # measure "won": an accounting package's invoices match the CRM's won deals only
+        for r in ctx.rows("SELECT lower(trim(source_detail)) AS k, count(*) AS n FROM deals "
+                          "WHERE nullif(trim(source_detail), '') IS NOT NULL AND is_won GROUP BY 1"):
+            counts[("deals:won", r["k"])] = int(r["n"])
     return counts
 
 
@@ -151,35 +156,39 @@ def sync_count_mismatch(ctx):
         details[rid] = f"{details[rid]}; {text}" if rid in details else text
 
     # 1. The other side's counts per object (sync_counts: measure records, no key).
-    rows, unreadable = _sync_counts(ctx, "lower(trim(measure)) = 'records' AND nullif(trim(key), '') IS NULL")
+    # measure "records": every record of the object; "won": the CRM's won deals (invoices).
+    rows, unreadable = _sync_counts(ctx, "lower(trim(measure)) IN ('records', 'won') AND nullif(trim(key), '') IS NULL")
     if unreadable:
         notes.append(unreadable)
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
-        groups.setdefault((_norm(r["integration"]), _norm(r["object"])), []).append(r)
+        groups.setdefault((_norm(r["integration"]), _norm(r["object"]), _norm(r["measure"])), []).append(r)
     chosen, missing = _split_by_value(groups)
     by_object: dict[str, dict] = {}
     unknown: dict[str, dict] = {}
     not_compared = []
-    for (key, obj), r in sorted(chosen.items()):
+    for (key, obj, measure), r in sorted(chosen.items()):
         rid, name = listed.get(key, (None, str(r["integration"]).strip()))
         reported = int(r["value"])
         source = r["source"] or (f"probe {r['probe']}" if r["probe"] else "sync_counts")
-        if obj not in RECORD_TABLES or not ctx.supplied(obj, "source_detail"):
-            not_compared.append(f"{name} {obj} ({source} reports {reported:,}; the CRM's {obj} carry no "
-                                "source_detail to count)")
+        won = measure == "won"
+        label = "won deals" if won else obj
+        if obj not in RECORD_TABLES or not ctx.supplied(obj, "source_detail") or (won and obj != "deals") \
+                or (won and not ctx.supplied("deals", "is_won")):
+            not_compared.append(f"{name} {label} ({source} reports {reported:,}; the CRM's {obj} carry no "
+                                f"{'is_won and ' if won else ''}source_detail to count)")
             continue
-        held = crm.get((obj, key), 0)
-        crm_source = f"CRM: {obj} whose source_detail is '{name}'"
+        held = crm.get(("deals:won" if won else obj, key), 0)
+        crm_source = f"CRM: {label} whose source_detail is '{name}'"
         entry = {"reported": reported, "in_crm": held, "source": source, "crm_source": crm_source}
-        text = (f"{name} {obj}: the CRM holds {held:,} ({crm_source}), {source} reports {reported:,} "
+        text = (f"{name} {label}: the CRM holds {held:,} ({crm_source}), {source} reports {reported:,} "
                 f"({_gap(held, reported)})")
         if rid is None:
             entry["differs"] = _differs(held, reported, tolerance)
-            unknown.setdefault(name, {})[obj] = entry
+            unknown.setdefault(name, {})[label] = entry
             continue
         compared.add(rid)
-        by_object.setdefault(name, {})[obj] = entry
+        by_object.setdefault(name, {})[label] = entry
         if _differs(held, reported, tolerance):
             flag(rid, text)
     if missing:
@@ -193,7 +202,7 @@ def sync_count_mismatch(ctx):
         for r in ctx.rows("SELECT id, name, records_reported AS reported FROM integrations "
                           "WHERE records_reported IS NOT NULL ORDER BY id"):
             rid, name, reported = str(r["id"]), str(r["name"]).strip(), int(r["reported"])
-            held = sum(n for (t, k), n in crm.items() if k == _norm(name))
+            held = sum(n for (t, k), n in crm.items() if k == _norm(name) and t in RECORD_TABLES)
             counts[name] = {"reported": reported, "in_crm": held}
             compared.add(rid)
             if _differs(held, reported, tolerance):
@@ -245,7 +254,8 @@ def _broken(counts: dict, rules) -> list[str]:
     step="integrations",
     area="usage",
     severity="medium",
-    needs={"campaigns": ["id", "name"]},
+    # No `needs`: without the CRM's campaigns the sending tool's own counts are still checked.
+    needs={},
     settings={"sent_tolerance": 0.05},
     settings_help={"sent_tolerance": "the largest accepted difference between the CRM's sent count and the sending "
                                      "tool's, as a share of the tool's"},
@@ -261,7 +271,8 @@ def _broken(counts: dict, rules) -> list[str]:
     ),
 )
 def campaign_count_sanity(ctx):
-    supplied = {c for c in ("sent", "delivered", "opened", "responses") if ctx.supplied("campaigns", c)}
+    has_campaigns = ctx.supplied("campaigns", "id") and ctx.supplied("campaigns", "name")
+    supplied = {c for c in ("sent", "delivered", "opened", "responses") if has_campaigns and ctx.supplied("campaigns", c)}
     crm_rules = [r for r in CAMPAIGN_RULES if {r[1], r[2]} <= supplied]
     rows, unreadable = _sync_counts(
         ctx, "lower(trim(object)) = 'campaigns' AND lower(trim(measure)) IN ('sent', 'delivered', 'opened', "
@@ -285,16 +296,19 @@ def campaign_count_sanity(ctx):
             lacking = ", ".join(f"campaigns.{c}" for c in (rule[1], rule[2]) if c not in supplied)
             not_evaluated.append(f"{_rule_text(rule)} in the CRM ({lacking} not supplied)")
     if not crm_rules and not tool:
-        reasons = [f"needs campaigns with at least one pair of counts (sent and delivered, delivered and opened, or "
-                   f"sent and responses) or the sending tool's campaign counts in sync_counts; the connector "
-                   f"supplied {', '.join(f'campaigns.{c}' for c in sorted(supplied)) or 'none of these counts'}"]
+        if not has_campaigns:
+            reasons = [ctx.not_supplied("the campaigns table") + " (nor does any integration probe report campaign counts)"]
+        else:
+            reasons = [f"needs campaigns with at least one pair of counts (sent and delivered, delivered and opened, or "
+                       f"sent and responses) or the sending tool's campaign counts in sync_counts; the connector "
+                       f"supplied {', '.join(f'campaigns.{c}' for c in sorted(supplied)) or 'none of these counts'}"]
         if unreadable:
             reasons.append(unreadable)
         if missing:
             reasons.append("counts missing: " + "; ".join(missing))
         return ctx.skip("; ".join(reasons))
     cols = ", ".join(c if c in supplied else f"NULL AS {c}" for c in ("sent", "delivered", "opened", "responses"))
-    campaigns = ctx.rows(f"SELECT id, name, {cols} FROM campaigns ORDER BY id")
+    campaigns = ctx.rows(f"SELECT id, name, {cols} FROM campaigns ORDER BY id") if has_campaigns else []
     by_name: dict[str, list[dict]] = {}
     for c in campaigns:
         by_name.setdefault(_norm(c["name"]), []).append(c)
@@ -341,11 +355,16 @@ def campaign_count_sanity(ctx):
     ids = [str(c["id"]) for c in campaigns if str(c["id"]) in problems]
     details = {rid: f"{names[rid]}: {'; '.join(problems[rid])}" for rid in ids}
     matched = sum(1 for key in {k for _, k in tool} if key in by_name)
-    message = f"{len(ids)} of {_plural(len(campaigns), 'campaign')} have counts that cannot be true"
-    if tool:
+    if has_campaigns:
+        message = f"{len(ids)} of {_plural(len(campaigns), 'campaign')} have counts that cannot be true"
+    else:
+        tool_bad = sum(1 for t in tool.values() if _broken(t, TOOL_RULES))
+        message = (f"the CRM holds no campaigns; {tool_bad} of {_plural(len(tool), 'campaign')} in the sending tool "
+                   "have counts that cannot be true")
+    if tool and has_campaigns:
         message += (f" (the sending tool reports counts for {_plural(len({k for _, k in tool}), 'campaign')}, "
                     f"{matched} of them found in the CRM by name)")
-    if unmatched:
+    if unmatched and has_campaigns:
         message += (f"; {_plural(len(unmatched), 'campaign')} the CRM does not hold also have impossible counts "
                     f"in the sending tool: {', '.join(sorted(unmatched))}")
     notes = []
@@ -353,13 +372,16 @@ def campaign_count_sanity(ctx):
         notes.append("counts missing: " + "; ".join(missing))
     if unreadable:
         notes.append(unreadable)
-    if not_evaluated:
+    if not has_campaigns:
+        notes.append(ctx.not_supplied("the campaigns table") + "; only the sending tool's own counts were checked")
+    elif not_evaluated:
         notes.append("rules not evaluated: " + "; ".join(not_evaluated))
     metrics = {"rule_violations": violations, "rules_evaluated": [_rule_text(r) for r in crm_rules],
                "rules_not_evaluated": not_evaluated, "tool_campaigns": len({k for _, k in tool}),
                "tool_campaigns_in_crm": matched, "tool_campaigns_not_in_crm": unmatched, "missing": missing,
                "sent_tolerance": tolerance}
-    result = ctx.result(ids=ids, population=len(campaigns), details=details, metrics=metrics, message=message,
+    population = len(campaigns) if has_campaigns else len(tool)
+    result = ctx.result(ids=ids, population=population, details=details, metrics=metrics, message=message,
                         failed=bool(ids or unmatched))
     return _with_reason(result, notes)
 

@@ -247,3 +247,37 @@ def test_missing_campaign_counts_and_skip_reason(folders, tmp_path):
     result = audit(folders["clean"], tmp_path, counts, drop_columns=drop)[CAMPAIGNS]
     assert result.status == "skipped"
     assert "sent and delivered" in result.reason and f"counts missing: mailchimp campaigns sent ({FAILED})" in result.reason
+
+
+def test_invoices_are_compared_with_won_deals_only(tenants, folders, tmp_path):
+    tenant = tenants["clean"]
+    name = "Accounting Sync"
+    won = sum(1 for r in tenant.rows("deals") if (r["source_detail"] or "") == name and r["is_won"])
+    every = held(tenant, name, "deals")
+    assert 0 < won < every
+    source = "Xero sales invoices (ACCREC) with status AUTHORISED or PAID"
+    same = audit(folders["clean"], tmp_path / "same", [count(name, "deals", won, measure="won", probe="xero", source=source)],
+                 drop_columns={"integrations": ["records_reported"]})[MISMATCH]
+    assert_findings(same, [])
+    assert same.metrics["by_object"][name]["won deals"]["in_crm"] == won
+    # the same invoices compared with every deal would be a false alarm: the measure says which
+    fewer = audit(folders["clean"], tmp_path / "fewer", [count(name, "deals", won // 2, measure="won", probe="xero", source=source)],
+                  drop_columns={"integrations": ["records_reported"]})[MISMATCH]
+    assert_findings(fewer, [integration_id(tenant, name)])
+    assert f"{name} won deals: the CRM holds {won:,} (CRM: won deals whose source_detail is '{name}')" in fewer.details[integration_id(tenant, name)]
+
+
+def test_without_crm_campaigns_the_tools_own_counts_are_checked(tenants, folders, tmp_path):
+    sane = [count("Mailchimp", "campaigns", 500, measure="sent", key="Newsletter 2026-05"),
+            count("Mailchimp", "campaigns", 480, measure="delivered", key="Newsletter 2026-05")]
+    result = audit(folders["clean"], tmp_path / "sane", sane, drop=("campaigns",))[CAMPAIGNS]
+    assert result.status == "pass" and result.affected.population == 1
+    assert "only the sending tool's own counts were checked" in result.reason
+    assert "campaigns table" in result.reason
+    broken = sane + [count("Mailchimp", "campaigns", 600, measure="opened", key="Newsletter 2026-05")]
+    result = audit(folders["clean"], tmp_path / "broken", broken, drop=("campaigns",))[CAMPAIGNS]
+    assert result.status == "fail" and result.affected.ids == []
+    assert "1 of 1 campaign in the sending tool" in result.message
+    # neither side has campaigns: skipped, never passed
+    nothing = audit(folders["clean"], tmp_path / "nothing", [], drop=("campaigns",))[CAMPAIGNS]
+    assert nothing.status == "skipped" and "needs the campaigns table" in nothing.reason
