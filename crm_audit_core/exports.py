@@ -76,9 +76,10 @@ class ExportResult:
 class ExportFiles:
     """The files of an export folder (and of the .zip files in it), by lower-cased name."""
 
-    def __init__(self, folder: Path, encoding: str | None = None):
+    def __init__(self, folder: Path, encoding: str | None = None, as_of=None):
         self.folder = folder
         self.encoding = encoding
+        self.as_of = as_of  # the audit date (an Event is done once it has ended by then)
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.paths: dict[str, Path] = {}
         self._records: dict[str, tuple[list[str], list[dict]]] = {}
@@ -222,17 +223,18 @@ def choose(folder: Path, requested: str | None, encoding: str | None, where: str
 class ExportConnector:
     """Reads a vendor export through the format's reader (the connector's mapping)."""
 
-    def __init__(self, folder: Path, fmt, encoding: str | None = None, echo=None):
+    def __init__(self, folder: Path, fmt, encoding: str | None = None, as_of=None, echo=None):
         self.folder = folder
         self.format = fmt
         self.encoding = encoding
+        self.as_of = as_of
         self.echo = echo if echo is not None else (lambda text: print(text, file=sys.stderr))
 
     def api_calls(self) -> int:
         return 0
 
     def extract(self, sink) -> None:
-        files = ExportFiles(self.folder, self.encoding)
+        files = ExportFiles(self.folder, self.encoding, self.as_of)
         try:
             result = self.format.read(files)
         finally:

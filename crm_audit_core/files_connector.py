@@ -279,7 +279,7 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
                           hint="give a folder holding <table>.csv files")
     export = exports.choose(path, opts.text("format", None), encoding, context.tenant)
     if export is not None:
-        return exports.ExportConnector(path, export, encoding)
+        return exports.ExportConnector(path, export, encoding, as_of=context.as_of)
     files = [f for f in (find_table_file(path, t) for t in model.TABLES) if f is not None]
     if not files:
         raise ConfigError(f"folder {str(path)!r} holds no table files", where=context.tenant,
