@@ -5,6 +5,7 @@ from __future__ import annotations
 from crm_audit_core import ConnectorInfo, hookimpl
 
 from .connector import OPTIONS, create_connector, record_url
+from .export import EXPORT_FORMAT
 from .sandbox import start_sandbox
 
 
@@ -21,5 +22,6 @@ def crm_audit_register_connectors(register):
             record_url=record_url,
             resumable=True,
             incremental=True,
+            export_reader=EXPORT_FORMAT,
         )
     )
