@@ -188,3 +188,18 @@ def _cp949_safe(char: str) -> str:
         except UnicodeEncodeError:
             continue
     return "-"
+
+
+def test_boolean_words_in_a_semicolon_file(tmp_path):
+    text = "id;is_active;is_admin;mfa_enabled\n1;TRUE;No;y\n2;false;Yes;N\n3;1;0;\n"
+    rows = read(folder_with(tmp_path, "users.csv", text.encode("cp1252"))).rows["users"]
+    assert [(r["is_active"], r["is_admin"], r["mfa_enabled"]) for r in rows] == [
+        (True, False, True), (False, True, False), (True, False, None)]
+
+
+def test_integration_status_synonyms_in_a_cp949_tab_file(tmp_path):
+    """'connected' / 'disconnected' arrive as they are; the store's vocabulary maps them (issue 18, item 2)."""
+    text = "id\tname\tstatus\tlast_sync_at\n1\t메일침프\tconnected\t2026-09-01 10:00\n2\tZapier\tdisconnected\t45356\n"
+    rows = read(folder_with(tmp_path, "integrations.csv", text.encode("cp949"))).rows["integrations"]
+    assert [(r["name"], r["status"]) for r in rows] == [("메일침프", "connected"), ("Zapier", "disconnected")]
+    assert rows[1]["last_sync_at"] == datetime(2024, 3, 5)
