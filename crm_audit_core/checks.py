@@ -213,6 +213,18 @@ def check(
     return wrap
 
 
+def vendor_limitation(missing: str, limitations: dict[str, str]) -> str | None:
+    """The vendor limitation (:attr:`ConnectorInfo.limitations`) that explains ``missing``
+    ("the users table" or "users.mfa_enabled, users.role"), if the connector declared one."""
+    if missing.startswith("the ") and missing.endswith(" table"):
+        return limitations.get(missing[4:-6])
+    for item in missing.split(", "):
+        why = limitations.get(item) or limitations.get(item.split(".", 1)[0])
+        if why:
+            return why
+    return None
+
+
 class SkipCheck(Exception):
     """Raise (or return ``ctx.skip(reason)``) when the check cannot run on this tenant."""
 
@@ -239,7 +251,7 @@ class CheckContext:
 
     def __init__(self, *, check: Check | None, tenant: str, connection, as_of: datetime, settings: dict,
                  config: Any = None, supplied: dict[str, set[str]] | None = None, shared: dict | None = None,
-                 read_error: str | None = None):
+                 read_error: str | None = None, limitations: dict[str, str] | None = None):
         self.check = check
         self.tenant = tenant
         self.connection = connection
@@ -248,6 +260,7 @@ class CheckContext:
         self.config = config
         self.read_error = read_error
         self._supplied = supplied or {}
+        self._limitations = limitations or {}
         # Per-tenant memo shared by all checks of one audit (e.g. duplicate clusters
         # computed once and read by several checks). Keys should be namespaced.
         self.shared = shared if shared is not None else {}
@@ -259,6 +272,20 @@ class CheckContext:
         if cols is None:
             return False
         return column is None or column in cols
+
+    def not_supplied(self, missing: str) -> str:
+        """The reason to skip for data the tenant lacks, as the runner words it for ``needs``.
+
+        ``missing``: ``"the campaigns table"`` or ``"contacts.email"`` (several joined with
+        ", "). When the tenant's connector declared that its CRM does not give it
+        (:attr:`ConnectorInfo.limitations`), the reason names that vendor limitation.
+        """
+        if self.read_error:
+            return f"needs {missing}, which was not read: extraction stopped ({self.read_error})"
+        why = vendor_limitation(missing, self._limitations)
+        if why:
+            return f"needs {missing}, which the CRM does not give: {why}"
+        return f"needs {missing}, which the tenant's connector did not supply"
 
     # -- other checks -----------------------------------------------------
     def settings_for(self, other: Check) -> dict[str, Any]:

@@ -297,6 +297,25 @@ def connectors_list():
     _console().print(table)
 
 
+@main.group(cls=_HelpGroup)
+def probes():
+    """The integration probes installed (they read the other side of an integration)."""
+
+
+@probes.command("list")
+def probes_list():
+    """List integration probes, their options and whether they ship a sandbox."""
+    registry = _registry()
+    _warn_failures(registry)
+    table = Table(title="integration probes (configured per tenant: tenants.NAME.probes.PROBE in crm-audit.toml)")
+    for col in ("name", "plugin", "integration", "options", "sandbox", "description"):
+        table.add_column(col)
+    for info in sorted(registry.probes.values(), key=lambda i: i.name):
+        table.add_row(info.name, escape(info.plugin), escape(info.integration), escape(", ".join(info.options)),
+                      "yes" if info.sandbox else "no", escape(info.description))
+    _console().print(table)
+
+
 @main.command()
 def plugins():
     """List plugins, their versions and the hooks each implements."""

@@ -245,7 +245,10 @@ STAGE_OUTCOMES: dict[str, tuple[bool, bool]] = {
     "closed lost": (True, False), "lost": (True, False), "closed - lost": (True, False), "closedlost": (True, False),
 }
 # sync_counts.measure: what a count of the other system counts.
-SYNC_MEASURES = ("records", "subscribed", "unsubscribed", "cleaned", "pending", "archived",
+# "records": every record of the object the integration syncs; "won": the won deals only
+# (an accounting package's invoices); the others are a mailing tool's member statuses and
+# a campaign's or survey's counts.
+SYNC_MEASURES = ("records", "won", "subscribed", "unsubscribed", "cleaned", "pending", "archived",
                  "recipients", "sent", "delivered", "opened", "bounced", "responses")
 
 STEPS = (

@@ -219,17 +219,14 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     for item in checks:
         ctx = CheckContext(check=item, tenant=tenant, connection=cursor, as_of=as_of_naive,
                            settings=dict(settings.get(item.id, item.settings)), config=config,
-                           supplied=supplied, shared=shared)
+                           supplied=supplied, shared=shared, limitations=limitations, read_error=stopped)
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
         if missing:
-            why = _limitation(missing, limitations or {})
             if stopped:
                 result = ctx.skip(f"needs {missing}, which was not read: extraction stopped ({stopped})")
-            elif why:
-                result = ctx.skip(f"needs {missing}, which the CRM does not give: {why}")
             else:
-                result = ctx.skip(f"needs {missing}, which the tenant's connector did not supply")
+                result = ctx.skip(ctx.not_supplied(missing))
         else:
             try:
                 result = item.func(ctx)
@@ -245,25 +242,13 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
         if partial and result.status in ("pass", "fail"):
             hit = sorted(t for t in item.needs if t in partial)
             if hit:
-                result.reason = "based on partial data: " + "; ".join(f"{t} ({partial[t]})" for t in hit)
+                note = "based on partial data: " + "; ".join(f"{t} ({partial[t]})" for t in hit)
+                result.reason = f"{note}; {result.reason}" if result.reason else note
         result.duration_seconds = time.perf_counter() - started
         results.append(result)
         registry.hook.crm_audit_result(result=result, check=item)
     cursor.close()
     return results
-
-
-def _limitation(missing: str, limitations: dict[str, str]) -> str | None:
-    """The vendor limitation that explains ``missing`` ("the users table" or
-    "users.mfa_enabled, users.role"), if the connector declared one."""
-    if missing.startswith("the ") and missing.endswith(" table"):
-        return limitations.get(missing[4:-6])
-    for item in missing.split(", "):
-        table = item.split(".", 1)[0]
-        why = limitations.get(item) or limitations.get(table)
-        if why:
-            return why
-    return None
 
 
 def _missing_needs(item: Check, supplied: dict[str, set[str]]) -> str | None:

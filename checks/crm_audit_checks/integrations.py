@@ -7,11 +7,11 @@ names it (``integrations.name``); their ``created_at`` gives its flow over time.
 * stopped-integrations: a steady flow that dried up;
 * spiking-integrations: one day far above the usual (a loop, a re-import);
 * stale-syncs: active integrations that have not synced for days;
-* campaign-count-sanity: counts that cannot be true (more responses than sent);
-* sync-count-mismatch: the CRM holds a different number of records than the other
-  system reports (``integrations.records_reported``, from a connector, from
-  ``[integrations.<tenant>]`` in crm-audit.toml, or from a plugin through the
-  ``crm_audit_integration_counts`` hook).
+* silent-integrations: no record created and no sync for longer than the integration's
+  own usual gap between active days.
+
+The checks that compare counts (campaign-count-sanity, sync-count-mismatch) are in
+``integrations_counts.py``; they are registered with these, in this module's ``CHECKS``.
 
 (Duplicates created by integrations are reported by ``integrations.duplicates-by-source``,
 built with the duplicate matcher in ``duplicates.py``.)
@@ -22,6 +22,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crm_audit_core import check
+
+from .integrations_counts import campaign_count_sanity, sync_count_mismatch
 
 RECORD_TABLES = ("contacts", "companies", "deals")
 
@@ -34,6 +36,14 @@ def _records_sql(ctx) -> str | None:
         if ctx.supplied(t, "source_detail") and ctx.supplied(t, "created_at")
     ]
     return " UNION ALL ".join(parts) if parts else None
+
+
+def _days(n) -> str:
+    return f"{n:g} day" if n == 1 else f"{n:g} days"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _sources_skip(ctx):
@@ -213,98 +223,88 @@ def stale_syncs(ctx):
 
 
 @check(
-    id="integrations.campaign-count-sanity",
-    title="Campaigns with impossible counts",
-    step="integrations",
-    area="usage",
-    severity="medium",
-    needs={"campaigns": ["id", "name", "sent", "delivered", "opened", "responses"]},
-    description=(
-        "A survey sent to 1,000 people cannot have 1,100 responses: counts like responses > sent, opened > "
-        "delivered or delivered > sent show a broken sync between the CRM and the marketing tool."
-    ),
-    remediation=(
-        "Compare the campaigns listed with the figures in the sending tool; fix the integration that writes "
-        "the counts (double counting, a re-sync that adds instead of replacing) and correct the records."
-    ),
-)
-def campaign_count_sanity(ctx):
-    rows = ctx.rows(
-        "SELECT id, name, sent, delivered, opened, responses, "
-        "responses > sent AS r_gt_s, opened > delivered AS o_gt_d, delivered > sent AS d_gt_s FROM campaigns "
-        "WHERE responses > sent OR opened > delivered OR delivered > sent"
-    )
-    details = {}
-    counts = {"responses_gt_sent": 0, "opened_gt_delivered": 0, "delivered_gt_sent": 0}
-    for r in rows:
-        problems = []
-        if r["r_gt_s"]:
-            problems.append(f"{r['responses']} responses > {r['sent']} sent")
-            counts["responses_gt_sent"] += 1
-        if r["o_gt_d"]:
-            problems.append(f"{r['opened']} opened > {r['delivered']} delivered")
-            counts["opened_gt_delivered"] += 1
-        if r["d_gt_s"]:
-            problems.append(f"{r['delivered']} delivered > {r['sent']} sent")
-            counts["delivered_gt_sent"] += 1
-        details[str(r["id"])] = "; ".join(problems)
-    population = ctx.count("campaigns")
-    return ctx.result(ids=list(details), population=population, details=details, metrics={"rule_violations": counts},
-                      message=f"{len(details)} of {population} campaigns have counts that cannot be true")
-
-
-@check(
-    id="integrations.sync-count-mismatch",
-    title="Integrations whose record counts disagree with the other system",
+    id="integrations.silent-integrations",
+    title="Integrations silent for longer than their usual gap",
     step="integrations",
     area="usage",
     severity="high",
     needs={"integrations": ["id", "name"]},
-    settings={"tolerance": 0.05},
-    settings_help={"tolerance": "the largest accepted difference, as a share of the count the other system reports"},
+    settings={"factor": 3.0, "min_days": 3, "lookback_days": 60, "min_active_days": 10},
+    settings_help={
+        "factor": "an integration is silent when its last activity is older than this many times its usual gap",
+        "min_days": "...and older than this many days",
+        "lookback_days": "its usual gap is the 90th percentile of the gaps between its active days in this many "
+                         "days before its last activity",
+        "min_active_days": "integrations with fewer active days than this in that window have no usual gap "
+                           "and are not judged",
+    },
     description=(
-        "Compares the records an integration holds in the CRM (contacts, companies and deals whose source_detail "
-        "names it) with the count the other system reports. A gap means records were lost, duplicated or "
-        "never synced. The reported counts come from the connector, from [integrations.<tenant>] in "
-        "crm-audit.toml, or from a plugin (crm_audit_integration_counts hook)."
+        "Every integration has its own rhythm: a form sync creates records every day, an accounting sync once "
+        "a week. One that has created no record and not synced for several times its usual gap has most "
+        "likely stopped, whatever its status says and long before a fixed threshold would notice."
     ),
     remediation=(
-        "Reconcile the integration: export its records from both systems, find the ones missing on either "
-        "side, fix the sync filter or mapping, and re-sync."
+        "Open the integration in the CRM and in the other system: look at its error log, reconnect it or renew "
+        "its credentials; if it was switched off on purpose, remove it and its API user."
     ),
 )
-def sync_count_mismatch(ctx):
+def silent_integrations(ctx):
     records = _records_sql(ctx)
-    if records is None:
-        return _sources_skip(ctx)
-    has_reported = ctx.supplied("integrations", "records_reported")
+    has_sync = ctx.supplied("integrations", "last_sync_at")
+    if records is None and not has_sync:
+        return ctx.skip("neither integrations.last_sync_at nor contacts, companies or deals with source_detail "
+                        "and created_at were supplied, so no activity of any integration can be seen")
+    s = ctx.settings
+    factor, min_days = float(s["factor"]), float(s["min_days"])
+    lookback, min_active = int(s["lookback_days"]), int(s["min_active_days"])
+    parts = []
+    if records is not None:
+        parts.append("SELECT lower(trim(r.name)) AS key, r.created_at AS ts, 'record' AS kind FROM recs r")
+    if has_sync:
+        parts.append("SELECT lower(trim(name)) AS key, last_sync_at AS ts, 'sync' AS kind FROM integrations "
+                     "WHERE last_sync_at IS NOT NULL")
     rows = ctx.rows(
-        f"WITH recs AS ({records}), held AS (SELECT name, count(*) AS n FROM recs GROUP BY 1) "
-        f"SELECT i.id, i.name, {'i.records_reported' if has_reported else 'NULL'} AS reported, coalesce(h.n, 0) AS held "
-        "FROM integrations i LEFT JOIN held h ON h.name = i.name ORDER BY i.id"
+        f"WITH {'recs AS (' + records + '), ' if records is not None else ''}"
+        f"acts AS (SELECT * FROM ({' UNION ALL '.join(parts)}) WHERE ts <= $as_of), "
+        "last AS (SELECT key, max(ts) AS last_at, max(ts) FILTER (WHERE kind = 'record') AS last_record, "
+        "         max(ts) FILTER (WHERE kind = 'sync') AS last_sync FROM acts GROUP BY 1), "
+        "days AS (SELECT DISTINCT a.key, CAST(a.ts AS DATE) AS day FROM acts a JOIN last l ON l.key = a.key "
+        "         WHERE a.ts >= l.last_at - to_days($lookback)), "
+        "gaps AS (SELECT key, date_diff('day', lag(day) OVER (PARTITION BY key ORDER BY day), day) AS gap FROM days), "
+        "usual AS (SELECT key, quantile_disc(gap, 0.9) AS p90 FROM gaps WHERE gap IS NOT NULL GROUP BY 1), "
+        "active AS (SELECT key, count(*) AS n FROM days GROUP BY 1) "
+        "SELECT i.id, i.name, l.last_at, l.last_record, l.last_sync, coalesce(a.n, 0) AS active_days, u.p90, "
+        "       date_diff('second', l.last_at, $as_of) / 86400.0 AS silent_days "
+        "FROM integrations i LEFT JOIN last l ON l.key = lower(trim(i.name)) "
+        "LEFT JOIN active a ON a.key = l.key LEFT JOIN usual u ON u.key = l.key ORDER BY i.id",
+        lookback=lookback,
     )
-    tolerance = float(ctx.settings["tolerance"])
-    ids, details, compared = [], {}, {}
+    ids, details, judged, unjudged = [], {}, {}, []
     for r in rows:
         rid, name = str(r["id"]), str(r["name"])
-        # records_reported holds the connector's count, overridden by crm-audit.toml and by
-        # crm_audit_integration_counts plugins (the runner merges them before the checks run).
-        reported = r["reported"]
-        if reported is None:
+        if r["last_at"] is None or r["p90"] is None or r["active_days"] < min_active:
+            unjudged.append(name)
             continue
-        reported, held = int(reported), int(r["held"])
-        compared[name] = {"reported": reported, "in_crm": held}
-        if abs(held - reported) > tolerance * max(reported, 0) or (reported == 0 and held > 0):
+        usual, silent = int(r["p90"]), float(r["silent_days"])
+        limit = max(factor * usual, min_days)
+        judged[name] = {"days_silent": round(silent, 1), "usual_gap_days": usual, "silent_after_days": limit,
+                        "active_days": int(r["active_days"])}
+        if silent > limit:
             ids.append(rid)
-            gap = (held - reported) / reported if reported else 1.0
-            details[rid] = f"{name}: the CRM holds {held} records, the other system reports {reported} ({gap:+.1%})"
-    if not compared:
-        return ctx.skip("no integration has a reported record count (records_reported from the connector, "
-                        "[integrations.<tenant>] in crm-audit.toml, or a crm_audit_integration_counts plugin)")
-    return ctx.result(ids=ids, population=len(compared), details=details,
-                      metrics={"counts": compared, "tolerance": tolerance},
-                      message=f"{len(ids)} of {len(compared)} integrations hold a different number of records "
-                              f"than the other system reports (tolerance {tolerance:.0%})")
+            what = ("a sync" if r["last_at"] == r["last_sync"] else "a record it created")
+            details[rid] = (f"{name}: no record created and no sync for {silent:.0f} days (its last activity, "
+                            f"{r['last_at']:%Y-%m-%d}, was {what}); its usual gap is {_days(usual)} (90th percentile "
+                            f"over its {int(r['active_days'])} active days in the {lookback} days before), so "
+                            f"more than {_days(limit)} of silence is unusual")
+    metrics = {"integrations": judged, "not_judged": sorted(unjudged)}
+    message = (f"{len(ids)} of {len(judged)} integrations with a known rhythm have been silent for longer than "
+               f"{factor:g} times their usual gap")
+    if unjudged:
+        message += (f"; {_count(len(unjudged), 'integration')} had fewer than {min_active} active days in the "
+                    f"{lookback} days before their last activity and {'was' if len(unjudged) == 1 else 'were'} "
+                    "not judged")
+    return ctx.result(ids=ids, population=len(judged), metrics=metrics, details=details, message=message)
 
 
-CHECKS = (stopped_integrations, spiking_integrations, stale_syncs, campaign_count_sanity, sync_count_mismatch)
+CHECKS = (stopped_integrations, spiking_integrations, stale_syncs, silent_integrations, campaign_count_sanity,
+          sync_count_mismatch)

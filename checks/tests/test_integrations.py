@@ -6,6 +6,7 @@ from crm_audit_core.testing import without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 IDS = ["integrations.stopped-integrations", "integrations.spiking-integrations", "integrations.stale-syncs",
+       "integrations.silent-integrations",
        "integrations.campaign-count-sanity", "integrations.sync-count-mismatch"]
 
 
@@ -88,3 +89,45 @@ def test_skipped_without_needed_data(crm_audit_tenant, crm_audit_run_check):
     no_sources = stripped(stripped(stripped(tenant, "contacts", "source_detail"), "companies", "source_detail"), "deals", "source_detail")
     result = crm_audit_run_check("integrations.stopped-integrations", no_sources)
     assert result.status == "skipped" and "source_detail" in result.reason
+
+
+SILENT = "integrations.silent-integrations"
+
+
+def test_silent_settings(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    result = crm_audit_run_check(SILENT, tenant)
+    linkedin = next(i for i in tenant.rows("integrations") if i["name"] == "LinkedIn Lead Gen")
+    judged = result.metrics["integrations"]["LinkedIn Lead Gen"]
+    assert judged["usual_gap_days"] == 1 and 4 <= judged["days_silent"] < 7
+    assert "LinkedIn Lead Gen: no record created and no sync for" in result.details[linkedin["id"]]
+    assert "its usual gap is 1 day" in result.details[linkedin["id"]]
+    assert crm_audit_run_check(SILENT, tenant, settings={"min_days": 30}).status == "pass"
+    assert crm_audit_run_check(SILENT, tenant, settings={"factor": 100.0}).status == "pass"
+    sparse = crm_audit_run_check(SILENT, tenant, settings={"min_active_days": 1000})
+    assert sparse.status == "pass" and sparse.affected.population == 0
+    assert len(sparse.metrics["not_judged"]) == len(tenant.rows("integrations"))
+
+
+def test_silent_without_last_sync_reads_the_records(crm_audit_tenant, crm_audit_run_check):
+    """Without last_sync_at only the records speak: Typeform, which stopped creating contacts
+    36-45 days ago after a steady flow, is silent too."""
+    tenant = crm_audit_tenant(**SIZE)
+    typeform = next(i["id"] for i in tenant.rows("integrations") if i["name"] == "Typeform")
+    result = crm_audit_run_check(SILENT, stripped(tenant, "integrations", "last_sync_at"))
+    assert_findings(result, sorted({*tenant.manifest["defects"][SILENT]["ids"], typeform}))
+    assert "was a record it created" in result.details[typeform]
+
+
+def test_silent_runs_on_integrations_derived_from_the_records(crm_audit_tenant, crm_audit_run_check):
+    tenant = crm_audit_tenant(**SIZE)
+    result = crm_audit_run_check(SILENT, stripped(tenant, "integrations"))
+    assert {"LinkedIn Lead Gen", "Accounting Sync", "Typeform"} <= set(result.affected.ids)
+
+
+def test_silent_skipped_when_no_activity_is_visible(crm_audit_tenant, crm_audit_run_check):
+    tenant = stripped(crm_audit_tenant(**SIZE), "integrations", "last_sync_at")
+    for table in ("contacts", "companies", "deals"):
+        tenant = stripped(tenant, table, "source_detail")
+    result = crm_audit_run_check(SILENT, tenant)
+    assert result.status == "skipped" and "last_sync_at" in result.reason and "source_detail" in result.reason

@@ -48,9 +48,17 @@ def test_custom_field_fill_rates(crm_audit_tenant, crm_audit_run_check):
 
 def test_untouched_years_setting(crm_audit_tenant, crm_audit_run_check):
     tenant = crm_audit_tenant(**SIZE)
+    # a contact nobody updated for 500 days and with no activity at all: untouched for one
+    # year, not for two (the generated tenant need not hold one by chance)
+    worked = {a["contact_id"] for a in tenant.rows("activities")}
+    planted = {i for e in tenant.manifest["defects"].values() for i in e["ids"]}
+    idle = next(c for c in tenant.rows("contacts") if c["id"] not in worked and c["id"] not in planted)
+    tenant.edit("contacts", {"id": idle["id"]}, {"updated_at": tenant.as_of - timedelta(days=500),
+                                                 "created_at": tenant.as_of - timedelta(days=900)})
     default = crm_audit_run_check("data.untouched-contacts", tenant)
     one_year = crm_audit_run_check("data.untouched-contacts", tenant, settings={"years": 1})
     assert set(default.affected.ids) < set(one_year.affected.ids)
+    assert idle["id"] in one_year.affected.ids and idle["id"] not in default.affected.ids
     years = default.metrics["last_touched_by_year"]
     assert sum(years.values()) == tenant.tables["contacts"].num_rows
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..model import TABLES
 from .build import HOUR, Build, add_activities, add_login_events, drop_login_events, reassign_activities, weekday_of
 from .frame import DAY, NULL_ID, NULL_TS, Frame, obj
-from .people import gen_contacts
+from .people import gen_companies, gen_contacts
 from .work import make_activities
 
 
@@ -196,11 +196,11 @@ def _record_columns(b: Build):
 
 
 def plant_stale_sync(b: Build) -> None:
-    """Accounting Sync: still 'active' but its last sync is 9-15 days old."""
+    """Accounting Sync: still 'active' but its last sync is 10-15 days old."""
     i, rng = b.frames["integrations"], b.defect_rng
     name = "Accounting Sync"
     r = _integration_row(b, name)
-    last = b.T - int(rng.integers(9, 16)) * DAY - int(rng.integers(0, 6)) * HOUR
+    last = b.T - int(rng.integers(10, 16)) * DAY - int(rng.integers(0, 6)) * HOUR
     i["last_sync_at"][r] = last
     lo, _ = b.integration_window[name]
     b.integration_window[name] = (lo, last)
@@ -279,6 +279,74 @@ def plant_sync_count_mismatch(b: Build) -> None:
     r = _integration_row(b, "Mailchimp")
     b.records_reported_skew["Mailchimp"] = 1.3
     b.record("integrations.sync-count-mismatch", [i["id"][r]])
+
+
+def _active_days(b: Build, name: str) -> set[int]:
+    """Days (as day numbers) on which ``name`` created a record."""
+    days: set[int] = set()
+    for table, col in _record_columns(b):
+        fr = b.frames[table]
+        days.update((fr["created_at"][fr[col] == name] // DAY).tolist())
+    return days
+
+
+def _fill_flow(b: Build, rng, name: str, table: str, first_day: int, last_day: int, max_gap: int) -> None:
+    """Add records of ``name`` to ``table`` so that no two consecutive active days of it between
+    ``first_day`` and ``last_day`` (day numbers, ``last_day`` itself counting as active)
+    are more than ``max_gap`` days apart."""
+    have = _active_days(b, name) | {last_day}
+    add, prev = [], None
+    for day in range(first_day, last_day + 1):
+        if day in have or (prev is not None and day - prev < max_gap):
+            prev = day if day in have else prev
+            continue
+        add.append(day * DAY + 8 * HOUR + int(rng.integers(0, 9 * HOUR)))
+        prev = day
+    if not add:
+        return
+    n = len(add)
+    created, source, detail = np.array(add, dtype=np.int64), obj(["integration"] * n), obj([name] * n)
+    if table == "contacts":
+        new = gen_contacts(b, rng, n, created=created, source=source, source_detail=detail)
+        b.pending["contacts"].append(new)
+    else:
+        new = gen_companies(b, rng, n, created=created, source=source, source_detail=detail)
+        b.frames["companies"].extend(new)
+    b.mark(table, new["id"])
+
+
+def plant_silent_integrations(b: Build) -> None:
+    """Integrations silent for far longer than their usual gap (integrations.silent-integrations:
+    factor 3 x the 90th percentile of the gaps between active days in the 60 days before the
+    last activity, at least 3 days).
+
+    * LinkedIn Lead Gen created contacts every day for 61 days, then nothing and no sync for
+      the last 4-6 days: under stale-syncs' 7 days and stopped-integrations' 30.
+    * Accounting Sync (stale for 10-15 days, see :func:`plant_stale_sync`) gets a company at
+      least every third day in the 61 days before its last sync (a usual gap of 3 days at
+      most, so silent after 9), so it is silent at every size.
+
+    It draws from its own random stream and marks the rows it adds taken, so the other usage
+    planters pick what they picked before it was added. (The duplicate planters do not all:
+    the copies LinkedIn Lead Gen creates now fall before its silence.)
+    """
+    i, rng = b.frames["integrations"], np.random.default_rng([b.seed, 3])
+    name = "LinkedIn Lead Gen"
+    r = _integration_row(b, name)
+    quiet = b.T - int(rng.integers(4, 7)) * DAY - int(rng.integers(0, 11)) * HOUR
+    i["last_sync_at"][r] = quiet
+    lo, _ = b.integration_window[name]
+    b.integration_window[name] = (lo, quiet)
+    for table, col in _record_columns(b):
+        fr = b.frames[table]
+        late = np.nonzero((fr[col] == name) & (fr["created_at"] > quiet))[0]
+        fr["created_at"][late] = b.ts(rng, quiet - 30 * DAY, quiet - HOUR, len(late))
+        fr["updated_at"][late] = np.maximum(fr["updated_at"][late], fr["created_at"][late])
+    _fill_flow(b, rng, name, "contacts", quiet // DAY - 61, quiet // DAY, 1)
+    accounting = _integration_row(b, "Accounting Sync")
+    last = int(i["last_sync_at"][accounting])
+    _fill_flow(b, rng, "Accounting Sync", "companies", last // DAY - 61, last // DAY, 3)
+    b.record("integrations.silent-integrations", [i["id"][r], i["id"][accounting]])
 
 
 def plant_campaign_count_sanity(b: Build) -> None:
@@ -436,6 +504,7 @@ PLANTERS = [
     plant_stopped_integration,
     plant_spiking_integration,
     plant_sync_count_mismatch,
+    plant_silent_integrations,
     plant_campaign_count_sanity,
     plant_overdue_tasks,
     plant_tasks_without_due_date,

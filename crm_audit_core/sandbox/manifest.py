@@ -14,6 +14,7 @@ DEFECT_OBJECTS: dict[str, str] = {
     "integrations.stopped-integrations": "integrations",
     "integrations.spiking-integrations": "integrations",
     "integrations.stale-syncs": "integrations",
+    "integrations.silent-integrations": "integrations",
     "integrations.campaign-count-sanity": "campaigns",
     "integrations.sync-count-mismatch": "integrations",
     "integrations.duplicates-by-source": "integrations",

@@ -21,8 +21,8 @@ from crm_audit_core.sandbox import generate_tenant
 AS_OF = datetime(2026, 12, 31, tzinfo=timezone.utc)
 
 DIGESTS = {
-    True: "40a50ce27e3e22394afd3fd0c1132ed9910dbce8663ec8d0701c6667b1b220e8",
-    False: "0a80f7ef287caff30b30a6d68027aa05c17281e92b51ce5ca5bb11f4bf2533f5",
+    True: "5b0c1f4d48a700b4a24270e6c5a54e88a38e8e95f159498f17c615fc107425d9",
+    False: "e41b692e3a7db2879fb8c7753f461bfffed8f1a072193c39d36bdd29c6de4fe5",
 }
 
 

@@ -120,6 +120,17 @@ def recompute(t: GeneratedTenant) -> dict[str, set[str]]:
             spiking.add(i["id"])
     out["integrations.stopped-integrations"] = stopped
     out["integrations.spiking-integrations"] = spiking
+    silent = set()
+    for i in integ:
+        acts = by_name[i["name"]] + ([i["last_sync_at"]] if i["last_sync_at"] else [])
+        if not acts:
+            continue
+        last = max(acts)
+        days = sorted({x.date() for x in acts if x >= last - timedelta(days=60)})
+        gaps = sorted((b - a).days for a, b in zip(days, days[1:]))
+        if len(days) >= 10 and (t.as_of - last) > timedelta(days=max(3 * gaps[int(0.9 * (len(gaps) - 1))], 3)):
+            silent.add(i["id"])
+    out["integrations.silent-integrations"] = silent
     task = "type = 'task' and not is_done"
     out["open-work.overdue-tasks"] = _ids(db, f"select id from activities where {task} and due_at < {now}")
     out["open-work.tasks-without-due-date"] = _ids(db, f"select id from activities where {task} and due_at is null")

@@ -15,6 +15,7 @@ from crm_audit_core.connector import ExtractContext
 from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, Option, Options, RateLimiter
 
 from . import mapping
+from .apps import AppTracker, read_list_memberships, write_integrations
 from .records import RECORD_TABLES, RecordReader, aware
 from .tables import read_account, read_campaigns, read_fields, read_stages, read_users
 from .transport import HubSpotTransport
@@ -39,6 +40,24 @@ OPTIONS = {
     "max_url_length": "Longest request line sent; longer property lists go into batch-read bodies (default 7000)",
     "portal_id": "Portal (hub) id, for links into HubSpot in fix-lists",
     "ui_domain": "HubSpot UI domain for links (default app.hubspot.com)",
+}
+
+# What HubSpot's API does not give (key "table" or "table.column": one sentence naming the
+# vendor limitation and where the page explains it). The runner puts the sentence into the
+# reason of each check it skips; declared on ConnectorInfo(limitations=...) in plugin.py.
+DOC = "docs/connectors/hubspot.md#what-the-api-does-not-give"
+LIMITATIONS = {
+    "users.mfa_enabled": f"HubSpot's users API does not say whether a user has two-factor authentication "
+                         f"turned on ({DOC})",
+    "platform.api_version_latest": f"HubSpot publishes no API that names its latest API version: versions are "
+                                   f"announced in its changelog only ({DOC})",
+    "platform.api_versions_deprecated": f"HubSpot publishes no API that lists its deprecated API versions: "
+                                        f"sunsets are announced in its changelog only ({DOC})",
+    "integrations.kind": f"HubSpot's records name the app that created them but not what kind of app it is, and "
+                         f"no API lists the apps connected to an account ({DOC})",
+    "integrations.created_at": f"HubSpot has no API that says when an app was connected to the account ({DOC})",
+    "integrations.records_reported": f"HubSpot does not know how many records the other system holds: that count "
+                                     f"comes from a probe of the other system ({DOC})",
 }
 
 
@@ -91,18 +110,25 @@ class HubSpotConnector:
         if not sink.is_complete("stages"):
             read_stages(transport, sink)
         custom_types = read_fields(transport, sink)
+        segments = None if sink.is_complete("contacts") else read_list_memberships(transport, note)
+        apps = AppTracker()
         records = RecordReader(transport, sink, note, max_url_length=self.max_url_length,
-                               tenant=self.context.tenant if self.context else sink.tenant)
+                               tenant=self.context.tenant if self.context else sink.tenant,
+                               segments=segments, apps=apps)
         for table in (*RECORD_TABLES, "activities"):
             records.read_table(table, custom_types, previous)
+        if not sink.is_complete("integrations"):
+            write_integrations(transport, sink, apps, self._as_of(), previous)
         if not sink.is_complete("campaigns"):
             read_campaigns(transport, sink, note)
         if not sink.is_complete("platform"):
             daily_limit = daily_limit or transport.budget.limit
             sink.write("platform", [mapping.account_to_row(details, daily_limit)])
             sink.complete("platform")
-        note("HubSpot's API does not list installed apps: the integrations table is not supplied "
-             "(records created by integrations are still marked source=integration)")
+
+    def _as_of(self) -> datetime:
+        as_of = getattr(self.context, "as_of", None) or datetime.now(timezone.utc)
+        return aware(as_of)
 
     def _previous(self, note):
         """The previous snapshot to build on, or None for a full read."""

@@ -87,6 +87,7 @@ DEAL_PROPERTIES = {
     "lost_reason": "closed_lost_reason",
     "owner_id": "hubspot_owner_id",
     "source": "hs_object_source",
+    "source_detail": "hs_object_source_detail_1",
     "created_at": "createdate",
     "updated_at": "hs_lastmodifieddate",
     "last_activity_at": "notes_last_updated",
@@ -116,10 +117,17 @@ TYPED_PROPERTIES = {
     "deals": DEAL_PROPERTIES,
 }
 
+# Record-source properties read besides the mapped ones: the app (integration) that created a
+# record is hs_object_source_id (its app id) with hs_object_source_label; its name is
+# hs_object_source_detail_1 (the source_detail column). See docs/connectors/hubspot.md.
+SOURCE_ID = "hs_object_source_id"
+SOURCE_LABEL = "hs_object_source_label"
+
+
 # What each CRM object needs read (the connector asks for these plus every custom property).
 def needed_properties(object_type: str) -> list[str]:
     if object_type in TYPED_PROPERTIES:
-        props = list(TYPED_PROPERTIES[object_type].values())
+        props = list(TYPED_PROPERTIES[object_type].values()) + [SOURCE_ID, SOURCE_LABEL]
     else:
         props = list(ACTIVITY_COMMON.values()) + [ACTIVITY_SUBJECT[object_type]]
         if object_type in ACTIVITY_STATUS:
@@ -131,7 +139,9 @@ def needed_properties(object_type: str) -> list[str]:
     return sorted(set(props) | {"hs_object_id"})
 
 
-# hs_object_source values -> canonical source vocabulary (model.SOURCES).
+# hs_object_source values -> canonical source vocabulary (model.SOURCES). Values HubSpot
+# documents for its "Record source" property; others (ANALYTICS, AUTOMATION_PLATFORM, ...)
+# are kept lower-cased (the raw object keeps the original).
 SOURCE_OF = {
     "CRM_UI": "ui",
     "MOBILE_IOS": "ui",
@@ -140,6 +150,7 @@ SOURCE_OF = {
     "FORM": "form",
     "FORMS": "form",
     "API": "api",
+    "BATCH_UPDATE": "api",
     "INTEGRATION": "integration",
 }
 HUBSPOT_SOURCE = {"ui": "CRM_UI", "import": "IMPORT", "form": "FORM", "api": "API", "integration": "INTEGRATION"}
@@ -183,7 +194,7 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
     "users": ["id", "name", "email", "role", "is_active", "is_admin", "last_login_at", "created_at"],
     "login_events": ["id", "user_id", "at", "ip", "status", "application"],
     "companies": ["id"] + list(COMPANY_PROPERTIES),
-    "contacts": ["id", "company_id"] + list(CONTACT_PROPERTIES),
+    "contacts": ["id", "company_id", "segments"] + list(CONTACT_PROPERTIES),
     "deals": ["id", "company_id", "contact_id"] + list(DEAL_PROPERTIES),
     "stages": ["id", "pipeline", "name", "position", "is_closed", "is_won"],
     "activities": ["id", "type", "subject", "owner_id", "contact_id", "company_id", "deal_id", "due_at",
@@ -191,6 +202,7 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
     "campaigns": ["id", "name", "type", "sent", "delivered", "opened", "responses", "started_at"],
     "fields": ["object", "name", "label", "type", "is_custom", "created_at"],
     "platform": ["vendor", "edition", "api_version_used"],
+    "integrations": ["id", "name", "status", "last_sync_at"],
 }
 
 API_VERSION_USED = "v3"
@@ -438,8 +450,11 @@ def primary_association(to_items: list[dict]) -> str | None:
 
 # ---------------------------------------------------------------------------- canonical -> vendor
 
-def row_to_object(table: str, row: dict, custom_names: list[str]) -> dict:
-    """A canonical contacts/companies/deals row -> a HubSpot object with all its properties."""
+def row_to_object(table: str, row: dict, custom_names: list[str], app_ids: dict[str, str] | None = None) -> dict:
+    """A canonical contacts/companies/deals row -> a HubSpot object with all its properties.
+
+    ``app_ids`` ({integration name: id}): a record an integration created carries the app's
+    id in ``hs_object_source_id`` and "INTEGRATION" in ``hs_object_source_label``."""
     props: dict[str, Any] = {"hs_object_id": str(row["id"])}
     for column, prop in TYPED_PROPERTIES[table].items():
         value = row.get(column)
@@ -448,6 +463,10 @@ def row_to_object(table: str, row: dict, custom_names: list[str]) -> dict:
         elif column == "email_bounced" and value is not None:
             value = "1" if value else "0"
         props[prop] = to_property_string(value)
+    props[SOURCE_ID] = props[SOURCE_LABEL] = None
+    if row.get("source") == "integration" and row.get("source_detail"):
+        props[SOURCE_ID] = app_ids[row["source_detail"]] if app_ids is not None else None
+        props[SOURCE_LABEL] = "INTEGRATION"
     for name in custom_names:
         props[name] = to_property_string(row.get(name))
     created = format_time(row.get("created_at")) or "2020-01-01T00:00:00.000Z"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm_audit_core import ConnectorInfo, hookimpl
 
-from .connector import OPTIONS, create_connector, record_url
+from .connector import LIMITATIONS, OPTIONS, create_connector, record_url
 from .export import EXPORT_FORMAT
 from .sandbox import start_sandbox
 
@@ -22,6 +22,7 @@ def crm_audit_register_connectors(register):
             record_url=record_url,
             resumable=True,
             incremental=True,
+            limitations=LIMITATIONS,
             export_reader=EXPORT_FORMAT,
         )
     )

@@ -23,6 +23,7 @@ from crm_audit_core.errors import ConnectorError
 from crm_audit_core.kit import RateLimiter, Source, TableReader
 
 from . import mapping
+from .apps import AppTracker
 from .transport import PAGE_SIZE, HubSpotTransport, UrlTooLong
 
 ASSOCIATION_BATCH = 1000
@@ -44,8 +45,11 @@ class RecordReader:
     deleted and merged away, which the incremental steps share)."""
 
     def __init__(self, transport: HubSpotTransport, sink, note: Callable[[str], None], *,
-                 tenant: str, max_url_length: int):
+                 tenant: str, max_url_length: int, segments: dict[str, list[str]] | None = None,
+                 apps: AppTracker | None = None):
         self.transport = transport
+        self.segments = segments  # {contact id: list names}; None: contacts.segments not supplied
+        self.apps = apps if apps is not None else AppTracker()
         self.sink = sink
         self.note = note
         self.tenant = tenant
@@ -251,6 +255,11 @@ class RecordReader:
         per association pair for the whole chunk)."""
         if table in RECORD_TABLES:
             rows = [mapping.object_to_row(table, obj, types) for obj in objs]
+            for obj in objs:
+                self.apps.see(obj)
+            if table == "contacts" and self.segments is not None:
+                for row in rows:
+                    row["segments"] = sorted(self.segments.get(row["id"], ())) or None  # in no list
         else:
             rows = [mapping.engagement_to_row(object_type, obj, types) for obj in objs]
         if rows:

@@ -23,7 +23,8 @@ from crm_audit_core.kit import CallPolicy, RetryableError, Unavailable, Verdict,
 from crm_audit_core.secrets import redact
 
 PAGE_SIZE = 100  # HubSpot's maximum for CRM object lists, batch reads and settings users
-SCOPES_HINT = "grant the private app the crm.objects.*.read, crm.schemas.*.read and settings.users.read scopes"
+SCOPES_HINT = ("grant the private app the scopes listed in docs/connectors/hubspot.md#scopes "
+               "(crm.objects.*.read, crm.schemas.*.read, crm.lists.read, settings.users.read, ...)")
 
 Answer = tuple[int, Any, bytes]  # status, headers, raw body
 Send = Callable[[], Answer]
@@ -61,6 +62,8 @@ class HubSpotTransport:
         self.users_api = client.settings.users.users_api
         self.roles_api = client.settings.users.roles_api
         self.emails_api = client.marketing.emails.marketing_emails_api
+        self.lists_api = crm.lists.lists_api
+        self.list_members_api = crm.lists.memberships_api
         # account-info has no API class in hubspot-api-client 12 (CRM-APIS.md 2.2); its
         # generic api_request has no timeout, so these few calls use a plain session.
         self._session = make_session()

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import math
 
+from datetime import timedelta
+
+from crm_audit_core.acceptance.target import AS_OF
 from crm_audit_core.sandbox.server import tenant_rows
+from crm_audit_hubspot.apps import ACTIVE_DAYS, LIST_SEARCH_COUNT, MEMBERSHIP_PAGE
 from crm_audit_core.testing import ConnectorAcceptance, ConnectorUnderTest
 from crm_audit_hubspot.mapping import (ACTIVITY_COMPLETED, ACTIVITY_TYPE_OF, API_VERSION_USED, DAILY_LIMIT_BY_EDITION,
                                        EDITION_BY_DAILY_LIMIT, LOGICAL_TYPE, MAPPED_COLUMNS, OBJECT_TYPE_OF_ACTIVITY,
@@ -40,7 +44,13 @@ def minimum_calls(tenant, handle, options) -> int:
         counts.setdefault(object_type, 0)
     for object_type, n in counts.items():
         calls += _pages(n) + ASSOCIATION_PAIRS.get(object_type, 3) * math.ceil(n / 1000)
-    return calls + _pages(len(tenant_rows(tenant, "campaigns")))
+    calls += _pages(len(tenant_rows(tenant, "campaigns")))
+    members: dict[str, int] = {}  # contact lists: one search page per 500 lists, one call per 250 members
+    for row in tenant_rows(tenant, "contacts"):
+        for name in set(row.get("segments") or ()):
+            members[name] = members.get(name, 0) + 1
+    calls += _pages(len(members), LIST_SEARCH_COUNT) + sum(_pages(n, MEMBERSHIP_PAGE) for n in members.values())
+    return calls  # integrations: no call (every app id is on the records read)
 
 
 def last_logins(handle) -> dict[str, object]:
@@ -52,6 +62,30 @@ def last_logins(handle) -> dict[str, object]:
         if login["loginSucceeded"] and at is not None and (owner not in last or at > last[owner]):
             last[owner] = at
     return last
+
+
+_RECORDS: dict[int, list[dict]] = {}
+
+
+def tenant_records(handle) -> list[dict]:
+    """The contacts, companies and deals of the tenant the sandbox serves (once per sandbox)."""
+    key = id(handle.app.data)
+    if key not in _RECORDS:
+        tenant = handle.app.data.tenant
+        _RECORDS[key] = [r for table in ("contacts", "companies", "deals") for r in tenant_rows(tenant, table)]
+    return _RECORDS[key]
+
+
+def expected_integration(row: dict, records: list[dict], as_of) -> dict | None:
+    """An integration as HubSpot shows it: only through the records it created (none: not
+    seen), last_sync_at = the newest of them, active when it is at most ACTIVE_DAYS old."""
+    mine = [utc_datetime(r["created_at"]) for r in records
+            if r.get("source") == "integration" and r.get("source_detail") == row["name"] and r.get("created_at")]
+    if not mine:
+        return None
+    newest = max(mine)
+    return {"id": str(row["id"]), "name": row["name"], "last_sync_at": newest,
+            "status": "active" if newest >= utc_datetime(as_of) - timedelta(days=ACTIVE_DAYS) else "inactive"}
 
 
 def tenant_row(table: str, row: dict, handle) -> dict | None:
@@ -70,6 +104,8 @@ def tenant_row(table: str, row: dict, handle) -> dict | None:
         return dict(row, last_login_at=last_logins(handle).get(str(row["id"])))
     if table == "campaigns":
         return dict(row, type="email")  # every campaign is served as a marketing email
+    if table == "integrations":
+        return expected_integration(row, tenant_records(handle), AS_OF)
     if table == "platform":  # the edition is read back from the daily allowance it sets
         limit = DAILY_LIMIT_BY_EDITION.get(str(row.get("edition") or "").lower(), 625_000)
         return dict(row, vendor="hubspot", edition=EDITION_BY_DAILY_LIMIT[limit], api_version_used=API_VERSION_USED)

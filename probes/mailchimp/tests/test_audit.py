@@ -106,8 +106,6 @@ def test_a_failing_probe_is_one_line_and_the_audit_completes(acme, tmp_path, cap
         assert secret not in (archive / "settings.json").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(reason="integrations.sync-count-mismatch reads sync_counts with Contract 3 (the checks "
-                          "helper's branch); remove this marker once it is merged", strict=False)
 def test_sync_count_mismatch_names_the_missing_counts(acme, tmp_path):
     tenant, folder = acme
     with start_sandbox(tenant) as handle:

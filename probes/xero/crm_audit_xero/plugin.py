@@ -18,7 +18,7 @@ def crm_audit_register_probes(register):
                         "invoices that are AUTHORISED or PAID, of one organisation; custom connection or access token",
             options=dict(OPTIONS),
             integration="Xero",
-            expected=(("companies", "records"), ("deals", "records")),
+            expected=(("companies", "records"), ("deals", "won")),
             sandbox=start_sandbox,
         )
     )

@@ -125,7 +125,8 @@ class XeroProbe:
         return [
             SyncCount(self.integration, "companies", "records", contacts,
                       source=f"Xero contacts that are not archived in organisation '{organisation}' ({CONTACTS})"),
-            SyncCount(self.integration, "deals", "records", invoices,
+            # invoices are booked for won deals: compared with the CRM's won deals (measure "won")
+            SyncCount(self.integration, "deals", "won", invoices,
                       source=f"Xero sales invoices (ACCREC) with status AUTHORISED or PAID in organisation "
                              f"'{organisation}' ({INVOICES}?Statuses=AUTHORISED,PAID)"),
         ]

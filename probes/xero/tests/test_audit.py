@@ -53,7 +53,7 @@ def test_the_audit_reads_the_counts(folder, tmp_path, sandbox, truth, capsys):
     rows = sync_rows(out)
     assert [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows] == [
         ("xero", "Accounting Sync", "companies", "records", truth["companies"], None),
-        ("xero", "Accounting Sync", "deals", "records", truth["deals"], None)]
+        ("xero", "Accounting Sync", "deals", "won", truth["deals"], None)]
     [tenant] = result.tenants
     assert "probe xero: read 2 counts in 4 API calls" in tenant.notes
     assert result.results and all(r.status != "error" for r in result.results)

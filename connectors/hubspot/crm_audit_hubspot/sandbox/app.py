@@ -3,7 +3,8 @@
 It speaks what hubspot-api-client 12 and the connector use (shared/CRM-APIS.md section 2):
 Bearer auth with HubSpot's 401 body, ``/crm/v3/objects`` list/batch-read/search,
 ``/crm/v3/properties``, owners, settings users and roles, deal pipelines, v4 association
-batch reads, account details, daily API usage, login activity and marketing emails.
+batch reads, account details, daily API usage, login activity, marketing emails, and
+lists (``POST /crm/v3/lists/search``, ``GET /crm/v3/lists/{listId}/memberships``).
 Paging is HubSpot's: ``paging.next.after`` while more pages exist and no ``paging`` at all
 on the last page; page sizes above HubSpot's maximums are refused with 400; search stops
 at 10,000 results; a request line longer than ``max_url_length`` gets 414. Rate limits
@@ -40,7 +41,10 @@ SEARCH_MAX = 200
 SEARCH_CAP = 10_000
 ASSOCIATION_BATCH_MAX = 1000
 ASSOCIATION_PAGE = 500
-READ_ONLY_POSTS = ("/crm/v3/objects/", "/crm/v4/associations/", "/crm/associations/v4/")
+READ_ONLY_POSTS = ("/crm/v3/objects/", "/crm/v4/associations/", "/crm/associations/v4/", "/crm/v3/lists/search")
+LIST_SEARCH_MAX = 500  # POST /crm/v3/lists/search `count`
+LIST_SEARCH_DEFAULT = 20
+MEMBERSHIP_MAX = 250  # GET /crm/v3/lists/{listId}/memberships `limit`
 
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
@@ -63,10 +67,10 @@ class HubSpotSandbox(SandboxApp):
     def __init__(self, tenant: Any, *, token: str = "sandbox-token", rate_limit: int | None = None,
                  rate_window: float = 10.0, daily_limit: int | None = None, daily_used: int = 0,
                  max_url_length: int = 8192, extra_properties: int = 0, slow_seconds: float = 2.0,
-                 login_history: bool = True, marketing: bool = True, edition: str | None = None,
-                 retry_after: float | None = None):
+                 login_history: bool = True, marketing: bool = True, lists: bool = True,
+                 edition: str | None = None, retry_after: float | None = None):
         self.data = HubSpotData(tenant, extra_properties=extra_properties, edition=edition,
-                                login_history=login_history, marketing=marketing)
+                                login_history=login_history, marketing=marketing, lists=lists)
         super().__init__(rate_limit=rate_limit, rate_window=rate_window,
                          daily_limit=daily_limit or self.data.daily_limit, daily_used=daily_used,
                          slow_seconds=slow_seconds, retry_after=retry_after, max_url_length=max_url_length)
@@ -196,12 +200,16 @@ class HubSpotSandbox(SandboxApp):
                                            errors=[{"message": "One or more of the following scopes are required.",
                                                     "context": {"requiredScopes": ["account-info.security.read"]}}])
                     return self._page(self.data.logins, request, maximum=200, default=100)
+                if parts[:3] == ["crm", "v3", "lists"] and len(parts) == 5 and parts[4] == "memberships":
+                    return self._list_members(parts[3], request)
                 if parts == ["marketing", "v3", "emails"]:
                     if not self.data.marketing:
                         return self._error(403, "MISSING_SCOPES", "This app hasn't been granted all required "
                                            "scopes to make this call.")
                     return self._page(self.data.emails, request, maximum=100, default=100, total=True)
             elif method == "POST":
+                if parts == ["crm", "v3", "lists", "search"]:
+                    return self._search_lists(request)
                 if parts[:3] == ["crm", "v3", "objects"] and parts[4:] == ["batch", "read"]:
                     return self._batch_read(self._type(parts[3]), request)
                 if parts[:3] == ["crm", "v3", "objects"] and parts[4:] == ["search"]:
@@ -329,6 +337,47 @@ class HubSpotSandbox(SandboxApp):
             out["paging"] = {"next": {"after": str(offset + limit)}}
         return self._json(200, out)
 
+    def _search_lists(self, request: Request) -> Response:
+        """``POST /crm/v3/lists/search``: lists whose name contains ``query``, ``count`` a
+        page (at most 500), offset paging with ``hasMore``/``offset``."""
+        if not self.data.lists_scope:
+            return self._error(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make "
+                               "this call.", errors=[{"message": "One or more of the following scopes are required.",
+                                                      "context": {"requiredScopes": ["crm.lists.read"]}}])
+        body = self._body(request)
+        count = self._limit(body.get("count"), LIST_SEARCH_DEFAULT, LIST_SEARCH_MAX)
+        offset = int(body.get("offset") or 0)
+        query = str(body.get("query") or "").lower()
+        with self.lock:
+            items = [dict(i, additionalProperties=dict(i["additionalProperties"])) for i in self.data.lists
+                     if query in i["name"].lower()
+                     and (not body.get("processingTypes") or i["processingType"] in body["processingTypes"])]
+        page = items[offset: offset + count]
+        return self._json(200, {"offset": offset + len(page), "hasMore": offset + count < len(items),
+                                "lists": page, "total": len(items)})
+
+    def _list_members(self, list_id: str, request: Request) -> Response:
+        """``GET /crm/v3/lists/{listId}/memberships``: members in record id order, ``limit``
+        at most 250, ``after`` = the last record id of the previous page."""
+        if not self.data.lists_scope:
+            return self._error(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make "
+                               "this call.")
+        members = self.data.list_members.get(list_id)
+        if members is None:
+            return self._error(404, "OBJECT_NOT_FOUND", f"List {list_id} does not exist.")
+        limit = self._limit(request.args.get("limit"), 100, MEMBERSHIP_MAX)
+        after = request.args.get("after")
+        with self.lock:
+            keys = [id_key(m) for m in members]
+            start = bisect.bisect_right(keys, id_key(after)) if after else 0
+            page = members[start: start + limit]
+            more = start + limit < len(members)
+        body: dict[str, Any] = {"results": [{"recordId": m, "membershipTimestamp": "2021-01-01T00:00:00.000Z"}
+                                            for m in page], "total": len(members)}
+        if more:
+            body["paging"] = {"next": {"after": page[-1], "link": f"?after={page[-1]}"}}
+        return self._json(200, body)
+
     def _association_batch(self, from_type: str, to_type: str, request: Request) -> Response:
         body = self._body(request)
         inputs = body.get("inputs") or []
@@ -375,6 +424,7 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit: int 
     ``retry_after`` (a Retry-After header on 429s), ``max_url_length`` (default 8192; longer
     request lines get 414), ``extra_properties`` (N padding custom properties on contacts,
     companies and deals), ``login_history`` / ``marketing`` (False: 403 as on lower tiers),
+    ``lists`` (False: 403 as for a token without crm.lists.read),
     ``edition``.
 
     The handle's ``put_record(table, canonical_row, when=None)`` creates or updates a

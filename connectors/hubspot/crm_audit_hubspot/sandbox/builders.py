@@ -101,11 +101,16 @@ def build_properties(fields: list[dict], extra_properties: int = 0) -> dict[str,
 # ---------------------------------------------------------------------------- CRM objects
 
 def build_records(tenant: Any, table: str, custom_names: list[str], objects: dict[str, list[dict]],
-                  associations: Associations) -> None:
+                  associations: Associations, app_ids: dict[str, str] | None = None,
+                  segments: dict[str, list[str]] | None = None) -> None:
     """Append the HubSpot objects of a contacts/companies/deals table to ``objects[table]``
-    and their company/contact associations to ``associations``."""
+    and their company/contact associations to ``associations``; records an integration
+    created carry its app id (``app_ids``: {name: id}); ``segments`` collects each contact's
+    list names ({contact id: names})."""
     for row in iter_tenant_rows(tenant, table):
-        objects[table].append(mapping.row_to_object(table, row, custom_names))
+        objects[table].append(mapping.row_to_object(table, row, custom_names, app_ids))
+        if segments is not None and row.get("segments"):
+            segments[str(row["id"])] = list(row["segments"])
         for column, to in RECORD_LINKS.get(table, ()):
             if row.get(column):
                 associate(associations, table, row["id"], to, row[column])
@@ -229,3 +234,33 @@ def row_to_marketing_email(campaign: dict) -> dict:
 
 def build_marketing_emails(campaigns: list[dict]) -> list[dict]:
     return [row_to_marketing_email(c) for c in sorted(campaigns, key=lambda c: id_key(c["id"]))]
+
+
+# ---------------------------------------------------------------------------- lists (segments)
+
+LIST_CREATED = "2021-01-01T00:00:00.000Z"
+
+
+def row_to_list(list_id: str, name: str, size: int) -> dict:
+    """A contact list as ``POST /crm/v3/lists/search`` returns it (PublicObjectListSearchResult)."""
+    return {
+        "listId": list_id, "listVersion": 1, "name": name, "objectTypeId": "0-1", "processingType": "MANUAL",
+        "processingStatus": "COMPLETE", "createdAt": LIST_CREATED, "updatedAt": LIST_CREATED,
+        "filtersUpdatedAt": LIST_CREATED, "createdById": "1", "updatedById": "1",
+        "additionalProperties": {"hs_list_size": str(size)},
+    }
+
+
+def build_lists(segments: dict[str, list[str]]) -> tuple[list[dict], dict[str, list[str]]]:
+    """(contact lists, {list id: member contact ids in id order}) from each contact's
+    segment names: one MANUAL contact list per distinct name, ids in name order."""
+    by_name: dict[str, list[str]] = {}
+    for contact_id, names in segments.items():
+        for name in names:
+            by_name.setdefault(name, []).append(contact_id)
+    lists, members = [], {}
+    for number, name in enumerate(sorted(by_name), start=1):
+        list_id = str(number)
+        members[list_id] = sorted(set(by_name[name]), key=id_key)
+        lists.append(row_to_list(list_id, name, len(members[list_id])))
+    return lists, members

@@ -2,7 +2,8 @@
 
 ``HubSpotData`` assembles what the builders (builders.py) make of a canonical tenant:
 objects per type in id order (for keyset list cursors), associations, property
-definitions, owners, users, roles, logins, pipelines and marketing emails. Between two
+definitions, owners, users, roles, logins, pipelines, marketing emails, contact lists
+with their members, and the app id of each integration (on the records it created). Between two
 audits tests change it through ``put_record`` / ``delete_record``, as a user or an
 integration would: records are created, replaced (stamped modified) or archived.
 """
@@ -16,28 +17,46 @@ from typing import Any
 from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping
-from .builders import (ALL_OBJECT_TYPES, RECORD_LINKS, associate, build_engagements, build_logins,
+from .builders import (ALL_OBJECT_TYPES, RECORD_LINKS, associate, build_engagements, build_lists, build_logins,
                        build_marketing_emails, build_pipelines, build_properties, build_records, build_users,
-                       custom_fields, id_key)
+                       custom_fields, id_key, row_to_list)
+
+
+class AppIds(dict):
+    """{integration name: app id}; a name the tenant does not list gets an id of its own (in
+    HubSpot every record an app created carries the app's id)."""
+
+    def __missing__(self, name: str) -> str:
+        self[name] = app_id = str(9_000_000 + len(self))
+        return app_id
 
 
 class HubSpotData:
     """The tenant held as HubSpot objects."""
 
     def __init__(self, tenant: Any, extra_properties: int = 0, edition: str | None = None,
-                 login_history: bool = True, marketing: bool = True):
+                 login_history: bool = True, marketing: bool = True, lists: bool = True):
         self.login_history = login_history
         self.marketing = marketing
+        self.lists_scope = lists
+        self.tenant = tenant  # the canonical tenant served (tests compare reads with it)
         fields = tenant_rows(tenant, "fields")
         custom = custom_fields(fields)
         self.custom_of_table = {t: [f["name"] for f in custom.get(t, [])]
                                 for t in ("contacts", "companies", "deals", "activities")}
         self.properties = build_properties(fields, extra_properties)
 
+        # Apps: a record an integration created names it (hs_object_source_id = the app id).
+        self.app_ids = AppIds({str(i["name"]): str(i["id"]) for i in tenant_rows(tenant, "integrations")
+                               if i.get("name")})
         self.objects: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}
         self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}
+        segments: dict[str, list[str]] = {}
         for table in ("contacts", "companies", "deals"):
-            build_records(tenant, table, self.custom_of_table[table], self.objects, self.associations)
+            build_records(tenant, table, self.custom_of_table[table], self.objects, self.associations,
+                          self.app_ids, segments if table == "contacts" else None)
+        # Contact lists (segments) and their members: {list id: contact ids}.
+        self.lists, self.list_members = build_lists(segments)
         build_engagements(tenant, self.custom_of_table["activities"], self.objects, self.associations)
         for object_type in self.objects:
             self.objects[object_type].sort(key=lambda o: id_key(o["id"]))
@@ -93,7 +112,10 @@ class HubSpotData:
             obj["properties"]["hs_lastmodifieddate"] = obj["updatedAt"] = mapping.format_time(when)
         else:
             row["updated_at"] = when
-            object_type, obj = table, mapping.row_to_object(table, row, self.custom_of_table.get(table, []))
+            object_type, obj = table, mapping.row_to_object(table, row, self.custom_of_table.get(table, []),
+                                                            self.app_ids)
+            if table == "contacts":
+                self._set_memberships(record_id, list(row.get("segments") or ()))
         if existing is not None:
             if existing != object_type:  # an activity that changed type
                 self._remove(existing, record_id)
@@ -111,6 +133,26 @@ class HubSpotData:
         self.by_id[object_type][record_id] = obj
         return obj
 
+    def _set_memberships(self, contact_id: str, names: list[str]) -> None:
+        """Make the contact a member of exactly the lists named ``names`` (new names: new lists)."""
+        by_name = {item["name"]: item for item in self.lists}
+        for item in self.lists:
+            members = self.list_members[item["listId"]]
+            if contact_id in members and item["name"] not in names:
+                members.remove(contact_id)
+        for name in names:
+            if name not in by_name:
+                list_id = str(max((int(i["listId"]) for i in self.lists), default=0) + 1)
+                by_name[name] = row_to_list(list_id, name, 0)
+                self.lists.append(by_name[name])
+                self.list_members[list_id] = []
+            members = self.list_members[by_name[name]["listId"]]
+            if contact_id not in members:
+                members.append(contact_id)
+                members.sort(key=id_key)
+        for item in self.lists:
+            item["additionalProperties"]["hs_list_size"] = str(len(self.list_members[item["listId"]]))
+
     def _remove(self, object_type: str, record_id: str) -> dict:
         obj = self.by_id[object_type].pop(record_id)
         objs, keys = self.objects[object_type], self.keys(object_type)
@@ -127,5 +169,7 @@ class HubSpotData:
             raise KeyError(f"{table} {record_id} not found")
         obj = self._remove(object_type, record_id)
         self._unlink(object_type, record_id)
+        if object_type == "contacts":
+            self._set_memberships(record_id, [])
         stamp = mapping.format_time(when or datetime.now(timezone.utc))
         self.archived[object_type].append({**obj, "archived": True, "archivedAt": stamp, "updatedAt": stamp})
