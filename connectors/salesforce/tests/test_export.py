@@ -27,6 +27,12 @@ from crm_audit_salesforce import mapping as m
 from crm_audit_salesforce.export import detect, object_of, read
 from crm_audit_salesforce.sandbox.builder import build_org
 
+# Checks that read more than their declared needs: compared only where the export holds that too.
+READS_UNDECLARED = {
+    # reads campaigns.delivered and campaigns.opened, which Salesforce does not have (plugin.LIMITATIONS),
+    # and campaigns of type List are segments, not campaigns, for the API audit and the export alike
+    "integrations.campaign-count-sanity",
+}
 DATA_EXPORT = ("User", "Account", "Contact", "Lead", "Opportunity", "Task", "Event", "Campaign", "CampaignMember",
                "RecordType")
 DATA_LOADER = {"OpportunityStage": "stages-extract.csv", "LoginHistory": "LoginHistory.csv",
@@ -100,6 +106,27 @@ def test_objects_recognised_by_name_and_header(folders):
     assert "company_name" in contact_file.mapped  # joined from Account.csv as Account.Name
 
 
+def supported(folder: Path) -> dict[str, set[str]]:
+    """The columns the export fills, by table (what the reader itself gives, not what the
+    store derives later, such as integrations from records' sources)."""
+    files = ExportFiles(folder)
+    try:
+        result = read(files)
+    finally:
+        files.close()
+    columns: dict[str, set[str]] = {}
+    for table, rows in result.tables.items():
+        columns[table] = {c for r in rows for c, v in r.items() if v not in (None, "", [])}
+    return columns
+
+
+def judged_on_export_data(check_ids, columns: dict[str, set[str]]) -> list[str]:
+    """The checks whose declared needs the export fills."""
+    checks = build_plugin_manager().checks
+    return [c for c in check_ids
+            if all(t in columns and set(cols) <= columns[t] for t, cols in checks[c].needs.items())]
+
+
 def _findings(folder: Path, tmp_path: Path, as_of, fmt: str | None = None) -> dict:
     options = {"path": str(folder)}
     if fmt:
@@ -127,7 +154,8 @@ def test_export_gives_the_canonical_findings(folders, tenant, tmp_path, capsys):
     got = _findings(export, tmp_path, tenant.as_of)
     printed = capsys.readouterr().err
     assert "Detected a salesforce-export" in printed and "contact.csv" in printed
-    judged = [c for c, r in got.items() if r.status in ("pass", "fail")]
+    judged = judged_on_export_data([c for c, r in got.items() if r.status in ("pass", "fail")], supported(export))
+    judged = [c for c in judged if c not in READS_UNDECLARED]
     assert len(judged) >= 15
     different = {c: ((expected[c].status, len(expected[c].affected.ids)), (got[c].status, len(got[c].affected.ids)))
                  for c in judged if (expected[c].status, _ids(expected[c])) != (got[c].status, _ids(got[c]))}
