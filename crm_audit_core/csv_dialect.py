@@ -27,7 +27,7 @@ import codecs
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -56,7 +56,6 @@ class Dialect:
     delimiter: str = ","
     dropped_line: int | None = None  # the trailing summary line that was left out
     dropped_text: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def plain(self) -> bool:
@@ -220,14 +219,14 @@ def read_csv(path: Path, encoding: str | None = None) -> tuple[pa.Table, Dialect
         if "UTF8" in str(exc) or "utf8" in str(exc).lower():
             if encoding is None and codec in ("utf-8", "utf-8-sig"):
                 # the first MB was UTF-8, the rest is not: decode the whole file
-                return _reread(path, names)
+                return _reread(path)
             _decode(path.read_bytes(), codec, path, True)  # raises naming the byte and the line
         line, problem = _locate(data if data is not None else path.read_bytes(), dialect, len(names))
         raise DataError(problem or f"cannot parse CSV: {exc}", where=f"{path}:{line}" if line else str(path)) from None
     return table, dialect
 
 
-def _reread(path: Path, names: list[str]) -> tuple[pa.Table, Dialect]:
+def _reread(path: Path) -> tuple[pa.Table, Dialect]:
     """The first MB was UTF-8 but the file is not: detect on the whole file."""
     data = path.read_bytes()
     codec = detect_encoding(data)
@@ -326,7 +325,7 @@ def _number(value: str, decimal_comma: bool) -> str | None:
     return v if re.match(_PLAIN_NUMBER, v) else None
 
 
-def _numbers(values: list[str], typ: str, dialect: Dialect) -> dict[str, str]:
+def _numbers(values: list[str], dialect: Dialect) -> dict[str, str]:
     """Rewrites of a number column's odd values (None: leave the value; it is a bad cell)."""
     odd = [v.strip() for v in values if v.strip()]
     decimal_comma = any(_DECIMAL_COMMA.match(v) and not _THOUSANDS_COMMA.match(v) for v in odd)
@@ -435,7 +434,7 @@ def normalise_values(table: pa.Table, types: dict[str, str], path: Path, dialect
         if typ == "timestamp":
             rewrites = _dates(odd, name, path, date_order, proof)
         else:
-            rewrites = _numbers(odd, typ, dialect)
+            rewrites = _numbers(odd, dialect)
         if rewrites:
             values = column.to_pylist()
             columns[name] = pa.array([rewrites.get(v, v) if v is not None else None for v in values], pa.string())

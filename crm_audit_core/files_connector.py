@@ -23,7 +23,6 @@ tenant with an error naming the first bad cell (exit 3). ``max_bad_cells = 0`` r
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import duckdb

@@ -45,7 +45,6 @@ OBJECTS = {
     "RecordType": (None, {"SobjectType", "DeveloperName"}),
     "CampaignMember": (None, {"CampaignId", "LeadOrContactId"}),
 }
-_SALESFORCE_ID = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
 
 
 def object_of(name: str, header: list[str]) -> str | None:
@@ -117,9 +116,8 @@ def read(files: ExportFiles) -> ExportResult:
     record_types = {r["Id"]: r.get("Name") for r in records("RecordType")}
     for r in records("User"):
         r.setdefault("Profile.Name", profile_names.get(r.get("ProfileId")))
-    for sobject in ("Contact",):
-        for r in records(sobject):
-            r.setdefault("Account.Name", account_names.get(r.get("AccountId")))
+    for r in records("Contact"):
+        r.setdefault("Account.Name", account_names.get(r.get("AccountId")))
     for r in records("Opportunity"):
         r.setdefault("RecordType.Name", record_types.get(r.get("RecordTypeId")))
 
