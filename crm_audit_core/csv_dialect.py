@@ -129,9 +129,10 @@ def sniff_delimiter(text: str) -> str:
 def _summary_line(records: list[list[str]], width: int) -> bool:
     """Whether the last record is a summary (``Total;1234``), not data."""
     last = records[-1]
-    if last and TOTAL_WORDS.match(last[0] or ""):
-        return True
-    return len(last) < width and sum(1 for c in last if c.strip()) <= 2
+    filled = sum(1 for c in last if c.strip())
+    if last and TOTAL_WORDS.match(last[0] or "") and filled <= max(2, width // 2):
+        return True  # 'Total;;;1234', not a record of a company called 'Total SA'
+    return len(last) < width and filled <= 2
 
 
 def _header_check(names: list[str], path: Path) -> None:
@@ -273,6 +274,8 @@ def _trailing_summary(path: Path, data: bytes | None, dialect: Dialect, width: i
     if start == 0 and base == 0:
         return None  # the header is the only line
     last = stripped[start:].decode("utf-8", errors="replace")
+    if last.count('"') % 2:
+        return None  # the end of a quoted value that spans lines, not a line of its own
     try:
         record = next(csv.reader([last], delimiter=dialect.delimiter), [])
     except csv.Error:

@@ -93,6 +93,14 @@ def test_trailing_summary_line_is_dropped_and_said(tmp_path):
     assert [r["id"] for r in read(folder).rows["deals"]] == ["1"]
 
 
+def test_what_is_not_a_summary_line_is_kept(tmp_path):
+    # a last value spanning lines, and a company called 'Total SA' with its columns filled
+    folder = folder_with(tmp_path, "companies.csv", b'id,city,domain,name\n1,x,a.com,a\n2,y,b.com,"multi\nline"\n')
+    assert [r["name"] for r in read(folder).rows["companies"]] == ["a", "multi\nline"]
+    folder = folder_with(tmp_path, "companies.csv", b"name,id,city,domain\nAcme,1,x,a.com\nTotal SA,2,Paris,total.com\n")
+    assert [r["id"] for r in read(folder).rows["companies"]] == ["1", "2"]
+
+
 def test_duplicate_header_names_file_line_and_columns(tmp_path):
     folder = folder_with(tmp_path, "contacts.csv", b"id,email,first_name,email\n1,a@x,A,b@x\n")
     with pytest.raises(DataError) as info:
