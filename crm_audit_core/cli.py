@@ -133,7 +133,7 @@ def _warn_failures(registry) -> None:
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the --connector or --files tenant (repeatable); `crm-audit connectors list` shows them.")
 @click.option("--tenant", "tenant_name", help="Tenant name for --connector / --files (default: the connector's or folder's name).")
-@click.option("--files", "files_dir", type=click.Path(file_okay=False), help="Audit a folder of <table>.csv files.")
+@click.option("--files", "files_dir", type=click.Path(), help="Audit a folder of <table>.csv files, or of a CRM's export (or the export's .zip).")
 @click.option("--files-format", "files_format", default=None,
               help="What the --files folder holds: canonical, salesforce-export, hubspot-export, pipedrive-export "
                    "(default: detected from the files' names and headers).")
@@ -172,7 +172,9 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
         for key, value in (("format", files_format), ("encoding", files_encoding), ("date_order", files_date_order)):
             if value:
                 files_options[key] = value
-        name = tenant_name if tenant_name and not connector else tenant_name_from(Path(files_dir).resolve().name)
+        source = Path(files_dir).resolve()
+        label = source.stem if source.suffix.lower() == ".zip" else source.name
+        name = tenant_name if tenant_name and not connector else tenant_name_from(label)
         config.tenants.append(TenantConfig(name, "files", {**files_options, "path": files_dir}))
     names = [t.name for t in config.tenants]
     if len(set(names)) != len(names):

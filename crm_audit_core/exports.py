@@ -74,7 +74,7 @@ class ExportResult:
 
 
 class ExportFiles:
-    """The files of an export folder (and of the .zip files in it), by lower-cased name."""
+    """The files of an export folder (and of the .zip files in it), or of one .zip, by lower-cased name."""
 
     def __init__(self, folder: Path, encoding: str | None = None, as_of=None):
         self.folder = folder
@@ -84,7 +84,7 @@ class ExportFiles:
         self.paths: dict[str, Path] = {}
         self._records: dict[str, tuple[list[str], list[dict]]] = {}
         self._headers: dict[str, list[str]] = {}
-        for path in sorted(folder.iterdir()):
+        for path in [folder] if folder.is_file() else sorted(folder.iterdir()):
             if path.suffix.lower() == ".zip":
                 self._unzip(path)
             elif path.suffix.lower() in (".csv", ".xlsx") and path.is_file():
@@ -182,6 +182,8 @@ def read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def _canonical_score(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
     score = 0
     for name, table in model.TABLES.items():
         for ext in (".parquet", ".csv"):

@@ -272,13 +272,17 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
     encoding = csv_dialect.codec_of(opts.text("encoding", None), where=context.tenant)
     date_order = csv_dialect.date_order_of(opts.text("date_order", None), where=context.tenant)
     path = Path(folder).expanduser()
-    if not path.is_dir():
+    archive = path.is_file() and path.suffix.lower() == ".zip"  # an export's .zip as delivered
+    if not path.is_dir() and not archive:
         what = "is a file, not a folder" if path.exists() else "does not exist"
         raise ConfigError(f"folder {str(path)!r} {what}", where=context.tenant,
-                          hint="give a folder holding <table>.csv files")
+                          hint="give a folder holding <table>.csv files, or a CRM export's .zip")
     export = exports.choose(path, opts.text("format", None), encoding, context.tenant)
     if export is not None:
         return exports.ExportConnector(path, export, encoding, as_of=context.as_of)
+    if archive:
+        raise ConfigError(f"{str(path)!r} holds no export the installed connectors read", where=context.tenant,
+                          hint="unzip canonical <table>.csv files into a folder, or name the export with --files-format")
     files = [f for f in (find_table_file(path, t) for t in model.TABLES) if f is not None]
     if not files:
         raise ConfigError(f"folder {str(path)!r} holds no table files", where=context.tenant,
