@@ -214,6 +214,28 @@ class SandboxHandle:
 
 
 @dataclass
+class ExportFormat:
+    """A vendor's own export that a connector plugin reads through its mapping code
+    (``ConnectorInfo.export_reader``), so ``crm-audit run --files DIR`` audits it as is.
+
+    ``name``: the ``--files-format`` value, e.g. ``"salesforce-export"``.
+    ``detect(headers)``: ``headers`` maps each file of the folder (its name, lower-cased,
+    e.g. ``"contact.csv"``) to its header row; returns how sure it is that the folder is
+    this export (0: it is not; the format with the highest score wins).
+    ``read(files)``: ``files`` is a :class:`crm_audit_core.exports.ExportFiles` (names,
+    headers, and each file's records as dicts, decoded whatever the encoding); returns a
+    :class:`crm_audit_core.exports.ExportResult`: canonical rows by table, made by the
+    connector's own ``<entity>_to_row`` functions, and per file what was mapped, dropped
+    and missing.
+    """
+
+    name: str
+    detect: Callable[[dict[str, list[str]]], int]
+    read: Callable[[Any], Any]
+    description: str = ""
+
+
+@dataclass
 class ConnectorInfo:
     """Registration record for a connector.
 
@@ -236,6 +258,8 @@ class ConnectorInfo:
     limitation and where the connector's page documents it, e.g. ``{"users.mfa_enabled":
     "HubSpot's users API does not say whether a user has two-factor authentication
     (docs/connectors/hubspot.md#what-the-api-does-not-give)"}``.
+    ``export_reader``: optional :class:`ExportFormat`: the vendor's export files this
+    connector's mapping can read (the files connector offers it to ``--files``).
     """
 
     name: str
@@ -250,6 +274,7 @@ class ConnectorInfo:
     # incremental = reads only what changed since context.previous and carries the rest.
     resumable: bool = False
     incremental: bool = False
+    export_reader: ExportFormat | None = None
     plugin: str = ""  # filled by the registry: which plugin registered it
 
     def __post_init__(self) -> None:

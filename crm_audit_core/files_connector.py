@@ -2,9 +2,12 @@
 
 Each file holds one canonical table (columns of :mod:`crm_audit_core.model`); a missing
 file means the table was not supplied; columns that are not canonical are custom fields.
-CSV conventions: UTF-8 (a BOM is accepted), a header row, empty cell = null, booleans
-``true``/``false`` (also ``1``/``0``, ``yes``/``no``), timestamps in ISO-8601 (UTC unless
-an offset is given), list columns ``;``-separated.
+CSV conventions: a header row, empty cell = null, booleans ``true``/``false`` (also
+``1``/``0``, ``yes``/``no``, ``y``/``n``), timestamps in ISO-8601 (UTC unless an offset is
+given), list columns ``;``-separated. Encodings (UTF-8, UTF-16, CP949, Windows-1252),
+delimiters, number and date shapes are detected by :mod:`crm_audit_core.csv_dialect`
+(options ``encoding`` and ``date_order`` when they cannot be); a vendor's own export is
+read through its connector's mapping (:mod:`crm_audit_core.exports`, option ``format``).
 
 A file that cannot be read gives one error naming the file, the line and the column.
 A missing folder, a folder without table files or a file that cannot be opened is a usage
@@ -20,15 +23,13 @@ tenant with an error naming the first bad cell (exit 3). ``max_bad_cells = 0`` r
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from . import hookimpl, model
+from . import csv_dialect, exports, hookimpl, model
 from .connector import ConnectorInfo, ExtractContext
 from .errors import ConfigError, DataError
 from .headers import header_warning
@@ -76,8 +77,10 @@ class BadCellLimit:
 
 
 class FilesConnector:
-    def __init__(self, folder: Path, max_bad_cells: BadCellLimit | str | int = DEFAULT_MAX_BAD_CELLS):
+    def __init__(self, folder: Path, max_bad_cells: BadCellLimit | str | int = DEFAULT_MAX_BAD_CELLS,
+                 encoding: str | None = None, date_order: str | None = None):
         self.folder = folder
+        self.encoding, self.date_order = encoding, date_order
         self.max_bad_cells = max_bad_cells if isinstance(max_bad_cells, BadCellLimit) else BadCellLimit(max_bad_cells)
 
     def api_calls(self) -> int:
@@ -111,8 +114,13 @@ class FilesConnector:
 
     # -- reading and validation --------------------------------------------
     def _read(self, table: model.Table, path: Path) -> tuple[pa.Table, pa.Table | None, str | None]:
+        self._dialect_notes: list[str] = []
         if path.suffix == ".csv":
-            raw = self._read_csv(path)
+            raw, dialect = csv_dialect.read_csv(path, self.encoding)
+            raw = csv_dialect.normalise_values(raw, {c.name: c.type for c in table.columns}, path, dialect,
+                                               self.date_order)
+            if not dialect.plain or dialect.dropped_line:
+                self._dialect_notes.append(_dialect_note(path, dialect))
         else:
             try:
                 raw = pq.read_table(path)
@@ -168,6 +176,8 @@ class FilesConnector:
             )
             custom = fetch_arrow(con.execute(unions))
         con.close()
+        if self._dialect_notes:
+            note = "; ".join(self._dialect_notes + ([note] if note else []))
         return typed, custom, note
 
     @staticmethod
@@ -222,30 +232,12 @@ class FilesConnector:
             parts.append(f"column {name!r}: {n} {verb} not {TYPE_WORDS[typ]}{more}")
         return (f"{path.name}: {_cells(total)} read as empty (max_bad_cells = {limit.text}): " + "; ".join(parts))
 
-    @staticmethod
-    def _read_csv(path: Path) -> pa.Table:
-        try:
-            with open(path, "rb") as fh:
-                header = fh.readline()
-            if not header.strip():
-                raise DataError("the file is empty (no header row)", where=f"{path}:1")
-            header_text = header.decode("utf-8-sig")
-            names = next(csv.reader([header_text]))
-            return pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(encoding="utf8", use_threads=True),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-        except UnicodeDecodeError as exc:
-            raise DataError(f"not UTF-8 text (byte {exc.start})", where=str(path), hint="save the file as UTF-8") from None
-        except pa.ArrowInvalid as exc:
-            line, problem = _locate_csv_problem(path)
-            raise DataError(problem or f"cannot parse CSV: {exc}", where=f"{path}:{line}" if line else str(path)) from None
+
+def _dialect_note(path: Path, dialect) -> str:
+    text = f"{path.name} was read as {dialect.describe()}"
+    if dialect.dropped_line:
+        text += f", without its trailing summary line {dialect.dropped_line} ({_shown(dialect.dropped_text)!r})"
+    return text
 
 
 def _shown(value: str) -> str:
@@ -269,22 +261,6 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _locate_csv_problem(path: Path) -> tuple[int | None, str | None]:
-    """Find the first line whose field count differs from the header's (for the error)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, [])
-            for record in reader:
-                if len(record) != len(header):
-                    return reader.line_num, f"expected {len(header)} columns as in the header, found {len(record)}"
-    except csv.Error as exc:
-        return None, f"malformed CSV: {exc}"
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 text (byte {exc.start})"
-    return None, None
-
-
 def _factory(options: dict, context: ExtractContext) -> FilesConnector:
     """Checks the folder and that its table files can be opened (usage errors, exit 2)."""
     values = dict(options or {})
@@ -293,11 +269,20 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
     opts = Options(values, "files")
     folder = opts.text("path", required=True, hint="a folder of <table>.csv files, e.g. --files ./export")
     limit = BadCellLimit(opts.text("max_bad_cells", DEFAULT_MAX_BAD_CELLS), where=context.tenant)
+    encoding = csv_dialect.codec_of(opts.text("encoding", None), where=context.tenant)
+    date_order = csv_dialect.date_order_of(opts.text("date_order", None), where=context.tenant)
     path = Path(folder).expanduser()
-    if not path.is_dir():
+    archive = path.is_file() and path.suffix.lower() == ".zip"  # an export's .zip as delivered
+    if not path.is_dir() and not archive:
         what = "is a file, not a folder" if path.exists() else "does not exist"
         raise ConfigError(f"folder {str(path)!r} {what}", where=context.tenant,
-                          hint="give a folder holding <table>.csv files")
+                          hint="give a folder holding <table>.csv files, or a CRM export's .zip")
+    export = exports.choose(path, opts.text("format", None), encoding, context.tenant)
+    if export is not None:
+        return exports.ExportConnector(path, export, encoding, as_of=context.as_of)
+    if archive:
+        raise ConfigError(f"{str(path)!r} holds no export the installed connectors read", where=context.tenant,
+                          hint="unzip canonical <table>.csv files into a folder, or name the export with --files-format")
     files = [f for f in (find_table_file(path, t) for t in model.TABLES) if f is not None]
     if not files:
         raise ConfigError(f"folder {str(path)!r} holds no table files", where=context.tenant,
@@ -309,7 +294,7 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
         except OSError as exc:
             raise ConfigError(f"cannot read {str(file)!r}: {exc.strerror or type(exc).__name__}", where=context.tenant,
                               hint="check the file's permissions") from None
-    return FilesConnector(path, limit)
+    return FilesConnector(path, limit, encoding, date_order)
 
 
 @hookimpl
@@ -324,6 +309,11 @@ def crm_audit_register_connectors(register):
                      "folder": "the older name of 'path'",
                      "max_bad_cells": "bad cells (values that do not fit their column) a table may hold, read as "
                                       "empty and noted, before the tenant fails: a count, or a share such as "
-                                      "'1%' (the default)"},
+                                      "'1%' (the default)",
+                     "format": "canonical, or a vendor export the installed connectors read (salesforce-export, "
+                               "hubspot-export, pipedrive-export); detected from the files when not given",
+                     "encoding": "the CSV files' encoding when detection cannot tell (utf-8, utf-16, cp949, cp1252)",
+                     "date_order": "day-first or month-first, for dates such as 05/03/2024 when no date in the "
+                                   "file has a day above 12"},
         )
     )

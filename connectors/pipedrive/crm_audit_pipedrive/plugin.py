@@ -7,6 +7,7 @@ from __future__ import annotations
 from crm_audit_core import ConnectorInfo, hookimpl
 
 from .connector import OPTIONS, create_connector, record_url
+from .export import EXPORT_FORMAT
 from .sandbox import start_sandbox
 
 ANCHOR = "docs/connectors/pipedrive.md#what-the-api-does-not-give"
@@ -42,5 +43,6 @@ def crm_audit_register_connectors(register):
             resumable=True,
             incremental=True,
             limitations=dict(LIMITATIONS),
+            export_reader=EXPORT_FORMAT,
         )
     )
