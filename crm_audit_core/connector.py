@@ -53,6 +53,12 @@ class Sink(Protocol):
     def note(self, message: str) -> None:
         """A warning for the report (e.g. 'login history not available on this plan')."""
 
+    def unreadable(self, table: str, column: str, cells: int, expected: str, examples: list[str]) -> None:
+        """``cells`` values of ``table.column`` could not be read as ``expected`` ("a date",
+        "a number") and were stored as empty; ``examples`` shows a few. The check
+        ``data.unrecognised-values`` reports them with their counts, so nothing a
+        connector could not interpret is silently dropped."""
+
     def is_complete(self, table: str) -> bool:
         """Resuming: an earlier, interrupted run of this audit already read ``table``."""
 

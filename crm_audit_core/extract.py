@@ -106,6 +106,7 @@ class _BaseSink:
         self.completed: set[str] = set()
         self.begun: set[str] = set()
         self.notes: list[str] = []
+        self.unreadable_cells: list[tuple] = []
 
     def _check_table(self, table: str) -> None:
         if table not in model.TABLES:
@@ -117,6 +118,12 @@ class _BaseSink:
 
     def note(self, message: str) -> None:
         self.notes.append(redact(message))
+
+    def unreadable(self, table: str, column: str, cells: int, expected: str, examples: list[str]) -> None:
+        """``cells`` values of ``table.column`` could not be read as ``expected`` (a date, a
+        number...) and were read as empty; ``data.unrecognised-values`` reports them."""
+        self._check_table(table)
+        self.unreadable_cells.append((table, column, int(cells), expected, [redact(str(e)) for e in examples]))
 
     def progress(self, table: str, total: int | None = None):
         return _CountingProgress()
@@ -358,6 +365,10 @@ class StoreSink(_BaseSink):
             self._flush(table)
             self.completed.add(table)
             self.store.mark(self.tenant, table, status="complete")
+
+    def unreadable(self, table: str, column: str, cells: int, expected: str, examples: list[str]) -> None:
+        super().unreadable(table, column, cells, expected, examples)
+        self.store.record_unreadable(self.tenant, *self.unreadable_cells[-1])
 
     def progress(self, table: str, total: int | None = None):
         if self.board is None:

@@ -82,6 +82,7 @@ class FilesConnector:
         self.folder = folder
         self.encoding, self.date_order = encoding, date_order
         self.max_bad_cells = max_bad_cells if isinstance(max_bad_cells, BadCellLimit) else BadCellLimit(max_bad_cells)
+        self._unreadable: list[tuple] = []  # (column, cells, expected, examples) of the table being read
 
     def api_calls(self) -> int:
         return 0
@@ -93,9 +94,12 @@ class FilesConnector:
             if path is None:
                 continue
             found = True
+            self._unreadable: list[tuple] = []
             typed, custom, note = self._read(table, path)
             if note:
                 sink.note(note)
+            for column, cells, expected, examples in self._unreadable:
+                sink.unreadable(table.name, column, cells, expected, examples)
             warning = header_warning(table, path)
             if warning:
                 sink.note(warning)
@@ -226,6 +230,7 @@ class FilesConnector:
             )
         parts = []
         for name, typ, _, n in found:
+            self._unreadable.append((name, n, TYPE_WORDS[typ], [_shown(v) for _, v in examples[name]]))
             shown = ", ".join(f"line {row} {_shown(value)!r}" for row, value in examples[name])
             verb = "is" if n == 1 else "are"
             more = f", first: {shown}" if n > len(examples[name]) else f": {shown}"
