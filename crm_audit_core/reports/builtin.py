@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import csv
-import json
+from dataclasses import replace
 from pathlib import Path
 
 from .. import hookimpl
 from ..findings import AuditResult
-from . import ReportContext, Reporter
+from . import ReportContext, Reporter, jsonstream
 from .safe import neutralise_cell
 
 FIXLIST_COLUMNS = ["tenant", "object", "id", "link", "problem", "suggested_fix"]
 
 
 def write_json(audit: AuditResult, context: ReportContext) -> list[Path]:
+    """report.json, one result encoded and written at a time (see :mod:`.jsonstream`)."""
     path = context.folder / "report.json"
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(audit.to_json(), fh, ensure_ascii=False, indent=1, default=str)
+    head = replace(audit, results=[]).to_json()
+    with open(path, "w", encoding="utf-8", buffering=1 << 20) as fh:
+        jsonstream.write(fh, head, "results", (r.to_json() for r in audit.results))
     return [path]
 
 
