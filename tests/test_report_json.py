@@ -78,3 +78,49 @@ def test_any_values_are_written_as_json_dump_writes_them(metrics, ids, details, 
         assert written(audit, Path(folder)) == reference(audit)
     for value in (metrics, ids, details, groups):
         assert jsonstream.encode(value, 0) == json.dumps(value, ensure_ascii=False, indent=1, default=str)
+
+
+def old_fixlist(results, link) -> str:
+    """The fix-list as write_fixlists wrote it before it streamed rows (the reference)."""
+    import csv
+    import io
+
+    from crm_audit_core.reports.builtin import FIXLIST_COLUMNS, _first_sentence
+    from crm_audit_core.reports.safe import neutralise_cell
+
+    fh = io.StringIO(newline="")
+    writer = csv.writer(fh)
+    writer.writerow(FIXLIST_COLUMNS)
+    for result in results:
+        obj = result.affected.object or ""
+        fix = _first_sentence(result.remediation)
+        accepted = set(result.accepted_ids)
+        for rid in result.affected.ids:
+            problem = result.details.get(rid) or result.title
+            if rid in accepted or result.accepted:
+                problem = f"[accepted risk] {problem}"
+            cell = link(result.tenant, obj, rid) or ""
+            writer.writerow([neutralise_cell(v) for v in (result.tenant, obj, rid, cell, problem, fix)])
+    return fh.getvalue()
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.text(max_size=6), max_size=8, unique=True), accepted=st.booleans(),
+       details=st.dictionaries(st.text(max_size=6), st.text(max_size=8), max_size=4),
+       tenant=st.sampled_from(["t", "=cmd", "-x"]), remediation=st.sampled_from(["Fix it.", "@once  more", ""]))
+def test_fix_lists_are_written_as_before(ids, accepted, details, tenant, remediation):
+    from crm_audit_core.reports.builtin import write_fixlists
+
+    details.update({i: "+1 formula" for i in ids[:1]})
+    result = Result(check_id="x.y", title="-Title", step="s", area="data", severity="low", tenant=tenant,
+                    status="fail", affected=Affected("contacts", ids, None), details=details,
+                    accepted=accepted, accepted_ids=ids[1:2], remediation=remediation)
+    link = lambda t, o, rid: None if rid.startswith("a") else f"=https://crm/{o}/{rid}"  # noqa: E731
+    audit = AuditResult(id="a", as_of="2026-12-31", started_at="", results=[result, result])
+    with tempfile.TemporaryDirectory() as folder:
+        context = ReportContext(folder=Path(folder), link=link, registry=None, history=[])
+        paths = write_fixlists(audit, context)
+        if ids:
+            assert paths[0].read_bytes().decode("utf-8") == old_fixlist([result, result], link)
+        else:
+            assert paths == []
