@@ -99,9 +99,7 @@ class FilesConnector:
                 if warning:
                     sink.note(warning)
                 progress = sink.progress(table.name, reading.rows)
-                for typed, custom in reading.batches():
-                    sink.write_arrow(table.name, typed, custom)
-                    progress.advance(records=typed.num_rows)
+                sink.write_arrow_batches(table.name, _advancing(reading.batches(), progress))
                 sink.complete(table.name)
             finally:
                 reading.close()
@@ -331,6 +329,12 @@ class _Reading:
             more = f", first: {shown}" if n > len(examples[name]) else f": {shown}"
             parts.append(f"column {name!r}: {n} {verb} not {TYPE_WORDS[typ]}{more}")
         return f"{path.name}: {_cells(total)} read as empty (max_bad_cells = {limit.text}): " + "; ".join(parts)
+
+
+def _advancing(batches, progress):
+    for typed, custom in batches:
+        yield typed, custom
+        progress.advance(records=typed.num_rows)
 
 
 def _connection():
