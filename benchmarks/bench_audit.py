@@ -82,6 +82,7 @@ class PssSampler:
         import threading
 
         self.every, self.peak_kib, self.peak_processes = every, 0, 1
+        self.where, self.peak_where = "setup", ""  # the audit's phase now / at the peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -91,7 +92,7 @@ class PssSampler:
             kids = _children(me)
             total = _pss_kib(me) + sum(_pss_kib(k) for k in kids)
             if total > self.peak_kib:
-                self.peak_kib, self.peak_processes = total, 1 + len(kids)
+                self.peak_kib, self.peak_processes, self.peak_where = total, 1 + len(kids), self.where
             self._stop.wait(self.every)
 
     def __enter__(self):
@@ -154,6 +155,7 @@ def measure(folder: Path) -> dict:
     import crm_audit_core
     from crm_audit_core import runner
     from crm_audit_core.config import AuditConfig, TenantConfig
+    from crm_audit_core.plugins import build_plugin_manager
 
     sys.path.insert(0, str(HERE))
     from common import AS_OF
@@ -161,8 +163,11 @@ def measure(folder: Path) -> dict:
     phases: dict[str, float] = {}
     cpu: dict[str, float] = {}  # CPU seconds of every thread of the process (DuckDB's included)
 
+    sampler = PssSampler()
+
     def timed(name, func):
         def wrapper(*args, **kwargs):
+            sampler.where = name
             started, started_cpu = time.perf_counter(), time.process_time()
             try:
                 return func(*args, **kwargs)
@@ -174,12 +179,18 @@ def measure(folder: Path) -> dict:
     runner.run_connector = timed("load", runner.run_connector)
     runner.run_checks = timed("checks", runner.run_checks)
     runner.write_reports = timed("reports", runner.write_reports)
-    with tempfile.TemporaryDirectory(prefix="bench-audit-") as out, PssSampler() as sampler:
+    class Where:  # the check running now, for the peak's place
+        @crm_audit_core.hookimpl
+        def crm_audit_result(self, result, check):
+            sampler.where = f"checks (after {result.check_id})"
+
+    registry = build_plugin_manager(extra_plugins=[Where()])
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as out, sampler:
         config = AuditConfig(as_of=AS_OF, tenants=[TenantConfig("bench", "files", {"path": str(folder)})])
         config.sections["value"] = {"cost": 24000, "gain": 61000}
         config.out = Path(out)
         started, started_cpu = time.perf_counter(), time.process_time()
-        audit, archive = runner.run_audit(config, progress=False)
+        audit, archive = runner.run_audit(config, registry=registry, progress=False)
         total, total_cpu = time.perf_counter() - started, time.process_time() - started_cpu
         report_files = [p for p in archive.rglob("*") if p.is_file() and p.name != "snapshot.duckdb"]
         report_mib = sum(p.stat().st_size for p in report_files) / 2**20
@@ -204,6 +215,7 @@ def measure(folder: Path) -> dict:
         "peak_rss_mib": round(vm_hwm_mib(), 1),
         "peak_pss_total_mib": round(sampler.peak_kib / 1024, 1),
         "processes_at_peak": sampler.peak_processes,
+        "peak_during": sampler.peak_where,
     }
 
 
@@ -278,7 +290,7 @@ def main(argv=None) -> int:
             runs[name].append(run)
             print(f"{name}: {run['seconds']:.1f} s ({run['seconds_without_duplicate_checks']:.1f} s without the duplicate "
                   f"checks; {run['phases']}; CPU {run['cpu_phases']}), RSS {run['peak_rss_mib']:.0f} MiB, PSS with workers "
-                  f"{run['peak_pss_total_mib']:.0f} MiB, load {run['load_before']:.2f}", file=sys.stderr)
+                  f"{run['peak_pss_total_mib']:.0f} MiB (during {run['peak_during']}), load {run['load_before']:.2f}", file=sys.stderr)
     from common import machine
 
     report = {"machine": machine(), "cores": len(cpus), "tenant": describe(folder), "folder": str(folder),

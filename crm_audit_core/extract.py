@@ -25,6 +25,11 @@ BATCH_ROWS = 5000
 # DuckDB keeps every block it wrote in its buffer pool (default limit: 80% of RAM), so an
 # extraction's memory would grow with the tenant; written blocks are on disk already.
 EXTRACT_MEMORY_LIMIT = "1GB"
+# The checks run under a cap too: DuckDB keeps the blocks it read cached up to its limit, so
+# an audit's memory would follow the machine's RAM rather than what the checks need (2.2 GiB
+# at 1M contacts); joins, sorts and group-bys bigger than the cap spill to the store's
+# temporary folder instead.
+CHECK_MEMORY_LIMIT = "1GB"
 
 
 class _CountingProgress:
@@ -437,7 +442,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
             hint="run again with --debug for the traceback",
         )
     store.drop_lookups(tenant)
-    store.set_memory_limit(None)  # the checks get DuckDB's default for their big group-bys
+    store.set_memory_limit(CHECK_MEMORY_LIMIT)  # and the checks after it
     outcome.partial_tables = sink.partial_tables
     outcome.carried = dict(sink.carried)
     outcome.notes = list(sink.notes)
