@@ -214,6 +214,7 @@ class FilesConnector:
 
 BATCH_ROWS = 100_000
 """Rows a batch the files connector hands to the sink: the whole file is never in Python."""
+READER_MEMORY_LIMIT = "512MB"
 DUCKDB_CSV = True
 """Read CSV files with DuckDB's reader (False: pyarrow's, as before; for the tests that compare them)."""
 
@@ -338,8 +339,11 @@ def _advancing(batches, progress):
 
 
 def _connection():
+    """The connector's private DuckDB, for reading one file: it only streams (the CSV reader's
+    buffers, a batch at a time), so it is capped well below DuckDB's default of 80% of RAM."""
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
+    con.execute(f"SET memory_limit = '{READER_MEMORY_LIMIT}'")
     return con
 
 
