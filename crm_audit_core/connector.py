@@ -89,6 +89,10 @@ class Sink(Protocol):
         """Write an Arrow table of canonical columns at once (the files connector's bulk path);
         ``custom``: an Arrow table of custom-field columns, or None."""
 
+    def write_arrow_batches(self, table: str, batches) -> int:
+        """Write ``(typed, custom)`` pairs as :meth:`write_arrow` does, all in one transaction of
+        the store (DuckDB then writes the rows once, straight into the file); returns the rows."""
+
 
 class Connector(Protocol):
     def extract(self, sink: Sink) -> None:

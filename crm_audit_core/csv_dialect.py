@@ -135,7 +135,7 @@ def _summary_line(records: list[list[str]], width: int) -> bool:
     return len(last) < width and filled <= 2
 
 
-def _header_check(names: list[str], path: Path) -> None:
+def check_header(names: list[str], path: Path) -> None:
     seen: dict[str, int] = {}
     for position, name in enumerate(names, 1):
         key = name.strip()
@@ -154,6 +154,23 @@ def _decode(data: bytes, encoding: str, path: Path, named: bool) -> str:
         raise DataError(f"byte {exc.start} (line {line}) is not {encoding} text ({how})", where=f"{path}:{line}",
                         hint="name the file's encoding with --encoding (e.g. utf-8, cp949, cp1252, utf-16)") from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def plain_file(path: Path) -> bool:
+    """Whether a CSV file can be read as it is: UTF-8, comma-delimited, no trailing summary
+    line (judged on its first MB and its last line)."""
+    with open(path, "rb") as fh:
+        sample = fh.read(SAMPLE)
+    if not sample.strip() or detect_encoding(sample) not in ("utf-8", "utf-8-sig"):
+        return False
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return False  # a byte-order mark: the header's first name would carry it
+    dialect = Dialect(delimiter=sniff_delimiter(sample.decode("utf-8", errors="ignore")))
+    if not dialect.plain:
+        return False
+    header = sample.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    width = len(next(csv.reader([header], delimiter=","), []))
+    return _trailing_summary(path, None, dialect, width) is None
 
 
 def read_text(path: Path, encoding: str | None = None) -> tuple[str, Dialect]:
@@ -201,7 +218,7 @@ def read_csv(path: Path, encoding: str | None = None) -> tuple[pa.Table, Dialect
     header_line = (data if data is not None else sample).split(b"\n", 1)[0].decode("utf-8", errors="replace")
     names = [n.strip() for n in next(csv.reader([header_line.lstrip("\ufeff").rstrip("\r")],
                                                 delimiter=dialect.delimiter))]
-    _header_check(names, path)
+    check_header(names, path)
     cut = _trailing_summary(path, data, dialect, len(names))
     if cut is not None:
         if data is None:
@@ -248,7 +265,7 @@ def read_records_from_text(text: str, path: Path, codec: str) -> tuple[list[str]
     if not records:
         raise DataError("the file is empty (no header row)", where=f"{path}:1")
     header, body = [h.strip() for h in records[0]], records[1:]
-    _header_check(header, path)
+    check_header(header, path)
     if body and _summary_line(body, len(header)):
         dialect.dropped_line, dialect.dropped_text = len(body) + 1, dialect.delimiter.join(body[-1])
         body = body[:-1]

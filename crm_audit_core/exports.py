@@ -177,7 +177,7 @@ def read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
     if not rows:
         raise DataError("the worksheet is empty (no header row)", where=f"{path}:1")
     header = [h.strip() for h in rows[0]]
-    csv_dialect._header_check(header, path)
+    csv_dialect.check_header(header, path)
     return header, [r + [""] * (len(header) - len(r)) if len(r) < len(header) else r[:len(header)] for r in rows[1:]]
 
 
