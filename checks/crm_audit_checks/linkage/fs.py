@@ -176,7 +176,7 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
             # Agreeing at the top level must be more likely among matches than among
             # non-matches; a fit that says otherwise keeps the prior.
             if learned[j][-1] > u[j][-1] and np.all(np.isfinite(learned[j])):
-                m[j] = learned[j]
+                m[j] = _cap_disagreement(learned[j], comparisons[j])
             else:
                 fallbacks.append(comparisons[j].name)
     lam_b = _lambda_em(m, u, blocked_gammas)
@@ -191,6 +191,21 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
                 f"the documented prior weights were used for them")
     return Model(comparisons, m, u, lam, "em", note=note, iterations=iterations, blocked_match_share=lam_b,
                  prior_fallbacks=sorted(set(fallbacks)))
+
+
+def _cap_disagreement(m: np.ndarray, comparison: Comparison) -> np.ndarray:
+    """m with its "different" level at most the documented prior's.
+
+    Where a tenant has (almost) no duplicates, EM cannot tell matches from look-alikes
+    and may learn that matches often differ (namesakes at different companies become
+    the "match" class); contradicting evidence then weighs nothing. The prior is the
+    floor of how much a contradiction counts: it may weigh more, never less.
+    """
+    cap = comparison.prior_m[0]
+    if m[0] <= cap:
+        return m
+    rest = m[1:] / m[1:].sum() * (1.0 - cap) if m[1:].sum() > 0 else np.asarray(comparison.prior_m[1:], float)
+    return np.concatenate([[cap], rest])
 
 
 def _log_odds(m, u, gammas, columns, lam):

@@ -28,7 +28,7 @@ from . import names
 from .fs import NULL, Comparison
 
 NAME_LEVELS = ("different", "similar", "one typo", "identical")
-NAME_M = (0.04, 0.06, 0.15, 0.75)
+NAME_M = (0.08, 0.05, 0.12, 0.75)
 NAME_U = (0.93, 0.05, 0.015, 0.005)
 
 
@@ -39,10 +39,10 @@ def _comparison(name, label, levels, m, u, tf=True, identity=True) -> Comparison
 
 GIVEN = _comparison("given_name", "given name", NAME_LEVELS, NAME_M, NAME_U, identity=False)
 FAMILY = _comparison("family_name", "family name", NAME_LEVELS, NAME_M, NAME_U, identity=False)
-EMAIL = _comparison("email", "e-mail", ("different", "identical"), (0.35, 0.65), (0.99999, 1e-5))
-PHONE = _comparison("phone", "phone", ("different", "identical"), (0.35, 0.65), (0.99999, 1e-5))
+EMAIL = _comparison("email", "e-mail", ("different", "identical"), (0.25, 0.75), (0.99999, 1e-5))
+PHONE = _comparison("phone", "phone", ("different", "identical"), (0.30, 0.70), (0.99999, 1e-5))
 COMPANY = _comparison("company", "company", ("different", "similar company name", "same work domain", "same company"),
-                      (0.20, 0.05, 0.10, 0.65), (0.9988, 4e-4, 4e-4, 4e-4))
+                      (0.15, 0.05, 0.10, 0.70), (0.9988, 4e-4, 4e-4, 4e-4))
 STREET = _comparison("street", "street", ("different", "similar", "one typo", "identical"),
                      (0.10, 0.05, 0.10, 0.75), (0.999, 7e-4, 2e-4, 1e-4))
 # Postcode and city in one comparison: they are strongly correlated (one postcode, one
@@ -76,6 +76,19 @@ def _text_level(a, b, top: int) -> int:
     if similarity >= 0.92 or (min(len(a), len(b)) >= 4 and Levenshtein.distance(a, b, score_cutoff=1) <= 1):
         return top - 1
     return top - 2 if top >= 3 and similarity >= 0.80 else 0
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _street_level(a, b) -> int:
+    """Street levels; two different house numbers are two addresses, however alike the rest
+    (``'183 Congress Ave'`` / ``'252 Congress Ave'``): at most "similar"."""
+    x, y = a["street"], b["street"]
+    level = _text_level(x, y, 3)
+    if level >= 2 and _DIGITS.findall(x) != _DIGITS.findall(y):
+        return 1
+    return level
 
 
 def _code_level(a, b) -> int:
@@ -130,7 +143,7 @@ def contact_comparisons(has: dict[str, bool], identifiers: list[str]) -> list[Ru
     if has.get("company_id") or has.get("company_name") or has.get("email"):
         rules.append((COMPANY, _company_level, "company"))
     if has.get("street"):
-        rules.append((STREET, lambda a, b: _text_level(a["street"], b["street"], 3), "street"))
+        rules.append((STREET, _street_level, "street"))
     if has.get("postal_code") or has.get("city"):
         rules.append((PLACE, _contact_place_level, "postal_code" if has.get("postal_code") else "city"))
     for column in identifiers:
@@ -169,7 +182,7 @@ def company_comparisons(has: dict[str, bool], identifiers: list[str]) -> list[Ru
     if has.get("phone"):
         rules.append((PHONE, _phone_level, "phone_tail"))
     if has.get("street"):
-        rules.append((STREET, lambda a, b: _text_level(a["street"], b["street"], 3), "street"))
+        rules.append((STREET, _street_level, "street"))
     if has.get("postal_code") or has.get("city"):
         rules.append((PLACE, _place_level, "postal_code" if has.get("postal_code") else "city"))
     if has.get("country"):
