@@ -43,13 +43,13 @@ EMAIL = _comparison("email", "e-mail", ("different", "identical"), (0.25, 0.75),
 PHONE = _comparison("phone", "phone", ("different", "identical"), (0.30, 0.70), (0.99999, 1e-5))
 COMPANY = _comparison("company", "company", ("different", "similar company name", "same work domain", "same company"),
                       (0.15, 0.05, 0.10, 0.70), (0.9988, 4e-4, 4e-4, 4e-4))
-STREET = _comparison("street", "street", ("different", "similar", "one typo", "identical"),
-                     (0.10, 0.05, 0.10, 0.75), (0.999, 7e-4, 2e-4, 1e-4))
+STREET = _comparison("street", "street", ("different", "same house number", "similar", "one typo", "identical"),
+                     (0.08, 0.07, 0.05, 0.10, 0.70), (0.97, 0.029, 7e-4, 2e-4, 1e-4))
 # Postcode and city in one comparison: they are strongly correlated (one postcode, one
 # city), so two separate weights would count the same evidence twice.
 PLACE = _comparison("place", "postal code and city",
-                    ("different", "similar", "same city", "same postal code", "same postal code and city"),
-                    (0.05, 0.05, 0.05, 0.10, 0.75), (0.95, 0.02, 0.02, 0.005, 0.005))
+                    ("different", "same state", "similar", "same city", "same postal code", "same postal code and city"),
+                    (0.04, 0.03, 0.05, 0.05, 0.10, 0.73), (0.80, 0.15, 0.02, 0.02, 0.005, 0.005))
 COMPANY_NAME = _comparison("name", "company name", NAME_LEVELS, (0.02, 0.08, 0.15, 0.75), (0.97, 0.025, 0.004, 0.001),
                            identity=False)
 DOMAIN = _comparison("domain", "web domain", ("different", "identical"), (0.25, 0.75), (0.9999, 1e-4))
@@ -82,13 +82,22 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _street_level(a, b) -> int:
-    """Street levels; two different house numbers are two addresses, however alike the rest
-    (``'183 Congress Ave'`` / ``'252 Congress Ave'``): at most "similar"."""
+    """Street levels. Two different house numbers are two addresses, however alike the rest
+    (``'183 Congress Ave'`` / ``'252 Congress Ave'``): at most "similar"; the same house
+    number on a different street name is a level of its own (a typo in the street name, or
+    chance: the data decides its weight)."""
     x, y = a["street"], b["street"]
-    level = _text_level(x, y, 3)
-    if level >= 2 and _DIGITS.findall(x) != _DIGITS.findall(y):
-        return 1
-    return level
+    if not x or not y:
+        return NULL
+    level = _text_level(x, y, 3)  # 0 different, 1 similar, 2 one typo, 3 identical
+    numbers_x, numbers_y = _DIGITS.findall(x), _DIGITS.findall(y)
+    if level == 3:
+        return 4
+    if numbers_x != numbers_y:
+        return 2 if level >= 1 else 0
+    if level >= 1:
+        return level + 1
+    return 1 if numbers_x else 0
 
 
 def _code_level(a, b) -> int:
@@ -144,7 +153,7 @@ def contact_comparisons(has: dict[str, bool], identifiers: list[str]) -> list[Ru
         rules.append((COMPANY, _company_level, "company"))
     if has.get("street"):
         rules.append((STREET, _street_level, "street"))
-    if has.get("postal_code") or has.get("city"):
+    if has.get("postal_code") or has.get("city") or has.get("state"):
         rules.append((PLACE, _contact_place_level, "postal_code" if has.get("postal_code") else "city"))
     for column in identifiers:
         key = f"id:{column}"
@@ -153,16 +162,19 @@ def contact_comparisons(has: dict[str, bool], identifiers: list[str]) -> list[Ru
 
 
 def _place_level(a, b) -> int:
-    """Levels of :data:`PLACE` (postcode and city together)."""
+    """Levels of :data:`PLACE` (postcode, city and state together)."""
     postcode = _code_level(a["postal_code"], b["postal_code"])
     city = _text_level(a["city"], b["city"], 2)
-    if postcode == NULL and city == NULL:
+    state = NULL if not a.get("state") or not b.get("state") else int(a["state"] == b["state"])
+    if postcode == NULL and city == NULL and state == NULL:
         return NULL
     if postcode == 2:
-        return 4 if city == 2 else 3
+        return 5 if city == 2 else 4
     if city == 2:
+        return 3
+    if postcode == 1 or city == 1:
         return 2
-    return 1 if postcode == 1 or city == 1 else 0
+    return 1 if state == 1 else 0
 
 
 def _contact_place_level(a, b) -> int:
@@ -183,7 +195,7 @@ def company_comparisons(has: dict[str, bool], identifiers: list[str]) -> list[Ru
         rules.append((PHONE, _phone_level, "phone_tail"))
     if has.get("street"):
         rules.append((STREET, _street_level, "street"))
-    if has.get("postal_code") or has.get("city"):
+    if has.get("postal_code") or has.get("city") or has.get("state"):
         rules.append((PLACE, _place_level, "postal_code" if has.get("postal_code") else "city"))
     if has.get("country"):
         rules.append((COUNTRY, lambda a, b: NULL if not a["country"] or not b["country"]

@@ -138,6 +138,7 @@ def contact_record(row: dict) -> dict:
         "street": records.street_key(row.get("street")),
         "postal_code": records.code_key(row.get("postal_code")),
         "city": records.street_key(row.get("city")),
+        "state": records.street_key(row.get("state")),
         **{k: v for k, v in row.items() if k.startswith("id:")},
     }
 
@@ -158,7 +159,7 @@ def _company_key_sql(has: dict) -> str:
 
 def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the contact model; returns the linkage and what evidence was available."""
-    cols = ("email", "phone", "company_id", "company_name", "country", "street", "postal_code", "city")
+    cols = ("email", "phone", "company_id", "company_name", "country", "street", "postal_code", "city", "state")
     has = {c: ctx.supplied("contacts", c) for c in cols}
     canonical, custom, missing = identifier_columns(ctx, "contacts", list(settings.get("identifiers") or []))
     identifiers = canonical + custom
@@ -209,6 +210,10 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                       WHERE street_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'y:' || city_key || ':' || token FROM tokens
                       WHERE city_key IS NOT NULL AND length(token) > 1
+            UNION ALL SELECT id, 'pc:' || postcode_key FROM base
+            UNION ALL SELECT id, 'st:' || street_key FROM base WHERE regexp_matches(street_key, '[0-9]')
+            UNION ALL SELECT id, 'hn:' || regexp_extract(street_key, '[0-9]+') || ':' || left(token, 3) FROM tokens
+                      WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
                       WHERE postcode_key IS NOT NULL AND token <> ''
             {id_keys}
