@@ -47,10 +47,12 @@ CONTACT_SETTINGS_HELP = {
     "keep": "which record of a group to keep: \"most complete\", \"most activity\" or \"oldest\" (ties: most recently updated, then lowest id)",
     "max_block": "e-mails, phones, identifiers or company/address+name keys shared by more records than this are ignored (switchboards, info@ addresses)",
 }
-COMPANY_SETTINGS = {"name_threshold": 0.90, "max_block": 50}
+COMPANY_SETTINGS = {"threshold": 0.9, "identifiers": [], "keep": "most complete", "max_block": 50}
 COMPANY_SETTINGS_HELP = {
-    "name_threshold": "two companies with the same web domain or phone are one when their names (legal forms removed) are at least this similar (0-1)",
-    "max_block": "domains, phones or names shared by more companies than this are ignored",
+    "threshold": "two companies are one when the model learned on this tenant gives them at least this match probability (0-1)",
+    "identifiers": "columns (canonical or custom, e.g. [\"cf_business_registration_no\", \"cf_npwp\"]) that identify a company: strong evidence when equal, against when different",
+    "keep": "which record of a group to keep: \"most complete\", \"most activity\" or \"oldest\"",
+    "max_block": "domains, phones, identifiers or name keys shared by more companies than this are ignored",
 }
 DEAL_SETTINGS = {"name_threshold": 0.90, "amount_tolerance": 0.01, "max_block": 200}
 DEAL_SETTINGS_HELP = {
@@ -223,35 +225,12 @@ def _contact_clusters(ctx, settings: dict) -> Clusters:
 
 
 def _company_clusters(ctx, settings: dict) -> Clusters:
-    has = {c: ctx.supplied("companies", c) for c in ("domain", "phone", "country")}
-    names = _fold_map(ctx, "SELECT DISTINCT name FROM companies", matching.normalise_company)
-    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) if has["domain"] \
-        else pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
-    with ctx.temporary_tables(dup_names=names, dup_domains=domains):
-        keys_sql = f"""
-            WITH base AS (
-                SELECT c.id, nullif(n.norm, '') AS name_key, nullif(d.norm, '') AS domain_key,
-                       {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail
-                FROM companies c
-                LEFT JOIN dup_names n ON n.raw = c.name
-                LEFT JOIN dup_domains d ON d.raw = c.domain)
-            SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
-            UNION ALL SELECT id, 'd:' || domain_key FROM base
-            UNION ALL SELECT id, 'p:' || phone_tail FROM base
-        """
-        pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
-    ids = sorted({i for p in pairs for i in p})
-    cols = ["id", "name", *[c for c, ok in has.items() if ok]]
-    rows = _rows_by_id(ctx, "companies", cols, ids)
-    keys = {rid: matching.company_keys(rid, r.get("name"), r.get("domain"), r.get("phone"), r.get("country"))
-            for rid, r in rows.items()}
-    threshold = float(settings["name_threshold"])
-    matched = []
-    for a, b in pairs:
-        rule = matching.match_companies(keys[a], keys[b], name_threshold=threshold)
-        if rule:
-            matched.append((a, b, rule))
-    return _finish(ctx, "companies", matched, len(pairs))
+    keep = _keep_rule(settings, "data.duplicate-companies")
+    linked, available = tenant_linkage.company_linkage(ctx, settings)
+    matched = [(p.a, p.b, p.evidence) for p in linked.pairs]
+    found = _finish(ctx, "companies", matched, linked.candidate_pairs, keep, linked)
+    found.available = available
+    return found
 
 
 # --------------------------------------------------------------------------- deals

@@ -145,6 +145,7 @@ def contact_record(row: dict) -> dict:
 
 # Street and city blocking keys: lower case, accents, ASCII punctuation and spaces dropped.
 STREET_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(street)), '[[:punct:][:space:]]+', '', 'g'), '')"
+DOMAIN_KEY_SQL = "nullif(d.norm, '')"
 CITY_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(city)), '[[:punct:][:space:]]+', '', 'g'), '')"
 
 
@@ -285,3 +286,87 @@ def _identifier_tf(ctx, table, canonical, custom, tf, totals):
     for fieldname, count in ctx.sql(f"SELECT field, count(value) FROM ({_identifier_sql(table, canonical, custom)}) "
                                     "GROUP BY 1").fetchall():
         totals[f"id:{fieldname}"] = int(count)
+
+
+# --------------------------------------------------------------------------- companies
+
+
+def company_record(row: dict) -> dict:
+    phone = str(row["phone"]).strip() if row.get("phone") else None
+    return {
+        "name": matching.normalise_company(row.get("name")) or None,
+        "domain": matching.normalise_domain(row.get("domain")),
+        "phone": phone or None,
+        "phone_tail": matching.phone_tail(phone),
+        "country": (row.get("country") or "").strip().upper() or None,
+        "street": records.street_key(row.get("street")),
+        "postal_code": records.code_key(row.get("postal_code")),
+        "city": records.street_key(row.get("city")),
+        "state": records.street_key(row.get("state")),
+        **{k: v for k, v in row.items() if k.startswith("id:")},
+    }
+
+
+def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
+    """Learn and apply the company model; returns the linkage and what evidence was available."""
+    cols = ("domain", "phone", "country", "street", "postal_code", "city", "state")
+    has = {c: ctx.supplied("companies", c) for c in cols}
+    canonical, custom, missing = identifier_columns(ctx, "companies", list(settings.get("identifiers") or []))
+    identifiers = canonical + custom
+    name_map = _fold_map(ctx, "SELECT DISTINCT name FROM companies", matching.normalise_company)
+    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
+        if has["domain"] else _empty_map()
+    with ctx.temporary_tables(dup_names=name_map, dup_domains=domains):
+        id_keys = (f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql('companies', canonical, custom)})"
+                   if identifiers else "")
+        keys_sql = f"""
+            WITH base AS (
+                SELECT c.id, nullif(n.norm, '') AS name_key, {DOMAIN_KEY_SQL if has["domain"] else "NULL"} AS domain_key,
+                       {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
+                       {STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key,
+                       {"upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))" if has['postal_code'] else 'NULL'}
+                           AS postcode_key
+                FROM companies c
+                LEFT JOIN dup_names n ON n.raw = c.name
+                {"LEFT JOIN dup_domains d ON d.raw = c.domain" if has['domain'] else ""}),
+                 tokens AS (SELECT id, street_key, postcode_key, unnest(string_split(name_key, ' ')) AS token
+                            FROM base WHERE name_key IS NOT NULL)
+            SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
+            UNION ALL SELECT id, 'd:' || domain_key FROM base
+            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
+                      WHERE street_key IS NOT NULL AND token <> ''
+            UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
+                      WHERE postcode_key IS NOT NULL AND length(token) > 1
+            {id_keys}
+        """
+        pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
+    sample = _sample_ids(ctx, "companies")
+    ids = sorted({i for p in pairs for i in p} | set(sample))
+    rows = _rows(ctx, "companies", ["id", "name", *[c for c, ok in has.items() if ok]], ids)
+    for rid, values in _identifier_values(ctx, "companies", canonical, custom, ids).items():
+        if rid in rows:
+            rows[rid].update(values)
+    built = {rid: company_record(r) for rid, r in rows.items()}
+    population = ctx.count("companies")
+    rules = records.company_comparisons(has, identifiers)
+    tf, totals = {}, {}
+    tf["name"] = _tf(ctx, _repeated("name", "companies"), matching.normalise_company)
+    totals["name"] = _nonnull(ctx, "companies", "name")
+    if has["domain"]:
+        tf["domain"] = _tf(ctx, _repeated("domain", "companies"), matching.normalise_domain)
+        totals["domain"] = _nonnull(ctx, "companies", "domain")
+    if has["phone"]:
+        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM companies) "
+                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        totals["phone_tail"] = _nonnull(ctx, "companies", "phone")
+    for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
+                              ("city", records.street_key)):
+        if has[column]:
+            tf[column] = _tf(ctx, _repeated(column, "companies"), normalise)
+            totals[column] = _nonnull(ctx, "companies", column)
+    _identifier_tf(ctx, "companies", canonical, custom, tf, totals)
+    linked = engine.link(rules, built, pairs, engine.random_pairs(sample, RANDOM_PAIRS), built, tf, totals,
+                         population, float(settings["threshold"]))
+    evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
+    return linked, evidence
