@@ -28,7 +28,7 @@ from . import names
 from .fs import NULL, Comparison
 
 NAME_LEVELS = ("different", "similar", "one typo", "identical")
-NAME_M = (0.08, 0.05, 0.12, 0.75)
+NAME_M = (0.04, 0.06, 0.15, 0.75)
 NAME_U = (0.93, 0.05, 0.015, 0.005)
 
 
@@ -39,12 +39,12 @@ def _comparison(name, label, levels, m, u, tf=True, identity=True) -> Comparison
 
 GIVEN = _comparison("given_name", "given name", NAME_LEVELS, NAME_M, NAME_U, identity=False)
 FAMILY = _comparison("family_name", "family name", NAME_LEVELS, NAME_M, NAME_U, identity=False)
-EMAIL = _comparison("email", "e-mail", ("different", "identical"), (0.25, 0.75), (0.99999, 1e-5))
-PHONE = _comparison("phone", "phone", ("different", "identical"), (0.30, 0.70), (0.99999, 1e-5))
+EMAIL = _comparison("email", "e-mail", ("different", "identical"), (0.15, 0.85), (0.99999, 1e-5))
+PHONE = _comparison("phone", "phone", ("different", "identical"), (0.15, 0.85), (0.99999, 1e-5))
 COMPANY = _comparison("company", "company", ("different", "similar company name", "same work domain", "same company"),
-                      (0.15, 0.05, 0.10, 0.70), (0.9988, 4e-4, 4e-4, 4e-4))
+                      (0.10, 0.05, 0.10, 0.75), (0.9988, 4e-4, 4e-4, 4e-4))
 STREET = _comparison("street", "street", ("different", "same house number", "similar", "one typo", "identical"),
-                     (0.08, 0.07, 0.05, 0.10, 0.70), (0.97, 0.029, 7e-4, 2e-4, 1e-4))
+                     (0.06, 0.07, 0.05, 0.10, 0.72), (0.97, 0.029, 7e-4, 2e-4, 1e-4))
 # Postcode and city in one comparison: they are strongly correlated (one postcode, one
 # city), so two separate weights would count the same evidence twice.
 PLACE = _comparison("place", "postal code and city",
@@ -152,7 +152,7 @@ def contact_comparisons(has: dict[str, bool], identifiers: list[str]) -> list[Ru
     if has.get("company_id") or has.get("company_name") or has.get("email"):
         rules.append((COMPANY, _company_level, "company"))
     if has.get("street"):
-        rules.append((STREET, _street_level, "street"))
+        rules.append((STREET, _contact_street_level, "street"))
     if has.get("postal_code") or has.get("city") or has.get("state"):
         rules.append((PLACE, _contact_place_level, "postal_code" if has.get("postal_code") else "city"))
     for column in identifiers:
@@ -177,12 +177,19 @@ def _place_level(a, b) -> int:
     return 1 if state == 1 else 0
 
 
+def _colleagues(a, b) -> bool:
+    return bool(a["company"]) and a["company"] == b["company"]
+
+
 def _contact_place_level(a, b) -> int:
     """:func:`_place_level`, except for colleagues: two contacts of the same company share its
-    city and postcode whoever they are, so there the place is no evidence (NULL)."""
-    if a["company"] and a["company"] == b["company"]:
-        return NULL
-    return _place_level(a, b)
+    address whoever they are, so there the address is no evidence (NULL)."""
+    return NULL if _colleagues(a, b) else _place_level(a, b)
+
+
+def _contact_street_level(a, b) -> int:
+    """:func:`_street_level`, NULL for colleagues (see :func:`_contact_place_level`)."""
+    return NULL if _colleagues(a, b) else _street_level(a, b)
 
 
 def company_comparisons(has: dict[str, bool], identifiers: list[str]) -> list[Rule]:
