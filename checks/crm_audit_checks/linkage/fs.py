@@ -40,7 +40,7 @@ MIN_RECORDS_FOR_U = 200
 # Pseudo-counts that pull the estimates towards the priors (Dirichlet smoothing): a
 # level never seen among the random pairs does not get an infinite weight.
 U_PSEUDO_PAIRS = 20.0
-M_PSEUDO_PAIRS = 5.0
+M_PSEUDO_PAIRS = 20.0
 # Without EM: the share of records assumed to have a duplicate (for lambda).
 PRIOR_DUPLICATE_SHARE = 0.02
 EM_MAX_ITERATIONS = 40
