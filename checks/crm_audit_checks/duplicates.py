@@ -331,7 +331,11 @@ def _report(ctx, found: Clusters, noun: str):
     message = (f"{plural(len(found.groups), 'group')} of duplicate {noun} ({len(ids)} records, {duplicates} to merge) "
                f"among {found.population}")
     if found.available.get("compared"):
-        message += f", compared on {', '.join(found.available['compared'])}"
+        compared = found.available["compared"]
+        listed = compared[0] if len(compared) == 1 else f"{', '.join(compared[:-1])} and {compared[-1]}"
+        message += f", compared on {listed}"
+        if found.available.get("identifiers_missing"):
+            message += f" (identifiers not in this tenant: {', '.join(found.available['identifiers_missing'])})"
     return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
                       metrics=metrics, message=message)
 

@@ -75,6 +75,20 @@ def family_spellings(hangul: str) -> tuple[str, ...]:
     return known if known else (romanise(hangul),)
 
 
+# Spellings that differ between the official romanisation and what people write
+# (Jihoon / Jihun, Seon / Sun, Eun-ji / Eunji, Kyung / Gyeong): compared loosely.
+_LOOSE = (("oo", "u"), ("eo", "o"), ("ee", "i"), ("ou", "u"), ("wu", "u"), ("ae", "e"), ("yu", "u"),
+          ("ch", "j"), ("sh", "s"), ("k", "g"), ("p", "b"), ("t", "d"))
+
+
+@lru_cache(maxsize=100_000)
+def loose(latin: str) -> str:
+    """A Latin spelling of a Korean name with the usual variations folded together."""
+    for old, new in _LOOSE:
+        latin = latin.replace(old, new)
+    return latin
+
+
 @dataclass(frozen=True)
 class PersonName:
     """A name ready to compare: given and family as folded strings without spaces."""
@@ -125,7 +139,13 @@ def part_similarity(a: str, b: str, family: bool) -> float:
                 return 1.0
             return max(JaroWinkler.normalized_similarity(s, latin) for s in spellings)
         roman = romanise(hangul)
-        return 1.0 if roman == latin else JaroWinkler.normalized_similarity(roman, latin)
+        if roman == latin:
+            return 1.0
+        loose_roman, loose_latin = loose(roman), loose(latin)
+        if loose_roman == loose_latin:
+            return 1.0
+        return max(JaroWinkler.normalized_similarity(roman, latin),
+                   JaroWinkler.normalized_similarity(loose_roman, loose_latin))
     return JaroWinkler.normalized_similarity(a, b)
 
 
