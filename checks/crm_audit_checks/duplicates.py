@@ -54,8 +54,9 @@ COMPANY_SETTINGS_HELP = {
     "keep": "which record of a group to keep: \"most complete\", \"most activity\" or \"oldest\"",
     "max_block": "domains, phones, identifiers or name keys shared by more companies than this are ignored",
 }
-DEAL_SETTINGS = {"name_threshold": 0.90, "amount_tolerance": 0.01, "max_block": 200}
+DEAL_SETTINGS = {"name_threshold": 0.90, "amount_tolerance": 0.01, "keep": "most complete", "max_block": 200}
 DEAL_SETTINGS_HELP = {
+    "keep": "which record of a group to keep: \"most complete\", \"most activity\" or \"oldest\"",
     "name_threshold": "two deals of the same company (or contact) are one when their names are at least this similar (0-1)",
     "amount_tolerance": "... and their amounts differ by at most this share of the larger amount",
     "max_block": "companies with more deals than this are not compared pairwise",
@@ -254,7 +255,10 @@ def _deal_clusters(ctx, settings: dict) -> Clusters:
         rule = matching.match_deals(keys[a], keys[b], name_threshold=threshold, amount_tolerance=tolerance)
         if rule:
             matched.append((a, b, rule))
-    return _finish(ctx, "deals", matched, len(pairs))
+    found = _finish(ctx, "deals", matched, len(pairs), _keep_rule(settings, "data.duplicate-deals"))
+    found.available = {"compared": ["deal name", *[{"company_id": "company", "contact_id": "contact", "amount": "amount",
+                                                   "pipeline": "pipeline"}[c] for c, ok in has.items() if ok]]}
+    return found
 
 
 # --------------------------------------------------------------------------- reporting
@@ -394,7 +398,7 @@ def duplicate_companies(ctx):
     step="duplicates",
     area="data",
     severity="medium",
-    needs={"deals": ["id", "name", "company_id"]},
+    needs={"deals": ["id", "name"]},
     settings=DEAL_SETTINGS,
     settings_help=DEAL_SETTINGS_HELP,
     description=(
@@ -404,6 +408,9 @@ def duplicate_companies(ctx):
     remediation="Merge or delete the extra deals listed; keep the one marked 'keep' and move its activities over.",
 )
 def duplicate_deals(ctx):
+    if not (ctx.supplied("deals", "company_id") or ctx.supplied("deals", "contact_id")):
+        return ctx.skip("needs deals.company_id or deals.contact_id: deals are only compared within one company or "
+                        "contact; map either column in the connector or the files")
     return _report(ctx, deal_clusters(ctx), "deals")
 
 

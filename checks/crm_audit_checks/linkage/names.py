@@ -6,7 +6,7 @@ comparable strings (folded, spaces and hyphens dropped: ``'Min-jun'`` -> ``'minj
 * **Hangul.** A name written in Hangul is compared letter by letter with other Hangul
   (:func:`crm_audit_checks.matching.token_similarity`), and through its romanisation
   with Latin script: given names by the Revised Romanization of the kept
-  ``korean-romanizer`` library (``'민준'`` -> ``'minjun'``), family names by the spellings
+  ``hangul-romanize`` library (``'민준'`` -> ``'minjun'``), family names by the spellings
   Koreans actually use (``'김'`` -> Kim / Gim, ``'이'`` -> Lee / Yi / Rhee / I, ...), which
   the official romanisation does not give. A whole name in one field (``'김민준'``) is
   split into family name (first syllable, or the two-syllable families 남궁, 선우, ...)
@@ -63,10 +63,17 @@ def is_hangul(text: str) -> bool:
 
 @lru_cache(maxsize=100_000)
 def romanise(text: str) -> str:
-    """Revised Romanization of a Hangul word, folded (``'민준'`` -> ``'minjun'``)."""
-    from korean_romanizer.romanizer import Romanizer
+    """Revised Romanization of a Hangul word, letter by letter, folded (``'민준'`` -> ``'minjun'``,
+    ``'서연'`` -> ``'seoyeon'``), by the ``hangul-romanize`` library (BSD licence)."""
+    return matching.fold(_transliterator().translit(text)).replace(" ", "")
 
-    return matching.fold(Romanizer(text).romanize()).replace(" ", "")
+
+@lru_cache(maxsize=1)
+def _transliterator():
+    from hangul_romanize import Transliter
+    from hangul_romanize.rule import academic
+
+    return Transliter(academic)
 
 
 def family_spellings(hangul: str) -> tuple[str, ...]:
