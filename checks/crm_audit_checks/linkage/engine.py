@@ -76,8 +76,9 @@ def link(rules: list[Rule], records: dict, candidate_pairs: list[tuple[str, str]
     # EM learns on the pairs that could match at all (names not entirely different):
     # colleagues with different names share a company, a city and a postcode, and
     # would otherwise be learned as the "match" class.
-    model = fs.train(comparisons, gammas[names_ok], random_gammas, population,
-                     _sessions(comparisons, gammas[names_ok]))
+    sessions = _sessions(comparisons, gammas[names_ok])
+    model = fs.train(comparisons, gammas[names_ok], random_gammas, population, sessions,
+                     _certain(comparisons, gammas[names_ok]), _anchors(comparisons, gammas[names_ok]))
     if not candidate_pairs:
         return Linkage(model, [], 0, [c.label for c in comparisons])
     weights = fs.pair_weights(model, gammas, tf)
@@ -113,10 +114,60 @@ def _sessions(comparisons, gammas) -> list[tuple[np.ndarray, list[int]]]:
         return [(np.ones(len(gammas), dtype=bool), list(range(len(comparisons))))]
     names = gammas[:, name_cols]
     known = names >= 0
-    close = (np.where(known, names >= 2, True).all(axis=1)) & known.any(axis=1)
+    close = (np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :], True)
+             .all(axis=1)) & known.any(axis=1)
     tops = np.array([len(comparisons[j].levels) - 1 for j in other_cols])
     identity = (gammas[:, other_cols] == tops[None, :]).any(axis=1)
     return [(close, other_cols), (identity, name_cols)]
+
+
+def _certain(comparisons, gammas) -> int:
+    """Pairs whose names agree closely and that share an e-mail, phone, identifier or street
+    (the identity comparisons whose top level almost never happens by chance)."""
+    name_cols = [j for j, c in enumerate(comparisons) if c.name in NAME_COMPARISONS]
+    strong = [j for j, c in enumerate(comparisons) if c.identity and c.prior_u[-1] <= STRONG_U]
+    if not strong or not len(gammas):
+        return 0
+    names = gammas[:, name_cols] if name_cols else np.zeros((len(gammas), 0), dtype=np.int64)
+    known = names >= 0
+    close = np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :],
+                     True).all(axis=1)
+    tops = np.array([len(comparisons[j].levels) - 1 for j in strong])
+    return int((close & (gammas[:, strong] == tops[None, :]).any(axis=1)).sum())
+
+
+def _anchors(comparisons, gammas) -> dict[int, np.ndarray]:
+    """Level counts of each comparison among the pairs that are certain *without it*.
+
+    For an identity comparison: pairs whose names agree closely and that share another
+    strong value (e-mail, phone, identifier or street, not this one). For the names: pairs
+    that share two strong values. Agreement on one field is close to independent of
+    agreement on another among true duplicates, so these counts estimate m without the
+    look-alikes EM may take for duplicates.
+    """
+    name_cols = [j for j, c in enumerate(comparisons) if c.name in NAME_COMPARISONS]
+    strong = [j for j, c in enumerate(comparisons) if c.identity and c.prior_u[-1] <= STRONG_U]
+    if not strong or not len(gammas):
+        return {}
+    names = gammas[:, name_cols] if name_cols else np.zeros((len(gammas), 0), dtype=np.int64)
+    known = names >= 0
+    close = np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :],
+                     True).all(axis=1)
+    top = {j: gammas[:, j] == len(comparisons[j].levels) - 1 for j in strong}
+    hits = np.sum([top[j] for j in strong], axis=0)
+    out = {}
+    for j, c in enumerate(comparisons):
+        if c.name in NAME_COMPARISONS:
+            rows = hits >= 2
+        elif c.identity:
+            others = hits - (top[j] if j in top else 0)
+            rows = close & (others >= 1)
+        else:
+            continue
+        g = gammas[rows, j]
+        g = g[g >= 0]
+        out[j] = np.bincount(g, minlength=len(c.levels))[:len(c.levels)].astype(float)
+    return out
 
 
 def _names_agree(comparisons, gammas) -> np.ndarray:
@@ -129,6 +180,15 @@ def _names_agree(comparisons, gammas) -> np.ndarray:
     g = gammas[:, columns]
     return (g >= 1).any(axis=1) | (g < 0).all(axis=1)
 
+
+def _close_level(comparison) -> int:
+    """The lowest level at which names count as close: "one typo" (the top level but one)."""
+    return len(comparison.levels) - 2
+
+
+# Comparisons whose top level (almost) never happens by chance: e-mail, phone, the
+# identifiers. A street is not one (a household, an office building).
+STRONG_U = 1e-5
 
 NAME_COMPARISONS = frozenset({"given_name", "family_name", "name"})
 

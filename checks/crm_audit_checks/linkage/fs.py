@@ -40,10 +40,15 @@ MIN_RECORDS_FOR_U = 200
 # Pseudo-counts that pull the estimates towards the priors (Dirichlet smoothing): a
 # level never seen among the random pairs does not get an infinite weight.
 U_PSEUDO_PAIRS = 20.0
+U_FLOOR_SHARE = 0.1
+MIN_ANCHORED = 30  # certain pairs needed to read a comparison's m from them
 M_PSEUDO_PAIRS = 20.0
 # Without EM: the share of records assumed to have a duplicate (for lambda).
 PRIOR_DUPLICATE_SHARE = 0.02
 EM_MAX_ITERATIONS = 40
+# lambda is at most this many times the share of certain pairs among all pairs (the
+# certain pairs are assumed to be at least a quarter of the duplicates).
+LAMBDA_BOUND = 4.0
 EM_TOLERANCE = 1e-4
 # A weight is at most this many bits either way (one field never decides alone).
 MAX_BITS = 24.0
@@ -87,6 +92,7 @@ class Model:
     blocked_match_share: float | None = None
     prior_fallbacks: list[str] = field(default_factory=list)
     use_tf: bool = True  # False for a tenant too small for term frequencies to mean anything
+    anchored: list[str] = field(default_factory=list)  # comparisons whose m was read from certain pairs
 
     def level_weights(self) -> list[np.ndarray]:
         """log2(m / u) per comparison and level, clipped to +-MAX_BITS."""
@@ -103,6 +109,8 @@ class Model:
                "em_iterations": self.iterations, "comparisons": {}}
         if self.note:
             out["note"] = self.note
+        if self.anchored:
+            out["learned_from_certain_pairs"] = list(self.anchored)
         if self.blocked_match_share is not None:
             out["blocked_match_share"] = round(self.blocked_match_share, 4)
         for c, m, u, w in zip(self.comparisons, self.m, self.u, weights):
@@ -125,7 +133,11 @@ def estimate_u(comparisons: list[Comparison], random_gammas: np.ndarray) -> list
     for j, c in enumerate(comparisons):
         prior = np.asarray(c.prior_u, float)
         counts = _level_counts(random_gammas, j, len(c.levels)) if len(random_gammas) else np.zeros(len(c.levels))
-        out.append((counts + U_PSEUDO_PAIRS * prior) / (counts.sum() + U_PSEUDO_PAIRS))
+        u = (counts + U_PSEUDO_PAIRS * prior) / (counts.sum() + U_PSEUDO_PAIRS)
+        # A level the sample (almost) never saw is not impossible by chance: at least a
+        # tenth of its prior, so that no level weighs more than the priors allow.
+        u = np.maximum(u, prior * U_FLOOR_SHARE)
+        out.append(u / u.sum())
     return out
 
 
@@ -140,7 +152,8 @@ def prior_lambda(records: int) -> float:
 
 
 def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gammas: np.ndarray,
-          records: int, sessions: list[tuple[np.ndarray, list[int]]] | None = None) -> Model:
+          records: int, sessions: list[tuple[np.ndarray, list[int]]] | None = None,
+          certain_pairs: int | None = None, anchored: dict[int, np.ndarray] | None = None) -> Model:
     """Fit u on random pairs, m by EM on the blocked pairs, then lambda (priors when that cannot work).
 
     ``sessions`` are (row mask, comparison columns) of the EM runs: each run learns the m
@@ -151,6 +164,17 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
     pairs would learn "has the same name" or "works at the same company" as the match
     class, because those are what the blocking keys select.) Without sessions, one EM
     learns every comparison on all pairs.
+
+    ``certain_pairs`` (pairs that agree on their names and on an e-mail, phone, identifier
+    or street: duplicates beyond reasonable doubt) bounds lambda: the pairs that match are
+    at most ``LAMBDA_BOUND`` times as many. Without the bound, a tenant with many
+    look-alikes (namesakes in one city) gets a lambda that counts them as matches, which
+    in turn lowers the bar for them.
+
+    ``anchored`` maps a comparison to its level counts among pairs that are duplicates
+    beyond reasonable doubt *by other comparisons* (see ``engine._anchors``); with at
+    least ``MIN_ANCHORED`` such pairs, m is read from them directly instead of from EM
+    (which, on a tenant full of namesakes, can mistake them for the duplicates).
     """
     u = estimate_u(comparisons, random_gammas)
     total_pairs = max(records * (records - 1) / 2, 1.0)
@@ -173,24 +197,46 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
         learned, _lam, used = _em(comparisons, rows, u, columns)
         iterations += used
         for j in columns:
-            # Agreeing at the top level must be more likely among matches than among
-            # non-matches; a fit that says otherwise keeps the prior.
-            if learned[j][-1] > u[j][-1] and np.all(np.isfinite(learned[j])):
+            if _plausible(learned[j], u[j]):
                 m[j] = _cap_disagreement(learned[j], comparisons[j])
             else:
                 fallbacks.append(comparisons[j].name)
+    anchored_names = []
+    for j, counts in (anchored or {}).items():
+        if counts.sum() >= MIN_ANCHORED:
+            prior = np.asarray(comparisons[j].prior_m, float)
+            direct = (counts + M_PSEUDO_PAIRS * prior) / (counts.sum() + M_PSEUDO_PAIRS)
+            if _plausible(direct, u[j]):
+                m[j] = _cap_disagreement(direct, comparisons[j])
+                anchored_names.append(comparisons[j].name)
+                if comparisons[j].name in fallbacks:
+                    fallbacks.remove(comparisons[j].name)
     lam_b = _lambda_em(m, u, blocked_gammas)
     if not (0.0 < lam_b < 1.0):
         return Model(comparisons, _priors(comparisons), u, prior_lambda(records), "priors",
                      note=(f"EM on {len(blocked_gammas)} candidate pairs did not settle (share of matches "
                            f"{lam_b:.3g}): the documented prior weights were used"), iterations=iterations)
     lam = min(max(lam_b * len(blocked_gammas) / total_pairs, 1e-15), 0.5)
+    if certain_pairs:
+        lam = min(lam, LAMBDA_BOUND * certain_pairs / total_pairs)
     note = ""
     if fallbacks:
-        note = (f"too few candidate pairs to learn {', '.join(sorted(set(fallbacks)))}: "
-                f"the documented prior weights were used for them")
+        note = (f"the weights of {', '.join(sorted(set(fallbacks)))} could not be learned from this tenant (too "
+                f"few candidate pairs, or a fit that does not describe duplicates): their documented prior "
+                f"weights were used")
     return Model(comparisons, m, u, lam, "em", note=note, iterations=iterations, blocked_match_share=lam_b,
-                 prior_fallbacks=sorted(set(fallbacks)))
+                 prior_fallbacks=sorted(set(fallbacks)), anchored=sorted(anchored_names))
+
+
+def _plausible(m: np.ndarray, u: np.ndarray) -> bool:
+    """A fitted comparison is kept only when it describes duplicates: agreeing exactly is
+    evidence for a match, and the most common way for two records of one customer to agree
+    (typos and partial agreements are rarer than identical values). EM that learned
+    something else (look-alikes in one city as the "match" class, who share a street
+    name but not a house number) keeps the prior instead."""
+    if not np.all(np.isfinite(m)) or m[-1] <= u[-1]:
+        return False
+    return len(m) <= 2 or bool(m[-1] >= np.max(m[1:-1]))
 
 
 def _cap_disagreement(m: np.ndarray, comparison: Comparison) -> np.ndarray:

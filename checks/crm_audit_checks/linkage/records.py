@@ -43,8 +43,9 @@ EMAIL = _comparison("email", "e-mail", ("different", "identical"), (0.15, 0.85),
 PHONE = _comparison("phone", "phone", ("different", "identical"), (0.15, 0.85), (0.99999, 1e-5))
 COMPANY = _comparison("company", "company", ("different", "similar company name", "same work domain", "same company"),
                       (0.10, 0.05, 0.10, 0.75), (0.9988, 4e-4, 4e-4, 4e-4))
-STREET = _comparison("street", "street", ("different", "same house number", "similar", "one typo", "identical"),
-                     (0.06, 0.07, 0.05, 0.10, 0.72), (0.97, 0.029, 7e-4, 2e-4, 1e-4))
+STREET = _comparison("street", "street",
+                     ("different", "same street, other number", "same house number", "one typo", "identical"),
+                     (0.06, 0.03, 0.07, 0.12, 0.72), (0.95, 0.02, 0.029, 7e-4, 1e-4))
 # Postcode and city in one comparison: they are strongly correlated (one postcode, one
 # city), so two separate weights would count the same evidence twice.
 PLACE = _comparison("place", "postal code and city",
@@ -62,7 +63,7 @@ def identifier_comparison(column: str) -> Comparison:
     # Two records of one person rarely hold entirely different values of an identifier
     # (1 in 100); a typo is "one character apart". A contradiction costs at least 6.6 bits.
     return _comparison(f"id:{column}", column, ("different", "one character apart", "identical"),
-                       (0.01, 0.09, 0.90), (0.9998, 1e-4, 1e-4))
+                       (0.01, 0.09, 0.90), (0.99989, 1e-4, 1e-5))
 
 
 # ----------------------------------------------------------------------- field levels
@@ -85,21 +86,21 @@ _DIGITS = re.compile(r"\d+")
 
 def _street_level(a, b) -> int:
     """Street levels. Two different house numbers are two addresses, however alike the rest
-    (``'183 Congress Ave'`` / ``'252 Congress Ave'``): at most "similar"; the same house
-    number on a different street name is a level of its own (a typo in the street name, or
-    chance: the data decides its weight)."""
+    (``'183 Congress Ave'`` / ``'252 Congress Ave'``: "same street, other number"); the same
+    house number on a different street name is a level of its own (a typo in the street
+    name, or chance: the data decides its weight)."""
     x, y = a["street"], b["street"]
     if not x or not y:
         return NULL
-    level = _text_level(x, y, 3)  # 0 different, 1 similar, 2 one typo, 3 identical
-    numbers_x, numbers_y = _DIGITS.findall(x), _DIGITS.findall(y)
-    if level == 3:
+    if x == y:
         return 4
+    similar = _text_level(x, y, 3) >= 1  # Jaro-Winkler >= 0.80 or one edit
+    numbers_x, numbers_y = _DIGITS.findall(x), _DIGITS.findall(y)
     if numbers_x != numbers_y:
-        return 2 if level >= 1 else 0
-    if level >= 1:
-        return level + 1
-    return 1 if numbers_x else 0
+        return 1 if similar else 0
+    if similar:
+        return 3
+    return 2 if numbers_x else 0
 
 
 def _code_level(a, b) -> int:
