@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from .. import matching
 from . import names
@@ -104,12 +104,13 @@ def _street_level(a, b) -> int:
 
 
 def _code_level(a, b) -> int:
-    """Identical 2, one character apart 1 (a typo in a postcode or an id), else 0."""
+    """Identical 2, one character apart 1 (a typo or two swapped characters in a postcode or
+    an id: optimal string alignment distance 1), else 0."""
     if not a or not b:
         return NULL
     if a == b:
         return 2
-    return 1 if Levenshtein.distance(a, b, score_cutoff=1) <= 1 else 0
+    return 1 if OSA.distance(a, b, score_cutoff=1) <= 1 else 0
 
 
 def _email_level(a, b) -> int:

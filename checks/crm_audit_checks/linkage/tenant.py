@@ -212,6 +212,8 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
             UNION ALL SELECT id, 'y:' || city_key || ':' || token FROM tokens
                       WHERE city_key IS NOT NULL AND length(token) > 1
             UNION ALL SELECT id, 'pc:' || postcode_key FROM base
+            UNION ALL SELECT id, 'zs:' || array_to_string(list_sort(string_split(postcode_key, '')), '') || ':'
+                      || left(token, 3) FROM tokens WHERE postcode_key IS NOT NULL AND length(token) > 1
             UNION ALL SELECT id, 'st:' || street_key FROM base WHERE regexp_matches(street_key, '[0-9]')
             UNION ALL SELECT id, 'hn:' || regexp_extract(street_key, '[0-9]+') || ':' || left(token, 3) FROM tokens
                       WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1
