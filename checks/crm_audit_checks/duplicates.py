@@ -423,7 +423,7 @@ def duplicate_deals(ctx):
     step="integrations",
     area="usage",
     severity="medium",
-    needs={"integrations": ["id", "name"], "contacts": ["id", "first_name", "last_name", "email", "source_detail"]},
+    needs={"integrations": ["id", "name"], "contacts": ["id", "first_name", "last_name", "source_detail"]},
     settings={"min_duplicates": 1},
     settings_help={"min_duplicates": "an integration is listed when it created at least this many duplicate contacts or companies"},
     description=(

@@ -21,7 +21,7 @@ comparable strings (folded, spaces and hyphens dropped: ``'Min-jun'`` -> ``'minj
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
@@ -102,14 +102,13 @@ class PersonName:
 
     given: str = ""
     family: str = ""
+    parts: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    single: bool = field(init=False, repr=False, compare=False, default=False)
 
-    @property
-    def parts(self) -> tuple[str, ...]:
-        return tuple(p for p in (self.given, self.family) if p)
-
-    @property
-    def single(self) -> bool:
-        return len(self.parts) == 1
+    def __post_init__(self) -> None:  # computed once: compare_names reads them for every pair
+        parts = tuple(p for p in (self.given, self.family) if p)
+        object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "single", len(parts) == 1)
 
 
 @lru_cache(maxsize=300_000)

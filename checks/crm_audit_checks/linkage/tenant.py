@@ -17,6 +17,11 @@ from .. import matching
 from . import engine, names, records
 
 RANDOM_RECORDS = 3000  # records sampled for u
+# Blocking keys made of a name and a place, or of a name or place alone: their blocks
+# hold look-alikes more than duplicates, so only small ones are compared (a key shared
+# by more than WEAK_BLOCK records is skipped, whatever max_block says).
+WEAK_KEYS = frozenset({"n", "y", "z", "zs", "pc", "st", "hn"})
+WEAK_BLOCK = 30
 RANDOM_PAIRS = 60_000  # random pairs among them
 
 
@@ -31,15 +36,21 @@ def _fold_map(ctx, query: str, normalise) -> pa.Table:
 
 
 def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
-    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``."""
+    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``
+    (``'<kind>:<value>'``); blocks larger than ``max_block`` (``WEAK_BLOCK`` for the
+    kinds in ``WEAK_KEYS``) are skipped."""
     rows = ctx.sql(
         f"""
         WITH keys AS (SELECT DISTINCT id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
-             blocks AS (SELECT key FROM keys GROUP BY key HAVING count(*) BETWEEN 2 AND $max_block),
+             blocks AS (SELECT key FROM keys GROUP BY key
+                        HAVING count(*) BETWEEN 2 AND (CASE WHEN list_contains($weak, split_part(key, ':', 1))
+                                                            THEN least($max_block, $weak_block) ELSE $max_block END)),
              members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
         SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id
         """,
         max_block=max_block,
+        weak=sorted(WEAK_KEYS),
+        weak_block=WEAK_BLOCK,
         **params,
     ).fetchall()
     return [(str(a), str(b)) for a, b in rows]
