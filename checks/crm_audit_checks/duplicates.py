@@ -1,23 +1,19 @@
 """Standard checks: duplicates (Part 2, step 3: "the same customer twice is two half-truths").
 
 The three duplicate checks report clusters (``groups``) of records that are one
-customer, company or deal, with the record to keep and why. The matching rules live in
-:mod:`crm_audit_checks.matching`; this module runs them over the snapshot:
-
-* blocking keys in DuckDB SQL (normalised e-mail, last 8 phone digits, company or work
-  domain + name-token prefix; distinct names are folded once in Python and joined in);
-* candidate pairs scored in Python with rapidfuzz / phonenumbers;
-* union-find clusters, memoised per tenant in ``ctx.shared`` so that
-  ``integrations.duplicates-by-source`` reads the same clusters instead of recomputing
-  (or re-implementing) them.
+customer, company or deal, with the record to keep, a merge plan and, for contacts and
+companies, the match probability of each pair and the weight of every field. Contacts
+and companies are matched by the Fellegi-Sunter model of :mod:`crm_audit_checks.linkage`
+(learned per tenant, on whatever columns it has); deals by the rules of
+:func:`crm_audit_checks.matching.match_deals`. The clusters are memoised per tenant in
+``ctx.shared`` so that ``integrations.duplicates-by-source`` reads the same clusters
+instead of recomputing (or re-implementing) them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-
-import pyarrow as pa
 
 from crm_audit_core import ConfigError, check
 
@@ -138,11 +134,6 @@ def _memo(ctx, table: str, settings: dict, compute) -> Clusters:
 
 
 # --------------------------------------------------------------------------- SQL helpers
-
-
-def _fold_map(ctx, query: str, normalise) -> pa.Table:
-    """Distinct raw values of ``query`` and their normalised form (Python, once per value)."""
-    return tenant_linkage._fold_map(ctx, query, normalise)
 
 
 def _candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
