@@ -19,7 +19,9 @@ from . import engine, names, records
 RANDOM_RECORDS = 3000  # records sampled for u
 # Blocking keys made of a name and a place, or of a name or place alone: their blocks
 # hold look-alikes more than duplicates, so only small ones are compared (a key shared
-# by more than WEAK_BLOCK records is skipped, whatever max_block says).
+# by more than WEAK_BLOCK records is skipped, whatever max_block says), and only records
+# without an e-mail or phone get them (the others meet through those, their company or
+# their street).
 WEAK_KEYS = frozenset({"n", "y", "z", "zs", "pc", "st", "hn"})
 WEAK_BLOCK = 30
 RANDOM_PAIRS = 60_000  # random pairs among them
@@ -193,7 +195,11 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                        AS postcode_key,
                    {_company_key_sql(has)} AS company_key,
                    trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm,
-                   {'cd.norm' if company_domains else 'NULL'} AS company_domain
+                   {'cd.norm' if company_domains else 'NULL'} AS company_domain,
+                   -- the weak keys (name or place alone, name + place) only for contacts
+                   -- without an e-mail or a phone: the others meet through those
+                   ({f"{matching.EMAIL_KEY_SQL} IS NULL" if has['email'] else 'TRUE'}
+                    AND {f"({matching.PHONE_TAIL_SQL}) IS NULL" if has['phone'] else 'TRUE'}) AS weak_ok
             FROM (SELECT * FROM contacts) c
             LEFT JOIN dup_names f ON f.raw = c.first_name
             LEFT JOIN dup_names l ON l.raw = c.last_name
@@ -206,7 +212,7 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
         keys_sql = f"""
             WITH base AS ({base}),
                  tokens AS (SELECT id, company_key, email_key, street_key, city_key, postcode_key, company_domain,
-                                   unnest(string_split(name_norm, ' ')) AS token
+                                   weak_ok, unnest(string_split(name_norm, ' ')) AS token
                             FROM base WHERE name_norm <> ''),
                  work AS (SELECT id, token, split_part(email_key, '@', 2) AS domain FROM tokens
                           WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2))
@@ -214,22 +220,22 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
             SELECT id, 'e:' || email_key AS key FROM base
             UNION ALL SELECT id, 'p:' || phone_tail FROM base
             UNION ALL SELECT id, 'n:' || array_to_string(list_sort(string_split(name_norm, ' ')), ' ') FROM base
-                      WHERE name_norm LIKE '% %'
+                      WHERE name_norm LIKE '% %' AND weak_ok
             UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
                       WHERE company_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'd:' || domain || ':' || left(token, 2) FROM work WHERE token <> ''
             UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
                       WHERE street_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'y:' || city_key || ':' || token FROM tokens
-                      WHERE city_key IS NOT NULL AND length(token) > 1
-            UNION ALL SELECT id, 'pc:' || postcode_key FROM base
+                      WHERE city_key IS NOT NULL AND length(token) > 1 AND weak_ok
+            UNION ALL SELECT id, 'pc:' || postcode_key FROM base WHERE weak_ok
             UNION ALL SELECT id, 'zs:' || array_to_string(list_sort(string_split(postcode_key, '')), '') || ':'
-                      || left(token, 3) FROM tokens WHERE postcode_key IS NOT NULL AND length(token) > 1
-            UNION ALL SELECT id, 'st:' || street_key FROM base WHERE regexp_matches(street_key, '[0-9]')
+                      || left(token, 3) FROM tokens WHERE postcode_key IS NOT NULL AND length(token) > 1 AND weak_ok
+            UNION ALL SELECT id, 'st:' || street_key FROM base WHERE regexp_matches(street_key, '[0-9]') AND weak_ok
             UNION ALL SELECT id, 'hn:' || regexp_extract(street_key, '[0-9]+') || ':' || left(token, 3) FROM tokens
-                      WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1
+                      WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1 AND weak_ok
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
-                      WHERE postcode_key IS NOT NULL AND token <> ''
+                      WHERE postcode_key IS NOT NULL AND token <> '' AND weak_ok
             {id_keys}
         """
         pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
@@ -342,7 +348,8 @@ def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                 FROM companies c
                 LEFT JOIN dup_names n ON n.raw = c.name
                 {"LEFT JOIN dup_domains d ON d.raw = c.domain" if has['domain'] else ""}),
-                 tokens AS (SELECT id, street_key, postcode_key, unnest(string_split(name_key, ' ')) AS token
+                 tokens AS (SELECT id, street_key, postcode_key, domain_key, phone_tail,
+                                   unnest(string_split(name_key, ' ')) AS token
                             FROM base WHERE name_key IS NOT NULL)
             SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
             UNION ALL SELECT id, 'd:' || domain_key FROM base
@@ -350,7 +357,7 @@ def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
             UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
                       WHERE street_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
-                      WHERE postcode_key IS NOT NULL AND length(token) > 1
+                      WHERE postcode_key IS NOT NULL AND length(token) > 1 AND domain_key IS NULL AND phone_tail IS NULL
             {id_keys}
         """
         pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
