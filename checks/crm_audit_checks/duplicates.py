@@ -345,14 +345,15 @@ def _report(ctx, found: Clusters, noun: str):
     settings=CONTACT_SETTINGS,
     settings_help=CONTACT_SETTINGS_HELP,
     description=(
-        "The same person stored more than once: the same e-mail (ignoring case, +tags and gmail dots), the "
-        "same phone in another format with a similar name, or a similar name (typos, swapped first and last "
-        "names, accents, Hangul) at the same company. Duplicates split a customer's history between records, "
-        "so sales calls them twice and reports count them twice."
+        "The same person stored more than once, found by a probabilistic model learned on this tenant's own "
+        "contacts: names (typos, swapped fields, accents, Hangul and its romanisations, single names), e-mail, "
+        "phone, company, address and any identifier named in the settings each weigh for or against a match, "
+        "and pairs with a high enough match probability are grouped. Duplicates split a customer's history "
+        "between records, so sales calls them twice and reports count them twice."
     ),
     remediation=(
-        "Merge each group into the record marked 'keep' (the most complete, then the most recently updated) "
-        "with the CRM's merge tool, which keeps activities and deals. Where an integration created the "
+        "Merge each group into the record marked 'keep' (by the keep setting: the most complete by default) "
+        "with the CRM's merge tool, which keeps activities and deals; the merge plan lists the values to carry over. Where an integration created the "
         "duplicates, fix its matching rule (match on e-mail) so they do not come back."
     ),
 )
@@ -370,9 +371,10 @@ def duplicate_contacts(ctx):
     settings=COMPANY_SETTINGS,
     settings_help=COMPANY_SETTINGS_HELP,
     description=(
-        "The same company stored more than once: the same name once legal forms are removed (PT, Tbk, Inc, "
-        "Ltd, GmbH, 주식회사, ...), or a similar name with the same web domain or phone. Contacts and deals "
-        "then hang off different copies, and account reports undercount."
+        "The same company stored more than once, found by a probabilistic model learned on this tenant's own "
+        "companies: the name once legal forms are removed (PT, Tbk, Inc, Ltd, GmbH, 주식회사, ...), web domain, "
+        "phone, address, country and any identifier named in the settings each weigh for or against a match. "
+        "Contacts and deals then hang off different copies, and account reports undercount."
     ),
     remediation=(
         "Merge each group into the record marked 'keep' with the CRM's merge tool; make integrations match "
