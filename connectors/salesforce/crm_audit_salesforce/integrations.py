@@ -26,11 +26,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import mapping as m
+from . import security
 
 if TYPE_CHECKING:
     from .connector import SalesforceConnector
 
-CONNECTED_APP_FIELDS = ["Id", "Name", "CreatedDate"]
+CONNECTED_APP_FIELDS = ["Id", "Name", "CreatedDate", "OptionsAllowAdminApprovedUsersOnly"]
 OAUTH_TOKEN_FIELDS = ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount"]
 INTEGRATION_USER_FIELDS = ["Id", "Name", "IsActive", "Profile.Name", "LastLoginDate", "CreatedDate"]
 OAUTH_LOGIN = "Remote Access 2.0"  # LoginHistory.LoginType of an OAuth (connected app) login
@@ -196,6 +197,7 @@ def read_sources(conn: "SalesforceConnector", sink, optional) -> IntegrationInde
     apps = optional(conn, sink, "ConnectedApplication", CONNECTED_APP_FIELDS)
     tokens = optional(conn, sink, "OauthToken", OAUTH_TOKEN_FIELDS)
     index.add_apps(apps, tokens)
+    security.write_grants(conn, sink, apps, tokens)  # the same tokens, as oauth_grants
     return index
 
 

@@ -18,7 +18,9 @@ from typing import Any
 from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping as m
+from . import access
 from . import integrations as integ
+from . import setup
 from .org import Org, custom_columns, custom_values, salesforce_versions, sf_value
 
 
@@ -73,7 +75,9 @@ def row_to_login(row: dict, ids: Ids) -> dict:
         "Id": ids[row["id"]], "UserId": ids.ref(row.get("user_id"), "User"), "LoginTime": dt(row.get("at")),
         "SourceIp": row.get("ip"),
         "Status": m.LOGIN_SUCCESS if status == "success" else ("Invalid Password" if status else None),
-        "Application": row.get("application"), "LoginType": "Application"}
+        "Application": row.get("application"),
+        "LoginType": row["login_type"] if "login_type" in row else "Application",
+        "ApiType": row.get("api_type"), "ApiVersion": row.get("api_version")}
 
 
 def row_to_account(row: dict, ids: Ids, cfg: dict, custom: dict[str, str]) -> dict:
@@ -230,6 +234,7 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
     integ.add_tokens(org, b.ids)
     _add_activities(b)
     _add_campaigns(b)
+    setup.add_setup(org, b.ids, tenant)
     return org
 
 
@@ -263,41 +268,9 @@ def _add_organization(b: _Build, deals: list[dict]) -> None:
 
 
 def _add_users(b: _Build) -> None:
-    """Users, their profiles (and each profile's permission set), the admins' permission
-    set, and MFA registrations."""
-    org, ids, now = b.org, b.ids, dt(b.as_of)
-    for name in ("User", "Profile", "PermissionSet", "PermissionSetAssignment", "TwoFactorMethodsInfo"):
-        org.add_object(name)
-    profiles: dict[str, dict] = {}
-    profile_sets: dict[str, dict] = {}
-    admin_set = org.add("PermissionSet", {
-        "Id": ids.new("PermissionSet"), "Name": "Modify_All_Data_Admins", "IsOwnedByProfile": False,
-        "PermissionsModifyAllData": True, "PermissionsViewAllData": True,
-        "CreatedDate": now, "LastModifiedDate": now})
-    for row in tenant_rows(b.tenant, "users"):
-        role = row.get("role")
-        profile = None
-        if role:
-            pname = m.ROLE_TO_PROFILE.get(role, role)
-            if pname not in profiles:
-                profiles[pname] = org.add("Profile", {"Id": ids.new("Profile"), "Name": pname,
-                                                      "CreatedDate": now, "LastModifiedDate": now})
-                profile_sets[pname] = org.add("PermissionSet", {
-                    "Id": ids.new("PermissionSet"), "Name": "X00e" + pname.replace(" ", "")[:20],
-                    "IsOwnedByProfile": True, "PermissionsModifyAllData": False,
-                    "PermissionsViewAllData": False, "CreatedDate": now, "LastModifiedDate": now})
-            profile = profiles[pname]
-        user = org.add("User", row_to_user(row, ids, profile["Id"] if profile else None))
-        if profile:
-            org.add("PermissionSetAssignment", {"Id": ids.new("PermissionSetAssignment"), "AssigneeId": user["Id"],
-                                                "PermissionSetId": profile_sets[profile["Name"]]["Id"]})
-        if row.get("is_admin"):
-            org.add("PermissionSetAssignment", {"Id": ids.new("PermissionSetAssignment"), "AssigneeId": user["Id"],
-                                                "PermissionSetId": admin_set["Id"]})
-        if row.get("mfa_enabled") is not None:
-            org.add("TwoFactorMethodsInfo", {"Id": ids.new("TwoFactorMethodsInfo"), "UserId": user["Id"],
-                                             "HasTotp": bool(row.get("mfa_enabled")), "HasSalesforceAuthenticator": False,
-                                             "HasU2F": False, "HasBuiltInAuthenticator": False})
+    """Users with their profiles, licences, permission sets and groups, freeze state and
+    MFA registrations (:mod:`.access`)."""
+    access.add_access(b.org, b.ids, b.tenant, dt(b.as_of), row_to_user)
 
 
 def _add_logins(b: _Build) -> None:
