@@ -36,6 +36,9 @@ KEY_PREFIXES = {
     "InstalledSubscriberPackage": "0A3",
     "SubscriberPackage": "033",
     "SubscriberPackageVersion": "04t",
+    "AppMenuItem": "0DS",
+    "UserRole": "00E",
+    "ObjectPermissions": "110",
 }
 PREFIX_OBJECTS = {v: k for k, v in KEY_PREFIXES.items()}
 

@@ -126,7 +126,7 @@ def custom_field_api_name(name: str) -> str:
 # ------------------------------------------------------------ SOQL field lists
 
 USER_FIELDS = ["Id", "Name", "Username", "Email", "IsActive", "LastLoginDate", "ProfileId",
-               "Profile.Name", "Profile.UserLicense.Name", "Profile.PermissionsApiUserOnly", "UserType",
+               "Profile.Name", "Profile.UserLicense.Name", "Profile.PermissionsApiUserOnly", "UserRole.Name", "UserType",
                "CreatedDate"]
 GUEST_USER_TYPE = "Guest"  # User.UserType of a site's or community's guest user
 MFA_FIELDS = ["UserId", "HasTotp", "HasSalesforceAuthenticator", "HasU2F",
@@ -226,13 +226,23 @@ def _source(value: Any) -> str | None:
     return PICKLIST_TO_SOURCE.get(value) if value else None
 
 
+def user_role(rec: dict) -> str | None:
+    """users.role: 'guest' for a site's guest user, 'integration' on an API-only integration
+    profile, else the user's role in the role hierarchy (``UserRole.Name``), else the profile."""
+    if rec.get("UserType") == GUEST_USER_TYPE:
+        return "guest"
+    profile = as_text(_rel(rec, "Profile.Name"))
+    if profile in PROFILE_TO_ROLE:
+        return PROFILE_TO_ROLE[profile]
+    return as_text(_rel(rec, "UserRole.Name")) or profile
+
+
 def user_to_row(rec: dict, admin_ids: set[str], mfa: dict[str, bool] | None) -> dict:
-    profile = _rel(rec, "Profile.Name")
     row = {
         "id": rec["Id"],
         "name": as_text(rec.get("Name")),
         "email": as_text(rec.get("Email")),
-        "role": PROFILE_TO_ROLE.get(profile, profile) if profile else None,
+        "role": user_role(rec),
         "is_active": as_bool(rec.get("IsActive")),
         "is_admin": rec["Id"] in admin_ids,
         "last_login_at": utc_datetime(rec.get("LastLoginDate")),

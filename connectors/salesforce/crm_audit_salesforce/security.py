@@ -74,14 +74,25 @@ POWERS = {
     "PermissionsAuthorApex": "author_apex",
     "PermissionsCustomizeApplication": "customize_application",
     "PermissionsApiEnabled": "api_enabled",
+    "PermissionsExportReport": "export_data",  # "Export Reports"
 }
 API_ONLY = "PermissionsApiUserOnly"  # "API Only User": users.api_only, not a permission row
-ADMIN_POWERS = ("PermissionsModifyAllData", "PermissionsViewAllData")  # users.is_admin, as before
+# users.is_admin: the user's *profile* grants Modify All Data or View All Data (the admins
+# the company meant to have); the same powers through a permission set or group are in
+# ``permissions``, where security.dangerous-permissions finds them
+ADMIN_POWERS = ("PermissionsModifyAllData", "PermissionsViewAllData")
 ASSIGNMENT_FIELDS = (["Id", "AssigneeId", "PermissionSetId", "PermissionSetGroupId", "PermissionSetGroup.MasterLabel",
                       "PermissionSet.Name", "PermissionSet.Label", "PermissionSet.IsOwnedByProfile",
                       "PermissionSet.Profile.Name", "PermissionSet.PermissionSetGroupId"]
                      + [f"PermissionSet.{f}" for f in POWERS] + [f"PermissionSet.{API_ONLY}"])
 USER_LOGIN_FIELDS = ["Id", "UserId", "IsFrozen"]
+# object access of guest users' profiles: ObjectPermissions -> "<access>:<object>" rows
+OBJECT_ACCESS = {"PermissionsRead": "read", "PermissionsCreate": "create", "PermissionsEdit": "edit",
+                 "PermissionsDelete": "delete", "PermissionsViewAllRecords": "view_all",
+                 "PermissionsModifyAllRecords": "modify_all"}
+OBJECT_PERMISSION_FIELDS = ["Id", "ParentId", "Parent.Profile.Name", "SobjectType", *OBJECT_ACCESS]
+GUEST_PROFILES = "Parent.Profile.UserType = 'Guest'"
+OBJECTS = {"Knowledge__kav": "knowledge"}  # SobjectType -> canonical object name (else lower-cased)
 AUDIT_TRAIL_FIELDS = ["Id", "Action", "Section", "Display", "CreatedById", "CreatedDate", "DelegateUser"]
 PACKAGE_FIELDS = ["Id", "SubscriberPackageId", "SubscriberPackage.Name", "SubscriberPackage.NamespacePrefix",
                   "SubscriberPackageVersionId", "SubscriberPackageVersion.Name",
@@ -234,28 +245,57 @@ def read_health_check(conn: "SalesforceConnector", sink) -> float | None:
     return health_score(scores)
 
 
+def object_name(sobject: str) -> str:
+    return OBJECTS.get(sobject, sobject.lower())
+
+
+def object_access_rows(rec: dict, holders: list[str]) -> list[dict]:
+    """``<access>:<object>`` rows of one ObjectPermissions record (a guest profile's), for
+    the users who hold that profile."""
+    name = m.as_text(m._rel(rec, "Parent.Profile.Name"))
+    target = object_name(str(rec.get("SobjectType") or ""))
+    return [{"id": f"{rec['Id']}:{user}:{access}", "user_id": user, "permission": f"{access}:{target}",
+             "via": "profile", "via_name": name, "raw": rec}
+            for field, access in OBJECT_ACCESS.items() if m.as_bool(rec.get(field)) for user in holders]
+
+
 class Powers:
-    """What the permission set assignments say about each user: admins (Modify or View All
-    Data), API-only users, and the ``permissions`` rows."""
+    """What the permission set assignments say about each user: admins (their profile
+    grants Modify or View All Data), API-only users, and the ``permissions`` rows."""
 
     def __init__(self, assignments: list[dict] | None):
         self.known = assignments is not None
         self.admins: set[str] = set()
         self.api_only: set[str] = set()
         self.rows: list[dict] = []
+        self.holders: dict[str, list[str]] = {}  # permission set id -> its assignees
         for rec in assignments or []:
             user = rec.get("AssigneeId")
-            if any(m.as_bool(m._rel(rec, f"PermissionSet.{f}")) for f in ADMIN_POWERS):
+            self.holders.setdefault(rec.get("PermissionSetId"), []).append(user)
+            if m.as_bool(m._rel(rec, "PermissionSet.IsOwnedByProfile")) and any(
+                    m.as_bool(m._rel(rec, f"PermissionSet.{f}")) for f in ADMIN_POWERS):
                 self.admins.add(user)
             if m.as_bool(m._rel(rec, f"PermissionSet.{API_ONLY}")):
                 self.api_only.add(user)
             self.rows.extend(assignment_to_rows(rec))
 
+    def add_object_access(self, records: list[dict]) -> None:
+        for rec in records:
+            self.rows.extend(object_access_rows(rec, self.holders.get(rec.get("ParentId"), [])))
+
 
 def read_powers(conn: "SalesforceConnector", sink) -> Powers:
     """One query of every permission set assignment (REST, or Bulk 2.0 when the org has
-    more than ``bulk_threshold``), with the permission set's powers, profile and group."""
+    more than ``bulk_threshold``), with the permission set's powers, profile and group;
+    then the object access of guest users' profiles (``ObjectPermissions``)."""
     powers = Powers(_read(conn, sink, "permissions", "PermissionSetAssignment", ASSIGNMENT_FIELDS))
+    if powers.known:
+        try:
+            powers.add_object_access(conn.reader.read_all("ObjectPermissions", OBJECT_PERMISSION_FIELDS,
+                                                          GUEST_PROFILES))
+        except Unavailable as exc:
+            sink.note(f"Salesforce: the object access of guest profiles is not in permissions: {exc.message} "
+                      f"(grant '{VIEW_SETUP}')")
     if not powers.known:
         unavailable(sink, "users.is_admin")
     elif not sink.is_complete("permissions"):
@@ -278,12 +318,21 @@ def write_grants(conn: "SalesforceConnector", sink, apps: list[dict] | None, tok
     if tokens is None:
         unavailable(sink, "oauth_grants")
         return
-    open_to_all = {}
+    by_app = {}
     for app in apps or []:
         flag = m.as_bool(app.get("OptionsAllowAdminApprovedUsersOnly"))
         if app.get("Name") and flag is not None:
-            open_to_all[app["Name"].lower()] = ADMIN_APPROVED if flag else SELF_AUTHORIZE
-    rows = [token_to_row(t, open_to_all.get(str(t.get("AppName") or "").lower())) for t in tokens if t.get("Id")]
+            by_app[app["Name"].lower()] = flag
+    rows = []
+    for t in tokens:
+        if not t.get("Id"):
+            continue
+        # the token's app menu item says whether admins pre-approve its users (as
+        # sfdx-hardis reads it); else the connected app's own policy
+        flag = m.as_bool(m._rel(t, "AppMenuItem.IsUsingAdminAuthorization"))
+        if flag is None:
+            flag = by_app.get(str(t.get("AppName") or "").lower())
+        rows.append(token_to_row(t, None if flag is None else (ADMIN_APPROVED if flag else SELF_AUTHORIZE)))
     sink.write("oauth_grants", rows)
     sink.complete("oauth_grants")
 
@@ -319,6 +368,4 @@ def user_columns(row: dict, rec: dict, powers: Powers, frozen: set[str] | None) 
     row["api_only"] = bool(profile_only) or user in powers.api_only
     if frozen is not None:
         row["is_frozen"] = user in frozen
-    if rec.get("UserType") == m.GUEST_USER_TYPE:
-        row["role"] = "guest"
     return row

@@ -11,8 +11,12 @@ From the tenant's ``users`` (``role``, ``profile``, ``license``, ``is_admin``, `
   ``user``, which Salesforce does not have), and a ``PermissionSetGroup`` with its
   aggregated permission set (``Type`` 'Group') per ``via = "permission_set_group"``; one
   ``PermissionSetAssignment`` per user and set or group (a group's names both);
-* a tenant without a ``permissions`` table: its admins get the "Modify_All_Data_Admins"
-  set (Modify and View All Data), as before issue 16;
+* object access ``<access>:<object>`` (``read:contact``) granted through a profile or set:
+  ``ObjectPermissions`` of that permission set (``PermissionsRead``, ``...Edit``, ...);
+* a tenant without a ``permissions`` table: its admins get a profile of their own (named
+  as their role's) with Modify and View All Data: the connector's ``is_admin`` is "the
+  profile grants Modify or View All Data";
+* a ``UserRole`` per role name (``users.role``; a guest has none);
 * API-only users: an "API_Only_User" set with ``PermissionsApiUserOnly``; guests:
   ``UserType`` 'Guest'; ``UserLogin`` (``IsFrozen``) for every user;
   ``TwoFactorMethodsInfo`` for users whose MFA is known.
@@ -29,7 +33,8 @@ from .. import security as sec
 from .org import Org
 
 PERMISSION_FIELDS = {permission: field for field, permission in sec.POWERS.items()}
-ADMIN_SET = "Modify_All_Data_Admins"
+ACCESS_FIELDS = {access: field for field, access in sec.OBJECT_ACCESS.items()}
+SOBJECTS = {name: sobject for sobject, name in sec.OBJECTS.items()}  # canonical object -> SobjectType
 API_ONLY_SET = "API_Only_User"
 GUEST_PROFILE = "Guest User Profile"
 
@@ -41,10 +46,11 @@ def _api_name(label: str) -> str:
 class _Access:
     def __init__(self, org: Org, ids: Any, now: str | None):
         self.org, self.ids, self.now = org, ids, now
-        self.profiles: dict[tuple[str, str | None], dict] = {}  # (name, licence) -> Profile
+        self.profiles: dict[tuple, dict] = {}  # (name, licence, admin, guest) -> Profile
         self.profile_sets: dict[str, dict] = {}  # Profile Id -> its own permission set
         self.licenses: dict[str, dict] = {}
         self.sets: dict[str, dict] = {}  # label -> PermissionSet (not a profile's)
+        self.roles: dict[str, dict] = {}  # name -> UserRole
         self.groups: dict[str, tuple[dict, dict]] = {}  # label -> (PermissionSetGroup, its aggregate set)
 
     def _permission_set(self, **fields) -> dict:
@@ -54,8 +60,8 @@ class _Access:
         record.update(fields)
         return self.org.add("PermissionSet", record)
 
-    def profile(self, name: str, license_name: str | None) -> dict:
-        key = (name, license_name)
+    def profile(self, name: str, license_name: str | None, admin: bool = False, guest: bool = False) -> dict:
+        key = (name, license_name, admin, guest)
         if key not in self.profiles:
             lic = None
             if license_name:
@@ -65,13 +71,24 @@ class _Access:
                         "LicenseDefinitionKey": _api_name(license_name).upper(), "Status": "Active"})
                 lic = self.licenses[license_name]["Id"]
             record = self.org.add("Profile", {"Id": self.ids.new("Profile"), "Name": name, "UserLicenseId": lic,
+                                              "UserType": m.GUEST_USER_TYPE if guest else "Standard",
                                               sec.API_ONLY: False, "CreatedDate": self.now,
                                               "LastModifiedDate": self.now})
             self.profiles[key] = record
-            self.profile_sets[record["Id"]] = self._permission_set(
+            own = self.profile_sets[record["Id"]] = self._permission_set(
                 Name="X00e" + _api_name(name)[:20], Label=name, IsOwnedByProfile=True, ProfileId=record["Id"],
                 Type="Profile")
+            if admin:
+                _grant(self.org, self.ids, own, {"modify_all_data", "view_all_data"})
         return self.profiles[key]
+
+    def role(self, name: str) -> str:
+        """The id of the ``UserRole`` (the role hierarchy) named ``name``."""
+        if name not in self.roles:
+            self.roles[name] = self.org.add("UserRole", {"Id": self.ids.new("UserRole"), "Name": name,
+                                                         "DeveloperName": _api_name(name), "CreatedDate": self.now,
+                                                         "LastModifiedDate": self.now})
+        return self.roles[name]["Id"]
 
     def permission_set(self, label: str) -> dict:
         if label not in self.sets:
@@ -107,8 +124,8 @@ def profile_name(row: dict) -> str | None:
 def add_access(org: Org, ids: Any, tenant: Any, now: str | None, row_to_user) -> None:
     """Users, their profiles, permission sets, groups and assignments, logins' freeze
     state and MFA registrations (see the module docstring)."""
-    for name in ("User", "Profile", "UserLicense", "PermissionSet", "PermissionSetGroup", "PermissionSetAssignment",
-                 "TwoFactorMethodsInfo", "UserLogin"):
+    for name in ("User", "UserRole", "Profile", "UserLicense", "PermissionSet", "PermissionSetGroup", "PermissionSetAssignment",
+                 "ObjectPermissions", "TwoFactorMethodsInfo", "UserLogin"):
         org.add_object(name)
     a = _Access(org, ids, now)
     tables = tenant if isinstance(tenant, dict) else (getattr(tenant, "tables", None) or {})
@@ -123,25 +140,27 @@ def add_access(org: Org, ids: Any, tenant: Any, now: str | None, row_to_user) ->
     for row in users:  # every profile's permissions first: users of a profile share them
         pname = profile_name(row)
         if pname:
-            profile = profile_of[str(row["id"])] = a.profile(pname, row.get("license"))
+            admin = bool(row.get("is_admin")) and not has_permissions
+            profile = a.profile(pname, row.get("license"), admin, row.get("role") == "guest")
+            profile_of[str(row["id"])] = profile
             for (via, name), powers in granted.get(str(row["id"]), {}).items():
                 if via == "profile":
-                    _grant(a.profile_sets[profile["Id"]], powers)
+                    _grant(org, ids, a.profile_sets[profile["Id"]], powers)
     for row in users:
         profile = profile_of.get(str(row["id"]))
         user = org.add("User", row_to_user(row, ids, profile["Id"] if profile else None))
         if row.get("role") == "guest":
             user["UserType"] = m.GUEST_USER_TYPE
+        elif row.get("role"):
+            user["UserRoleId"] = a.role(str(row["role"]))
         if profile:
             a.assign(user["Id"], a.profile_sets[profile["Id"]])
         for (via, name), powers in granted.get(str(row["id"]), {}).items():
             if via == "permission_set":
-                a.assign(user["Id"], _grant(a.permission_set(name), powers))
+                a.assign(user["Id"], _grant(org, ids, a.permission_set(name), powers))
             elif via == "permission_set_group":
                 group, aggregate = a.group(name)
-                a.assign(user["Id"], _grant(aggregate, powers), group)
-        if row.get("is_admin") and not has_permissions:
-            a.assign(user["Id"], _grant(a.permission_set(ADMIN_SET), {"modify_all_data", "view_all_data"}))
+                a.assign(user["Id"], _grant(org, ids, aggregate, powers), group)
         if row.get("api_only"):
             a.assign(user["Id"], _api_only(a.permission_set(API_ONLY_SET)))
         org.add("UserLogin", {"Id": ids.new("UserLogin"), "UserId": user["Id"], "IsFrozen": bool(row.get("is_frozen")),
@@ -152,11 +171,24 @@ def add_access(org: Org, ids: Any, tenant: Any, now: str | None, row_to_user) ->
                                              "HasU2F": False, "HasBuiltInAuthenticator": False})
 
 
-def _grant(permission_set: dict, powers: set[str]) -> dict:
+def _grant(org: Org, ids: Any, permission_set: dict, powers: set[str]) -> dict:
+    """Give a permission set system permissions (``modify_all_data``) and object access
+    (``read:contact``: its ``ObjectPermissions`` record of that object)."""
     for permission in powers:
         field = PERMISSION_FIELDS.get(permission)
         if field:
             permission_set[field] = True
+            continue
+        access, _, target = permission.partition(":")
+        if target and access in ACCESS_FIELDS:
+            sobject = SOBJECTS.get(target, target[:1].upper() + target[1:])
+            record = next((r for r in org.records["ObjectPermissions"] if r["ParentId"] == permission_set["Id"]
+                           and r["SobjectType"] == sobject), None)
+            if record is None:
+                record = org.add("ObjectPermissions", {"Id": ids.new("ObjectPermissions"),
+                                                       "ParentId": permission_set["Id"], "SobjectType": sobject,
+                                                       **{f: False for f in sec.OBJECT_ACCESS}})
+            record[ACCESS_FIELDS[access]] = True
     return permission_set
 
 

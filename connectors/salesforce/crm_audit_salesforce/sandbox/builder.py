@@ -21,7 +21,7 @@ from .. import mapping as m
 from . import access
 from . import integrations as integ
 from . import setup
-from .org import Org, custom_columns, custom_values, salesforce_versions, sf_value
+from .org import Org, custom_columns, custom_values, login_api_version, salesforce_versions, sf_value
 
 
 class Ids:
@@ -69,7 +69,8 @@ def row_to_user(row: dict, ids: Ids, profile_id: str | None) -> dict:
     }
 
 
-def row_to_login(row: dict, ids: Ids) -> dict:
+def row_to_login(row: dict, ids: Ids, platform: dict | None = None) -> dict:
+    """``platform``: the tenant's platform row, whose versions a login's API version follows."""
     status = row.get("status")
     return {
         "Id": ids[row["id"]], "UserId": ids.ref(row.get("user_id"), "User"), "LoginTime": dt(row.get("at")),
@@ -77,7 +78,7 @@ def row_to_login(row: dict, ids: Ids) -> dict:
         "Status": m.LOGIN_SUCCESS if status == "success" else ("Invalid Password" if status else None),
         "Application": row.get("application"),
         "LoginType": row["login_type"] if "login_type" in row else "Application",
-        "ApiType": row.get("api_type"), "ApiVersion": row.get("api_version")}
+        "ApiType": row.get("api_type"), "ApiVersion": login_api_version(platform or {}, row.get("api_version"))}
 
 
 def row_to_account(row: dict, ids: Ids, cfg: dict, custom: dict[str, str]) -> dict:
@@ -232,6 +233,7 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
     _add_opportunities(b, deals)
     del deals
     integ.add_tokens(org, b.ids)
+    setup.add_grants(org, b.ids, tenant)
     _add_activities(b)
     _add_campaigns(b)
     setup.add_setup(org, b.ids, tenant)
@@ -275,8 +277,9 @@ def _add_users(b: _Build) -> None:
 
 def _add_logins(b: _Build) -> None:
     b.org.add_object("LoginHistory")
+    platform = (tenant_rows(b.tenant, "platform") or [{}])[0]
     for row in tenant_rows(b.tenant, "login_events"):
-        b.org.add("LoginHistory", row_to_login(row, b.ids))
+        b.org.add("LoginHistory", row_to_login(row, b.ids, platform))
 
 
 def _add_accounts(b: _Build) -> list[dict]:

@@ -52,8 +52,11 @@ CANONICAL_TO_SF_TYPE = {
 
 STANDARD_FIELDS = {
     "User": [f for f in m.USER_FIELDS if "." not in f and f != "CreatedDate"] + ["UserRoleId", "LastModifiedDate"],
-    "Profile": ["Id", "Name", "UserLicenseId", sec.API_ONLY, "CreatedDate"],
+    "Profile": ["Id", "Name", "UserLicenseId", "UserType", sec.API_ONLY, "CreatedDate"],
+    "ObjectPermissions": ["Id", "ParentId", "SobjectType", *sec.OBJECT_ACCESS],
+    "AppMenuItem": ["Id", "Name", "Label", "ApplicationId", "IsUsingAdminAuthorization", "Type"],
     "UserLicense": ["Id", "Name", "LicenseDefinitionKey", "Status"],
+    "UserRole": ["Id", "Name", "DeveloperName"],
     "UserLogin": ["Id", "UserId", "IsFrozen", "IsPasswordLocked"],
     "PermissionSet": ["Id", "Name", "Label", "IsOwnedByProfile", "ProfileId", "PermissionSetGroupId", "Type",
                       *sec.POWERS, sec.API_ONLY],
@@ -81,11 +84,11 @@ STANDARD_FIELDS = {
     "Campaign": m.CAMPAIGN_FIELDS,
     "CampaignMember": [f for f in m.CAMPAIGN_MEMBER_FIELDS if "." not in f],
     "ConnectedApplication": ["Id", "Name", "CreatedDate", "LastModifiedDate", "OptionsAllowAdminApprovedUsersOnly"],
-    "OauthToken": ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount"],
+    "OauthToken": ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount", "AppMenuItemId"],
 }
 NO_SYSTEM_FIELDS = ("PermissionSetAssignment", "TwoFactorMethodsInfo", "OpportunityStage", "OauthToken", "UserLogin",
                     "SecurityHealthCheck", "SecurityHealthCheckRisks", "InstalledSubscriberPackage", "SubscriberPackage",
-                    "SubscriberPackageVersion", "UserLicense")
+                    "SubscriberPackageVersion", "UserLicense", "ObjectPermissions", "AppMenuItem")
 # objects the Tooling API serves (tooling/query), not the data API
 TOOLING_OBJECTS = ("SecurityHealthCheck", "SecurityHealthCheckRisks", "InstalledSubscriberPackage", "SubscriberPackage",
                    "SubscriberPackageVersion")
@@ -191,6 +194,20 @@ def salesforce_versions(platform: dict) -> tuple[list[str], str]:
         sf_used = LATEST_VERSION
     low = 20 if raw_deprecated else 31
     return [f"{v:.1f}" for v in range(low, int(float(LATEST_VERSION)) + 1)], sf_used
+
+
+def login_api_version(platform: dict, value: Any) -> str | None:
+    """A login's API version as Salesforce's, by the rule of :func:`salesforce_versions`:
+    Salesforce versions as they are; a generator's deprecated version 30.0 (retired), its
+    latest the newest Salesforce version, any other 58.0."""
+    if value in (None, ""):
+        return None
+    version = _version(value)
+    if version and float(version) >= 20.0:
+        return version
+    if str(value) in {str(v) for v in platform.get("api_versions_deprecated") or []}:
+        return "30.0"
+    return LATEST_VERSION if str(value) == str(platform.get("api_version_latest")) else "58.0"
 
 
 def custom_columns(rows: list[dict], table: str, declared: dict[str, dict]) -> dict[str, str]:
