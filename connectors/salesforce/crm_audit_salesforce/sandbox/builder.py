@@ -255,7 +255,7 @@ def _assign_ids(b: _Build, contacts: list[dict]) -> None:
 
 
 def _add_organization(b: _Build, deals: list[dict]) -> None:
-    platform = (tenant_rows(b.tenant, "platform") or [{}])[0]
+    platform = b.org.platform = (tenant_rows(b.tenant, "platform") or [{}])[0]
     b.org.versions, b.org.api_version = salesforce_versions(platform)
     currencies = Counter(d.get("currency") for d in deals if d.get("currency"))
     b.org.add_object("Organization")
@@ -277,9 +277,8 @@ def _add_users(b: _Build) -> None:
 
 def _add_logins(b: _Build) -> None:
     b.org.add_object("LoginHistory")
-    platform = (tenant_rows(b.tenant, "platform") or [{}])[0]
     for row in tenant_rows(b.tenant, "login_events"):
-        b.org.add("LoginHistory", row_to_login(row, b.ids, platform))
+        b.org.add("LoginHistory", row_to_login(row, b.ids, b.org.platform))
 
 
 def _add_accounts(b: _Build) -> list[dict]:

@@ -121,6 +121,7 @@ class Org:
     integration_tokens: dict[str, dict] = field(default_factory=dict)
     api_users: set[str] = field(default_factory=set)  # the integration users' ids
     tooling: set[str] = field(default_factory=lambda: set(TOOLING_OBJECTS))  # served by tooling/query only
+    platform: dict = field(default_factory=dict)  # the tenant's platform row (login API versions follow it)
     default_creator: str | None = None  # who made records an integration user owns but no integration made
     # segments: Contact/Lead id -> its CampaignMember records; segment name -> its 'List' campaign
     members_of: dict[str, list[dict]] = field(default_factory=dict)
