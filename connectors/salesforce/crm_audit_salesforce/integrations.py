@@ -196,9 +196,13 @@ def read_sources(conn: "SalesforceConnector", sink, optional) -> IntegrationInde
                              "created_at": m.utc_datetime(rec.get("CreatedDate")),
                              "last_login_at": m.utc_datetime(rec.get("LastLoginDate"))})
     apps = optional(conn, sink, "ConnectedApplication", CONNECTED_APP_FIELDS)
+    # a user without Customize Application (older orgs: Manage Users) sees only his own
+    # tokens, silently: what the audit user may do says whether the tokens are all there
+    access = optional(conn, sink, "UserPermissionAccess", security.TOKEN_PERMISSIONS)
+    sees_all = not access or any(m.as_bool(access[0].get(f)) for f in security.TOKEN_PERMISSIONS)
     tokens = optional(conn, sink, "OauthToken", OAUTH_TOKEN_FIELDS)
     index.add_apps(apps, tokens)
-    security.write_grants(conn, sink, apps, tokens)  # the same tokens, as oauth_grants
+    security.write_grants(conn, sink, apps, tokens, sees_all)  # the same tokens, as oauth_grants
     return index
 
 

@@ -99,6 +99,7 @@ PACKAGE_FIELDS = ["Id", "SubscriberPackageId", "SubscriberPackage.Name", "Subscr
                   "SubscriberPackageVersion.MajorVersion", "SubscriberPackageVersion.MinorVersion",
                   "SubscriberPackageVersion.PatchVersion", "SubscriberPackageVersion.BuildNumber",
                   "SubscriberPackageVersion.IsDeprecated", "SubscriberPackageVersion.ReleaseState"]
+TOKEN_PERMISSIONS = ["PermissionsCustomizeApplication", "PermissionsManageUsers"]  # either sees every token
 SELF_AUTHORIZE = "all users may self-authorize"
 ADMIN_APPROVED = "admin-approved users only"
 
@@ -310,13 +311,16 @@ def read_frozen(conn: "SalesforceConnector", sink) -> set[str] | None:
     return None if rows is None else {r["UserId"] for r in rows if m.as_bool(r.get("IsFrozen"))}
 
 
-def write_grants(conn: "SalesforceConnector", sink, apps: list[dict] | None, tokens: list[dict] | None) -> None:
+def write_grants(conn: "SalesforceConnector", sink, apps: list[dict] | None, tokens: list[dict] | None,
+                 sees_all: bool = True) -> None:
     """``oauth_grants`` from the tokens read with the integrations: each token with whether
-    its app lets every user authorise it himself."""
+    its app lets every user authorise it himself. ``sees_all``: the audit user may see
+    every user's tokens (``UserPermissionAccess``); if not, what it read is only its own."""
     if sink.is_complete("oauth_grants"):
         return
-    if tokens is None:
-        unavailable(sink, "oauth_grants")
+    if tokens is None or not sees_all:
+        unavailable(sink, "oauth_grants", None if tokens is None else
+                    "UserPermissionAccess says the audit user has neither, so it sees only its own tokens")
         return
     by_app = {}
     for app in apps or []:

@@ -41,7 +41,7 @@ OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_e
             "SecurityHealthCheck": "platform.security_score (Health Check)",
             "SecurityHealthCheckRisks": "security_settings (Health Check)",
             "SetupAuditTrail": "audit_trail", "InstalledSubscriberPackage": "packages",
-            "UserLogin": "users.is_frozen", "ObjectPermissions": "permissions (guest profiles' object access)",
+            "UserLogin": "users.is_frozen", "UserPermissionAccess": "the audit user's own permissions", "ObjectPermissions": "permissions (guest profiles' object access)",
             "CampaignMember": "contacts.segments (campaign membership)",
             "recordCount": "record counts (/limits/recordCount)"}
 

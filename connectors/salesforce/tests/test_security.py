@@ -279,6 +279,19 @@ def test_missing_permissions_are_skip_reasons(generated):
     assert "users" in sink.completed and "contacts" in sink.completed  # the rest of the audit went on
 
 
+def test_only_own_tokens_visible_is_not_a_silent_pass(generated):
+    """Without Customize Application or Manage Users, Salesforce silently returns only the
+    audit user's own tokens: UserPermissionAccess tells, and oauth_grants is unavailable."""
+    handle = start_sandbox(generated, audit_user_lacks=("CustomizeApplication", "ManageUsers"))
+    try:
+        _, sink = run(handle)
+    finally:
+        handle.stop()
+    assert "oauth_grants" not in sink.completed
+    assert "'Customize Application'" in sink.unavailable_reasons["oauth_grants"]
+    assert "integrations" in sink.completed
+
+
 def test_missing_permission_skips_the_check_with_its_reason(generated, tmp_path):
     handle = start_sandbox(generated, refuse=("SecurityHealthCheck",))
     try:

@@ -49,7 +49,7 @@ class SalesforceSandbox(SandboxApp):
                  security_token: str = "sandbox-security-token", consumer_key: str = "sandbox-consumer-key",
                  public_key: str | None = None, record_counts: dict[str, int] | None = None,
                  record_count_access: bool = True, limit_info_on_refusal: bool = True,
-                 refuse: tuple[str, ...] | list[str] = ()):
+                 refuse: tuple[str, ...] | list[str] = (), audit_user_lacks: tuple[str, ...] | list[str] = ()):
         super().__init__(rate_limit=rate_limit, rate_window=rate_window, daily_limit=daily_limit,
                          daily_used=daily_used, slow_seconds=slow_seconds, retry_after=retry_after,
                          max_url_length=MAX_URL_LENGTH)
@@ -65,6 +65,10 @@ class SalesforceSandbox(SandboxApp):
             self.unavailable.add("TwoFactorMethodsInfo")
         # objects the audit user may not read (a missing permission): INSUFFICIENT_ACCESS
         self.unavailable.update(refuse)
+        for access in org.records.get("UserPermissionAccess", []):  # permissions it lacks, e.g. "CustomizeApplication"
+            access.update({f"Permissions{name}": False for name in audit_user_lacks})
+        # without Customize Application or Manage Users a user sees only his own OAuth tokens (none)
+        self.own_tokens_only = {"CustomizeApplication", "ManageUsers"} <= set(audit_user_lacks)
         self.cursors: dict[str, tuple[list[dict], Soql, str, str]] = {}  # locator -> rows, query, batch, api
         # limits/recordCount serves a cached snapshot, like Salesforce's (refreshed "at
         # variable time intervals"): taken now, overridable, moved only by refresh_record_counts()
@@ -205,7 +209,7 @@ class SalesforceSandbox(SandboxApp):
 
     def _query(self, q: Soql, version: str, request: Request, entry: dict | None = None, api: str = "") -> Response:
         self._check_access(q.object)
-        rows = run_soql(self.org, q)
+        rows = [] if q.object == "OauthToken" and self.own_tokens_only else run_soql(self.org, q)
         if q.count:
             return self._json({"totalSize": len(rows), "done": True, "records": []})
         batch = DEFAULT_BATCH

@@ -57,6 +57,7 @@ STANDARD_FIELDS = {
     "AppMenuItem": ["Id", "Name", "Label", "ApplicationId", "IsUsingAdminAuthorization", "Type"],
     "UserLicense": ["Id", "Name", "LicenseDefinitionKey", "Status"],
     "UserRole": ["Id", "Name", "DeveloperName"],
+    "UserPermissionAccess": ["LastCacheUpdate", *sec.TOKEN_PERMISSIONS],
     "UserLogin": ["Id", "UserId", "IsFrozen", "IsPasswordLocked"],
     "PermissionSet": ["Id", "Name", "Label", "IsOwnedByProfile", "ProfileId", "PermissionSetGroupId", "Type",
                       *sec.POWERS, sec.API_ONLY],
@@ -88,7 +89,8 @@ STANDARD_FIELDS = {
 }
 NO_SYSTEM_FIELDS = ("PermissionSetAssignment", "TwoFactorMethodsInfo", "OpportunityStage", "OauthToken", "UserLogin",
                     "SecurityHealthCheck", "SecurityHealthCheckRisks", "InstalledSubscriberPackage", "SubscriberPackage",
-                    "SubscriberPackageVersion", "UserLicense", "ObjectPermissions", "AppMenuItem")
+                    "SubscriberPackageVersion", "UserLicense", "ObjectPermissions", "AppMenuItem",
+                    "UserPermissionAccess")
 # objects the Tooling API serves (tooling/query), not the data API
 TOOLING_OBJECTS = ("SecurityHealthCheck", "SecurityHealthCheckRisks", "InstalledSubscriberPackage", "SubscriberPackage",
                    "SubscriberPackageVersion")

@@ -26,6 +26,7 @@ from typing import Any
 from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping as m
+from .. import security as sec
 from ..security import SELF_AUTHORIZE
 from .org import Org
 
@@ -37,6 +38,8 @@ def add_setup(org: Org, ids: Any, tenant: Any) -> None:
                  "SubscriberPackage", "SubscriberPackageVersion"):
         org.add_object(name)
     _add_health_check(org, tenant)
+    org.add_object("UserPermissionAccess")  # the audit user's own permissions (SalesforceSandbox(audit_user_lacks=))
+    org.add("UserPermissionAccess", {"Id": "UserPermissionAccess", **{f: True for f in sec.TOKEN_PERMISSIONS}})
     for row in tenant_rows(tenant, "audit_trail"):
         org.add("SetupAuditTrail", {
             "Id": m.to_salesforce_id(row["id"], "SetupAuditTrail"), "Action": row.get("action"),
