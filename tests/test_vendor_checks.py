@@ -88,6 +88,10 @@ def test_checks_for_other_crms_are_not_applicable_and_listed_once(other_audit):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count('class="muted not-applicable"') == 1
     assert 'data-check="security.health-check-score"' not in html
+    # references: in the HTML (linked when a URL) and the Markdown of a finding
+    assert "SBS-ACS-004: Documented Justification for All Super Admin-Equivalent Users" in html
+    assert '<a href="https://docs.securitybenchmark.org/benchmark/access-controls.html"' in html
+    assert "References: SBS-ACS-004" in markdown
 
 
 def test_not_applicable_is_never_scored_nor_applicable(other_audit):
