@@ -202,7 +202,7 @@ def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
 def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check], settings: dict[str, dict],
                as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None,
                stopped: str | None = None, limitations: dict[str, str] | None = None,
-               unavailable: dict[str, str] | None = None) -> list[Result]:
+               unavailable: dict[str, str] | None = None, connector: str | None = None) -> list[Result]:
     """Run ``checks`` on one tenant of the store.
 
     ``partial``: table -> why it is partial. ``stopped``: the error that stopped the
@@ -211,6 +211,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     :attr:`ConnectorInfo.limitations`, so a check skipped for what the vendor does not
     expose names the limitation. ``unavailable``: what the connector said at run time it
     could not read (``sink.unavailable``), merged over ``limitations`` for this tenant.
+    ``connector``: the connector that read the tenant; a check whose ``vendors`` do not
+    name it is ``not-applicable`` there (never run, never scored).
     """
     unrecognised = normalise_vocabulary(store, tenant)
     supplied = store.supplied(tenant)
@@ -225,6 +227,12 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
                            unavailable=unavailable)
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
+        if not item.applies_to(connector):
+            result = ctx.not_applicable(connector)
+            result.duration_seconds = time.perf_counter() - started
+            results.append(result)
+            registry.hook.crm_audit_result(result=result, check=item)
+            continue
         if missing:
             if stopped:
                 result = ctx.skip(f"needs {missing}, which was not read: extraction stopped ({stopped})")
@@ -411,7 +419,7 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
             limitations = registry.connectors[tinfo.connector].limitations if tinfo.connector in registry.connectors else {}
             audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,
                                             stopped=tinfo.error, limitations=limitations,
-                                            unavailable=tinfo.unavailable))
+                                            unavailable=tinfo.unavailable, connector=tinfo.connector))
         apply_accepted_risks(audit, config, as_of)
         audit.score = score(audit.results)
         audit.finished_at = _now().isoformat()
