@@ -305,3 +305,23 @@ def test_missing_permission_skips_the_check_with_its_reason(generated, tmp_path)
     result = results["security.health-check-score"]
     assert result["status"] == "skipped"
     assert "View Setup and Configuration" in result["reason"]
+
+
+def test_security_tables_read_the_same_through_bulk():
+    """Above ``bulk_threshold`` the same queries run as Bulk 2.0 jobs (parent fields as CSV
+    columns such as ``PermissionSet.Profile.Name``): the same rows."""
+    tenant = generate_tenant(contacts=300, seed=3, defects=True, name="bulk")
+    handle = start_sandbox(tenant)
+    try:
+        _, rest = run(handle)
+        _, bulk = run(handle, bulk_threshold=0)
+        jobs = {e.get("object") for e in handle.requests if "jobs/query" in (e.get("path") or "")}
+    finally:
+        handle.stop()
+    assert {"PermissionSetAssignment", "ObjectPermissions", "OauthToken", "SetupAuditTrail"} <= jobs
+
+    def rows(sink, table):
+        return Counter(tuple(sorted((k, str(v)) for k, v in r.items() if k != "raw")) for r in sink.rows[table])
+
+    for table in ("permissions", "users", "oauth_grants", "audit_trail"):
+        assert rows(bulk, table) == rows(rest, table), table
