@@ -1,5 +1,5 @@
 """The sandbox's SOQL engine: parses the SOQL the connector sends (SELECT fields and
-one-level parent fields FROM object, WHERE of ANDed or ORed comparisons, ORDER BY, LIMIT,
+parent fields up to five levels FROM object, WHERE of ANDed or ORed comparisons, ORDER BY, LIMIT,
 ``COUNT()``), evaluates it over the org's records, and shapes records as REST JSON and
 Bulk CSV cells. Anything else is Salesforce's ``MALFORMED_QUERY``; unknown fields
 ``INVALID_FIELD``; unknown objects ``INVALID_TYPE``."""
