@@ -1,0 +1,129 @@
+"""HubSpot's security tables over HTTP against the sandbox: super admins (permissions), the
+apps that created records (oauth_grants) and the audit log (audit_trail); a lower tier or
+a missing scope declares the table unavailable naming the scope, never an error."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from crm_audit_core.connector import ExtractContext
+from crm_audit_core.extract import MemorySink
+from crm_audit_hubspot.connector import HubSpotConnector
+from crm_audit_hubspot.sandbox import start_sandbox
+
+from .conftest import FAST, T0
+
+pytestmark = pytest.mark.skipif(
+    not all(t in __import__("crm_audit_core.model", fromlist=["TABLES"]).TABLES
+            for t in ("permissions", "oauth_grants", "audit_trail")),
+    reason="the canonical schema has no security tables yet (issue 16)")
+
+
+class Sink(MemorySink):
+    """A MemorySink that also keeps what the connector declared unavailable."""
+
+    def __init__(self):
+        super().__init__("t")
+        self.declared: dict[str, str] = {}
+
+    def unavailable(self, table: str, reason: str) -> None:
+        self.declared[table] = reason
+        parent = getattr(super(), "unavailable", None)
+        if parent is not None:
+            parent(table, reason)
+
+
+@pytest.fixture(scope="module")
+def security_tenant(make_tenant):
+    t = make_tenant(contacts=120, companies=20, deals=30, activities=30)
+    users = t["users"]
+    t["permissions"] = [{"id": f"{users[2]['id']}:super_admin", "user_id": users[2]["id"],
+                         "permission": "super_admin", "via": "user", "via_name": "super admin"}]
+    t["audit_trail"] = [
+        {"id": "log-1", "user_id": users[1]["id"], "action": "UPDATE", "section": "SECURITY/USERS",
+         "display": "user permissions", "created_at": T0 - timedelta(days=3)},
+        {"id": "log-2", "user_id": users[3]["id"], "action": "CREATE", "section": "PIPELINE",
+         "display": "Renewals", "created_at": T0 - timedelta(days=40)},
+        {"id": "log-old", "user_id": users[3]["id"], "action": "DELETE", "section": "PIPELINE",
+         "display": "Old", "created_at": T0 - timedelta(days=900)},
+        {"id": "log-edit", "user_id": users[1]["id"], "action": "UPDATE", "section": "PROPERTY_VALUE/CONTACT",
+         "display": "email", "created_at": T0 - timedelta(days=2)},
+    ]
+    return t
+
+
+def extract(tenant, **sandbox):
+    handle = start_sandbox(tenant, **sandbox)
+    try:
+        sink = Sink()
+        HubSpotConnector({**handle.options, **FAST}, ExtractContext(tenant="t", as_of=T0)).extract(sink)
+        return sink, list(handle.requests)
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="module")
+def extracted(security_tenant):
+    return extract(security_tenant)
+
+
+def test_super_admins_round_trip(security_tenant, extracted):
+    sink, _ = extracted
+    rows = sink.rows["permissions"]
+    expected = {u["id"] for u in security_tenant["users"] if u.get("is_admin")} | {
+        p["user_id"] for p in security_tenant["permissions"]}
+    assert {r["user_id"] for r in rows} == expected and len(expected) == 2
+    assert {(r["permission"], r["via"]) for r in rows} == {("super_admin", "user")}
+    assert "permissions" in sink.completed
+
+
+def test_audit_trail_of_the_year_without_record_edits(extracted):
+    sink, requests = extracted
+    rows = {r["id"]: r for r in sink.rows["audit_trail"]}
+    assert set(rows) == {"log-1", "log-2"}
+    assert rows["log-1"]["section"] == "SECURITY/USERS" and rows["log-1"]["display"] == "user permissions"
+    assert rows["log-2"]["created_at"] == T0 - timedelta(days=40)
+    calls = [r for r in requests if r["path"] == "/account-info/v3/activity/audit-logs"]
+    assert len(calls) == 1 and calls[0]["query"]["limit"] == "200" and calls[0]["query"]["occurredAfter"]
+
+
+def test_audit_trail_user_is_the_owner_id(security_tenant, extracted):
+    sink, _ = extracted
+    by_id = {r["id"]: r for r in sink.rows["audit_trail"]}
+    assert by_id["log-1"]["user_id"] == security_tenant["users"][1]["id"]
+
+
+def test_apps_that_created_records_are_grants(security_tenant, extracted):
+    sink, _ = extracted
+    grants = {r["app"]: r for r in sink.rows["oauth_grants"]}
+    integrations = {r["name"]: r["id"] for r in sink.rows["integrations"]}
+    assert set(grants) == set(integrations) and grants
+    for name, grant in grants.items():
+        assert grant["id"] == integrations[name]
+        made = [r["created_at"] for table in ("contacts", "companies", "deals") for r in security_tenant[table]
+                if r.get("source") == "integration" and r.get("source_detail") == name]
+        assert grant["use_count"] == len(made)
+        assert grant["last_used_at"] == max(made) and grant["created_at"] == min(made)
+
+
+def test_audit_log_paged_at_200(security_tenant):
+    users = security_tenant["users"]
+    tenant = dict(security_tenant, audit_trail=[
+        {"id": f"log-{i}", "user_id": users[i % 3]["id"], "action": "UPDATE", "section": "SETTINGS",
+         "display": f"setting {i}", "created_at": T0 - timedelta(hours=i)} for i in range(450)])
+    sink, requests = extract(tenant)
+    assert len(sink.rows["audit_trail"]) == 450
+    assert sum(1 for r in requests if r["path"] == "/account-info/v3/activity/audit-logs") == 3
+
+
+def test_lower_tier_and_missing_scopes_declare_the_tables(security_tenant):
+    sink, _ = extract(security_tenant, audit_logs=False, login_history=False, settings_users=False)
+    assert set(sink.declared) == {"audit_trail", "login_events", "permissions"}
+    assert "Enterprise" in sink.declared["audit_trail"] and "account-info.security.read" in sink.declared["audit_trail"]
+    assert "account-info.security.read" in sink.declared["login_events"]
+    assert "settings.users.read" in sink.declared["permissions"]
+    assert not sink.rows.get("audit_trail") and not sink.rows.get("permissions")
+    assert not {"audit_trail", "permissions", "login_events"} & sink.completed
+    assert "oauth_grants" in sink.completed  # from the records: needs no extra scope

@@ -1,0 +1,116 @@
+"""Pipedrive's security tables over HTTP against the sandbox: permissions from users'
+access and the permission sets, oauth_grants from webhooks; a token that is not a company
+admin's declares both tables unavailable naming the token to use, never an error."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from crm_audit_core.extract import MemorySink
+from crm_audit_pipedrive.connector import PipedriveConnector, minimum_calls
+from crm_audit_pipedrive.sandbox import start_sandbox
+
+from .conftest import BASE, FAST
+
+pytestmark = pytest.mark.skipif(
+    not all(t in __import__("crm_audit_core.model", fromlist=["TABLES"]).TABLES
+            for t in ("permissions", "oauth_grants")),
+    reason="the canonical schema has no security tables yet (issue 16)")
+
+
+class Sink(MemorySink):
+    """A MemorySink that also keeps what the connector declared unavailable."""
+
+    def __init__(self):
+        super().__init__("t")
+        self.declared: dict[str, str] = {}
+
+    def unavailable(self, table: str, reason: str) -> None:
+        self.declared[table] = reason
+        parent = getattr(super(), "unavailable", None)
+        if parent is not None:
+            parent(table, reason)
+
+
+@pytest.fixture(scope="module")
+def security_tenant(make_tenant):
+    t = make_tenant(contacts=60, companies=12, deals=20, activities=30)
+    users = t["users"]
+    t["permissions"] = [
+        {"id": "p-admin", "user_id": users[2]["id"], "permission": "admin", "via": "user", "via_name": "company admin"},
+        {"id": "p-export", "user_id": users[3]["id"], "permission": "export_data", "via": "permission_set",
+         "via_name": "Exporters"},
+        {"id": "p-bulk", "user_id": users[3]["id"], "permission": "bulk_edit_items", "via": "permission_set",
+         "via_name": "Exporters"},
+        {"id": "p-users", "user_id": users[4]["id"], "permission": "manage_users", "via": "permission_set",
+         "via_name": "User managers"},
+    ]
+    t["oauth_grants"] = [
+        {"id": "7001", "app": "Legacy sync", "user_id": users[1]["id"], "created_at": BASE - timedelta(days=400),
+         "last_used_at": BASE - timedelta(days=200), "url": "http://sync.example.com/pipedrive"},
+        {"id": "7002", "app": "Broken hook", "user_id": users[1]["id"], "created_at": BASE - timedelta(days=90),
+         "last_used_at": BASE - timedelta(days=9), "url": "https://broken.example.com/hook",
+         "raw": {"last_http_status": 502}},
+    ]
+    return t
+
+
+def extract(tenant, **sandbox):
+    handle = start_sandbox(tenant, **sandbox)
+    try:
+        sink = Sink()
+        connector = PipedriveConnector({**handle.options, **FAST})
+        connector.extract(sink)
+        return sink, connector, list(handle.requests), handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="module")
+def extracted(security_tenant):
+    return extract(security_tenant)
+
+
+def test_permissions_round_trip(security_tenant, extracted):
+    sink, *_ = extracted
+    got = {(r["user_id"], r["permission"], r["via"], r["via_name"]) for r in sink.rows["permissions"]}
+    users = security_tenant["users"]
+    admins = {(u["id"], "admin", "user", "company admin") for u in users if u.get("is_admin")}
+    planted = {(p["user_id"], p["permission"], p["via"], p["via_name"]) for p in security_tenant["permissions"]}
+    assert got == admins | planted
+    assert len({r["id"] for r in sink.rows["permissions"]}) == len(sink.rows["permissions"])
+
+
+def test_permission_sets_read_once_and_contents_per_held_set(extracted):
+    sink, connector, requests, handle = extracted
+    paths = [r["path"] for r in requests if "permissionSets" in r["path"]]
+    held = handle.app.data.held_sets()
+    assert paths.count("/api/v1/permissionSets") == 1
+    assert sorted(p.rsplit("/", 1)[1] for p in paths if p != "/api/v1/permissionSets") == held
+    counts = {name: len(rows) for name, rows in handle.app.data.entities.items()}
+    counts["permissionSets held"] = len(held)
+    assert connector.api_calls() == minimum_calls(counts)
+
+
+def test_webhooks_are_grants(security_tenant, extracted):
+    sink, *_ = extracted
+    grants = {r["id"]: r for r in sink.rows["oauth_grants"]}
+    assert {"7001", "7002"} <= set(grants)
+    legacy = grants["7001"]
+    assert legacy["url"] == "http://sync.example.com/pipedrive" and legacy["app"] == "Legacy sync"
+    assert legacy["user_id"] == security_tenant["users"][1]["id"]
+    assert legacy["last_used_at"] == BASE - timedelta(days=200)
+    assert grants["7002"]["raw"]["last_http_status"] == 502
+    assert all("http_auth_password" not in r["raw"] for r in sink.rows["oauth_grants"])
+    integrations = {r["id"] for r in sink.rows["integrations"]}
+    assert {i["id"] for i in security_tenant["integrations"]} <= set(grants) and integrations
+
+
+def test_a_non_admin_token_declares_the_tables(security_tenant):
+    sink, *_ = extract(security_tenant, admin=False)
+    assert set(sink.declared) == {"permissions", "oauth_grants"}
+    assert all("admin" in reason for reason in sink.declared.values())
+    assert not sink.rows.get("permissions") and not sink.rows.get("oauth_grants")
+    assert "users" in sink.completed and "integrations" in sink.completed
