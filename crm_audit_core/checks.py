@@ -251,7 +251,8 @@ class CheckContext:
 
     def __init__(self, *, check: Check | None, tenant: str, connection, as_of: datetime, settings: dict,
                  config: Any = None, supplied: dict[str, set[str]] | None = None, shared: dict | None = None,
-                 read_error: str | None = None, limitations: dict[str, str] | None = None):
+                 read_error: str | None = None, limitations: dict[str, str] | None = None,
+                 unavailable: dict[str, str] | None = None):
         self.check = check
         self.tenant = tenant
         self.connection = connection
@@ -260,7 +261,10 @@ class CheckContext:
         self.config = config
         self.read_error = read_error
         self._supplied = supplied or {}
-        self._limitations = limitations or {}
+        # what the connector could not read at run time (sink.unavailable) over what the
+        # vendor never gives (ConnectorInfo.limitations)
+        self._unavailable = dict(unavailable or {})
+        self._limitations = {**(limitations or {}), **self._unavailable}
         # Per-tenant memo shared by all checks of one audit (e.g. duplicate clusters
         # computed once and read by several checks). Keys should be namespaced.
         self.shared = shared if shared is not None else {}
@@ -278,10 +282,15 @@ class CheckContext:
 
         ``missing``: ``"the campaigns table"`` or ``"contacts.email"`` (several joined with
         ", "). When the tenant's connector declared that its CRM does not give it
-        (:attr:`ConnectorInfo.limitations`), the reason names that vendor limitation.
+        (:attr:`ConnectorInfo.limitations`), the reason names that vendor limitation; when
+        the connector said at run time it could not read it (``sink.unavailable``, e.g. a
+        permission the audit user lacks), the reason is the connector's.
         """
         if self.read_error:
             return f"needs {missing}, which was not read: extraction stopped ({self.read_error})"
+        why = vendor_limitation(missing, self._unavailable)
+        if why:
+            return f"needs {missing}, which could not be read: {why}"
         why = vendor_limitation(missing, self._limitations)
         if why:
             return f"needs {missing}, which the CRM does not give: {why}"

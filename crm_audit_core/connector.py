@@ -53,6 +53,13 @@ class Sink(Protocol):
     def note(self, message: str) -> None:
         """A warning for the report (e.g. 'login history not available on this plan')."""
 
+    def unavailable(self, table_or_column: str, reason: str) -> None:
+        """Say at run time that ``table_or_column`` ("security_settings", "users.mfa_enabled")
+        could not be read on this tenant and why, naming what to grant (e.g. "the audit user
+        lacks the 'View Setup and Configuration' permission: grant it to read Health Check").
+        Added to :attr:`ConnectorInfo.limitations` for this tenant: a check that needs it is
+        skipped with this reason, never passed."""
+
     def is_complete(self, table: str) -> bool:
         """Resuming: an earlier, interrupted run of this audit already read ``table``."""
 

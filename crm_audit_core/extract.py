@@ -106,6 +106,8 @@ class _BaseSink:
         self.completed: set[str] = set()
         self.begun: set[str] = set()
         self.notes: list[str] = []
+        # what the connector could not read at run time: "table" or "table.column" -> why
+        self.unavailable_reasons: dict[str, str] = {}
 
     def _check_table(self, table: str) -> None:
         if table not in model.TABLES:
@@ -117,6 +119,26 @@ class _BaseSink:
 
     def note(self, message: str) -> None:
         self.notes.append(redact(message))
+
+    def unavailable(self, table_or_column: str, reason: str) -> None:
+        """Say that ``table_or_column`` ("security_settings" or "users.mfa_enabled") could
+        not be read on this tenant, and why (e.g. the permission the audit user lacks, and
+        how to grant it). The runner adds it to the connector's limitations for this
+        tenant, so a check that needs it is skipped with this reason."""
+        table, _, column = str(table_or_column).partition(".")
+        self._check_table(table)
+        if column and column not in model.TABLES[table].column_names:
+            raise ConnectorError(
+                f"connector declared unknown column {table_or_column!r} unavailable",
+                where=self.tenant,
+                hint=f"columns of {table} are {', '.join(model.TABLES[table].column_names)}",
+            )
+        if not str(reason or "").strip():
+            raise ConnectorError(f"connector declared {table_or_column!r} unavailable without a reason",
+                                 where=self.tenant, hint="say why, and how to give the audit user access")
+        reason = redact(str(reason).strip())
+        self.unavailable_reasons[str(table_or_column)] = reason
+        self.notes.append(f"could not read {table_or_column}: {reason}")
 
     def progress(self, table: str, total: int | None = None):
         return _CountingProgress()
@@ -379,6 +401,7 @@ class ExtractOutcome:
     partial_tables: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     carried: dict[str, int] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of, *,
@@ -424,6 +447,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
     outcome.partial_tables = sink.partial_tables
     outcome.carried = dict(sink.carried)
     outcome.notes = list(sink.notes)
+    outcome.unavailable = dict(sink.unavailable_reasons)
     try:
         outcome.api_calls = int(connector.api_calls()) if connector is not None else 0
     except Exception:

@@ -156,6 +156,9 @@ class TenantInfo:
             terminal summary and flagged in the reports (e.g. a file none of whose columns
             was recognised).
         record_url_template: how the reports link records into the CRM.
+        unavailable: what the connector could not read on this tenant (``table`` or
+            ``table.column`` -> why, e.g. a permission the audit user lacks); the runner
+            adds it to the connector's limitations when it runs the checks.
     """
 
     name: str
@@ -166,6 +169,7 @@ class TenantInfo:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     record_url_template: dict = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[str]:

@@ -80,17 +80,22 @@ TABLES: dict[str, Table] = {
     for t in (
         Table(
             "users",
-            "People with a login to the CRM, including integration/API users.",
+            "People with a login to the CRM, including integration/API users and guest users"
+            " (role 'guest': the public site or form user, not a person). profile: the profile"
+            " or base role the vendor assigns; is_frozen: login blocked without deactivation;"
+            " api_only: may log in through the API only; license: the user licence's name.",
             _cols(
                 "id, name, email, role, is_active:bool, is_admin:bool, last_login_at:timestamp,"
-                " created_at:timestamp, mfa_enabled:bool"
+                " created_at:timestamp, mfa_enabled:bool, profile, is_frozen:bool, api_only:bool, license"
             ),
             object_name="user",
         ),
         Table(
             "login_events",
-            "Login history: one row a login attempt.",
-            _cols("id, user_id, at:timestamp, ip, status, application"),
+            "Login history: one row a login attempt. api_type and api_version: the API an"
+            " integration logged in through and its version (empty for browser logins);"
+            " login_type: the vendor's kind of login (e.g. 'Application', 'Remote Access 2.0').",
+            _cols("id, user_id, at:timestamp, ip, status, application, api_type, api_version, login_type"),
             object_name="login",
         ),
         Table(
@@ -179,11 +184,54 @@ TABLES: dict[str, Table] = {
             object_name="sync count",
         ),
         Table(
+            "permissions",
+            "Who holds which powerful permission, and through what: one row a user and"
+            " permission and grant. permission: a canonical name (modify_all_data,"
+            " view_all_data, manage_users, author_apex, customize_application, super_admin,"
+            " admin, manage_permissions) or the vendor's own name lower-cased (api_enabled,"
+            " export_data, or '<access>:<object>' for object access such as 'read:contact');"
+            " via: profile, permission_set, permission_set_group, role or user (set on the user"
+            " itself); via_name: that profile's, set's or role's name.",
+            _cols("id, user_id, permission, via, via_name"),
+            object_name="permission",
+        ),
+        Table(
+            "security_settings",
+            "The vendor's security baseline, one row a setting (e.g. Salesforce Health Check):"
+            " the org's value, the recommended value and the risk (high, medium, low, meets).",
+            _cols("id, group, setting, org_value, recommended_value, risk, source"),
+            object_name="security setting",
+        ),
+        Table(
+            "oauth_grants",
+            "Apps holding access to the CRM on a user's behalf (OAuth tokens, connected or"
+            " private apps, webhooks): when created and last used, how often, their scope (free"
+            " text, e.g. 'all users may self-authorize', 'full') and url (a webhook's target or"
+            " an app's callback).",
+            _cols("id, app, user_id, created_at:timestamp, last_used_at:timestamp, use_count:int, scope, url"),
+            object_name="app access",
+        ),
+        Table(
+            "audit_trail",
+            "Setup changes: who changed what part of the CRM's configuration, and when.",
+            _cols("id, user_id, action, section, display, created_at:timestamp"),
+            object_name="setup change",
+        ),
+        Table(
+            "packages",
+            "Installed packages (managed packages, marketplace apps): version, install date,"
+            " state (e.g. installed, deprecated, beta) and the latest version published.",
+            _cols("id, name, namespace, version, installed_at:timestamp, state, latest_version"),
+            object_name="package",
+        ),
+        Table(
             "platform",
-            "One row a tenant: vendor, edition and API versions.",
+            "One row a tenant: vendor, edition and API versions; security_score: the vendor's own"
+            " security baseline score (0-100, e.g. Salesforce Health Check) and"
+            " security_score_source what gave it.",
             _cols(
                 "vendor, edition, api_version_used, api_version_latest,"
-                " api_versions_deprecated:list"
+                " api_versions_deprecated:list, security_score:float, security_score_source"
             ),
             object_name="platform",
             key="vendor",
@@ -202,6 +250,10 @@ LOGIN_STATUSES = ("success", "failure")
 # revoked, uninstalled), "error" (the vendor reports it failing, e.g. a webhook whose last
 # delivery failed). Empty when the vendor does not say.
 INTEGRATION_STATUSES = ("active", "inactive", "error")
+# security_settings.risk: how far the org's value is from the recommended one.
+SETTING_RISKS = ("high", "medium", "low", "meets")
+# permissions.via: what grants the permission.
+PERMISSION_VIAS = ("profile", "permission_set", "permission_set_group", "role", "user")
 # Enumerated columns: the values the checks understand. A value outside the list (after
 # the synonyms below) is "unrecognised": it is reported by data.unrecognised-values, and a
 # check that needs the column is skipped rather than passed on rows it could not judge.
@@ -212,6 +264,8 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("companies", "source"): SOURCES,
     ("deals", "source"): SOURCES,
     ("activities", "type"): ACTIVITY_TYPES,
+    ("security_settings", "risk"): SETTING_RISKS,
+    ("permissions", "via"): PERMISSION_VIAS,
 }
 # Common ways exports and other tools write the same values (compared lower-cased and
 # trimmed); the store rewrites them to the canonical value before the checks run.
@@ -232,6 +286,16 @@ SYNONYMS: dict[tuple[str, ...], dict[str, str]] = {
         "sales": "ui", "csv import": "import", "imported": "import", "web form": "form", "webform": "form",
         "webforms": "form", "forms": "form", "api call": "api", "app": "integration", "sync": "integration",
         "marketplace app": "integration",
+    },
+    SETTING_RISKS: {
+        "high_risk": "high", "high risk": "high", "critical": "high", "medium_risk": "medium",
+        "medium risk": "medium", "low_risk": "low", "low risk": "low", "meets_standard": "meets",
+        "meets standard": "meets", "compliant": "meets", "ok": "meets", "pass": "meets",
+    },
+    PERMISSION_VIAS: {
+        "permissionset": "permission_set", "permission set": "permission_set",
+        "permissionsetgroup": "permission_set_group", "permission set group": "permission_set_group",
+        "direct": "user",
     },
     ACTIVITY_TYPES: {
         "phone": "call", "phone call": "call", "e-mail": "email", "mail": "email", "todo": "task",

@@ -201,14 +201,16 @@ def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
 
 def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check], settings: dict[str, dict],
                as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None,
-               stopped: str | None = None, limitations: dict[str, str] | None = None) -> list[Result]:
+               stopped: str | None = None, limitations: dict[str, str] | None = None,
+               unavailable: dict[str, str] | None = None) -> list[Result]:
     """Run ``checks`` on one tenant of the store.
 
     ``partial``: table -> why it is partial. ``stopped``: the error that stopped the
     tenant's extraction, so a check whose table was never reached says so instead of
     blaming the connector for not supplying it. ``limitations``: the connector's
     :attr:`ConnectorInfo.limitations`, so a check skipped for what the vendor does not
-    expose names the limitation.
+    expose names the limitation. ``unavailable``: what the connector said at run time it
+    could not read (``sink.unavailable``), merged over ``limitations`` for this tenant.
     """
     unrecognised = normalise_vocabulary(store, tenant)
     supplied = store.supplied(tenant)
@@ -219,7 +221,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     for item in checks:
         ctx = CheckContext(check=item, tenant=tenant, connection=cursor, as_of=as_of_naive,
                            settings=dict(settings.get(item.id, item.settings)), config=config,
-                           supplied=supplied, shared=shared, limitations=limitations, read_error=stopped)
+                           supplied=supplied, shared=shared, limitations=limitations, read_error=stopped,
+                           unavailable=unavailable)
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
         if missing:
@@ -388,7 +391,8 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
                                         previous=previous, resuming=resume and bool(done))
                 tinfo = TenantInfo(name=tenant.name, connector=tenant.connector, api_calls=outcome.api_calls,
                                    partial_tables=outcome.partial_tables, notes=outcome.notes,
-                                   error=outcome.error.one_line() if outcome.error else None)
+                                   error=outcome.error.one_line() if outcome.error else None,
+                                   unavailable=dict(outcome.unavailable))
                 if previous is not None:
                     tinfo.notes.append(f"incremental: read what changed since {previous.since:%Y-%m-%d %H:%M} UTC "
                                        f"and took {sum(outcome.carried.values()):,} unchanged records from audit {previous.audit_id}")
@@ -406,7 +410,8 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
             partial = {t: why for t in tinfo.partial_tables}
             limitations = registry.connectors[tinfo.connector].limitations if tinfo.connector in registry.connectors else {}
             audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,
-                                            stopped=tinfo.error, limitations=limitations))
+                                            stopped=tinfo.error, limitations=limitations,
+                                            unavailable=tinfo.unavailable))
         apply_accepted_risks(audit, config, as_of)
         audit.score = score(audit.results)
         audit.finished_at = _now().isoformat()

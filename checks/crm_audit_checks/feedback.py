@@ -206,7 +206,7 @@ def user_survey(ctx):
         return ctx.skip("no survey answers given (crm-audit survey init writes the questionnaire; "
                         "pass the answers with crm-audit run --survey answers.csv)")
     rows = read_answers(path)  # ConfigError -> an error result naming the file and line
-    users = ctx.rows("SELECT id, email FROM users WHERE is_active AND coalesce(lower(role), '') <> 'integration'")
+    users = ctx.rows("SELECT id, email FROM users WHERE is_active AND coalesce(lower(role), '') NOT IN ('integration', 'guest')")
     by_email = {str(u["email"]).strip().casefold(): str(u["id"]) for u in users if u.get("email")}
     active = {str(u["id"]) for u in users}
     answered: dict[str, dict] = {}
@@ -276,7 +276,7 @@ def _safe_cell(value) -> str:
 
 def survey_users(users: list[dict]) -> list[dict]:
     """Active human users, sorted by name: the people the questionnaire goes to."""
-    chosen = [u for u in users if u.get("is_active") and str(u.get("role") or "").lower() != "integration"]
+    chosen = [u for u in users if u.get("is_active") and str(u.get("role") or "").lower() not in ("integration", "guest")]
     return sorted(chosen, key=lambda u: (str(u.get("name") or ""), str(u.get("id"))))
 
 

@@ -2,7 +2,8 @@
 
 Access control: who is an admin, users who left but still own work, users who never log
 in, risky logins (failure bursts, many addresses) and over-broad integration users.
-"Active human users" are active users whose role is not ``integration``.
+"Active human users" are active users whose role is not ``integration`` or ``guest`` (the
+public site user a CRM such as Salesforce gives its web forms and portals: not a person).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from crm_audit_core import check
 
 from .wording import plural
 
-HUMAN = "is_active AND coalesce(lower(role), '') <> 'integration'"
+HUMAN = "is_active AND coalesce(lower(role), '') NOT IN ('integration', 'guest')"
+NOT_GUEST = "coalesce(lower(role), '') <> 'guest'"
 FAILURE = "lower(status) IN ('failure', 'failed', 'fail', 'error')"
 SUCCESS = "lower(status) IN ('success', 'succeeded', 'ok')"
 
@@ -123,8 +125,8 @@ def departed_users_owning_work(ctx):
     remediation="Require MFA for every user in the CRM's security settings (or through the company's single sign-on).",
 )
 def users_without_mfa(ctx):
-    ids = ctx.ids("SELECT id FROM users WHERE is_active AND mfa_enabled IS FALSE")
-    total = ctx.count("users", "is_active")
+    ids = ctx.ids(f"SELECT id FROM users WHERE is_active AND mfa_enabled IS FALSE AND {NOT_GUEST}")
+    total = ctx.count("users", f"is_active AND {NOT_GUEST}")
     return ctx.result(ids=ids, population=total, details={i: "MFA not enabled" for i in ids},
                       message=f"{len(ids)} of {total} active users have no MFA")
 

@@ -3,7 +3,7 @@
 How the team uses the CRM: who logs in, who logs activities, which deals were won
 without a trace in the CRM, and the daily activity over the audit year.
 
-"Active human users" are active users whose role is not ``integration`` (API and sync
+"Active human users" are active users whose role is not ``integration`` or ``guest`` (API and sync
 accounts log in by token and log no sales activity of their own).
 """
 
@@ -16,9 +16,9 @@ from crm_audit_core import check
 
 
 def human(alias: str = "") -> str:
-    """SQL: an active user whose role is not ``integration``."""
+    """SQL: an active user whose role is not ``integration`` or ``guest``."""
     a = f"{alias}." if alias else ""
-    return f"{a}is_active AND coalesce(lower({a}role), '') <> 'integration'"
+    return f"{a}is_active AND coalesce(lower({a}role), '') NOT IN ('integration', 'guest')"
 
 
 HUMAN = human()

@@ -59,6 +59,7 @@ class Build:
         self.stage_names: dict[str, list[str]] = {p: list(s) for p, s in PIPELINES.items()}
         self.tenant_domain = f"{pools.slug(name) or 'tenant'}.example.com"
         self.import_batches: list[int] = []
+        self.guest_id = NULL_ID  # the guest user ``security`` adds
         # rows planters add to the big tables, appended in one copy after each planter
         self.pending: dict[str, list[Frame]] = {"activities": [], "login_events": [], "contacts": []}
 

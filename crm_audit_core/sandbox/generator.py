@@ -6,7 +6,9 @@ The build runs in three phases on a :class:`~.build.Build` (the shared state):
    threshold of the standard checks;
 2. defect planting: the functions registered in ``defects_usage.PLANTERS`` and
    ``defects_data.PLANTERS`` (one small function per defect family), which edit the
-   frames through ``build``'s helpers and record the planted ids;
+   frames through ``build``'s helpers and record the planted ids; then the security and
+   updates tables (``security``, from their own random stream) and their defects
+   (``defects_security.PLANTERS``);
 3. finalisation (``finalize``): derived columns (last activity, last login, integration
    counts), pyarrow tables and the manifest, as a :class:`~.tenant.GeneratedTenant`.
 
@@ -23,12 +25,14 @@ import numpy as np
 
 from .build import UTC, Build
 from .defects_data import PLANTERS as DATA_PLANTERS
+from .defects_security import PLANTERS as SECURITY_PLANTERS
 from .defects_usage import PLANTERS as USAGE_PLANTERS
 from .finalize import common_name_groups, finalize
 from .frame import DAY
 from .integrations import ensure_recent_integration_records, gen_campaigns, gen_integrations, gen_platform
 from .people import gen_companies, gen_contacts, gen_login_events, gen_users
 from .planting import to_utc
+from .security import gen_security
 from .tenant import GeneratedTenant
 from .work import gen_activities, gen_deals, gen_stages
 
@@ -94,5 +98,9 @@ def generate_tenant(contacts: int = 1000, seed: int = 42, defects: bool = True, 
         for plant in USAGE_PLANTERS + DATA_PLANTERS:
             plant(b)
             b.flush()
+    gen_security(b)
+    if b.defects:
+        for plant in SECURITY_PLANTERS:
+            plant(b)
     common_name_groups(b)
     return finalize(b)

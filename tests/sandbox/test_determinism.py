@@ -5,7 +5,9 @@ into build/people/work/integrations/finalize/tenant) with exactly :func:`digest`
 by running ``generate_tenant(contacts=150, seed=3, defects=..., name="digest",
 as_of=AS_OF)``. A change to the generated rows, their types or the manifest changes them:
 if that change is deliberate (a new defect family, a new column), recompute them and say
-so in the commit message.
+so in the commit message. Recomputed for issue 16 (the security and updates tables, the
+new users/login_events/platform columns, the guest user): every row of the tables that
+existed before is unchanged except login_events.id (numbered after the new tables' ids).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from crm_audit_core.sandbox import generate_tenant
 AS_OF = datetime(2026, 12, 31, tzinfo=timezone.utc)
 
 DIGESTS = {
-    True: "5b0c1f4d48a700b4a24270e6c5a54e88a38e8e95f159498f17c615fc107425d9",
-    False: "e41b692e3a7db2879fb8c7753f461bfffed8f1a072193c39d36bdd29c6de4fe5",
+    True: "da1556d7a7da2a4a419c0fa7ab5d6cfa98c6c41c2e767020595b436604e90f2e",
+    False: "ccbeb645aeb49333fab57635d0a3f3a35a4f370922afb185687ee5f6af94594c",
 }
 
 

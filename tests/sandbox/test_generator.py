@@ -77,7 +77,7 @@ def recompute(t: GeneratedTenant) -> dict[str, set[str]]:
     db = _db(t)
     now = f"TIMESTAMPTZ '{_asof(t)}'"
     out: dict[str, set[str]] = {}
-    human = "is_active AND role <> 'integration'"
+    human = "is_active AND role NOT IN ('integration', 'guest')"
     out["usage.login-adoption"] = _ids(db, f"""select id from users where {human}
         and (last_login_at is null or last_login_at < {now} - interval 30 day)""")
     out["usage.inactive-users"] = _ids(db, f"""select id from users u where {human} and not exists (
@@ -149,7 +149,7 @@ def recompute(t: GeneratedTenant) -> dict[str, set[str]]:
     out["security.departed-users-owning-work"] = _ids(db, """select id from users u where not is_active and (
         exists (select 1 from deals d where d.owner_id = u.id and not d.is_closed) or
         exists (select 1 from activities a where a.owner_id = u.id and a.type = 'task' and not a.is_done))""")
-    out["security.users-without-mfa"] = _ids(db, "select id from users where is_active and not mfa_enabled")
+    out["security.users-without-mfa"] = _ids(db, "select id from users where is_active and not mfa_enabled and role <> 'guest'")
     out["security.failed-login-bursts"] = _ids(db, f"""select distinct a.user_id from login_events a
         join login_events b on a.user_id = b.user_id and b.status = 'failure'
          and b."at" >= a."at" and b."at" < a."at" + interval 1 hour
@@ -207,6 +207,33 @@ def recompute(t: GeneratedTenant) -> dict[str, set[str]]:
     out["integrations.duplicates-by-source"] = {i["id"] for i in integ if i["name"] in by_source}
     out["data.invalid-emails"] = bad_email
     out["data.invalid-phones"] = bad_phone
+    out.update(recompute_security(t, db, now))
+    return out
+
+
+def recompute_security(t: GeneratedTenant, db, now: str) -> dict[str, set[str]]:
+    """The security and updates checks of issue 16, from the tables alone."""
+    out: dict[str, set[str]] = {}
+    out["security.health-check-score"] = _ids(db, "select id from security_settings where risk in ('high', 'medium')")
+    powers = "('modify_all_data', 'view_all_data', 'manage_users', 'author_apex', 'customize_application')"
+    out["security.dangerous-permissions"] = _ids(db, f"""select distinct u.id from users u join permissions p
+        on p.user_id = u.id where u.is_active and not u.is_admin and u.role <> 'guest' and p.permission in {powers}""")
+    out["security.connected-app-access"] = _ids(db, f"""select id from oauth_grants
+        where coalesce(last_used_at, created_at) < {now} - interval 90 day
+           or scope = 'all users may self-authorize' or url like 'http://%'""")
+    out["security.guest-access"] = _ids(db, f"""select p.id from permissions p join users u on u.id = p.user_id
+        where u.role = 'guest' and (p.permission in {powers} or p.permission = 'api_enabled'
+           or split_part(p.permission, ':', 2) in ('contact', 'account', 'lead', 'opportunity'))""")
+    out["security.admin-changes"] = _ids(db, f"""select a.id from audit_trail a join users u on u.id = a.user_id
+        where a.created_at >= {now} - interval 365 day and (not u.is_active or not u.is_admin)""")
+    major = lambda v: int(v.split(".")[0])  # noqa: E731
+    out["updates.outdated-packages"] = {
+        p["id"] for p in t.rows("packages")
+        if p["state"] == "deprecated" or (p["latest_version"] and major(p["version"]) < major(p["latest_version"]))}
+    retired = set(t.rows("platform")[0]["api_versions_deprecated"])
+    out["updates.clients-on-old-api-versions"] = {
+        str(r[0]) for r in db.execute(f"""select user_id, api_version from login_events where status = 'success'
+            and "at" >= {now} - interval 90 day and api_version is not null""").fetchall() if r[1] in retired}
     return out
 
 
@@ -312,19 +339,21 @@ def test_every_canonical_table_and_column(dirty):
 
 def test_sizes(dirty):
     n = 1500
-    assert dirty.tables["users"].num_rows == 24  # small tenants keep enough people for an admin under 10%
+    # small tenants keep enough people for an admin under 10% (24), plus the guest user
+    assert dirty.tables["users"].num_rows == 25
     assert abs(dirty.tables["companies"].num_rows - n // 4) < 40
     assert n <= dirty.tables["contacts"].num_rows < n * 1.2
     assert abs(dirty.tables["deals"].num_rows - 0.3 * n) < 30
     assert 1.6 * n < dirty.tables["activities"].num_rows < 2.4 * n
     assert dirty.tables["platform"].num_rows == 1
     big = generate_tenant(contacts=20_000, seed=1, defects=False, as_of=AS_OF)
-    assert big.tables["users"].num_rows == 50
+    assert big.tables["users"].num_rows == 51
 
 
 def test_ids_unique_across_tenant(dirty):
     seen: set[str] = set()
-    for name in ("users", "login_events", "companies", "contacts", "deals", "stages", "activities", "campaigns", "integrations"):
+    for name in ("users", "login_events", "companies", "contacts", "deals", "stages", "activities", "campaigns", "integrations",
+                 "permissions", "security_settings", "oauth_grants", "audit_trail", "packages"):
         ids = dirty.tables[name].column("id").to_pylist()
         assert all(i.isdigit() for i in ids)
         assert len(set(ids)) == len(ids)
@@ -503,7 +532,7 @@ def test_common_names_are_not_duplicates(clean):
 def test_clean_is_far_from_thresholds(clean):
     db = _db(clean)
     now = f"TIMESTAMPTZ '{_asof(clean)}'"
-    human = "is_active AND role <> 'integration'"
+    human = "is_active AND role NOT IN ('integration', 'guest')"
     assert db.execute(f"select count(*) from users where {human} and last_login_at < {now} - interval 7 day").fetchone()[0] == 0
     assert db.execute(f"""select count(*) from deals d where not is_closed and (close_date <= {now} or not exists (
         select 1 from activities a where a.deal_id = d.id and a.created_at >= {now} - interval 14 day))""").fetchone()[0] == 0
