@@ -4,12 +4,14 @@ a missing scope declares the table unavailable naming the scope, never an error.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from crm_audit_core.connector import ExtractContext
 from crm_audit_core.extract import MemorySink
+from crm_audit_core.sandbox import generate_tenant
+from crm_audit_core.sandbox.server import tenant_rows
 from crm_audit_hubspot.connector import HubSpotConnector
 from crm_audit_hubspot.sandbox import start_sandbox
 
@@ -51,6 +53,12 @@ def security_tenant(make_tenant):
         {"id": "log-edit", "user_id": users[1]["id"], "action": "UPDATE", "section": "PROPERTY_VALUE/CONTACT",
          "display": "email", "created_at": T0 - timedelta(days=2)},
     ]
+    # an app that created three contacts long ago and nothing since: it still holds its token
+    t["integrations"] = [{"id": "8800", "name": "Old Importer", "status": "inactive"}]
+    for k in range(3):
+        old = dict(t["contacts"][k], id=f"77{k}", source="integration", source_detail="Old Importer",
+                   created_at=T0 - timedelta(days=200 + k), email=f"old{k}@example.com")
+        t["contacts"].append(old)
     return t
 
 
@@ -108,6 +116,16 @@ def test_apps_that_created_records_are_grants(security_tenant, extracted):
         assert grant["last_used_at"] == max(made) and grant["created_at"] == min(made)
 
 
+def test_an_app_silent_for_months_is_a_stale_grant(extracted):
+    sink, _ = extracted
+    grants = {r["id"]: r for r in sink.rows["oauth_grants"]}
+    old = grants["8800"]
+    assert old["app"] == "Old Importer" and old["use_count"] == 3
+    assert old["last_used_at"] == T0 - timedelta(days=200) and old["created_at"] == T0 - timedelta(days=202)
+    stale = {i for i, g in grants.items() if g["last_used_at"] < T0 - timedelta(days=90)}
+    assert stale == {"8800"}
+
+
 def test_audit_log_paged_at_200(security_tenant):
     users = security_tenant["users"]
     tenant = dict(security_tenant, audit_trail=[
@@ -127,3 +145,62 @@ def test_lower_tier_and_missing_scopes_declare_the_tables(security_tenant):
     assert not sink.rows.get("audit_trail") and not sink.rows.get("permissions")
     assert not {"audit_trail", "permissions", "login_events"} & sink.completed
     assert "oauth_grants" in sink.completed  # from the records: needs no extra scope
+
+
+# ------------------------------------------------------------------ the generator's planted tenant
+
+AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return generate_tenant(contacts=2000, seed=8, name="hs-planted", as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def planted_read(planted):
+    handle = start_sandbox(planted)
+    try:
+        sink = Sink()
+        HubSpotConnector({**handle.options, **FAST}, ExtractContext(tenant="hs-planted", as_of=AS_OF)).extract(sink)
+        return sink
+    finally:
+        handle.stop()
+
+
+def test_planted_super_admins_are_the_admins(planted, planted_read):
+    """HubSpot shows super admins only (a role's permissions are not in its API): the powers
+    the generator plants through permission sets have no HubSpot form, so every holder of a
+    power read back is an admin and security.dangerous-permissions finds none."""
+    admins = {u["id"] for u in tenant_rows(planted, "users") if u["is_admin"]}
+    assert {p["user_id"] for p in planted_read.rows["permissions"]} == admins
+    users = {u["id"]: u for u in planted_read.rows["users"]}
+    assert all(users[p["user_id"]]["is_admin"] for p in planted_read.rows["permissions"])
+
+
+def test_planted_admin_changes_read_back(planted, planted_read):
+    """The audit log of the year, read back: the setup changes by users who are not admins
+    or have left are exactly the generator's planted ids."""
+    users = {u["id"]: u for u in planted_read.rows["users"]}
+    rows = planted_read.rows["audit_trail"]
+    year = AS_OF - timedelta(days=365)
+    assert {r["id"] for r in tenant_rows(planted, "audit_trail") if r["created_at"] >= year} == {r["id"] for r in rows}
+    flagged = {r["id"] for r in rows if not users[r["user_id"]]["is_active"] or not users[r["user_id"]]["is_admin"]}
+    assert flagged == set(planted.manifest["defects"]["security.admin-changes"]["ids"])
+
+
+def test_planted_silent_apps_read_back(planted, planted_read):
+    """HubSpot lists no installed apps: the grants are the apps that created records, and an
+    app whose last record is more than 90 days old is what security.connected-app-access
+    finds (computed here from the tenant's records, independently of the connector)."""
+    newest: dict[str, datetime] = {}
+    for table in ("contacts", "companies", "deals"):
+        for r in tenant_rows(planted, table):
+            if r.get("source") == "integration" and r.get("source_detail"):
+                newest[r["source_detail"]] = max(newest.get(r["source_detail"], r["created_at"]), r["created_at"])
+    ids = {i["name"]: i["id"] for i in tenant_rows(planted, "integrations")}
+    cut = AS_OF - timedelta(days=90)
+    expected = {ids[name] for name, last in newest.items() if last < cut and name in ids}
+    grants = planted_read.rows["oauth_grants"]
+    assert {g["id"] for g in grants} == {ids[name] for name in newest if name in ids}
+    assert {g["id"] for g in grants if (g["last_used_at"] or g["created_at"]) < cut} == expected

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .mapping import company_admin as mapping_company_admin
 from .values import clean, to_id, utc_datetime, v1_time
 
 # The permissions of a set that let a user read out or change everything (the rest, such
@@ -34,10 +35,7 @@ POWERFUL_CONTENTS = {
 }
 CONTENT_OF_PERMISSION = {v: k for k, v in POWERFUL_CONTENTS.items()}
 ADMIN_PERMISSION_OF_APP = {"account_settings": "manage_users"}
-APP_OF_ADMIN_PERMISSION = {"manage_users": "account_settings", "admin": "sales"}
 ADMIN_TYPE = "admin"
-# An admin of the sales app is what Pipedrive long called a company admin (``is_admin``).
-COMPANY_APP = "sales"
 # The sets Pipedrive creates in every company (the sandbox serves them; their ids are the
 # ones users' access entries name).
 STANDARD_SETS = (
@@ -74,9 +72,7 @@ def permission_rows(users: list[dict], sets: dict[str, dict]) -> list[dict]:
         user_id = to_id(user.get("id"))
         if user_id is None or user.get("is_deleted"):
             continue
-        company_admin = bool(user.get("is_admin")) or any(
-            isinstance(a, dict) and a.get("admin") and (a.get("app") or "sales") == COMPANY_APP
-            for a in user.get("access") or [])
+        company_admin = mapping_company_admin(user)
         if company_admin:
             add(permission_row(user_id, "admin", "user", USER_VIA_NAME, {"is_admin": True}))
         for access in user.get("access") or []:
@@ -119,35 +115,50 @@ def grant_rows(hooks: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------------------- sandbox side
 
+# Canonical permission -> how a Pipedrive company grants it: an admin set of an app, or a
+# can_* permission in a custom set. Salesforce-only powers (author_apex) have no Pipedrive
+# form and are not served by the sandbox.
+ADMIN_APP_OF = {"manage_users": "account_settings", "admin": "global", "modify_all_data": "global",
+                "view_all_data": "global", "customize_application": "global"}
+CONTENT_OF = {**CONTENT_OF_PERMISSION, "api_enabled": "can_use_api"}
+
+
 def sets_and_access(permissions: list[dict]) -> tuple[list[dict], dict[str, list[dict]], set[str]]:
     """Canonical permissions rows -> (permission sets, {user id: access entries}, the ids
-    of company admins): one set per ``via_name`` of the rows via ``permission_set``."""
+    of company admins). One set per ``via_name`` of the rows not via the user: an admin set
+    of ``account_settings`` (manage_users) or ``global`` (the powers over all data), else a
+    custom set of the ``sales`` app holding the can_* permissions (``CONTENT_OF``)."""
     sets: dict[str, dict] = {}
     access: dict[str, dict[str, dict]] = {}
     admins: set[str] = set()
     for row in permissions:
         user_id = str(row.get("user_id"))
         permission = str(row.get("permission") or "")
-        if row.get("via") == "user" and permission in ("admin", "super_admin"):
-            admins.add(user_id)
+        if row.get("via") == "user":
+            if permission in ("admin", "super_admin"):
+                admins.add(user_id)
             continue
-        if row.get("via") not in ("permission_set", "permission_set_group", "profile", "role"):
-            continue
+        app = ADMIN_APP_OF.get(permission)
+        content = CONTENT_OF.get(permission)
+        if app is None and content is None:
+            continue  # no Pipedrive form
         name = clean(row.get("via_name")) or permission
-        is_admin = permission in APP_OF_ADMIN_PERMISSION
-        app = APP_OF_ADMIN_PERMISSION.get(permission, "sales") if is_admin else "global"
-        item = sets.setdefault(name, {
-            "id": f"set-{len(sets) + 1}", "name": name, "description": "", "app": app,
-            "type": ADMIN_TYPE if is_admin else "custom", "assignment_count": 0, "contents": []})
-        content = CONTENT_OF_PERMISSION.get(permission, permission if permission.startswith("can_") else
-                                            f"can_{permission}")
-        if not is_admin and content not in item["contents"]:
+        key = (name, app or "sales")
+        item = sets.setdefault(key, {
+            "id": f"set-{len(sets) + 1}", "name": name, "description": "", "app": app or "sales",
+            "type": ADMIN_TYPE if app else "custom", "assignment_count": 0, "contents": []})
+        if content and content not in item["contents"]:
             item["contents"].append(content)
         entries = access.setdefault(user_id, {})
         if item["id"] not in entries:
-            entries[item["id"]] = {"app": item["app"], "admin": is_admin, "permission_set_id": item["id"]}
+            entries[item["id"]] = {"app": item["app"], "admin": bool(app), "permission_set_id": item["id"]}
             item["assignment_count"] += 1
     return list(sets.values()), {u: list(e.values()) for u, e in access.items()}, admins
+
+
+def is_webhook_grant(row: dict) -> bool:
+    """A canonical grant Pipedrive shows: a webhook (scope ``webhook``, or a ``webhook …`` scope)."""
+    return str(row.get("scope") or "").lower().startswith("webhook")
 
 
 def grant_to_webhook(row: dict) -> dict:

@@ -4,11 +4,14 @@ admin's declares both tables unavailable naming the token to use, never an error
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from crm_audit_core.connector import ExtractContext
 from crm_audit_core.extract import MemorySink
+from crm_audit_core.sandbox import generate_tenant
+from crm_audit_core.sandbox.server import tenant_rows
 from crm_audit_pipedrive.connector import PipedriveConnector, minimum_calls
 from crm_audit_pipedrive.sandbox import start_sandbox
 
@@ -49,10 +52,12 @@ def security_tenant(make_tenant):
     ]
     t["oauth_grants"] = [
         {"id": "7001", "app": "Legacy sync", "user_id": users[1]["id"], "created_at": BASE - timedelta(days=400),
-         "last_used_at": BASE - timedelta(days=200), "url": "http://sync.example.com/pipedrive"},
+         "last_used_at": BASE - timedelta(days=200), "url": "http://sync.example.com/pipedrive", "scope": "webhook"},
         {"id": "7002", "app": "Broken hook", "user_id": users[1]["id"], "created_at": BASE - timedelta(days=90),
-         "last_used_at": BASE - timedelta(days=9), "url": "https://broken.example.com/hook",
+         "last_used_at": BASE - timedelta(days=9), "url": "https://broken.example.com/hook", "scope": "webhook",
          "raw": {"last_http_status": 502}},
+        {"id": "7003", "app": "Mobile App", "user_id": users[1]["id"], "created_at": BASE - timedelta(days=9),
+         "last_used_at": BASE - timedelta(days=1), "url": None, "scope": "api refresh_token"},
     ]
     return t
 
@@ -97,7 +102,7 @@ def test_permission_sets_read_once_and_contents_per_held_set(extracted):
 def test_webhooks_are_grants(security_tenant, extracted):
     sink, *_ = extracted
     grants = {r["id"]: r for r in sink.rows["oauth_grants"]}
-    assert {"7001", "7002"} <= set(grants)
+    assert {"7001", "7002"} <= set(grants) and "7003" not in grants  # an OAuth session has no Pipedrive form
     legacy = grants["7001"]
     assert legacy["url"] == "http://sync.example.com/pipedrive" and legacy["app"] == "Legacy sync"
     assert legacy["user_id"] == security_tenant["users"][1]["id"]
@@ -114,3 +119,55 @@ def test_a_non_admin_token_declares_the_tables(security_tenant):
     assert all("admin" in reason for reason in sink.declared.values())
     assert not sink.rows.get("permissions") and not sink.rows.get("oauth_grants")
     assert "users" in sink.completed and "integrations" in sink.completed
+
+
+# ------------------------------------------------------------------ the generator's planted tenant
+
+AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
+# the powers security.dangerous-permissions looks for, with Pipedrive's own (admin)
+POWERS = {"modify_all_data", "view_all_data", "manage_users", "author_apex", "customize_application", "admin",
+          "super_admin"}
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return generate_tenant(contacts=2000, seed=8, name="pd-planted", as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def planted_read(planted):
+    handle = start_sandbox(planted)
+    try:
+        sink = Sink()
+        PipedriveConnector({**handle.options, **FAST}, ExtractContext(tenant="pd-planted", as_of=AS_OF)).extract(sink)
+        return sink
+    finally:
+        handle.stop()
+
+
+def test_planted_dangerous_permissions_read_back(planted, planted_read):
+    """Every planted holder of a power (a set over all data, user management) is read back
+    as a non-admin holding it: the check's exact ids on Pipedrive are the generator's."""
+    users = {u["id"]: u for u in planted_read.rows["users"]}
+    flagged = {p["user_id"] for p in planted_read.rows["permissions"] if p["permission"] in POWERS
+               and users[p["user_id"]]["is_active"] and not users[p["user_id"]]["is_admin"]}
+    assert flagged == set(planted.manifest["defects"]["security.dangerous-permissions"]["ids"])
+    admins = {u["id"] for u in tenant_rows(planted, "users") if u["is_admin"]}
+    assert {u for u, row in users.items() if row["is_admin"]} == admins
+
+
+def test_planted_connected_apps_read_back(planted, planted_read):
+    """Pipedrive shows webhooks only: the planted plain-HTTP webhook, and the integrations'
+    webhooks that have delivered nothing for 90 days; the planted OAuth grants (an unused
+    app, a never-used loader, an app open to all users) have no form in its API."""
+    cut = AS_OF - timedelta(days=90)
+    grants = planted_read.rows["oauth_grants"]
+    flagged = {g["id"] for g in grants
+               if (g["last_used_at"] or g["created_at"]) < cut or str(g["url"] or "").startswith("http://")}
+    webhooks = {g["id"] for g in tenant_rows(planted, "oauth_grants") if g["scope"] == "webhook"}
+    planted_ids = set(planted.manifest["defects"]["security.connected-app-access"]["ids"])
+    silent = {i["id"] for i in tenant_rows(planted, "integrations")
+              if (i.get("last_sync_at") or i.get("created_at")) < cut}
+    assert planted_ids & webhooks and flagged == (planted_ids & webhooks) | silent
+    assert all(g["id"] in webhooks or g["id"] in {i["id"] for i in tenant_rows(planted, "integrations")}
+               for g in grants)

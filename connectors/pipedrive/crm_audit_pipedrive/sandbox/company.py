@@ -16,7 +16,7 @@ from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping
 from ..fields import ENUM_TYPES, FIELD_ENTITIES, LIFECYCLE_FIELD, encode_custom, field_hash, field_to_v2
-from ..security import STANDARD_SETS, grant_to_webhook, sets_and_access
+from ..security import STANDARD_SETS, grant_to_webhook, is_webhook_grant, sets_and_access
 from ..sources import lead_for, row_to_webhook
 from ..values import utc_datetime, clean
 
@@ -65,10 +65,11 @@ class PipedriveData:
         self._build_deals(table_rows["deals"], pipeline_ids, stages, last_activity)
         self._build_leads(table_rows["contacts"], table_rows["companies"])
         self.entities["webhooks"] = [row_to_webhook(i) for i in tenant_rows(tenant, "integrations")]
-        # An app's access that is not an integration of the tenant: a webhook of its own.
+        # The tenant's webhook grants (scope "webhook") are webhooks too; its other app
+        # grants (OAuth apps, mobile sessions) have no form in Pipedrive's API.
         hook_ids = {str(h["id"]) for h in self.entities["webhooks"]}
         self.entities["webhooks"] += [grant_to_webhook(g) for g in tenant_rows(tenant, "oauth_grants")
-                                      if str(g["id"]) not in hook_ids]
+                                      if is_webhook_grant(g) and str(g["id"]) not in hook_ids]
         for name, rows in self.entities.items():
             if rows and "id" in rows[0] and not name.startswith(("leads", "permissionSets")):  # leads: oldest first
                 rows.sort(key=lambda r: (str(type(r["id"])), r["id"]))
