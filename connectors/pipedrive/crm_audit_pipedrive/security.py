@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from .mapping import company_admin as mapping_company_admin
+from .sources import webhook_failing
 from .values import clean, to_id, utc_datetime, v1_time
 
 # The permissions of a set that let a user read out or change everything (the rest, such
@@ -159,6 +160,18 @@ def sets_and_access(permissions: list[dict]) -> tuple[list[dict], dict[str, list
 def is_webhook_grant(row: dict) -> bool:
     """A canonical grant Pipedrive shows: a webhook (scope ``webhook``, or a ``webhook …`` scope)."""
     return str(row.get("scope") or "").lower().startswith("webhook")
+
+
+def webhook_integrations(tenant_grants: list[dict], integration_names: set[str]) -> list[dict]:
+    """The integrations rows (without ids: a tenant's ids are its own) Pipedrive shows for a
+    tenant's webhook grants that its integrations table lacks by name (in Pipedrive every
+    webhook is an integration, whose id is the webhook's): for tests that compare the
+    integrations read with the tenant."""
+    names = {str(n).lower() for n in integration_names}
+    return [{"name": clean(g.get("app")), "kind": "webhook",
+             "status": "error" if webhook_failing(grant_to_webhook(g)) else "active",
+             "last_sync_at": g.get("last_used_at"), "created_at": g.get("created_at")}
+            for g in tenant_grants if is_webhook_grant(g) and str(g.get("app")).lower() not in names]
 
 
 def grant_to_webhook(row: dict) -> dict:

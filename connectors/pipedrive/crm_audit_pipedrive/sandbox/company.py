@@ -64,12 +64,16 @@ class PipedriveData:
         self._build_persons(table_rows["contacts"], last_activity)
         self._build_deals(table_rows["deals"], pipeline_ids, stages, last_activity)
         self._build_leads(table_rows["contacts"], table_rows["companies"])
-        self.entities["webhooks"] = [row_to_webhook(i) for i in tenant_rows(tenant, "integrations")]
-        # The tenant's webhook grants (scope "webhook") are webhooks too; its other app
-        # grants (OAuth apps, mobile sessions) have no form in Pipedrive's API.
-        hook_ids = {str(h["id"]) for h in self.entities["webhooks"]}
-        self.entities["webhooks"] += [grant_to_webhook(g) for g in tenant_rows(tenant, "oauth_grants")
-                                      if is_webhook_grant(g) and str(g["id"]) not in hook_ids]
+        # The tenant's webhook grants (scope "webhook") are webhooks, with their own URL and
+        # last delivery; its other app grants (OAuth apps, mobile sessions) have no form in
+        # Pipedrive's API. Then a webhook per integration (an integration named as a webhook
+        # grant is that webhook: Pipedrive groups webhooks by name). Pipedrive shows every
+        # webhook as an integration: webhook_integrations() gives the rows the tenant lacks.
+        self.entities["webhooks"] = [grant_to_webhook(g) for g in tenant_rows(tenant, "oauth_grants")
+                                     if is_webhook_grant(g)]
+        hook_names = {str(h["name"]).lower() for h in self.entities["webhooks"]}
+        self.entities["webhooks"] += [row_to_webhook(i) for i in tenant_rows(tenant, "integrations")
+                                      if str(i.get("name")).lower() not in hook_names]
         for name, rows in self.entities.items():
             if rows and "id" in rows[0] and not name.startswith(("leads", "permissionSets")):  # leads: oldest first
                 rows.sort(key=lambda r: (str(type(r["id"])), r["id"]))
