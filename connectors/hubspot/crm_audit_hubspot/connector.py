@@ -60,6 +60,10 @@ LIMITATIONS = {
     "integrations.created_at": f"HubSpot has no API that says when an app was connected to the account ({DOC})",
     "integrations.records_reported": f"HubSpot does not know how many records the other system holds: that count "
                                      f"comes from a probe of the other system ({DOC})",
+    "security_settings": f"HubSpot publishes no API for its security settings (password policy, required two-factor "
+                         f"authentication, single sign-on) nor a security score: they are shown only in the "
+                         f"account's security settings ({DOC})",
+    "packages": f"HubSpot has no API that lists the apps installed from its marketplace or their versions ({DOC})",
 }
 
 
