@@ -95,19 +95,26 @@ def permission_rows(users: list[dict], sets: dict[str, dict]) -> list[dict]:
 
 def grant_rows(hooks: list[dict]) -> list[dict]:
     """One ``oauth_grants`` row per webhook: what leaves the company, where to, since when
-    and when it was last delivered (``raw`` keeps the last HTTP status, no secrets)."""
+    and when it was last delivered to a subscriber that accepted it (``last_used_at``; none
+    when the last delivery failed, which ``scope`` says with the HTTP status); ``raw`` keeps
+    the webhook without its secrets."""
     rows = []
     for hook in hooks:
         public = {k: v for k, v in hook.items() if k not in SECRET_FIELDS}
         events = f"{hook.get('event_action') or '*'}.{hook.get('event_object') or '*'}"
+        scope = f"webhook on {events} events" + ("" if hook.get("is_active") else " (inactive)")
+        failing = webhook_failing(hook)
+        if failing:
+            scope += f"; its last delivery failed with HTTP {hook.get('last_http_status')}"
         rows.append({
             "id": to_id(hook.get("id")),
             "app": clean(hook.get("name")) or f"webhook {events}",
             "user_id": to_id(hook.get("user_id") or hook.get("owner_id")),
             "created_at": utc_datetime(hook.get("add_time")),
-            "last_used_at": utc_datetime(hook.get("last_delivery_time")),
+            # a delivery the subscriber refused is no use: the last good one is unknown then
+            "last_used_at": None if failing else utc_datetime(hook.get("last_delivery_time")),
             "use_count": None,
-            "scope": f"webhook on {events} events" + ("" if hook.get("is_active") else " (inactive)"),
+            "scope": scope,
             "url": clean(hook.get("subscription_url")),
             "raw": public,
         })

@@ -107,7 +107,9 @@ def test_webhooks_are_grants(security_tenant, extracted):
     assert legacy["url"] == "http://sync.example.com/pipedrive" and legacy["app"] == "Legacy sync"
     assert legacy["user_id"] == security_tenant["users"][1]["id"]
     assert legacy["last_used_at"] == BASE - timedelta(days=200)
-    assert grants["7002"]["raw"]["last_http_status"] == 502
+    broken = grants["7002"]
+    assert broken["raw"]["last_http_status"] == 502 and broken["last_used_at"] is None
+    assert "failed with HTTP 502" in broken["scope"]
     assert all("http_auth_password" not in r["raw"] for r in sink.rows["oauth_grants"])
     integrations = {r["id"] for r in sink.rows["integrations"]}
     assert {i["id"] for i in security_tenant["integrations"]} <= set(grants) and integrations
@@ -158,7 +160,7 @@ def test_planted_dangerous_permissions_read_back(planted, planted_read):
 
 def test_planted_connected_apps_read_back(planted, planted_read):
     """Pipedrive shows webhooks only: the planted plain-HTTP webhook, and the integrations'
-    webhooks that have delivered nothing for 90 days; the planted OAuth grants (an unused
+    webhooks that have delivered nothing (or nothing accepted) for 90 days; the planted OAuth grants (an unused
     app, a never-used loader, an app open to all users) have no form in its API."""
     cut = AS_OF - timedelta(days=90)
     grants = planted_read.rows["oauth_grants"]
@@ -166,8 +168,10 @@ def test_planted_connected_apps_read_back(planted, planted_read):
                if (g["last_used_at"] or g["created_at"]) < cut or str(g["url"] or "").startswith("http://")}
     webhooks = {g["id"] for g in tenant_rows(planted, "oauth_grants") if g["scope"] == "webhook"}
     planted_ids = set(planted.manifest["defects"]["security.connected-app-access"]["ids"])
+    # integrations' webhooks silent for 90 days, or failing (no good delivery known) since before then
     silent = {i["id"] for i in tenant_rows(planted, "integrations")
-              if (i.get("last_sync_at") or i.get("created_at")) < cut}
+              if (i.get("last_sync_at") or i.get("created_at")) < cut
+              or (i.get("status") in ("error", "failing") and i.get("created_at") < cut)}
     assert planted_ids & webhooks and flagged == (planted_ids & webhooks) | silent
     assert all(g["id"] in webhooks or g["id"] in {i["id"] for i in tenant_rows(planted, "integrations")}
                for g in grants)
