@@ -160,7 +160,3 @@ def read_audit_trail(transport: HubSpotTransport, sink, note: Note, owner_of_use
                     f"account, grant the private app that scope ({DOC})", note)
         return
     sink.complete("audit_trail")
-
-
-def as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
