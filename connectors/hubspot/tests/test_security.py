@@ -204,3 +204,25 @@ def test_planted_silent_apps_read_back(planted, planted_read):
     grants = planted_read.rows["oauth_grants"]
     assert {g["id"] for g in grants} == {ids[name] for name in newest if name in ids}
     assert {g["id"] for g in grants if (g["last_used_at"] or g["created_at"]) < cut} == expected
+
+
+def test_a_lower_tier_skips_the_login_checks_naming_the_scope(security_tenant, tmp_path):
+    """Through the runner: the login history a lower tier refuses skips the checks that
+    need it, with the connector's reason (the tier and the scope to grant), never an error."""
+    import json
+
+    from crm_audit_core.acceptance.target import audit_once
+    from crm_audit_core.plugins import build_plugin_manager
+
+    handle = start_sandbox(security_tenant, login_history=False, audit_logs=False)
+    try:
+        info, folder, _ = audit_once(build_plugin_manager(), "hubspot", {**handle.options, **FAST}, tmp_path,
+                                     tenant="t", as_of=T0, checks=("security.failed-login-bursts",),
+                                     secret=handle.options["access_token"])
+    finally:
+        handle.stop()
+    assert info["error"] is None
+    (result,) = json.loads((folder / "report.json").read_text(encoding="utf-8"))["results"]
+    assert result["status"] == "skipped"
+    assert "could not be read" in result["reason"] and "account-info.security.read" in result["reason"]
+    assert "Enterprise" in result["reason"]

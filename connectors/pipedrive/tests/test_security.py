@@ -175,3 +175,22 @@ def test_planted_connected_apps_read_back(planted, planted_read):
     assert planted_ids & webhooks and flagged == (planted_ids & webhooks) | silent
     assert all(g["id"] in webhooks or g["id"] in {i["id"] for i in tenant_rows(planted, "integrations")}
                for g in grants)
+
+
+def test_a_non_admin_token_is_named_in_the_audit(security_tenant, tmp_path):
+    """Through the runner: the tables a non-admin token cannot read are reported with the
+    reason (the token to use), and the audit goes on."""
+    from crm_audit_core.acceptance.target import audit_once
+    from crm_audit_core.plugins import build_plugin_manager
+
+    handle = start_sandbox(security_tenant, admin=False)
+    try:
+        info, _, _ = audit_once(build_plugin_manager(), "pipedrive", {**handle.options, **FAST}, tmp_path,
+                                tenant="t", as_of=BASE, checks=("security.too-many-admins",),
+                                secret=handle.options["api_token"])
+    finally:
+        handle.stop()
+    assert info["error"] is None
+    notes = " ".join(info["notes"])
+    assert "could not read permissions" in notes and "could not read oauth_grants" in notes
+    assert "company admin's API token" in notes
