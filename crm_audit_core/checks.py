@@ -50,6 +50,10 @@ from .errors import ConfigError, PluginError
 from .findings import Affected, Result
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
+VENDOR_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+ALL_VENDORS = ("files",)
+"""Connectors every vendor-specific check applies to: the files connector holds whatever
+CRM exported the files, so the data decides (a check whose table is absent is skipped)."""
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -80,6 +84,13 @@ class Check:
             (``[checks."<id>"]``); values are coerced to the default's type.
         settings_help: setting -> one line of help for ``crm-audit checks list`` and docs.
         object: the canonical object its ids refer to (default: the first table in ``needs``).
+        vendors: the connectors (``ConnectorInfo.name``) the check applies to, for a check
+            that reads what only some CRMs give (e.g. ``("salesforce",)``); on a tenant read
+            by another connector its result is ``not-applicable`` (never scored, not counted
+            as skipped). Empty: every CRM. The files connector takes every such check whose
+            tables the files hold (the data decides); without them it is ``not-applicable``.
+        references: where the check comes from: benchmark controls ("SBS-AUTH-001: ...")
+            and vendor documentation URLs; shown in ``checks list`` and every report.
         plugin: the plugin that registered it (filled by the registry).
     """
 
@@ -95,7 +106,13 @@ class Check:
     settings: dict[str, Any] = field(default_factory=dict)
     settings_help: dict[str, str] = field(default_factory=dict)
     object: str | None = None
+    vendors: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
     plugin: str = ""
+
+    def applies_to(self, connector: str | None) -> bool:
+        """Whether the check applies to a tenant read by ``connector`` (see ``vendors``)."""
+        return not self.vendors or connector is None or connector in self.vendors or connector in ALL_VENDORS
 
     def validate(self) -> None:
         """Raise PluginError naming the check when its metadata is incomplete or wrong."""
@@ -124,6 +141,10 @@ class Check:
             for c in columns:
                 if c not in known:
                     problems.append(f"needs unknown column {table}.{c}")
+        if isinstance(self.vendors, str) or not all(isinstance(v, str) and VENDOR_NAME.match(v) for v in self.vendors):
+            problems.append(f"vendors must be a tuple of connector names such as ('salesforce',), not {self.vendors!r}")
+        if isinstance(self.references, str) or not all(isinstance(r, str) and r.strip() for r in self.references):
+            problems.append(f"references must be a tuple of non-empty strings, not {self.references!r}")
         if not callable(self.func):
             problems.append("has no function")
         if problems:
@@ -170,6 +191,8 @@ def check(
     settings: dict[str, Any] | None = None,
     settings_help: dict[str, str] | None = None,
     object: str | None = None,
+    vendors: tuple[str, ...] | list[str] = (),
+    references: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable], Check]:
     """Decorator turning a function ``f(ctx) -> Result`` into a ``Check``.
 
@@ -189,6 +212,9 @@ def check(
         settings: documented defaults users override in ``crm-audit.toml``.
         settings_help: one line of help per setting.
         object: the object its ids refer to (default: the first table of ``needs``).
+        vendors: the connectors the check applies to (default: all), e.g. ``("salesforce",)``;
+            on other tenants it is ``not-applicable``.
+        references: benchmark controls and vendor documentation URLs it follows.
 
     Returns:
         A decorator that returns the ``Check`` (the function stays callable as ``check.func``).
@@ -208,6 +234,8 @@ def check(
             settings=dict(settings or {}),
             settings_help=dict(settings_help or {}),
             object=object or (next(iter(needs)) if needs else None),
+            vendors=vendors if isinstance(vendors, str) else tuple(vendors or ()),
+            references=references if isinstance(references, str) else tuple(references or ()),
         )
 
     return wrap
@@ -434,6 +462,17 @@ class CheckContext:
         """A ``skipped`` result: the check cannot run on this tenant, and ``reason`` says why."""
         return self._result("skipped", reason=reason, message=reason)
 
+    def not_applicable(self, connector: str, missing: str | None = None) -> Result:
+        """A ``not-applicable`` result: the check is for other CRMs than ``connector``'s, or
+        (``missing``: "the security_settings table") the files hold none of its data."""
+        vendors = ", ".join(self.check.vendors) if self.check else ""
+        if missing:
+            reason = (f"applies to {vendors} tenants only, and this tenant's {connector} connector supplied "
+                      f"no {missing[4:]}")
+        else:
+            reason = f"applies to {vendors} tenants only; this tenant is read by the {connector} connector"
+        return self._result("not-applicable", reason=reason, message=reason)
+
     def _result(self, status: str, **kw) -> Result:
         c = self.check
         if c is None:
@@ -447,5 +486,6 @@ class CheckContext:
             tenant=self.tenant,
             status=status,
             remediation=c.remediation,
+            references=list(c.references),
             **kw,
         )

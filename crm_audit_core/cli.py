@@ -246,23 +246,27 @@ def checks():
 @checks.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def checks_list(as_json):
-    """List every installed check with its step, severity and settings."""
+    """List every installed check with its step, severity, settings, the CRMs it applies to
+    and its references."""
     registry = _registry()
     _warn_failures(registry)
     rows = [
         {"id": c.id, "title": c.title, "step": c.step, "area": c.area, "severity": c.severity, "plugin": c.plugin,
-         "needs": {t: list(cols) for t, cols in c.needs.items()}, "settings": c.settings}
+         "needs": {t: list(cols) for t, cols in c.needs.items()}, "settings": c.settings,
+         "vendors": list(c.vendors), "references": list(c.references)}
         for c in sorted(registry.checks.values(), key=lambda c: (model.STEPS.index(c.step), c.id))
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=1, default=str))
         return
     table = Table(title=f"{len(rows)} checks")
-    for col in ("id", "step", "severity", "settings", "plugin"):
+    for col in ("id", "step", "severity", "CRMs", "settings", "plugin"):
         table.add_column(col)
     for r in rows:
         settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
-        table.add_row(escape(r["id"]), r["step"], r["severity"], escape(settings), escape(r["plugin"]))
+        refs = f"\n[dim]{escape('; '.join(r['references']))}[/dim]" if r["references"] else ""
+        table.add_row(escape(r["id"]) + refs, r["step"], r["severity"], escape(", ".join(r["vendors"]) or "all"),
+                      escape(settings), escape(r["plugin"]))
     _console().print(table)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STATUSES = ("pass", "fail", "error", "skipped")
-"""The statuses a ``Result`` may have (see the vocabulary page for what each means)."""
+STATUSES = ("pass", "fail", "error", "skipped", "not-applicable")
+"""The statuses a ``Result`` may have (see the vocabulary page for what each means).
+``not-applicable``: the check is for other CRMs (its ``vendors``); never scored, not
+counted as skipped, listed once per tenant in the reports."""
 
 WARNING_PREFIX = "warning: "
 """A tenant note starting with this is a warning: printed in the terminal summary too."""
@@ -56,8 +58,9 @@ class Result:
         area: the check's score area.
         severity: the check's severity.
         tenant: the tenant it ran on.
-        status: ``pass``, ``fail``, ``error`` (the check raised; the audit went on) or
-            ``skipped`` (data missing or not applicable; never scored).
+        status: ``pass``, ``fail``, ``error`` (the check raised; the audit went on),
+            ``skipped`` (data missing; never scored) or ``not-applicable`` (a check for
+            other CRMs than the tenant's, see ``Check.vendors``; never scored).
         reason: why it was skipped or errored, or a note such as "based on partial data".
         message: one line for the reports.
         metrics: numbers and small structures (dicts, lists) shown in the reports and
@@ -69,6 +72,7 @@ class Result:
         accepted: the whole finding is an accepted risk (config): shown, not scored.
         accepted_ids: the records covered by an accepted risk.
         duration_seconds: how long the check took.
+        references: the check's references (benchmark controls, vendor documentation).
     """
 
     check_id: str
@@ -88,6 +92,7 @@ class Result:
     accepted: bool = False
     accepted_ids: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
+    references: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -113,6 +118,7 @@ class Result:
             "accepted": self.accepted,
             "accepted_ids": list(self.accepted_ids),
             "duration_seconds": round(self.duration_seconds, 4),
+            "references": list(self.references),
         }
 
     @classmethod
@@ -137,6 +143,7 @@ class Result:
             accepted=bool(data.get("accepted")),
             accepted_ids=list(data.get("accepted_ids") or []),
             duration_seconds=float(data.get("duration_seconds") or 0.0),
+            references=list(data.get("references") or []),
         )
 
 
@@ -250,3 +257,16 @@ class AuditResult:
     def failed(self) -> list[Result]:
         """The results with status ``fail`` (accepted risks included)."""
         return [r for r in self.results if r.status == "fail"]
+
+    def applicable_results(self) -> list[Result]:
+        """Every result but the ``not-applicable`` ones (checks for other CRMs)."""
+        return [r for r in self.results if r.status != "not-applicable"]
+
+    def not_applicable(self) -> dict[str, list[str]]:
+        """Tenant -> the ids of the checks that do not apply to its CRM (sorted), for the
+        reports' one line per tenant; tenants with none are absent."""
+        out: dict[str, list[str]] = {}
+        for r in self.results:
+            if r.status == "not-applicable":
+                out.setdefault(r.tenant, []).append(r.check_id)
+        return {t: sorted(set(ids)) for t, ids in out.items()}

@@ -122,8 +122,8 @@ def crm_audit_integration_counts(tenant, integrations, config):
 def crm_audit_result(result, check):
     """Observe one check result as soon as it is ready.
 
-    Called once per (check, tenant) in the order the checks ran, including ``skipped``
-    and ``error`` results. Useful for streaming results to a dashboard or a log.
+    Called once per (check, tenant) in the order the checks ran, including ``skipped``,
+    ``error`` and ``not-applicable`` results. Useful for streaming results to a dashboard or a log.
     :param result: the :class:`crm_audit_core.findings.Result` (do not mutate).
     :param check: the :class:`crm_audit_core.checks.Check` that produced it.
     Return value is ignored.

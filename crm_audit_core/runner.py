@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .version import __version__
-from .checks import Check, CheckContext, SkipCheck
+from .checks import ALL_VENDORS, Check, CheckContext, SkipCheck
 from .connector import ExtractContext, PreviousSnapshot
 from .config import AuditConfig, TenantConfig
 from .errors import ConfigError, PluginError
@@ -202,7 +202,7 @@ def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
 def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check], settings: dict[str, dict],
                as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None,
                stopped: str | None = None, limitations: dict[str, str] | None = None,
-               unavailable: dict[str, str] | None = None) -> list[Result]:
+               unavailable: dict[str, str] | None = None, connector: str | None = None) -> list[Result]:
     """Run ``checks`` on one tenant of the store.
 
     ``partial``: table -> why it is partial. ``stopped``: the error that stopped the
@@ -211,6 +211,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     :attr:`ConnectorInfo.limitations`, so a check skipped for what the vendor does not
     expose names the limitation. ``unavailable``: what the connector said at run time it
     could not read (``sink.unavailable``), merged over ``limitations`` for this tenant.
+    ``connector``: the connector that read the tenant; a check whose ``vendors`` do not
+    name it is ``not-applicable`` there (never run, never scored).
     """
     unrecognised = normalise_vocabulary(store, tenant)
     supplied = store.supplied(tenant)
@@ -225,6 +227,13 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
                            unavailable=unavailable)
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
+        absent = _absent_vendor_tables(item, supplied, connector)
+        if not item.applies_to(connector) or absent:
+            result = ctx.not_applicable(connector, absent)
+            result.duration_seconds = time.perf_counter() - started
+            results.append(result)
+            registry.hook.crm_audit_result(result=result, check=item)
+            continue
         if missing:
             if stopped:
                 result = ctx.skip(f"needs {missing}, which was not read: extraction stopped ({stopped})")
@@ -252,6 +261,15 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
         registry.hook.crm_audit_result(result=result, check=item)
     cursor.close()
     return results
+
+
+def _absent_vendor_tables(item: Check, supplied: dict[str, set[str]], connector: str | None) -> str | None:
+    """For a check of some CRMs (``vendors``) on the files connector: "the X table" when
+    the files hold none of a table it needs (the data decides whether it applies)."""
+    if not item.vendors or connector not in ALL_VENDORS:
+        return None
+    absent = [t for t in item.needs if t not in supplied]
+    return f"the {absent[0]} table" if absent else None
 
 
 def _missing_needs(item: Check, supplied: dict[str, set[str]]) -> str | None:
@@ -411,7 +429,7 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
             limitations = registry.connectors[tinfo.connector].limitations if tinfo.connector in registry.connectors else {}
             audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,
                                             stopped=tinfo.error, limitations=limitations,
-                                            unavailable=tinfo.unavailable))
+                                            unavailable=tinfo.unavailable, connector=tinfo.connector))
         apply_accepted_risks(audit, config, as_of)
         audit.score = score(audit.results)
         audit.finished_at = _now().isoformat()

@@ -16,7 +16,8 @@ result not accepted as a risk:
 
 A failed check always costs at least FLOOR (a quarter) of its weight, and its whole
 weight once SATURATION (25%) or more of the records it examined are affected. Skipped
-and errored checks do not count (they are listed, never silently passed).
+and errored checks do not count (they are listed, never silently passed); a check that
+is ``not-applicable`` (for other CRMs than the tenant's) is not even applicable.
 
 Coverage: ``checks_run`` (judged) of ``checks_applicable`` (one per check and tenant),
 and ``records_judged`` (per tenant and object, the largest population a judged check
@@ -50,8 +51,9 @@ def impact(result: Result) -> float:
 
 
 def applicable(result: Result) -> bool:
-    """The result could weigh in the score (its severity is not ``info``)."""
-    return SEVERITY_WEIGHTS.get(result.severity, 0) > 0
+    """The result could weigh in the score: its severity is not ``info`` and the check
+    applies to the tenant's CRM (not ``not-applicable``)."""
+    return result.status != "not-applicable" and SEVERITY_WEIGHTS.get(result.severity, 0) > 0
 
 
 def judged(result: Result) -> bool:

@@ -62,3 +62,20 @@ def must_show_every_step(audit, report):
         assert "## What the API does not give" in page.read_text(encoding="utf-8")
         for cid, reason in skipped.items():
             assert "which the CRM does not give" in reason and anchor in reason, (tenant.name, cid, reason)
+        # Issue 16: security and updates in depth run where the vendor gives them, and the
+        # checks for other CRMs are not applicable there (not skipped).
+        in_depth = {"salesforce": SECURITY_IN_DEPTH,
+                    "hubspot": ("security.dangerous-permissions", "security.connected-app-access"),
+                    "pipedrive": ("security.dangerous-permissions", "security.connected-app-access")}
+        assert all(ran(cid) for cid in in_depth[tenant.connector]), {
+            c: mine[c]["reason"] for c in in_depth[tenant.connector] if not ran(c)}
+        vendor_checks = CHECKS_FOR.get(tenant.connector, ())
+        others = [c for c in SECURITY_IN_DEPTH if c not in in_depth[tenant.connector] and c not in vendor_checks]
+        assert all(mine[c]["status"] == "not-applicable" for c in others), {c: mine[c]["status"] for c in others}
+
+
+# checks for this CRM that may still be skipped in the demo (HubSpot's audit logs need Enterprise)
+CHECKS_FOR = {"hubspot": ("security.admin-changes",)}
+SECURITY_IN_DEPTH = ("security.health-check-score", "security.dangerous-permissions", "security.connected-app-access",
+                     "security.guest-access", "security.admin-changes", "updates.outdated-packages",
+                     "updates.clients-on-old-api-versions")

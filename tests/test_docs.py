@@ -221,7 +221,9 @@ STATUS_MEANINGS = {
     "pass": "the check ran and found nothing to fix",
     "fail": "the check found records (or a condition) to fix; listed in a fix-list",
     "error": "the check raised; its message is kept and the audit went on; not scored",
-    "skipped": "the data it needs was not supplied, or it does not apply; the reason is shown; not scored",
+    "skipped": "the data it needs was not supplied or could not be read; the reason is shown; not scored",
+    "not-applicable": "the check is for other CRMs than the tenant's (its vendors); listed once per tenant, "
+                      "not counted as skipped, not scored",
 }
 
 

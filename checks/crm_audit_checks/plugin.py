@@ -14,16 +14,18 @@ from . import (
     missing_data,
     open_work,
     security,
+    security_depth,
     segmentation,
     stale_data,
     unrecognised,
     unused_data,
     updates,
+    updates_depth,
     usage,
     value,
 )
 
-MODULES = (usage, updates, integrations, value, open_work, feedback, security,
+MODULES = (usage, updates, updates_depth, integrations, value, open_work, feedback, security, security_depth,
            unused_data, segmentation, duplicates, missing_data, unrecognised, stale_data, data_policy)
 
 

@@ -13,7 +13,8 @@ CHECK = "feedback.user-survey"
 
 
 def active_users(tenant):
-    return [u for u in tenant.rows("users") if u["is_active"] and u["role"] != "integration"]
+    """Active human users: not integrations, not the public guest user (issue 16)."""
+    return [u for u in tenant.rows("users") if u["is_active"] and u["role"] not in ("integration", "guest")]
 
 
 def write_answers(path, users, answer_every=2):

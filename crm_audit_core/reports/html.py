@@ -20,7 +20,7 @@ from ..findings import WARNING_PREFIX, AuditResult
 from ..scoring import coverage_text, tenant_scores, value_text, why_not_scored
 from . import ReportContext
 from .charts import render_svg, score_by_area_spec, score_trend_spec, valid_spec
-from .markdown import status_of_step
+from .markdown import not_applicable_text, status_of_step
 
 SAMPLE_SIZE = 5
 METRIC_ITEMS = 40  # entries shown per metric collection (report.json keeps them all)
@@ -68,7 +68,8 @@ table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding
 {% for t in audit.tenants %}<tr><td>{{ t.name }}</td><td>{{ t.connector }}</td><td class="num">{{ "{:,}".format(t.records.values()|sum) }}</td><td class="num">{{ "{:,}".format(t.api_calls) }}</td>
 <td class="num tenant-score">{{ tenant_scores[t.name].value }}<div class="muted">{{ tenant_scores[t.name].coverage }}</div></td>
 <td>{% if t.error %}<span class="pill error">error</span> {{ t.error }}{% elif t.partial_tables %}<span class="pill findings">partial</span> {{ t.partial_tables|join(", ") }}{% else %}<span class="pill ok">complete</span>{% endif %}
-{% for n in t.notes %}{% if n.startswith(warning_prefix) %}<div class="warning"><span class="pill findings">warning</span> {{ n[warning_prefix|length:] }}</div>{% else %}<div class="muted">{{ n }}</div>{% endif %}{% endfor %}</td></tr>{% endfor %}
+{% for n in t.notes %}{% if n.startswith(warning_prefix) %}<div class="warning"><span class="pill findings">warning</span> {{ n[warning_prefix|length:] }}</div>{% else %}<div class="muted">{{ n }}</div>{% endif %}{% endfor %}
+{% if not_applicable.get(t.name) %}<div class="muted not-applicable">{{ not_applicable[t.name] }}.</div>{% endif %}</td></tr>{% endfor %}
 </table>
 {% if audit.plugin_errors %}
 <h2 id="plugin-errors">Plugin problems</h2>
@@ -91,6 +92,7 @@ table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding
   <div class="muted"><code>{{ r.check_id }}</code> · {{ r.tenant }}</div>
   <p>{{ r.message }}</p>
   {% if r.reason %}<p class="muted">{{ r.reason }}</p>{% endif %}
+  {% if r.references %}<p class="muted references">References: {% for ref in r.references %}{% if ref_link(ref) %}<a href="{{ ref_link(ref) }}" rel="noopener noreferrer">{{ ref }}</a>{% else %}{{ ref }}{% endif %}{% if not loop.last %}; {% endif %}{% endfor %}</p>{% endif %}
   {% if r.status == "fail" and r.affected.count %}
   <p>Affected {{ r.affected.object or "records" }}{% if r.affected.population %} ({{ "{:,}".format(r.affected.count) }} of {{ "{:,}".format(r.affected.population) }}){% endif %}:</p>
   <table class="samples"><tr><th>id</th><th>problem</th></tr>
@@ -107,7 +109,7 @@ table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding
 {% set quiet = s.results|rejectattr("status", "equalto", "fail")|rejectattr("charts")|list %}
 {% if quiet %}<details class="card"><summary>{{ quiet|length }} more checks: {{ quiet|selectattr("status", "equalto", "pass")|list|length }} passed, {{ quiet|selectattr("status", "equalto", "skipped")|list|length }} skipped, {{ quiet|selectattr("status", "equalto", "error")|list|length }} errors</summary>
 <table><tr><th>check</th><th>tenant</th><th>status</th><th>detail</th></tr>
-{% for r in quiet %}<tr data-check="{{ r.check_id }}"><td>{{ r.title }}<div class="muted"><code>{{ r.check_id }}</code></div></td><td>{{ r.tenant }}</td><td><span class="pill {{ r.status }}">{{ r.status }}</span></td><td>{{ r.reason or r.message }}{% if r.metrics_view %}<details><summary>Metrics</summary><table class="metrics">{% for k, v in r.metrics_view %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}</td></tr>{% endfor %}
+{% for r in quiet %}<tr data-check="{{ r.check_id }}"><td>{{ r.title }}<div class="muted"><code>{{ r.check_id }}</code></div></td><td>{{ r.tenant }}</td><td><span class="pill {{ r.status }}">{{ r.status }}</span></td><td>{{ r.reason or r.message }}{% if r.references %}<div class="muted references">References: {% for ref in r.references %}{% if ref_link(ref) %}<a href="{{ ref_link(ref) }}" rel="noopener noreferrer">{{ ref }}</a>{% else %}{{ ref }}{% endif %}{% if not loop.last %}; {% endif %}{% endfor %}</div>{% endif %}{% if r.metrics_view %}<details><summary>Metrics</summary><table class="metrics">{% for k, v in r.metrics_view %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}</td></tr>{% endfor %}
 </table></details>{% endif %}
 {% endif %}{% endfor %}
 <p class="muted">Report written by crm-audit. Data in this report comes from the CRM as it was on {{ audit.as_of[:10] }}.</p>
@@ -230,7 +232,7 @@ def render_html(audit: AuditResult, context: ReportContext) -> str:
     template = env.from_string(TEMPLATE)
     steps = []
     for step in model.STEPS:
-        results = [r for r in audit.results if r.step == step]
+        results = [r for r in audit.applicable_results() if r.step == step]
         results.sort(key=lambda r: ({"fail": 0, "error": 1, "pass": 2, "skipped": 3}[r.status], SEVERITY_ORDER.get(r.severity, 9), r.check_id))
         views = []
         for r in results:
@@ -265,6 +267,8 @@ def render_html(audit: AuditResult, context: ReportContext) -> str:
         warning_prefix=WARNING_PREFIX,
         steps=steps,
         score_charts=score_charts,
+        not_applicable=not_applicable_text(audit),
+        ref_link=safe_link,
     )
 
 

@@ -67,7 +67,7 @@ def render_markdown(audit: AuditResult) -> str:
         lines += [f"- {md_escape(e)}" for e in audit.plugin_errors]
     lines += ["", "## Steps", "", "| step | status | checks | findings |", "|---|---|---|---|"]
     for step in model.STEPS:
-        results = [r for r in audit.results if r.step == step]
+        results = [r for r in audit.applicable_results() if r.step == step]
         if not results:
             continue
         fails = sum(1 for r in results if r.status == "fail")
@@ -82,6 +82,8 @@ def render_markdown(audit: AuditResult) -> str:
         lines.append(f"### {md_escape(r.title)} [{r.severity}]{accepted}")
         lines.append("")
         lines.append(f"`{r.check_id}` on {md_escape(r.tenant)}: {md_escape(r.message)}")
+        if r.references:
+            lines.append(f"References: {'; '.join(md_escape(x) for x in r.references)}.")
         if r.affected.count:
             sample = ", ".join(md_escape(i) for i in r.affected.ids[:5])
             more = f" and {r.affected.count - 5} more" if r.affected.count > 5 else ""
@@ -94,4 +96,25 @@ def render_markdown(audit: AuditResult) -> str:
         lines += ["## Not run", "", "| check | tenant | status | reason |", "|---|---|---|---|"]
         for r in other:
             lines.append(f"| {md_escape(r.check_id)} | {md_escape(r.tenant)} | {r.status} | {md_escape(r.reason)} |")
+    lines += not_applicable_lines(audit)
     return "\n".join(lines) + "\n"
+
+
+def not_applicable_text(audit: AuditResult) -> dict[str, str]:
+    """Tenant -> one sentence naming the checks that do not apply to its CRM."""
+    connectors = {t.name: t.connector for t in audit.tenants}
+    out = {}
+    for tenant, ids in audit.not_applicable().items():
+        n = len(ids)
+        out[tenant] = (f"{n} check{'s' if n != 1 else ''} for other CRMs {'do' if n != 1 else 'does'} not apply to "
+                       f"this {connectors.get(tenant, 'unknown')} tenant: {', '.join(ids)}")
+    return out
+
+
+def not_applicable_lines(audit: AuditResult) -> list[str]:
+    text = not_applicable_text(audit)
+    if not text:
+        return []
+    lines = ["", "## Not applicable", ""]
+    lines += [f"- {md_escape(tenant)}: {md_escape(sentence)}." for tenant, sentence in text.items()]
+    return lines

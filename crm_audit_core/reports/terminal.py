@@ -9,7 +9,7 @@ from rich.table import Table
 from .. import model
 from ..findings import AuditResult
 from ..scoring import coverage_text, tenant_scores, value_text, why_not_scored
-from .markdown import status_of_step
+from .markdown import not_applicable_text, status_of_step
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 STATUS_STYLE = {"ok": "green", "findings": "yellow", "error": "red", "skipped": "dim", "not covered": "dim"}
@@ -51,13 +51,16 @@ def print_summary(audit: AuditResult, console: Console, folder=None, worst: int 
                       f"{t.api_calls} API calls, {state}{escape(scored)}")
         for warning in t.warnings:
             console.print(f"  [yellow]warning:[/yellow] {_plain(warning)}")
+        na = not_applicable_text(audit).get(t.name)
+        if na:
+            console.print(f"  [dim]{_plain(na)}[/dim]")
     table = Table(title="Audit steps", show_lines=False)
     table.add_column("step")
     table.add_column("status")
     table.add_column("checks", justify="right")
     table.add_column("findings", justify="right")
     for step in model.STEPS:
-        results = [r for r in audit.results if r.step == step]
+        results = [r for r in audit.applicable_results() if r.step == step]
         if not results:
             continue
         status = status_of_step(results)

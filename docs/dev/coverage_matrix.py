@@ -53,13 +53,14 @@ def render(report: dict) -> str:
         "Do not edit by hand: a test regenerates it and fails when it differs.",
         "",
         "**ran** means the check judged the tenant (pass or fail); **skipped** cells point at the",
-        "reason below, which names the vendor limitation documented on the connector's page.",
+        "reason below, which names the vendor limitation documented on the connector's page;",
+        "**n/a**: the check is for other CRMs (its `vendors`), not counted as skipped.",
         "",
     ]
     head = "| step | check | " + " | ".join(c for _, c in columns) + " |"
     lines += [head, "|" + "---|" * (2 + len(columns))]
     order = {s: i for i, s in enumerate(STEPS)}
-    totals = {name: [0, 0] for name, _ in columns}
+    totals = {name: [0, 0, 0] for name, _ in columns}
     for check_id in sorted(steps, key=lambda c: (order.get(steps[c], 99), c)):
         row = [STEP_TITLES.get(steps[check_id], steps[check_id]), f"`{check_id}`"]
         for name, _ in columns:
@@ -70,6 +71,9 @@ def render(report: dict) -> str:
             if r["status"] in ("pass", "fail"):
                 row.append("ran")
                 totals[name][0] += 1
+            elif r["status"] == "not-applicable":
+                row.append("n/a")
+                totals[name][2] += 1
             else:
                 row.append(f"{r['status']} [{note(r.get('reason') or r.get('message') or '')}]")
                 totals[name][1] += 1
@@ -77,6 +81,7 @@ def render(report: dict) -> str:
     lines += ["", "| | " + " | ".join(c for _, c in columns) + " |", "|---|" + "---|" * len(columns),
               "| checks run | " + " | ".join(str(totals[n][0]) for n, _ in columns) + " |",
               "| checks skipped | " + " | ".join(str(totals[n][1]) for n, _ in columns) + " |",
+              "| checks not applicable | " + " | ".join(str(totals[n][2]) for n, _ in columns) + " |",
               "", "## Why a check was skipped", ""]
     lines += [f"{i}. {text}" for i, text in enumerate(reasons, 1)]
     return "\n".join(lines) + "\n"

@@ -230,10 +230,11 @@ def recompute_security(t: GeneratedTenant, db, now: str) -> dict[str, set[str]]:
     out["updates.outdated-packages"] = {
         p["id"] for p in t.rows("packages")
         if p["state"] == "deprecated" or (p["latest_version"] and major(p["version"]) < major(p["latest_version"]))}
-    retired = set(t.rows("platform")[0]["api_versions_deprecated"])
+    newest = max(tuple(int(x) for x in v.split(".")) for v in t.rows("platform")[0]["api_versions_deprecated"])
     out["updates.clients-on-old-api-versions"] = {
         str(r[0]) for r in db.execute(f"""select user_id, api_version from login_events where status = 'success'
-            and "at" >= {now} - interval 90 day and api_version is not null""").fetchall() if r[1] in retired}
+            and "at" >= {now} - interval 90 day and api_version is not null""").fetchall()
+        if tuple(int(x) for x in r[1].split(".")) <= newest}
     return out
 
 
