@@ -226,3 +226,56 @@ def test_a_lower_tier_skips_the_login_checks_naming_the_scope(security_tenant, t
     assert result["status"] == "skipped"
     assert "could not be read" in result["reason"] and "account-info.security.read" in result["reason"]
     assert "Enterprise" in result["reason"]
+
+
+@pytest.fixture(scope="module")
+def planted_report(planted, tmp_path_factory):
+    """The security checks of issue 16 on the planted tenant, through the runner (report.json)."""
+    import json
+
+    from crm_audit_core.acceptance.target import audit_once
+    from crm_audit_core.plugins import build_plugin_manager
+
+    handle = start_sandbox(planted)
+    try:
+        info, folder, _ = audit_once(build_plugin_manager(), "hubspot", {**handle.options, **FAST},
+                                     tmp_path_factory.mktemp("audit"), tenant="hs-planted", as_of=AS_OF,
+                                     checks=("security.dangerous-permissions", "security.connected-app-access",
+                                             "security.admin-changes", "security.guest-access"),
+                                     secret=handle.options["access_token"])
+    finally:
+        handle.stop()
+    assert info["error"] is None
+    return {r["check_id"]: r for r in json.loads((folder / "report.json").read_text(encoding="utf-8"))["results"]}
+
+
+def test_planted_checks_on_hubspot(planted, planted_report):
+    """admin-changes names exactly the planted changes; dangerous-permissions and
+    connected-app-access run (HubSpot shows no non-admin powers, and every app created
+    records within 90 days); guest access is Salesforce's: not applicable."""
+    changes = planted_report["security.admin-changes"]
+    assert changes["status"] == "fail"
+    assert sorted(changes["affected"]["ids"]) == sorted(planted.manifest["defects"]["security.admin-changes"]["ids"])
+    assert planted_report["security.dangerous-permissions"]["status"] == "pass"
+    grants = planted_report["security.connected-app-access"]
+    assert grants["status"] == "pass" and grants["affected"]["population"] > 0
+    assert planted_report["security.guest-access"]["status"] == "not-applicable"
+
+
+def test_a_silent_app_is_reported_by_the_check(security_tenant, tmp_path):
+    """Through the runner: the app that created records 200 days ago and nothing since is
+    the one grant security.connected-app-access reports."""
+    import json
+
+    from crm_audit_core.acceptance.target import audit_once
+    from crm_audit_core.plugins import build_plugin_manager
+
+    handle = start_sandbox(security_tenant)
+    try:
+        _, folder, _ = audit_once(build_plugin_manager(), "hubspot", {**handle.options, **FAST}, tmp_path,
+                                  tenant="t", as_of=T0, checks=("security.connected-app-access",),
+                                  secret=handle.options["access_token"])
+    finally:
+        handle.stop()
+    (result,) = json.loads((folder / "report.json").read_text(encoding="utf-8"))["results"]
+    assert result["status"] == "fail" and result["affected"]["ids"] == ["8800"]

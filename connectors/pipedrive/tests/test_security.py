@@ -194,3 +194,33 @@ def test_a_non_admin_token_is_named_in_the_audit(security_tenant, tmp_path):
     notes = " ".join(info["notes"])
     assert "could not read permissions" in notes and "could not read oauth_grants" in notes
     assert "company admin's API token" in notes
+
+
+def test_planted_checks_on_pipedrive(planted, tmp_path):
+    """Through the runner: dangerous-permissions names exactly the generator's planted users;
+    connected-app-access the planted plain-HTTP webhook (the only planted grant Pipedrive can
+    show, every integration's webhook delivered within 90 days)."""
+    import json
+
+    from crm_audit_core.acceptance.target import audit_once
+    from crm_audit_core.plugins import build_plugin_manager
+
+    handle = start_sandbox(planted)
+    try:
+        info, folder, _ = audit_once(build_plugin_manager(), "pipedrive", {**handle.options, **FAST}, tmp_path,
+                                     tenant="pd-planted", as_of=AS_OF,
+                                     checks=("security.dangerous-permissions", "security.connected-app-access"),
+                                     secret=handle.options["api_token"])
+    finally:
+        handle.stop()
+    assert info["error"] is None
+    results = {r["check_id"]: r for r in json.loads((folder / "report.json").read_text(encoding="utf-8"))["results"]}
+    defects = planted.manifest["defects"]
+    powers = results["security.dangerous-permissions"]
+    assert powers["status"] == "fail"
+    assert sorted(powers["affected"]["ids"]) == sorted(defects["security.dangerous-permissions"]["ids"])
+    webhooks = {g["id"] for g in tenant_rows(planted, "oauth_grants") if g["scope"] == "webhook"}
+    expected = set(defects["security.connected-app-access"]["ids"]) & webhooks
+    apps = results["security.connected-app-access"]
+    assert apps["status"] == "fail" and len(expected) == 1
+    assert sorted(apps["affected"]["ids"]) == sorted(expected)
