@@ -87,8 +87,8 @@ class Check:
         vendors: the connectors (``ConnectorInfo.name``) the check applies to, for a check
             that reads what only some CRMs give (e.g. ``("salesforce",)``); on a tenant read
             by another connector its result is ``not-applicable`` (never scored, not counted
-            as skipped). Empty: every CRM. The files connector takes every check (the data
-            decides).
+            as skipped). Empty: every CRM. The files connector takes every such check whose
+            tables the files hold (the data decides); without them it is ``not-applicable``.
         references: where the check comes from: benchmark controls ("SBS-AUTH-001: ...")
             and vendor documentation URLs; shown in ``checks list`` and every report.
         plugin: the plugin that registered it (filled by the registry).
@@ -477,10 +477,15 @@ class CheckContext:
         """A ``skipped`` result: the check cannot run on this tenant, and ``reason`` says why."""
         return self._result("skipped", reason=reason, message=reason)
 
-    def not_applicable(self, connector: str) -> Result:
-        """A ``not-applicable`` result: the check is for other CRMs than ``connector``'s."""
+    def not_applicable(self, connector: str, missing: str | None = None) -> Result:
+        """A ``not-applicable`` result: the check is for other CRMs than ``connector``'s, or
+        (``missing``: "the security_settings table") the files hold none of its data."""
         vendors = ", ".join(self.check.vendors) if self.check else ""
-        reason = f"applies to {vendors} tenants only; this tenant is read by the {connector} connector"
+        if missing:
+            reason = (f"applies to {vendors} tenants only, and this tenant's {connector} connector supplied "
+                      f"no {missing[4:]}")
+        else:
+            reason = f"applies to {vendors} tenants only; this tenant is read by the {connector} connector"
         return self._result("not-applicable", reason=reason, message=reason)
 
     def _result(self, status: str, **kw) -> Result:

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .version import __version__
-from .checks import Check, CheckContext, SkipCheck
+from .checks import ALL_VENDORS, Check, CheckContext, SkipCheck
 from .connector import ExtractContext, PreviousSnapshot
 from .config import AuditConfig, TenantConfig
 from .errors import ConfigError, PluginError
@@ -227,8 +227,9 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
                            unavailable=unavailable)
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
-        if not item.applies_to(connector):
-            result = ctx.not_applicable(connector)
+        absent = _absent_vendor_tables(item, supplied, connector)
+        if not item.applies_to(connector) or absent:
+            result = ctx.not_applicable(connector, absent)
             result.duration_seconds = time.perf_counter() - started
             results.append(result)
             registry.hook.crm_audit_result(result=result, check=item)
@@ -260,6 +261,15 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
         registry.hook.crm_audit_result(result=result, check=item)
     cursor.close()
     return results
+
+
+def _absent_vendor_tables(item: Check, supplied: dict[str, set[str]], connector: str | None) -> str | None:
+    """For a check of some CRMs (``vendors``) on the files connector: "the X table" when
+    the files hold none of a table it needs (the data decides whether it applies)."""
+    if not item.vendors or connector not in ALL_VENDORS:
+        return None
+    absent = [t for t in item.needs if t not in supplied]
+    return f"the {absent[0]} table" if absent else None
 
 
 def _missing_needs(item: Check, supplied: dict[str, set[str]]) -> str | None:

@@ -102,9 +102,17 @@ def test_not_applicable_is_never_scored_nor_applicable(other_audit):
     assert with_na["coverage"]["checks_applicable"] == without["coverage"]["checks_applicable"]
 
 
-def test_the_files_connector_takes_every_vendor_check(folder, tmp_path):
+def test_the_files_connector_takes_every_vendor_check_whose_data_it_holds(folder, tmp_path):
     result, _ = audit(folder, tmp_path, "files", patterns=VENDOR_CHECKS)
     assert {r.check_id: r.status for r in result.results} == dict.fromkeys(VENDOR_CHECKS, "fail")
+    bare = tmp_path / "bare"
+    shutil.copytree(folder, bare)
+    (bare / "packages.csv").unlink()
+    result, _ = audit(bare, tmp_path / "second", "files", patterns=("updates.outdated-packages",))
+    [only] = result.results
+    assert only.status == "not-applicable"
+    assert only.reason == ("applies to salesforce tenants only, and this tenant's files connector supplied "
+                           "no packages table")
 
 
 def test_unavailable_table_skips_with_the_connectors_reason(folder, tmp_path):

@@ -45,8 +45,10 @@ OUTCOMES = (OK, RETRY, RATE_LIMITED, AUTH_FAILED, QUOTA_SPENT, UNAVAILABLE, FATA
 class Unavailable(ConnectorError):
     """The CRM refused data this user or plan may not read (a 403 on an optional object).
 
-    Not an audit failure: the connector notes it (``sink.note``) and leaves the table or
-    column not supplied, so the checks that need it are skipped with the reason."""
+    Not an audit failure: the connector says so with ``sink.unavailable(table_or_column,
+    reason)`` (naming the permission or plan to grant; ``sink.note`` for what no check
+    needs) and leaves the table or column not supplied, so the checks that need it are
+    skipped with that reason."""
 
 
 @dataclass

@@ -26,6 +26,11 @@ LIMITATIONS = {
     "integrations.records_reported": f"Pipedrive does not know how many records the other system holds: that count "
                                      f"comes from an integration probe ({ANCHOR})",
     "platform.edition": f"Pipedrive's API does not name the company's plan ({ANCHOR})",
+    "audit_trail": f"Pipedrive's API has no audit log of setup changes: the web app's Security center shows "
+                   f"them ({ANCHOR})",
+    "security_settings": f"Pipedrive's API gives no security settings (two-step verification, single sign-on, "
+                         f"session policy) nor a score: they are in the web app's Security center only ({ANCHOR})",
+    "packages": f"Pipedrive's API lists no installed Marketplace apps nor their versions ({ANCHOR})",
 }
 
 
