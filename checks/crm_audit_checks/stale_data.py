@@ -168,9 +168,12 @@ def hangul_domain_verdict(domain: str) -> tuple[None, int] | None:
         else:
             return None
     ascii_domain = sum(n if isinstance(n, int) else len(n) for n in ascii_form) + len(ascii_form) - 1
-    if ascii_domain > DOMAIN_MAX or _stand_in_verdict(".".join(stand_in))[0] is not None:
+    longest = max(len(domain.encode("utf8")), ascii_domain)
+    if ascii_domain > DOMAIN_MAX or len("a@") + longest > 254:
+        return None  # too long for the probe address: domain_verdict cannot tell either
+    if _stand_in_verdict(".".join(stand_in))[0] is not None:
         return None
-    return None, max(len(domain.encode("utf8")), ascii_domain)
+    return None, longest
 
 
 def punycode_length(label: str) -> int:
