@@ -47,18 +47,18 @@ class Sink(Protocol):
     def complete(self, table: str) -> None:
         """Declare ``table`` fully read."""
 
+    def progress(self, table: str, total: int | None = None) -> ProgressHandle:
+        """A progress bar for one object (records, API calls, rate-limit waits)."""
+
+    def note(self, message: str) -> None:
+        """A warning for the report (e.g. 'login history not available on this plan')."""
+
     def unavailable(self, table_or_column: str, reason: str) -> None:
         """Say at run time that ``table_or_column`` ("security_settings", "users.mfa_enabled")
         could not be read on this tenant and why, naming what to grant (e.g. "the audit user
         lacks the 'View Setup and Configuration' permission: grant it to read Health Check").
         Added to :attr:`ConnectorInfo.limitations` for this tenant: a check that needs it is
         skipped with this reason, never passed."""
-
-    def progress(self, table: str, total: int | None = None) -> ProgressHandle:
-        """A progress bar for one object (records, API calls, rate-limit waits)."""
-
-    def note(self, message: str) -> None:
-        """A warning for the report (e.g. 'login history not available on this plan')."""
 
     def is_complete(self, table: str) -> bool:
         """Resuming: an earlier, interrupted run of this audit already read ``table``."""
@@ -238,15 +238,15 @@ class ConnectorInfo:
     on 127.0.0.1; ``crm-audit demo`` and the test kit use it without naming the CRM.
     ``record_url``: optional ``record_url(options, table, id) -> str | None`` (``table``: the
     canonical table, e.g. ``"contacts"``) for links into the CRM in reports and fix-lists.
-    ``any_vendor``: the connector reads data of any CRM (the files connector reads exports),
-    so a check for some CRMs (``Check.vendors``) applies when the tables it needs are
-    supplied, and is ``not-applicable`` when they are not; for every other connector such a
-    check applies only when its ``vendors`` name the connector.
     ``limitations``: what the vendor does not expose, so a check that needs it says why it
     was skipped: ``"table"`` or ``"table.column"`` -> one sentence naming the vendor's
     limitation and where the connector's page documents it, e.g. ``{"users.mfa_enabled":
     "HubSpot's users API does not say whether a user has two-factor authentication
     (docs/connectors/hubspot.md#what-the-api-does-not-give)"}``.
+    ``any_vendor``: the connector reads data of any CRM (the files connector reads exports),
+    so a check for some CRMs (``Check.vendors``) applies when the tables it needs are
+    supplied, and is ``not-applicable`` when they are not; for every other connector such a
+    check applies only when its ``vendors`` name the connector.
     """
 
     name: str
@@ -257,11 +257,11 @@ class ConnectorInfo:
     sandbox: Callable[..., SandboxHandle] | None = None
     record_url: Callable[[dict, str, str], str | None] | None = None
     limitations: dict[str, str] = field(default_factory=dict)
-    any_vendor: bool = False  # reads any CRM's data (the files connector): see the docstring
     # Capabilities: resumable = honours sink.is_complete / resume_state / checkpoint;
     # incremental = reads only what changed since context.previous and carries the rest.
     resumable: bool = False
     incremental: bool = False
+    any_vendor: bool = False
     plugin: str = ""  # filled by the registry: which plugin registered it
 
     def __post_init__(self) -> None:

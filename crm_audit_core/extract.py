@@ -103,11 +103,11 @@ class ProgressBoard:
 class _BaseSink:
     def __init__(self, tenant: str):
         self.tenant = tenant
-        # what the connector could not read at run time: "table" or "table.column" -> why
-        self.unavailable_reasons: dict[str, str] = {}
         self.completed: set[str] = set()
         self.begun: set[str] = set()
         self.notes: list[str] = []
+        # what the connector could not read at run time: "table" or "table.column" -> why
+        self.unavailable_reasons: dict[str, str] = {}
 
     def _check_table(self, table: str) -> None:
         if table not in model.TABLES:
@@ -119,9 +119,6 @@ class _BaseSink:
 
     def note(self, message: str) -> None:
         self.notes.append(redact(message))
-
-    def progress(self, table: str, total: int | None = None):
-        return _CountingProgress()
 
     def unavailable(self, table_or_column: str, reason: str) -> None:
         """Say that ``table_or_column`` ("security_settings" or "users.mfa_enabled") could
@@ -142,6 +139,9 @@ class _BaseSink:
         reason = redact(str(reason).strip())
         self.unavailable_reasons[str(table_or_column)] = reason
         self.notes.append(f"could not read {table_or_column}: {reason}")
+
+    def progress(self, table: str, total: int | None = None):
+        return _CountingProgress()
 
 
 class MemorySink(_BaseSink):
