@@ -304,6 +304,21 @@ class CheckContext:
             return False
         return column is None or column in cols
 
+    def unreadable(self) -> list[dict]:
+        """Cells the connector could not interpret and stored as empty (a date that is no
+        date, a number that is no number): ``[{"table", "column", "cells", "expected",
+        "examples"}]``, most cells first."""
+        from .store import SCHEMA
+
+        try:
+            rows = self.connection.execute(
+                f"SELECT table_name, column_name, cells, expected, examples FROM {SCHEMA}._unreadable "
+                "WHERE tenant = ? ORDER BY cells DESC, table_name, column_name", [self.tenant]).fetchall()
+        except Exception:  # a store from before the table existed
+            return []
+        return [{"table": t, "column": c, "cells": int(n), "expected": e, "examples": list(x or [])}
+                for t, c, n, e, x in rows]
+
     def not_supplied(self, missing: str) -> str:
         """The reason to skip for data the tenant lacks, as the runner words it for ``needs``.
 

@@ -133,7 +133,14 @@ def _warn_failures(registry) -> None:
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An option of the --connector or --files tenant (repeatable); `crm-audit connectors list` shows them.")
 @click.option("--tenant", "tenant_name", help="Tenant name for --connector / --files (default: the connector's or folder's name).")
-@click.option("--files", "files_dir", type=click.Path(file_okay=False), help="Audit a folder of <table>.csv files.")
+@click.option("--files", "files_dir", type=click.Path(), help="Audit a folder of <table>.csv files, or of a CRM's export (or the export's .zip).")
+@click.option("--files-format", "files_format", default=None,
+              help="What the --files folder holds: canonical, salesforce-export, hubspot-export, pipedrive-export "
+                   "(default: detected from the files' names and headers).")
+@click.option("--encoding", "files_encoding", default=None,
+              help="The --files CSVs' encoding when detection cannot tell (utf-8, utf-16, cp949, cp1252).")
+@click.option("--date-order", "files_date_order", type=click.Choice(["day-first", "month-first"]), default=None,
+              help="Dates such as 05/03/2024 in the --files CSVs: day-first or month-first.")
 @click.option("--as-of", "as_of", help="Audit date (YYYY-MM-DD); default now.")
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Archive folder: the audit is written to a new folder inside it (default ./audits).")
@@ -145,8 +152,8 @@ def _warn_failures(registry) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
 @click.option("--strict", is_flag=True, help="Refuse to run (exit 2) when a plugin failed to load or had a check or report format refused.")
 @click.pass_context
-def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out, fail_under, check_patterns, survey,
-        resume, incremental, progress, strict):
+def run(ctx, config_path, connector, options, tenant_name, files_dir, files_format, files_encoding, files_date_order,
+        as_of, out, fail_under, check_patterns, survey, resume, incremental, progress, strict):
     """Run an audit and archive it (report.json, fix-lists, snapshot)."""
     from .runner import run_audit
 
@@ -158,9 +165,16 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, as_of, out
         config.tenants.append(TenantConfig(tenant_name or connector, connector, parse_option_pairs(options)))
     elif options and not files_dir:
         raise ConfigError("--option needs --connector NAME or --files DIR")
+    if (files_format or files_encoding or files_date_order) and not files_dir:
+        raise ConfigError("--files-format, --encoding and --date-order need --files DIR")
     if files_dir:
         files_options = {} if connector else parse_option_pairs(options)
-        name = tenant_name if tenant_name and not connector else tenant_name_from(Path(files_dir).resolve().name)
+        for key, value in (("format", files_format), ("encoding", files_encoding), ("date_order", files_date_order)):
+            if value:
+                files_options[key] = value
+        source = Path(files_dir).resolve()
+        label = source.stem if source.suffix.lower() == ".zip" else source.name
+        name = tenant_name if tenant_name and not connector else tenant_name_from(label)
         config.tenants.append(TenantConfig(name, "files", {**files_options, "path": files_dir}))
     names = [t.name for t in config.tenants]
     if len(set(names)) != len(names):

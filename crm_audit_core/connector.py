@@ -53,6 +53,12 @@ class Sink(Protocol):
     def note(self, message: str) -> None:
         """A warning for the report (e.g. 'login history not available on this plan')."""
 
+    def unreadable(self, table: str, column: str, cells: int, expected: str, examples: list[str]) -> None:
+        """``cells`` values of ``table.column`` could not be read as ``expected`` ("a date",
+        "a number") and were stored as empty; ``examples`` shows a few. The check
+        ``data.unrecognised-values`` reports them with their counts, so nothing a
+        connector could not interpret is silently dropped."""
+
     def unavailable(self, table_or_column: str, reason: str) -> None:
         """Say at run time that ``table_or_column`` ("security_settings", "users.mfa_enabled")
         could not be read on this tenant and why, naming what to grant (e.g. "the audit user
@@ -89,6 +95,10 @@ class Sink(Protocol):
     def write_arrow(self, table: str, typed, custom=None) -> int:
         """Write an Arrow table of canonical columns at once (the files connector's bulk path);
         ``custom``: an Arrow table of custom-field columns, or None."""
+
+    def write_arrow_batches(self, table: str, batches) -> int:
+        """Write ``(typed, custom)`` pairs as :meth:`write_arrow` does, all in one transaction of
+        the store (DuckDB then writes the rows once, straight into the file); returns the rows."""
 
 
 class Connector(Protocol):
@@ -221,6 +231,28 @@ class SandboxHandle:
 
 
 @dataclass
+class ExportFormat:
+    """A vendor's own export that a connector plugin reads through its mapping code
+    (``ConnectorInfo.export_reader``), so ``crm-audit run --files DIR`` audits it as is.
+
+    ``name``: the ``--files-format`` value, e.g. ``"salesforce-export"``.
+    ``detect(headers)``: ``headers`` maps each file of the folder (its name, lower-cased,
+    e.g. ``"contact.csv"``) to its header row; returns how sure it is that the folder is
+    this export (0: it is not; the format with the highest score wins).
+    ``read(files)``: ``files`` is a :class:`crm_audit_core.exports.ExportFiles` (names,
+    headers, and each file's records as dicts, decoded whatever the encoding); returns a
+    :class:`crm_audit_core.exports.ExportResult`: canonical rows by table, made by the
+    connector's own ``<entity>_to_row`` functions, and per file what was mapped, dropped
+    and missing.
+    """
+
+    name: str
+    detect: Callable[[dict[str, list[str]]], int]
+    read: Callable[[Any], Any]
+    description: str = ""
+
+
+@dataclass
 class ConnectorInfo:
     """Registration record for a connector.
 
@@ -247,6 +279,8 @@ class ConnectorInfo:
     so a check for some CRMs (``Check.vendors``) applies when the tables it needs are
     supplied, and is ``not-applicable`` when they are not; for every other connector such a
     check applies only when its ``vendors`` name the connector.
+    ``export_reader``: optional :class:`ExportFormat`: the vendor's export files this
+    connector's mapping can read (the files connector offers it to ``--files``).
     """
 
     name: str
@@ -262,6 +296,7 @@ class ConnectorInfo:
     resumable: bool = False
     incremental: bool = False
     any_vendor: bool = False
+    export_reader: ExportFormat | None = None
     plugin: str = ""  # filled by the registry: which plugin registered it
 
     def __post_init__(self) -> None:

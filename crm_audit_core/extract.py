@@ -25,6 +25,11 @@ BATCH_ROWS = 5000
 # DuckDB keeps every block it wrote in its buffer pool (default limit: 80% of RAM), so an
 # extraction's memory would grow with the tenant; written blocks are on disk already.
 EXTRACT_MEMORY_LIMIT = "1GB"
+# The checks run under a cap too: DuckDB keeps the blocks it read cached up to its limit, so
+# an audit's memory would follow the machine's RAM rather than what the checks need (2.2 GiB
+# at 1M contacts); joins, sorts and group-bys bigger than the cap spill to the store's
+# temporary folder instead.
+CHECK_MEMORY_LIMIT = "1GB"
 
 
 class _CountingProgress:
@@ -106,6 +111,7 @@ class _BaseSink:
         self.completed: set[str] = set()
         self.begun: set[str] = set()
         self.notes: list[str] = []
+        self.unreadable_cells: list[tuple] = []
         # what the connector could not read at run time: "table" or "table.column" -> why
         self.unavailable_reasons: dict[str, str] = {}
 
@@ -119,6 +125,12 @@ class _BaseSink:
 
     def note(self, message: str) -> None:
         self.notes.append(redact(message))
+
+    def unreadable(self, table: str, column: str, cells: int, expected: str, examples: list[str]) -> None:
+        """``cells`` values of ``table.column`` could not be read as ``expected`` (a date, a
+        number...) and were read as empty; ``data.unrecognised-values`` reports them."""
+        self._check_table(table)
+        self.unreadable_cells.append((table, column, int(cells), expected, [redact(str(e)) for e in examples]))
 
     def unavailable(self, table_or_column: str, reason: str) -> None:
         """Say that ``table_or_column`` ("security_settings" or "users.mfa_enabled") could
@@ -173,6 +185,10 @@ class MemorySink(_BaseSink):
                 if extra:
                     row["custom"] = extra
         return self.write(table, rows)
+
+    def write_arrow_batches(self, table: str, batches) -> int:
+        """``(typed, custom)`` pairs, each as :meth:`write_arrow` writes it."""
+        return sum(self.write_arrow(table, typed, custom) for typed, custom in batches)
 
     def complete(self, table: str) -> None:
         self._check_table(table)
@@ -370,6 +386,19 @@ class StoreSink(_BaseSink):
         self.written[table] += typed.num_rows
         return typed.num_rows
 
+    def write_arrow_batches(self, table: str, batches) -> int:
+        """``(typed, custom)`` pairs, each as :meth:`write_arrow` writes it, in one transaction:
+        DuckDB writes full row groups of a transaction straight into the file, where batches
+        committed one by one would go through the write-ahead log and be written again at its
+        checkpoint (half the time of a big table's load). A failure rolls the table back."""
+        before = self.written[table]
+        try:
+            with self.store.transaction():
+                return sum(self.write_arrow(table, typed, custom) for typed, custom in batches)
+        except BaseException:
+            self.written[table] = before
+            raise
+
     def complete(self, table: str) -> None:
         self._check_table(table)
         if table in self._done_before:
@@ -380,6 +409,10 @@ class StoreSink(_BaseSink):
             self._flush(table)
             self.completed.add(table)
             self.store.mark(self.tenant, table, status="complete")
+
+    def unreadable(self, table: str, column: str, cells: int, expected: str, examples: list[str]) -> None:
+        super().unreadable(table, column, cells, expected, examples)
+        self.store.record_unreadable(self.tenant, *self.unreadable_cells[-1])
 
     def progress(self, table: str, total: int | None = None):
         if self.board is None:
@@ -443,7 +476,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
             hint="run again with --debug for the traceback",
         )
     store.drop_lookups(tenant)
-    store.set_memory_limit(None)  # the checks get DuckDB's default for their big group-bys
+    store.set_memory_limit(CHECK_MEMORY_LIMIT)  # and the checks after it
     outcome.partial_tables = sink.partial_tables
     outcome.carried = dict(sink.carried)
     outcome.notes = list(sink.notes)

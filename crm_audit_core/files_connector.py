@@ -2,9 +2,12 @@
 
 Each file holds one canonical table (columns of :mod:`crm_audit_core.model`); a missing
 file means the table was not supplied; columns that are not canonical are custom fields.
-CSV conventions: UTF-8 (a BOM is accepted), a header row, empty cell = null, booleans
-``true``/``false`` (also ``1``/``0``, ``yes``/``no``), timestamps in ISO-8601 (UTC unless
-an offset is given), list columns ``;``-separated.
+CSV conventions: a header row, empty cell = null, booleans ``true``/``false`` (also
+``1``/``0``, ``yes``/``no``, ``y``/``n``), timestamps in ISO-8601 (UTC unless an offset is
+given), list columns ``;``-separated. Encodings (UTF-8, UTF-16, CP949, Windows-1252),
+delimiters, number and date shapes are detected by :mod:`crm_audit_core.csv_dialect`
+(options ``encoding`` and ``date_order`` when they cannot be); a vendor's own export is
+read through its connector's mapping (:mod:`crm_audit_core.exports`, option ``format``).
 
 A file that cannot be read gives one error naming the file, the line and the column.
 A missing folder, a folder without table files or a file that cannot be opened is a usage
@@ -25,15 +28,16 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from . import hookimpl, model
+from . import csv_dialect, exports, hookimpl, model
 from .connector import ConnectorInfo, ExtractContext
 from .errors import ConfigError, DataError
 from .headers import header_warning
 from .kit.options import Option, Options
-from .store import cast_expression, fetch_arrow, quote_ident
+from .store import cast_expression, quote_ident
 
 TYPE_WORDS = {
     "int": "a whole number",
@@ -76,9 +80,12 @@ class BadCellLimit:
 
 
 class FilesConnector:
-    def __init__(self, folder: Path, max_bad_cells: BadCellLimit | str | int = DEFAULT_MAX_BAD_CELLS):
+    def __init__(self, folder: Path, max_bad_cells: BadCellLimit | str | int = DEFAULT_MAX_BAD_CELLS,
+                 encoding: str | None = None, date_order: str | None = None):
         self.folder = folder
+        self.encoding, self.date_order = encoding, date_order
         self.max_bad_cells = max_bad_cells if isinstance(max_bad_cells, BadCellLimit) else BadCellLimit(max_bad_cells)
+        self._unreadable: list[tuple] = []  # (column, cells, expected, examples) of the table being read
 
     def api_calls(self) -> int:
         return 0
@@ -90,16 +97,21 @@ class FilesConnector:
             if path is None:
                 continue
             found = True
-            typed, custom, note = self._read(table, path)
-            if note:
-                sink.note(note)
-            warning = header_warning(table, path)
-            if warning:
-                sink.note(warning)
-            progress = sink.progress(table.name, typed.num_rows)
-            sink.write_arrow(table.name, typed, custom)
-            progress.advance(records=typed.num_rows)
-            sink.complete(table.name)
+            self._unreadable = []
+            reading = self._open(table, path)
+            try:
+                if reading.note:
+                    sink.note(reading.note)
+                for column, cells, expected, examples in self._unreadable:
+                    sink.unreadable(table.name, column, cells, expected, examples)
+                warning = header_warning(table, path)
+                if warning:
+                    sink.note(warning)
+                progress = sink.progress(table.name, reading.rows)
+                sink.write_arrow_batches(table.name, _advancing(reading.batches(), progress))
+                sink.complete(table.name)
+            finally:
+                reading.close()
         if not found:
             raise DataError(
                 f"no canonical table files found (expected e.g. contacts.csv, users.csv; known tables: {', '.join(model.TABLES)})",
@@ -110,39 +122,72 @@ class FilesConnector:
         return find_table_file(self.folder, name)
 
     # -- reading and validation --------------------------------------------
-    def _read(self, table: model.Table, path: Path) -> tuple[pa.Table, pa.Table | None, str | None]:
+    def _open(self, table: model.Table, path: Path) -> "_Reading":
+        """The table's file as the view ``src`` of a private DuckDB connection, validated.
+
+        A plain CSV file (UTF-8, comma-delimited, no trailing summary line) whose every cell
+        fits its column is read by DuckDB's own (parallel) CSV reader, every column as text,
+        straight from the file: nothing of it is held in Python. Any other file (another
+        encoding or delimiter, number and date shapes to rewrite, bad cells, a wrong field
+        count) is read by :mod:`csv_dialect` and pyarrow, whose errors and bad cells' examples
+        name the line.
+        """
+        if path.suffix == ".csv" and DUCKDB_CSV and self.encoding is None and csv_dialect.plain_file(path):
+            names = _csv_header(path)
+            csv_dialect.check_header(names, path)  # duplicate or empty names, as the dialect path words them
+            _check_names(table, path, names)
+            con = _connection()
+            try:
+                columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+                con.execute(f"CREATE VIEW src AS SELECT * FROM read_csv({_lit(str(path))}, header = true, "
+                            f"auto_detect = false, columns = {columns}, delim = ',', quote = '\"', escape = '\"', "
+                            "strict_mode = true, null_padding = false)")
+                reading = _Reading(self, con, table, path, names, set(names), legacy=False)
+                if reading.validate(clean_only=True):
+                    return reading
+                con.close()  # odd cells: the dialect path below reads number and date shapes, or names them
+            except duckdb.Error:
+                con.close()  # read it as before, for its error or its rows
+            except BaseException:
+                con.close()
+                raise
+        self._dialect_notes: list[str] = []
         if path.suffix == ".csv":
-            raw = self._read_csv(path)
+            raw, dialect = csv_dialect.read_csv(path, self.encoding)
+            raw = csv_dialect.normalise_values(raw, {c.name: c.type for c in table.columns}, path, dialect,
+                                               self.date_order)
+            if not dialect.plain or dialect.dropped_line:
+                self._dialect_notes.append(_dialect_note(path, dialect))
         else:
             try:
                 raw = pq.read_table(path)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise DataError(f"cannot read Parquet file: {exc}", where=str(path)) from None
         names = raw.column_names
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
-            raise DataError(f"column {dup[0]!r} appears twice in the header", where=f"{path}:1")
-        if table.key not in names:
-            raise DataError(
-                f"missing the key column {table.key!r}",
-                where=f"{path}:1",
-                hint=f"the header needs at least: {table.key}; canonical columns: {', '.join(table.column_names)}",
-            )
-        canonical = [c for c in table.column_names if c in names]
-        custom_cols = [n for n in names if n not in canonical and n not in ("tenant", "raw")]
-        if table.name not in model.CUSTOM_FIELD_TABLES and custom_cols:
-            custom_cols = []  # ignored: only record tables carry custom fields
-        raw = raw.append_column("_row", pa.array(range(2, raw.num_rows + 2), pa.int64()))
-        con = duckdb.connect()
-        con.execute("SET TimeZone='UTC'")
-        con.register("src", raw)
-        note = self._validate(con, table, path, canonical, raw)
+        _check_names(table, path, names)
+        strings = {n for n in names if pa.types.is_string(raw.schema.field(n).type)
+                   or pa.types.is_large_string(raw.schema.field(n).type)}
+        con = _connection()
+        con.register("src", raw.append_column("_row", pa.array(range(2, raw.num_rows + 2), pa.int64())))
+        reading = _Reading(self, con, table, path, names, strings, legacy=True,
+                           lists={n for n in names if pa.types.is_list(raw.schema.field(n).type)})
+        try:
+            reading.validate()
+        except BaseException:
+            reading.close()
+            raise
+        if self._dialect_notes:
+            reading.note = "; ".join(self._dialect_notes + ([reading.note] if reading.note else []))
+        return reading
+
+    def _select(self, table: model.Table, canonical: list[str], lists: set[str]) -> list[str]:
+        """The SQL expressions turning ``src``'s canonical columns into the store's types."""
         select = []
         for name in canonical:
             typ = table.column(name).type
             src = quote_ident(name)
             if typ == "list":
-                if pa.types.is_list(raw.schema.field(name).type):
+                if name in lists:
                     expr = f"CAST({src} AS VARCHAR[])"
                 else:
                     # 'a; b;;c;' -> ['a', 'b', 'c'] (no lambdas: their syntax differs across DuckDB versions)
@@ -157,18 +202,7 @@ class FilesConnector:
                 # bad cells (counted and noted by _validate) are read as empty
                 expr = cast_expression(f"NULLIF(trim(CAST({src} AS VARCHAR)), '')", typ, strict=False)
             select.append(f"{expr} AS {src}")
-        typed = fetch_arrow(con.execute(f"SELECT {', '.join(select)} FROM src ORDER BY _row"))
-        custom = None
-        if custom_cols:
-            key = quote_ident(table.key)
-            unions = " UNION ALL ".join(
-                f"SELECT CAST({key} AS VARCHAR) AS record_id, {_lit(c)} AS field, CAST({quote_ident(c)} AS VARCHAR) AS value "
-                f"FROM src WHERE {quote_ident(c)} IS NOT NULL AND CAST({quote_ident(c)} AS VARCHAR) <> ''"
-                for c in custom_cols
-            )
-            custom = fetch_arrow(con.execute(unions))
-        con.close()
-        return typed, custom, note
+        return select
 
     @staticmethod
     def _bool_expr(src: str) -> str:
@@ -177,60 +211,10 @@ class FilesConnector:
                 f"WHEN {v} IN ('true','t','1','yes','y') THEN TRUE "
                 f"WHEN {v} IN ('false','f','0','no','n') THEN FALSE END")
 
-    def _validate(self, con, table: model.Table, path: Path, canonical: list[str], raw: pa.Table) -> str | None:
-        """Count the cells that do not fit their column's type; too many (``max_bad_cells``)
-        raise a DataError naming the first one, fewer give a note for the report."""
-        probes = []
-        for name in canonical:
-            typ = table.column(name).type
-            if typ not in TYPE_WORDS:
-                continue
-            if not pa.types.is_string(raw.schema.field(name).type) and not pa.types.is_large_string(raw.schema.field(name).type):
-                continue  # Parquet with a native type: already typed
-            src = f"NULLIF(trim({quote_ident(name)}), '')"
-            if typ == "bool":
-                bad = f"{src} IS NOT NULL AND lower({src}) NOT IN {_BOOL_WORDS}"
-            else:
-                bad = f"{src} IS NOT NULL AND {cast_expression(src, typ, strict=False)} IS NULL"
-            probes.append((name, typ, bad))
-        if not probes:
-            return None
-        counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {b})" for _, _, b in probes)
-                             + " FROM src").fetchone()
-        found = [(name, typ, bad, n) for (name, typ, bad), n in zip(probes, counts) if n]
-        if not found:
-            return None
-        examples = {name: con.execute(f"SELECT _row, {quote_ident(name)} FROM src WHERE {bad} ORDER BY _row LIMIT {EXAMPLES}")
-                    .fetchall() for name, _, bad, _ in found}
-        total = sum(n for *_, n in found)
-        cells = raw.num_rows * len(probes)
-        limit = self.max_bad_cells
-        if limit.exceeded(total, cells):
-            row, name, typ = min((examples[name][0][0], name, typ) for name, typ, _, _ in found)
-            value = dict(examples[name])[row]
-            raise DataError(
-                f"column {name!r}: {_shown(value)!r} is not {TYPE_WORDS[typ]}",
-                where=f"{path}:{row}",
-                hint=f"{_cells(total)} of {cells} typed cells do not fit their column, more than max_bad_cells = "
-                     f"{limit.text}: fix the values, leave the cells empty or raise the option",
-            )
-        parts = []
-        for name, typ, _, n in found:
-            shown = ", ".join(f"line {row} {_shown(value)!r}" for row, value in examples[name])
-            verb = "is" if n == 1 else "are"
-            more = f", first: {shown}" if n > len(examples[name]) else f": {shown}"
-            parts.append(f"column {name!r}: {n} {verb} not {TYPE_WORDS[typ]}{more}")
-        return (f"{path.name}: {_cells(total)} read as empty (max_bad_cells = {limit.text}): " + "; ".join(parts))
-
     @staticmethod
     def _read_csv(path: Path) -> pa.Table:
+        names = _csv_header(path)
         try:
-            with open(path, "rb") as fh:
-                header = fh.readline()
-            if not header.strip():
-                raise DataError("the file is empty (no header row)", where=f"{path}:1")
-            header_text = header.decode("utf-8-sig")
-            names = next(csv.reader([header_text]))
             return pacsv.read_csv(
                 path,
                 read_options=pacsv.ReadOptions(encoding="utf8", use_threads=True),
@@ -246,6 +230,179 @@ class FilesConnector:
         except pa.ArrowInvalid as exc:
             line, problem = _locate_csv_problem(path)
             raise DataError(problem or f"cannot parse CSV: {exc}", where=f"{path}:{line}" if line else str(path)) from None
+
+
+def _dialect_note(path: Path, dialect) -> str:
+    text = f"{path.name} was read as {dialect.describe()}"
+    if dialect.dropped_line:
+        text += f", without its trailing summary line {dialect.dropped_line} ({_shown(dialect.dropped_text)!r})"
+    return text
+
+
+BATCH_ROWS = 100_000
+"""Rows a batch the files connector hands to the sink: the whole file is never in Python."""
+READER_MEMORY_LIMIT = "512MB"
+DUCKDB_CSV = True
+"""Read CSV files with DuckDB's reader (False: pyarrow's, as before; for the tests that compare them)."""
+
+
+class _Reading:
+    """One table file open as the view ``src`` of a private DuckDB connection: its row
+    count, its bad cells (validated on open) and its rows in the store's types, in batches."""
+
+    def __init__(self, connector: FilesConnector, con, table: model.Table, path: Path, names: list[str],
+                 strings: set[str], *, legacy: bool, lists: set[str] = frozenset()):
+        self.connector, self.con, self.table, self.path = connector, con, table, path
+        self.names, self.strings, self.legacy, self.lists = names, strings, legacy, lists
+        self.canonical = [c for c in table.column_names if c in names]
+        custom = [n for n in names if n not in self.canonical and n not in ("tenant", "raw")]
+        # only record tables carry custom fields; other tables' extra columns are ignored
+        self.custom = custom if table.name in model.CUSTOM_FIELD_TABLES else []
+        self.rows = 0
+        self.note: str | None = None
+
+    def close(self) -> None:
+        self.con.close()
+
+    def batches(self):
+        """(typed rows, custom values or None) per batch of up to BATCH_ROWS rows; at least
+        one batch, empty for an empty file, so the table's columns are always recorded."""
+        n = len(self.canonical)
+        select = self.connector._select(self.table, self.canonical, self.lists)
+        select.append(f"CAST({quote_ident(self.table.key)} AS VARCHAR) AS \"__record_id\"")
+        select += [f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in self.custom]
+        relation = self.con.sql(f"SELECT {', '.join(select)} FROM src")
+        # (DuckDB 2.0 renamed fetch_record_batch)
+        reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(BATCH_ROWS)
+        names = reader.schema.names[:n]
+        sent = False
+        for batch in reader:
+            sent = True
+            yield pa.Table.from_batches([batch.select(list(range(n)))]), self._custom_values(batch, n)
+        if not sent:
+            yield pa.Table.from_batches([], pa.schema([reader.schema.field(i) for i in range(n)])).rename_columns(names), None
+
+    def _custom_values(self, batch, n: int) -> pa.Table | None:
+        """The batch's filled custom cells as (record_id, field, value) rows."""
+        if not self.custom:
+            return None
+        record_id = batch.column(n)
+        parts = []
+        for i, name in enumerate(self.custom):
+            values = batch.column(n + 1 + i)
+            filled = pc.and_kleene(pc.is_valid(values), pc.not_equal(values, ""))
+            filled = pc.fill_null(filled, False)
+            kept = pc.filter(values, filled)
+            if len(kept):
+                parts.append(pa.table({"record_id": pc.filter(record_id, filled),
+                                       "field": pa.repeat(pa.scalar(name, pa.string()), len(kept)),
+                                       "value": kept}))
+        if not parts:
+            return pa.table({"record_id": pa.array([], pa.string()), "field": pa.array([], pa.string()),
+                             "value": pa.array([], pa.string())})
+        return pa.concat_tables(parts)
+
+    def validate(self, clean_only: bool = False) -> bool:
+        """Count the rows and the cells that do not fit their column's type; too many
+        (``max_bad_cells``) raise a DataError naming the first one, fewer give a note.
+        ``clean_only``: return False instead when any cell does not fit (the caller reads
+        the file the other way); True when the file was read."""
+        probes = []
+        for name in self.canonical:
+            typ = self.table.column(name).type
+            if typ not in TYPE_WORDS or name not in self.strings:
+                continue  # Parquet with a native type: already typed
+            src = f"NULLIF(trim({quote_ident(name)}), '')"
+            if typ == "bool":
+                bad = f"{src} IS NOT NULL AND lower({src}) NOT IN {_BOOL_WORDS}"
+            else:
+                bad = f"{src} IS NOT NULL AND {cast_expression(src, typ, strict=False)} IS NULL"
+            probes.append((name, typ, bad))
+        # count(column) of every column: the CSV reader parses (and checks) every cell now,
+        # so a file it refuses is refused here, before any row reaches the sink
+        every = "".join(f", count({quote_ident(n)})" for n in self.names)
+        counts = self.con.execute("SELECT count(*)" + "".join(f", count(*) FILTER (WHERE {b})" for _, _, b in probes)
+                                  + every + " FROM src").fetchall()[0]  # read to the end: the connection goes on
+        self.rows = counts[0]
+        found = [(name, typ, bad, n) for (name, typ, bad), n in zip(probes, counts[1:1 + len(probes)]) if n]
+        if found and clean_only:
+            return False
+        if found:
+            self.note = self._bad_cells(found, len(probes))
+        return True
+
+    def _bad_cells(self, found, probed: int) -> str:
+        con, path = self.con, self.path
+        if not self.legacy:  # the lines of the examples: the file as pyarrow reads it, rows numbered
+            con = _connection()
+            raw = self.connector._read_csv(path)
+            con.register("src", raw.append_column("_row", pa.array(range(2, raw.num_rows + 2), pa.int64())))
+        try:
+            examples = {name: con.execute(f"SELECT _row, {quote_ident(name)} FROM src WHERE {bad} ORDER BY _row "
+                                          f"LIMIT {EXAMPLES}").fetchall() for name, _, bad, _ in found}
+        finally:
+            if con is not self.con:
+                con.close()
+        total = sum(n for *_, n in found)
+        cells = self.rows * probed
+        limit = self.connector.max_bad_cells
+        if limit.exceeded(total, cells):
+            row, name, typ = min((examples[name][0][0], name, typ) for name, typ, _, _ in found)
+            value = dict(examples[name])[row]
+            raise DataError(
+                f"column {name!r}: {_shown(value)!r} is not {TYPE_WORDS[typ]}",
+                where=f"{path}:{row}",
+                hint=f"{_cells(total)} of {cells} typed cells do not fit their column, more than max_bad_cells = "
+                     f"{limit.text}: fix the values, leave the cells empty or raise the option",
+            )
+        parts = []
+        for name, typ, _, n in found:
+            self.connector._unreadable.append((name, n, TYPE_WORDS[typ], [_shown(v) for _, v in examples[name]]))
+            shown = ", ".join(f"line {row} {_shown(value)!r}" for row, value in examples[name])
+            verb = "is" if n == 1 else "are"
+            more = f", first: {shown}" if n > len(examples[name]) else f": {shown}"
+            parts.append(f"column {name!r}: {n} {verb} not {TYPE_WORDS[typ]}{more}")
+        return f"{path.name}: {_cells(total)} read as empty (max_bad_cells = {limit.text}): " + "; ".join(parts)
+
+
+def _advancing(batches, progress):
+    for typed, custom in batches:
+        yield typed, custom
+        progress.advance(records=typed.num_rows)
+
+
+def _connection():
+    """The connector's private DuckDB, for reading one file: it only streams (the CSV reader's
+    buffers, a batch at a time), so it is capped well below DuckDB's default of 80% of RAM."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    con.execute(f"SET memory_limit = '{READER_MEMORY_LIMIT}'")
+    return con
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file's header row (a DataError when there is none)."""
+    with open(path, "rb") as fh:
+        header = fh.readline()
+    if not header.strip():
+        raise DataError("the file is empty (no header row)", where=f"{path}:1")
+    try:
+        header_text = header.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {exc.start})", where=str(path), hint="save the file as UTF-8") from None
+    return next(csv.reader([header_text]))
+
+
+def _check_names(table: model.Table, path: Path, names: list[str]) -> None:
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise DataError(f"column {dup[0]!r} appears twice in the header", where=f"{path}:1")
+    if table.key not in names:
+        raise DataError(
+            f"missing the key column {table.key!r}",
+            where=f"{path}:1",
+            hint=f"the header needs at least: {table.key}; canonical columns: {', '.join(table.column_names)}",
+        )
 
 
 def _shown(value: str) -> str:
@@ -269,22 +426,6 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _locate_csv_problem(path: Path) -> tuple[int | None, str | None]:
-    """Find the first line whose field count differs from the header's (for the error)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, [])
-            for record in reader:
-                if len(record) != len(header):
-                    return reader.line_num, f"expected {len(header)} columns as in the header, found {len(record)}"
-    except csv.Error as exc:
-        return None, f"malformed CSV: {exc}"
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 text (byte {exc.start})"
-    return None, None
-
-
 def _factory(options: dict, context: ExtractContext) -> FilesConnector:
     """Checks the folder and that its table files can be opened (usage errors, exit 2)."""
     values = dict(options or {})
@@ -293,11 +434,20 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
     opts = Options(values, "files")
     folder = opts.text("path", required=True, hint="a folder of <table>.csv files, e.g. --files ./export")
     limit = BadCellLimit(opts.text("max_bad_cells", DEFAULT_MAX_BAD_CELLS), where=context.tenant)
+    encoding = csv_dialect.codec_of(opts.text("encoding", None), where=context.tenant)
+    date_order = csv_dialect.date_order_of(opts.text("date_order", None), where=context.tenant)
     path = Path(folder).expanduser()
-    if not path.is_dir():
+    archive = path.is_file() and path.suffix.lower() == ".zip"  # an export's .zip as delivered
+    if not path.is_dir() and not archive:
         what = "is a file, not a folder" if path.exists() else "does not exist"
         raise ConfigError(f"folder {str(path)!r} {what}", where=context.tenant,
-                          hint="give a folder holding <table>.csv files")
+                          hint="give a folder holding <table>.csv files, or a CRM export's .zip")
+    export = exports.choose(path, opts.text("format", None), encoding, context.tenant)
+    if export is not None:
+        return exports.ExportConnector(path, export, encoding, as_of=context.as_of)
+    if archive:
+        raise ConfigError(f"{str(path)!r} holds no export the installed connectors read", where=context.tenant,
+                          hint="unzip canonical <table>.csv files into a folder, or name the export with --files-format")
     files = [f for f in (find_table_file(path, t) for t in model.TABLES) if f is not None]
     if not files:
         raise ConfigError(f"folder {str(path)!r} holds no table files", where=context.tenant,
@@ -309,7 +459,7 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
         except OSError as exc:
             raise ConfigError(f"cannot read {str(file)!r}: {exc.strerror or type(exc).__name__}", where=context.tenant,
                               hint="check the file's permissions") from None
-    return FilesConnector(path, limit)
+    return FilesConnector(path, limit, encoding, date_order)
 
 
 @hookimpl
@@ -325,6 +475,11 @@ def crm_audit_register_connectors(register):
                      "folder": "the older name of 'path'",
                      "max_bad_cells": "bad cells (values that do not fit their column) a table may hold, read as "
                                       "empty and noted, before the tenant fails: a count, or a share such as "
-                                      "'1%' (the default)"},
+                                      "'1%' (the default)",
+                     "format": "canonical, or a vendor export the installed connectors read (salesforce-export, "
+                               "hubspot-export, pipedrive-export); detected from the files when not given",
+                     "encoding": "the CSV files' encoding when detection cannot tell (utf-8, utf-16, cp949, cp1252)",
+                     "date_order": "day-first or month-first, for dates such as 05/03/2024 when no date in the "
+                                   "file has a day above 12"},
         )
     )

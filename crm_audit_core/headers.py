@@ -11,7 +11,6 @@ every report show.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import re
 from pathlib import Path
@@ -65,8 +64,9 @@ def unrecognised_header(table: model.Table, names: list[str], source: str) -> st
 def header_warning(table: model.Table, path: Path) -> str | None:
     """``unrecognised_header`` for a ``<table>.csv`` or ``<table>.parquet`` file already read."""
     if path.suffix == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            names = next(csv.reader(fh), [])
+        from .csv_dialect import header_of
+
+        names = header_of(path)
     else:
         import pyarrow.parquet as pq
 

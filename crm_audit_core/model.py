@@ -302,6 +302,12 @@ SYNONYMS: dict[tuple[str, ...], dict[str, str]] = {
         "to-do": "task", "to do": "task", "text": "sms", "text message": "sms", "meetings": "meeting",
     },
 }
+# How a deal ended, from its stage's name, for exports that give the stage's label but
+# not the closed/won flags (compared lower-cased and trimmed): name -> (is_closed, is_won).
+STAGE_OUTCOMES: dict[str, tuple[bool, bool]] = {
+    "closed won": (True, True), "won": (True, True), "closed - won": (True, True), "closedwon": (True, True),
+    "closed lost": (True, False), "lost": (True, False), "closed - lost": (True, False), "closedlost": (True, False),
+}
 # sync_counts.measure: what a count of the other system counts.
 # "records": every record of the object the integration syncs; "won": the won deals only
 # (an accounting package's invoices); the others are a mailing tool's member statuses and

@@ -79,6 +79,7 @@ class Registry:
     reporters: dict[str, Any] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    export_formats: dict[str, Any] = field(default_factory=dict)  # name -> connector.ExportFormat
 
     @property
     def hook(self):
@@ -147,6 +148,9 @@ def build_plugin_manager(*, autoload: bool | None = None, extra_plugins: list | 
         pm.enable_tracing()
 
     _collect(registry)
+    from . import exports  # the files connector offers the export readers registered here
+
+    exports.activate(registry.export_formats)
     return registry
 
 
@@ -187,6 +191,8 @@ def _collect(registry: Registry) -> None:
                 return refuse(plugin_name, "connector", info.name, f"registered twice (by {other!r} and {plugin_name!r})")
             info.plugin = plugin_name
             registry.connectors[info.name] = info
+            if info.export_reader is not None:
+                registry.export_formats[info.export_reader.name] = info.export_reader
 
         return register
 

@@ -101,12 +101,24 @@ class Store:
             "status VARCHAR, rows BIGINT, columns VARCHAR[])"
         )
         con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._checkpoints (tenant VARCHAR, table_name VARCHAR, state VARCHAR)")
+        # Cells a connector could not interpret (read as empty): data.unrecognised-values reports them.
+        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._unreadable (tenant VARCHAR, table_name VARCHAR, "
+                    "column_name VARCHAR, cells BIGINT, expected VARCHAR, examples VARCHAR[])")
         # Staging: rows past a table's last checkpoint, out of the table until the next one.
         for table in model.TABLES.values():
             con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._staged_{table.name} AS "
                         f"SELECT * FROM {SCHEMA}.{table.name} LIMIT 0")
         con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}._staged_custom_values AS "
                     f"SELECT * FROM {SCHEMA}.custom_values LIMIT 0")
+
+    def record_unreadable(self, tenant: str, table: str, column: str, cells: int, expected: str,
+                          examples: list[str]) -> None:
+        """Remember that ``cells`` cells of ``table.column`` could not be read as ``expected``."""
+        with self._lock:
+            self.connection.execute(f"DELETE FROM {SCHEMA}._unreadable WHERE tenant = ? AND table_name = ? AND column_name = ?",
+                                    [tenant, table, column])
+            self.connection.execute(f"INSERT INTO {SCHEMA}._unreadable VALUES (?, ?, ?, ?, ?, ?)",
+                                    [tenant, table, column, int(cells), expected, [str(e) for e in examples]])
 
     def close(self) -> None:
         self.connection.close()

@@ -277,8 +277,33 @@ def vocabulary_page() -> str:
         "|---|---|",
         *[f"| `{status}` | {STATUS_MEANINGS[status]} |" for status in STATUSES],
         "",
+        "## Enumerated columns",
+        "",
+        "The values of these canonical columns the checks understand. Before the checks run, values are",
+        "compared lower-cased and trimmed, and the synonyms are rewritten to the canonical value; any other",
+        "value is reported by [data.unrecognised-values](../checks/data.unrecognised-values.md), and a check",
+        "that needs the column is skipped rather than passed on rows it could not judge.",
+        "",
+        "| column | understood values | synonyms |",
+        "|---|---|---|",
+        *[f"| {', '.join(f'`{t}.{c}`' for t, c in cols)} | {', '.join(f'`{v}`' for v in allowed)} | "
+          + (", ".join(f"{k} → {v}" for k, v in sorted(model.SYNONYMS.get(allowed, {}).items())) or "none") + " |"
+          for allowed, cols in _vocabularies(model)],
+        "",
+        "Booleans (`is_active`, `is_won`, ...) read `true`, `t`, `1`, `yes`, `y` and `false`, `f`, `0`, `no`,",
+        "`n` in any case. A stage's name tells whether it closes a deal where a CRM's export gives no flag: "
+        + ", ".join(f"`{k}`" for k in sorted(model.STAGE_OUTCOMES)) + ".",
+        "",
     ]
     return "\n".join(lines)
+
+
+def _vocabularies(model):
+    """(allowed values, [(table, column), ...]) in the order of model.VOCABULARIES."""
+    out: dict = {}
+    for (table, column), allowed in model.VOCABULARIES.items():
+        out.setdefault(allowed, []).append((table, column))
+    return list(out.items())
 
 
 def test_vocabulary_page_matches_the_constants():

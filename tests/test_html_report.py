@@ -178,3 +178,23 @@ def test_in_a_real_browser_nothing_runs_and_nothing_loads(tmp_path, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-hostile.png"), full_page=True)
     page.close()
+
+
+def test_charts_of_many_categories_draw_the_largest_and_sum_the_rest():
+    from crm_audit_core.reports.charts import MAX_CATEGORIES, capped, render_svg
+
+    x = [f"source {i}" for i in range(400)]
+    spec = {"id": "s", "title": "t", "kind": "stacked-bar", "x": x,
+            "series": {"contacts": [i % 97 for i in range(400)], "companies": [1] * 399}}
+    cut = capped(spec)
+    assert len(cut["x"]) == MAX_CATEGORIES and cut["x"][-1] == f"{400 - MAX_CATEGORIES + 1} others"
+    for name, values in spec["series"].items():
+        assert sum(cut["series"][name]) == sum(values)  # nothing lost: the rest is in the last bar
+    totals = {x[i]: spec["series"]["contacts"][i] + (1 if i < 399 else 0) for i in range(400)}
+    kept = cut["x"][:-1]
+    assert min(totals[k] for k in kept) >= max(t for k, t in totals.items() if k not in kept)
+    assert kept == [k for k in x if k in kept]  # in their order
+    dates = {"id": "d", "title": "t", "kind": "bar", "x": [f"2026-01-{d:02d}" for d in range(1, 32)],
+             "series": {"n": list(range(31))}}
+    assert capped(dates) is dates and capped({**spec, "x": x[:30], "series": {"n": [1] * 30}})["x"] == x[:30]
+    assert f"{400 - MAX_CATEGORIES + 1} others" in render_svg(spec)

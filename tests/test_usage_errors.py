@@ -106,7 +106,7 @@ def test_typo_under_a_tenant_section_is_refused(archive, small_folder, tmp_path)
     assert result.exit_code == 2
     line = one_error_line(result)
     assert "tenant 'acme': 'typo_option' is not an option of the files connector" in line
-    assert "its options: folder, max_bad_cells, path" in line and "did you mean" not in line
+    assert "its options: date_order, encoding, folder, format, max_bad_cells, path" in line and "did you mean" not in line
     assert audits(archive) == before
 
 

@@ -1,15 +1,13 @@
 """Standard checks: duplicates (Part 2, step 3: "the same customer twice is two half-truths").
 
 The three duplicate checks report clusters (``groups``) of records that are one
-customer, company or deal, with the record to keep and why. The matching rules live in
-:mod:`crm_audit_checks.matching`; this module runs them over the snapshot:
-
-* blocking keys in DuckDB SQL (normalised e-mail, last 8 phone digits, company or work
-  domain + name-token prefix; distinct names are folded once in Python and joined in);
-* candidate pairs scored in Python with rapidfuzz / phonenumbers;
-* union-find clusters, memoised per tenant in ``ctx.shared`` so that
-  ``integrations.duplicates-by-source`` reads the same clusters instead of recomputing
-  (or re-implementing) them.
+customer, company or deal, with the record to keep, a merge plan and, for contacts and
+companies, the match probability of each pair and the weight of every field. Contacts
+and companies are matched by the Fellegi-Sunter model of :mod:`crm_audit_checks.linkage`
+(learned per tenant, on whatever columns it has); deals by the rules of
+:func:`crm_audit_checks.matching.match_deals`. The clusters are memoised per tenant in
+``ctx.shared`` so that ``integrations.duplicates-by-source`` reads the same clusters
+instead of recomputing (or re-implementing) them.
 """
 
 from __future__ import annotations
@@ -17,11 +15,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-import pyarrow as pa
+from crm_audit_core import ConfigError, check
 
-from crm_audit_core import check
 
 from . import matching
+from .linkage import merge
+from .linkage import tenant as tenant_linkage
 from .wording import plural
 
 # Fields whose filling decides which record of a cluster to keep.
@@ -33,26 +32,27 @@ KEEP_FIELDS = {
 }
 
 CONTACT_SETTINGS = {
-    "name_with_phone": 0.85,
-    "name_with_company": 0.90,
-    "name_with_email": 0.80,
-    "match_on_address": False,
+    "threshold": 0.9,
+    "identifiers": [],
+    "keep": "most complete",
     "max_block": 50,
 }
 CONTACT_SETTINGS_HELP = {
-    "name_with_phone": "two contacts with the same phone number (E.164) are one person when their names are at least this similar (0-1)",
-    "name_with_company": "two contacts at the same company (or work e-mail domain) are one person when their names are at least this similar (0-1)",
-    "name_with_email": "two contacts with the same normalised e-mail are one person unless no word of one name is at least this similar to a word of the other (a shared mailbox)",
-    "match_on_address": "also treat two contacts with similar names at the same street address and postal code as one person (off: relatives share addresses)",
-    "max_block": "e-mails, phones or company+name keys shared by more records than this are ignored (switchboards, info@ addresses)",
+    "threshold": "two contacts are one person when the model learned on this tenant gives them at least this match probability (0-1)",
+    "identifiers": "columns (canonical or custom, e.g. [\"cf_tax_id\", \"cf_date_of_birth\"]) that identify a person: strong evidence when equal, against when different",
+    "keep": "which record of a group to keep: \"most complete\", \"most activity\" or \"oldest\" (ties: most recently updated, then lowest id)",
+    "max_block": "e-mails, phones, identifiers or company/address+name keys shared by more records than this are ignored (switchboards, info@ addresses)",
 }
-COMPANY_SETTINGS = {"name_threshold": 0.90, "max_block": 50}
+COMPANY_SETTINGS = {"threshold": 0.9, "identifiers": [], "keep": "most complete", "max_block": 50}
 COMPANY_SETTINGS_HELP = {
-    "name_threshold": "two companies with the same web domain or phone are one when their names (legal forms removed) are at least this similar (0-1)",
-    "max_block": "domains, phones or names shared by more companies than this are ignored",
+    "threshold": "two companies are one when the model learned on this tenant gives them at least this match probability (0-1)",
+    "identifiers": "columns (canonical or custom, e.g. [\"cf_business_registration_no\", \"cf_npwp\"]) that identify a company: strong evidence when equal, against when different",
+    "keep": "which record of a group to keep: \"most complete\", \"most activity\" or \"oldest\"",
+    "max_block": "domains, phones, identifiers or name keys shared by more companies than this are ignored",
 }
-DEAL_SETTINGS = {"name_threshold": 0.90, "amount_tolerance": 0.01, "max_block": 200}
+DEAL_SETTINGS = {"name_threshold": 0.90, "amount_tolerance": 0.01, "keep": "most complete", "max_block": 200}
 DEAL_SETTINGS_HELP = {
+    "keep": "which record of a group to keep: \"most complete\", \"most activity\" or \"oldest\"",
     "name_threshold": "two deals of the same company (or contact) are one when their names are at least this similar (0-1)",
     "amount_tolerance": "... and their amounts differ by at most this share of the larger amount",
     "max_block": "companies with more deals than this are not compared pairwise",
@@ -70,6 +70,10 @@ class Clusters:
     evidence: Counter = field(default_factory=Counter)  # rule -> matching pairs
     candidate_pairs: int = 0
     population: int = 0
+    plans: dict = field(default_factory=dict)  # group index -> linkage.merge.Plan
+    pairs: dict = field(default_factory=dict)  # group index -> [linkage.engine.Pair]
+    model: dict | None = None  # the learned model (linkage.fs.Model.describe())
+    available: dict = field(default_factory=dict)  # which evidence the tenant's columns gave
 
     def duplicates(self):
         """(duplicate id, keeper) for every non-kept record."""
@@ -132,56 +136,49 @@ def _memo(ctx, table: str, settings: dict, compute) -> Clusters:
 # --------------------------------------------------------------------------- SQL helpers
 
 
-def _fold_map(ctx, query: str, normalise) -> pa.Table:
-    """Distinct raw values of ``query`` and their normalised form (Python, once per value)."""
-    raw = [r[0] for r in ctx.sql(query).fetchall() if r[0] is not None]
-    return pa.table({"raw": pa.array(raw, pa.string()), "norm": pa.array([normalise(v) for v in raw], pa.string())})
-
-
 def _candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
-    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``.
-
-    ``keys_sql`` yields (id, key); blocks larger than ``max_block`` are skipped.
-    """
-    rows = ctx.sql(
-        f"""
-        WITH keys AS (SELECT DISTINCT id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
-             blocks AS (SELECT key FROM keys GROUP BY key HAVING count(*) BETWEEN 2 AND $max_block),
-             members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
-        SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id
-        """,
-        max_block=max_block,
-        **params,
-    ).fetchall()
-    return [(str(a), str(b)) for a, b in rows]
+    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``."""
+    return tenant_linkage.candidate_pairs(ctx, keys_sql, max_block, **params)
 
 
 def _rows_by_id(ctx, table: str, columns: list[str], ids: list[str]) -> dict[str, dict]:
-    if not ids:
-        return {}
-    select = ", ".join(columns)
-    out = {}
-    cursor = ctx.sql(f"SELECT {select} FROM {table} WHERE id IN (SELECT unnest($ids))", ids=ids)
-    names = [d[0] for d in cursor.description]
-    for row in cursor.fetchall():
-        record = dict(zip(names, row))
-        out[str(record["id"])] = record
-    return out
+    return tenant_linkage._rows(ctx, table, columns, ids)
 
 
 def _supplied_columns(ctx, table: str, wanted) -> list[str]:
     return [c for c in wanted if ctx.supplied(table, c)]
 
 
-def _finish(ctx, table: str, pairs_matched: list[tuple[str, str, str]], candidate_pairs: int) -> Clusters:
+ACTIVITY_LINK = {"contacts": "contact_id", "companies": "company_id", "deals": "deal_id"}
+
+
+def _activity_counts(ctx, table: str, ids: list[str]) -> dict[str, int]:
+    column = ACTIVITY_LINK[table]
+    if not ids or not ctx.supplied("activities", column):
+        return {}
+    return {str(r[0]): int(r[1]) for r in ctx.sql(
+        f"SELECT {column}, count(*) FROM activities WHERE {column} IN (SELECT unnest($ids)) GROUP BY 1",
+        ids=ids).fetchall()}
+
+
+def _finish(ctx, table: str, pairs_matched: list[tuple[str, str, str]], candidate_pairs: int,
+            keep: str = "most complete", linked=None) -> Clusters:
     groups = matching.clusters((a, b) for a, b, _ in pairs_matched)
     ids = [i for g in groups for i in g]
     fields = _supplied_columns(ctx, table, KEEP_FIELDS[table])
     extra = [c for c in ("updated_at", "created_at", "source", "source_detail") if ctx.supplied(table, c)]
     records = _rows_by_id(ctx, table, ["id", *fields, *extra], ids)
-    keepers = {}
+    activity = _activity_counts(ctx, table, ids) if keep == "most activity" else None
+    keepers, plans = {}, {}
     for index, group in enumerate(groups):
-        keepers[index] = matching.choose_keeper([records[i] for i in group if i in records], fields)
+        members = [records[i] for i in group if i in records]
+        keepers[index] = merge.choose_keeper(members, fields, keep, activity)
+        plans[index] = merge.plan(members, fields, keepers[index])
+    by_group: dict = {}
+    if linked is not None:
+        group_of = {rid: index for index, group in enumerate(groups) for rid in group}
+        for pair in linked.pairs:
+            by_group.setdefault(group_of[pair.a], []).append(pair)
     return Clusters(
         table=table,
         groups=groups,
@@ -190,121 +187,42 @@ def _finish(ctx, table: str, pairs_matched: list[tuple[str, str, str]], candidat
         evidence=Counter(rule for _, _, rule in pairs_matched),
         candidate_pairs=candidate_pairs,
         population=ctx.count(table),
+        plans=plans,
+        pairs=by_group,
+        model=linked.model.describe() if linked is not None else None,
     )
+
+
+def _keep_rule(settings: dict, check_id: str) -> str:
+    rule = str(settings.get("keep", "most complete"))
+    if rule not in merge.KEEP_RULES:
+        raise ConfigError(f"checks.{check_id}.keep = {rule!r} is not a keep rule",
+                          hint=f"use one of: {', '.join(merge.KEEP_RULES)}")
+    return rule
 
 
 # --------------------------------------------------------------------------- contacts
 
 
 def _contact_clusters(ctx, settings: dict) -> Clusters:
-    rules = matching.MatchRules(
-        name_with_phone=float(settings["name_with_phone"]),
-        name_with_company=float(settings["name_with_company"]),
-        name_with_email=float(settings["name_with_email"]),
-        use_address=bool(settings["match_on_address"]),
-    )
-    has = {c: ctx.supplied("contacts", c)
-           for c in ("email", "phone", "company_id", "company_name", "country", "street", "postal_code")}
-    company_domains = has["company_id"] and ctx.supplied("companies", "domain")
-    names = _fold_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts", matching.fold)
-    empty = pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
-    companies = _fold_map(ctx, "SELECT DISTINCT company_name FROM contacts", matching.normalise_company) \
-        if has["company_name"] else empty
-    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
-        if company_domains else empty
-    with ctx.temporary_tables(dup_names=names, dup_company_names=companies, dup_domains=domains):
-        base = f"""
-            SELECT c.id,
-                   {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key,
-                   {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
-                   {matching.ADDRESS_KEY_SQL if rules.use_address and has['street'] and has['postal_code'] else 'NULL'} AS address_key,
-                   coalesce(nullif(trim(c.company_id), ''), 'name:' || nullif(cn.norm, '')) AS company_key,
-                   trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm,
-                   {'cd.norm' if company_domains else 'NULL'} AS company_domain
-            FROM (SELECT id, first_name, last_name, email, phone, company_id, company_name, street, postal_code
-                  FROM contacts) c
-            LEFT JOIN dup_names f ON f.raw = c.first_name
-            LEFT JOIN dup_names l ON l.raw = c.last_name
-            LEFT JOIN dup_company_names cn ON cn.raw = c.company_name
-            {"LEFT JOIN (SELECT id AS company_ref, domain FROM companies) co ON co.company_ref = c.company_id "
-             "LEFT JOIN dup_domains cd ON cd.raw = co.domain"
-             if company_domains else ""}
-        """
-        keys_sql = f"""
-            WITH base AS ({base}),
-                 tokens AS (SELECT id, company_key, email_key, address_key, company_domain,
-                                   unnest(string_split(name_norm, ' ')) AS token
-                            FROM base WHERE name_norm <> ''),
-                 work AS (SELECT id, token, split_part(email_key, '@', 2) AS domain FROM tokens
-                          WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2))
-                          UNION SELECT id, token, company_domain FROM tokens WHERE company_domain IS NOT NULL)
-            SELECT id, 'e:' || email_key AS key FROM base
-            UNION ALL SELECT id, 'p:' || phone_tail FROM base
-            UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
-                      WHERE company_key IS NOT NULL AND token <> ''
-            UNION ALL SELECT id, 'd:' || domain || ':' || left(token, 2) FROM work WHERE token <> ''
-            UNION ALL SELECT id, 'a:' || address_key || ':' || left(token, 2) FROM tokens
-                      WHERE address_key IS NOT NULL AND token <> ''
-        """
-        pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
-                                 free_mail=sorted(matching.FREE_MAIL_DOMAINS))
-
-    ids = sorted({i for p in pairs for i in p})
-    cols = ["id", "first_name", "last_name", *[c for c, ok in has.items() if ok]]
-    rows = _rows_by_id(ctx, "contacts", cols, ids)
-    if company_domains:
-        company_ids = sorted({str(r["company_id"]) for r in rows.values() if r.get("company_id")})
-        domain_of = {i: r.get("domain") for i, r in _rows_by_id(ctx, "companies", ["id", "domain"], company_ids).items()}
-        for r in rows.values():
-            r["company_domain"] = domain_of.get(str(r.get("company_id")))
-    keys = {
-        rid: matching.contact_keys(rid, r.get("first_name"), r.get("last_name"), r.get("email"), r.get("phone"),
-                                   r.get("company_id"), r.get("company_name"), r.get("country"),
-                                   r.get("street") if rules.use_address else None, r.get("postal_code"),
-                                   r.get("company_domain"))
-        for rid, r in rows.items()
-    }
-    matched = []
-    for a, b in pairs:
-        rule = matching.match_contacts(keys[a], keys[b], rules)
-        if rule:
-            matched.append((a, b, rule))
-    return _finish(ctx, "contacts", matched, len(pairs))
+    keep = _keep_rule(settings, "data.duplicate-contacts")
+    linked, available = tenant_linkage.contact_linkage(ctx, settings)
+    matched = [(p.a, p.b, p.evidence) for p in linked.pairs]
+    found = _finish(ctx, "contacts", matched, linked.candidate_pairs, keep, linked)
+    found.available = available
+    return found
 
 
 # --------------------------------------------------------------------------- companies
 
 
 def _company_clusters(ctx, settings: dict) -> Clusters:
-    has = {c: ctx.supplied("companies", c) for c in ("domain", "phone", "country")}
-    names = _fold_map(ctx, "SELECT DISTINCT name FROM companies", matching.normalise_company)
-    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) if has["domain"] \
-        else pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
-    with ctx.temporary_tables(dup_names=names, dup_domains=domains):
-        keys_sql = f"""
-            WITH base AS (
-                SELECT c.id, nullif(n.norm, '') AS name_key, nullif(d.norm, '') AS domain_key,
-                       {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail
-                FROM companies c
-                LEFT JOIN dup_names n ON n.raw = c.name
-                LEFT JOIN dup_domains d ON d.raw = c.domain)
-            SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
-            UNION ALL SELECT id, 'd:' || domain_key FROM base
-            UNION ALL SELECT id, 'p:' || phone_tail FROM base
-        """
-        pairs = _candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
-    ids = sorted({i for p in pairs for i in p})
-    cols = ["id", "name", *[c for c, ok in has.items() if ok]]
-    rows = _rows_by_id(ctx, "companies", cols, ids)
-    keys = {rid: matching.company_keys(rid, r.get("name"), r.get("domain"), r.get("phone"), r.get("country"))
-            for rid, r in rows.items()}
-    threshold = float(settings["name_threshold"])
-    matched = []
-    for a, b in pairs:
-        rule = matching.match_companies(keys[a], keys[b], name_threshold=threshold)
-        if rule:
-            matched.append((a, b, rule))
-    return _finish(ctx, "companies", matched, len(pairs))
+    keep = _keep_rule(settings, "data.duplicate-companies")
+    linked, available = tenant_linkage.company_linkage(ctx, settings)
+    matched = [(p.a, p.b, p.evidence) for p in linked.pairs]
+    found = _finish(ctx, "companies", matched, linked.candidate_pairs, keep, linked)
+    found.available = available
+    return found
 
 
 # --------------------------------------------------------------------------- deals
@@ -328,10 +246,16 @@ def _deal_clusters(ctx, settings: dict) -> Clusters:
         rule = matching.match_deals(keys[a], keys[b], name_threshold=threshold, amount_tolerance=tolerance)
         if rule:
             matched.append((a, b, rule))
-    return _finish(ctx, "deals", matched, len(pairs))
+    found = _finish(ctx, "deals", matched, len(pairs), _keep_rule(settings, "data.duplicate-deals"))
+    found.available = {"compared": ["deal name", *[{"company_id": "company", "contact_id": "contact", "amount": "amount",
+                                                   "pipeline": "pipeline"}[c] for c, ok in has.items() if ok]]}
+    return found
 
 
 # --------------------------------------------------------------------------- reporting
+
+
+MAX_PLAN_ROWS = 5000  # merge-plan rows kept in report.json (the fix-list has every id)
 
 
 def _report(ctx, found: Clusters, noun: str):
@@ -339,14 +263,34 @@ def _report(ctx, found: Clusters, noun: str):
     by_source: Counter = Counter()
     keep_rules: Counter = Counter()
     sizes: Counter = Counter()
+    plan_rows: list[dict] = []
+    pair_rows: list[dict] = []
     for index, group in enumerate(found.groups):
         keeper = found.keepers[index]
         keep_rules[keeper.rule] += 1
         sizes[str(len(group))] += 1
         others = [i for i in group if i != keeper.id]
+        plan = found.plans.get(index)
+        carried = ""
+        if plan is not None and plan.carry_over:
+            carried = "; carry over " + ", ".join(f"{f} from {src}" for f, (src, _v) in sorted(plan.carry_over.items()))
+        pairs = found.pairs.get(index, [])
+        why = ""
+        if pairs:
+            why = "; " + " | ".join(p.explain() for p in pairs[:3])
+            if len(pairs) > 3:
+                why += f" | and {len(pairs) - 3} more pairs"
         details[keeper.id] = (f"keep this record ({keeper.rule}: {keeper.filled} of {keeper.fields} fields filled"
                               f"{f', updated {keeper.updated_at:%Y-%m-%d}' if keeper.updated_at else ''}); "
-                              f"merge {', '.join(others)} into it")
+                              f"merge {', '.join(others)} into it{carried}{why}")
+        if plan is not None and len(plan_rows) < MAX_PLAN_ROWS:
+            plan_rows.extend(plan.rows(index + 1))
+        for pair in pairs:
+            if len(pair_rows) >= MAX_PLAN_ROWS:
+                break
+            pair_rows.append({"group": index + 1, "a": pair.a, "b": pair.b, "probability": round(pair.probability, 4),
+                              "fields": [{"field": label, "level": level, "bits": bits}
+                                         for label, level, bits in pair.fields]})
     for rid, keeper in found.duplicates():
         details[rid] = (f"duplicate of {keeper.id} ({keeper.describe()}); "
                         f"created by {matching.creator(found.records.get(rid, {}))}")
@@ -366,6 +310,14 @@ def _report(ctx, found: Clusters, noun: str):
         "evidence": dict(found.evidence.most_common()),
         "candidate_pairs": found.candidate_pairs,
     }
+    if found.available:
+        metrics["evidence_used"] = found.available
+    if found.model is not None:
+        metrics["model"] = found.model
+    if plan_rows:
+        metrics["merge_plan"] = plan_rows
+    if pair_rows:
+        metrics["pairs"] = pair_rows
     if by_source:
         ranked = by_source.most_common()
         metrics["charts"] = [{"id": "duplicates-by-source", "title": f"Duplicate {noun} by the source that created them",
@@ -373,6 +325,12 @@ def _report(ctx, found: Clusters, noun: str):
                               "series": {"duplicates": [n for _, n in ranked]}, "x_label": f"duplicate {noun}"}]
     message = (f"{plural(len(found.groups), 'group')} of duplicate {noun} ({len(ids)} records, {duplicates} to merge) "
                f"among {found.population}")
+    if found.available.get("compared"):
+        compared = found.available["compared"]
+        listed = compared[0] if len(compared) == 1 else f"{', '.join(compared[:-1])} and {compared[-1]}"
+        message += f", compared on {listed}"
+        if found.available.get("identifiers_missing"):
+            message += f" (identifiers not in this tenant: {', '.join(found.available['identifiers_missing'])})"
     return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
                       metrics=metrics, message=message)
 
@@ -383,18 +341,19 @@ def _report(ctx, found: Clusters, noun: str):
     step="duplicates",
     area="data",
     severity="high",
-    needs={"contacts": ["id", "first_name", "last_name", "email"]},
+    needs={"contacts": ["id", "first_name", "last_name"]},
     settings=CONTACT_SETTINGS,
     settings_help=CONTACT_SETTINGS_HELP,
     description=(
-        "The same person stored more than once: the same e-mail (ignoring case, +tags and gmail dots), the "
-        "same phone in another format with a similar name, or a similar name (typos, swapped first and last "
-        "names, accents, Hangul) at the same company. Duplicates split a customer's history between records, "
-        "so sales calls them twice and reports count them twice."
+        "The same person stored more than once, found by a probabilistic model learned on this tenant's own "
+        "contacts: names (typos, swapped fields, accents, Hangul and its romanisations, single names), e-mail, "
+        "phone, company, address and any identifier named in the settings each weigh for or against a match, "
+        "and pairs with a high enough match probability are grouped. Duplicates split a customer's history "
+        "between records, so sales calls them twice and reports count them twice."
     ),
     remediation=(
-        "Merge each group into the record marked 'keep' (the most complete, then the most recently updated) "
-        "with the CRM's merge tool, which keeps activities and deals. Where an integration created the "
+        "Merge each group into the record marked 'keep' (by the keep setting: the most complete by default) "
+        "with the CRM's merge tool, which keeps activities and deals; the merge plan lists the values to carry over. Where an integration created the "
         "duplicates, fix its matching rule (match on e-mail) so they do not come back."
     ),
 )
@@ -412,9 +371,10 @@ def duplicate_contacts(ctx):
     settings=COMPANY_SETTINGS,
     settings_help=COMPANY_SETTINGS_HELP,
     description=(
-        "The same company stored more than once: the same name once legal forms are removed (PT, Tbk, Inc, "
-        "Ltd, GmbH, 주식회사, ...), or a similar name with the same web domain or phone. Contacts and deals "
-        "then hang off different copies, and account reports undercount."
+        "The same company stored more than once, found by a probabilistic model learned on this tenant's own "
+        "companies: the name once legal forms are removed (PT, Tbk, Inc, Ltd, GmbH, 주식회사, ...), web domain, "
+        "phone, address, country and any identifier named in the settings each weigh for or against a match. "
+        "Contacts and deals then hang off different copies, and account reports undercount."
     ),
     remediation=(
         "Merge each group into the record marked 'keep' with the CRM's merge tool; make integrations match "
@@ -431,7 +391,7 @@ def duplicate_companies(ctx):
     step="duplicates",
     area="data",
     severity="medium",
-    needs={"deals": ["id", "name", "company_id"]},
+    needs={"deals": ["id", "name"]},
     settings=DEAL_SETTINGS,
     settings_help=DEAL_SETTINGS_HELP,
     description=(
@@ -441,6 +401,9 @@ def duplicate_companies(ctx):
     remediation="Merge or delete the extra deals listed; keep the one marked 'keep' and move its activities over.",
 )
 def duplicate_deals(ctx):
+    if not (ctx.supplied("deals", "company_id") or ctx.supplied("deals", "contact_id")):
+        return ctx.skip("needs deals.company_id or deals.contact_id: deals are only compared within one company or "
+                        "contact; map either column in the connector or the files")
     return _report(ctx, deal_clusters(ctx), "deals")
 
 
@@ -453,7 +416,7 @@ def duplicate_deals(ctx):
     step="integrations",
     area="usage",
     severity="medium",
-    needs={"integrations": ["id", "name"], "contacts": ["id", "first_name", "last_name", "email", "source_detail"]},
+    needs={"integrations": ["id", "name"], "contacts": ["id", "first_name", "last_name", "source_detail"]},
     settings={"min_duplicates": 1},
     settings_help={"min_duplicates": "an integration is listed when it created at least this many duplicate contacts or companies"},
     description=(

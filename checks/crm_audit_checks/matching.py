@@ -1,24 +1,16 @@
-"""Record matching for the duplicate checks: normalise, block, score, cluster, pick a keeper.
+"""Normalisation, deal rules, clusters and keepers shared by the duplicate checks.
 
-Everything here is a pure function of its arguments (no store, no context), so that the
-duplicate checks and ``integrations.duplicates-by-source`` share one implementation and
-the rules can be tested on hand-written records.
+Everything here is a pure function of its arguments (no store, no context). Contacts and
+companies are matched by the probabilistic model of :mod:`crm_audit_checks.linkage`, which
+uses the normalisers below; deals by the rules of :func:`match_deals`.
 
-The pipeline (see ``duplicates.py`` for the SQL side):
-
-1. **Normalise.** E-mail: NFKC, casefold, ``+tag`` removed, dots removed for gmail.com.
-   Phone: E.164 through ``phonenumbers`` with the record's country as default region.
-   Names: NFKC, casefold, accents stripped (Hangul kept), punctuation dropped.
-   Company names: the same, then legal forms (PT, Tbk, Inc, GmbH, 주식회사, (주) ...) removed.
-2. **Block.** Only records that share a cheap key become candidate pairs: the normalised
-   e-mail, the last 8 digits of the phone, or (company, name-token prefix). The keys are
-   computed in DuckDB; blocks larger than ``max_block`` are ignored (a shared switchboard
-   number or ``info@`` address says nothing about identity).
-3. **Score.** Each candidate pair is judged by evidence rules (:func:`match_contacts`,
-   :func:`match_companies`, :func:`match_deals`); a similar name alone never suffices.
-4. **Cluster.** Union-find over the matching pairs (:func:`clusters`).
-5. **Keep.** Per cluster the most complete record, then the most recently updated
-   (:func:`choose_keeper`).
+* **Normalise.** E-mail: NFKC, casefold, ``+tag`` removed, dots removed for gmail.com.
+  Phone: E.164 through ``phonenumbers`` with the record's country as default region.
+  Names: NFKC, casefold, accents stripped (Hangul kept), punctuation dropped.
+  Company names: the same, then legal forms (PT, Tbk, Inc, GmbH, 주식회사, (주) ...) removed.
+* **Cluster.** Union-find over the matching pairs (:func:`clusters`).
+* **Keep.** Per cluster the most complete record, then the most recently updated
+  (:func:`choose_keeper`; other rules in :mod:`crm_audit_checks.linkage.merge`).
 """
 
 from __future__ import annotations
@@ -33,7 +25,6 @@ from typing import Iterable, Sequence
 import phonenumbers
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import ratio, token_sort_ratio
-from itertools import permutations
 
 # --------------------------------------------------------------------------- text
 
@@ -141,13 +132,6 @@ PHONE_TAIL_SQL = (
     "THEN right(regexp_replace(phone, '[^0-9]', '', 'g'), 8) END"
 )
 
-
-# The street + postal code blocking key in SQL (accents and ASCII punctuation/space dropped).
-ADDRESS_KEY_SQL = (
-    "CASE WHEN coalesce(trim(street), '') <> '' AND coalesce(trim(postal_code), '') <> '' "
-    "THEN regexp_replace(lower(strip_accents(street)), '[[:punct:][:space:]]+', '', 'g') || '|' "
-    "|| upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g')) END"
-)
 
 # --------------------------------------------------------------------------- phone
 
@@ -264,185 +248,7 @@ def token_similarity(a: str, b: str) -> float:
     return JaroWinkler.normalized_similarity(_letters(a), _letters(b))
 
 
-def name_similarity(a: Sequence[str], b: Sequence[str]) -> float:
-    """Similarity in [0, 1] of two token tuples from :func:`name_tokens`.
-
-    Words are aligned one to one (as written, or swapped: first and last names in the
-    wrong fields) and the name is as similar as its *least* similar word: one typo in
-    one word costs a little, a different family name costs everything ('Jessica
-    Johnson' vs 'Jessica Thompson' is two people, even though the strings look alike).
-    A name split differently ('김민준' vs '민준 김') is equal. When one name has more
-    words, the extra words are ignored at a 20 % discount: 'Dimas' and 'Dimas Siregar'
-    score at most 0.8, too little to match on a shared company alone.
-    """
-    if not a or not b:
-        return 0.0
-    if tuple(a) == tuple(b) or sorted(a) == sorted(b):
-        return 1.0
-    if {"".join(a), "".join(reversed(a))} & {"".join(b), "".join(reversed(b))}:
-        return 1.0
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    if len(long) > 4:  # pathological input: fall back to the whole strings
-        return JaroWinkler.normalized_similarity(" ".join(a), " ".join(b))
-    best = 0.0
-    for chosen in permutations(long, len(short)):
-        score = min(token_similarity(x, y) for x, y in zip(short, chosen))
-        if score > best:
-            best = score
-    return best * (0.8 if len(short) < len(long) else 1.0)
-
-
-def token_overlap(a: Sequence[str], b: Sequence[str]) -> float:
-    """The best Jaro-Winkler similarity between any word of ``a`` and any word of ``b``.
-
-    High for typos and swaps (some word survives), low for two different people who
-    merely share a mailbox.
-    """
-    best = 0.0
-    for x in a:
-        for y in b:
-            best = max(best, token_similarity(x, y))
-            if best == 1.0:
-                return best
-    return best
-
-
 # --------------------------------------------------------------------------- evidence
-
-
-@dataclass(frozen=True)
-class ContactKeys:
-    """The normalised attributes of one contact that the evidence rules read."""
-
-    id: str
-    name: tuple[str, ...] = ()
-    email: str | None = None
-    phone: str | None = None  # as written; compared in E.164 (see same_phone)
-    country: str | None = None  # default region for a nationally written phone
-    company: str | None = None  # company id, or "name:<normalised company name>"
-    domains: frozenset = frozenset()  # work e-mail domain and the company's web domain
-    address: str | None = None  # street + postal code, from address_key
-
-
-def address_key(street: str | None, postal_code: str | None) -> str | None:
-    """``('12 Wallaby Pl.', '2119')`` -> ``'12wallabypl|2119'``; None unless both are known."""
-    street_key = fold(street).replace(" ", "")
-    postal = re.sub(r"\s+", "", str(postal_code or "")).upper()
-    return f"{street_key}|{postal}" if street_key and postal else None
-
-
-@dataclass(frozen=True)
-class MatchRules:
-    """Thresholds of the evidence rules (the checks' settings)."""
-
-    name_with_phone: float = 0.85  # same E.164 phone + names at least this similar
-    name_with_company: float = 0.90  # same company, work domain or address + names at least this similar
-    name_with_email: float = 0.80  # same e-mail unless no word of the names is at least this similar
-    # Same street + postal code + similar name. Off by default: relatives share an address
-    # (and a family name), so on CRM data it is weaker evidence than a company or phone.
-    use_address: bool = False
-
-
-def contact_keys(id, first, last, email, phone, company_id=None, company_name=None, country=None,
-                 street=None, postal_code=None, company_domain=None) -> ContactKeys:
-    """Build :class:`ContactKeys` from raw canonical column values."""
-    e = normalise_email(email)
-    company = str(company_id) if company_id not in (None, "") else None
-    if company is None:
-        cname = normalise_company(company_name)
-        company = f"name:{cname}" if cname else None
-    return ContactKeys(
-        id=str(id),
-        name=name_tokens(first, last),
-        email=e,
-        phone=str(phone).strip() or None if phone else None,
-        country=country or None,
-        company=company,
-        domains=frozenset(d for d in (email_domain(e), normalise_domain(company_domain)) if d),
-        address=address_key(street, postal_code),
-    )
-
-
-def match_contacts(a: ContactKeys, b: ContactKeys, rules: MatchRules = MatchRules()) -> str | None:
-    """Why ``a`` and ``b`` are the same person (``'email'``, ``'phone'``, ``'company'``,
-    ``'domain'``, ``'address'``), or None.
-
-    * same normalised e-mail => match, unless both names are present and share no word
-      (not even with a typo): a shared mailbox such as ``info@``;
-    * same E.164 phone and similar names => match;
-    * similar names and the same company, or a shared domain (work e-mail domain or the
-      company's web domain) => match (and the same
-      postal address, when ``rules.use_address``), unless the two records hold different
-      e-mails or different phones (colleagues with similar names);
-    * a name alone never suffices, however rare.
-    """
-    if a.email and a.email == b.email:
-        if not a.name or not b.name:
-            return "email"
-        if token_overlap(a.name, b.name) >= rules.name_with_email:
-            return "email"
-    if not a.name or not b.name:
-        return None
-    similarity = name_similarity(a.name, b.name)
-    if similarity < min(rules.name_with_phone, rules.name_with_company):
-        return None
-    phone_match = same_phone(a.phone, a.country, b.phone, b.country)  # parses only now: it is slow
-    if phone_match and similarity >= rules.name_with_phone:
-        return "phone"
-    # A shared company, domain or address only supports a similar name when the records
-    # do not contradict each other: two different e-mails, or two different phones, are
-    # two mailboxes or two lines, i.e. most likely two colleagues with similar names.
-    contradiction = bool(a.email and b.email and a.email != b.email) or bool(a.phone and b.phone and not phone_match)
-    if similarity >= rules.name_with_company and not contradiction:
-        if a.company and a.company == b.company:
-            return "company"
-        if a.domains & b.domains:
-            return "domain"
-        if rules.use_address and a.address and a.address == b.address:
-            return "address"
-    return None
-
-
-@dataclass(frozen=True)
-class CompanyKeys:
-    id: str
-    name: str = ""  # normalise_company
-    domain: str | None = None
-    phone: str | None = None  # as written
-    country: str | None = None
-
-
-def company_keys(id, name, domain=None, phone=None, country=None) -> CompanyKeys:
-    return CompanyKeys(
-        id=str(id),
-        name=normalise_company(name),
-        domain=normalise_domain(domain),
-        phone=str(phone).strip() or None if phone else None,
-        country=(country or "").strip().upper() or None,
-    )
-
-
-def match_companies(a: CompanyKeys, b: CompanyKeys, *, name_threshold: float = 0.90) -> str | None:
-    """Why two companies are one (``'name'``, ``'domain'``, ``'phone'``), or None.
-
-    * the same name once legal forms are removed, and nothing contradicts it (different
-      countries, or different web domains) => match;
-    * the same web domain and similar names => match;
-    * the same phone and similar names => match.
-    """
-    if not a.name or not b.name:
-        return None
-    similarity = company_similarity(a.name, b.name)
-    conflict = bool(a.country and b.country and a.country != b.country) or bool(
-        a.domain and b.domain and a.domain != b.domain
-    )
-    if similarity >= 1.0 and not conflict:
-        return "name"
-    if a.domain and a.domain == b.domain and similarity >= name_threshold:
-        return "domain"
-    if similarity >= name_threshold and same_phone(a.phone, a.country, b.phone, b.country):
-        return "phone"
-    return None
 
 
 @dataclass(frozen=True)

@@ -64,17 +64,31 @@ def too_many_admins(ctx):
 )
 def dormant_users(ctx):
     days = ctx.settings["days"]
+    # Where the CRM says which licence a user holds (Salesforce) and whether the user is
+    # frozen, the finding says what each dormant account costs and how it is already held.
+    licence = "license" if ctx.supplied("users", "license") else "NULL"
+    frozen = "is_frozen" if ctx.supplied("users", "is_frozen") else "NULL"
     rows = ctx.rows(
-        f"SELECT id, last_login_at FROM users WHERE {HUMAN} "
+        f"SELECT id, last_login_at, {licence} AS licence, {frozen} AS frozen FROM users WHERE {HUMAN} "
         "AND (last_login_at IS NULL OR last_login_at < $as_of - to_days($days))",
         days=days,
     )
     ids = sorted(str(r["id"]) for r in rows)
-    details = {str(r["id"]): "never logged in" if r["last_login_at"] is None
-               else f"last login {r['last_login_at']:%Y-%m-%d}" for r in rows}
+    details, licences = {}, {}
+    for r in rows:
+        text = "never logged in" if r["last_login_at"] is None else f"last login {r['last_login_at']:%Y-%m-%d}"
+        if r["licence"]:
+            text += f"; holds a {r['licence']} licence"
+            licences[str(r["licence"])] = licences.get(str(r["licence"]), 0) + 1
+        if r["frozen"]:
+            text += "; frozen (still active: the licence stays assigned)"
+        details[str(r["id"])] = text
     total = ctx.count("users", HUMAN)
-    return ctx.result(ids=ids, population=total, details=details,
-                      message=f"{len(ids)} of {total} active users have not logged in for {days} days")
+    message = f"{len(ids)} of {total} active users have not logged in for {days} days"
+    if licences:
+        message += " (licences held: " + ", ".join(f"{n} {name}" for name, n in sorted(licences.items())) + ")"
+    metrics = {"licences_held_by_dormant_users": licences} if licence != "NULL" else {}
+    return ctx.result(ids=ids, population=total, details=details, metrics=metrics, message=message)
 
 
 @check(

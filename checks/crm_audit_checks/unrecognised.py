@@ -25,8 +25,10 @@ SHOWN = 5
     object="records",
     description=(
         "Lists the values of enumerated columns (integration status, login outcome, record source, activity "
-        "type) that are neither a known value nor a known synonym of one. Rows with such values cannot be "
-        "judged: the checks that read the column are skipped or leave them out instead of passing."
+        "type) that are neither a known value nor a known synonym of one, and the cells the connector could not "
+        "read at all (a date that is no date, a number that is no number: read as empty). Rows with such "
+        "values cannot be judged: the checks that read the column are skipped or leave them out instead of "
+        "passing."
     ),
     remediation=(
         "Map each value to one the audit understands (see the vocabulary reference), either in the CRM (use "
@@ -57,12 +59,23 @@ def unrecognised_values(ctx):
             rid = f"{table}:{r['id']}"
             ids.append(rid)
             details[rid] = f"{table}.{column} is {r['v']!r}, which is not one of {', '.join(allowed)}"
+    unreadable = ctx.unreadable()
+    for u in unreadable:
+        key = f"{u['table']}.{u['column']}"
+        found[key] = {"rows": u["cells"], "values": {v: 1 for v in u["examples"]},
+                      "understood": [u["expected"]], "read_as_empty": True}
+        population += ctx.count(u["table"]) if ctx.supplied(u["table"]) else u["cells"]
     if population == 0:
         return ctx.skip("no enumerated column (integrations.status, login_events.status, source, activities.type) "
                         "was supplied")
     rows = sum(f["rows"] for f in found.values())
-    parts = [f"{col}: " + ", ".join(f"{v!r} ({n})" for v, n in list(f["values"].items())[:SHOWN])
-             for col, f in found.items()]
+    parts = []
+    for col, f in found.items():
+        if f.get("read_as_empty"):
+            shown = ", ".join(repr(v) for v in list(f["values"])[:SHOWN])
+            parts.append(f"{col}: {f['rows']} cells are not {f['understood'][0]} and were read as empty, e.g. {shown}")
+        else:
+            parts.append(f"{col}: " + ", ".join(f"{v!r} ({n})" for v, n in list(f["values"].items())[:SHOWN]))
     message = (f"{rows} of {population} values in enumerated columns are not understood"
                + (" (" + "; ".join(parts) + ")" if parts else ""))
     return ctx.result(ids=ids, object="records", population=population, details=details,

@@ -170,12 +170,19 @@ class HandTenant:
 
 
 def test_skipped_without_the_needed_columns(crm_audit_run_check):
-    hand = HandTenant(contacts=[{"id": "1", "first_name": "Budi", "last_name": "Santoso"}])
-    for check_id in ("data.duplicate-contacts", "data.duplicate-companies", "data.duplicate-deals",
-                     "integrations.duplicates-by-source"):
+    # Contract changed with issue 17: names alone are enough to *run* data.duplicate-contacts
+    # (it says which evidence it had, and a name alone never makes a match); the other
+    # checks still need their tables.
+    hand = HandTenant(contacts=[{"id": "1", "first_name": "Budi", "last_name": "Santoso"},
+                                {"id": "2", "first_name": "Budi", "last_name": "Santoso"}])
+    for check_id in ("data.duplicate-companies", "data.duplicate-deals", "integrations.duplicates-by-source"):
         result = crm_audit_run_check(CHECKS[check_id], hand)
         assert result.status == "skipped", (check_id, result.status)
         assert result.reason
+    contacts = crm_audit_run_check(CHECKS["data.duplicate-contacts"], hand)
+    assert contacts.status == "pass", contacts.reason
+    assert contacts.metrics["evidence_used"]["compared"] == ["given name", "family name"]
+    assert "compared on given name and family name" in contacts.message
 
 
 def test_hand_written_variants(crm_audit_run_check):

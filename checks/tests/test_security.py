@@ -53,3 +53,24 @@ def test_skipped_without_login_events(crm_audit_tenant, crm_audit_run_check):
     for check_id in ("security.failed-login-bursts", "security.logins-from-many-ips"):
         result = crm_audit_run_check(check_id, stripped)
         assert result.status == "skipped" and "login_events" in result.reason
+
+
+def test_dormant_users_name_their_licence_and_frozen_state(crm_audit_tenant):
+    from crm_audit_core.testing import run_check
+
+    tenant = crm_audit_tenant(contacts=300, seed=4)
+    planted = tenant.planted("security.dormant-users")
+    assert planted
+    users = {u["id"]: u for u in tenant.rows("users")}
+    first = planted[0]
+    tenant.edit("users", {"id": first}, {"license": "Salesforce", "is_frozen": True})
+    result = run_check("security.dormant-users", tenant)
+    assert sorted(result.affected.ids) == sorted(planted)
+    assert "holds a Salesforce licence" in result.details[str(first)] and "frozen" in result.details[str(first)]
+    held = result.metrics["licences_held_by_dormant_users"]
+    expected = {}
+    for uid in planted:
+        lic = "Salesforce" if uid == first else users[uid].get("license")
+        if lic:
+            expected[lic] = expected.get(lic, 0) + 1
+    assert held == expected

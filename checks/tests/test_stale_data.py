@@ -106,6 +106,32 @@ def test_plain_local_parts_are_valid_exactly_when_their_domain_and_length_allow(
         assert stale_data._email_problem(address) is None
 
 
+HANGUL_LABEL = st.text(st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3), min_size=1, max_size=24)
+MIXED_LABEL = st.one_of(HANGUL_LABEL, DOMAIN_LABEL, st.sampled_from(
+    ["한국", "KR", "Com", "co", "kr", "한빛-테크", "한빛1", "ㄱㄴ", "中国", "a" * 60, "테" * 20]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(labels=st.lists(MIXED_LABEL, min_size=1, max_size=5))
+def test_the_hangul_shortcut_answers_what_email_validator_answers(labels):
+    domain = ".".join(labels)
+    fast = stale_data.hangul_domain_verdict(domain)
+    if fast is not None:
+        assert fast == stale_data.domain_verdict(domain), domain
+
+
+@settings(max_examples=500, deadline=None)
+@given(label=st.text(st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF, exclude_categories=("Cs",)),
+                     min_size=1, max_size=30))
+def test_punycode_length_is_the_codecs(label):
+    assert stale_data.punycode_length(label) == len(label.encode("punycode"))
+
+
+@pytest.mark.parametrize("domain", ["한빛테크.kr", "아름산들우리로지스.한국", "바다초록.co.kr", "MIRAE.한빛.COM"])
+def test_the_hangul_shortcut_answers_common_hangul_domains(domain):
+    assert stale_data.hangul_domain_verdict(domain) == stale_data.domain_verdict(domain) != (None, None)
+
+
 @pytest.fixture(scope="module")
 def duck():
     import duckdb

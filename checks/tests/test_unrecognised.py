@@ -49,3 +49,31 @@ def test_a_failing_check_says_how_many_rows_it_left_out(crm_audit_tenant):
     stale = run_check("integrations.stale-syncs", tenant)
     assert stale.status == "fail" and sorted(stale.affected.ids) == sorted(planted)
     assert "1 rows were not judged" in stale.reason and "'???'" in stale.reason
+
+
+def test_cells_the_files_connector_could_not_read_are_reported(crm_audit_tenant, tmp_path):
+    import csv
+
+    from crm_audit_core.config import AuditConfig, TenantConfig
+    from crm_audit_core.plugins import build_plugin_manager
+    from crm_audit_core.runner import run_audit
+
+    tenant = crm_audit_tenant(contacts=300, seed=3)
+    tenant.write(tmp_path / "t")
+    path = tmp_path / "t" / "deals.csv"
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["amount"], rows[1]["amount"] = "lots", "n/a"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    config = AuditConfig(as_of=tenant.as_of, out=tmp_path / "audits")
+    config.tenants.append(TenantConfig("acme", "files", {"path": str(tmp_path / "t")}))
+    result, _ = run_audit(config, registry=build_plugin_manager(), progress=False,
+                          check_patterns=("data.unrecognised-values",))
+    [found] = result.results
+    assert found.status == "fail"
+    entry = found.metrics["unrecognised"]["deals.amount"]
+    assert entry["rows"] == 2 and set(entry["values"]) == {"lots", "n/a"} and entry["read_as_empty"]
+    assert "deals.amount: 2 cells are not a number and were read as empty" in found.message

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import csv
-import json
+from dataclasses import replace
 from pathlib import Path
 
 from .. import hookimpl
 from ..findings import AuditResult
-from . import ReportContext, Reporter
+from . import ReportContext, Reporter, jsonstream
 from .safe import neutralise_cell
 
 FIXLIST_COLUMNS = ["tenant", "object", "id", "link", "problem", "suggested_fix"]
 
 
 def write_json(audit: AuditResult, context: ReportContext) -> list[Path]:
+    """report.json, one result encoded and written at a time (see :mod:`.jsonstream`)."""
     path = context.folder / "report.json"
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(audit.to_json(), fh, ensure_ascii=False, indent=1, default=str)
+    head = replace(audit, results=[]).to_json()
+    with open(path, "w", encoding="utf-8", buffering=1 << 20) as fh:
+        jsonstream.write(fh, head, "results", (r.to_json() for r in audit.results))
     return [path]
 
 
@@ -35,21 +37,31 @@ def write_fixlists(audit: AuditResult, context: ReportContext) -> list[Path]:
     written = []
     for check_id, results in sorted(by_check.items()):
         path = folder / fixlist_name(check_id)
-        with open(path, "w", encoding="utf-8", newline="") as fh:
+        with open(path, "w", encoding="utf-8", newline="", buffering=1 << 20) as fh:
             writer = csv.writer(fh)
             writer.writerow(FIXLIST_COLUMNS)
             for result in results:
-                obj = result.affected.object or ""
-                fix = _first_sentence(result.remediation)
-                accepted = set(result.accepted_ids)
-                for rid in result.affected.ids:
-                    problem = result.details.get(rid) or result.title
-                    if rid in accepted or result.accepted:
-                        problem = f"[accepted risk] {problem}"
-                    link = context.link(result.tenant, obj, rid) or ""
-                    writer.writerow([neutralise_cell(v) for v in (result.tenant, obj, rid, link, problem, fix)])
+                writer.writerows(_fixlist_rows(result, context))
         written.append(path)
     return written
+
+
+def _fixlist_rows(result, context: ReportContext):
+    """One fix-list row per affected id, each cell neutralised (cells that repeat, once)."""
+    obj = result.affected.object or ""
+    tenant, obj_cell = neutralise_cell(result.tenant), neutralise_cell(obj)
+    fix = neutralise_cell(_first_sentence(result.remediation))
+    accepted = set(result.accepted_ids)
+    problems: dict[str, str] = {}
+    for rid in result.affected.ids:
+        problem = result.details.get(rid) or result.title
+        if rid in accepted or result.accepted:
+            problem = f"[accepted risk] {problem}"
+        cell = problems.get(problem)
+        if cell is None:
+            cell = problems[problem] = neutralise_cell(problem)
+        link = context.link(result.tenant, obj, rid)
+        yield tenant, obj_cell, neutralise_cell(rid), neutralise_cell(link) if link else "", cell, fix
 
 
 def _first_sentence(text: str) -> str:

@@ -52,8 +52,31 @@ def _short(label, n=28) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+MAX_CATEGORIES = 30
+"""Bars a categorical chart draws: the largest; the rest are summed into one last bar."""
+
+
+def capped(spec: dict) -> dict:
+    """``spec`` with at most MAX_CATEGORIES categories (bar, barh, stacked-bar over labels
+    that are not dates): the largest by total in their order, then one bar "N others"
+    summing the rest. A chart of hundreds of bars (duplicates by source on a big tenant)
+    is unreadable and costs matplotlib seconds; report.json keeps every value."""
+    x = list(spec.get("x") or [])
+    if spec.get("kind") not in ("bar", "barh", "stacked-bar") or len(x) <= MAX_CATEGORIES or _as_dates(x):
+        return spec
+    series = {name: [float(v or 0) for v in values] + [0.0] * (len(x) - len(values))
+              for name, values in (spec.get("series") or {}).items()}
+    totals = [sum(values[i] for values in series.values()) for i in range(len(x))]
+    kept = sorted(sorted(range(len(x)), key=lambda i: (-totals[i], i))[: MAX_CATEGORIES - 1])
+    rest = sorted(set(range(len(x))) - set(kept))
+    return {**spec, "x": [x[i] for i in kept] + [f"{len(rest):,} others"],
+            "series": {name: [values[i] for i in kept] + [sum(values[i] for i in rest)] for name, values in series.items()}}
+
+
 def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8) -> str:
-    """One chart spec as an ``<svg>`` element (no XML prologue), ready to inline."""
+    """One chart spec as an ``<svg>`` element (no XML prologue), ready to inline (categorical
+    charts cut to :data:`MAX_CATEGORIES` bars by :func:`capped`)."""
+    spec = capped(spec)
     import logging
     import warnings
 

@@ -31,7 +31,11 @@ FIRST_ID = 1_000_001
 class Build:
     """Mutable state shared by base generation, defect planters and finalisation."""
 
-    def __init__(self, contacts: int, seed: int, defects: bool, name: str, as_of: datetime) -> None:
+    def __init__(self, contacts: int, seed: int, defects: bool, name: str, as_of: datetime, shape=None) -> None:
+        from .shape import DEFAULT
+
+        self.shape = shape or DEFAULT
+        self.country_weights = self.shape.country_weights()
         self.n_contacts = int(contacts)
         self.seed = int(seed)
         self.defects = bool(defects)
@@ -40,6 +44,7 @@ class Build:
         self.T = int(as_of.timestamp())
         self.rng = np.random.default_rng([self.seed, 1])
         self.defect_rng = np.random.default_rng([self.seed, 2])
+        self.rng_shape = np.random.default_rng([self.seed, 4])  # draws only a non-default shape makes
         self._next_id = FIRST_ID
         self.frames: dict[str, Frame] = {}
         self.planted: dict[str, set] = {cid: set() for cid in CHECK_IDS}

@@ -135,6 +135,7 @@ def build_manifest(b: Build, tables: dict[str, pa.Table]) -> dict:
         "duplicates": {t: [[str(i) for i in g] for g in groups] for t, groups in b.duplicates.items()},
         "duplicate_sources": dict(sorted(b.duplicate_sources.items())),
         "common_names": {"contacts": [sorted(str(i) for i in g) for g in b.common_names]},
+        **({} if b.shape.is_default else {"shape": b.shape.to_json()}),
     }
 
 

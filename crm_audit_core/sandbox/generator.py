@@ -12,7 +12,7 @@ The build runs in three phases on a :class:`~.build.Build` (the shared state):
 3. finalisation (``finalize``): derived columns (last activity, last login, integration
    counts), pyarrow tables and the manifest, as a :class:`~.tenant.GeneratedTenant`.
 
-Everything is a deterministic function of (contacts, seed, defects, name, as_of): the
+Everything is a deterministic function of (contacts, seed, defects, name, as_of, shape): the
 base draws from one random stream and planting from another, so a clean tenant and a
 tenant with defects share the same base.
 """
@@ -32,6 +32,7 @@ from .frame import DAY
 from .integrations import ensure_recent_integration_records, gen_campaigns, gen_integrations, gen_platform
 from .people import gen_companies, gen_contacts, gen_login_events, gen_users
 from .planting import to_utc
+from .shape import Shape, add_extra_custom_fields
 from .security import gen_security
 from .tenant import GeneratedTenant
 from .work import gen_activities, gen_deals, gen_stages
@@ -60,7 +61,10 @@ def build_base(b: Build) -> None:
     gen_users(b)
     gen_login_events(b)
     gen_integrations(b)
-    n_comp = max(10, b.n_contacts // 4)
+    if b.shape.contacts_per_company == 4.0:
+        n_comp = max(10, b.n_contacts // 4)
+    else:
+        n_comp = max(10, int(round(b.n_contacts / b.shape.contacts_per_company)))
     b.frames["companies"] = gen_companies(b, rng, n_comp)
     b.assignable_companies = np.arange(n_comp)
     b.n_base_contacts = b.n_contacts
@@ -88,16 +92,21 @@ def _as_of(value) -> datetime:
 
 
 def generate_tenant(contacts: int = 1000, seed: int = 42, defects: bool = True, name: str = "demo",
-                    as_of=None) -> GeneratedTenant:
-    """Generate a deterministic synthetic tenant (see docs/dev/ground-truth.md)."""
+                    as_of=None, shape: Shape | None = None) -> GeneratedTenant:
+    """Generate a deterministic synthetic tenant (see docs/dev/ground-truth.md).
+
+    ``shape``: how the tenant spreads its values (:class:`~.shape.Shape`; ``shape.BENCHMARK``
+    is shaped like real tenants); None is the default shape.
+    """
     if contacts < 100:
         raise ValueError("contacts must be at least 100")
-    b = Build(contacts, seed, defects, name, _as_of(as_of))
+    b = Build(contacts, seed, defects, name, _as_of(as_of), shape)
     build_base(b)
     if b.defects:
         for plant in USAGE_PLANTERS + DATA_PLANTERS:
             plant(b)
             b.flush()
+    add_extra_custom_fields(b)
     gen_security(b)
     if b.defects:
         for plant in SECURITY_PLANTERS:

@@ -15,6 +15,7 @@ from . import pools
 from .build import HOUR, Build, weekday_of
 from .frame import DAY, NULL_ID, NULL_TS, Frame, nones, obj
 from .integrations import integration_detail, sourced_created
+from .shape import hangul_domain
 from .vocabulary import INTEGRATION_USERS, LEAD_STATUSES, LEAD_WEIGHTS, LIFECYCLE_STAGES, LIFECYCLE_WEIGHTS, SEGMENTS
 
 
@@ -38,8 +39,10 @@ def _pool(culture: str):
     return _POOLS[culture]
 
 
-def person_names(rng, countries: np.ndarray):
-    """first, last (display), and their ASCII forms for e-mail local parts."""
+def person_names(rng, countries: np.ndarray, latin_share: float = 0.15):
+    """first, last (display), and their ASCII forms for e-mail local parts.
+
+    ``latin_share``: Korean people whose names are written in Latin script, not Hangul."""
     n = len(countries)
     first, last, efirst, elast = nones(n), nones(n), nones(n), nones(n)
     for code in pools.COUNTRY_CODES:
@@ -62,7 +65,7 @@ def person_names(rng, countries: np.ndarray):
             lidx = rng.integers(len(pl), size=k)
             fa, la, efa, ela = pf[f], pl[lidx], ef[f], el[lidx]
             if cult == "KR":
-                roman = rng.random(k) < 0.15  # some Korean contacts are written in Latin script
+                roman = rng.random(k) < latin_share  # some Korean contacts are written in Latin script
                 fa = fa.copy()
                 la = la.copy()
                 fa[roman] = [s.capitalize() for s in efa[roman]]
@@ -165,8 +168,8 @@ def gen_users(b: Build) -> None:
     rng = b.rng
     n = max(24, min(max(b.n_contacts // 400, 8), 2500))
     n_h = n - len(INTEGRATION_USERS)
-    countries = rng.choice(pools.COUNTRY_CODES, size=n_h, p=pools.COUNTRY_WEIGHTS)
-    first, last, ef, el = person_names(rng, countries)
+    countries = rng.choice(pools.COUNTRY_CODES, size=n_h, p=b.country_weights)
+    first, last, ef, el = person_names(rng, countries, b.shape.korean_latin_share())
     names = [full_name(f, l) for f, l in zip(first, last)]
     locals_ = [f"{f}.{l}" if l else f for f, l in zip(ef, el)]
     emails = unique_emails(b, locals_, [b.tenant_domain] * n_h)
@@ -255,7 +258,7 @@ def gen_login_events(b: Build) -> None:
 def gen_companies(b: Build, rng, n: int, *, countries=None, created=None, updated=None,
                   source=None, source_detail=None) -> Frame:
     if countries is None:
-        countries = rng.choice(np.array(pools.COUNTRY_CODES, dtype=object), size=n, p=pools.COUNTRY_WEIGHTS)
+        countries = rng.choice(np.array(pools.COUNTRY_CODES, dtype=object), size=n, p=b.country_weights)
     countries = np.asarray(countries, dtype=object)
     bare, slugs, names = nones(n), nones(n), nones(n)
     forms = nones(n)
@@ -278,6 +281,12 @@ def gen_companies(b: Build, rng, n: int, *, countries=None, created=None, update
         slugs[idx] = [f"{p[1]}.{c.tld}" for p in pairs]
         forms[idx] = [tmpl[i] for i in f]
         names[idx] = [tmpl[i].format(p[0]) for i, p in zip(f, pairs)]
+        idn = b.shape.idn_company_share() if code == "KR" else 0.0
+        if idn:  # an internationalised domain: the Hangul name itself (shape.hangul_domain)
+            hangul = np.nonzero(b.rng_shape.random(len(idx)) < idn)[0]
+            picks = b.rng_shape.integers(0, 1000, size=len(hangul))
+            for j, pick in zip(hangul.tolist(), picks.tolist()):
+                slugs[idx[j]] = hangul_domain(pairs[j][0], pick)
     city_pick = rng.integers(0, 1000, size=n)
     num = rng.integers(1, 250, size=n)
     streets, cities, states, postals, phones = [], [], [], [], []
@@ -348,8 +357,8 @@ def gen_contacts(b: Build, rng, n: int, *, company_rows=None, created=None, sour
     company_rows = np.asarray(company_rows)
     countries = comp["country"][company_rows].copy()
     expat = rng.random(n) < 0.05
-    countries[expat] = rng.choice(np.array(pools.COUNTRY_CODES, dtype=object), size=int(expat.sum()), p=pools.COUNTRY_WEIGHTS)
-    first, last, ef, el = person_names(rng, countries)
+    countries[expat] = rng.choice(np.array(pools.COUNTRY_CODES, dtype=object), size=int(expat.sum()), p=b.country_weights)
+    first, last, ef, el = person_names(rng, countries, b.shape.korean_latin_share())
     groups: list[np.ndarray] = []
     if common:
         per = max(3, n // 300)
@@ -367,7 +376,8 @@ def gen_contacts(b: Build, rng, n: int, *, company_rows=None, created=None, sour
                 ef[rows], el[rows] = pools.ascii_fold(f).lower(), pools.ascii_fold(l).lower()
             groups.append(rows)
         _separate_common_names(b, rng, groups, company_rows, countries)
-    _unique_name_per_company(rng, first, last, ef, el, company_rows, countries, protected=groups)
+    _unique_name_per_company(rng, first, last, ef, el, company_rows, countries, protected=groups,
+                             initials=not b.shape.is_default)
     comp_ids = comp["id"][company_rows]
     comp_names = comp["name"][company_rows]
     comp_domains = comp["domain"][company_rows]
@@ -477,20 +487,33 @@ def _separate_common_names(b, rng, groups, company_rows, countries) -> None:
             countries[r] = comp["country"][c]
 
 
-def _unique_name_per_company(rng, first, last, ef, el, company_rows, countries, protected) -> None:
-    """No two clean contacts with the same full name at the same company."""
+def _initial(name) -> str:
+    return pools.ascii_fold(name)[:1].lower() if name else ""
+
+
+def _unique_name_per_company(rng, first, last, ef, el, company_rows, countries, protected, *,
+                             initials: bool = False) -> None:
+    """No two clean contacts with the same full name at the same company.
+
+    ``initials``: not even the same initials (a stricter key, for shapes with many
+    contacts a company, where 'Teguh Sutanto' and 'Teguh Susanto' at one company would
+    otherwise look like one person typed twice).
+    """
+    def key_of(f, l, company):
+        return (_initial(f), _initial(l), company) if initials else (f, l, company)
+
     keep = set()
     for g in protected:
         keep.update(int(x) for x in g)
     seen = set()
     for r in range(len(first)):
-        key = (first[r], last[r], int(company_rows[r]))
+        key = key_of(first[r], last[r], int(company_rows[r]))
         if key not in seen:
             seen.add(key)
             continue
         for _ in range(100):
             f2, l2, e2, el2 = person_names(rng, countries[r:r + 1])
-            key = (f2[0], l2[0], int(company_rows[r]))
+            key = key_of(f2[0], l2[0], int(company_rows[r]))
             if key not in seen:
                 first[r], last[r], ef[r], el[r] = f2[0], l2[0], e2[0], el2[0]
                 seen.add(key)

@@ -4,7 +4,8 @@ This module is the orchestration: the options (kit.Options), the call policy (ki
 budget guard, the limiter of the ten-second window, retries) and the transport that sends
 through it (transport.py), the order of the tables (tables.py: account, users, stages, fields,
 campaigns; records.py: companies, contacts, deals and activities, resumable and
-incremental), the platform row, and the factory the plugin registers.
+incremental; security.py: permissions, oauth_grants, audit_trail), the platform row, and
+the factory the plugin registers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, Option, Optio
 from . import mapping
 from .apps import AppTracker, read_list_memberships, write_integrations
 from .records import RECORD_TABLES, RecordReader, aware
-from .tables import read_account, read_campaigns, read_fields, read_stages, read_users
+from .security import has_table, read_audit_trail, write_grants, write_permissions
+from .tables import read_account, read_campaigns, read_fields, read_people, read_stages, read_users
 from .transport import HubSpotTransport
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -58,6 +60,10 @@ LIMITATIONS = {
     "integrations.created_at": f"HubSpot has no API that says when an app was connected to the account ({DOC})",
     "integrations.records_reported": f"HubSpot does not know how many records the other system holds: that count "
                                      f"comes from a probe of the other system ({DOC})",
+    "security_settings": f"HubSpot publishes no API for its security settings (password policy, required two-factor "
+                         f"authentication, single sign-on) nor a security score: they are shown only in the "
+                         f"account's security settings ({DOC})",
+    "packages": f"HubSpot has no API that lists the apps installed from its marketplace or their versions ({DOC})",
 }
 
 
@@ -105,8 +111,17 @@ class HubSpotConnector:
 
         previous = self._previous(note)
         details, daily_limit = read_account(transport, note)
+        people = None
         if not (sink.is_complete("users") and sink.is_complete("login_events")):
-            read_users(transport, sink, note)
+            people = read_users(transport, sink, note)
+        security = [t for t in ("permissions", "audit_trail") if has_table(t) and not sink.is_complete(t)]
+        if security and people is None:  # resumed after users were stored
+            people = read_people(transport, note)
+        if "permissions" in security:
+            write_permissions(sink, None if people.settings_users is None else list(people.settings_users.values()),
+                              people.owner_of_user, people.refused, note)
+        if "audit_trail" in security:
+            read_audit_trail(transport, sink, note, people.owner_of_user, self._as_of())
         if not sink.is_complete("stages"):
             read_stages(transport, sink)
         custom_types = read_fields(transport, sink)
@@ -119,6 +134,8 @@ class HubSpotConnector:
             records.read_table(table, custom_types, previous)
         if not sink.is_complete("integrations"):
             write_integrations(transport, sink, apps, self._as_of(), previous)
+        if has_table("oauth_grants") and not sink.is_complete("oauth_grants"):
+            write_grants(sink, RECORD_TABLES)
         if not sink.is_complete("campaigns"):
             read_campaigns(transport, sink, note)
         if not sink.is_complete("platform"):

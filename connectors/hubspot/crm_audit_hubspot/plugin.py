@@ -5,6 +5,7 @@ from __future__ import annotations
 from crm_audit_core import ConnectorInfo, hookimpl
 
 from .connector import LIMITATIONS, OPTIONS, create_connector, record_url
+from .export import EXPORT_FORMAT
 from .sandbox import start_sandbox
 
 
@@ -22,5 +23,6 @@ def crm_audit_register_connectors(register):
             resumable=True,
             incremental=True,
             limitations=LIMITATIONS,
+            export_reader=EXPORT_FORMAT,
         )
     )

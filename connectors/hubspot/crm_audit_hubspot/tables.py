@@ -1,5 +1,5 @@
-"""Readers of the tables that are not CRM records: account, users and logins, stages,
-fields, campaigns.
+"""Readers of the tables that are not CRM records: account, users and logins (with the
+people behind them: owners, settings users, roles), stages, fields, campaigns.
 
 Each reads its HubSpot endpoints through the transport and writes canonical rows to the
 sink, completing the table. Endpoints an account may not offer (settings users on
@@ -41,16 +41,26 @@ def read_account(transport: HubSpotTransport, note: Note) -> tuple[dict | None, 
     return details, daily_limit
 
 
-def read_users(transport: HubSpotTransport, sink, note: Note) -> None:
-    """users (owners, active and archived, joined with settings users and roles) and
-    login_events (login activity, page by page; also each user's last login)."""
-    progress = transport.progress = sink.progress("users")
+class People:
+    """The portal's owners, its settings users ({user id: user}, None when the token may not
+    read them, with ``refused`` saying why) and role names; ``owner_of_user`` maps a
+    HubSpot user id to the owner id the canonical tables use."""
+
+    def __init__(self, owners: list[dict], settings_users: dict[str, dict] | None, role_names: dict[str, str],
+                 refused: str | None = None):
+        self.owners, self.settings_users, self.role_names, self.refused = owners, settings_users, role_names, refused
+        self.owner_of_user = {str(o.get("userId")): str(o["id"]) for o in owners if o.get("userId") is not None}
+
+
+def read_people(transport: HubSpotTransport, note: Note) -> People:
+    """Owners (active and archived), settings users and role names."""
     owners: list[dict] = []
     for archived in (False, True):
         for page in transport.pages("owners", lambda after, a=archived: transport.client_call(
                 transport.owners_api.get_page, limit=PAGE_SIZE, after=after, archived=a)):
             owners += page.get("results") or []
-    settings_users: dict[str, dict] = {}
+    settings_users: dict[str, dict] | None = {}
+    refused = None
     try:
         for page in transport.pages("users", lambda after: transport.client_call(
                 transport.users_api.get_page, limit=PAGE_SIZE, after=after), required=False):
@@ -58,6 +68,7 @@ def read_users(transport: HubSpotTransport, sink, note: Note) -> None:
                 settings_users[str(u.get("id"))] = u
     except Unavailable as exc:
         note(f"user roles not available: {exc.message}")
+        settings_users, refused = None, exc.message
     role_names: dict[str, str] = {}
     if settings_users:
         try:
@@ -65,7 +76,17 @@ def read_users(transport: HubSpotTransport, sink, note: Note) -> None:
             role_names = {str(r["id"]): r.get("name") for r in roles.get("results") or []}
         except Unavailable as exc:
             note(f"role names not available: {exc.message}")
-    owner_of_user = {str(o.get("userId")): str(o["id"]) for o in owners if o.get("userId") is not None}
+    return People(owners, settings_users, role_names, refused)
+
+
+def read_users(transport: HubSpotTransport, sink, note: Note) -> People:
+    """users (owners, active and archived, joined with settings users and roles) and
+    login_events (login activity, page by page; also each user's last login)."""
+    progress = transport.progress = sink.progress("users")
+    people = read_people(transport, note)
+    owners, role_names = people.owners, people.role_names
+    settings_users = people.settings_users or {}
+    owner_of_user = people.owner_of_user
     # Login events go to the sink page by page (a big portal has hundreds of thousands);
     # only each user's last successful login is kept, for the users table.
     last_login: dict[str, Any] | None = {}
@@ -85,8 +106,14 @@ def read_users(transport: HubSpotTransport, sink, note: Note) -> None:
             login_progress.advance(records=len(rows))
     except Unavailable as exc:
         last_login = None
-        note(f"login history not available (HubSpot offers it to Enterprise accounts with the "
-             f"account-info.security.read scope): {exc.message}")
+        reason = (f"login history not available (HubSpot offers it to Enterprise accounts with the "
+                  f"account-info.security.read scope): {exc.message}")
+        note(reason)
+        declare = getattr(sink, "unavailable", None)
+        if declare is not None and write_logins:
+            declare("login_events", f"HubSpot gives the login history to Enterprise accounts only, with the "
+                    f"account-info.security.read scope ({exc.message}): on an Enterprise account, grant the "
+                    f"private app that scope (docs/connectors/hubspot.md#security)")
     transport.progress = progress
     rows = []
     seen = set()
@@ -106,6 +133,7 @@ def read_users(transport: HubSpotTransport, sink, note: Note) -> None:
         sink.complete("users")
     if last_login is not None and write_logins:
         sink.complete("login_events")
+    return people
 
 
 def read_stages(transport: HubSpotTransport, sink) -> None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from crm_audit_core.acceptance.target import AS_OF
 from crm_audit_core.sandbox.server import tenant_rows
 from crm_audit_hubspot.apps import ACTIVE_DAYS, LIST_SEARCH_COUNT, MEMBERSHIP_PAGE
+from crm_audit_hubspot.security import AUDIT_DAYS, AUDIT_PAGE_SIZE
 from crm_audit_core.testing import ConnectorAcceptance, ConnectorUnderTest
 from crm_audit_hubspot.mapping import (ACTIVITY_COMPLETED, ACTIVITY_TYPE_OF, API_VERSION_USED, DAILY_LIMIT_BY_EDITION,
                                        EDITION_BY_DAILY_LIMIT, LOGICAL_TYPE, MAPPED_COLUMNS, OBJECT_TYPE_OF_ACTIVITY,
@@ -30,7 +31,7 @@ def _pages(n: int, size: int = 100) -> int:
 def minimum_calls(tenant, handle, options) -> int:
     """Fixed calls (account, owners, users, roles, logins, pipelines, 9 property lists,
     campaigns) + one list page per 100 records of each object type + one association
-    batch per 1,000 records and pair."""
+    batch per 1,000 records and pair + the audit log's pages."""
     users = tenant_rows(tenant, "users")
     active = sum(1 for u in users if u.get("is_active", True))
     calls = 2  # account details, API usage
@@ -50,7 +51,10 @@ def minimum_calls(tenant, handle, options) -> int:
         for name in set(row.get("segments") or ()):
             members[name] = members.get(name, 0) + 1
     calls += _pages(len(members), LIST_SEARCH_COUNT) + sum(_pages(n, MEMBERSHIP_PAGE) for n in members.values())
-    return calls  # integrations: no call (every app id is on the records read)
+    # the audit log of the year before the audit, 200 a page (issue 16)
+    year = tenant.as_of - timedelta(days=AUDIT_DAYS)
+    calls += _pages(sum(1 for r in tenant_rows(tenant, "audit_trail") if r["created_at"] >= year), AUDIT_PAGE_SIZE)
+    return calls  # integrations and oauth_grants: no call (every app id is on the records read)
 
 
 def last_logins(handle) -> dict[str, object]:

@@ -129,4 +129,5 @@ def test_app_id_found_by_search_when_records_not_reread(planted):
 def test_limitations_name_the_doc_anchor():
     for key, sentence in LIMITATIONS.items():
         assert "docs/connectors/hubspot.md#what-the-api-does-not-give" in sentence, key
-        assert sentence[0].isupper() and key.split(".")[0] in ("users", "platform", "integrations"), key
+        assert sentence[0].isupper() and key.split(".")[0] in ("users", "platform", "integrations",
+                                                                "security_settings", "packages"), key

@@ -10,6 +10,11 @@ the daily token budget guard; the resumable table reader). Endpoints (shared/CRM
   ``/leads`` and ``/leads/archived`` (offset pagination, ``limit=500``), ``/webhooks``
   (unpaginated). Leads give persons and organizations their source (:mod:`.sources`);
   webhooks and the integration names on records give the ``integrations`` table.
+* security (:mod:`.security`): ``/users`` (``is_admin``, ``access``) with
+  ``/permissionSets`` (one call) and ``/permissionSets/{id}`` (one call per set users hold
+  that is not an admin set: its ``contents``) give ``permissions``; ``/webhooks`` gives
+  ``oauth_grants``. Both need a company admin's token; a 403 leaves the table not
+  supplied with the reason (``sink.unavailable``).
 
 Rate limits: Pipedrive counts *tokens* against a daily company-wide budget
 (``x-daily-ratelimit-token-limit`` / ``-remaining``) and limits bursts per 2-second
@@ -33,6 +38,7 @@ from .client import PipedriveClient, base_url
 from .fields import FIELD_ENTITIES, LIFECYCLE_FIELD, FieldCatalog
 from .pages import PipedrivePages
 from .resume import read_records
+from .security import grant_rows, permission_rows
 from .sources import LeadOrigins, integration_rows, record_activity
 from .values import to_id
 
@@ -108,8 +114,9 @@ class PipedriveConnector:
         self.since = previous.since if previous is not None else None
         self.pages = PipedrivePages(self.client, self.page_limit, self.since)
         role_names = self._read_roles(sink) if not sink.is_complete("users") else {}
-        if not sink.is_complete("users"):
-            self._read_users(sink, role_names)
+        users = self._read_users(sink, role_names) if not sink.is_complete("users") else None
+        if has_table("permissions") and not sink.is_complete("permissions"):
+            self._read_permissions(sink, users)
         sink.note(
             "Pipedrive's API does not expose login history or MFA settings: login_events and "
             "users.mfa_enabled are not supplied (see Settings > Security center in Pipedrive)"
@@ -128,8 +135,17 @@ class PipedriveConnector:
         self._read_organizations(sink, catalogs.get("companies"), deleted.get("companies", ()))
         self._read_persons(sink, catalogs.get("contacts"), deleted.get("contacts", ()))
         self._read_deals(sink, catalogs.get("deals"), pipelines, stages, deleted.get("deals", ()))
-        if not sink.is_complete("integrations"):
-            self._read_integrations(sink)
+        grants = has_table("oauth_grants") and not sink.is_complete("oauth_grants")
+        if grants or not sink.is_complete("integrations"):
+            hooks = self._read_webhooks(sink)
+            if not sink.is_complete("integrations"):
+                self._read_integrations(sink, hooks or [])
+            if grants and hooks is not None:
+                handle = self._begin(sink, "oauth_grants")
+                rows = grant_rows(hooks)
+                sink.write("oauth_grants", rows)
+                handle.advance(records=len(rows))
+                sink.complete("oauth_grants")
         if not sink.is_complete("platform"):
             sink.write("platform", [mapping.platform_row()])
             sink.complete("platform")
@@ -146,13 +162,38 @@ class PipedriveConnector:
             sink.note("Pipedrive refused /v1/roles (plan or permission): users.role is left empty")
         return names
 
-    def _read_users(self, sink, role_names: dict[str, str]) -> None:
+    def _read_users(self, sink, role_names: dict[str, str]) -> list[dict]:
         handle = self._begin(sink, "users")
         body = self.client.get("v1", "/users", {})
         users = body.get("data") or []
         sink.write("users", [mapping.user_to_row(u, role_names) for u in users])
         handle.advance(records=len(users))
         sink.complete("users")
+        return users
+
+    def _read_permissions(self, sink, users: list[dict] | None) -> None:
+        """permissions: the users' admin flags and access entries, with the permission sets
+        (one list call, then the contents of each set users hold that is not an admin set)."""
+        handle = self._begin(sink, "permissions")
+        try:
+            if users is None:  # resumed after users were stored
+                users = self.client.get("v1", "/users", {}).get("data") or []
+            sets = {str(s.get("id")): dict(s) for s in self.client.get("v1", "/permissionSets", {}).get("data") or []}
+            held = {str(a.get("permission_set_id")) for u in users for a in u.get("access") or []
+                    if isinstance(a, dict) and not a.get("admin")}
+            for set_id in sorted(held & set(sets)):
+                if sets[set_id].get("type") != "admin" and "contents" not in sets[set_id]:
+                    one = self.client.get("v1", f"/permissionSets/{set_id}", {}).get("data") or {}
+                    sets[set_id]["contents"] = one.get("contents") or []
+        except Unavailable as exc:
+            unavailable(sink, "permissions", f"Pipedrive refused the permission sets ({exc.message}): only a company "
+                        f"admin's API token (or an OAuth app with the admin scope) can read them "
+                        f"(docs/connectors/pipedrive.md#permissions)")
+            return
+        rows = permission_rows(users, sets)
+        sink.write("permissions", rows)
+        handle.advance(records=len(rows))
+        sink.complete("permissions")
 
     def _read_pipelines_and_stages(self, sink) -> tuple[dict[str, str], dict[str, str]]:
         pipelines: dict[str, str] = {}
@@ -255,16 +296,24 @@ class PipedriveConnector:
 
         self._read_table(sink, "deals", [("deals", self.pages.v2_source("/deals", params), to_rows)], deleted_ids)
 
-    def _read_integrations(self, sink) -> None:
+    def _read_webhooks(self, sink) -> list[dict] | None:
+        """Every webhook of the company (one call), or None when the token may not list them."""
+        self._begin(sink, "integrations")
+        try:
+            return self.client.get("v1", "/webhooks", {}).get("data") or []
+        except Unavailable as exc:
+            sink.note("Pipedrive allows only admins to list webhooks: integrations come from the records' "
+                      "origin only (use an admin's API token)")
+            if has_table("oauth_grants"):
+                unavailable(sink, "oauth_grants", f"Pipedrive refused to list the webhooks ({exc.message}): only a "
+                            f"company admin's API token can list every user's webhooks "
+                            f"(docs/connectors/pipedrive.md#permissions)")
+            return None
+
+    def _read_integrations(self, sink, hooks: list[dict]) -> None:
         """Webhooks grouped by name, plus the integrations named only on records (their
         activity read back from the rows committed: whole tables, resumed or carried forward)."""
         handle = self._begin(sink, "integrations")
-        hooks: list[dict] = []
-        try:
-            hooks = self.client.get("v1", "/webhooks", {}).get("data") or []
-        except Unavailable:
-            sink.note("Pipedrive allows only admins to list webhooks: integrations come from the records' "
-                      "origin only (use an admin's API token)")
         seen = []
         for table in ("contacts", "companies", "deals"):
             seen.extend(sink.stored(table, ("source", "source_detail", "created_at")))
@@ -299,6 +348,21 @@ class PipedriveConnector:
         return handle
 
 
+def has_table(table: str) -> bool:
+    """Whether the canonical schema has ``table`` (the security tables of issue 16)."""
+    from crm_audit_core.model import TABLES
+
+    return table in TABLES
+
+
+def unavailable(sink, table: str, reason: str) -> None:
+    """Say at run time that ``table`` could not be read, and why (a note as well)."""
+    sink.note(reason)
+    declare = getattr(sink, "unavailable", None)
+    if declare is not None:
+        declare(table, reason)
+
+
 def _aware(value):
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
@@ -328,6 +392,9 @@ def minimum_calls(counts: dict[str, int], page_limit: int = PAGE_LIMIT, *, read_
     total += pages(counts.get("leads", 0)) + pages(counts.get("leads/archived", 0))
     total += pages(counts.get("organizations", 0)) + pages(counts.get("persons", 0)) + pages(counts.get("deals", 0))
     total += 1  # /v1/webhooks (unpaginated)
+    if has_table("permissions"):
+        # /v1/permissionSets, then the contents of each non-admin set users hold
+        total += 1 + counts.get("permissionSets held", 0)
     return total
 
 

@@ -56,11 +56,18 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
 # Users (v1) and roles (v1)
 
 
+def company_admin(user: dict) -> bool:
+    """Whether a /v1/users user is a company admin (``is_admin``, or admin of the sales app)."""
+    if user.get("is_admin"):
+        return True
+    return any(isinstance(a, dict) and a.get("admin") and (a.get("app") or "sales") == "sales"
+               for a in user.get("access") or [])
+
+
 def user_to_row(user: dict, role_names: dict[str, str]) -> dict:
-    access = user.get("access") or []
-    is_admin = any(bool(a.get("admin")) for a in access if isinstance(a, dict))
-    if not access and "is_admin" in user:  # the legacy flag, when the API still sends it
-        is_admin = bool(user.get("is_admin"))
+    # A company admin: the legacy is_admin flag, or admin of the sales app (an admin of
+    # another app only, e.g. account settings, is not: security.py lists that power).
+    is_admin = company_admin(user)
     role_id = to_id(user.get("role_id"))
     return {
         "id": to_id(user.get("id")),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from crm_audit_core import ConnectorInfo, hookimpl
 
 from .connector import OPTIONS, create_connector, record_url
+from .export import EXPORT_FORMAT
 from .sandbox import start_sandbox
 
 ANCHOR = "docs/connectors/pipedrive.md#what-the-api-does-not-give"
@@ -25,6 +26,11 @@ LIMITATIONS = {
     "integrations.records_reported": f"Pipedrive does not know how many records the other system holds: that count "
                                      f"comes from an integration probe ({ANCHOR})",
     "platform.edition": f"Pipedrive's API does not name the company's plan ({ANCHOR})",
+    "audit_trail": f"Pipedrive's API has no audit log of setup changes: the web app's Security center shows "
+                   f"them ({ANCHOR})",
+    "security_settings": f"Pipedrive's API gives no security settings (two-step verification, single sign-on, "
+                         f"session policy) nor a score: they are in the web app's Security center only ({ANCHOR})",
+    "packages": f"Pipedrive's API lists no installed Marketplace apps nor their versions ({ANCHOR})",
 }
 
 
@@ -42,5 +48,6 @@ def crm_audit_register_connectors(register):
             resumable=True,
             incremental=True,
             limitations=dict(LIMITATIONS),
+            export_reader=EXPORT_FORMAT,
         )
     )

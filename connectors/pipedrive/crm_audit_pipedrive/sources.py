@@ -186,7 +186,7 @@ def integration_rows(hooks: list[dict], activity: dict[str, tuple[str, datetime,
             "status": status,
             "last_sync_at": max(times) if times else None,
             "created_at": min(created) if created else None,
-            "raw": {"webhooks": group},
+            "raw": {"webhooks": [{k: v for k, v in h.items() if k != "http_auth_password"} for h in group]},
         })
     for key, (name, first, last) in sorted(activity.items()):
         if key in groups:

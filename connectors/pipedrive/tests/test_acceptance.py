@@ -11,7 +11,10 @@ boolean or json fields) and an organization's website, industry and phone are ac
 ``last_activity_at`` (Pipedrive derives it from the last done activity it links), an
 integration's kind (a webhook has only a type: app, webhook, automation) and the
 platform row (the connector's own). Integrations' status and last sync are compared
-(test_integrations.py also checks them against the generator's ground truth).
+(test_integrations.py also checks them against the generator's ground truth). Pipedrive
+shows every webhook as an integration, so the tenant's webhook grants (oauth_grants of
+scope "webhook") are integrations of the tenant as Pipedrive holds it
+(``webhook_integrations``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from crm_audit_pipedrive.connector import minimum_calls
 from crm_audit_pipedrive.fields import FIELD_ENTITIES, FIELD_TYPES, field_hash, slug
 from crm_audit_pipedrive.mapping import MAPPED_COLUMNS, NOTE_ID_PREFIX
 from crm_audit_pipedrive.sandbox.company import ORG_ACCOUNT_FIELDS, PERSON_ACCOUNT_FIELDS
+from crm_audit_pipedrive.security import webhook_integrations
 
 NOT_COMPARED = {("contacts", "last_activity_at"), ("deals", "last_activity_at"), ("integrations", "kind")}
 
@@ -32,10 +36,26 @@ def _mapped_columns() -> dict[str, tuple[str, ...]]:
 
 def _minimum_calls(tenant, handle, options) -> int:
     counts = {entity: len(records) for entity, records in handle.app.data.entities.items()}
+    counts["permissionSets held"] = len(handle.app.data.held_sets())
     return minimum_calls(counts, int(options.get("page_limit") or 500))
 
 
+class PipedriveUnderTest(ConnectorUnderTest):
+    def tenant(self, **kw):
+        """The generated tenant as Pipedrive holds it: its webhook grants are integrations too."""
+        tenant = super().tenant(**kw)
+        names = {str(i["name"]) for i in tenant.rows("integrations")}
+        extra = webhook_integrations(tenant.rows("oauth_grants"), names)
+        if extra:
+            tenant.add_rows("integrations", extra)
+        return tenant
+
+
 def _tenant_row(table: str, row: dict, handle) -> dict | None:
+    if table == "integrations":  # an integration's id is its (first) webhook's
+        hooks = [h for h in handle.app.data.entities["webhooks"] if str(h["name"]).lower() == str(row["name"]).lower()]
+        if hooks:
+            row["id"] = str(min(h["id"] for h in hooks))
     if table == "stages" and row.get("is_closed"):
         return None  # won/lost are deal statuses in Pipedrive
     if table == "deals":
@@ -70,7 +90,7 @@ def _normalize(table: str, column: str, value):
 
 
 class TestPipedriveAcceptance(ConnectorAcceptance):
-    connector = ConnectorUnderTest(
+    connector = PipedriveUnderTest(
         name="pipedrive",
         mapped_columns=_mapped_columns(),
         minimum_calls=_minimum_calls,

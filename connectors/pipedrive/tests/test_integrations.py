@@ -15,6 +15,7 @@ from crm_audit_core.plugins import build_plugin_manager
 from crm_audit_core.sandbox import generate_tenant
 from crm_audit_pipedrive.connector import create_connector
 from crm_audit_pipedrive.sandbox import start_sandbox
+from crm_audit_pipedrive.security import webhook_integrations
 from crm_audit_pipedrive.sources import integration_rows, origin_to_source
 
 from .conftest import FAST
@@ -30,7 +31,18 @@ def _utc(value):
 
 @pytest.fixture(scope="module")
 def generated():
-    return generate_tenant(contacts=1500, seed=11, name="t", as_of=AS_OF)
+    """The generated tenant as Pipedrive holds it: its webhook grants are integrations too
+    (Pipedrive shows every webhook as one)."""
+    tenant = generate_tenant(contacts=1500, seed=11, name="t", as_of=AS_OF)
+    extra = webhook_integrations(tenant.rows("oauth_grants"), {str(i["name"]) for i in tenant.rows("integrations")})
+    assert extra  # the generator's webhooks
+    tenant.add_rows("integrations", extra)
+    return tenant
+
+
+def webhook_id(handle, name: str) -> str:
+    """The id Pipedrive gives an integration: its first webhook's."""
+    return str(min(h["id"] for h in handle.app.data.entities["webhooks"] if h["name"] == name))
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +54,8 @@ def read(generated):
 
 
 def test_integrations_round_trip(generated, read):
-    sink, _ = read
-    want = {str(r["id"]): r for r in generated.rows("integrations")}
+    sink, handle = read
+    want = {webhook_id(handle, r["name"]): r for r in generated.rows("integrations")}
     got = {r["id"]: r for r in sink.rows["integrations"]}
     assert set(got) == set(want)
     # last_sync_at is the latest observed activity: the last delivery or the newest record

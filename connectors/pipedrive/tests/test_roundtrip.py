@@ -68,22 +68,24 @@ def test_api_calls_are_the_minimum_at_limit_500(tenant, extracted):
     sink, connector, requests, handle = extracted
     data = handle.app.data.entities
     counts = {name: len(rows) for name, rows in data.items()}
+    counts["permissionSets held"] = len(handle.app.data.held_sets())
     expected = minimum_calls(counts)
     assert len(requests) == expected == connector.api_calls()
     # every list request asked for the maximum page size
     for r in requests:
-        if r["path"].endswith(("/users", "/webhooks")):
-            continue
+        if r["path"].endswith(("/users", "/webhooks")) or "/permissionSets" in r["path"]:
+            continue  # unpaginated
         assert r["query"]["limit"] == "500", r
     # sanity on the arithmetic: 1,203 persons at 500 a page are 3 calls
     assert sum(1 for r in requests if r["path"] == "/api/v2/persons") == math.ceil(len(tenant["contacts"]) / 500)
 
 
 def test_v2_where_it_exists(extracted):
-    _, _, requests, _ = extracted
+    _, _, requests, handle = extracted
     v1 = {r["path"] for r in requests if r["path"].startswith("/api/v1/")}
+    held = {f"/api/v1/permissionSets/{s}" for s in handle.app.data.held_sets()}
     assert v1 == {"/api/v1/users", "/api/v1/roles", "/api/v1/notes", "/api/v1/leads", "/api/v1/leads/archived",
-                  "/api/v1/webhooks"}
+                  "/api/v1/webhooks", "/api/v1/permissionSets"} | held
     for entity in ("persons", "organizations", "deals", "activities", "pipelines", "stages"):
         assert any(r["path"] == f"/api/v2/{entity}" for r in requests)
 

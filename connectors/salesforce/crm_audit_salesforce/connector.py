@@ -37,7 +37,7 @@ from crm_audit_core.kit import (
 
 from . import integrations
 from . import mapping as m
-from . import tables
+from . import security, tables
 from .auth import auth_mode, client_kwargs, endpoint
 from .reading import ObjectReader, ReadSettings
 from .transport import OPTIONAL, Calls
@@ -74,6 +74,7 @@ OPTIONS = {
     "retry_max_delay": Option("longest backoff delay in seconds (default 30)"),
     "timeout": Option("seconds to wait for one HTTP response (default 120)"),
     "login_history_days": Option("days of LoginHistory to read (default 180)"),
+    "audit_trail_days": Option("days of the Setup Audit Trail to read (default 365; Salesforce keeps at least 180)"),
     "lifecycle_field": Option("Contact field holding the lifecycle stage (default Lifecycle_Stage__c)"),
     "lead_status_field": Option("Contact field holding a lead status (default Lead_Status__c)"),
     "segments_field": Option("Contact/Lead multi-select picklist of segments (default Segments__c)"),
@@ -120,6 +121,7 @@ class SalesforceConnector:
             max_url_length=o.integer("max_url_length", 16_000, minimum=1),
             max_soql_length=o.integer("max_soql_length", 100_000, minimum=1))
         self.login_history_days = o.integer("login_history_days", 180, minimum=1)
+        self.audit_trail_days = o.integer("audit_trail_days", 365, minimum=1)
         self.loss_reason_field = o.text("loss_reason_field")
         stats = CallStats()
         share = o.number("budget_share", 0.2, minimum=0, maximum=1)
@@ -202,6 +204,7 @@ class SalesforceConnector:
         sf.sf_version = version
         sf.base_url = f"https://{sf.sf_instance}/services/data/v{version}/"
         sf.bulk2_url = f"https://{sf.sf_instance}/services/data/v{version}/jobs/"
+        sf.tooling_url = f"{sf.base_url}tooling/"
 
     def describe(self, sobject: str) -> dict:
         if sobject not in self.describes:
@@ -239,6 +242,8 @@ class SalesforceConnector:
         integrations.write_table(self, sink)
         tables.read_activities(self, sink, custom)
         tables.read_campaigns(self, sink)
+        security.read_audit_trail(self, sink)
+        security.read_packages(self, sink)
 
     def _record_counts(self, sink, offered: list[str]) -> None:
         """One call for the approximate size of every object read (``limits/recordCount``).

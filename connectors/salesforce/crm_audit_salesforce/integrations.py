@@ -26,13 +26,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import mapping as m
+from . import security
 
 if TYPE_CHECKING:
     from .connector import SalesforceConnector
 
-CONNECTED_APP_FIELDS = ["Id", "Name", "CreatedDate"]
-OAUTH_TOKEN_FIELDS = ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount"]
-INTEGRATION_USER_FIELDS = ["Id", "Name", "IsActive", "Profile.Name", "LastLoginDate", "CreatedDate"]
+CONNECTED_APP_FIELDS = ["Id", "Name", "CreatedDate", "OptionsAllowAdminApprovedUsersOnly"]
+OAUTH_TOKEN_FIELDS = ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount",
+                      "AppMenuItem.IsUsingAdminAuthorization"]
+INTEGRATION_USER_FIELDS = ["Id", "Name", "IsActive", "Profile.Name", "UserRole.Name", "UserType", "LastLoginDate",
+                           "CreatedDate"]
 OAUTH_LOGIN = "Remote Access 2.0"  # LoginHistory.LoginType of an OAuth (connected app) login
 
 KIND_APP = "connected-app"
@@ -137,13 +140,13 @@ class IntegrationIndex:
     # -- the table ------------------------------------------------------------------------
 
     def rows(self) -> list[dict]:
-        """One row per integration: every connected app or token app, and every integration
-        user that runs none of them."""
+        """One row per integration: every connected app, and every integration user that
+        runs none of them. An app known only from users' OAuth tokens (a mobile app, an
+        add-in each user authorised) is not an integration: its tokens are ``oauth_grants``."""
         out = []
-        for key in dict.fromkeys(list(self.apps) + list(self.tokens)):
-            app, tokens = self.apps.get(key), self.tokens.get(key, [])
-            name = app["name"] if app else tokens[0]["AppName"]
-            first = min(tokens, key=lambda t: t.get("CreatedDate") or "") if tokens else None
+        for key in self.apps:
+            app, tokens = self.apps[key], self.tokens.get(key, [])
+            name = app["name"]
             last = None
             for t in tokens:
                 last = _later(last, m.utc_datetime(t.get("LastUsedDate")))
@@ -153,13 +156,13 @@ class IntegrationIndex:
             active = any(self.user_active.get(u, True) for u in users)
             failed = login.get("latest") is not None and not login["latest"][1]
             out.append({
-                "id": app["id"] if app else first["Id"],
+                "id": app["id"],
                 "name": name,
                 "kind": KIND_APP,
                 "status": "error" if failed else ("active" if active else "inactive"),
                 "last_sync_at": last,
-                "created_at": app["created_at"] if app else m.utc_datetime(first.get("CreatedDate")),
-                "raw": {"connected_app": app and app["id"], "tokens": tokens, "login": _raw_login(login)},
+                "created_at": app["created_at"],
+                "raw": {"connected_app": app["id"], "tokens": tokens, "login": _raw_login(login)},
             })
         named = {r["name"] for r in out}
         for user, info in self.users.items():
@@ -188,14 +191,18 @@ def read_sources(conn: "SalesforceConnector", sink, optional) -> IntegrationInde
     index = conn.integrations
     if not index.user_active:  # the users table was read by an interrupted run: read who is who again
         for rec in optional(conn, sink, "User", INTEGRATION_USER_FIELDS) or []:
-            profile = m._rel(rec, "Profile.Name")
             index.note_user({"id": rec["Id"], "name": rec.get("Name"), "is_active": m.as_bool(rec.get("IsActive")),
-                             "role": m.PROFILE_TO_ROLE.get(profile, profile) if profile else None,
+                             "role": m.user_role(rec),
                              "created_at": m.utc_datetime(rec.get("CreatedDate")),
                              "last_login_at": m.utc_datetime(rec.get("LastLoginDate"))})
     apps = optional(conn, sink, "ConnectedApplication", CONNECTED_APP_FIELDS)
+    # a user without Customize Application (older orgs: Manage Users) sees only his own
+    # tokens, silently: what the audit user may do says whether the tokens are all there
+    access = optional(conn, sink, "UserPermissionAccess", security.TOKEN_PERMISSIONS)
+    sees_all = not access or any(m.as_bool(access[0].get(f)) for f in security.TOKEN_PERMISSIONS)
     tokens = optional(conn, sink, "OauthToken", OAUTH_TOKEN_FIELDS)
     index.add_apps(apps, tokens)
+    security.write_grants(conn, sink, apps, tokens, sees_all)  # the same tokens, as oauth_grants
     return index
 
 

@@ -6,10 +6,8 @@ Salesforce records from a canonical tenant with the inverse ``row_to_<entity>`` 
 in :mod:`crm_audit_salesforce.sandbox.builder`, using the same constants from here, so the
 two stay inverse mappings.
 
-Ids: a canonical id read from Salesforce *is* the 18-character Salesforce id. The
-sandbox turns the generator's decimal ids into Salesforce-style ids with
-:func:`to_salesforce_id` (key prefix + base-62 number + case-safe checksum) and
-:func:`from_salesforce_id` gives the decimal id back, so round trips compare exactly.
+Ids: a canonical id read from Salesforce *is* the 18-character Salesforce id; the
+sandbox's ids and their way back are in :mod:`.ids` (re-exported here).
 
 Where Salesforce has no standard field for a canonical column, the connector reads an
 org-specific custom field whose name is an option (defaults in :data:`MAPPED_CUSTOM_FIELDS`):
@@ -25,80 +23,10 @@ from urllib.parse import urlparse
 
 from crm_audit_core.kit import utc_datetime
 
+from .ids import (KEY_PREFIXES, PREFIX_OBJECTS, _checksum, from_salesforce_id, sobject_of,  # noqa: F401
+                  to_salesforce_id)
+
 UTC = timezone.utc
-
-# --------------------------------------------------------------------------- ids
-
-KEY_PREFIXES = {
-    "Account": "001",
-    "Contact": "003",
-    "Lead": "00Q",
-    "Opportunity": "006",
-    "Task": "00T",
-    "Event": "00U",
-    "User": "005",
-    "Campaign": "701",
-    "LoginHistory": "0Ya",
-    "OpportunityStage": "01J",
-    "Profile": "00e",
-    "PermissionSet": "0PS",
-    "PermissionSetAssignment": "0Pa",
-    "Organization": "00D",
-    "RecordType": "012",
-    "ConnectedApplication": "0H4",
-    "TwoFactorMethodsInfo": "0tM",
-    "OauthToken": "0CQ",
-    "CampaignMember": "00v",
-}
-PREFIX_OBJECTS = {v: k for k, v in KEY_PREFIXES.items()}
-
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
-def _checksum(id15: str) -> str:
-    """The 3-character suffix that makes a 15-character id case-insensitive-safe."""
-    out = []
-    for chunk in range(3):
-        bits = 0
-        for i, ch in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= ch <= "Z":
-                bits |= 1 << i
-        out.append(_CHECKSUM_ALPHABET[bits])
-    return "".join(out)
-
-
-def to_salesforce_id(canonical_id: str | int, sobject: str) -> str:
-    """Decimal canonical id -> 18-character Salesforce id with ``sobject``'s key prefix."""
-    text = str(canonical_id)
-    if not text.isdigit() or (len(text) > 1 and text[0] == "0"):
-        raise ValueError(f"canonical id {text!r} is not a decimal id without leading zeros")
-    number = int(text)
-    digits = []
-    while number:
-        number, rest = divmod(number, 62)
-        digits.append(_BASE62[rest])
-    body = "".join(reversed(digits)) or "0"
-    if len(body) > 12:
-        raise ValueError(f"canonical id {text} is too large for a Salesforce id")
-    id15 = KEY_PREFIXES[sobject] + body.rjust(12, "0")
-    return id15 + _checksum(id15)
-
-
-def from_salesforce_id(salesforce_id: str) -> str:
-    """18- (or 15-) character Salesforce id made by :func:`to_salesforce_id` -> decimal id."""
-    number = 0
-    for ch in salesforce_id[3:15]:
-        number = number * 62 + _BASE62.index(ch)
-    return str(number)
-
-
-def sobject_of(salesforce_id: str | None) -> str | None:
-    """``'006...'`` -> ``'Opportunity'`` (None for unknown prefixes)."""
-    if not salesforce_id:
-        return None
-    return PREFIX_OBJECTS.get(salesforce_id[:3])
-
 
 # --------------------------------------------------------------------- values
 
@@ -198,10 +126,9 @@ def custom_field_api_name(name: str) -> str:
 # ------------------------------------------------------------ SOQL field lists
 
 USER_FIELDS = ["Id", "Name", "Username", "Email", "IsActive", "LastLoginDate", "ProfileId",
-               "Profile.Name", "UserType", "CreatedDate"]
-PERMISSION_SET_FIELDS = ["Id", "Name", "IsOwnedByProfile", "PermissionsModifyAllData",
-                         "PermissionsViewAllData"]
-ASSIGNMENT_FIELDS = ["Id", "AssigneeId", "PermissionSetId"]
+               "Profile.Name", "Profile.UserLicense.Name", "Profile.PermissionsApiUserOnly", "UserRole.Name", "UserType",
+               "CreatedDate"]
+GUEST_USER_TYPE = "Guest"  # User.UserType of a site's or community's guest user
 MFA_FIELDS = ["UserId", "HasTotp", "HasSalesforceAuthenticator", "HasU2F",
               "HasBuiltInAuthenticator"]
 LOGIN_FIELDS = ["Id", "UserId", "LoginTime", "SourceIp", "Status", "Application", "LoginType", "ApiType",
@@ -240,8 +167,9 @@ SEGMENT_CAMPAIGN_TYPES = ("List",)
 # Which canonical columns this connector fills (checks needing others are skipped).
 MAPPED_COLUMNS: dict[str, list[str]] = {
     "users": ["id", "name", "email", "role", "is_active", "is_admin", "last_login_at",
-              "created_at", "mfa_enabled"],
-    "login_events": ["id", "user_id", "at", "ip", "status", "application"],
+              "created_at", "mfa_enabled", "profile", "is_frozen", "api_only", "license"],
+    "login_events": ["id", "user_id", "at", "ip", "status", "application", "api_type", "api_version",
+                     "login_type"],
     "companies": ["id", "name", "domain", "industry", "phone", "street", "city", "state",
                   "postal_code", "country", "owner_id", "source", "source_detail",
                   "created_at", "updated_at"],
@@ -260,7 +188,12 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
     "integrations": ["id", "name", "kind", "status", "last_sync_at", "created_at"],
     "fields": ["object", "name", "label", "type", "is_custom"],
     "platform": ["vendor", "edition", "api_version_used", "api_version_latest",
-                 "api_versions_deprecated"],
+                 "api_versions_deprecated", "security_score", "security_score_source"],
+    "security_settings": ["id", "group", "setting", "org_value", "recommended_value", "risk", "source"],
+    "permissions": ["id", "user_id", "permission", "via", "via_name"],
+    "oauth_grants": ["id", "app", "user_id", "created_at", "last_used_at", "use_count", "scope"],
+    "audit_trail": ["id", "user_id", "action", "section", "display", "created_at"],
+    "packages": ["id", "name", "namespace", "version", "state"],
 }
 
 # Columns Salesforce holds at date precision only (round trips compare the date).
@@ -293,13 +226,23 @@ def _source(value: Any) -> str | None:
     return PICKLIST_TO_SOURCE.get(value) if value else None
 
 
+def user_role(rec: dict) -> str | None:
+    """users.role: 'guest' for a site's guest user, 'integration' on an API-only integration
+    profile, else the user's role in the role hierarchy (``UserRole.Name``), else the profile."""
+    if rec.get("UserType") == GUEST_USER_TYPE:
+        return "guest"
+    profile = as_text(_rel(rec, "Profile.Name"))
+    if profile in PROFILE_TO_ROLE:
+        return PROFILE_TO_ROLE[profile]
+    return as_text(_rel(rec, "UserRole.Name")) or profile
+
+
 def user_to_row(rec: dict, admin_ids: set[str], mfa: dict[str, bool] | None) -> dict:
-    profile = _rel(rec, "Profile.Name")
     row = {
         "id": rec["Id"],
         "name": as_text(rec.get("Name")),
         "email": as_text(rec.get("Email")),
-        "role": PROFILE_TO_ROLE.get(profile, profile) if profile else None,
+        "role": user_role(rec),
         "is_active": as_bool(rec.get("IsActive")),
         "is_admin": rec["Id"] in admin_ids,
         "last_login_at": utc_datetime(rec.get("LastLoginDate")),
@@ -324,8 +267,23 @@ def login_to_row(rec: dict) -> dict:
         "ip": as_text(rec.get("SourceIp")),
         "status": None if status is None else ("success" if status == LOGIN_SUCCESS else "failure"),
         "application": as_text(rec.get("Application")),
+        "api_type": as_text(rec.get("ApiType")),
+        "api_version": _api_version(rec.get("ApiVersion")),
+        "login_type": as_text(rec.get("LoginType")),
         "raw": rec,
     }
+
+
+def _api_version(value: Any) -> str | None:
+    """LoginHistory.ApiVersion as Salesforce spells versions ("52.0"); None for logins
+    that used no API ("N/A" in Setup)."""
+    text = as_text(value)
+    if text is None:
+        return None
+    try:
+        return f"{float(text):.1f}"
+    except ValueError:
+        return None
 
 
 def account_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
@@ -534,9 +492,12 @@ def field_to_row(table: str, field: dict, mapped: set[str]) -> dict:
     }
 
 
-def organization_to_row(org: dict | None, versions: list[dict], used: str) -> dict:
+def organization_to_row(org: dict | None, versions: list[dict], used: str, score: float | None = None) -> dict:
+    """``score``: the Health Check score (security.read_health_check), None when not read."""
     offered = sorted((v["version"] for v in versions), key=float)
     return {
+        "security_score": score,
+        "security_score_source": "Salesforce Health Check" if score is not None else None,
         "vendor": "salesforce",
         "edition": as_text((org or {}).get("OrganizationType")),
         "api_version_used": used,

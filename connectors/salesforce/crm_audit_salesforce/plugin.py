@@ -6,6 +6,7 @@ from crm_audit_core import hookimpl
 from crm_audit_core.connector import ConnectorInfo
 
 from .connector import OPTIONS, create_connector, record_url
+from .export import EXPORT_FORMAT
 
 ANCHOR = "docs/connectors/salesforce.md#what-the-api-does-not-give"
 
@@ -46,5 +47,6 @@ def crm_audit_register_connectors(register):
             resumable=True,  # checkpoints after every page (keyset position or Bulk locator)
             incremental=True,  # SystemModstamp + getDeleted, the rest carried forward
             limitations=dict(LIMITATIONS),
+            export_reader=EXPORT_FORMAT,
         )
     )

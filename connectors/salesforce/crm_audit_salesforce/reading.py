@@ -202,6 +202,22 @@ class ObjectReader:
         for records, _ in self.pages(sobject, fields, where):
             yield records
 
+    def tooling(self, text: str, sobject: str) -> list[dict]:
+        """Every record a Tooling API query finds (``tooling/query``, paged by
+        ``nextRecordsUrl``): the setup objects (Health Check, installed packages) are small."""
+        call = self.calls.call
+        what = f"querying {sobject} (Tooling API)"
+        result = call(lambda: self.sf.toolingexecute("query/", params={"q": text}), what, sobject)
+        out: list[dict] = []
+        while True:
+            if not isinstance(result, dict) or not isinstance(result.get("records"), list):
+                raise RetryableError(f"{what}: the answer is not a query result", where=self.calls.where)
+            out.extend({k: v for k, v in r.items() if k != "attributes"} for r in result["records"])
+            if result.get("done", True):
+                return out
+            nxt = result["nextRecordsUrl"]
+            result = call(lambda: self.sf.query_more(nxt, identifier_is_url=True), what, sobject)
+
     def read_all(self, sobject: str, fields: list[str], where: str | None = None) -> list[dict]:
         out: list[dict] = []
         for page in self.read(sobject, fields, where):

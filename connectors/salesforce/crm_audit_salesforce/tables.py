@@ -15,6 +15,7 @@ from crm_audit_core.kit import Unavailable
 
 from . import integrations
 from . import mapping as m
+from . import security
 from .incremental import Source, read_table
 from .soql import and_, soql_datetime
 from .transport import OPTIONAL
@@ -30,7 +31,8 @@ def read_platform(conn: "SalesforceConnector", sink, versions: list[dict]) -> No
     conn.organization = org[0] if org else None
     if sink.is_complete("platform"):
         return
-    sink.write("platform", [m.organization_to_row(conn.organization, versions, conn.api_version)])
+    score = security.read_health_check(conn, sink)
+    sink.write("platform", [m.organization_to_row(conn.organization, versions, conn.api_version, score)])
     sink.complete("platform")
 
 
@@ -47,17 +49,17 @@ def read_users(conn: "SalesforceConnector", sink) -> None:
     if sink.is_complete("users"):
         return
     conn.begin(sink, "users")
-    admin_sets = _optional(conn, sink, "PermissionSet", m.PERMISSION_SET_FIELDS)
-    admin_ids: set[str] = set()
-    if admin_sets is not None:
-        privileged = {p["Id"] for p in admin_sets
-                      if m.as_bool(p.get("PermissionsModifyAllData")) or m.as_bool(p.get("PermissionsViewAllData"))}
-        assignments = _optional(conn, sink, "PermissionSetAssignment", m.ASSIGNMENT_FIELDS) or []
-        admin_ids = {a["AssigneeId"] for a in assignments if a.get("PermissionSetId") in privileged}
+    # one read of the permission set assignments: users.is_admin, users.api_only and the
+    # permissions table (who holds which powerful permission, through what)
+    powers = security.read_powers(conn, sink)
+    frozen = security.read_frozen(conn, sink)
     mfa_rows = _optional(conn, sink, "TwoFactorMethodsInfo", m.MFA_FIELDS)
     mfa = None if mfa_rows is None else {r["UserId"]: m.has_mfa(r) for r in mfa_rows}
+
     def user(r: dict) -> dict:
-        row = m.user_to_row(r, admin_ids, mfa)
+        row = security.user_columns(m.user_to_row(r, powers.admins, mfa), r, powers, frozen)
+        if not powers.known:
+            row.pop("is_admin", None)  # not known: not supplied, rather than "nobody"
         conn.integrations.note_user(row)
         return row
 
@@ -75,8 +77,7 @@ def read_logins(conn: "SalesforceConnector", sink) -> None:
         read_table(conn, sink, "login_events", lambda prev: [
             Source("LoginHistory", "LoginHistory", m.LOGIN_FIELDS, f"LoginTime >= {since}", login)])
     except Unavailable as exc:
-        sink.note(f"Salesforce: login history not available: {exc.message} (grant 'Manage Users' or "
-                  "'Monitor Login History' to the audit user)")
+        security.unavailable(sink, "login_events", exc.message)
 
 
 def read_fields(conn: "SalesforceConnector", sink) -> dict[str, list[str]]:

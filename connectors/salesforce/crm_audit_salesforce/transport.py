@@ -34,10 +34,14 @@ from .auth import auth_failure
 
 # Objects whose absence (permission or edition) is a note, not a failure.
 OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_enabled",
-            "PermissionSetAssignment": "users.is_admin", "PermissionSet": "users.is_admin",
+            "PermissionSetAssignment": "users.is_admin and permissions", "PermissionSet": "users.is_admin",
             "Campaign": "campaigns", "OpportunityStage": "stages",
             "ConnectedApplication": "integrations (connected apps; needs 'View Setup and Configuration')",
-            "OauthToken": "integrations (OAuth tokens; needs 'Manage Users')",
+            "OauthToken": "integrations and oauth_grants (OAuth tokens; needs 'Customize Application')",
+            "SecurityHealthCheck": "platform.security_score (Health Check)",
+            "SecurityHealthCheckRisks": "security_settings (Health Check)",
+            "SetupAuditTrail": "audit_trail", "InstalledSubscriberPackage": "packages",
+            "UserLogin": "users.is_frozen", "UserPermissionAccess": "the audit user's own permissions", "ObjectPermissions": "permissions (guest profiles' object access)",
             "CampaignMember": "contacts.segments (campaign membership)",
             "recordCount": "record counts (/limits/recordCount)"}
 

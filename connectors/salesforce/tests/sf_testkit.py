@@ -167,6 +167,8 @@ def expected_rows(tenant: dict, table: str, ids: dict[str, str]) -> dict[str, di
             continue  # served once, under the first stage of that name
         exp = {}
         for col in m.MAPPED_COLUMNS[table]:
+            if col != "id" and col not in row:
+                continue  # a column the tenant does not have is not compared (as in the acceptance suite)
             value = row.get(col)
             if col == "id":
                 value = sf_id

@@ -6,7 +6,8 @@ incremental equals full, no secret anywhere, and the fault matrix.
 The connector returns Salesforce's 18-character ids, so :func:`tenant_row` gives each
 tenant row as the connector should read it: ids and references through the sandbox's id
 map, stages served once per name (Salesforce's stage names are org-wide), and the values
-Salesforce holds as dates only at midnight UTC.
+Salesforce holds as dates only at midnight UTC, and logins' API versions in Salesforce's
+numbering (``login_api_version``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from crm_audit_core.testing import ConnectorAcceptance, ConnectorUnderTest
 
 from crm_audit_salesforce import mapping as m
 from crm_audit_salesforce.sandbox import parse_soql, run_soql
+from crm_audit_salesforce.sandbox.org import login_api_version
 
 REFERENCES = {"owner_id": "User", "company_id": "Account", "contact_id": "Contact", "deal_id": "Opportunity",
               "user_id": "User"}
@@ -37,6 +39,8 @@ def tenant_row(table: str, row: dict, handle) -> dict | None:
     if table == "deals" and out.get("stage") is not None:
         name = org.stage_names.get(str(out["stage"]))
         out["stage"] = next((s["Id"] for s in org.records["OpportunityStage"] if s["ApiName"] == name), out["stage"])
+    if table == "login_events" and "api_version" in out:  # the platform's versions in Salesforce's numbering
+        out["api_version"] = login_api_version(org.platform, out["api_version"])
     if table == "activities" and sf_id.startswith(m.KEY_PREFIXES["Task"]) and out.get("due_at") is not None:
         due = m.utc_datetime(out["due_at"])  # a Task's ActivityDate is a date
         out["due_at"] = datetime.combine(due.date(), time(), timezone.utc)

@@ -3,7 +3,8 @@
 It speaks what hubspot-api-client 12 and the connector use (shared/CRM-APIS.md section 2):
 Bearer auth with HubSpot's 401 body, ``/crm/v3/objects`` list/batch-read/search,
 ``/crm/v3/properties``, owners, settings users and roles, deal pipelines, v4 association
-batch reads, account details, daily API usage, login activity, marketing emails, and
+batch reads, account details, daily API usage, login activity, the audit log
+(``/account-info/v3/activity/audit-logs``, from the tenant's ``audit_trail``), marketing emails, and
 lists (``POST /crm/v3/lists/search``, ``GET /crm/v3/lists/{listId}/memberships``).
 Paging is HubSpot's: ``paging.next.after`` while more pages exist and no ``paging`` at all
 on the last page; page sizes above HubSpot's maximums are refused with 400; search stops
@@ -68,9 +69,12 @@ class HubSpotSandbox(SandboxApp):
                  rate_window: float = 10.0, daily_limit: int | None = None, daily_used: int = 0,
                  max_url_length: int = 8192, extra_properties: int = 0, slow_seconds: float = 2.0,
                  login_history: bool = True, marketing: bool = True, lists: bool = True,
+                 audit_logs: bool = True, settings_users: bool = True,
                  edition: str | None = None, retry_after: float | None = None):
         self.data = HubSpotData(tenant, extra_properties=extra_properties, edition=edition,
-                                login_history=login_history, marketing=marketing, lists=lists)
+                                login_history=login_history, marketing=marketing, lists=lists,
+                                audit_logs=audit_logs)
+        self.settings_users = settings_users
         super().__init__(rate_limit=rate_limit, rate_window=rate_window,
                          daily_limit=daily_limit or self.data.daily_limit, daily_used=daily_used,
                          slow_seconds=slow_seconds, retry_after=retry_after, max_url_length=max_url_length)
@@ -174,8 +178,12 @@ class HubSpotSandbox(SandboxApp):
                     owners = [o for o in self.data.owners if o["archived"] == archived]
                     return self._page(owners, request, maximum=500, default=100)
                 if parts in (["settings", "v3", "users"], ["settings", "users", "v3"]):
+                    if not self.settings_users:
+                        return self._missing_scopes("settings.users.read")
                     return self._page(self.data.users, request, maximum=100, default=100)
                 if parts in (["settings", "v3", "users", "roles"], ["settings", "users", "v3", "roles"]):
+                    if not self.settings_users:
+                        return self._missing_scopes("settings.users.read")
                     return self._json(200, {"results": self.data.roles})
                 if parts[:3] == ["crm", "v3", "pipelines"] and len(parts) == 4:
                     if self._type(parts[3]) != "deals":
@@ -200,6 +208,10 @@ class HubSpotSandbox(SandboxApp):
                                            errors=[{"message": "One or more of the following scopes are required.",
                                                     "context": {"requiredScopes": ["account-info.security.read"]}}])
                     return self._page(self.data.logins, request, maximum=200, default=100)
+                if parts == ["account-info", "v3", "activity", "audit-logs"]:
+                    if not self.data.audit_logs:  # below Enterprise, or without the scope
+                        return self._missing_scopes("account-info.security.read")
+                    return self._page(self._audit_entries(request), request, maximum=200, default=100)
                 if parts[:3] == ["crm", "v3", "lists"] and len(parts) == 5 and parts[4] == "memberships":
                     return self._list_members(parts[3], request)
                 if parts == ["marketing", "v3", "emails"]:
@@ -224,6 +236,29 @@ class HubSpotSandbox(SandboxApp):
         if method not in ("GET", "POST"):
             return self._error(405, "VALIDATION_ERROR", "this sandbox is read-only")
         return self._error(404, "OBJECT_NOT_FOUND", f"No route for {method} {request.path}")
+
+    def _missing_scopes(self, scope: str) -> Response:
+        return self._error(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make "
+                           "this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                           errors=[{"message": "One or more of the following scopes are required.",
+                                    "context": {"requiredScopes": [scope]}}])
+
+    def _audit_entries(self, request: Request) -> list[dict]:
+        """The audit log filtered on occurredAfter / occurredBefore (ISO 8601 or epoch ms)
+        and actingUserId."""
+        def bound(name: str) -> str | None:
+            value = request.args.get(name)
+            if not value:
+                return None
+            if value.isdigit():
+                return mapping.format_time(datetime.fromtimestamp(int(value) / 1000, timezone.utc))
+            return mapping.format_time(mapping.utc_datetime(value))
+
+        after, before, user = bound("occurredAfter"), bound("occurredBefore"), request.args.get("actingUserId")
+        return [e for e in self.data.audit_log
+                if (after is None or (e["occurredAt"] or "") >= after)
+                and (before is None or (e["occurredAt"] or "") <= before)
+                and (user is None or str(e["actingUser"]["userId"]) == user)]
 
     # ------------------------------------------------------------------ endpoints
 

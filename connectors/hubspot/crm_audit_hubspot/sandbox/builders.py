@@ -162,12 +162,41 @@ def row_to_settings_user(user: dict, role_id: dict[str, str]) -> dict:
     }
 
 
-def build_users(users: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
-    """(owners, settings users, roles) of the tenant's users, in id order."""
+def build_users(users: list[dict], permissions: list[dict] | None = None
+                ) -> tuple[list[dict], list[dict], list[dict]]:
+    """(owners, settings users, roles) of the tenant's users, in id order. A user is a
+    super admin when the tenant says it is an admin or holds ``super_admin`` (permissions)."""
     roles = build_roles(users)
     role_id = {r["name"]: r["id"] for r in roles}
     ordered = sorted(users, key=lambda u: id_key(u["id"]))
-    return [row_to_owner(u) for u in ordered], [row_to_settings_user(u, role_id) for u in ordered], roles
+    supers = {str(p.get("user_id")) for p in permissions or () if p.get("permission") == "super_admin"}
+    settings = []
+    for u in ordered:
+        user = row_to_settings_user(u, role_id)
+        user["superAdmin"] = user["superAdmin"] or str(u["id"]) in supers
+        settings.append(user)
+    return [row_to_owner(u) for u in ordered], settings, roles
+
+
+def row_to_audit_log(entry: dict, user_email: dict[str, str | None]) -> dict:
+    """A canonical audit_trail row as ``/account-info/v3/activity/audit-logs`` lists it
+    (``section`` "CATEGORY/SUB" -> category and subCategory)."""
+    category, _, sub = str(entry.get("section") or "").partition("/")
+    user_id = entry.get("user_id")
+    return {
+        "id": str(entry["id"]), "category": category or None, "subCategory": sub or None,
+        "action": entry.get("action"), "targetObjectId": entry.get("display"),
+        "occurredAt": mapping.format_time(entry.get("created_at")),
+        "actingUser": {"userId": user_number(user_id) if user_id is not None else None,
+                       "userEmail": user_email.get(str(user_id))},
+    }
+
+
+def build_audit_logs(entries: list[dict], users: list[dict]) -> list[dict]:
+    """The audit log, oldest first (the sandbox filters on occurredAfter/occurredBefore)."""
+    emails = {str(u["id"]): u.get("email") for u in users}
+    logs = [row_to_audit_log(e, emails) for e in entries]
+    return sorted(logs, key=lambda e: (e["occurredAt"] or "", e["id"]))
 
 
 def row_to_login(event: dict, user_number_of: dict[str, int]) -> dict:

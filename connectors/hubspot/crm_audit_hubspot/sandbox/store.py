@@ -2,7 +2,8 @@
 
 ``HubSpotData`` assembles what the builders (builders.py) make of a canonical tenant:
 objects per type in id order (for keyset list cursors), associations, property
-definitions, owners, users, roles, logins, pipelines, marketing emails, contact lists
+definitions, owners, users (super admins from ``users.is_admin`` and ``permissions``), roles,
+logins, the audit log (``audit_trail``), pipelines, marketing emails, contact lists
 with their members, and the app id of each integration (on the records it created). Between two
 audits tests change it through ``put_record`` / ``delete_record``, as a user or an
 integration would: records are created, replaced (stamped modified) or archived.
@@ -17,7 +18,8 @@ from typing import Any
 from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping
-from .builders import (ALL_OBJECT_TYPES, RECORD_LINKS, associate, build_engagements, build_lists, build_logins,
+from .builders import (ALL_OBJECT_TYPES, RECORD_LINKS, associate, build_audit_logs, build_engagements,
+                       build_lists, build_logins,
                        build_marketing_emails, build_pipelines, build_properties, build_records, build_users,
                        custom_fields, id_key, row_to_list)
 
@@ -35,8 +37,10 @@ class HubSpotData:
     """The tenant held as HubSpot objects."""
 
     def __init__(self, tenant: Any, extra_properties: int = 0, edition: str | None = None,
-                 login_history: bool = True, marketing: bool = True, lists: bool = True):
+                 login_history: bool = True, marketing: bool = True, lists: bool = True,
+                 audit_logs: bool = True):
         self.login_history = login_history
+        self.audit_logs = audit_logs
         self.marketing = marketing
         self.lists_scope = lists
         self.tenant = tenant  # the canonical tenant served (tests compare reads with it)
@@ -64,7 +68,9 @@ class HubSpotData:
         self.archived: dict[str, list[dict]] = {t: [] for t in ALL_OBJECT_TYPES}  # deleted, newest last
         self._keys: dict[str, list] = {}
 
-        self.owners, self.users, self.roles = build_users(tenant_rows(tenant, "users"))
+        users = tenant_rows(tenant, "users")
+        self.owners, self.users, self.roles = build_users(users, tenant_rows(tenant, "permissions"))
+        self.audit_log = build_audit_logs(tenant_rows(tenant, "audit_trail"), users)
         self.logins = build_logins(tenant_rows(tenant, "login_events"), self.owners)
         self.pipelines = build_pipelines(tenant_rows(tenant, "stages"))
         self.emails = build_marketing_emails(tenant_rows(tenant, "campaigns"))

@@ -7,7 +7,10 @@ way Pipedrive does (shared/CRM-APIS.md section 3):
 * ``/api/v2/{persons,organizations,deals,activities,pipelines,stages,personFields,
   organizationFields,dealFields,activityFields}``: cursor pagination, ``limit`` at most
   500, ``additional_data.next_cursor`` (``null`` on the last page);
-* ``/api/v1/users`` and ``/api/v1/webhooks`` (unpaginated), ``/api/v1/roles``,
+* ``/api/v1/users``, ``/api/v1/webhooks`` and ``/api/v1/permissionSets`` (unpaginated; the
+  list without each set's ``contents``, ``/api/v1/permissionSets/{id}`` with them; users'
+  ``access`` and the sets come from the tenant's ``permissions`` rows, webhooks from its
+  ``integrations`` and ``oauth_grants``; ``admin=False``: both refused with 403), ``/api/v1/roles``,
   ``/api/v1/notes``, ``/api/v1/leads`` and ``/api/v1/leads/archived`` (``start``/``limit``,
   ``additional_data.pagination``); the same v1 paths are served under ``/v1`` too;
 * auth by ``x-api-token``, ``?api_token=`` or ``Authorization: Bearer``; anything else

@@ -30,7 +30,9 @@ V2_LISTS = (
     "personFields", "organizationFields", "dealFields", "activityFields",
 )
 V1_PAGED = ("roles", "notes", "recents", "leads", "leads/archived")
-V1_UNPAGED = ("users", "webhooks")
+V1_UNPAGED = ("users", "webhooks", "permissionSets")
+V1_ONE = ("permissionSets",)  # GET /v1/<resource>/{id}
+ADMIN_ONLY = ("permissionSets", "webhooks")  # what only a company admin's token may list
 TOKEN_COST = {"v1": 20, "v2": 10}
 ERROR_INFO = "Please check developers.pipedrive.com"
 # The x-ratelimit-limit Pipedrive reports when the sandbox runs without a burst window.
@@ -43,19 +45,21 @@ class PipedriveSandbox(SandboxApp):
     """One emulated Pipedrive company. Keywords: ``token``; the base's ``rate_limit`` (burst
     requests per token), ``rate_window`` (s, default 2), ``daily_limit`` (API tokens a day,
     default 1,000,000), ``daily_used``, ``retry_after`` (s, of an injected 429) and
-    ``slow_seconds``."""
+    ``slow_seconds``; ``admin`` (default True): False serves the token of a user who is no
+    company admin, refused (403) the permission sets and the webhooks as Pipedrive does."""
 
     vendor = "pipedrive"
 
     def __init__(self, tenant: Any, *, token: str = "sandbox-token", rate_limit: int | None = None,
                  rate_window: float = 2.0, daily_limit: int | None = 1_000_000, daily_used: int = 0,
-                 retry_after: float = 0.05, slow_seconds: float = 2.0):
+                 retry_after: float = 0.05, slow_seconds: float = 2.0, admin: bool = True):
         super().__init__(rate_limit=rate_limit, rate_window=rate_window, daily_limit=daily_limit,
                          daily_used=daily_used, slow_seconds=slow_seconds, retry_after=retry_after)
         self.data = PipedriveData(tenant)
         self.records = CompanyRecords(self.data)
         self.tokens = {token}
         self.token = token
+        self.admin = admin
 
     # -- auth and metering -------------------------------------------------------------
 
@@ -126,6 +130,17 @@ class PipedriveSandbox(SandboxApp):
 
     def _serve(self, resource: str, request: Request) -> Response:
         records = self.data.entities.get(resource, [])
+        if not self.admin and resource.split("/")[0] in ADMIN_ONLY:
+            return envelope_error(403, "You do not have permission to access this resource", errorCode=403)
+        if "/" in resource and resource.split("/")[0] in V1_ONE:
+            kind, wanted = resource.split("/", 1)
+            found = next((r for r in self.data.entities.get(kind, []) if str(r.get("id")) == wanted), None)
+            if found is None:
+                return envelope_error(404, f"{kind} {wanted} not found")
+            return self.json({"success": True, "data": self._public(found)})
+        if resource == "permissionSets":  # the list leaves out each set's contents
+            return self.json({"success": True, "data": [
+                {k: v for k, v in self._public(r).items() if k != "contents"} for r in records]})
         if resource in V1_UNPAGED:
             return self.json({"success": True, "data": [self._public(r) for r in records]})
         try:
@@ -235,6 +250,9 @@ def route(path: str) -> tuple[str, str | None]:
         return "v1", "/".join(parts[2:])
     if len(parts) in (2, 3) and parts[0] == "v1" and "/".join(parts[1:]) in V1_PAGED + V1_UNPAGED:
         return "v1", "/".join(parts[1:])
+    tail = parts[2:] if parts[:2] == ["api", "v1"] else parts[1:] if parts[:1] == ["v1"] else []
+    if len(tail) == 2 and tail[0] in V1_ONE:
+        return "v1", "/".join(tail)
     if parts[:2] == ["api", "v2"]:
         return "v2", None
     return "v1", None

@@ -16,6 +16,7 @@ from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping
 from ..fields import ENUM_TYPES, FIELD_ENTITIES, LIFECYCLE_FIELD, encode_custom, field_hash, field_to_v2
+from ..security import STANDARD_SETS, grant_to_webhook, is_webhook_grant, sets_and_access
 from ..sources import lead_for, row_to_webhook
 from ..values import utc_datetime, clean
 
@@ -51,7 +52,7 @@ class PipedriveData:
         notes = [a for a in table_rows["activities"] if a.get("type") == "note"]
         others = [a for a in table_rows["activities"] if a.get("type") != "note"]
 
-        self._build_roles_and_users(tenant_rows(tenant, "users"))
+        self._build_roles_and_users(tenant_rows(tenant, "users"), tenant_rows(tenant, "permissions"))
         stage_rows = tenant_rows(tenant, "stages")
         pipeline_ids = self.pipeline_ids = self._build_pipelines(stage_rows, table_rows["deals"])
         stages = self.stages = self._build_stages(stage_rows, table_rows["deals"], pipeline_ids)
@@ -63,12 +64,27 @@ class PipedriveData:
         self._build_persons(table_rows["contacts"], last_activity)
         self._build_deals(table_rows["deals"], pipeline_ids, stages, last_activity)
         self._build_leads(table_rows["contacts"], table_rows["companies"])
-        self.entities["webhooks"] = [row_to_webhook(i) for i in tenant_rows(tenant, "integrations")]
+        # The tenant's webhook grants (scope "webhook") are webhooks, with their own URL and
+        # last delivery; its other app grants (OAuth apps, mobile sessions) have no form in
+        # Pipedrive's API. Then a webhook per integration (an integration named as a webhook
+        # grant is that webhook: Pipedrive groups webhooks by name). Pipedrive shows every
+        # webhook as an integration: webhook_integrations() gives the rows the tenant lacks.
+        self.entities["webhooks"] = [grant_to_webhook(g) for g in tenant_rows(tenant, "oauth_grants")
+                                     if is_webhook_grant(g)]
+        hook_names = {str(h["name"]).lower() for h in self.entities["webhooks"]}
+        self.entities["webhooks"] += [row_to_webhook(i) for i in tenant_rows(tenant, "integrations")
+                                      if str(i.get("name")).lower() not in hook_names]
         for name, rows in self.entities.items():
-            if rows and "id" in rows[0] and not name.startswith("leads"):  # leads: oldest first
-                rows.sort(key=lambda r: r["id"])
+            if rows and "id" in rows[0] and not name.startswith(("leads", "permissionSets")):  # leads: oldest first
+                rows.sort(key=lambda r: (str(type(r["id"])), r["id"]))
 
-    def _build_roles_and_users(self, users: list[dict]) -> None:
+    def held_sets(self) -> list[str]:
+        """The ids of the non-admin permission sets users hold (the connector reads each one's contents)."""
+        held = {str(a.get("permission_set_id")) for u in self.entities["users"] for a in u.get("access") or []
+                if not a.get("admin")}
+        return sorted(s["id"] for s in self.entities["permissionSets"] if s["id"] in held and s["type"] != "admin")
+
+    def _build_roles_and_users(self, users: list[dict], permissions: list[dict] | None = None) -> None:
         role_names = sorted({clean(u.get("role")) for u in users if clean(u.get("role"))})
         role_ids = {name: 9000 + i for i, name in enumerate(role_names, 1)}
         self.entities["roles"] = [
@@ -76,7 +92,20 @@ class PipedriveData:
              "assignment_count": sum(1 for u in users if u.get("role") == name), "sub_role_count": 0}
             for name, rid in role_ids.items()
         ]
-        self.entities["users"] = [mapping.row_to_user(u, role_ids, is_you=(i == 0)) for i, u in enumerate(users)]
+        sets, access, admins = sets_and_access(permissions or [])
+        self.entities["users"] = []
+        for i, u in enumerate(users):
+            if str(u["id"]) in admins and not clean(u.get("is_admin")):
+                u = {**u, "is_admin": True}
+            user = mapping.row_to_user(u, role_ids, is_you=(i == 0))
+            user["access"] += access.get(str(u["id"]), [])
+            self.entities["users"].append(user)
+        standard = [dict(s, contents=list(s["contents"])) for s in STANDARD_SETS]
+        for item in standard:
+            item["assignment_count"] = sum(1 for u in self.entities["users"] for a in u["access"]
+                                           if a.get("permission_set_id") == item["id"])
+        # GET /v1/permissionSets lists them without their contents (GET /v1/permissionSets/{id} has them)
+        self.entities["permissionSets"] = standard + sets
 
     def _build_pipelines(self, stage_rows: list[dict], deals: list[dict]) -> dict[str, int]:
         """Every pipeline a stage or a deal names, in order of appearance -> its id."""

@@ -10,11 +10,13 @@ What it emulates (shapes from shared/CRM-APIS.md section 1):
 
 * ``GET /services/data/`` version list (no auth, no usage header);
 * ``GET /services/data/vXX.X/query[/]?q=`` with a small SOQL engine (SELECT fields and
-  one-level parent fields FROM object, WHERE of ANDed or ORed comparisons on dates, ids,
+  parent fields up to five levels FROM object, WHERE of ANDed or ORed comparisons on dates, ids,
   strings, numbers and booleans, ORDER BY, LIMIT, ``COUNT()``); anything else is a
   ``MALFORMED_QUERY``; unknown fields ``INVALID_FIELD``; unknown objects ``INVALID_TYPE``.
   Batches honour ``Sforce-Query-Options: batchSize=N`` (200..2000, default 2000) and page
   with ``nextRecordsUrl`` (``/query/<locator>-<offset>``);
+* ``GET tooling/query[/]?q=``: the Tooling API's setup objects (Health Check, installed
+  packages), which the data API does not serve (``INVALID_TYPE`` either way round);
 * ``GET sobjects``, ``sobjects/{Name}/describe``, ``limits/``;
 * ``GET limits/recordCount[?sObjects=A,B]`` (API 40.0 and later): ``{"sObjects": [{"count",
   "name"}]}``, a cached snapshot as in Salesforce: taken when the sandbox starts and not
@@ -50,7 +52,9 @@ Canonical decimal ids become 18-character Salesforce ids with the right key pref
 each canonical id to the Salesforce id it was served under.
 
 Rooms: :mod:`.org` (the org model, field types, value conversions), :mod:`.builder` (the
-org built from a canonical tenant, one builder per object), :mod:`.soql` (the SOQL
+org built from a canonical tenant, one builder per object), :mod:`.access` (users,
+profiles, permission sets and groups), :mod:`.setup` (Health Check, OAuth grants, audit
+trail, packages), :mod:`.soql` (the SOQL
 engine), :mod:`.bulk` (Bulk 2.0 query jobs), :mod:`.login` (SOAP and OAuth logins,
 sessions), :mod:`.changes` (the mutation API), :mod:`.responses` (Salesforce's JSON and
 error bodies), :mod:`.app` (the WSGI app on the kit's ``SandboxApp``: routes, auth,

@@ -48,7 +48,8 @@ class SalesforceSandbox(SandboxApp):
                  mfa_info: bool = True, username: str = "auditor@sandbox.invalid", password: str = "sandbox-password",
                  security_token: str = "sandbox-security-token", consumer_key: str = "sandbox-consumer-key",
                  public_key: str | None = None, record_counts: dict[str, int] | None = None,
-                 record_count_access: bool = True, limit_info_on_refusal: bool = True):
+                 record_count_access: bool = True, limit_info_on_refusal: bool = True,
+                 refuse: tuple[str, ...] | list[str] = (), audit_user_lacks: tuple[str, ...] | list[str] = ()):
         super().__init__(rate_limit=rate_limit, rate_window=rate_window, daily_limit=daily_limit,
                          daily_used=daily_used, slow_seconds=slow_seconds, retry_after=retry_after,
                          max_url_length=MAX_URL_LENGTH)
@@ -62,7 +63,13 @@ class SalesforceSandbox(SandboxApp):
             self.unavailable.add("LoginHistory")
         if not mfa_info:
             self.unavailable.add("TwoFactorMethodsInfo")
-        self.cursors: dict[str, tuple[list[dict], Soql, str]] = {}
+        # objects the audit user may not read (a missing permission): INSUFFICIENT_ACCESS
+        self.unavailable.update(refuse)
+        for access in org.records.get("UserPermissionAccess", []):  # permissions it lacks, e.g. "CustomizeApplication"
+            access.update({f"Permissions{name}": False for name in audit_user_lacks})
+        # without Customize Application or Manage Users a user sees only his own OAuth tokens (none)
+        self.own_tokens_only = {"CustomizeApplication", "ManageUsers"} <= set(audit_user_lacks)
+        self.cursors: dict[str, tuple[list[dict], Soql, str, str]] = {}  # locator -> rows, query, batch, api
         # limits/recordCount serves a cached snapshot, like Salesforce's (refreshed "at
         # variable time intervals"): taken now, overridable, moved only by refresh_record_counts()
         self.record_counts: dict[str, int] = {n: len(rows) for n, rows in org.records.items()}
@@ -162,12 +169,22 @@ class SalesforceSandbox(SandboxApp):
     def _api(self, request: Request, version: str, rest: str, entry: dict) -> Response:
         method = request.method
         parts = rest.rstrip("/").split("/")
+        # the Tooling API (``tooling/query``) serves the org's setup objects (Health Check,
+        # installed packages); the data API the others: each answers INVALID_TYPE for the other's
+        api = "tooling/" if parts[0] == "tooling" and len(parts) > 1 else ""
+        if api:
+            parts = parts[1:]
         try:
             if method == "GET" and parts[0] in ("query", "queryAll") and len(parts) == 1:
                 soql = request.args.get("q", "")
                 entry["soql"] = soql
                 q = parse_soql(soql, self.org)
-                return self._query(q, version, request, entry)
+                if (q.object in self.org.tooling) != bool(api):
+                    raise SoqlError("INVALID_TYPE", f"sObject type '{q.object}' is not supported"
+                                    + (" by the Tooling API" if api else ": query it through the Tooling API"))
+                if api:
+                    entry["tooling"] = True
+                return self._query(q, version, request, entry, api)
             if method == "GET" and parts[0] in ("query", "queryAll") and len(parts) == 2:
                 return self._query_more(parts[1], version, entry)
             if method == "GET" and len(parts) == 3 and parts[0] == "sobjects" and parts[2] == "deleted":
@@ -190,9 +207,9 @@ class SalesforceSandbox(SandboxApp):
         if obj in self.unavailable:
             raise SoqlError("INSUFFICIENT_ACCESS", f"insufficient access rights on object {obj}", status=403)
 
-    def _query(self, q: Soql, version: str, request: Request, entry: dict | None = None) -> Response:
+    def _query(self, q: Soql, version: str, request: Request, entry: dict | None = None, api: str = "") -> Response:
         self._check_access(q.object)
-        rows = run_soql(self.org, q)
+        rows = [] if q.object == "OauthToken" and self.own_tokens_only else run_soql(self.org, q)
         if q.count:
             return self._json({"totalSize": len(rows), "done": True, "records": []})
         batch = DEFAULT_BATCH
@@ -202,11 +219,11 @@ class SalesforceSandbox(SandboxApp):
             batch = min(MAX_BATCH, max(MIN_BATCH, int(found[1])))
         locator = "01g" + uuid.uuid4().hex[:15]
         with self.lock:
-            self.cursors[locator] = (rows, q, str(batch))
+            self.cursors[locator] = (rows, q, str(batch), api)
         return self._page(locator, 0, version, entry)
 
     def _page(self, locator: str, offset: int, version: str, entry: dict | None = None) -> Response:
-        rows, q, batch = self.cursors[locator]
+        rows, q, batch, api = self.cursors[locator]
         size = int(batch)
         chunk = rows[offset : offset + size]
         if entry is not None:  # the request log says what each page served
@@ -214,7 +231,7 @@ class SalesforceSandbox(SandboxApp):
         body: dict[str, Any] = {"totalSize": len(rows), "done": offset + size >= len(rows),
                                 "records": [rest_record(self.org, r, q, version) for r in chunk]}
         if not body["done"]:
-            body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{offset + size}"
+            body["nextRecordsUrl"] = f"/services/data/v{version}/{api}query/{locator}-{offset + size}"
         return self._json(body)
 
     def _query_more(self, token: str, version: str, entry: dict | None = None) -> Response:

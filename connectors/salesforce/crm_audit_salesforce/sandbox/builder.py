@@ -18,8 +18,10 @@ from typing import Any
 from crm_audit_core.sandbox.server import tenant_rows
 
 from .. import mapping as m
+from . import access
 from . import integrations as integ
-from .org import Org, custom_columns, custom_values, salesforce_versions, sf_value
+from . import setup
+from .org import Org, custom_columns, custom_values, login_api_version, salesforce_versions, sf_value
 
 
 class Ids:
@@ -67,13 +69,16 @@ def row_to_user(row: dict, ids: Ids, profile_id: str | None) -> dict:
     }
 
 
-def row_to_login(row: dict, ids: Ids) -> dict:
+def row_to_login(row: dict, ids: Ids, platform: dict | None = None) -> dict:
+    """``platform``: the tenant's platform row, whose versions a login's API version follows."""
     status = row.get("status")
     return {
         "Id": ids[row["id"]], "UserId": ids.ref(row.get("user_id"), "User"), "LoginTime": dt(row.get("at")),
         "SourceIp": row.get("ip"),
         "Status": m.LOGIN_SUCCESS if status == "success" else ("Invalid Password" if status else None),
-        "Application": row.get("application"), "LoginType": "Application"}
+        "Application": row.get("application"),
+        "LoginType": row["login_type"] if "login_type" in row else "Application",
+        "ApiType": row.get("api_type"), "ApiVersion": login_api_version(platform or {}, row.get("api_version"))}
 
 
 def row_to_account(row: dict, ids: Ids, cfg: dict, custom: dict[str, str]) -> dict:
@@ -228,8 +233,10 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
     _add_opportunities(b, deals)
     del deals
     integ.add_tokens(org, b.ids)
+    setup.add_grants(org, b.ids, tenant)
     _add_activities(b)
     _add_campaigns(b)
+    setup.add_setup(org, b.ids, tenant)
     return org
 
 
@@ -248,7 +255,7 @@ def _assign_ids(b: _Build, contacts: list[dict]) -> None:
 
 
 def _add_organization(b: _Build, deals: list[dict]) -> None:
-    platform = (tenant_rows(b.tenant, "platform") or [{}])[0]
+    platform = b.org.platform = (tenant_rows(b.tenant, "platform") or [{}])[0]
     b.org.versions, b.org.api_version = salesforce_versions(platform)
     currencies = Counter(d.get("currency") for d in deals if d.get("currency"))
     b.org.add_object("Organization")
@@ -263,47 +270,15 @@ def _add_organization(b: _Build, deals: list[dict]) -> None:
 
 
 def _add_users(b: _Build) -> None:
-    """Users, their profiles (and each profile's permission set), the admins' permission
-    set, and MFA registrations."""
-    org, ids, now = b.org, b.ids, dt(b.as_of)
-    for name in ("User", "Profile", "PermissionSet", "PermissionSetAssignment", "TwoFactorMethodsInfo"):
-        org.add_object(name)
-    profiles: dict[str, dict] = {}
-    profile_sets: dict[str, dict] = {}
-    admin_set = org.add("PermissionSet", {
-        "Id": ids.new("PermissionSet"), "Name": "Modify_All_Data_Admins", "IsOwnedByProfile": False,
-        "PermissionsModifyAllData": True, "PermissionsViewAllData": True,
-        "CreatedDate": now, "LastModifiedDate": now})
-    for row in tenant_rows(b.tenant, "users"):
-        role = row.get("role")
-        profile = None
-        if role:
-            pname = m.ROLE_TO_PROFILE.get(role, role)
-            if pname not in profiles:
-                profiles[pname] = org.add("Profile", {"Id": ids.new("Profile"), "Name": pname,
-                                                      "CreatedDate": now, "LastModifiedDate": now})
-                profile_sets[pname] = org.add("PermissionSet", {
-                    "Id": ids.new("PermissionSet"), "Name": "X00e" + pname.replace(" ", "")[:20],
-                    "IsOwnedByProfile": True, "PermissionsModifyAllData": False,
-                    "PermissionsViewAllData": False, "CreatedDate": now, "LastModifiedDate": now})
-            profile = profiles[pname]
-        user = org.add("User", row_to_user(row, ids, profile["Id"] if profile else None))
-        if profile:
-            org.add("PermissionSetAssignment", {"Id": ids.new("PermissionSetAssignment"), "AssigneeId": user["Id"],
-                                                "PermissionSetId": profile_sets[profile["Name"]]["Id"]})
-        if row.get("is_admin"):
-            org.add("PermissionSetAssignment", {"Id": ids.new("PermissionSetAssignment"), "AssigneeId": user["Id"],
-                                                "PermissionSetId": admin_set["Id"]})
-        if row.get("mfa_enabled") is not None:
-            org.add("TwoFactorMethodsInfo", {"Id": ids.new("TwoFactorMethodsInfo"), "UserId": user["Id"],
-                                             "HasTotp": bool(row.get("mfa_enabled")), "HasSalesforceAuthenticator": False,
-                                             "HasU2F": False, "HasBuiltInAuthenticator": False})
+    """Users with their profiles, licences, permission sets and groups, freeze state and
+    MFA registrations (:mod:`.access`)."""
+    access.add_access(b.org, b.ids, b.tenant, dt(b.as_of), row_to_user)
 
 
 def _add_logins(b: _Build) -> None:
     b.org.add_object("LoginHistory")
     for row in tenant_rows(b.tenant, "login_events"):
-        b.org.add("LoginHistory", row_to_login(row, b.ids))
+        b.org.add("LoginHistory", row_to_login(row, b.ids, b.org.platform))
 
 
 def _add_accounts(b: _Build) -> list[dict]:

@@ -110,7 +110,11 @@ class OrgChanges:
             return row_to_event(row, ids, custom)
         if sobject == "Campaign":
             return row_to_campaign(row, ids)
-        return row_to_user(row, ids, (existing or {}).get("ProfileId"))
+        record = row_to_user(row, ids, (existing or {}).get("ProfileId"))
+        for kept in ("UserRoleId", "UserType"):  # the role hierarchy and guest type stay as built
+            if existing and existing.get(kept) is not None:
+                record[kept] = existing[kept]
+        return record
 
     # -- Salesforce records ----------------------------------------------------------------
 

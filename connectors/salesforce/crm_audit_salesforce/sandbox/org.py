@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import mapping as m
+from .. import security as sec
 
 UTC = timezone.utc
 LATEST_VERSION = "62.0"
@@ -18,6 +19,12 @@ LATEST_VERSION = "62.0"
 def _standard_type(name: str) -> str:
     if name == "Id":
         return "id"
+    if name == "DurableId":
+        return "string"
+    if name in ("MajorVersion", "MinorVersion", "PatchVersion", "BuildNumber"):
+        return "int"
+    if name.startswith("Options"):
+        return "boolean"
     if name.endswith("Id") and name not in ("ApiName",):
         return "reference"
     if name.startswith(("Is", "Has", "Permissions")):
@@ -44,10 +51,26 @@ CANONICAL_TO_SF_TYPE = {
 }
 
 STANDARD_FIELDS = {
-    "User": m.USER_FIELDS[:-1] + ["UserRoleId", "LastModifiedDate"],
-    "Profile": ["Id", "Name", "CreatedDate"],
-    "PermissionSet": m.PERMISSION_SET_FIELDS,
-    "PermissionSetAssignment": m.ASSIGNMENT_FIELDS,
+    "User": [f for f in m.USER_FIELDS if "." not in f and f != "CreatedDate"] + ["UserRoleId", "LastModifiedDate"],
+    "Profile": ["Id", "Name", "UserLicenseId", "UserType", sec.API_ONLY, "CreatedDate"],
+    "ObjectPermissions": ["Id", "ParentId", "SobjectType", *sec.OBJECT_ACCESS],
+    "AppMenuItem": ["Id", "Name", "Label", "ApplicationId", "IsUsingAdminAuthorization", "Type"],
+    "UserLicense": ["Id", "Name", "LicenseDefinitionKey", "Status"],
+    "UserRole": ["Id", "Name", "DeveloperName"],
+    "UserPermissionAccess": ["LastCacheUpdate", *sec.TOKEN_PERMISSIONS],
+    "UserLogin": ["Id", "UserId", "IsFrozen", "IsPasswordLocked"],
+    "PermissionSet": ["Id", "Name", "Label", "IsOwnedByProfile", "ProfileId", "PermissionSetGroupId", "Type",
+                      *sec.POWERS, sec.API_ONLY],
+    "PermissionSetGroup": ["Id", "DeveloperName", "MasterLabel", "Status"],
+    "PermissionSetAssignment": ["Id", "AssigneeId", "PermissionSetId", "PermissionSetGroupId"],
+    "SetupAuditTrail": [f for f in sec.AUDIT_TRAIL_FIELDS if f != "CreatedDate"],
+    # Tooling API objects (Org.tooling): Health Check and installed packages
+    "SecurityHealthCheck": ["DurableId", "Score", "CustomBaselineId"],
+    "SecurityHealthCheckRisks": sec.HEALTH_RISK_FIELDS + ["OrgValueRaw", "SecurityHealthCheckId"],
+    "InstalledSubscriberPackage": ["Id", "SubscriberPackageId", "SubscriberPackageVersionId", "MinPackageVersionId"],
+    "SubscriberPackage": ["Id", "Name", "NamespacePrefix", "Description"],
+    "SubscriberPackageVersion": ["Id", "Name", "SubscriberPackageId", "MajorVersion", "MinorVersion", "PatchVersion",
+                                 "BuildNumber", "IsDeprecated", "ReleaseState", "IsBeta", "IsManaged"],
     "TwoFactorMethodsInfo": ["Id"] + m.MFA_FIELDS,
     "LoginHistory": m.LOGIN_FIELDS,
     "Organization": m.ORGANIZATION_FIELDS,
@@ -61,14 +84,20 @@ STANDARD_FIELDS = {
     "Event": m.EVENT_FIELDS,
     "Campaign": m.CAMPAIGN_FIELDS,
     "CampaignMember": [f for f in m.CAMPAIGN_MEMBER_FIELDS if "." not in f],
-    "ConnectedApplication": ["Id", "Name", "CreatedDate", "LastModifiedDate"],
-    "OauthToken": ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount"],
+    "ConnectedApplication": ["Id", "Name", "CreatedDate", "LastModifiedDate", "OptionsAllowAdminApprovedUsersOnly"],
+    "OauthToken": ["Id", "AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount", "AppMenuItemId"],
 }
+NO_SYSTEM_FIELDS = ("PermissionSetAssignment", "TwoFactorMethodsInfo", "OpportunityStage", "OauthToken", "UserLogin",
+                    "SecurityHealthCheck", "SecurityHealthCheckRisks", "InstalledSubscriberPackage", "SubscriberPackage",
+                    "SubscriberPackageVersion", "UserLicense", "ObjectPermissions", "AppMenuItem",
+                    "UserPermissionAccess")
+# objects the Tooling API serves (tooling/query), not the data API
+TOOLING_OBJECTS = ("SecurityHealthCheck", "SecurityHealthCheckRisks", "InstalledSubscriberPackage", "SubscriberPackage",
+                   "SubscriberPackageVersion")
 for _name in STANDARD_FIELDS:
     fields_ = STANDARD_FIELDS[_name]
     for extra in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
-        if extra not in fields_ and _name not in ("PermissionSetAssignment", "TwoFactorMethodsInfo", "OpportunityStage",
-                                                                   "OauthToken"):
+        if extra not in fields_ and _name not in NO_SYSTEM_FIELDS:
             fields_ = fields_ + [extra]
     STANDARD_FIELDS[_name] = fields_
 
@@ -93,6 +122,8 @@ class Org:
     integration_newest: dict[str, datetime] = field(default_factory=dict)
     integration_tokens: dict[str, dict] = field(default_factory=dict)
     api_users: set[str] = field(default_factory=set)  # the integration users' ids
+    tooling: set[str] = field(default_factory=lambda: set(TOOLING_OBJECTS))  # served by tooling/query only
+    platform: dict = field(default_factory=dict)  # the tenant's platform row (login API versions follow it)
     default_creator: str | None = None  # who made records an integration user owns but no integration made
     # segments: Contact/Lead id -> its CampaignMember records; segment name -> its 'List' campaign
     members_of: dict[str, list[dict]] = field(default_factory=dict)
@@ -166,6 +197,20 @@ def salesforce_versions(platform: dict) -> tuple[list[str], str]:
         sf_used = LATEST_VERSION
     low = 20 if raw_deprecated else 31
     return [f"{v:.1f}" for v in range(low, int(float(LATEST_VERSION)) + 1)], sf_used
+
+
+def login_api_version(platform: dict, value: Any) -> str | None:
+    """A login's API version as Salesforce's, by the rule of :func:`salesforce_versions`:
+    Salesforce versions as they are; a generator's deprecated version 30.0 (retired), its
+    latest the newest Salesforce version, any other 58.0."""
+    if value in (None, ""):
+        return None
+    version = _version(value)
+    if version and float(version) >= 20.0:
+        return version
+    if str(value) in {str(v) for v in platform.get("api_versions_deprecated") or []}:
+        return "30.0"
+    return LATEST_VERSION if str(value) == str(platform.get("api_version_latest")) else "58.0"
 
 
 def custom_columns(rows: list[dict], table: str, declared: dict[str, dict]) -> dict[str, str]:

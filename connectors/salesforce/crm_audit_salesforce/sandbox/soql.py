@@ -1,5 +1,5 @@
 """The sandbox's SOQL engine: parses the SOQL the connector sends (SELECT fields and
-one-level parent fields FROM object, WHERE of ANDed or ORed comparisons, ORDER BY, LIMIT,
+parent fields up to five levels FROM object, WHERE of ANDed or ORed comparisons, ORDER BY, LIMIT,
 ``COUNT()``), evaluates it over the org's records, and shapes records as REST JSON and
 Bulk CSV cells. Anything else is Salesforce's ``MALFORMED_QUERY``; unknown fields
 ``INVALID_FIELD``; unknown objects ``INVALID_TYPE``."""
@@ -114,9 +114,11 @@ def parse_soql(text: str, org: Org) -> Soql:
 
 def _check_field(org: Org, obj: str, name: str) -> None:
     if "." in name:
+        # parent fields up to five levels (``PermissionSet.Profile.Name``): the first
+        # relationship must be a reference of ``obj``; the rest is checked by the parent
         rel, _, target = name.partition(".")
         ref_field = rel + "Id"
-        if ref_field in org.fields[obj] and re.match(r"^\w+$", target):
+        if ref_field in org.fields[obj] and re.match(r"^\w+(\.\w+){0,4}$", target):
             return
     elif name in org.fields[obj]:
         return
@@ -127,11 +129,14 @@ def _check_field(org: Org, obj: str, name: str) -> None:
 
 
 def field_value(org: Org, record: dict, name: str) -> Any:
-    if "." in name:
-        rel, _, target = name.partition(".")
-        parent = org.by_id.get(record.get(rel + "Id") or "")
-        return None if parent is None else parent.get(target)
-    return record.get(name)
+    """A field, or a parent's field along a relationship path (``Profile.UserLicense.Name``)."""
+    value: Any = record
+    *path, last = name.split(".")
+    for rel in path:
+        value = org.by_id.get(value.get(rel + "Id") or "")
+        if value is None:
+            return None
+    return value.get(last)
 
 
 def _comparable(value: Any, like: Any) -> Any:
@@ -177,18 +182,30 @@ def rest_record(org: Org, record: dict, q: Soql, version: str) -> dict:
     out: dict[str, Any] = {"attributes": {"type": q.object, "url": f"/services/data/v{version}/sobjects/{q.object}/{record['Id']}"}}
     for name in q.fields:
         if "." in name:
-            rel, _, target = name.partition(".")
-            parent = org.by_id.get(record.get(rel + "Id") or "")
-            if parent is None:
-                out[rel] = None
-            else:
-                ptype = m.sobject_of(parent["Id"]) or rel
-                nested = out.get(rel) or {"attributes": {"type": ptype, "url": f"/services/data/v{version}/sobjects/{ptype}/{parent['Id']}"}}
-                nested[target] = parent.get(target)
-                out[rel] = nested
+            _nest(org, out, record, name.split("."), version)
         else:
             out[name] = record.get(name)
     return out
+
+
+def _nest(org: Org, out: dict, record: dict, path: list[str], version: str) -> None:
+    """A parent field as REST nests it: ``{"Profile": {"attributes": ..., "Name": ...}}``,
+    one level a relationship, ``null`` where a relationship is empty."""
+    rel, rest = path[0], path[1:]
+    if not rest:
+        out[rel] = record.get(rel)
+        return
+    if rel in out and out[rel] is None:
+        return
+    parent = org.by_id.get(record.get(rel + "Id") or "")
+    if parent is None:
+        out[rel] = None
+        return
+    ptype = m.sobject_of(parent["Id"]) or rel
+    nested = out.get(rel) or {"attributes": {"type": ptype,
+                                             "url": f"/services/data/v{version}/sobjects/{ptype}/{parent['Id']}"}}
+    out[rel] = nested
+    _nest(org, nested, parent, rest, version)
 
 
 def csv_cell(value: Any) -> str:

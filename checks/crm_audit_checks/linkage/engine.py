@@ -1,0 +1,208 @@
+"""Score candidate pairs with a model learned on the tenant: the glue between records and :mod:`.fs`.
+
+:func:`link` takes the comparison rules (:mod:`.records`), the candidate pairs from
+blocking, a sample of random pairs, the term frequencies and the number of records;
+it trains the model (u on the random pairs, m and lambda by EM on the candidate pairs),
+scores every candidate pair and returns the pairs whose match probability reaches the
+threshold, each with its explanation (the weight of every field that had a value on
+both sides).
+
+The common-names guard: a pair is only a match when at least one comparison beyond the
+names (e-mail, phone, company, address, an identifier) agrees with a positive weight. A
+shared rare name alone is never enough, whatever its weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import fs
+from .records import Rule, compare
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A matching pair with its probability and the evidence for and against it."""
+
+    a: str
+    b: str
+    probability: float
+    bits: float  # total log2 odds, prior included
+    fields: tuple[tuple[str, str, float], ...]  # (comparison label, level name, bits), strongest first
+    evidence: str  # the comparison beyond names that weighed most
+
+    def explain(self) -> str:
+        shown = ", ".join(f"{label} {level} ({bits:+.1f})" for label, level, bits in self.fields)
+        return f"{self.a} and {self.b}: match probability {self.probability:.3f}; {shown}"
+
+
+@dataclass
+class Linkage:
+    model: fs.Model
+    pairs: list[Pair]
+    candidate_pairs: int
+    comparisons: list[str]  # labels of the comparisons used (the evidence available)
+
+
+def _vectors(rules: list[Rule], records: dict, pairs, tf_tables: dict, totals: dict):
+    n, k = len(pairs), len(rules)
+    gammas = np.full((n, k), fs.NULL, dtype=np.int64)
+    tf = np.full((n, k), np.nan)
+    swapped = np.zeros(n, dtype=bool)
+    for i, (a, b) in enumerate(pairs):
+        levels, keys, swap = compare(rules, records[a], records[b])
+        gammas[i] = levels
+        swapped[i] = swap
+        for j, key in enumerate(keys):
+            comparison, _, tf_key = rules[j]
+            if comparison.tf and key is not None and levels[j] == len(comparison.levels) - 1:
+                table = tf_tables.get(tf_key)
+                if table is not None:
+                    total = totals.get(tf_key) or 1
+                    tf[i, j] = table.get(key, 1) / total
+    return gammas, tf, swapped
+
+
+def link(rules: list[Rule], records: dict, candidate_pairs: list[tuple[str, str]],
+         random_pairs: list[tuple[str, str]], random_records: dict, tf_tables: dict, totals: dict,
+         population: int, threshold: float) -> Linkage:
+    """Train on this tenant's data and return the pairs at or above ``threshold``."""
+    comparisons = [r[0] for r in rules]
+    random_gammas, _, _ = _vectors(rules, random_records, random_pairs, {}, {})
+    gammas, tf, _ = _vectors(rules, records, candidate_pairs, tf_tables, totals)
+    names_ok = _names_agree(comparisons, gammas)
+    # EM learns on the pairs that could match at all (names not entirely different):
+    # colleagues with different names share a company, a city and a postcode, and
+    # would otherwise be learned as the "match" class.
+    sessions = _sessions(comparisons, gammas[names_ok])
+    model = fs.train(comparisons, gammas[names_ok], random_gammas, population, sessions,
+                     _certain(comparisons, gammas[names_ok]), _anchors(comparisons, gammas[names_ok]))
+    if not candidate_pairs:
+        return Linkage(model, [], 0, [c.label for c in comparisons])
+    weights = fs.pair_weights(model, gammas, tf)
+    probability = fs.probabilities(model, weights)
+    identity = np.array([c.identity for c in comparisons])
+    guard = ((weights > 0) & identity[None, :]).any(axis=1) & names_ok
+    chosen = np.nonzero((probability >= threshold) & guard)[0]
+    pairs = []
+    for i in chosen:
+        fields = []
+        best, best_bits = "", 0.0
+        for j, c in enumerate(comparisons):
+            level = int(gammas[i, j])
+            if level < 0:
+                continue
+            bits = float(weights[i, j])
+            fields.append((c.label, c.levels[level], round(bits, 2)))
+            if c.identity and bits > best_bits:
+                best, best_bits = c.name, bits
+        fields.sort(key=lambda f: -abs(f[2]))
+        a, b = candidate_pairs[i]
+        pairs.append(Pair(a, b, float(probability[i]), round(model.prior_bits + float(weights[i].sum()), 2),
+                          tuple(fields), best))
+    return Linkage(model, pairs, len(candidate_pairs), [c.label for c in comparisons])
+
+
+def _sessions(comparisons, gammas) -> list[tuple[np.ndarray, list[int]]]:
+    """The EM runs of :func:`.fs.train`: pairs whose names agree closely teach the other
+    comparisons; pairs that agree on an identity field teach the names."""
+    name_cols = [j for j, c in enumerate(comparisons) if c.name in NAME_COMPARISONS]
+    other_cols = [j for j in range(len(comparisons)) if j not in name_cols]
+    if not name_cols or not other_cols:
+        return [(np.ones(len(gammas), dtype=bool), list(range(len(comparisons))))]
+    names = gammas[:, name_cols]
+    known = names >= 0
+    close = (np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :], True)
+             .all(axis=1)) & known.any(axis=1)
+    tops = np.array([len(comparisons[j].levels) - 1 for j in other_cols])
+    identity = (gammas[:, other_cols] == tops[None, :]).any(axis=1)
+    return [(close, other_cols), (identity, name_cols)]
+
+
+def _certain(comparisons, gammas) -> int:
+    """Pairs whose names agree closely and that share an e-mail, phone, identifier or street
+    (the identity comparisons whose top level almost never happens by chance)."""
+    name_cols = [j for j, c in enumerate(comparisons) if c.name in NAME_COMPARISONS]
+    strong = [j for j, c in enumerate(comparisons) if c.identity and c.prior_u[-1] <= STRONG_U]
+    if not strong or not len(gammas):
+        return 0
+    names = gammas[:, name_cols] if name_cols else np.zeros((len(gammas), 0), dtype=np.int64)
+    known = names >= 0
+    close = np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :],
+                     True).all(axis=1)
+    tops = np.array([len(comparisons[j].levels) - 1 for j in strong])
+    return int((close & (gammas[:, strong] == tops[None, :]).any(axis=1)).sum())
+
+
+def _anchors(comparisons, gammas) -> dict[int, np.ndarray]:
+    """Level counts of each comparison among the pairs that are certain *without it*.
+
+    For an identity comparison: pairs whose names agree closely and that share another
+    strong value (e-mail, phone, identifier or street, not this one). For the names: pairs
+    that share two strong values. Agreement on one field is close to independent of
+    agreement on another among true duplicates, so these counts estimate m without the
+    look-alikes EM may take for duplicates.
+    """
+    name_cols = [j for j, c in enumerate(comparisons) if c.name in NAME_COMPARISONS]
+    strong = [j for j, c in enumerate(comparisons) if c.identity and c.prior_u[-1] <= STRONG_U]
+    if not strong or not len(gammas):
+        return {}
+    names = gammas[:, name_cols] if name_cols else np.zeros((len(gammas), 0), dtype=np.int64)
+    known = names >= 0
+    close = np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :],
+                     True).all(axis=1)
+    top = {j: gammas[:, j] == len(comparisons[j].levels) - 1 for j in strong}
+    hits = np.sum([top[j] for j in strong], axis=0)
+    out = {}
+    for j, c in enumerate(comparisons):
+        if c.name in NAME_COMPARISONS:
+            rows = hits >= 2
+        elif c.identity:
+            others = hits - (top[j] if j in top else 0)
+            rows = close & (others >= 1)
+        else:
+            continue
+        g = gammas[rows, j]
+        g = g[g >= 0]
+        out[j] = np.bincount(g, minlength=len(c.levels))[:len(c.levels)].astype(float)
+    return out
+
+
+def _names_agree(comparisons, gammas) -> np.ndarray:
+    """Per pair: some name comparison agrees at least at its lowest agreeing level, or no
+    name comparison has values on both sides. Two records whose names differ entirely
+    are never one customer, whatever else they share (a shared mailbox, a switchboard)."""
+    columns = [j for j, c in enumerate(comparisons) if not c.identity and c.name in NAME_COMPARISONS]
+    if not columns:
+        return np.ones(len(gammas), dtype=bool)
+    g = gammas[:, columns]
+    return (g >= 1).any(axis=1) | (g < 0).all(axis=1)
+
+
+def _close_level(comparison) -> int:
+    """The lowest level at which names count as close: "one typo" (the top level but one)."""
+    return len(comparison.levels) - 2
+
+
+# Comparisons whose top level (almost) never happens by chance: e-mail, phone, the
+# identifiers. A street is not one (a household, an office building).
+STRONG_U = 1e-5
+
+NAME_COMPARISONS = frozenset({"given_name", "family_name", "name"})
+
+
+def random_pairs(ids: list[str], limit: int, seed: int = 17) -> list[tuple[str, str]]:
+    """Up to ``limit`` distinct random pairs of ``ids`` (all pairs when there are fewer), seeded."""
+    n = len(ids)
+    total = n * (n - 1) // 2
+    if n < 2:
+        return []
+    if total <= limit:
+        return [(ids[i], ids[j]) for i in range(n) for j in range(i + 1, n)]
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, n, size=limit)
+    right = rng.integers(0, n - 1, size=limit)
+    right = right + (right >= left)  # never a record with itself
+    return [(ids[i], ids[j]) for i, j in zip(left.tolist(), right.tolist())]

@@ -1,0 +1,392 @@
+"""Read one tenant for linkage: blocking keys in DuckDB, comparable records, term frequencies, samples.
+
+For contacts and for companies, :func:`contact_linkage` / :func:`company_linkage`
+build the blocking keys in SQL over whatever columns the tenant supplied (normalised
+e-mail, the last 8 digits of the phone, company or work domain + name prefix, street +
+postcode + name prefix, postcode + name prefix, each named identifier), pair the
+records sharing a key (blocks larger than ``max_block`` say nothing about identity and
+are skipped), read the paired records plus a seeded random sample of all records, count
+the term frequencies of repeated values, and hand everything to :func:`.engine.link`.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from .. import matching
+from . import engine, names, records
+
+RANDOM_RECORDS = 3000  # records sampled for u
+# Blocking keys made of a name and a place, or of a name or place alone: their blocks
+# hold look-alikes more than duplicates, so only small ones are compared (a key shared
+# by more than WEAK_BLOCK records is skipped, whatever max_block says), and only records
+# without an e-mail or phone get them (the others meet through those, their company or
+# their street).
+WEAK_KEYS = frozenset({"n", "y", "z", "zs", "pc", "st", "hn"})
+WEAK_BLOCK = 30
+RANDOM_PAIRS = 60_000  # random pairs among them
+
+
+def _empty_map() -> pa.Table:
+    return pa.table({"raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
+
+
+def _fold_map(ctx, query: str, normalise) -> pa.Table:
+    """Distinct raw values of ``query`` and their normalised form (Python, once per value)."""
+    raw = [r[0] for r in ctx.sql(query).fetchall() if r[0] is not None]
+    return pa.table({"raw": pa.array(raw, pa.string()), "norm": pa.array([normalise(v) for v in raw], pa.string())})
+
+
+def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
+    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``
+    (``'<kind>:<value>'``); blocks larger than ``max_block`` (``WEAK_BLOCK`` for the
+    kinds in ``WEAK_KEYS``) are skipped."""
+    rows = ctx.sql(
+        f"""
+        WITH keys AS (SELECT DISTINCT id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
+             blocks AS (SELECT key FROM keys GROUP BY key
+                        HAVING count(*) BETWEEN 2 AND (CASE WHEN list_contains($weak, split_part(key, ':', 1))
+                                                            THEN least($max_block, $weak_block) ELSE $max_block END)),
+             members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
+        SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id
+        """,
+        max_block=max_block,
+        weak=sorted(WEAK_KEYS),
+        weak_block=WEAK_BLOCK,
+        **params,
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def _rows(ctx, table: str, columns: list[str], ids: list[str]) -> dict[str, dict]:
+    if not ids:
+        return {}
+    cursor = ctx.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE id IN (SELECT unnest($ids))", ids=ids)
+    names_ = [d[0] for d in cursor.description]
+    return {str(r[0]): dict(zip(names_, r)) for r in cursor.fetchall()}
+
+
+def _sample_ids(ctx, table: str) -> list[str]:
+    """A seeded sample of record ids (the same on every run of the same snapshot)."""
+    return [str(r[0]) for r in ctx.sql(
+        f"SELECT id FROM {table} ORDER BY hash(id || 'crm-audit'), id LIMIT $n", n=RANDOM_RECORDS).fetchall()]
+
+
+def identifier_columns(ctx, table: str, identifiers: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(canonical columns, custom fields, missing) among the identifiers named for ``table``."""
+    canonical, custom, missing = [], [], []
+    known_custom = set()
+    if identifiers and ctx.supplied("custom_values"):
+        known_custom = {r[0] for r in ctx.sql("SELECT DISTINCT field FROM custom_values WHERE object = $o AND field IN "
+                                              "(SELECT unnest($f))", o=table, f=list(identifiers)).fetchall()}
+    for name in identifiers:
+        if ctx.supplied(table, name):
+            canonical.append(name)
+        elif name in known_custom:
+            custom.append(name)
+        else:
+            missing.append(name)
+    return canonical, custom, missing
+
+
+def _identifier_sql(table: str, canonical: list[str], custom: list[str]) -> str:
+    """(id, field, value) of every named identifier, normalised like records.code_key."""
+    norm = "nullif(upper(regexp_replace(CAST({} AS VARCHAR), '[\\s.\\-/]+', '', 'g')), '')"
+    parts = [f"SELECT id, '{c}' AS field, {norm.format(c)} AS value FROM {table}" for c in canonical]
+    if custom:
+        quoted = ", ".join("'" + c.replace("'", "''") + "'" for c in custom)
+        parts.append(f"SELECT record_id AS id, field, {norm.format('value')} AS value FROM custom_values "
+                     f"WHERE object = '{table}' AND field IN ({quoted})")
+    return " UNION ALL ".join(parts)
+
+
+def _identifier_values(ctx, table, canonical, custom, ids) -> dict[str, dict[str, str]]:
+    if not (canonical or custom) or not ids:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for rid, fieldname, value in ctx.sql(f"SELECT * FROM ({_identifier_sql(table, canonical, custom)}) "
+                                         f"WHERE value IS NOT NULL AND id IN (SELECT unnest($ids))", ids=ids).fetchall():
+        out.setdefault(str(rid), {})[f"id:{fieldname}"] = value
+    return out
+
+
+def _tf(ctx, query: str, normalise=None) -> dict[str, int]:
+    """Counts of repeated values (count >= 2) of ``query`` (value, count), normalised in Python."""
+    out: dict[str, int] = {}
+    for value, count in ctx.sql(query).fetchall():
+        key = normalise(value) if normalise else value
+        if key:
+            out[key] = out.get(key, 0) + int(count)
+    return out
+
+
+def _repeated(column: str, table: str) -> str:
+    return f"SELECT {column} AS v, count(*) FROM {table} WHERE {column} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
+
+
+def _nonnull(ctx, table: str, column: str) -> int:
+    return int(ctx.scalar(f"SELECT count({column}) FROM {table}") or 0)
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+def contact_record(row: dict) -> dict:
+    email = matching.normalise_email(row.get("email"))
+    company = str(row["company_id"]) if row.get("company_id") not in (None, "") else None
+    company_name = matching.normalise_company(row.get("company_name"))
+    if company is None and company_name:
+        company = f"name:{company_name}"
+    phone = str(row["phone"]).strip() if row.get("phone") else None
+    return {
+        "person": names.person_name(row.get("first_name"), row.get("last_name")),
+        "email": email,
+        "phone": phone or None,
+        "phone_tail": matching.phone_tail(phone),
+        "country": row.get("country") or None,
+        "company": company,
+        "company_name": company_name or None,
+        "domains": frozenset(d for d in (matching.email_domain(email), matching.normalise_domain(row.get("company_domain")))
+                             if d),
+        "street": records.street_key(row.get("street")),
+        "postal_code": records.code_key(row.get("postal_code")),
+        "city": records.street_key(row.get("city")),
+        "state": records.street_key(row.get("state")),
+        **{k: v for k, v in row.items() if k.startswith("id:")},
+    }
+
+
+# Street and city blocking keys: lower case, accents, ASCII punctuation and spaces dropped.
+STREET_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(street)), '[[:punct:][:space:]]+', '', 'g'), '')"
+DOMAIN_KEY_SQL = "nullif(d.norm, '')"
+CITY_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(city)), '[[:punct:][:space:]]+', '', 'g'), '')"
+
+
+def _company_key_sql(has: dict) -> str:
+    by_name = "'name:' || nullif(cn.norm, '')"
+    if has["company_id"] and has["company_name"]:
+        return f"coalesce(nullif(trim(CAST(c.company_id AS VARCHAR)), ''), {by_name})"
+    if has["company_id"]:
+        return "nullif(trim(CAST(c.company_id AS VARCHAR)), '')"
+    return by_name if has["company_name"] else "NULL"
+
+
+def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
+    """Learn and apply the contact model; returns the linkage and what evidence was available."""
+    cols = ("email", "phone", "company_id", "company_name", "country", "street", "postal_code", "city", "state")
+    has = {c: ctx.supplied("contacts", c) for c in cols}
+    canonical, custom, missing = identifier_columns(ctx, "contacts", list(settings.get("identifiers") or []))
+    identifiers = canonical + custom
+    company_domains = has["company_id"] and ctx.supplied("companies", "domain")
+    name_map = _fold_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts",
+                         names.blocking_tokens)
+    companies = _fold_map(ctx, "SELECT DISTINCT company_name FROM contacts", matching.normalise_company) \
+        if has["company_name"] else _empty_map()
+    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
+        if company_domains else _empty_map()
+    with ctx.temporary_tables(dup_names=name_map, dup_company_names=companies, dup_domains=domains):
+        base = f"""
+            SELECT c.id,
+                   {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key,
+                   {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
+                   {STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key,
+                   {CITY_KEY_SQL if has['city'] else 'NULL'} AS city_key,
+                   {"upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))" if has['postal_code'] else 'NULL'}
+                       AS postcode_key,
+                   {_company_key_sql(has)} AS company_key,
+                   trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm,
+                   {'cd.norm' if company_domains else 'NULL'} AS company_domain,
+                   -- the weak keys (name or place alone, name + place) only for contacts
+                   -- without an e-mail or a phone: the others meet through those
+                   ({f"{matching.EMAIL_KEY_SQL} IS NULL" if has['email'] else 'TRUE'}
+                    AND {f"({matching.PHONE_TAIL_SQL}) IS NULL" if has['phone'] else 'TRUE'}) AS weak_ok
+            FROM (SELECT * FROM contacts) c
+            LEFT JOIN dup_names f ON f.raw = c.first_name
+            LEFT JOIN dup_names l ON l.raw = c.last_name
+            {"LEFT JOIN dup_company_names cn ON cn.raw = c.company_name" if has['company_name'] else ""}
+            {"LEFT JOIN (SELECT id AS company_ref, domain FROM companies) co ON co.company_ref = c.company_id "
+             "LEFT JOIN dup_domains cd ON cd.raw = co.domain" if company_domains else ""}
+        """
+        id_keys = (f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql('contacts', canonical, custom)})"
+                   if identifiers else "")
+        keys_sql = f"""
+            WITH base AS ({base}),
+                 tokens AS (SELECT id, company_key, email_key, street_key, city_key, postcode_key, company_domain,
+                                   weak_ok, unnest(string_split(name_norm, ' ')) AS token
+                            FROM base WHERE name_norm <> ''),
+                 work AS (SELECT id, token, split_part(email_key, '@', 2) AS domain FROM tokens
+                          WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2))
+                          UNION SELECT id, token, company_domain FROM tokens WHERE company_domain IS NOT NULL)
+            SELECT id, 'e:' || email_key AS key FROM base
+            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            UNION ALL SELECT id, 'n:' || array_to_string(list_sort(string_split(name_norm, ' ')), ' ') FROM base
+                      WHERE name_norm LIKE '% %' AND weak_ok
+            UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
+                      WHERE company_key IS NOT NULL AND token <> ''
+            UNION ALL SELECT id, 'd:' || domain || ':' || left(token, 2) FROM work WHERE token <> ''
+            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
+                      WHERE street_key IS NOT NULL AND token <> ''
+            UNION ALL SELECT id, 'y:' || city_key || ':' || token FROM tokens
+                      WHERE city_key IS NOT NULL AND length(token) > 1 AND weak_ok
+            UNION ALL SELECT id, 'pc:' || postcode_key FROM base WHERE weak_ok
+            UNION ALL SELECT id, 'zs:' || array_to_string(list_sort(string_split(postcode_key, '')), '') || ':'
+                      || left(token, 3) FROM tokens WHERE postcode_key IS NOT NULL AND length(token) > 1 AND weak_ok
+            UNION ALL SELECT id, 'st:' || street_key FROM base WHERE regexp_matches(street_key, '[0-9]') AND weak_ok
+            UNION ALL SELECT id, 'hn:' || regexp_extract(street_key, '[0-9]+') || ':' || left(token, 3) FROM tokens
+                      WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1 AND weak_ok
+            UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
+                      WHERE postcode_key IS NOT NULL AND token <> '' AND weak_ok
+            {id_keys}
+        """
+        pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
+                                free_mail=sorted(matching.FREE_MAIL_DOMAINS))
+
+    sample = _sample_ids(ctx, "contacts")
+    ids = sorted({i for p in pairs for i in p} | set(sample))
+    select = ["id", "first_name", "last_name", *[c for c, ok in has.items() if ok]]
+    rows = _rows(ctx, "contacts", select, ids)
+    if company_domains:
+        company_ids = sorted({str(r["company_id"]) for r in rows.values() if r.get("company_id")})
+        domain_of = {i: r.get("domain") for i, r in _rows(ctx, "companies", ["id", "domain"], company_ids).items()}
+        for r in rows.values():
+            r["company_domain"] = domain_of.get(str(r.get("company_id")))
+    for rid, values in _identifier_values(ctx, "contacts", canonical, custom, ids).items():
+        if rid in rows:
+            rows[rid].update(values)
+    built = {rid: contact_record(r) for rid, r in rows.items()}
+
+    population = ctx.count("contacts")
+    rules = records.contact_comparisons(has, identifiers)
+    tf, totals = _contact_tf(ctx, has, canonical, custom, population)
+    linked = engine.link(rules, built, pairs, engine.random_pairs(sample, RANDOM_PAIRS), built, tf, totals,
+                         population, float(settings["threshold"]))
+    evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
+    return linked, evidence
+
+
+def _contact_tf(ctx, has, canonical, custom, population):
+    tf, totals = {}, {}
+    both = ("SELECT v, count(*) FROM (SELECT first_name AS v FROM contacts UNION ALL SELECT last_name FROM contacts) "
+            "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+    name_tf = _tf(ctx, both, lambda v: matching.fold(v).replace(" ", ""))
+    for key in ("given", "family"):
+        tf[key], totals[key] = name_tf, max(2 * population, 1)
+    if has["email"]:
+        tf["email"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.EMAIL_KEY_SQL} AS v FROM contacts) "
+                                "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        totals["email"] = _nonnull(ctx, "contacts", "email")
+    if has["phone"]:
+        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM contacts) "
+                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        totals["phone_tail"] = _nonnull(ctx, "contacts", "phone")
+    if has["company_id"]:
+        tf["company"] = _tf(ctx, _repeated("CAST(company_id AS VARCHAR)", "contacts"))
+        totals["company"] = _nonnull(ctx, "contacts", "company_id")
+    elif has["company_name"]:
+        tf["company"] = _tf(ctx, _repeated("company_name", "contacts"),
+                            lambda v: "name:" + matching.normalise_company(v))
+        totals["company"] = _nonnull(ctx, "contacts", "company_name")
+    for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
+                              ("city", records.street_key)):
+        if has[column]:
+            tf[column] = _tf(ctx, _repeated(column, "contacts"), normalise)
+            totals[column] = _nonnull(ctx, "contacts", column)
+    _identifier_tf(ctx, "contacts", canonical, custom, tf, totals)
+    return tf, totals
+
+
+def _identifier_tf(ctx, table, canonical, custom, tf, totals):
+    if not (canonical or custom):
+        return
+    for fieldname, value, count in ctx.sql(
+            f"SELECT field, value, count(*) FROM ({_identifier_sql(table, canonical, custom)}) WHERE value IS NOT NULL "
+            "GROUP BY 1, 2 HAVING count(*) > 1").fetchall():
+        tf.setdefault(f"id:{fieldname}", {})[value] = int(count)
+    for fieldname, count in ctx.sql(f"SELECT field, count(value) FROM ({_identifier_sql(table, canonical, custom)}) "
+                                    "GROUP BY 1").fetchall():
+        totals[f"id:{fieldname}"] = int(count)
+
+
+# --------------------------------------------------------------------------- companies
+
+
+def company_record(row: dict) -> dict:
+    phone = str(row["phone"]).strip() if row.get("phone") else None
+    return {
+        "name": matching.normalise_company(row.get("name")) or None,
+        "domain": matching.normalise_domain(row.get("domain")),
+        "phone": phone or None,
+        "phone_tail": matching.phone_tail(phone),
+        "country": (row.get("country") or "").strip().upper() or None,
+        "street": records.street_key(row.get("street")),
+        "postal_code": records.code_key(row.get("postal_code")),
+        "city": records.street_key(row.get("city")),
+        "state": records.street_key(row.get("state")),
+        **{k: v for k, v in row.items() if k.startswith("id:")},
+    }
+
+
+def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
+    """Learn and apply the company model; returns the linkage and what evidence was available."""
+    cols = ("domain", "phone", "country", "street", "postal_code", "city", "state")
+    has = {c: ctx.supplied("companies", c) for c in cols}
+    canonical, custom, missing = identifier_columns(ctx, "companies", list(settings.get("identifiers") or []))
+    identifiers = canonical + custom
+    name_map = _fold_map(ctx, "SELECT DISTINCT name FROM companies", matching.normalise_company)
+    domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
+        if has["domain"] else _empty_map()
+    with ctx.temporary_tables(dup_names=name_map, dup_domains=domains):
+        id_keys = (f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql('companies', canonical, custom)})"
+                   if identifiers else "")
+        keys_sql = f"""
+            WITH base AS (
+                SELECT c.id, nullif(n.norm, '') AS name_key, {DOMAIN_KEY_SQL if has["domain"] else "NULL"} AS domain_key,
+                       {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
+                       {STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key,
+                       {"upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))" if has['postal_code'] else 'NULL'}
+                           AS postcode_key
+                FROM companies c
+                LEFT JOIN dup_names n ON n.raw = c.name
+                {"LEFT JOIN dup_domains d ON d.raw = c.domain" if has['domain'] else ""}),
+                 tokens AS (SELECT id, street_key, postcode_key, domain_key, phone_tail,
+                                   unnest(string_split(name_key, ' ')) AS token
+                            FROM base WHERE name_key IS NOT NULL)
+            SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
+            UNION ALL SELECT id, 'd:' || domain_key FROM base
+            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
+                      WHERE street_key IS NOT NULL AND token <> ''
+            UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
+                      WHERE postcode_key IS NOT NULL AND length(token) > 1 AND domain_key IS NULL AND phone_tail IS NULL
+            {id_keys}
+        """
+        pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
+    sample = _sample_ids(ctx, "companies")
+    ids = sorted({i for p in pairs for i in p} | set(sample))
+    rows = _rows(ctx, "companies", ["id", "name", *[c for c, ok in has.items() if ok]], ids)
+    for rid, values in _identifier_values(ctx, "companies", canonical, custom, ids).items():
+        if rid in rows:
+            rows[rid].update(values)
+    built = {rid: company_record(r) for rid, r in rows.items()}
+    population = ctx.count("companies")
+    rules = records.company_comparisons(has, identifiers)
+    tf, totals = {}, {}
+    tf["name"] = _tf(ctx, _repeated("name", "companies"), matching.normalise_company)
+    totals["name"] = _nonnull(ctx, "companies", "name")
+    if has["domain"]:
+        tf["domain"] = _tf(ctx, _repeated("domain", "companies"), matching.normalise_domain)
+        totals["domain"] = _nonnull(ctx, "companies", "domain")
+    if has["phone"]:
+        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM companies) "
+                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        totals["phone_tail"] = _nonnull(ctx, "companies", "phone")
+    for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
+                              ("city", records.street_key)):
+        if has[column]:
+            tf[column] = _tf(ctx, _repeated(column, "companies"), normalise)
+            totals[column] = _nonnull(ctx, "companies", column)
+    _identifier_tf(ctx, "companies", canonical, custom, tf, totals)
+    linked = engine.link(rules, built, pairs, engine.random_pairs(sample, RANDOM_PAIRS), built, tf, totals,
+                         population, float(settings["threshold"]))
+    evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
+    return linked, evidence

@@ -1,0 +1,80 @@
+"""report.json written as it is encoded, one result at a time, in the layout of ``json.dump(indent=1)``.
+
+``json.dump(doc, fh, indent=1)`` encodes with the pure-Python encoder (the C one only works
+without indentation) and writes each token with its own ``fh.write``: at a million affected
+ids that is seconds and millions of calls. Here each result is encoded on its own and
+written whole, and every list or object whose members are all plain values (the ids, the
+groups' ids, the details) goes through the C encoder, with the separator ``",\\n" + indent``
+standing in for the indentation. The bytes are those ``json.dump(doc, fh, ensure_ascii=False,
+indent=1, default=str)`` writes (tests/test_report_json.py compares them).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _pad(level: int) -> str:
+    return "\n" + " " * level
+
+
+def _key(key) -> str:
+    """An object key as ``json`` writes it (non-string keys become strings)."""
+    if isinstance(key, str):
+        return json.dumps(key, ensure_ascii=False)
+    if key is True:
+        return '"true"'
+    if key is False:
+        return '"false"'
+    if key is None:
+        return '"null"'
+    if isinstance(key, (int, float)):
+        return json.dumps(json.dumps(key))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def encode(value: Any, level: int = 0) -> str:
+    """``value`` as ``json.dumps(value, ensure_ascii=False, indent=1, default=str)`` would write
+    it at nesting ``level`` (its lines after the first indented by ``level`` spaces)."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = _pad(level + 1)
+        if all(isinstance(v, _SCALARS) for v in value.values()) and all(isinstance(k, str) for k in value):
+            text = json.dumps(value, ensure_ascii=False, default=str, separators=("," + inner, ": "))
+            return "{" + inner + text[1:-1] + _pad(level) + "}"
+        parts = [f"{_key(k)}: {encode(v, level + 1)}" for k, v in value.items()]
+        return "{" + inner + ("," + inner).join(parts) + _pad(level) + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        inner = _pad(level + 1)
+        if all(isinstance(v, _SCALARS) for v in value):
+            text = json.dumps(value, ensure_ascii=False, default=str, separators=("," + inner, ": "))
+            return "[" + inner + text[1:-1] + _pad(level) + "]"
+        return "[" + inner + ("," + inner).join(encode(v, level + 1) for v in value) + _pad(level) + "]"
+    if isinstance(value, _SCALARS):
+        return json.dumps(value, ensure_ascii=False)
+    return encode(json.loads(json.dumps(value, ensure_ascii=False, default=str)), level)
+
+
+def write(fh, head: dict, streamed_key: str, items: Iterable[dict]) -> None:
+    """Write ``head`` (an object) with ``head[streamed_key]`` replaced by ``items``, each
+    encoded and written on its own; ``streamed_key`` keeps its place among the keys."""
+    fh.write("{")
+    first = True
+    for key, value in head.items():
+        fh.write(("" if first else ",") + _pad(1) + _key(key) + ": ")
+        first = False
+        if key != streamed_key:
+            fh.write(encode(value, 1))
+            continue
+        opened = False
+        for item in items:
+            fh.write(("[" if not opened else ",") + _pad(2) + encode(item, 2))
+            opened = True
+        fh.write(_pad(1) + "]" if opened else "[]")
+    fh.write(_pad(0) + "}" if not first else "}")
