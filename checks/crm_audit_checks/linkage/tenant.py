@@ -48,7 +48,7 @@ def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[
                         HAVING count(*) BETWEEN 2 AND (CASE WHEN list_contains($weak, split_part(key, ':', 1))
                                                             THEN least($max_block, $weak_block) ELSE $max_block END)),
              members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
-        SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id
+        SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id ORDER BY 1, 2
         """,
         max_block=max_block,
         weak=sorted(WEAK_KEYS),
@@ -61,7 +61,7 @@ def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[
 def _rows(ctx, table: str, columns: list[str], ids: list[str]) -> dict[str, dict]:
     if not ids:
         return {}
-    cursor = ctx.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE id IN (SELECT unnest($ids))", ids=ids)
+    cursor = ctx.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE id IN (SELECT unnest($ids)) ORDER BY id", ids=ids)
     names_ = [d[0] for d in cursor.description]
     return {str(r[0]): dict(zip(names_, r)) for r in cursor.fetchall()}
 
