@@ -51,9 +51,6 @@ from .findings import Affected, Result
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
 VENDOR_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-ALL_VENDORS = ("files",)
-"""Connectors every vendor-specific check applies to: the files connector holds whatever
-CRM exported the files, so the data decides (a check whose table is absent is skipped)."""
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -87,8 +84,9 @@ class Check:
         vendors: the connectors (``ConnectorInfo.name``) the check applies to, for a check
             that reads what only some CRMs give (e.g. ``("salesforce",)``); on a tenant read
             by another connector its result is ``not-applicable`` (never scored, not counted
-            as skipped). Empty: every CRM. The files connector takes every such check whose
-            tables the files hold (the data decides); without them it is ``not-applicable``.
+            as skipped). Empty: every CRM. A connector that reads any CRM's data
+            (``ConnectorInfo.any_vendor``: the files connector) takes every such check whose
+            tables it supplied (the data decides); without them it is ``not-applicable``.
         references: where the check comes from: benchmark controls ("SBS-AUTH-001: ...")
             and vendor documentation URLs; shown in ``checks list`` and every report.
         plugin: the plugin that registered it (filled by the registry).
@@ -110,9 +108,10 @@ class Check:
     references: tuple[str, ...] = ()
     plugin: str = ""
 
-    def applies_to(self, connector: str | None) -> bool:
-        """Whether the check applies to a tenant read by ``connector`` (see ``vendors``)."""
-        return not self.vendors or connector is None or connector in self.vendors or connector in ALL_VENDORS
+    def applies_to(self, connector: str | None, any_vendor: bool = False) -> bool:
+        """Whether the check applies to a tenant read by ``connector`` (see ``vendors``);
+        ``any_vendor``: the connector reads any CRM's data (``ConnectorInfo.any_vendor``)."""
+        return not self.vendors or connector is None or any_vendor or connector in self.vendors
 
     def validate(self) -> None:
         """Raise PluginError naming the check when its metadata is incomplete or wrong."""

@@ -275,6 +275,10 @@ class ConnectorInfo:
     limitation and where the connector's page documents it, e.g. ``{"users.mfa_enabled":
     "HubSpot's users API does not say whether a user has two-factor authentication
     (docs/connectors/hubspot.md#what-the-api-does-not-give)"}``.
+    ``any_vendor``: the connector reads data of any CRM (the files connector reads exports),
+    so a check for some CRMs (``Check.vendors``) applies when the tables it needs are
+    supplied, and is ``not-applicable`` when they are not; for every other connector such a
+    check applies only when its ``vendors`` name the connector.
     ``export_reader``: optional :class:`ExportFormat`: the vendor's export files this
     connector's mapping can read (the files connector offers it to ``--files``).
     """
@@ -291,6 +295,7 @@ class ConnectorInfo:
     # incremental = reads only what changed since context.previous and carries the rest.
     resumable: bool = False
     incremental: bool = False
+    any_vendor: bool = False
     export_reader: ExportFormat | None = None
     plugin: str = ""  # filled by the registry: which plugin registered it
 

@@ -468,6 +468,7 @@ def crm_audit_register_connectors(register):
         ConnectorInfo(
             name="files",
             factory=_factory,
+            any_vendor=True,
             description="A folder of <table>.csv / <table>.parquet files in the canonical schema (exports, offline audits).",
             options={"path": Option("folder holding users.csv, contacts.csv, ... (missing files = not supplied)",
                                     required=True),

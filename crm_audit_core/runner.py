@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .version import __version__
-from .checks import ALL_VENDORS, Check, CheckContext, SkipCheck
+from .checks import Check, CheckContext, SkipCheck
 from .connector import ExtractContext, PreviousSnapshot
 from .config import AuditConfig, TenantConfig
 from .errors import ConfigError, PluginError
@@ -215,6 +215,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     name it is ``not-applicable`` there (never run, never scored).
     """
     unrecognised = normalise_vocabulary(store, tenant)
+    info = registry.connectors.get(connector) if connector else None
+    any_vendor = bool(info is not None and info.any_vendor)
     supplied = store.supplied(tenant)
     cursor = store.tenant_cursor(tenant)
     shared: dict = {}
@@ -227,8 +229,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
                            unavailable=unavailable)
         started = time.perf_counter()
         missing = _missing_needs(item, supplied)
-        absent = _absent_vendor_tables(item, supplied, connector)
-        if not item.applies_to(connector) or absent:
+        absent = _absent_vendor_tables(item, supplied, any_vendor)
+        if not item.applies_to(connector, any_vendor) or absent:
             result = ctx.not_applicable(connector, absent)
             result.duration_seconds = time.perf_counter() - started
             results.append(result)
@@ -263,10 +265,11 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     return results
 
 
-def _absent_vendor_tables(item: Check, supplied: dict[str, set[str]], connector: str | None) -> str | None:
-    """For a check of some CRMs (``vendors``) on the files connector: "the X table" when
-    the files hold none of a table it needs (the data decides whether it applies)."""
-    if not item.vendors or connector not in ALL_VENDORS:
+def _absent_vendor_tables(item: Check, supplied: dict[str, set[str]], any_vendor: bool) -> str | None:
+    """For a check of some CRMs (``vendors``) on a connector of any CRM's data (the files
+    connector): "the X table" when it supplied no table the check needs (the data decides
+    whether it applies)."""
+    if not item.vendors or not any_vendor:
         return None
     absent = [t for t in item.needs if t not in supplied]
     return f"the {absent[0]} table" if absent else None

@@ -89,7 +89,9 @@ class FilesBefore(FilesConnector):
 class Before:
     @hookimpl
     def crm_audit_register_connectors(self, register):
-        register(ConnectorInfo("files-before", lambda o, c: FilesBefore(Path(o["path"])), options={"path": "folder"}))
+        register(ConnectorInfo("files-before", lambda o, c: FilesBefore(Path(o["path"])), options={"path": "folder"},
+                               any_vendor=True))  # the files connector as it was: checks for some CRMs apply to
+        # it as they do to "files" (the data decides)
 
 
 def findings(audit) -> dict:
@@ -102,13 +104,7 @@ def findings(audit) -> dict:
                          ids=[f"{c}-{s}-{'defects' if d else 'clean'}{'-' + str(sorted(e)) if e else ''}"
                               for c, s, d, e in TENANTS])
 def test_the_same_findings_before_and_after(contacts, seed, defects, extra, tmp_path, crm_audit_plugin,
-                                            crm_audit_registry, monkeypatch):
-    from crm_audit_core import checks as checks_module, runner as runner_module
-
-    # "files-before" is the files connector as it was: checks for some CRMs apply to it as
-    # they do to "files" (the data decides)
-    for module in (checks_module, runner_module):
-        monkeypatch.setattr(module, "ALL_VENDORS", ("files", "files-before"))
+                                            crm_audit_registry):
     kwargs = dict(extra)
     name = kwargs.pop("name", "t")
     tenant = generate_tenant(contacts=contacts, seed=seed, defects=defects, name=name, as_of=AS_OF, **kwargs)

@@ -103,6 +103,8 @@ def test_not_applicable_is_never_scored_nor_applicable(other_audit):
 
 
 def test_the_files_connector_takes_every_vendor_check_whose_data_it_holds(folder, tmp_path):
+    registry = build_plugin_manager()
+    assert registry.connectors["files"].any_vendor and not registry.connectors["salesforce"].any_vendor
     result, _ = audit(folder, tmp_path, "files", patterns=VENDOR_CHECKS)
     assert {r.check_id: r.status for r in result.results} == dict.fromkeys(VENDOR_CHECKS, "fail")
     bare = tmp_path / "bare"
