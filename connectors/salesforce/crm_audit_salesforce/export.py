@@ -43,6 +43,7 @@ OBJECTS = {
     "PermissionSet": (None, {"PermissionsModifyAllData"}),
     "PermissionSetAssignment": (None, {"AssigneeId", "PermissionSetId"}),
     "RecordType": (None, {"SobjectType", "DeveloperName"}),
+    "UserRole": (None, {"ParentRoleId", "RollupDescription"}),
     "CampaignMember": (None, {"CampaignId", "LeadOrContactId"}),
 }
 
@@ -114,16 +115,23 @@ def read(files: ExportFiles) -> ExportResult:
     account_names = {r["Id"]: r.get("Name") for r in records("Account")}
     profile_names = {r["Id"]: r.get("Name") for r in records("Profile")}
     record_types = {r["Id"]: r.get("Name") for r in records("RecordType")}
+    role_names = {r["Id"]: r.get("Name") for r in records("UserRole")}
     for r in records("User"):
         r.setdefault("Profile.Name", profile_names.get(r.get("ProfileId")))
+        r.setdefault("UserRole.Name", role_names.get(r.get("UserRoleId")))
     for r in records("Contact"):
         r.setdefault("Account.Name", account_names.get(r.get("AccountId")))
     for r in records("Opportunity"):
         r.setdefault("RecordType.Name", record_types.get(r.get("RecordTypeId")))
 
     if "User" in data:
-        privileged = {p["Id"] for p in records("PermissionSet")
-                      if m.as_bool(p.get("PermissionsModifyAllData")) or m.as_bool(p.get("PermissionsViewAllData"))}
+        # As the connector reads it: an admin's *profile* grants Modify or View All Data; the
+        # same powers through other permission sets are permissions, not admin status.
+        sets = records("PermissionSet")
+        by_profile = any("IsOwnedByProfile" in p for p in sets)
+        privileged = {p["Id"] for p in sets
+                      if (m.as_bool(p.get("PermissionsModifyAllData")) or m.as_bool(p.get("PermissionsViewAllData")))
+                      and (not by_profile or m.as_bool(p.get("IsOwnedByProfile")))}
         admins = {a.get("AssigneeId") for a in records("PermissionSetAssignment") if a.get("PermissionSetId") in privileged}
         rows = [m.user_to_row(r, admins, None) for r in records("User")]
         if "PermissionSet" not in data:

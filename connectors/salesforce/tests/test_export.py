@@ -33,8 +33,8 @@ READS_UNDECLARED = {
     # and campaigns of type List are segments, not campaigns, for the API audit and the export alike
     "integrations.campaign-count-sanity",
 }
-DATA_EXPORT = ("User", "Account", "Contact", "Lead", "Opportunity", "Task", "Event", "Campaign", "CampaignMember",
-               "RecordType")
+DATA_EXPORT = ("User", "UserRole", "Account", "Contact", "Lead", "Opportunity", "Task", "Event", "Campaign",
+               "CampaignMember", "RecordType")
 DATA_LOADER = {"OpportunityStage": "stages-extract.csv", "LoginHistory": "LoginHistory.csv",
                "Profile": "Profile.csv", "PermissionSet": "PermissionSet.csv",
                "PermissionSetAssignment": "PermissionSetAssignment.csv"}
