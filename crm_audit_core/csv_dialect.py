@@ -420,6 +420,7 @@ def normalise_values(table: pa.Table, types: dict[str, str], path: Path, dialect
     proof: dict = {}
     columns = {}
     ordered = sorted(types.items(), key=lambda kv: kv[1] != "timestamp")  # dates first: they share the proof
+    odd_by_column: list[tuple[str, str, pa.ChunkedArray, list[str]]] = []
     for name, typ in ordered:
         if name not in table.column_names or typ not in ("int", "float", "timestamp"):
             continue
@@ -432,6 +433,7 @@ def normalise_values(table: pa.Table, types: dict[str, str], path: Path, dialect
         if not pc.any(odd_mask).as_py():
             continue
         odd = [v for v in pc.unique(pc.filter(column, odd_mask)).to_pylist() if v is not None]
+        odd_by_column.append((name, typ, column, odd))
         if typ == "timestamp":
             for v in odd:  # every slashed date of the file is proof of its order
                 if m := _SLASHED.match(v.strip()):
@@ -439,18 +441,8 @@ def normalise_values(table: pa.Table, types: dict[str, str], path: Path, dialect
                         proof.setdefault("day-first", (name, v.strip()))
                     if int(m.group(2)) > 12:
                         proof.setdefault("month-first", (name, v.strip()))
-    for name, typ in ordered:
-        if name not in table.column_names or typ not in ("int", "float", "timestamp"):
-            continue
-        column = table.column(name)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            continue
-        pattern = _ISO if typ == "timestamp" else _PLAIN_NUMBER
-        filled = pc.not_equal(pc.utf8_trim_whitespace(column), "")
-        odd_mask = pc.and_(filled, pc.invert(pc.match_substring_regex(column, pattern)))
-        if not pc.any(odd_mask).as_py():
-            continue
-        odd = [v for v in pc.unique(pc.filter(column, odd_mask)).to_pylist() if v is not None]
+    # then rewrite, once the whole file's proof of its date order is known
+    for name, typ, column, odd in odd_by_column:
         if typ == "timestamp":
             rewrites = _dates(odd, name, path, date_order, proof)
         else:

@@ -179,9 +179,14 @@ def run_probe(info: ProbeInfo, options: dict, context: ProbeContext) -> ProbeOut
                 for obj, measure in info.expected]
         return ProbeOutcome(info.name, rows, api_calls=int(getattr(probe, "api_calls", 0) or 0), error=line)
     finally:
-        close = getattr(probe, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:
-                pass
+        close_quietly(probe)
+
+
+def close_quietly(thing) -> None:
+    """Call ``thing.close()`` if it has one; a failure to close changes nothing of the audit."""
+    close = getattr(thing, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            pass

@@ -24,6 +24,7 @@ from .errors import ConfigError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import AuditResult, Result, TenantInfo
 from .integrations import prepare_integrations
+from .probes import close_quietly
 from .vocabulary import judge as judge_vocabulary
 from .vocabulary import normalise as normalise_vocabulary
 from .plugins import Registry, build_plugin_manager
@@ -140,12 +141,7 @@ def _validate_probes(registry: Registry, tenant: TenantConfig, config: AuditConf
             raise
         except Exception:
             continue
-        close = getattr(probe, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:
-                pass
+        close_quietly(probe)
 
 
 def refuse_unknown_options(info, tenant: TenantConfig, where: str) -> None:
@@ -179,12 +175,7 @@ def _preflight(info, tenant: TenantConfig, config: AuditConfig) -> None:
         raise
     except Exception:
         return
-    close = getattr(connector, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception:
-            pass
+    close_quietly(connector)
 
 
 def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
