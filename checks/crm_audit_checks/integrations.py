@@ -296,6 +296,11 @@ def silent_integrations(ctx):
                             f"{r['last_at']:%Y-%m-%d}, was {what}); its usual gap is {_days(usual)} (90th percentile "
                             f"over its {int(r['active_days'])} active days in the {lookback} days before), so "
                             f"more than {_days(limit)} of silence is unusual")
+    if not judged:
+        # no integration has history enough to know its rhythm: nothing was judged, so no pass
+        return ctx.skip(f"no integration had at least {min_active} active days in the {lookback} days before its "
+                        f"last activity, so none has a usual gap to compare its silence with "
+                        f"({_count(len(unjudged), 'integration')} not judged)")
     metrics = {"integrations": judged, "not_judged": sorted(unjudged)}
     message = (f"{len(ids)} of {len(judged)} integrations with a known rhythm have been silent for longer than "
                f"{factor:g} times their usual gap")

@@ -104,9 +104,11 @@ def test_silent_settings(crm_audit_tenant, crm_audit_run_check):
     assert "its usual gap is 1 day" in result.details[linkedin["id"]]
     assert crm_audit_run_check(SILENT, tenant, settings={"min_days": 30}).status == "pass"
     assert crm_audit_run_check(SILENT, tenant, settings={"factor": 100.0}).status == "pass"
+    # nothing judged is not a pass: every integration lacked the history to know its rhythm
     sparse = crm_audit_run_check(SILENT, tenant, settings={"min_active_days": 1000})
-    assert sparse.status == "pass" and sparse.affected.population == 0
-    assert len(sparse.metrics["not_judged"]) == len(tenant.rows("integrations"))
+    assert sparse.status == "skipped"
+    assert "no integration had at least 1000 active days" in sparse.reason
+    assert f"({len(tenant.rows('integrations'))} integrations not judged)" in sparse.reason
 
 
 def test_silent_without_last_sync_reads_the_records(crm_audit_tenant, crm_audit_run_check):
