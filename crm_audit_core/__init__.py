@@ -11,6 +11,7 @@ The public API for plugin authors is what this module exports:
 * ``ProbeInfo``, ``ProbeContext``, ``SyncCount``: write integration probes (the other side
   of an integration: a mailing tool, an accounting package);
 * ``Reporter``: write report formats;
+* ``Domain``, ``Message``, ``Percent``, ``Money``: translatable text (see :mod:`crm_audit_core.i18n`);
 * the errors in :mod:`crm_audit_core.errors`.
 
 Besides these names, connectors use the connector kit :mod:`crm_audit_core.kit` and
@@ -35,6 +36,7 @@ from .connector import ConnectorInfo, ExtractContext, SandboxHandle  # noqa: E40
 from .probes import ProbeContext, ProbeInfo, SyncCount  # noqa: E402
 from .errors import AuthError, BudgetExhausted, ConfigError, ConnectorError, CrmAuditError  # noqa: E402
 from .reports import Reporter  # noqa: E402
+from .i18n import Domain, Message, Money, Percent  # noqa: E402
 from .tenant_access import read_tenant  # noqa: E402
 
 __all__ = [
@@ -54,6 +56,10 @@ __all__ = [
     "ProbeContext",
     "SyncCount",
     "Reporter",
+    "Domain",
+    "Message",
+    "Money",
+    "Percent",
     "AuthError",
     "BudgetExhausted",
     "ConfigError",

@@ -48,6 +48,7 @@ from . import model
 from .config import coerce_setting
 from .errors import ConfigError, PluginError
 from .findings import Affected, Result
+from .i18n import _ as _t
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
 VENDOR_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -90,6 +91,9 @@ class Check:
         references: where the check comes from: benchmark controls ("SBS-AUTH-001: ...")
             and vendor documentation URLs; shown in ``checks list`` and every report.
         plugin: the plugin that registered it (filled by the registry).
+        domain: the translation domain its title, description, remediation and settings'
+            help are looked up in (filled by the registry from the plugin's
+            ``crm_audit_register_translations``; see :mod:`crm_audit_core.i18n`).
     """
 
     id: str
@@ -107,6 +111,14 @@ class Check:
     vendors: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     plugin: str = ""
+    domain: str = ""
+
+    def text(self, name: str):
+        """A metadata text (``title``, ``description``, ``remediation``) as a translatable
+        :class:`~crm_audit_core.i18n.Message` in this check's domain."""
+        from .i18n import untranslated
+
+        return untranslated(getattr(self, name), self.domain or "*")
 
     def applies_to(self, connector: str | None, any_vendor: bool = False) -> bool:
         """Whether the check applies to a tenant read by ``connector`` (see ``vendors``);
@@ -329,14 +341,15 @@ class CheckContext:
         permission the audit user lacks), the reason is the connector's.
         """
         if self.read_error:
-            return f"needs {missing}, which was not read: extraction stopped ({self.read_error})"
+            return _t("needs {missing}, which was not read: extraction stopped ({error})",
+                      missing=missing, error=self.read_error)
         why = vendor_limitation(missing, self._unavailable)
         if why:
-            return f"needs {missing}, which could not be read: {why}"
+            return _t("needs {missing}, which could not be read: {why}", missing=missing, why=why)
         why = vendor_limitation(missing, self._limitations)
         if why:
-            return f"needs {missing}, which the CRM does not give: {why}"
-        return f"needs {missing}, which the tenant's connector did not supply"
+            return _t("needs {missing}, which the CRM does not give: {why}", missing=missing, why=why)
+        return _t("needs {missing}, which the tenant's connector did not supply", missing=missing)
 
     # -- other checks -----------------------------------------------------
     def settings_for(self, other: Check) -> dict[str, Any]:
@@ -479,12 +492,14 @@ class CheckContext:
     def not_applicable(self, connector: str, missing: str | None = None) -> Result:
         """A ``not-applicable`` result: the check is for other CRMs than ``connector``'s, or
         (``missing``: "the security_settings table") the files hold none of its data."""
-        vendors = ", ".join(self.check.vendors) if self.check else ""
+        vendors = list(self.check.vendors) if self.check else []
         if missing:
-            reason = (f"applies to {vendors} tenants only, and this tenant's {connector} connector supplied "
-                      f"no {missing[4:]}")
+            table = getattr(missing, "values", {}).get("table") or missing[4:].removesuffix(" table")
+            reason = _t("applies to {vendors} tenants only, and this tenant's {connector} connector supplied "
+                        "no {table} table", vendors=vendors, connector=connector, table=table)
         else:
-            reason = f"applies to {vendors} tenants only; this tenant is read by the {connector} connector"
+            reason = _t("applies to {vendors} tenants only; this tenant is read by the {connector} connector",
+                        vendors=vendors, connector=connector)
         return self._result("not-applicable", reason=reason, message=reason)
 
     def _result(self, status: str, **kw) -> Result:
@@ -493,13 +508,13 @@ class CheckContext:
             raise PluginError("this context reads a tenant outside an audit; it runs no check, so it makes no result")
         return Result(
             check_id=c.id,
-            title=c.title,
+            title=c.text("title"),
             step=c.step,
             area=c.area,
             severity=c.severity,
             tenant=self.tenant,
             status=status,
-            remediation=c.remediation,
+            remediation=c.text("remediation"),
             references=list(c.references),
             **kw,
         )

@@ -151,9 +151,11 @@ def _warn_failures(registry) -> None:
 @click.option("--incremental", is_flag=True, help="Read only what changed since the last complete audit of each tenant.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
 @click.option("--strict", is_flag=True, help="Refuse to run (exit 2) when a plugin failed to load or had a check or report format refused.")
+@click.option("--lang", "lang", default=None, metavar="LANG",
+              help="The reports' language: en, id (Bahasa Indonesia), ko (Korean); default [audit] lang, else en.")
 @click.pass_context
 def run(ctx, config_path, connector, options, tenant_name, files_dir, files_format, files_encoding, files_date_order,
-        as_of, out, fail_under, check_patterns, survey, resume, incremental, progress, strict):
+        as_of, out, fail_under, check_patterns, survey, resume, incremental, progress, strict, lang):
     """Run an audit and archive it (report.json, fix-lists, snapshot)."""
     from .runner import run_audit
 
@@ -185,6 +187,10 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
         config.out = Path(out)
     if fail_under is not None:
         config.fail_under = fail_under
+    if lang:
+        from .i18n import check_lang
+
+        config.lang = check_lang(lang)
     if survey:
         config.sections.setdefault("survey", {})["answers"] = str(Path(survey).resolve())
     if resume and as_of:
@@ -220,7 +226,7 @@ def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool
     from .findings import WARNING_PREFIX
     from .reports.terminal import print_summary
 
-    print_summary(audit, _console(), None)
+    print_summary(audit.localised(audit.lang), _console(), None)
     if notes:
         for t in audit.tenants:
             for note in t.notes:
@@ -461,7 +467,9 @@ def diff(old_ref, new_ref, out, as_json, fail_on_drop):
 @click.option("--format", "fmt", default="html", show_default=True, help="A report format: html, md, json, csv (or one a plugin adds).")
 @click.option("--out", "out", default="audits", show_default=True, type=click.Path(file_okay=False),
               help="Archive folder the audit is looked up in (the report is rewritten inside the audit's folder).")
-def report(audit_ref, fmt, out):
+@click.option("--lang", "lang", default=None, metavar="LANG",
+              help="Render in this language: en, id, ko (default: the language the audit was run in).")
+def report(audit_ref, fmt, out, lang):
     """Re-render an archived audit (by id, folder or 'latest')."""
     from .history import load_audit
     from .runner import write_reports
@@ -475,9 +483,81 @@ def report(audit_ref, fmt, out):
     if settings.exists():  # tenants (secrets removed) give record links their instance URLs
         saved = json.loads(settings.read_text(encoding="utf-8"))
         config.tenants = [TenantConfig(t["name"], t["connector"], t.get("options") or {}) for t in saved.get("tenants", [])]
-    written = write_reports(registry, audit, folder, config, formats={fmt})
+    if lang:
+        from .i18n import check_lang
+
+        lang = check_lang(lang)
+    written = write_reports(registry, audit, folder, config, formats={fmt}, lang=lang or audit.lang)
     for path in written:
         click.echo(str(path))
+
+
+@main.group(cls=_HelpGroup)
+def i18n():
+    """Translations: coverage per language and domain, and template extraction."""
+
+
+def _domains(registry):
+    return {d.name: (plugin, d) for plugin, d in registry.translations.items()}
+
+
+@i18n.command("coverage")
+@click.option("--lang", "langs", multiple=True, metavar="LANG", help="Only this language (repeatable).")
+@click.option("--missing", is_flag=True, help="List the texts not translated yet.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit with code 1 when a language of a domain is below this percentage.")
+def i18n_coverage(langs, missing, fail_under):
+    """How much of each plugin's text is translated, per language."""
+    from .i18n import LANGUAGES, check_lang
+    from .i18n_tools import coverage
+
+    registry = _registry()
+    langs = [check_lang(x) for x in langs] or [x for x in LANGUAGES if x != "en"]
+    table = Table(box=None)
+    for col in ("domain", "plugin", *langs):
+        table.add_column(col, justify="right" if col in langs else "left")
+    below = False
+    lines = []
+    for name, (plugin, domain) in sorted(_domains(registry).items()):
+        cells = []
+        for lang in langs:
+            cov = coverage(domain, lang)
+            cells.append(f"{cov.percent:g}% ({cov.translated}/{cov.total})")
+            below = below or (fail_under is not None and cov.percent < fail_under)
+            if missing:
+                lines += [f"{name} {lang}: {text}" for text in cov.missing]
+        table.add_row(name, plugin, *cells)
+    _console().print(table)
+    for line in lines:
+        click.echo(line)
+    if below:
+        sys.exit(EXIT_BELOW_THRESHOLD)
+
+
+@i18n.command("extract")
+@click.option("--domain", "names", multiple=True, help="Only this domain (repeatable; default: every domain whose code is writable).")
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 when a messages.pot is out of date.")
+def i18n_extract(names, check_only):
+    """Write each domain's locale/messages.pot from its code and update its .po files."""
+    import os
+
+    from .i18n_tools import extract
+
+    registry = _registry()
+    stale = False
+    for name, (_plugin, domain) in sorted(_domains(registry).items()):
+        if names and name not in names:
+            continue
+        if not names and not os.access(domain.sources, os.W_OK):
+            continue
+        change = extract(domain, registry.checks.values(), write=not check_only)
+        if check_only and (change["added"] or change["removed"]):
+            stale = True
+            click.echo(f"{name}: messages.pot is out of date: {len(change['added'])} new, "
+                       f"{len(change['removed'])} gone (run: crm-audit i18n extract --domain {name})", err=True)
+        elif not check_only:
+            click.echo(f"{name}: {domain.pot_path} ({len(change['added'])} new, {len(change['removed'])} gone)")
+    if stale:
+        sys.exit(1)
 
 
 class _CommandGroupGuard:

@@ -4,6 +4,7 @@ Example::
 
     [audit]
     as_of = "2026-12-31"          # default: now (UTC)
+    lang = "id"                   # the reports' language: en (default), id, ko
     out = "audits"                # where audit folders are archived
     select = ["*"]                # check id patterns to run (fnmatch)
     skip = []                     # check id patterns to leave out
@@ -38,7 +39,7 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 KNOWN_SECTIONS = {"audit", "tenants", "checks", "value", "survey", "policy", "accepted_risks", "integrations", "plugins", "connectors", "probes"}
-AUDIT_KEYS = {"as_of", "out", "select", "skip", "fail_under", "name", "incremental"}
+AUDIT_KEYS = {"as_of", "out", "select", "skip", "fail_under", "name", "incremental", "lang"}
 
 
 @dataclass
@@ -59,6 +60,7 @@ class AuditConfig:
     skip: list[str] = field(default_factory=list)
     fail_under: float | None = None
     incremental: bool = False
+    lang: str = "en"  # the reports' language: en, id, ko (crm_audit_core.i18n.LANGUAGES)
     tenants: list[TenantConfig] = field(default_factory=list)
     check_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +168,10 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
     audit = _expand(audit, f"{where}: audit", env)
     if audit.get("as_of") not in (None, ""):
         cfg.as_of = parse_as_of(audit["as_of"], where=f"{where}: audit.as_of")
+    if audit.get("lang") not in (None, ""):
+        from .i18n import check_lang
+
+        cfg.lang = check_lang(str(audit["lang"]), where=f"{where}: audit.lang")
     if "out" in audit:
         cfg.out = Path(str(audit["out"]))
         if path and not cfg.out.is_absolute():

@@ -73,6 +73,12 @@ class Result:
         accepted_ids: the records covered by an accepted risk.
         duration_seconds: how long the check took.
         references: the check's references (benchmark controls, vendor documentation).
+        templates: the translatable form of the text fields (``title``, ``remediation``,
+            ``message``, ``reason``, ``details`` id -> template), set when the result is
+            rendered in a language (:meth:`AuditResult.localised`) and read back from
+            report.json, so an archived audit can be rendered again in another language.
+            While a check runs, the text fields themselves are
+            :class:`~crm_audit_core.i18n.Message` objects and this is empty.
     """
 
     check_id: str
@@ -93,6 +99,7 @@ class Result:
     accepted_ids: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
     references: list[str] = field(default_factory=list)
+    templates: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -119,6 +126,7 @@ class Result:
             "accepted_ids": list(self.accepted_ids),
             "duration_seconds": round(self.duration_seconds, 4),
             "references": list(self.references),
+            **({"templates": self.templates} if self.templates else {}),
         }
 
     @classmethod
@@ -144,6 +152,42 @@ class Result:
             accepted_ids=list(data.get("accepted_ids") or []),
             duration_seconds=float(data.get("duration_seconds") or 0.0),
             references=list(data.get("references") or []),
+        )._with_templates(data.get("templates") or {})
+
+    def _with_templates(self, templates: dict) -> "Result":
+        """The text fields as translatable messages again, from report.json's ``templates``."""
+        from .i18n import message_from_json
+
+        for name in ("title", "remediation", "message", "reason"):
+            if templates.get(name):
+                setattr(self, name, message_from_json(templates[name]))
+        for rid, template in (templates.get("details") or {}).items():
+            if rid in self.details and template:
+                self.details[rid] = message_from_json(template)
+        return self
+
+    def localised(self, lang: str) -> "Result":
+        """A copy whose text fields are rendered in ``lang``, with their templates kept."""
+        from dataclasses import replace
+
+        from .i18n import render, template_of
+
+        templates: dict[str, Any] = {}
+        for name in ("title", "remediation", "message", "reason"):
+            t = template_of(getattr(self, name))
+            if t:
+                templates[name] = t
+        details_t = {rid: t for rid, v in self.details.items() if (t := template_of(v))}
+        if details_t:
+            templates["details"] = details_t
+        return replace(
+            self,
+            title=render(self.title, lang),
+            remediation=render(self.remediation, lang),
+            message=render(self.message, lang),
+            reason=None if self.reason is None else render(self.reason, lang),
+            details={rid: render(v, lang) for rid, v in self.details.items()},
+            templates=templates or dict(self.templates),
         )
 
 
@@ -208,6 +252,8 @@ class AuditResult:
         plugin_errors: one line per plugin problem: a plugin that failed to load, a
             check or report format refused at registration, a report format that failed
             to write. Shown in the terminal summary and every report.
+        lang: the language the reports' text is rendered in (``en``, ``id``, ``ko``);
+            report.json keeps English keys and stable ids whatever it is.
     """
 
     id: str
@@ -219,6 +265,13 @@ class AuditResult:
     results: list[Result] = field(default_factory=list)
     score: dict = field(default_factory=lambda: {"overall": None, "areas": {}})
     plugin_errors: list[str] = field(default_factory=list)
+    lang: str = "en"
+
+    def localised(self, lang: str) -> "AuditResult":
+        """A copy whose results' text is rendered in ``lang`` (what every reporter reads)."""
+        from dataclasses import replace
+
+        return replace(self, lang=lang, results=[r.localised(lang) for r in self.results])
 
     def to_json(self) -> dict:
         """report.json (``schema_version`` 1, ``crm_audit_core/schemas/report.schema.json``)."""
@@ -232,6 +285,7 @@ class AuditResult:
                 "tool_version": self.tool_version,
                 "tenants": [t.to_json() for t in self.tenants],
                 "plugin_errors": list(self.plugin_errors),
+                "lang": self.lang,
             },
             "score": self.score,
             "results": [r.to_json() for r in self.results],
@@ -252,6 +306,7 @@ class AuditResult:
             results=[Result.from_json(r) for r in data.get("results", [])],
             score=data.get("score") or {"overall": None, "areas": {}},
             plugin_errors=list(audit.get("plugin_errors") or []),
+            lang=audit.get("lang") or "en",
         )
 
     def failed(self) -> list[Result]:

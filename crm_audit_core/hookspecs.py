@@ -75,6 +75,21 @@ def crm_audit_register_reporters(register):
     """
 
 
+@hookspec
+def crm_audit_register_translations(register):
+    """Register the plugin's translation domain: ``register(DOMAIN)``.
+
+    Called once when the plugin manager is set up, before the checks are registered.
+    ``DOMAIN`` is a :class:`crm_audit_core.i18n.Domain` (a ``locale/`` folder with
+    ``messages.pot`` and ``<lang>.po`` files). The plugin's checks take it as their
+    ``domain``, so their titles, descriptions and remediation are translated from it;
+    ``crm-audit i18n coverage`` and ``crm-audit i18n extract`` list it under the plugin.
+    See docs/plugins/writing-a-check.md, "Translations".
+    :param register: a callable taking a :class:`crm_audit_core.i18n.Domain`.
+    Return value is ignored.
+    """
+
+
 # -------------------------------------------------------------------------
 # Configure: called once per audit, after crm-audit.toml is read
 # -------------------------------------------------------------------------

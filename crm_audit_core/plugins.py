@@ -37,7 +37,7 @@ from .secrets import redact
 
 ENTRY_POINT_GROUP = "crm_audit"
 REPORTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-BUILTIN_PLUGINS = ("crm_audit_core.files_connector", "crm_audit_core.reports.builtin")
+BUILTIN_PLUGINS = ("crm_audit_core.files_connector", "crm_audit_core.reports.builtin", "crm_audit_core.i18n_plugin")
 
 # Plugins registered for the current test only (crm_audit_core.testing's fixture).
 TEST_PLUGINS: list = []
@@ -80,6 +80,7 @@ class Registry:
     failures: list[PluginFailure] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     export_formats: dict[str, Any] = field(default_factory=dict)  # name -> connector.ExportFormat
+    translations: dict[str, Any] = field(default_factory=dict)  # plugin name -> crm_audit_core.i18n.Domain
 
     @property
     def hook(self):
@@ -217,7 +218,7 @@ def _collect(registry: Registry) -> None:
                 name = getattr(item, "__name__", type(item).__name__)
                 return refuse(plugin_name, "check", name,
                               f"register() expects a Check (use the @check decorator), got {type(item).__name__}")
-            item = _with_plugin(item, plugin_name)
+            item = _with_plugin(item, plugin_name, registry.translations.get(plugin_name))
             try:
                 item.validate()
             except PluginError as exc:
@@ -251,16 +252,28 @@ def _collect(registry: Registry) -> None:
 
         return register
 
+    def translations(plugin_name):
+        from .i18n import Domain
+
+        def register(domain: Domain):
+            if not isinstance(domain, Domain):
+                return refuse(plugin_name, "translations", getattr(domain, "name", type(domain).__name__),
+                              f"register() expects a crm_audit_core.i18n.Domain, got {type(domain).__name__}")
+            registry.translations[plugin_name] = domain
+
+        return register
+
+    _call_register(registry, "crm_audit_register_translations", translations)
     _call_register(registry, "crm_audit_register_connectors", connectors)
     _call_register(registry, "crm_audit_register_probes", probes)
     _call_register(registry, "crm_audit_register_checks", checks)
     _call_register(registry, "crm_audit_register_reporters", reporters)
 
 
-def _with_plugin(item: Check, plugin_name: str) -> Check:
+def _with_plugin(item: Check, plugin_name: str, domain=None) -> Check:
     from dataclasses import replace
 
-    return replace(item, plugin=plugin_name)
+    return replace(item, plugin=plugin_name, domain=item.domain or (domain.name if domain is not None else ""))
 
 
 def plugin_table(registry: Registry) -> list[dict]:

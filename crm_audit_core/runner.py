@@ -23,6 +23,7 @@ from .config import AuditConfig, TenantConfig
 from .errors import ConfigError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import AuditResult, Result, TenantInfo
+from .i18n import Message, _
 from .integrations import prepare_integrations
 from .probes import close_quietly
 from .vocabulary import judge as judge_vocabulary
@@ -229,7 +230,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
             continue
         if missing:
             if stopped:
-                result = ctx.skip(f"needs {missing}, which was not read: extraction stopped ({stopped})")
+                result = ctx.skip(_("needs {missing}, which was not read: extraction stopped ({error})",
+                                    missing=missing, error=stopped))
             else:
                 result = ctx.skip(ctx.not_supplied(missing))
         else:
@@ -238,17 +240,19 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
                 if not isinstance(result, Result):
                     raise TypeError(f"returned {type(result).__name__}, not a Result (use ctx.result / ctx.skip)")
             except SkipCheck as exc:
-                result = ctx.skip(str(exc) or "skipped by the check")
+                result = ctx.skip(exc.args[0] if exc.args and exc.args[0] else _("skipped by the check"))
             except Exception as exc:
                 text = redact(str(exc)).strip().splitlines()
                 result = ctx._result("error", reason=f"{type(exc).__name__}: {text[0] if text else ''}".strip(),
-                                     message="the check raised an error; the audit went on")
+                                     message=_("the check raised an error; the audit went on"))
         judge_vocabulary(result, item.needs, unrecognised)
         if partial and result.status in ("pass", "fail"):
             hit = sorted(t for t in item.needs if t in partial)
             if hit:
-                note = "based on partial data: " + "; ".join(f"{t} ({partial[t]})" for t in hit)
-                result.reason = f"{note}; {result.reason}" if result.reason else note
+                # (a template inside another's arguments is not extracted: build it first)
+                tables = Message.join([_("{table} ({why})", table=t, why=partial[t]) for t in hit])
+                note = _("based on partial data: {tables}", tables=tables)
+                result.reason = Message.join([note, result.reason]) if result.reason else note
         result.duration_seconds = time.perf_counter() - started
         results.append(result)
         registry.hook.crm_audit_result(result=result, check=item)
@@ -263,13 +267,13 @@ def _absent_vendor_tables(item: Check, supplied: dict[str, set[str]], any_vendor
     if not item.vendors or not any_vendor:
         return None
     absent = [t for t in item.needs if t not in supplied]
-    return f"the {absent[0]} table" if absent else None
+    return _("the {table} table", table=absent[0]) if absent else None
 
 
 def _missing_needs(item: Check, supplied: dict[str, set[str]]) -> str | None:
     for table, columns in item.needs.items():
         if table not in supplied:
-            return f"the {table} table"
+            return _("the {table} table", table=table)
         lacking = [c for c in columns if c not in supplied[table]]
         if lacking:
             return ", ".join(f"{table}.{c}" for c in lacking)
@@ -380,6 +384,7 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
                  "started_at": started.isoformat(), "tenants": {}}
         _write_state(folder, state)
     audit = AuditResult(id=audit_id, as_of=as_of.isoformat(), started_at=started.isoformat(), tool_version=__version__,
+                        lang=config.lang,
                         plugin_errors=[str(f) for f in registry.failures])
     store = Store(folder / "snapshot.duckdb")
     try:
@@ -446,12 +451,17 @@ def apply_accepted_risks(audit: AuditResult, config: AuditConfig, as_of: datetim
     apply(audit, config, as_of)
 
 
-def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: AuditConfig, formats=None) -> list[Path]:
+def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: AuditConfig, formats=None,
+                  lang: str | None = None) -> list[Path]:
+    """Write the report formats (all default ones, or ``formats``) of ``audit`` into
+    ``folder``, its text rendered in ``lang`` (default: the config's ``[audit] lang``)."""
     from .history import list_audits
 
     history = [h for h in list_audits(folder.parent) if h["id"] != audit.id]
     history.append({"id": audit.id, "as_of": audit.as_of, "score": (audit.score or {}).get("overall")})
-    context = ReportContext(folder=folder, link=_link_function(registry, config), registry=registry, history=history)
+    context = ReportContext(folder=folder, link=_link_function(registry, config), registry=registry, history=history,
+                            lang=lang or config.lang)
+    audit = audit.localised(context.lang)
     written = []
     # Plugins' formats first and report.json last, so a format that fails is named in
     # report.json (and in the built-in reports written after it).

@@ -25,8 +25,15 @@ from . import (
     value,
 )
 
+from .i18n import DOMAIN
+
 MODULES = (usage, updates, updates_depth, integrations, value, open_work, feedback, security, security_depth,
            unused_data, segmentation, duplicates, missing_data, unrecognised, stale_data, data_policy)
+
+
+@hookimpl
+def crm_audit_register_translations(register):
+    register(DOMAIN)
 
 
 @hookimpl

@@ -22,12 +22,29 @@ class ReportContext:
         history: past audits in the same archive, oldest first, then this one:
             dicts with ``id``, ``as_of`` and ``score`` (for trends).
         registry: the plugin registry (checks' metadata, connectors, other reporters).
+        lang: the language to write in (``en``, ``id``, ``ko``). The results' text
+            fields arrive already rendered in it; a reporter renders its own headings
+            and labels with :meth:`t` (or ``crm_audit_core.i18n.tr``) and formats
+            numbers and dates for it (``babel.numbers``, ``babel.dates``).
     """
 
     folder: Path
     link: Callable[[str, str, str], str | None] = lambda tenant, obj, rid: None
     history: list = field(default_factory=list)
     registry: object = None
+    lang: str = "en"
+
+    def t(self, msgid: str, **values) -> str:
+        """A core text (heading, label) in the report's language."""
+        from ..i18n import tr
+
+        return tr(self.lang, msgid, **values)
+
+    def text(self, value) -> str:
+        """Any translatable text (a check's description, a Message) in the report's language."""
+        from ..i18n import render
+
+        return render(value, self.lang)
 
 
 @dataclass

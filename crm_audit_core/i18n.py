@@ -1,0 +1,389 @@
+"""Translations: text a reader sees is a template with named values, rendered per language.
+
+Every distribution (the core, the standard checks, each connector, a third-party plugin)
+owns a translation *domain*: a folder ``locale/`` beside its code holding ``messages.pot``
+(the English templates, made by ``crm-audit i18n extract``) and one ``<lang>.po`` per
+language (``id.po``, ``ko.po``), in the gettext PO format that translators' tools read.
+A module takes its domain's two functions::
+
+    from crm_audit_core.i18n import Domain
+
+    DOMAIN = Domain("crm_audit_checks", Path(__file__).parent / "locale")
+    _, ngettext = DOMAIN.gettext, DOMAIN.ngettext
+
+    message = ngettext("{n} contact has no owner", "{n} contacts have no owner", len(ids))
+    reason = _("needs {what}, which the tenant's connector did not supply", what="contacts.email")
+
+Both return a :class:`Message`: a ``str`` holding the English text (so code that reads
+``result.message`` as text keeps working) that also remembers its template, its values
+and its domain, so a report can be rendered in any language later
+(``message.render("ko")``), also from an archived report.json. The plural form is
+chosen by the language's own rule (``n`` is always available as ``{n}``). Values are
+formatted for the language with Babel: an ``int`` as a count with grouping (``1,234`` /
+``1.234``), a ``float`` with up to two decimals, :class:`Percent`, :class:`Money`,
+``date`` and ``datetime`` values as dates, a list as the language's list ("a, b and c";
+"a, b dan c"; "a, b 및 c"), a nested :class:`Message` in the same language; any other
+value (CRM data: names, ids, field names) as it is. Text joined from messages keeps
+them: ``Message.join([m1, m2], "; ")``.
+
+A translation missing from a language falls back to English for that string only.
+The plugin registers its domain (``crm_audit_register_translations``), which lets
+``crm-audit i18n coverage`` count it and gives the plugin's checks' titles,
+descriptions and remediation their translations (docs/plugins/writing-a-check.md).
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import io
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+LANGUAGES = {"en": "English", "id": "Bahasa Indonesia", "ko": "한국어"}
+"""The languages reports are written in: code -> the language's own name."""
+
+DEFAULT_LANG = "en"
+
+_DOMAINS: dict[str, "Domain"] = {}
+_LOCK = threading.Lock()
+
+
+def check_lang(lang: str | None, where: str = "--lang") -> str:
+    """``lang`` when it is a language the reports are written in; ConfigError otherwise."""
+    from .errors import ConfigError
+
+    lang = (lang or DEFAULT_LANG).strip().lower()
+    if lang not in LANGUAGES:
+        raise ConfigError(f"language {lang!r} is not one the reports are written in", where=where,
+                          hint="use one of: " + ", ".join(f"{k} ({v})" for k, v in LANGUAGES.items()))
+    return lang
+
+
+# ---------------------------------------------------------------------------
+# values
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A share (0.25) shown as a percentage for the language (``25%``, ``25 %``)."""
+
+    value: float
+    digits: int = 1
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount with its ISO currency code, shown for the language (``Rp 1.500.000,00``)."""
+
+    amount: float
+    currency: str
+
+
+def _format_value(value: Any, lang: str) -> str:
+    from babel import dates, lists, numbers
+
+    if isinstance(value, (Message, Joined)):
+        return value.render(lang)
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return numbers.format_decimal(value, locale=lang)
+    if isinstance(value, float):
+        return numbers.format_decimal(value, format="#,##0.##", locale=lang)
+    if isinstance(value, Percent):
+        pattern = "#,##0" + ("." + "#" * value.digits if value.digits else "") + "%"
+        return numbers.format_percent(value.value, format=pattern, locale=lang)
+    if isinstance(value, Money):
+        try:
+            return numbers.format_currency(value.amount, value.currency, locale=lang)
+        except Exception:  # an unknown currency code from the CRM: the number and the code
+            return f"{numbers.format_decimal(value.amount, format='#,##0.##', locale=lang)} {value.currency}"
+    if isinstance(value, datetime):
+        return dates.format_date(value.date(), format="medium", locale=lang)
+    if isinstance(value, date):
+        return dates.format_date(value, format="medium", locale=lang)
+    if isinstance(value, (list, tuple)):
+        items = [_format_value(v, lang) for v in value]
+        return lists.format_list(items, locale=lang) if items else ""
+    return str(value)
+
+
+def _value_to_json(value: Any) -> Any:
+    if isinstance(value, (Message, Joined)):
+        return {"$msg": value.to_json()}
+    if isinstance(value, Percent):
+        return {"$percent": value.value, "digits": value.digits}
+    if isinstance(value, Money):
+        return {"$money": value.amount, "currency": value.currency}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, (list, tuple)):
+        return {"$list": [_value_to_json(v) for v in value]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _value_from_json(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    if "$msg" in data:
+        return message_from_json(data["$msg"])
+    if "$percent" in data:
+        return Percent(float(data["$percent"]), int(data.get("digits", 1)))
+    if "$money" in data:
+        return Money(float(data["$money"]), str(data.get("currency", "")))
+    if "$datetime" in data:
+        return datetime.fromisoformat(data["$datetime"])
+    if "$date" in data:
+        return date.fromisoformat(data["$date"])
+    if "$list" in data:
+        return [_value_from_json(v) for v in data["$list"]]
+    return str(data)
+
+
+# ---------------------------------------------------------------------------
+# messages
+# ---------------------------------------------------------------------------
+
+
+class _SafeValues(dict):
+    """Missing names stay visible as ``{name}`` instead of raising (a translator's typo)."""
+
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def _fill(template: str, values: dict, lang: str) -> str:
+    formatted = _SafeValues({k: _format_value(v, lang) for k, v in values.items()})
+    try:
+        return template.format_map(formatted)
+    except (ValueError, IndexError, AttributeError, KeyError):  # a malformed translation: the template as is
+        return template
+
+
+class Message(str):
+    """A translatable text: the English rendering, plus its template, values and domain.
+
+    Made by :meth:`Domain.gettext` / :meth:`Domain.ngettext` (the module's ``_`` and
+    ``ngettext``), never by hand. ``str(message)`` and every ``str`` operation see the
+    English text; :meth:`render` gives it in another language.
+    """
+
+    msgid: str
+    plural: str | None
+    n: int | None
+    values: dict
+    domain: str
+
+    def __new__(cls, msgid: str, values: dict | None = None, *, plural: str | None = None, n: int | None = None,
+                domain: str = ""):
+        values = dict(values or {})
+        if n is not None:
+            values.setdefault("n", n)
+        english = _fill(msgid if plural is None or n == 1 else plural, values, DEFAULT_LANG)
+        self = super().__new__(cls, english)
+        self.msgid, self.plural, self.n, self.values, self.domain = msgid, plural, n, values, domain
+        return self
+
+    def render(self, lang: str) -> str:
+        """This text in ``lang`` (English for a string the language has no translation of)."""
+        if lang == DEFAULT_LANG:
+            return str.__str__(self)
+        template = translate_template(self.msgid, self.plural, self.n, lang, self.domain)
+        return _fill(template, self.values, lang)
+
+    def to_json(self) -> dict:
+        """The template, to render again later (``{"msgid", "plural", "n", "values", "domain"}``)."""
+        data: dict = {"msgid": self.msgid, "domain": self.domain}
+        if self.plural is not None:
+            data["plural"], data["n"] = self.plural, self.n
+        if self.values:
+            data["values"] = {k: _value_to_json(v) for k, v in self.values.items()}
+        return data
+
+    def __reduce__(self):  # pickling (worker processes) keeps the template
+        return (_rebuild, (self.to_json(),))
+
+    @staticmethod
+    def join(parts: Iterable[Any], sep: str = "; ") -> "Joined":
+        """Several texts shown as one (each part rendered in the report's language)."""
+        return Joined(list(parts), sep)
+
+
+class Joined(str):
+    """Texts joined by a separator, each rendered in the report's language."""
+
+    parts: list
+    sep: str
+
+    def __new__(cls, parts: list, sep: str = "; "):
+        self = super().__new__(cls, sep.join(str(p) for p in parts))
+        self.parts, self.sep = parts, sep
+        return self
+
+    def render(self, lang: str) -> str:
+        return self.sep.join(render(p, lang) for p in self.parts)
+
+    def to_json(self) -> dict:
+        return {"join": self.sep, "parts": [_value_to_json(p) for p in self.parts]}
+
+    def __reduce__(self):
+        return (_rebuild, (self.to_json(),))
+
+
+def _rebuild(data: dict):
+    return message_from_json(data)
+
+
+def message_from_json(data: Any):
+    """A :class:`Message` (or :class:`Joined`) back from :meth:`Message.to_json`; plain text as it is."""
+    if isinstance(data, str) or data is None:
+        return data
+    if "join" in data:
+        return Joined([_value_from_json(p) for p in data.get("parts") or []], str(data["join"]))
+    values = {k: _value_from_json(v) for k, v in (data.get("values") or {}).items()}
+    return Message(str(data.get("msgid", "")), values, plural=data.get("plural"), n=data.get("n"),
+                   domain=str(data.get("domain", "")))
+
+
+def render(text: Any, lang: str) -> str:
+    """Any text in ``lang``: a :class:`Message` or :class:`Joined` translated, anything else as it is."""
+    if isinstance(text, (Message, Joined)):
+        return text.render(lang)
+    return "" if text is None else str(text)
+
+
+def template_of(text: Any) -> dict | None:
+    """The JSON template of a :class:`Message`/:class:`Joined` (None for plain text)."""
+    if isinstance(text, (Message, Joined)):
+        return text.to_json()
+    return None
+
+
+def untranslated(text: str, domain: str = "*") -> Message:
+    """Text defined elsewhere (a check's title, a step name) as a Message looked up in
+    ``domain`` ("*": every registered domain), so it can be rendered in any language."""
+    if isinstance(text, Message):
+        return text
+    return Message(str(text), domain=domain or "*")
+
+
+# ---------------------------------------------------------------------------
+# domains and catalogues
+# ---------------------------------------------------------------------------
+
+
+class Domain:
+    """One distribution's translations: ``locale/messages.pot`` and ``locale/<lang>.po``.
+
+    Creating a Domain makes it known to the renderer (by name); the distribution's
+    plugin also registers it (``crm_audit_register_translations``) so ``crm-audit i18n
+    coverage`` lists it and its checks' metadata is looked up in it.
+
+    Args:
+        name: a unique name, by convention the package's (``crm_audit_checks``).
+        directory: the ``locale`` folder.
+        sources: the folder whose code ``crm-audit i18n extract`` reads (default: the
+            ``locale`` folder's parent, i.e. the package).
+    """
+
+    def __init__(self, name: str, directory: Path | str, sources: Path | str | None = None):
+        self.name = name
+        self.directory = Path(directory)
+        self.sources = Path(sources) if sources else self.directory.parent
+        self._translations: dict[str, _gettext.NullTranslations] = {}
+        with _LOCK:
+            _DOMAINS[name] = self
+
+    def __repr__(self) -> str:
+        return f"Domain({self.name!r}, {str(self.directory)!r})"
+
+    def gettext(self, msgid: str, **values) -> Message:
+        """A text with named values, ``{name}`` in the template."""
+        return Message(msgid, values, domain=self.name)
+
+    def ngettext(self, singular: str, plural: str, n: int, **values) -> Message:
+        """A text whose form depends on the count ``n`` (also available as ``{n}``)."""
+        return Message(singular, values, plural=plural, n=int(n), domain=self.name)
+
+    def po_path(self, lang: str) -> Path:
+        return self.directory / f"{lang}.po"
+
+    @property
+    def pot_path(self) -> Path:
+        return self.directory / "messages.pot"
+
+    def translations(self, lang: str) -> _gettext.NullTranslations:
+        """The compiled catalogue for ``lang`` (empty when the domain has none)."""
+        cached = self._translations.get(lang)
+        if cached is not None:
+            return cached
+        with _LOCK:
+            cached = self._translations.get(lang)
+            if cached is None:
+                cached = self._translations[lang] = _compile(self.po_path(lang), lang)
+        return cached
+
+    def reload(self) -> None:
+        """Forget the compiled catalogues (after a .po file changed)."""
+        self._translations.clear()
+
+
+def _compile(po: Path, lang: str) -> _gettext.NullTranslations:
+    if not po.exists():
+        return _gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with open(po, "rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return _gettext.GNUTranslations(buffer)
+
+
+def domains() -> dict[str, Domain]:
+    """Every domain created in this process, by name."""
+    return dict(_DOMAINS)
+
+
+def translate_template(msgid: str, plural: str | None, n: int | None, lang: str, domain: str) -> str:
+    """The template of ``msgid`` in ``lang``: from ``domain`` (``"*"`` or ``""``: the first
+    registered domain that has it), English when none has."""
+    candidates = [_DOMAINS[domain]] if domain in _DOMAINS else (list(_DOMAINS.values()) if domain in ("", "*") else [])
+    for d in candidates:
+        t = d.translations(lang)
+        if plural is None:
+            text = t.gettext(msgid)
+            if text != msgid or len(candidates) == 1:
+                return text
+        else:
+            text = t.ngettext(msgid, plural, n if n is not None else 1)
+            if text not in (msgid, plural) or len(candidates) == 1:
+                return text
+    if plural is not None and n != 1:
+        return plural
+    return msgid
+
+
+CORE = Domain("crm_audit_core", Path(__file__).parent / "locale")
+"""The core's own domain: report headings, step names, skip reasons, CLI lines."""
+_, ngettext = CORE.gettext, CORE.ngettext
+
+
+def tr(lang: str, msgid: str, **values) -> str:
+    """A core text rendered at once in ``lang`` (for reporters' headings and labels)."""
+    return CORE.gettext(msgid, **values).render(lang)
+
+
+def ntr(lang: str, singular: str, plural: str, n: int, **values) -> str:
+    """A core text with a count, rendered at once in ``lang``."""
+    return CORE.ngettext(singular, plural, n, **values).render(lang)
