@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crm_audit_core.kit import Unavailable
+from crm_audit_core.kit import RetryableError, Unavailable
 
 from . import mapping as m
 from .mapping import MASTER_RECORD_TYPE, stage_key
@@ -155,8 +155,6 @@ def _picklist(conn: "SalesforceConnector", record_type_id: str, version: str) ->
                            f"reading the stages of record type {record_type_id} (UI API)", UI_API)
     values = (body or {}).get("values")
     if not isinstance(values, list):
-        from crm_audit_core.kit import RetryableError
-
         raise RetryableError(f"reading the stages of record type {record_type_id}: the answer has no values "
                              "list", where=conn.calls.where)
     return values

@@ -191,3 +191,33 @@ def test_empty_stages_skipped_with_the_reason_when_the_ui_api_is_refused(generat
         handle.stop()
     assert result.status == "skipped"
     assert "stages.pipeline" in result.reason and "User Interface API" in result.reason
+
+
+def test_incremental_audit_after_a_fallback_reads_every_deal(tmp_path):
+    """The previous audit had no UI API (org-wide stage ids on its deals); this one reads
+    stages per pipeline, so deals are read in full, not carried forward with ids of rows
+    that are gone."""
+    from test_resume_incremental import run_cli, snapshot_rows, write_config
+
+    from datetime import timedelta
+
+    tenant = generate_tenant(contacts=300, seed=3, as_of=datetime.now(timezone.utc) - timedelta(days=1))
+    handle = start_sandbox(tenant, ui_api=False)
+    try:
+        config = write_config(tmp_path, handle)
+        out = tmp_path / "audits"
+        assert run_cli(config, out).exit_code == 0
+        handle.app.ui_api = True  # the audit user was given the User Interface API
+        mark = len(handle.requests)
+        second = run_cli(config, out, "--incremental")
+        assert second.exit_code == 0, second.output
+        latest = sorted(p for p in out.iterdir() if p.is_dir())[-1]
+        stages = {r["id"]: r for r in snapshot_rows(latest, "stages")}
+        deals = snapshot_rows(latest, "deals")
+        assert all(":" in key for key in stages)  # per record type now
+        assert all(stages[d["stage"]]["pipeline"] == d["pipeline"] for d in deals if d["stage"] is not None)
+        opportunities = len(handle.extra["org"].records["Opportunity"])
+        assert sum(r.get("records", 0) for r in handle.requests[mark:] if r.get("object") == "Opportunity") \
+            == opportunities
+    finally:
+        handle.stop()
