@@ -177,3 +177,9 @@ def test_questionnaire_in_korean_and_answers_read_in_any_language(tmp_path, crm_
     assert not PLACEHOLDER.search(page)
     # the CSV keeps the column names `run --survey` reads, whatever the language
     assert read_answers(csv_path) and csv_path.read_text(encoding="utf-8-sig").splitlines()[0] == ",".join(COLUMNS)
+
+
+def test_how_often_is_read_in_every_language(results):
+    """"daily", "setiap hari" and "매일" are the same answer."""
+    [survey] = [r for label, r in results if label == "planted" and r.check_id == "feedback.user-survey"]
+    assert survey.metrics["how_often"] == {"daily": survey.metrics["respondents"]} and survey.metrics["respondents"] >= 3
