@@ -313,6 +313,7 @@ def write_questionnaire(users: list[dict], out: Path, tenant: str, lang: str = "
 
     pages = []
     for u in people:
+        user_id = e(_("user id {id}", id=str(u.get("id"))))
         items = []
         for key, text in QUESTIONS:
             if key == "rating":
@@ -328,8 +329,7 @@ def write_questionnaire(users: list[dict], out: Path, tenant: str, lang: str = "
         pages.append(
             "<section class=\"page\">"
             f"<h2>{e(str(u.get('name') or ''))}</h2>"
-            f"<p class=\"who\">{e(str(u.get('email') or ''))} &middot; "
-            f"{e(_('user id {id}', id=str(u.get('id'))))}</p>"
+            f"<p class=\"who\">{e(str(u.get('email') or ''))} &middot; {user_id}</p>"
             f"<ol>{''.join(items)}</ol></section>"
         )
     title = e(_("CRM user survey: {tenant}", tenant=tenant))
