@@ -91,7 +91,7 @@ def tasks_without_due_date(ctx):
     return _simple(ctx, table="activities", population_where=_open_task(ctx), where="due_at IS NULL",
                    message=lambda count, total: ngettext("{count} of {n} open task has no due date",
                                                          "{count} of {n} open tasks have no due date", total, count=count),
-                   detail=lambda r: _("open task with no due date"))
+                   detail=lambda r, same=_("open task with no due date"): same)
 
 
 @check(
@@ -109,7 +109,7 @@ def tasks_without_owner(ctx):
                    where="owner_id IS NULL OR trim(owner_id) = ''",
                    message=lambda count, total: ngettext("{count} of {n} open task has no owner",
                                                          "{count} of {n} open tasks have no owner", total, count=count),
-                   detail=lambda r: _("open task with no owner"))
+                   detail=lambda r, same=_("open task with no owner"): same)
 
 
 @check(
@@ -199,7 +199,7 @@ def lost_deals_without_reason(ctx):
                    message=lambda count, total: ngettext("{count} of {n} lost deal has no lost reason",
                                                          "{count} of {n} lost deals have no lost reason", total,
                                                          count=count),
-                   detail=lambda r: _("closed lost without a reason"))
+                   detail=lambda r, same=_("closed lost without a reason"): same)
 
 
 @check(
@@ -216,7 +216,7 @@ def deals_without_owner(ctx):
     return _simple(ctx, table="deals", population_where=OPEN_DEAL, where="owner_id IS NULL OR trim(owner_id) = ''",
                    message=lambda count, total: ngettext("{count} of {n} open deal has no owner",
                                                          "{count} of {n} open deals have no owner", total, count=count),
-                   detail=lambda r: _("open deal with no owner"))
+                   detail=lambda r, same=_("open deal with no owner"): same)
 
 
 CHECKS = (overdue_tasks, tasks_without_due_date, tasks_without_owner, deals_past_close_date, stalled_deals,
