@@ -24,17 +24,17 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from crm_audit_core import ConfigError, check, load_config, read_tenant
+from crm_audit_core import ConfigError, Message, Percent, check, load_config, read_tenant
 
-from .wording import plural
+from .i18n import _, ngettext
 
 QUESTIONS = (
-    ("how_often", "How often do you use the CRM? (daily / weekly / monthly / rarely / never)"),
-    ("easier", "How does the CRM make your work easier?"),
-    ("harder", "How does the CRM make your work harder?"),
-    ("favourite_feature", "What is your favourite feature?"),
-    ("lets_down", "Where does the CRM let you down?"),
-    ("rating", "Overall, how do you rate the CRM? (1 = poor ... 5 = excellent)"),
+    ("how_often", _("How often do you use the CRM? (daily / weekly / monthly / rarely / never)")),
+    ("easier", _("How does the CRM make your work easier?")),
+    ("harder", _("How does the CRM make your work harder?")),
+    ("favourite_feature", _("What is your favourite feature?")),
+    ("lets_down", _("Where does the CRM let you down?")),
+    ("rating", _("Overall, how do you rate the CRM? (1 = poor ... 5 = excellent)")),
 )
 ANSWER_COLUMNS = tuple(k for k, _ in QUESTIONS)
 FREE_TEXT = ("easier", "harder", "favourite_feature", "lets_down")
@@ -59,7 +59,17 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
-FREQUENCIES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "rarely": "rarely", "never": "never"}
+# How often people use the CRM: the value kept, and the words (en, id, ko) an answer may use for it.
+FREQUENCIES = {
+    "daily": ("daily", "every day", "harian", "setiap hari", "tiap hari", "매일"),
+    "weekly": ("weekly", "every week", "mingguan", "setiap minggu", "tiap minggu", "매주"),
+    "monthly": ("monthly", "every month", "bulanan", "setiap bulan", "tiap bulan", "매월", "매달"),
+    "rarely": ("rarely", "jarang", "거의"),
+    "never": ("never", "tidak pernah", "전혀"),
+}
+FREQUENCY_LABELS = {"daily": _("daily"), "weekly": _("weekly"), "monthly": _("monthly"), "rarely": _("rarely"),
+                    "never": _("never")}
+SURVEY_LANGUAGES = ("en", "id", "ko")  # the languages the questionnaire is written in
 MESSAGE_WIDTH = 100  # the terminal summary shows a finding's message up to 100 characters
 
 
@@ -82,35 +92,36 @@ def read_answers(path: Path) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError("survey answers file not found", where=where,
-                          hint="pass the CSV filled in from `crm-audit survey init`") from None
+        raise ConfigError(_("survey answers file not found"), where=where,
+                          hint=_("pass the CSV filled in from `crm-audit survey init`")) from None
     except UnicodeDecodeError as exc:
         line = text_line(path.read_bytes(), exc.start)
-        raise ConfigError("survey answers are not UTF-8 text", where=f"{where}:{line}",
-                          hint="save the CSV as UTF-8") from None
+        raise ConfigError(_("survey answers are not UTF-8 text"), where=f"{where}:{line}",
+                          hint=_("save the CSV as UTF-8")) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read survey answers: {exc.strerror}", where=where) from None
+        raise ConfigError(_("cannot read survey answers: {error}", error=str(exc.strerror)), where=where) from None
     first = text.splitlines()[0] if text.strip() else ""
     delimiter = max((",", ";", "\t"), key=first.count) if first else ","
     reader = csv.DictReader(text.splitlines(keepends=True), delimiter=delimiter)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if not header:
-        raise ConfigError("survey answers file is empty", where=f"{where}:1",
-                          hint="it needs a header row: " + ",".join(COLUMNS))
+        raise ConfigError(_("survey answers file is empty"), where=f"{where}:1",
+                          hint=_("it needs a header row: {header}", header=",".join(COLUMNS)))
     if "user_id" not in header and "email" not in header:
-        raise ConfigError("survey answers have no user_id or email column", where=f"{where}:1",
-                          hint="keep the header of `crm-audit survey init`: " + ",".join(COLUMNS))
+        raise ConfigError(_("survey answers have no user_id or email column"), where=f"{where}:1",
+                          hint=_("keep the header of `crm-audit survey init`: {header}", header=",".join(COLUMNS)))
     if not any(c in header for c in ANSWER_COLUMNS):
-        raise ConfigError("survey answers have none of the question columns", where=f"{where}:1",
-                          hint="expected " + ", ".join(ANSWER_COLUMNS))
+        raise ConfigError(_("survey answers have none of the question columns"), where=f"{where}:1",
+                          hint=_("expected {columns}", columns=", ".join(ANSWER_COLUMNS)))
     reader.fieldnames = header
     rows = []
     try:
         for raw in reader:
             line = reader.line_num
             if None in raw:
-                raise ConfigError(f"line has {len(header) + len(raw[None])} cells, the header has {len(header)}",
-                                  where=f"{where}:{line}", hint="quote answers that contain the separator")
+                raise ConfigError(_("line has {cells} cells, the header has {header}", cells=len(header) + len(raw[None]),
+                                    header=len(header)),
+                                  where=f"{where}:{line}", hint=_("quote answers that contain the separator"))
             row = {k: _cell(v) for k, v in raw.items()}
             rating = row.get("rating", "")
             if rating:
@@ -119,14 +130,15 @@ def read_answers(path: Path) -> list[dict]:
                 except ValueError:
                     value = None
                 if value is None or not 1 <= value <= 5:
-                    raise ConfigError(f"rating {rating!r} is not a number from 1 to 5", where=f"{where}:{line}")
+                    raise ConfigError(_("rating {rating} is not a number from 1 to 5", rating=repr(rating)),
+                                      where=f"{where}:{line}")
                 row["rating"] = value
             else:
                 row["rating"] = None
             row["_line"] = line
             rows.append(row)
     except csv.Error as exc:
-        raise ConfigError(f"not a valid CSV: {exc}", where=f"{where}:{reader.line_num}") from None
+        raise ConfigError(_("not a valid CSV: {error}", error=str(exc)), where=f"{where}:{reader.line_num}") from None
     return rows
 
 
@@ -203,8 +215,8 @@ def _answers_path(ctx) -> Path | None:
 def user_survey(ctx):
     path = _answers_path(ctx)
     if path is None:
-        return ctx.skip("no survey answers given (crm-audit survey init writes the questionnaire; "
-                        "pass the answers with crm-audit run --survey answers.csv)")
+        return ctx.skip(_("no survey answers given (crm-audit survey init writes the questionnaire; "
+                          "pass the answers with crm-audit run --survey answers.csv)"))
     rows = read_answers(path)  # ConfigError -> an error result naming the file and line
     users = ctx.rows("SELECT id, email FROM users WHERE is_active AND coalesce(lower(role), '') NOT IN ('integration', 'guest')")
     by_email = {str(u["email"]).strip().casefold(): str(u["id"]) for u in users if u.get("email")}
@@ -231,7 +243,7 @@ def user_survey(ctx):
     for r in answered.values():
         text = (r.get("how_often") or "").strip().casefold()
         if text:
-            often[next((v for k, v in FREQUENCIES.items() if k in text), "other")] += 1
+            often[next((k for k, words in FREQUENCIES.items() if any(w in text for w in words)), "other")] += 1
     s = ctx.settings
     theme_lists = {q: themes([r[q] for r in answered.values() if r.get(q)], top=s["themes"], min_mentions=s["min_mentions"])
                    for q in FREE_TEXT}
@@ -243,21 +255,24 @@ def user_survey(ctx):
     }
     low_rating = average is not None and average < float(s["min_rating"])
     failed = rate < float(s["min_response_rate"]) or low_rating
-    parts = [f"{len(answered)} of {total} active users answered ({rate:.0%})"]
+    parts = [ngettext("{count} of {n} active user answered ({rate})", "{count} of {n} active users answered ({rate})",
+                      total, count=len(answered), rate=Percent(rate, 0))]
     if average is not None:
-        parts.append(f"average rating {average:g}/5")
-    for q, label in (("harder", "harder"), ("lets_down", "lets down")):
+        parts.append(_("average rating {rating}/5", rating=float(average)))
+    labels = {"harder": lambda themes: _("harder: {themes}", themes=themes),
+              "lets_down": lambda themes: _("lets down: {themes}", themes=themes)}
+    for q, label in labels.items():
         # Whole themes only, as many as keep the message to one summary line (all are in metrics).
         shown: list[str] = []
         for t in theme_lists[q][:3]:
-            candidate = "; ".join(parts + [f"{label}: {', '.join(shown + [t['theme']])}"])
+            candidate = Message.join(parts + [label(shown + [t["theme"]])], "; ")
             if len(candidate) > MESSAGE_WIDTH:
                 break
             shown.append(t["theme"])
         if shown:
-            parts.append(f"{label}: {', '.join(shown)}")
+            parts.append(label(shown))
     return ctx.result(ids=missing, population=total, metrics=metrics, failed=failed,
-                      details={u: "did not answer the survey" for u in missing}, message="; ".join(parts))
+                      details=dict.fromkeys(missing, _("did not answer the survey")), message=Message.join(parts, "; "))
 
 
 CHECKS = (user_survey,)
@@ -280,8 +295,9 @@ def survey_users(users: list[dict]) -> list[dict]:
     return sorted(chosen, key=lambda u: (str(u.get("name") or ""), str(u.get("id"))))
 
 
-def write_questionnaire(users: list[dict], out: Path, tenant: str) -> tuple[Path, Path]:
-    """Write ``survey-<tenant>.csv`` and ``survey-<tenant>.html`` into ``out``."""
+def write_questionnaire(users: list[dict], out: Path, tenant: str, lang: str = "en") -> tuple[Path, Path]:
+    """Write ``survey-<tenant>.csv`` and ``survey-<tenant>.html`` into ``out``; the HTML form's
+    words in ``lang`` (the CSV's header stays the column names ``run --survey`` reads)."""
     out.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", tenant).strip("-.") or "tenant"
     csv_path, html_path = out / f"survey-{safe}.csv", out / f"survey-{safe}.html"
@@ -292,9 +308,12 @@ def write_questionnaire(users: list[dict], out: Path, tenant: str) -> tuple[Path
         for u in people:
             writer.writerow([_safe_cell(u.get("id")), _safe_cell(u.get("name")), _safe_cell(u.get("email"))]
                             + [""] * len(ANSWER_COLUMNS))
-    e = html.escape
+    def e(text) -> str:
+        return html.escape(text.render(lang) if isinstance(text, Message) else str(text))
+
     pages = []
     for u in people:
+        user_id = e(_("user id {id}", id=str(u.get("id"))))
         items = []
         for key, text in QUESTIONS:
             if key == "rating":
@@ -302,48 +321,51 @@ def write_questionnaire(users: list[dict], out: Path, tenant: str) -> tuple[Path
                                  for n in range(1, 6))
                 items.append(f"<li><p>{e(text)}</p><p>{boxes}</p></li>")
             elif key == "how_often":
-                boxes = " ".join(f"<label><input type=\"radio\" name=\"often-{e(str(u.get('id')))}\" value=\"{f}\"> {f}</label>"
-                                 for f in FREQUENCIES)
+                boxes = " ".join(f"<label><input type=\"radio\" name=\"often-{e(str(u.get('id')))}\" value=\"{f}\"> "
+                                 f"{e(FREQUENCY_LABELS[f])}</label>" for f in FREQUENCIES)
                 items.append(f"<li><p>{e(text)}</p><p>{boxes}</p></li>")
             else:
                 items.append(f"<li><p>{e(text)}</p><div class=\"box\"></div></li>")
         pages.append(
             "<section class=\"page\">"
             f"<h2>{e(str(u.get('name') or ''))}</h2>"
-            f"<p class=\"who\">{e(str(u.get('email') or ''))} &middot; user id {e(str(u.get('id')))}</p>"
+            f"<p class=\"who\">{e(str(u.get('email') or ''))} &middot; {user_id}</p>"
             f"<ol>{''.join(items)}</ol></section>"
         )
+    title = e(_("CRM user survey: {tenant}", tenant=tenant))
+    intro = e(ngettext("{n} questionnaire, one a page. Copy the answers into {csv} (one row per user) and run "
+                       "crm-audit run --survey answers.csv.",
+                       "{n} questionnaires, one a page. Copy the answers into {csv} (one row per user) and run "
+                       "crm-audit run --survey answers.csv.", len(people), csv=csv_path.name))
     document = (
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
-        f"<title>CRM user survey &mdash; {e(tenant)}</title>"
-        "<style>body{font-family:sans-serif;max-width:48rem;margin:auto}"
+        f"<!DOCTYPE html><html lang=\"{e(lang)}\"><head><meta charset=\"utf-8\">"
+        f"<title>{title}</title>"
+        "<style>body{font-family:system-ui,\"Noto Sans KR\",\"Noto Sans CJK KR\",\"Apple SD Gothic Neo\","
+        "\"Malgun Gothic\",sans-serif;max-width:48rem;margin:auto}"
         ".page{page-break-after:always;padding:1rem 0}.box{border:1px solid #888;height:5rem}"
         ".who{color:#555}li{margin-bottom:1rem}</style></head><body>"
-        f"<h1>CRM user survey &mdash; {e(tenant)}</h1>"
-        f"<p>{len(people)} questionnaires, one a page. Copy the answers into {e(csv_path.name)} "
-        "(one row per user) and run <code>crm-audit run --survey answers.csv</code>.</p>"
+        f"<h1>{title}</h1><p>{intro}</p>"
         + "".join(pages) + "</body></html>"
     )
     html_path.write_text(document, encoding="utf-8")
     return csv_path, html_path
 
 
-def _tenants_users(config_path, files_dir, tenant_name) -> list[tuple[str, list[dict]]]:
+def _tenants_users(config, config_path, files_dir, tenant_name) -> list[tuple[str, list[dict]]]:
     """Each tenant's users, read through its connector (all the config's tenants unless one is named)."""
-    config = load_config(config_path)
     if files_dir or tenant_name:
         names = [tenant_name]
     else:
         names = [t.name for t in config.tenants]
         if not names:
-            raise ConfigError("no tenant to survey", where=str(config_path),
-                              hint="add a [tenants.NAME] section, or pass --files DIR")
+            raise ConfigError(_("no tenant to survey"), where=str(config_path),
+                              hint=_("add a [tenants.NAME] section, or pass --files DIR"))
     out = []
     for name in names:
         with read_tenant(config, files=files_dir, tenant=name) as ctx:
             if not ctx.supplied("users"):
-                why = ctx.read_error or "the connector supplied no users"
-                raise ConfigError(f"cannot read the users of tenant {ctx.tenant!r}: {why}")
+                why = ctx.read_error or _("the connector supplied no users")
+                raise ConfigError(_("cannot read the users of tenant {tenant}: {why}", tenant=repr(ctx.tenant), why=why))
             out.append((ctx.tenant, ctx.rows("SELECT * FROM users ORDER BY 1")))
     return out
 
@@ -361,17 +383,22 @@ def register_commands(group) -> None:
     @click.option("--tenant", "tenant_name", help="Only this tenant (or the name for --files).")
     @click.option("--out", "out", type=click.Path(file_okay=False), default="survey", show_default=True,
                   help="Folder for the questionnaires.")
-    def init(config_path, files_dir, tenant_name, out):
+    @click.option("--lang", "lang", type=click.Choice(SURVEY_LANGUAGES, case_sensitive=False), default=None,
+                  help="The questionnaire's language (default [audit] lang, else en).")
+    def init(config_path, files_dir, tenant_name, out, lang):
         """Write the questionnaire (CSV + printable HTML), one row per active user."""
         if not config_path and not files_dir:
             if Path("crm-audit.toml").exists():
                 config_path = "crm-audit.toml"
             else:
-                raise ConfigError("say whose users to survey", hint="pass -c crm-audit.toml or --files DIR")
-        for tenant, users in _tenants_users(config_path, files_dir, tenant_name):
-            csv_path, html_path = write_questionnaire(users, Path(out), tenant)
+                raise ConfigError(_("say whose users to survey"), hint=_("pass -c crm-audit.toml or --files DIR"))
+        config = load_config(config_path)
+        lang = (lang or getattr(config, "lang", None) or "en").lower()
+        for tenant, users in _tenants_users(config, config_path, files_dir, tenant_name):
+            csv_path, html_path = write_questionnaire(users, Path(out), tenant, lang)
             count = len(survey_users(users))
-            click.echo(f"{tenant}: {plural(count, 'user')} -> {csv_path} and {html_path}")
-        click.echo("Fill in the CSV (one row per user), then: crm-audit run ... --survey <answers.csv>")
+            click.echo(ngettext("{tenant}: {n} user -> {csv} and {html}", "{tenant}: {n} users -> {csv} and {html}",
+                                count, tenant=tenant, csv=str(csv_path), html=str(html_path)).render(lang))
+        click.echo(_("Fill in the CSV (one row per user), then: crm-audit run ... --survey <answers.csv>").render(lang))
 
     group.add_command(survey)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from crm_audit_core import check
+from crm_audit_core import Message, check
 
+from .i18n import _, ngettext
 from .integrations_counts import campaign_count_sanity, sync_count_mismatch
 
 RECORD_TABLES = ("contacts", "companies", "deals")
@@ -38,17 +39,14 @@ def _records_sql(ctx) -> str | None:
     return " UNION ALL ".join(parts) if parts else None
 
 
-def _days(n) -> str:
-    return f"{n:g} day" if n == 1 else f"{n:g} days"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def _days(n: float):
+    """A number of days (``1 day``, ``3 days``, ``4.5 days``) to use inside a sentence."""
+    return ngettext("{days} day", "{days} days", 1 if n == 1 else 2, days=n)
 
 
 def _sources_skip(ctx):
-    return ctx.skip("no contacts, companies or deals with source_detail and created_at were supplied, "
-                    "so the records integrations created cannot be counted")
+    return ctx.skip(_("no contacts, companies or deals with source_detail and created_at were supplied, "
+                      "so the records integrations created cannot be counted"))
 
 
 @check(
@@ -100,8 +98,9 @@ def stopped_integrations(ctx):
     for r in rows:
         if r["run"] >= min_weeks and r["recent"] == 0:
             ids.append(str(r["id"]))
-            details[str(r["id"])] = (f"{r['name']}: created records every week for {r['run']} weeks, none since "
-                                     f"{r['last_at']:%Y-%m-%d}")
+            details[str(r["id"])] = ngettext("{name}: created records every week for {n} week, none since {last}",
+                                             "{name}: created records every week for {n} weeks, none since {last}",
+                                             int(r["run"]), name=str(r["name"]), last=r["last_at"])
     weekly = ctx.rows(
         f"WITH recs AS ({records}) SELECT name, CAST(floor(date_diff('second', created_at, $as_of) / 604800) AS BIGINT) AS w, "
         "count(*) AS n FROM recs WHERE created_at >= $as_of - to_days(182) AND created_at < $as_of "
@@ -116,7 +115,9 @@ def stopped_integrations(ctx):
                "longest_steady_run_weeks": {str(r["name"]): int(r["run"]) for r in rows},
                "records_in_quiet_window": {str(r["name"]): int(r["recent"]) for r in rows}}
     return ctx.result(ids=ids, population=len(rows), metrics=metrics, details=details,
-                      message=f"{len(ids)} of {len(rows)} integrations stopped creating records {quiet} days ago")
+                      message=ngettext("{count} of {n} integration stopped creating records {days} days ago",
+                                       "{count} of {n} integrations stopped creating records {days} days ago",
+                                       len(rows), count=len(ids), days=quiet))
 
 
 @check(
@@ -158,15 +159,17 @@ def spiking_integrations(ctx):
         "ORDER BY i.id, d.n DESC",
         baseline=s["baseline_days"], days=s["days"], factor=float(s["factor"]), min_records=s["min_records"],
     )
-    details: dict[str, str] = {}
+    details: dict = {}
     spikes: dict[str, list] = {}
     for r in rows:
         rid = str(r["id"])
         spikes.setdefault(str(r["name"]), []).append({"day": r["day"].isoformat(), "records": int(r["n"]),
                                                       "median": float(r["m"])})
         if rid not in details:
-            details[rid] = (f"{r['name']}: {r['n']} records on {r['day']:%Y-%m-%d}, "
-                            f"{r['n'] / max(float(r['m']), 1):.0f}x its median of {float(r['m']):g} a day")
+            details[rid] = ngettext("{name}: {n} record on {day}, {ratio}x its median of {median} a day",
+                                    "{name}: {n} records on {day}, {ratio}x its median of {median} a day",
+                                    int(r["n"]), name=str(r["name"]), day=r["day"],
+                                    ratio=round(r["n"] / max(float(r["m"]), 1)), median=float(r["m"]))
     ids = sorted(details)
     daily = ctx.rows(
         f"WITH recs AS ({records}) SELECT name, CAST(created_at AS DATE) AS day, count(*) AS n FROM recs "
@@ -187,7 +190,9 @@ def spiking_integrations(ctx):
     metrics = {"daily_records_by_source": {"dates": [d.isoformat() for d in dates], **{k: series[k] for k in top}},
                "spikes": spikes}
     return ctx.result(ids=ids, population=population, metrics=metrics, details=details,
-                      message=f"{len(ids)} of {population} integrations had a spike of new records in {s['days']} days")
+                      message=ngettext("{count} of {n} integration had a spike of new records in {days} days",
+                                       "{count} of {n} integrations had a spike of new records in {days} days",
+                                       population, count=len(ids), days=s["days"]))
 
 
 @check(
@@ -213,13 +218,16 @@ def stale_syncs(ctx):
         days=days,
     )
     ids = [str(r["id"]) for r in rows]
-    details = {str(r["id"]): f"{r['name']}: last sync {r['last_sync_at']:%Y-%m-%d}, {r['age']} days ago" for r in rows}
+    details = {str(r["id"]): ngettext("{name}: last sync {last}, {n} day ago", "{name}: last sync {last}, {n} days ago",
+                                      int(r["age"]), name=str(r["name"]), last=r["last_sync_at"]) for r in rows}
     ages = ctx.rows("SELECT name, date_diff('day', last_sync_at, $as_of) AS age FROM integrations "
                     "WHERE lower(trim(status)) = 'active' AND last_sync_at IS NOT NULL")
     population = ctx.count("integrations", "lower(trim(status)) = 'active'")
     return ctx.result(ids=ids, population=population, details=details,
                       metrics={"days_since_last_sync": {str(r["name"]): int(r["age"]) for r in ages}},
-                      message=f"{len(ids)} of {population} active integrations have not synced for {days} days")
+                      message=ngettext("{count} of {n} active integration has not synced for {days} days",
+                                       "{count} of {n} active integrations have not synced for {days} days",
+                                       population, count=len(ids), days=days))
 
 
 @check(
@@ -252,8 +260,8 @@ def silent_integrations(ctx):
     records = _records_sql(ctx)
     has_sync = ctx.supplied("integrations", "last_sync_at")
     if records is None and not has_sync:
-        return ctx.skip("neither integrations.last_sync_at nor contacts, companies or deals with source_detail "
-                        "and created_at were supplied, so no activity of any integration can be seen")
+        return ctx.skip(_("neither integrations.last_sync_at nor contacts, companies or deals with source_detail "
+                          "and created_at were supplied, so no activity of any integration can be seen"))
     s = ctx.settings
     factor, min_days = float(s["factor"]), float(s["min_days"])
     lookback, min_active = int(s["lookback_days"]), int(s["min_active_days"])
@@ -291,23 +299,39 @@ def silent_integrations(ctx):
                         "active_days": int(r["active_days"])}
         if silent > limit:
             ids.append(rid)
-            what = ("a sync" if r["last_at"] == r["last_sync"] else "a record it created")
-            details[rid] = (f"{name}: no record created and no sync for {silent:.0f} days (its last activity, "
-                            f"{r['last_at']:%Y-%m-%d}, was {what}); its usual gap is {_days(usual)} (90th percentile "
-                            f"over its {int(r['active_days'])} active days in the {lookback} days before), so "
-                            f"more than {_days(limit)} of silence is unusual")
+            values = dict(name=name, silent=_days(round(silent)), last=r["last_at"], usual=_days(usual),
+                          active=int(r["active_days"]), lookback=lookback, limit=_days(limit))
+            if r["last_at"] == r["last_sync"]:
+                details[rid] = _("{name}: no record created and no sync for {silent} (its last activity, {last}, was a "
+                                 "sync); its usual gap is {usual} (90th percentile over its {active} active days in the "
+                                 "{lookback} days before), so more than {limit} of silence is unusual", **values)
+            else:
+                details[rid] = _("{name}: no record created and no sync for {silent} (its last activity, {last}, was a "
+                                 "record it created); its usual gap is {usual} (90th percentile over its {active} active "
+                                 "days in the {lookback} days before), so more than {limit} of silence is unusual",
+                                 **values)
     if not judged:
         # no integration has history enough to know its rhythm: nothing was judged, so no pass
-        return ctx.skip(f"no integration had at least {min_active} active days in the {lookback} days before its "
-                        f"last activity, so none has a usual gap to compare its silence with "
-                        f"({_count(len(unjudged), 'integration')} not judged)")
+        return ctx.skip(ngettext("no integration had at least {min_active} active days in the {lookback} days before "
+                                 "its last activity, so none has a usual gap to compare its silence with "
+                                 "({n} integration not judged)",
+                                 "no integration had at least {min_active} active days in the {lookback} days before "
+                                 "its last activity, so none has a usual gap to compare its silence with "
+                                 "({n} integrations not judged)",
+                                 len(unjudged), min_active=min_active, lookback=lookback))
     metrics = {"integrations": judged, "not_judged": sorted(unjudged)}
-    message = (f"{len(ids)} of {len(judged)} integrations with a known rhythm have been silent for longer than "
-               f"{factor:g} times their usual gap")
+    message = ngettext("{count} of {n} integration with a known rhythm has been silent for longer than {factor} "
+                       "times its usual gap",
+                       "{count} of {n} integrations with a known rhythm have been silent for longer than {factor} "
+                       "times their usual gap",
+                       len(judged), count=len(ids), factor=factor)
     if unjudged:
-        message += (f"; {_count(len(unjudged), 'integration')} had fewer than {min_active} active days in the "
-                    f"{lookback} days before their last activity and {'was' if len(unjudged) == 1 else 'were'} "
-                    "not judged")
+        not_judged = ngettext("{n} integration had fewer than {min_active} active days in the {lookback} days before "
+                              "its last activity and was not judged",
+                              "{n} integrations had fewer than {min_active} active days in the {lookback} days before "
+                              "their last activity and were not judged",
+                              len(unjudged), min_active=min_active, lookback=lookback)
+        message = Message.join([message, not_judged], "; ")
     return ctx.result(ids=ids, population=len(judged), metrics=metrics, details=details, message=message)
 
 

@@ -19,7 +19,9 @@ Names are compared case-insensitively and trimmed on both sides.
 
 from __future__ import annotations
 
-from crm_audit_core import check
+from crm_audit_core import Message, Percent, check
+
+from .i18n import _, ngettext
 
 RECORD_TABLES = ("contacts", "companies", "deals")
 SYNC_COLUMNS = ("id", "probe", "integration", "object", "key", "measure", "value", "source", "missing", "observed_at")
@@ -40,8 +42,17 @@ def _norm(value) -> str:
     return str(value or "").strip().lower()
 
 
-def _plural(n: int, noun: str, many: str | None = None) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {many or noun + 's'}"
+def _object_label(obj: str, won: bool = False):
+    """A CRM object as a sentence names it (the other system's own word for objects the CRM lacks)."""
+    if won:
+        return _("won deals")
+    return {"contacts": _("contacts"), "companies": _("companies"), "deals": _("deals")}.get(obj, obj)
+
+
+def _measure_label(measure: str):
+    """A campaign count's name as a sentence shows it."""
+    return {"sent": _("sent"), "delivered": _("delivered"), "opened": _("opened"), "responses": _("responses"),
+            "recipients": _("recipients")}.get(measure, measure)
 
 
 def _sync_counts(ctx, where: str, **params) -> tuple[list[dict], str | None]:
@@ -51,19 +62,23 @@ def _sync_counts(ctx, where: str, **params) -> tuple[list[dict], str | None]:
         return [], None
     lacking = [c for c in SYNC_REQUIRED if not ctx.supplied("sync_counts", c)]
     if lacking:
-        return [], f"sync_counts lacks {', '.join(lacking)}, so the other system's counts cannot be read"
+        return [], _("sync_counts lacks {columns}, so the other system's counts cannot be read", columns=lacking)
     cols = ", ".join(c if ctx.supplied("sync_counts", c) else f"NULL AS {c}" for c in SYNC_COLUMNS)
     return ctx.rows(f"SELECT {cols} FROM sync_counts WHERE {where} ORDER BY probe, integration, object, key, measure",
                     **params), None
 
 
-def _missing_line(row: dict) -> str:
+def _missing_line(row: dict):
     """'mailchimp contacts records (probe mailchimp (tenant x): 401 ...)'"""
-    who = row["probe"] or row["integration"]
-    what = f"{who} {row['object']} {row['measure']}"
+    values = dict(who=str(row["probe"] or row["integration"]), object=str(row["object"]), measure=str(row["measure"]),
+                  why=str(row["missing"]) if row["missing"] else _("no value and no reason given"))
     if row["key"]:
-        what += f" of '{row['key']}'"
-    return f"{what} ({row['missing'] or 'no value and no reason given'})"
+        return _("{who} {object} {measure} of '{key}' ({why})", key=str(row["key"]), **values)
+    return _("{who} {object} {measure} ({why})", **values)
+
+
+def _counts_missing(missing: list):
+    return _("counts missing: {counts}", counts=Message.join(missing, "; "))
 
 
 def _latest(rows: list[dict]) -> dict:
@@ -83,9 +98,9 @@ def _split_by_value(groups: dict) -> tuple[dict, list[str]]:
     return chosen, missing
 
 
-def _with_reason(result, notes: list[str]):
+def _with_reason(result, notes: list):
     if notes:
-        result.reason = "; ".join(notes)
+        result.reason = Message.join(notes, "; ")
     return result
 
 
@@ -113,8 +128,14 @@ def _differs(held: int, reported: int, tolerance: float) -> bool:
     return abs(held - reported) > tolerance * max(reported, 0) or (reported == 0 and held > 0)
 
 
-def _gap(held: int, reported: int) -> str:
-    return f"{(held - reported) / reported:+.1%}" if reported else "the other system reports none"
+def _gap(held: int, reported: int):
+    if not reported:
+        return _("the other system reports none")
+    share = (held - reported) / reported
+    if share < 0:
+        return Percent(share)
+    # TRANSLATORS: a percentage with its sign: "+12.5%" (more records in the CRM than the other system reports)
+    return _("+{share}", share=Percent(share))
 
 
 @check(
@@ -140,8 +161,8 @@ def _gap(held: int, reported: int) -> str:
 )
 def sync_count_mismatch(ctx):
     if not any(ctx.supplied(t, "source_detail") for t in RECORD_TABLES):
-        return ctx.skip("no contacts, companies or deals with source_detail were supplied, so the records "
-                        "integrations created cannot be counted")
+        return ctx.skip(_("no contacts, companies or deals with source_detail were supplied, so the records "
+                          "integrations created cannot be counted"))
     tolerance = float(ctx.settings["tolerance"])
     crm = _crm_record_counts(ctx)
     listed: dict[str, tuple[str, str]] = {}
@@ -150,10 +171,10 @@ def sync_count_mismatch(ctx):
     ids, details, notes = [], {}, []
     compared: set[str] = set()
 
-    def flag(rid: str, text: str) -> None:
+    def flag(rid: str, text) -> None:
         if rid not in details:
             ids.append(rid)
-        details[rid] = f"{details[rid]}; {text}" if rid in details else text
+        details[rid] = Message.join([details[rid], text], "; ") if rid in details else text
 
     # 1. The other side's counts per object (sync_counts: measure records, no key).
     # measure "records": every record of the object; "won": the CRM's won deals (invoices).
@@ -170,19 +191,26 @@ def sync_count_mismatch(ctx):
     for (key, obj, measure), r in sorted(chosen.items()):
         rid, name = listed.get(key, (None, str(r["integration"]).strip()))
         reported = int(r["value"])
-        source = r["source"] or (f"probe {r['probe']}" if r["probe"] else "sync_counts")
+        source = str(r["source"]) if r["source"] else (_("probe {probe}", probe=str(r["probe"])) if r["probe"]
+                                                       else "sync_counts")
         won = measure == "won"
         label = "won deals" if won else obj
+        shown = _object_label(obj, won)
         if obj not in RECORD_TABLES or not ctx.supplied(obj, "source_detail") or (won and obj != "deals") \
                 or (won and not ctx.supplied("deals", "is_won")):
-            not_compared.append(f"{name} {label} ({source} reports {reported:,}; the CRM's {obj} carry no "
-                                f"{'is_won and ' if won else ''}source_detail to count)")
+            values = dict(name=name, object=shown, source=source, reported=reported, table=obj)
+            not_compared.append(
+                _("{name} {object} ({source} reports {reported}; the CRM's {table} carry no is_won and source_detail "
+                  "to count)", **values) if won else
+                _("{name} {object} ({source} reports {reported}; the CRM's {table} carry no source_detail to count)",
+                  **values))
             continue
         held = crm.get(("deals:won" if won else obj, key), 0)
-        crm_source = f"CRM: {label} whose source_detail is '{name}'"
+        crm_source = _("CRM: {object} whose source_detail is '{name}'", object=shown, name=name)
         entry = {"reported": reported, "in_crm": held, "source": source, "crm_source": crm_source}
-        text = (f"{name} {label}: the CRM holds {held:,} ({crm_source}), {source} reports {reported:,} "
-                f"({_gap(held, reported)})")
+        text = _("{name} {object}: the CRM holds {held} ({crm_source}), {source} reports {reported} ({gap})",
+                 name=name, object=shown, held=held, crm_source=crm_source, source=source, reported=reported,
+                 gap=_gap(held, reported))
         if rid is None:
             entry["differs"] = _differs(held, reported, tolerance)
             unknown.setdefault(name, {})[label] = entry
@@ -192,9 +220,9 @@ def sync_count_mismatch(ctx):
         if _differs(held, reported, tolerance):
             flag(rid, text)
     if missing:
-        notes.insert(0, "counts missing: " + "; ".join(missing))
+        notes.insert(0, _counts_missing(missing))
     if not_compared:
-        notes.append("not compared: " + "; ".join(not_compared))
+        notes.append(_("not compared: {items}", items=Message.join(not_compared, "; ")))
 
     # 2. Record totals in integrations.records_reported (connector, crm-audit.toml, plugins).
     counts = {}
@@ -206,25 +234,35 @@ def sync_count_mismatch(ctx):
             counts[name] = {"reported": reported, "in_crm": held}
             compared.add(rid)
             if _differs(held, reported, tolerance):
-                flag(rid, f"{name}: the CRM holds {held:,} records (CRM: contacts, companies and deals whose "
-                          f"source_detail is '{name}'), the other system reports {reported:,} "
-                          f"(integrations.records_reported) ({_gap(held, reported)})")
+                flag(rid, ngettext("{name}: the CRM holds {n} record (CRM: contacts, companies and deals whose "
+                                   "source_detail is '{name}'), the other system reports {reported} "
+                                   "(integrations.records_reported) ({gap})",
+                                   "{name}: the CRM holds {n} records (CRM: contacts, companies and deals whose "
+                                   "source_detail is '{name}'), the other system reports {reported} "
+                                   "(integrations.records_reported) ({gap})",
+                                   held, name=name, reported=reported, gap=_gap(held, reported)))
 
     if not compared and not unknown:
         if notes:
-            return ctx.skip("; ".join(notes))
-        return ctx.skip("no integration has a count from the other system (sync_counts from an integration probe, "
-                        "records_reported from the connector, [integrations.<tenant>] in crm-audit.toml, or a "
-                        "crm_audit_integration_counts plugin)")
+            return ctx.skip(Message.join(notes, "; "))
+        return ctx.skip(_("no integration has a count from the other system (sync_counts from an integration probe, "
+                          "records_reported from the connector, [integrations.<tenant>] in crm-audit.toml, or a "
+                          "crm_audit_integration_counts plugin)"))
     unknown_differ = sorted(n for n, objs in unknown.items() if any(e["differs"] for e in objs.values()))
-    message = (f"{len(ids)} of {_plural(len(compared), 'integration')} hold a different number of records than "
-               f"the other system reports (tolerance {tolerance:.0%})")
+    parts = [ngettext("{count} of {n} integration hold a different number of records than the other system reports "
+                      "(tolerance {tolerance})",
+                      "{count} of {n} integrations hold a different number of records than the other system reports "
+                      "(tolerance {tolerance})",
+                      len(compared), count=len(ids), tolerance=Percent(tolerance, 0))]
     if unknown:
-        message += (f"; the other system also reports counts for {_plural(len(unknown), 'integration')} the CRM "
-                    f"does not list ({', '.join(sorted(unknown))}), {len(unknown_differ)} of them different from "
-                    "the records whose source_detail names them")
+        parts.append(ngettext("the other system also reports counts for {n} integration the CRM does not list "
+                              "({names}), {differ} of them different from the records whose source_detail names them",
+                              "the other system also reports counts for {n} integrations the CRM does not list "
+                              "({names}), {differ} of them different from the records whose source_detail names them",
+                              len(unknown), names=sorted(unknown), differ=len(unknown_differ)))
     if missing:
-        message += f"; {_plural(len(missing), 'count')} could not be read"
+        parts.append(ngettext("{n} count could not be read", "{n} counts could not be read", len(missing)))
+    message = Message.join(parts, "; ") if len(parts) > 1 else parts[0]
     metrics = {"counts": counts, "by_object": by_object, "unknown_integrations": unknown, "missing": missing,
                "not_compared": not_compared, "tolerance": tolerance}
     result = ctx.result(ids=ids, population=len(compared), details=details, metrics=metrics, message=message,
@@ -235,16 +273,22 @@ def sync_count_mismatch(ctx):
 # --------------------------------------------------------------------------- campaign-count-sanity
 
 
-def _rule_text(rule: tuple[str, str, str]) -> str:
+def _rule_id(rule: tuple[str, str, str]) -> str:
+    """The rule as metrics name it (``"delivered > sent"``, stable English)."""
     return f"{rule[1]} > {rule[2]}"
 
 
-def _broken(counts: dict, rules) -> list[str]:
+def _rule_text(rule: tuple[str, str, str]):
+    return _("{larger} > {smaller}", larger=_measure_label(rule[1]), smaller=_measure_label(rule[2]))
+
+
+def _broken(counts: dict, rules) -> list:
     out = []
     for rule in rules:
         big, small = counts.get(rule[1]), counts.get(rule[2])
         if big is not None and small is not None and big > small:
-            out.append(f"{big:,} {rule[1]} > {small:,} {rule[2]}")
+            out.append(_("{big} {larger} > {small} {smaller}", big=big, larger=_measure_label(rule[1]), small=small,
+                         smaller=_measure_label(rule[2])))
     return out
 
 
@@ -293,27 +337,33 @@ def campaign_count_sanity(ctx):
     not_evaluated = []
     for rule in CAMPAIGN_RULES:
         if rule not in crm_rules:
-            lacking = ", ".join(f"campaigns.{c}" for c in (rule[1], rule[2]) if c not in supplied)
-            not_evaluated.append(f"{_rule_text(rule)} in the CRM ({lacking} not supplied)")
+            lacking = [f"campaigns.{c}" for c in (rule[1], rule[2]) if c not in supplied]
+            not_evaluated.append(_("{rule} in the CRM ({columns} not supplied)", rule=_rule_text(rule), columns=lacking))
+    campaigns_table = _("the {table} table", table="campaigns")
     if not crm_rules and not tool:
         if not has_campaigns:
-            reasons = [ctx.not_supplied("the campaigns table") + " (nor does any integration probe report campaign counts)"]
+            reasons = [_("{reason} (nor does any integration probe report campaign counts)",
+                         reason=ctx.not_supplied(campaigns_table))]
+        elif supplied:
+            reasons = [_("needs campaigns with at least one pair of counts (sent and delivered, delivered and opened, "
+                         "or sent and responses) or the sending tool's campaign counts in sync_counts; the connector "
+                         "supplied {columns}", columns=[f"campaigns.{c}" for c in sorted(supplied)])]
         else:
-            reasons = [f"needs campaigns with at least one pair of counts (sent and delivered, delivered and opened, or "
-                       f"sent and responses) or the sending tool's campaign counts in sync_counts; the connector "
-                       f"supplied {', '.join(f'campaigns.{c}' for c in sorted(supplied)) or 'none of these counts'}"]
+            reasons = [_("needs campaigns with at least one pair of counts (sent and delivered, delivered and opened, "
+                         "or sent and responses) or the sending tool's campaign counts in sync_counts; the connector "
+                         "supplied none of these counts")]
         if unreadable:
             reasons.append(unreadable)
         if missing:
-            reasons.append("counts missing: " + "; ".join(missing))
-        return ctx.skip("; ".join(reasons))
+            reasons.append(_counts_missing(missing))
+        return ctx.skip(Message.join(reasons, "; ") if len(reasons) > 1 else reasons[0])
     cols = ", ".join(c if c in supplied else f"NULL AS {c}" for c in ("sent", "delivered", "opened", "responses"))
     campaigns = ctx.rows(f"SELECT id, name, {cols} FROM campaigns ORDER BY id") if has_campaigns else []
     by_name: dict[str, list[dict]] = {}
     for c in campaigns:
         by_name.setdefault(_norm(c["name"]), []).append(c)
     tolerance = float(ctx.settings["sent_tolerance"])
-    problems: dict[str, list[str]] = {}
+    problems: dict[str, list] = {}
     violations = {r[0]: 0 for r in CAMPAIGN_RULES}
     violations.update({f"tool_{r[0]}": 0 for r in TOOL_RULES})
     violations.update({"crm_responses_gt_tool_responses": 0, "sent_differs_from_tool": 0})
@@ -323,17 +373,18 @@ def campaign_count_sanity(ctx):
             found = _broken(counts, [rule])
             if found:
                 violations[rule[0]] += 1
-                problems.setdefault(str(c["id"]), []).extend(f"the CRM has {t}" for t in found)
-    unmatched: dict[str, list[str]] = {}
+                problems.setdefault(str(c["id"]), []).extend(_("the CRM has {counts}", counts=x) for x in found)
+    unmatched: dict[str, list] = {}
     for (integ, key), t in sorted(tool.items()):
         who = t["integration"]
-        src = f" ({'; '.join(sorted(t['sources']))})" if t["sources"] else ""
+        src = "; ".join(sorted(t["sources"]))
         own = []
         for rule in TOOL_RULES:
             found = _broken(t, [rule])
             if found:
                 violations[f"tool_{rule[0]}"] += 1
-                own.extend(f"{who} has {x}{src}" for x in found)
+                own.extend(_("{who} has {counts} ({sources})", who=who, counts=x, sources=src) if src else
+                           _("{who} has {counts}", who=who, counts=x) for x in found)
         matches = by_name.get(key, [])
         if not matches:
             if own:
@@ -344,40 +395,54 @@ def campaign_count_sanity(ctx):
             crm_resp, crm_sent = c["responses"], c["sent"]
             if crm_resp is not None and t.get("responses") is not None and int(crm_resp) > t["responses"]:
                 violations["crm_responses_gt_tool_responses"] += 1
-                found.append(f"the CRM records {int(crm_resp):,} responses, {who} {t['responses']:,}{src}")
+                values = dict(crm=int(crm_resp), who=who, tool=t["responses"], sources=src)
+                found.append(_("the CRM records {crm} responses, {who} {tool} ({sources})", **values) if src else
+                             _("the CRM records {crm} responses, {who} {tool}", **values))
             if crm_sent is not None and t.get("sent") is not None and \
                     abs(int(crm_sent) - t["sent"]) > tolerance * t["sent"]:
                 violations["sent_differs_from_tool"] += 1
-                found.append(f"the CRM says {int(crm_sent):,} sent, {who} {t['sent']:,}{src}")
+                values = dict(crm=int(crm_sent), who=who, tool=t["sent"], sources=src)
+                found.append(_("the CRM says {crm} sent, {who} {tool} ({sources})", **values) if src else
+                             _("the CRM says {crm} sent, {who} {tool}", **values))
             if found:
                 problems.setdefault(str(c["id"]), []).extend(found)
     names = {str(c["id"]): c["name"] for c in campaigns}
     ids = [str(c["id"]) for c in campaigns if str(c["id"]) in problems]
-    details = {rid: f"{names[rid]}: {'; '.join(problems[rid])}" for rid in ids}
-    matched = sum(1 for key in {k for _, k in tool} if key in by_name)
+    details = {rid: _("{name}: {problems}", name=str(names[rid]), problems=Message.join(problems[rid], "; "))
+               for rid in ids}
+    tool_names = {k for _i, k in tool}
+    matched = sum(1 for key in tool_names if key in by_name)
     if has_campaigns:
-        message = f"{len(ids)} of {_plural(len(campaigns), 'campaign')} have counts that cannot be true"
+        message = ngettext("{count} of {n} campaign have counts that cannot be true",
+                           "{count} of {n} campaigns have counts that cannot be true", len(campaigns), count=len(ids))
     else:
         tool_bad = sum(1 for t in tool.values() if _broken(t, TOOL_RULES))
-        message = (f"the CRM holds no campaigns; {tool_bad} of {_plural(len(tool), 'campaign')} in the sending tool "
-                   "have counts that cannot be true")
+        message = ngettext("the CRM holds no campaigns; {count} of {n} campaign in the sending tool have counts that "
+                           "cannot be true",
+                           "the CRM holds no campaigns; {count} of {n} campaigns in the sending tool have counts that "
+                           "cannot be true", len(tool), count=tool_bad)
     if tool and has_campaigns:
-        message += (f" (the sending tool reports counts for {_plural(len({k for _, k in tool}), 'campaign')}, "
-                    f"{matched} of them found in the CRM by name)")
+        message = Message.join([message, ngettext(
+            "(the sending tool reports counts for {n} campaign, {matched} of them found in the CRM by name)",
+            "(the sending tool reports counts for {n} campaigns, {matched} of them found in the CRM by name)",
+            len(tool_names), matched=matched)], " ")
     if unmatched and has_campaigns:
-        message += (f"; {_plural(len(unmatched), 'campaign')} the CRM does not hold also have impossible counts "
-                    f"in the sending tool: {', '.join(sorted(unmatched))}")
+        message = Message.join([message, ngettext(
+            "{n} campaign the CRM does not hold also has impossible counts in the sending tool: {names}",
+            "{n} campaigns the CRM does not hold also have impossible counts in the sending tool: {names}",
+            len(unmatched), names=sorted(unmatched))], "; ")
     notes = []
     if missing:
-        notes.append("counts missing: " + "; ".join(missing))
+        notes.append(_counts_missing(missing))
     if unreadable:
         notes.append(unreadable)
     if not has_campaigns:
-        notes.append(ctx.not_supplied("the campaigns table") + "; only the sending tool's own counts were checked")
+        notes.append(_("{reason}; only the sending tool's own counts were checked",
+                       reason=ctx.not_supplied(campaigns_table)))
     elif not_evaluated:
-        notes.append("rules not evaluated: " + "; ".join(not_evaluated))
-    metrics = {"rule_violations": violations, "rules_evaluated": [_rule_text(r) for r in crm_rules],
-               "rules_not_evaluated": not_evaluated, "tool_campaigns": len({k for _, k in tool}),
+        notes.append(_("rules not evaluated: {rules}", rules=Message.join(not_evaluated, "; ")))
+    metrics = {"rule_violations": violations, "rules_evaluated": [_rule_id(r) for r in crm_rules],
+               "rules_not_evaluated": not_evaluated, "tool_campaigns": len(tool_names),
                "tool_campaigns_in_crm": matched, "tool_campaigns_not_in_crm": unmatched, "missing": missing,
                "sent_tolerance": tolerance}
     population = len(campaigns) if has_campaigns else len(tool)

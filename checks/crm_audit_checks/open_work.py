@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from crm_audit_core import check
 
+from .i18n import _, ngettext
+
 OPEN_TASK = "lower(type) = 'task' AND NOT coalesce(is_done, completed_at IS NOT NULL)"
 OPEN_DEAL = "is_closed IS NOT TRUE"
 
@@ -19,31 +21,37 @@ def _open_task(ctx) -> str:
     return OPEN_TASK.replace("completed_at IS NOT NULL", "FALSE")
 
 
-def _simple(ctx, *, table: str, where: str, population_where: str, what: str, detail, columns: str = "", **params):
+def _simple(ctx, *, table: str, where: str, population_where: str, message, detail, columns: str = "", **params):
+    """A result listing the ``table`` rows matching ``where`` among those matching ``population_where``.
+
+    ``message(count, total)`` words the result; ``detail(row)`` the reason a row is listed.
+    """
     select = "id" + (f", {columns}" if columns else "")
     rows = ctx.rows(f"SELECT {select} FROM {table} WHERE {population_where} AND ({where})", **params)
     ids = sorted(str(r["id"]) for r in rows)
     details = {str(r["id"]): detail(r) for r in rows}
     total = ctx.count(table, population_where)
-    return ctx.result(ids=ids, population=total, details=details, message=f"{len(ids)} of {total} {what}")
+    return ctx.result(ids=ids, population=total, details=details, message=message(len(ids), total))
 
 
 AGE_BUCKETS = ((7, "1-7 days"), (30, "8-30 days"), (90, "31-90 days"), (365, "91-365 days"), (None, "over a year"))
 
 
-def _ageing_chart(ctx, *, table: str, where: str, column: str, chart_id: str, title: str) -> dict:
+def _age_label(bucket: str):
+    """An ageing bucket as the chart shows it."""
+    return {"1-7 days": _("1-7 days"), "8-30 days": _("8-30 days"), "31-90 days": _("31-90 days"),
+            "91-365 days": _("91-365 days"), "over a year": _("over a year")}[bucket]
+
+
+def _ageing_chart(ctx, *, table: str, where: str, column: str, chart_id: str, title) -> dict:
     """How long past ``column`` the matching records are, in buckets (for the ageing chart)."""
     cases = " ".join(f"WHEN date_diff('day', {column}, $as_of) <= {limit} THEN '{label}'" for limit, label in AGE_BUCKETS if limit)
     rows = ctx.rows(f"SELECT CASE {cases} ELSE 'over a year' END AS bucket, count(*) AS n FROM {table} "
                     f"WHERE {where} GROUP BY 1")
     counts = {r["bucket"]: int(r["n"]) for r in rows}
-    labels = [label for _, label in AGE_BUCKETS]
-    return {"id": chart_id, "title": title, "kind": "bar", "x": labels,
-            "series": {"records": [counts.get(label, 0) for label in labels]}, "y_label": "records"}
-
-
-def _day(value) -> str:
-    return f"{value:%Y-%m-%d}" if value is not None else "never"
+    buckets = [bucket for _limit, bucket in AGE_BUCKETS]
+    return {"id": chart_id, "title": title, "kind": "bar", "x": [_age_label(b) for b in buckets],
+            "series": {_("records"): [counts.get(b, 0) for b in buckets]}, "y_label": _("records")}
 
 
 @check(
@@ -58,11 +66,14 @@ def _day(value) -> str:
 )
 def overdue_tasks(ctx):
     result = _simple(ctx, table="activities", population_where=_open_task(ctx), where="due_at < $as_of",
-                     what="open tasks are past their due date", columns="due_at",
-                     detail=lambda r: f"due {_day(r['due_at'])}, still open")
+                     columns="due_at",
+                     message=lambda count, total: ngettext("{count} of {n} open task is past its due date",
+                                                           "{count} of {n} open tasks are past their due date",
+                                                           total, count=count),
+                     detail=lambda r: _("due {date}, still open", date=r["due_at"]))
     result.metrics["charts"] = [_ageing_chart(ctx, table="activities", where=f"{_open_task(ctx)} AND due_at < $as_of",
                                               column="due_at", chart_id="open-work-ageing",
-                                              title="Overdue open tasks by days overdue")]
+                                              title=_("Overdue open tasks by days overdue"))]
     return result
 
 
@@ -78,7 +89,9 @@ def overdue_tasks(ctx):
 )
 def tasks_without_due_date(ctx):
     return _simple(ctx, table="activities", population_where=_open_task(ctx), where="due_at IS NULL",
-                   what="open tasks have no due date", detail=lambda r: "open task with no due date")
+                   message=lambda count, total: ngettext("{count} of {n} open task has no due date",
+                                                         "{count} of {n} open tasks have no due date", total, count=count),
+                   detail=lambda r, same=_("open task with no due date"): same)
 
 
 @check(
@@ -94,7 +107,9 @@ def tasks_without_due_date(ctx):
 def tasks_without_owner(ctx):
     return _simple(ctx, table="activities", population_where=_open_task(ctx),
                    where="owner_id IS NULL OR trim(owner_id) = ''",
-                   what="open tasks have no owner", detail=lambda r: "open task with no owner")
+                   message=lambda count, total: ngettext("{count} of {n} open task has no owner",
+                                                         "{count} of {n} open tasks have no owner", total, count=count),
+                   detail=lambda r, same=_("open task with no owner"): same)
 
 
 @check(
@@ -109,11 +124,14 @@ def tasks_without_owner(ctx):
 )
 def deals_past_close_date(ctx):
     result = _simple(ctx, table="deals", population_where=OPEN_DEAL, where="close_date < $as_of",
-                     what="open deals are past their close date", columns="close_date",
-                     detail=lambda r: f"close date {_day(r['close_date'])} passed, deal still open")
+                     columns="close_date",
+                     message=lambda count, total: ngettext("{count} of {n} open deal is past its close date",
+                                                           "{count} of {n} open deals are past their close date",
+                                                           total, count=count),
+                     detail=lambda r: _("close date {date} passed, deal still open", date=r["close_date"]))
     result.metrics["charts"] = [_ageing_chart(ctx, table="deals", where=f"{OPEN_DEAL} AND close_date < $as_of",
                                               column="close_date", chart_id="deals-ageing",
-                                              title="Open deals by days past their close date")]
+                                              title=_("Open deals by days past their close date"))]
     return result
 
 
@@ -138,7 +156,7 @@ def stalled_deals(ctx):
         days=days,
     )
     ids = sorted(str(r["id"]) for r in rows)
-    details = {str(r["id"]): (f"last activity {_day(r['last_at'])}" if r["last_at"] else "no activity ever")
+    details = {str(r["id"]): (_("last activity {date}", date=r["last_at"]) if r["last_at"] else _("no activity ever"))
                for r in rows}
     total = ctx.count("deals", OPEN_DEAL)
     metrics = {}
@@ -152,13 +170,17 @@ def stalled_deals(ctx):
                         f"GROUP BY 1 ORDER BY {order}, 1")
         stages = [str(r["stage"]) for r in rows]
         metrics["open_deals_by_stage"] = {str(r["stage"]): len(r["ids"]) for r in rows}
+        quiet = ngettext("no activity in {n} day", "no activity in {n} days", days)
         metrics["charts"] = [{
-            "id": "pipeline-by-stage", "title": "Open deals by stage", "kind": "stacked-bar", "x": stages,
-            "series": {"worked on": [sum(1 for i in r["ids"] if str(i) not in stalled) for r in rows],
-                       f"no activity in {days} days": [sum(1 for i in r["ids"] if str(i) in stalled) for r in rows]},
-            "y_label": "open deals", "colors": ["#2563eb", "#f59e0b"]}]
+            "id": "pipeline-by-stage", "title": _("Open deals by stage"), "kind": "stacked-bar",
+            "x": [_("(no stage)") if s == "(no stage)" else s for s in stages],
+            "series": {_("worked on"): [sum(1 for i in r["ids"] if str(i) not in stalled) for r in rows],
+                       quiet: [sum(1 for i in r["ids"] if str(i) in stalled) for r in rows]},
+            "y_label": _("open deals"), "colors": ["#2563eb", "#f59e0b"]}]
     return ctx.result(ids=ids, population=total, details=details, metrics=metrics,
-                      message=f"{len(ids)} of {total} open deals have had no activity for {days} days")
+                      message=ngettext("{count} of {n} open deal has had no activity for {days} days",
+                                       "{count} of {n} open deals have had no activity for {days} days",
+                                       total, count=len(ids), days=days))
 
 
 @check(
@@ -174,7 +196,10 @@ def stalled_deals(ctx):
 def lost_deals_without_reason(ctx):
     return _simple(ctx, table="deals", population_where="is_closed AND is_won IS NOT TRUE",
                    where="lost_reason IS NULL OR trim(lost_reason) = ''",
-                   what="lost deals have no lost reason", detail=lambda r: "closed lost without a reason")
+                   message=lambda count, total: ngettext("{count} of {n} lost deal has no lost reason",
+                                                         "{count} of {n} lost deals have no lost reason", total,
+                                                         count=count),
+                   detail=lambda r, same=_("closed lost without a reason"): same)
 
 
 @check(
@@ -189,7 +214,9 @@ def lost_deals_without_reason(ctx):
 )
 def deals_without_owner(ctx):
     return _simple(ctx, table="deals", population_where=OPEN_DEAL, where="owner_id IS NULL OR trim(owner_id) = ''",
-                   what="open deals have no owner", detail=lambda r: "open deal with no owner")
+                   message=lambda count, total: ngettext("{count} of {n} open deal has no owner",
+                                                         "{count} of {n} open deals have no owner", total, count=count),
+                   detail=lambda r, same=_("open deal with no owner"): same)
 
 
 CHECKS = (overdue_tasks, tasks_without_due_date, tasks_without_owner, deals_past_close_date, stalled_deals,

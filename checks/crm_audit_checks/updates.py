@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 
-from crm_audit_core import check
+from crm_audit_core import Message, check
+
+from .i18n import _
 
 _NUMBER = re.compile(r"\d+")
 
@@ -54,16 +56,17 @@ def outdated_api_version(ctx):
     rows = ctx.rows("SELECT vendor, edition, api_version_used, api_version_latest FROM platform")
     known = [r for r in rows if r["api_version_used"] and r["api_version_latest"]]
     if not known:
-        return ctx.skip("the platform table gives no API versions (used and latest) to compare")
+        return ctx.skip(_("the platform table gives no API versions (used and latest) to compare"))
     ids, details = [], {}
     for r in known:
         used, latest = version_key(r["api_version_used"]), version_key(r["api_version_latest"])
         if used and latest and used < latest:
             ids.append(str(r["vendor"]))
-            details[str(r["vendor"])] = f"uses API {r['api_version_used']}, latest is {r['api_version_latest']}"
+            details[str(r["vendor"])] = _("uses API {used}, latest is {latest}",
+                                          used=str(r["api_version_used"]), latest=str(r["api_version_latest"]))
     metrics = {"versions": {str(r["vendor"]): {"used": r["api_version_used"], "latest": r["api_version_latest"],
                                                "edition": r["edition"]} for r in rows}}
-    message = "; ".join(details.values()) if ids else "API versions in use are the latest"
+    message = Message.join(details.values(), "; ") if ids else _("API versions in use are the latest")
     return ctx.result(ids=ids, population=len(known), metrics=metrics, details=details, message=message)
 
 
@@ -87,15 +90,16 @@ def deprecated_api_version(ctx):
     rows = ctx.rows("SELECT vendor, api_version_used, api_versions_deprecated FROM platform")
     known = [r for r in rows if r["api_version_used"]]
     if not known:
-        return ctx.skip("the platform table does not say which API version the tenant uses")
+        return ctx.skip(_("the platform table does not say which API version the tenant uses"))
     ids, details = [], {}
     for r in known:
         deprecated = r["api_versions_deprecated"] or []
         if any(_same_version(r["api_version_used"], d) for d in deprecated):
             ids.append(str(r["vendor"]))
-            details[str(r["vendor"])] = f"uses API {r['api_version_used']}, which the vendor deprecated"
+            details[str(r["vendor"])] = _("uses API {used}, which the vendor deprecated",
+                                          used=str(r["api_version_used"]))
     metrics = {"deprecated": {str(r["vendor"]): list(r["api_versions_deprecated"] or []) for r in rows}}
-    message = "; ".join(details.values()) if ids else "no deprecated API version in use"
+    message = Message.join(details.values(), "; ") if ids else _("no deprecated API version in use")
     return ctx.result(ids=ids, population=len(known), metrics=metrics, details=details, message=message)
 
 

@@ -10,8 +10,9 @@ their numbers (``updates.version_key``).
 
 from __future__ import annotations
 
-from crm_audit_core import check
+from crm_audit_core import Message, check
 
+from .i18n import _, ngettext
 from .updates import version_key
 
 DEPRECATED_STATES = ["deprecated", "end of life", "retired", "unsupported"]
@@ -54,20 +55,25 @@ def outdated_packages(ctx):
     for r in rows:
         why = []
         if str(r["state"] or "").strip().lower() in states:
-            why.append(f"its publisher marks version {r['version']} {r['state']}")
+            why.append(_("its publisher marks version {version} {state}", version=str(r["version"]), state=str(r["state"])))
             deprecated += 1
         have, latest = _major(r["version"]), _major(r["latest_version"])
         if have is None or latest is None:
             unknown += 1
         elif latest - have >= behind:
-            why.append(f"version {r['version']} is {latest - have} major versions behind {r['latest_version']}")
+            why.append(ngettext("version {version} is {n} major version behind {latest}",
+                                "version {version} is {n} major versions behind {latest}",
+                                latest - have, version=str(r["version"]), latest=str(r["latest_version"])))
             outdated += 1
         if why:
-            details[str(r["id"])] = f"{r['name']}: " + "; ".join(why)
-    message = (f"{len(details)} of {len(rows)} installed packages are outdated ({outdated}) or deprecated "
-               f"({deprecated})")
+            details[str(r["id"])] = _("{name}: {problems}", name=str(r["name"]), problems=Message.join(why, "; "))
+    message = ngettext("{count} of {n} installed package is outdated ({outdated}) or deprecated ({deprecated})",
+                       "{count} of {n} installed packages are outdated ({outdated}) or deprecated ({deprecated})",
+                       len(rows), count=len(details), outdated=outdated, deprecated=deprecated)
     if unknown:
-        message += f"; the latest version of {unknown} is not known"
+        unknown_text = ngettext("the latest version of {n} package is not known",
+                                "the latest version of {n} packages is not known", unknown)
+        message = Message.join([message, unknown_text], "; ")
     return ctx.result(ids=sorted(details), population=len(rows), details=details,
                       metrics={"packages": len(rows), "outdated": outdated, "deprecated": deprecated,
                                "latest_unknown": unknown},
@@ -106,26 +112,34 @@ def clients_on_old_api_versions(ctx):
     listed = ctx.rows("SELECT unnest(api_versions_deprecated) AS v FROM platform")
     retired = sorted({str(r["v"]) for r in listed if r["v"] and version_key(r["v"])}, key=version_key)
     if not retired:
-        return ctx.skip("the platform table lists no retired or deprecated API versions to compare with")
+        return ctx.skip(_("the platform table lists no retired or deprecated API versions to compare with"))
     newest = version_key(retired[-1])
     rows = ctx.rows(
         "SELECT user_id, application, api_type, api_version, count(*) AS logins, max(\"at\") AS last "
         "FROM login_events WHERE \"at\" >= $as_of - to_days($days) AND api_version IS NOT NULL "
         "AND lower(coalesce(status, 'success')) = 'success' GROUP BY ALL ORDER BY user_id", days=days)
     clients = {str(r["user_id"]) for r in rows if r["user_id"] is not None}
-    details: dict[str, list[str]] = {}
+    details: dict[str, list] = {}
     for r in rows:
         key = version_key(r["api_version"])
         if r["user_id"] is None or not key or key > newest:
             continue
+        application = str(r["application"]) if r["application"] else _("an application")
+        api = str(r["api_type"]) if r["api_type"] else _("the API")
         details.setdefault(str(r["user_id"]), []).append(
-            f"{r['application'] or 'an application'} through {r['api_type'] or 'the API'} version {r['api_version']} "
-            f"({r['logins']} logins, last {r['last']:%Y-%m-%d})")
-    reasons = {uid: "logs in with a retired API version: " + "; ".join(items) for uid, items in details.items()}
+            ngettext("{application} through {api} version {version} ({n} login, last {last})",
+                     "{application} through {api} version {version} ({n} logins, last {last})",
+                     int(r["logins"]), application=application, api=api, version=str(r["api_version"]),
+                     last=r["last"]))
+    reasons = {uid: _("logs in with a retired API version: {clients}", clients=Message.join(items, "; "))
+               for uid, items in details.items()}
     return ctx.result(ids=sorted(details), population=len(clients), details=reasons,
                       metrics={"api_clients": len(clients), "retired_versions": retired, "days": days},
-                      message=f"{len(details)} of {len(clients)} API clients logged in through a retired or "
-                              f"deprecated API version (up to {retired[-1]}) in the last {days} days")
+                      message=ngettext("{count} of {n} API client logged in through a retired or deprecated API "
+                                       "version (up to {newest}) in the last {days} days",
+                                       "{count} of {n} API clients logged in through a retired or deprecated API "
+                                       "version (up to {newest}) in the last {days} days",
+                                       len(clients), count=len(details), newest=retired[-1], days=days))
 
 
 CHECKS = (outdated_packages, clients_on_old_api_versions)

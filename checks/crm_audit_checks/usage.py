@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from crm_audit_core import check
+from crm_audit_core import Percent, check
 
+from .i18n import _, ngettext
 
 
 def human(alias: str = "") -> str:
@@ -24,6 +25,23 @@ def human(alias: str = "") -> str:
 HUMAN = human()
 LOGGED_TYPES = ("call", "sms", "email", "meeting")
 ALL_TYPES = ("call", "sms", "email", "meeting", "note", "task")
+
+
+def type_label(kind: str):
+    """The name a chart's legend shows for an activity type (the CRM's own word for other types)."""
+    labels = {"call": _("calls"), "sms": _("SMS"), "email": _("emails"), "meeting": _("meetings"),
+              "note": _("notes"), "task": _("tasks"), "unknown": _("type not given")}
+    return labels.get(kind, kind)
+
+
+RECENCY = ("within 7 days", "8-30 days", "31-90 days", "over 90 days", "never")
+
+
+def recency_label(bucket: str):
+    """A last-login bucket as the chart shows it."""
+    labels = {"within 7 days": _("within 7 days"), "8-30 days": _("8-30 days"), "31-90 days": _("31-90 days"),
+              "over 90 days": _("over 90 days"), "never": _("never logged in")}
+    return labels[bucket]
 
 
 def working_days(start: date, end: date) -> int:
@@ -72,8 +90,9 @@ def login_adoption(ctx):
     logged_in = total - len(ids)
     share = logged_in / total if total else 1.0
     details = {
-        str(r["id"]): ("never logged in" if r["last_login_at"] is None
-                       else f"last login {r['last_login_at']:%Y-%m-%d}, more than {days} days ago")
+        str(r["id"]): (_("never logged in") if r["last_login_at"] is None
+                       else ngettext("last login {date}, more than {n} day ago", "last login {date}, more than {n} days ago",
+                                     days, date=r["last_login_at"]))
         for r in rows
     }
     metrics = {"active_users": total, "logged_in": logged_in, "not_logged_in": len(ids),
@@ -95,21 +114,26 @@ def login_adoption(ctx):
         "WHEN last_login_at >= $as_of - to_days(90) THEN '31-90 days' ELSE 'over 90 days' END AS bucket, "
         f"count(*) AS n FROM users WHERE {HUMAN} GROUP BY 1"
     )
-    order = ["within 7 days", "8-30 days", "31-90 days", "over 90 days", "never"]
     counts = {r["bucket"]: int(r["n"]) for r in buckets}
-    metrics["last_login_recency"] = {b: counts.get(b, 0) for b in order}
+    metrics["last_login_recency"] = {b: counts.get(b, 0) for b in RECENCY}
     metrics["charts"] = [{
-        "id": "login-adoption", "title": "Active users by last login", "kind": "barh",
-        "x": order, "series": {"users": [counts.get(b, 0) for b in order]}, "x_label": "active users",
+        "id": "login-adoption", "title": _("Active users by last login"), "kind": "barh",
+        "x": [recency_label(b) for b in RECENCY], "series": {_("users"): [counts.get(b, 0) for b in RECENCY]},
+        "x_label": _("active users"),
     }]
     if metrics.get("daily_users_logging_in"):
         metrics["charts"].append({
-            "id": "daily-logins", "title": "Users logging in per day", "kind": "line",
-            "x": list(metrics["daily_users_logging_in"]), "series": {"users": list(metrics["daily_users_logging_in"].values())},
+            "id": "daily-logins", "title": _("Users logging in per day"), "kind": "line",
+            "x": list(metrics["daily_users_logging_in"]),
+            "series": {_("users"): list(metrics["daily_users_logging_in"].values())}, "y_label": _("users"),
         })
     failed = share < min_share
-    message = (f"{logged_in} of {total} active users ({share:.0%}) logged in within {days} days"
-               f" (minimum {min_share:.0%}); {len(ids)} did not")
+    message = ngettext("{logged_in} of {n} active user ({share}) logged in within {days} days (minimum {min_share}); "
+                       "{not_logged_in} did not",
+                       "{logged_in} of {n} active users ({share}) logged in within {days} days (minimum {min_share}); "
+                       "{not_logged_in} did not",
+                       total, logged_in=logged_in, share=Percent(share, 0), days=days,
+                       min_share=Percent(min_share, 0), not_logged_in=len(ids))
     return ctx.result(ids=ids, population=total, metrics=metrics, details=details, failed=failed, message=message)
 
 
@@ -155,11 +179,14 @@ def inactive_users(ctx):
         for u, c in sorted(counts.items())
     }
     team = {t: round(sum(c.get(t, 0) for c in counts.values()) / workdays / max(len(counts), 1), 3) for t in ALL_TYPES}
-    details = {u: f"owns no activity created in the last {days} days" for u in ids}
+    detail = ngettext("owns no activity created in the last {n} day", "owns no activity created in the last {n} days", days)
+    details = {u: detail for u in ids}
     metrics = {"days": days, "working_days": workdays, "active_users": len(counts),
                "per_user_per_working_day": rates, "team_average_per_user_per_working_day": team}
     return ctx.result(ids=ids, population=len(counts), metrics=metrics, details=details,
-                      message=f"{len(ids)} of {len(counts)} active users logged no activity in {days} days")
+                      message=ngettext("{count} of {n} active user logged no activity in {days} days",
+                                       "{count} of {n} active users logged no activity in {days} days",
+                                       len(counts), count=len(ids), days=days))
 
 
 @check(
@@ -187,8 +214,10 @@ def won_deals_without_activity(ctx):
     return ctx.result(ids=ids, population=total,
                       metrics={"won_deals": total, "won_without_activity": len(ids),
                                "won_through_crm": total - len(ids)},
-                      details={i: "won deal with no activity linked" for i in ids},
-                      message=f"{len(ids)} of {total} won deals have no activity linked (closed outside the CRM)")
+                      details=dict.fromkeys(ids, _("won deal with no activity linked")),
+                      message=ngettext("{count} of {n} won deal has no activity linked (closed outside the CRM)",
+                                       "{count} of {n} won deals have no activity linked (closed outside the CRM)",
+                                       total, count=len(ids)))
 
 
 @check(
@@ -239,16 +268,18 @@ def activity_timeline(ctx):
         "daily": {"dates": [d.isoformat() for d in dates], **series},
         "weekly": weekly,
         "charts": [
-            {"id": "activity-timeline", "title": "Daily activity by type (last 90 days)", "kind": "line",
-             "x": [d.isoformat() for d in dates[-90:]], "series": {t: v[-90:] for t, v in series.items() if any(v[-90:])},
-             "y_label": "activities"},
-            {"id": "activity-weekly", "title": f"Weekly activity by type (last {days} days)", "kind": "stacked-bar",
+            {"id": "activity-timeline", "title": _("Daily activity by type (last 90 days)"), "kind": "line",
+             "x": [d.isoformat() for d in dates[-90:]],
+             "series": {type_label(t): v[-90:] for t, v in series.items() if any(v[-90:])},
+             "y_label": _("activities")},
+            {"id": "activity-weekly", "kind": "stacked-bar",
+             "title": ngettext("Weekly activity by type (last {n} day)", "Weekly activity by type (last {n} days)", days),
              "x": [dates[i].isoformat() for i in range(0, len(dates), 7)],
-             "series": {t: v for t, v in weekly.items() if any(v)}, "y_label": "activities"},
+             "series": {type_label(t): v for t, v in weekly.items() if any(v)}, "y_label": _("activities")},
         ],
     }
-    parts = ", ".join(f"{totals.get(t, 0)} {t if t != 'sms' else 'SMS'}{'s' if t != 'sms' and totals.get(t, 0) != 1 else ''}"
-                      for t in LOGGED_TYPES)
+    logged = {"calls": totals.get("call", 0), "sms": totals.get("sms", 0), "emails": totals.get("email", 0),
+              "meetings": totals.get("meeting", 0)}
     if ctx.supplied("deals", "is_won") and ctx.supplied("deals", "close_date"):
         through = "FALSE"
         if ctx.supplied("activities", "deal_id"):
@@ -264,9 +295,15 @@ def activity_timeline(ctx):
         metrics["deals_won_through_crm"] = int(won["through_crm"])
         if won["amount_through_crm"] is not None:
             metrics["amount_won_through_crm"] = float(won["amount_through_crm"] or 0)
-        parts += f"; {won['through_crm']} of {won['won']} deals won were worked in the CRM"
-    return ctx.result(ids=[], metrics=metrics, population=sum(totals.values()),
-                      message=f"last {days} days: {parts}")
+        message = ngettext("last {days} days: calls {calls}, SMS {sms}, emails {emails}, meetings {meetings}; "
+                           "{through} of {n} deal won was worked in the CRM",
+                           "last {days} days: calls {calls}, SMS {sms}, emails {emails}, meetings {meetings}; "
+                           "{through} of {n} deals won were worked in the CRM",
+                           int(won["won"]), days=days, through=int(won["through_crm"]), **logged)
+    else:
+        message = _("last {days} days: calls {calls}, SMS {sms}, emails {emails}, meetings {meetings}",
+                    days=days, **logged)
+    return ctx.result(ids=[], metrics=metrics, population=sum(totals.values()), message=message)
 
 
 CHECKS = (login_adoption, inactive_users, won_deals_without_activity, activity_timeline)

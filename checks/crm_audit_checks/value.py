@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from crm_audit_core import ConfigError, check
+from crm_audit_core import ConfigError, Message, Money, Percent, check
+
+from .i18n import _
 
 
 def _period_end(ctx) -> datetime:
@@ -24,9 +26,16 @@ def _period_end(ctx) -> datetime:
     try:
         end = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"period_end {text!r} is not a date", where=f"checks.{ctx.check.id}",
-                          hint="use YYYY-MM-DD") from None
+        raise ConfigError(_("period_end {value} is not a date", value=repr(text)), where=f"checks.{ctx.check.id}",
+                          hint=_("use YYYY-MM-DD")) from None
     return end.replace(tzinfo=None) if end.tzinfo is None else end.astimezone().replace(tzinfo=None)
+
+
+def _signed(share: float):
+    """A change as a signed percentage (``+12%``, ``-40%``) for the reader's language."""
+    if share < 0:
+        return Percent(share, 0)
+    return _("+{share}", share=Percent(share, 0))
 
 
 def _change(now, before):
@@ -111,15 +120,24 @@ def year_over_year(ctx):
     falls = [k for k in ("revenue_won", "win_rate") if enough and change.get(k) is not None and change[k] < -limit]
     metrics = {**periods, "change": change, "delta": delta}
     bits = []
-    for k, label in (("revenue_won", "revenue won"), ("win_rate", "win rate"), ("sales_cycle_days_median", "sales cycle")):
-        if change.get(k) is not None:
-            bits.append(f"{label} {change[k]:+.0%}")
-    message = ("audit year against the year before: " + ", ".join(bits)) if bits else \
-        "not enough closed deals in both years to compare"
+    if change.get("revenue_won") is not None:
+        bits.append(_("revenue won {change}", change=_signed(change["revenue_won"])))
+    if change.get("win_rate") is not None:
+        bits.append(_("win rate {change}", change=_signed(change["win_rate"])))
+    if change.get("sales_cycle_days_median") is not None:
+        bits.append(_("sales cycle {change}", change=_signed(change["sales_cycle_days_median"])))
+    if bits:
+        message = _("audit year against the year before: {changes}", changes=Message.join(bits, ", "))
+    else:
+        message = _("not enough closed deals in both years to compare")
     if not enough:
-        message += f" (too few closed deals to judge: fewer than {ctx.settings['min_closed_deals']} in a year)"
+        too_few = _("(too few closed deals to judge: fewer than {min_closed} in a year)",
+                    min_closed=int(ctx.settings["min_closed_deals"]))
+        message = Message.join([message, too_few], " ")
     if falls:
-        message += f" (fell by more than {limit:.0%}: {', '.join(falls)})"
+        names = {"revenue_won": _("revenue won"), "win_rate": _("win rate")}
+        fell = _("(fell by more than {limit}: {measures})", limit=Percent(limit, 0), measures=[names[k] for k in falls])
+        message = Message.join([message, fell], " ")
     return ctx.result(ids=[], metrics=metrics, failed=bool(falls), message=message,
                       population=now["deals_closed"] + before["deals_closed"])
 
@@ -129,12 +147,13 @@ def _number(section: dict, key: str) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ConfigError(f"value.{key} must be a number, not {value!r}", where="crm-audit.toml [value]")
+        raise ConfigError(_("value.{key} must be a number, not {value}", key=key, value=repr(value)),
+                          where="crm-audit.toml [value]")
     try:
         return float(str(value).replace(",", "").replace("_", ""))
     except ValueError:
-        raise ConfigError(f"value.{key} must be a number, not {value!r}", where="crm-audit.toml [value]",
-                          hint="e.g. cost = 24000") from None
+        raise ConfigError(_("value.{key} must be a number, not {value}", key=key, value=repr(value)),
+                          where="crm-audit.toml [value]", hint=_("e.g. cost = 24000")) from None
 
 
 @check(
@@ -161,19 +180,23 @@ def crm_roi(ctx):
     section = ctx.config.section("value") if ctx.config is not None else {}
     cost, gain = _number(section, "cost"), _number(section, "gain")
     if cost is None or gain is None:
-        missing = " and ".join(k for k, v in (("cost", cost), ("gain", gain)) if v is None)
-        return ctx.skip(f"[value] {missing} not given in crm-audit.toml (e.g. [value] cost = 24000, gain = 60000)")
+        missing = [k for k, v in (("cost", cost), ("gain", gain)) if v is None]
+        return ctx.skip(_("[value] {keys} not given in crm-audit.toml (e.g. [value] cost = 24000, gain = 60000)",
+                          keys=missing))
     if cost <= 0:
-        raise ConfigError(f"value.cost must be more than 0, not {cost:g}", where="crm-audit.toml [value]")
+        raise ConfigError(_("value.cost must be more than 0, not {cost}", cost=cost), where="crm-audit.toml [value]")
     roi = (gain - cost) / cost
     min_roi = float(ctx.settings["min_roi"])
     currency = str(section.get("currency") or "")
     metrics = {"cost": cost, "gain": gain, "roi": round(roi, 4), "roi_percent": round(roi * 100, 1), "min_roi": min_roi}
     if currency:
         metrics["currency"] = currency
-    money = (lambda v: f"{v:,.0f} {currency}".strip())
+    def money(v: float):
+        return Money(v, currency.upper()) if currency else v
+
     return ctx.result(ids=[], metrics=metrics, failed=roi < min_roi,
-                      message=f"CRM ROI {roi:.0%}: gain {money(gain)} against cost {money(cost)}")
+                      message=_("CRM ROI {roi}: gain {gain} against cost {cost}", roi=Percent(roi, 0), gain=money(gain),
+                                cost=money(cost)))
 
 
 CHECKS = (year_over_year, crm_roi)

@@ -223,8 +223,9 @@ def test_tenant_without_delivered_and_opened(tenants, folders, tmp_path):
     want = [c["id"] for c in tenant.rows("campaigns") if c["responses"] > c["sent"]]
     assert want
     assert_findings(result, want)
+    # lists read as the language writes them ("a and b"; i18n)
     assert "rules not evaluated: delivered > sent in the CRM (campaigns.delivered not supplied); opened > " \
-           "delivered in the CRM (campaigns.opened, campaigns.delivered not supplied)" == result.reason
+           "delivered in the CRM (campaigns.opened and campaigns.delivered not supplied)" == result.reason
     assert result.metrics["rules_evaluated"] == ["responses > sent"]
 
 
