@@ -258,16 +258,16 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tup
             notes.append(f"{table}.updated_at not supplied by the CRM (max_age_days not checked)")
 
     found: dict[str, list[str]] = {}
-    per_rule: dict[str, int] = {rule: 0 for rule, _ in rules.terms}
+    per_rule: dict[str, int] = {rule: 0 for rule, _expr in rules.terms}
     if rules.terms:
         names = [f"v{i}" for i in range(len(rules.terms))]
-        inner = ", ".join(f"{expr} AS {n}" for (_, expr), n in zip(rules.terms, names))
+        inner = ", ".join(f"{expr} AS {n}" for (_rule, expr), n in zip(rules.terms, names))
         query = (f"SELECT id, {', '.join(names)} FROM (SELECT CAST(t.{key} AS VARCHAR) AS id, {inner} FROM {table} t) "
                  f"WHERE {' OR '.join(f'{n} IS NOT NULL' for n in names)}")
         for row in ctx.sql(query, **rules.params).fetchall():
             messages = [m for m in row[1:] if m is not None]
             found.setdefault(row[0], []).extend(messages)
-            for (rule, _), m in zip(rules.terms, row[1:]):
+            for (rule, _expr), m in zip(rules.terms, row[1:]):
                 if m is not None:
                     per_rule[rule] += 1
     for rule, name, message, values in custom_rules:
@@ -427,13 +427,13 @@ def _allowed_from(ctx, p: Proposal, name: str, source: str, params: dict, max_va
                    **params).fetchall()
     if not rows:
         return
-    filled = sum(int(n) for _, n in rows)
+    filled = sum(int(n) for _v, n in rows)
     if len(rows) > max_values * 4:
         return  # free text, not a picklist
     keep = [(str(v), int(n)) for v, n in rows if 100.0 * n / filled >= rare_percent and n >= 2]
     if not keep or len(keep) > max_values or filled < min_evidence:
         return
-    p.allowed[name] = sorted(v for v, _ in keep)
+    p.allowed[name] = sorted(v for v, _n in keep)
     rare = [(str(v), int(n)) for v, n in rows if (str(v), int(n)) not in keep]
     if rare:
         p.rare[name] = rare
