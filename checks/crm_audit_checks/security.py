@@ -83,7 +83,7 @@ def dormant_users(ctx):
         if r["last_login_at"] is None:
             parts = [_("never logged in")]
         else:
-            parts = [_("last login {date}", date=f"{r['last_login_at']:%Y-%m-%d}")]
+            parts = [_("last login {date}", date=r["last_login_at"].strftime("%Y-%m-%d"))]
         if r["licence"]:
             parts.append(_("holds a {licence} licence", licence=str(r["licence"])))
             licences[str(r["licence"])] = licences.get(str(r["licence"]), 0) + 1
@@ -196,7 +196,7 @@ def failed_login_bursts(ctx):
     ids = sorted(str(r["user_id"]) for r in rows)
     details = {str(r["user_id"]): _("{failures} failed logins within {minutes} minutes from {start}",
                                     failures=int(r["worst"]), minutes=s["minutes"],
-                                    start=f"{r['first_at']:%Y-%m-%d %H:%M}")
+                                    start=r["first_at"].strftime("%Y-%m-%d %H:%M"))
                for r in rows}
     total = int(ctx.scalar("SELECT count(DISTINCT user_id) FROM login_events WHERE \"at\" >= $as_of - to_days($days)",
                            days=s["days"]) or 0)

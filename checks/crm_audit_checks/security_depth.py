@@ -205,10 +205,10 @@ def connected_app_access(ctx):
         why = []
         last = r["last_used_at"]
         if last is not None and last < stale_before:
-            why.append(_("last used {date}, more than {days} days ago", date=f"{last:%Y-%m-%d}", days=days))
+            why.append(_("last used {date}, more than {days} days ago", date=last.strftime("%Y-%m-%d"), days=days))
             kinds["stale"] += 1
         elif last is None and r["created_at"] is not None and r["created_at"] < stale_before:
-            why.append(_("never used since it was created on {date}", date=f"{r['created_at']:%Y-%m-%d}"))
+            why.append(_("never used since it was created on {date}", date=r["created_at"].strftime("%Y-%m-%d")))
             kinds["stale"] += 1
         if str(r["scope"] or "").strip().lower() in broad:
             why.append(_("scope '{scope}'", scope=r["scope"]))

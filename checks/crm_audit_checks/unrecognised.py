@@ -86,7 +86,7 @@ def unrecognised_values(ctx):
                           f'AND "{column}" NOT IN (SELECT unnest($allowed)) ORDER BY id', allowed=list(allowed)):
             rid = f"{table}:{r['id']}"
             ids.append(rid)
-            details[rid] = _("{column} is {value}, which is not one of {allowed}", column=f"{table}.{column}",
+            details[rid] = _("{column} is {value}, which is not one of {allowed}", column=table + "." + column,
                              value=repr(r["v"]), allowed=", ".join(allowed))
     unreadable = ctx.unreadable()
     for u in unreadable:

@@ -120,8 +120,8 @@ def _untouched(ctx, table: str, fk: str, texts: dict):
     elif not last_activity:
         return ctx.skip(texts["skip"](activities=f"activities.{fk}", last_activity=f"{table}.last_activity_at"))
     else:
-        judged_on = _("{missing} not supplied: judged on {column}", missing=f"activities.{fk}",
-                      column=f"{table}.last_activity_at")
+        judged_on = _("{missing} not supplied: judged on {column}", missing="activities." + fk,
+                      column=table + ".last_activity_at")
     query = f"SELECT t.id FROM {table} t WHERE " + " AND ".join(conditions)
     ids = ctx.ids(query.replace("$cutoff", CUTOFF), days=days)
     total = ctx.count(table)
