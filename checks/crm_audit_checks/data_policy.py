@@ -415,7 +415,8 @@ def policy_toml(proposals: list[Proposal], *, tenant: str, as_of: datetime, requ
         else:
             lines.append("required = []")
         if p.max_age_days is not None:
-            fresh = _("90% of {table} were updated within {days} days", table=p.table, days=float(p.p90_age_days))
+            fresh = _("{share} of {table} were updated within {days} days", share=Percent(0.9, 0), table=p.table,
+                      days=float(p.p90_age_days))
             lines.append(f"max_age_days = {p.max_age_days}   # {fresh.render(lang)}")
         who = _("who fixes {table} that break this policy", table=p.table)
         lines.append(f'# owner = "RevOps"           # {who.render(lang)}')
