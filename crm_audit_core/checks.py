@@ -482,7 +482,8 @@ class CheckContext:
             metrics=metrics or {},
             affected=Affected(object or (self.check.object if self.check else None), ids, population),
             groups=[[str(i) for i in g] for g in (groups or [])],
-            details={str(k): str(v) for k, v in (details or {}).items()},
+            # str(v) would turn a template (Message, Joined: str subclasses) into English text
+            details={str(k): v if isinstance(v, str) else str(v) for k, v in (details or {}).items()},
         )
 
     def skip(self, reason: str) -> Result:

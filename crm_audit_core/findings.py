@@ -156,30 +156,34 @@ class Result:
 
     def _with_templates(self, templates: dict) -> "Result":
         """The text fields as translatable messages again, from report.json's ``templates``."""
-        from .i18n import message_from_json
+        from .i18n import Strings, message_from_json
 
         for name in ("title", "remediation", "message", "reason"):
             if templates.get(name):
                 setattr(self, name, message_from_json(templates[name]))
+        strings = Strings(templates.get("strings") or [])
         for rid, template in (templates.get("details") or {}).items():
             if rid in self.details and template:
-                self.details[rid] = message_from_json(template)
+                self.details[rid] = message_from_json(template, strings)
         return self
 
     def localised(self, lang: str) -> "Result":
         """A copy whose text fields are rendered in ``lang``, with their templates kept."""
         from dataclasses import replace
 
-        from .i18n import render, template_of
+        from .i18n import Strings, render, template_of
 
         templates: dict[str, Any] = {}
         for name in ("title", "remediation", "message", "reason"):
             t = template_of(getattr(self, name))
             if t:
                 templates[name] = t
-        details_t = {rid: t for rid, v in self.details.items() if (t := template_of(v))}
+        # details repeat a few templates many times: their texts are stored once, in "strings"
+        strings = Strings()
+        details_t = {rid: t for rid, v in self.details.items() if (t := template_of(v, strings))}
         if details_t:
             templates["details"] = details_t
+            templates["strings"] = strings.texts
         return replace(
             self,
             title=render(self.title, lang),

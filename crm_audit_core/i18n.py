@@ -112,9 +112,31 @@ def _format_value(value: Any, lang: str) -> str:
     return str(value)
 
 
-def _value_to_json(value: Any) -> Any:
+class Strings:
+    """A table of the templates' texts shared by many templates (a result's details), so
+    report.json holds each template text once: templates encoded with it name their
+    ``msgid``/``plural`` by index (an int) into :attr:`texts`."""
+
+    def __init__(self, texts: list[str] | None = None):
+        self.texts: list[str] = list(texts or [])
+        self._index = {t: i for i, t in enumerate(self.texts)}
+
+    def ref(self, text: str) -> int:
+        i = self._index.get(text)
+        if i is None:
+            i = self._index[text] = len(self.texts)
+            self.texts.append(text)
+        return i
+
+    def text(self, ref) -> str:
+        if isinstance(ref, int) and 0 <= ref < len(self.texts):
+            return self.texts[ref]
+        return str(ref)
+
+
+def _value_to_json(value: Any, strings: "Strings | None" = None, domain: str = "") -> Any:
     if isinstance(value, (Message, Joined)):
-        return {"$msg": value.to_json()}
+        return {"$msg": value.to_json(strings, domain)}
     if isinstance(value, Percent):
         return {"$percent": value.value, "digits": value.digits}
     if isinstance(value, Money):
@@ -124,17 +146,17 @@ def _value_to_json(value: Any) -> Any:
     if isinstance(value, date):
         return {"$date": value.isoformat()}
     if isinstance(value, (list, tuple)):
-        return {"$list": [_value_to_json(v) for v in value]}
+        return {"$list": [_value_to_json(v, strings, domain) for v in value]}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
 
 
-def _value_from_json(data: Any) -> Any:
+def _value_from_json(data: Any, strings: "Strings | None" = None, domain: str = "") -> Any:
     if not isinstance(data, dict):
         return data
     if "$msg" in data:
-        return message_from_json(data["$msg"])
+        return message_from_json(data["$msg"], strings, domain)
     if "$percent" in data:
         return Percent(float(data["$percent"]), int(data.get("digits", 1)))
     if "$money" in data:
@@ -144,7 +166,7 @@ def _value_from_json(data: Any) -> Any:
     if "$date" in data:
         return date.fromisoformat(data["$date"])
     if "$list" in data:
-        return [_value_from_json(v) for v in data["$list"]]
+        return [_value_from_json(v, strings, domain) for v in data["$list"]]
     return str(data)
 
 
@@ -199,13 +221,20 @@ class Message(str):
         template = translate_template(self.msgid, self.plural, self.n, lang, self.domain)
         return _fill(template, self.values, lang)
 
-    def to_json(self) -> dict:
-        """The template, to render again later (``{"msgid", "plural", "n", "values", "domain"}``)."""
-        data: dict = {"msgid": self.msgid, "domain": self.domain}
+    def to_json(self, strings: Strings | None = None, domain: str = "") -> dict:
+        """The template, to render again later (``{"msgid", "plural", "n", "values", "domain"}``).
+
+        With ``strings``, ``msgid``/``plural`` are indexes into that shared table; the
+        ``domain`` is left out when it is ``domain`` (the enclosing template's)."""
+        data: dict = {"msgid": strings.ref(self.msgid) if strings is not None else self.msgid}
+        if self.domain != domain or strings is None:
+            data["domain"] = self.domain
         if self.plural is not None:
-            data["plural"], data["n"] = self.plural, self.n
-        if self.values:
-            data["values"] = {k: _value_to_json(v) for k, v in self.values.items()}
+            data["plural"] = strings.ref(self.plural) if strings is not None else self.plural
+            data["n"] = self.n
+        values = {k: v for k, v in self.values.items() if not (k == "n" and self.n is not None and v == self.n)}
+        if values:
+            data["values"] = {k: _value_to_json(v, strings, self.domain) for k, v in values.items()}
         return data
 
     def __reduce__(self):  # pickling (worker processes) keeps the template
@@ -231,8 +260,14 @@ class Joined(str):
     def render(self, lang: str) -> str:
         return self.sep.join(render(p, lang) for p in self.parts)
 
-    def to_json(self) -> dict:
-        return {"join": self.sep, "parts": [_value_to_json(p) for p in self.parts]}
+    def to_json(self, strings: Strings | None = None, domain: str = "") -> dict:
+        data: dict = {"join": self.sep}
+        if strings is not None and not domain:  # the parts' common domain, said once
+            own = {p.domain for p in self.parts if isinstance(p, Message)}
+            if len(own) == 1:
+                domain = data["domain"] = own.pop()
+        data["parts"] = [_value_to_json(p, strings, domain) for p in self.parts]
+        return data
 
     def __reduce__(self):
         return (_rebuild, (self.to_json(),))
@@ -242,15 +277,20 @@ def _rebuild(data: dict):
     return message_from_json(data)
 
 
-def message_from_json(data: Any):
-    """A :class:`Message` (or :class:`Joined`) back from :meth:`Message.to_json`; plain text as it is."""
+def message_from_json(data: Any, strings: Strings | None = None, domain: str = ""):
+    """A :class:`Message` (or :class:`Joined`) back from :meth:`Message.to_json` (with the
+    same ``strings`` table when it was encoded with one); plain text as it is."""
     if isinstance(data, str) or data is None:
         return data
     if "join" in data:
-        return Joined([_value_from_json(p) for p in data.get("parts") or []], str(data["join"]))
-    values = {k: _value_from_json(v) for k, v in (data.get("values") or {}).items()}
-    return Message(str(data.get("msgid", "")), values, plural=data.get("plural"), n=data.get("n"),
-                   domain=str(data.get("domain", "")))
+        domain = str(data.get("domain", domain))
+        return Joined([_value_from_json(p, strings, domain) for p in data.get("parts") or []], str(data["join"]))
+    own = str(data.get("domain", domain))
+    values = {k: _value_from_json(v, strings, own) for k, v in (data.get("values") or {}).items()}
+    text = strings.text if strings is not None else str
+    plural = data.get("plural")
+    return Message(text(data.get("msgid", "")), values, plural=None if plural is None else text(plural),
+                   n=data.get("n"), domain=own)
 
 
 def render(text: Any, lang: str) -> str:
@@ -260,10 +300,11 @@ def render(text: Any, lang: str) -> str:
     return "" if text is None else str(text)
 
 
-def template_of(text: Any) -> dict | None:
-    """The JSON template of a :class:`Message`/:class:`Joined` (None for plain text)."""
+def template_of(text: Any, strings: Strings | None = None) -> dict | None:
+    """The JSON template of a :class:`Message`/:class:`Joined` (None for plain text);
+    with ``strings``, encoded against that shared table (see :class:`Strings`)."""
     if isinstance(text, (Message, Joined)):
-        return text.to_json()
+        return text.to_json(strings)
     return None
 
 

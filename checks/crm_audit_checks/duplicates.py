@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from crm_audit_core import ConfigError, check
-
+from crm_audit_core import ConfigError, Message, check
 
 from . import matching
+from .i18n import _, ngettext
 from .linkage import merge
 from .linkage import tenant as tenant_linkage
-from .wording import plural
+from .linkage import texts
 
 # Fields whose filling decides which record of a cluster to keep.
 KEEP_FIELDS = {
@@ -258,7 +258,50 @@ def _deal_clusters(ctx, settings: dict) -> Clusters:
 MAX_PLAN_ROWS = 5000  # merge-plan rows kept in report.json (the fix-list has every id)
 
 
-def _report(ctx, found: Clusters, noun: str):
+def _summary(table: str, groups: int, records: int, merge_count: int, population: int) -> Message:
+    """The check's message, one whole sentence per table."""
+    values = {"records": records, "merge": merge_count, "population": population}
+    if table == "contacts":
+        return ngettext("{n} group of duplicate contacts ({records} records, {merge} to merge) among {population}",
+                        "{n} groups of duplicate contacts ({records} records, {merge} to merge) among {population}",
+                        groups, **values)
+    if table == "companies":
+        return ngettext("{n} group of duplicate companies ({records} records, {merge} to merge) among {population}",
+                        "{n} groups of duplicate companies ({records} records, {merge} to merge) among {population}",
+                        groups, **values)
+    return ngettext("{n} group of duplicate deals ({records} records, {merge} to merge) among {population}",
+                    "{n} groups of duplicate deals ({records} records, {merge} to merge) among {population}",
+                    groups, **values)
+
+
+def _chart_texts(table: str) -> tuple[Message, Message]:
+    """(title, axis label) of the duplicates-by-source chart of ``table``."""
+    if table == "contacts":
+        return _("Duplicate contacts by the source that created them"), _("duplicate contacts")
+    if table == "companies":
+        return _("Duplicate companies by the source that created them"), _("duplicate companies")
+    return _("Duplicate deals by the source that created them"), _("duplicate deals")
+
+
+def _keeper_text(keeper: matching.Keeper, others: list[str]) -> Message:
+    rule = texts.keep_rule(keeper.rule)
+    if keeper.updated_at:
+        return ngettext("keep this record ({rule}: {filled} of {n} field filled, updated {updated}); "
+                        "merge {others} into it",
+                        "keep this record ({rule}: {filled} of {n} fields filled, updated {updated}); "
+                        "merge {others} into it",
+                        keeper.fields, rule=rule, filled=keeper.filled, updated=keeper.updated_at, others=others)
+    return ngettext("keep this record ({rule}: {filled} of {n} field filled); merge {others} into it",
+                    "keep this record ({rule}: {filled} of {n} fields filled); merge {others} into it",
+                    keeper.fields, rule=rule, filled=keeper.filled, others=others)
+
+
+def _source_text(source: str) -> str:
+    """Who created a record, for the reader ("unknown" translated; a source's name as it is)."""
+    return _("unknown") if source == "unknown" else source
+
+
+def _report(ctx, found: Clusters, table: str):
     details: dict[str, str] = {}
     by_source: Counter = Counter()
     keep_rules: Counter = Counter()
@@ -271,18 +314,18 @@ def _report(ctx, found: Clusters, noun: str):
         sizes[str(len(group))] += 1
         others = [i for i in group if i != keeper.id]
         plan = found.plans.get(index)
-        carried = ""
+        parts = [_keeper_text(keeper, others)]
         if plan is not None and plan.carry_over:
-            carried = "; carry over " + ", ".join(f"{f} from {src}" for f, (src, _v) in sorted(plan.carry_over.items()))
+            carried = [_("{field} from {record}", field=f, record=src)
+                       for f, (src, _v) in sorted(plan.carry_over.items())]
+            parts.append(_("carry over {values}", values=carried))
         pairs = found.pairs.get(index, [])
-        why = ""
         if pairs:
-            why = "; " + " | ".join(p.explain() for p in pairs[:3])
+            why = [p.explain() for p in pairs[:3]]
             if len(pairs) > 3:
-                why += f" | and {len(pairs) - 3} more pairs"
-        details[keeper.id] = (f"keep this record ({keeper.rule}: {keeper.filled} of {keeper.fields} fields filled"
-                              f"{f', updated {keeper.updated_at:%Y-%m-%d}' if keeper.updated_at else ''}); "
-                              f"merge {', '.join(others)} into it{carried}{why}")
+                why.append(ngettext("and {n} more pair", "and {n} more pairs", len(pairs) - 3))
+            parts.append(Message.join(why, " | "))
+        details[keeper.id] = Message.join(parts, "; ")
         if plan is not None and len(plan_rows) < MAX_PLAN_ROWS:
             plan_rows.extend(plan.rows(index + 1))
         for pair in pairs:
@@ -292,8 +335,10 @@ def _report(ctx, found: Clusters, noun: str):
                               "fields": [{"field": label, "level": level, "bits": bits}
                                          for label, level, bits in pair.fields]})
     for rid, keeper in found.duplicates():
-        details[rid] = (f"duplicate of {keeper.id} ({keeper.describe()}); "
-                        f"created by {matching.creator(found.records.get(rid, {}))}")
+        described = keeper.describe()
+        source = _source_text(matching.creator(found.records.get(rid, {})))
+        details[rid] = _("duplicate of {keeper} ({keep}); created by {source}", keeper=keeper.id, keep=described,
+                         source=source)
     for rid, _original in found.copies():
         by_source[matching.creator(found.records.get(rid, {}))] += 1
     ids = sorted(details, key=matching._id_order)
@@ -320,17 +365,19 @@ def _report(ctx, found: Clusters, noun: str):
         metrics["pairs"] = pair_rows
     if by_source:
         ranked = by_source.most_common()
-        metrics["charts"] = [{"id": "duplicates-by-source", "title": f"Duplicate {noun} by the source that created them",
-                              "kind": "barh", "x": [str(name) for name, _ in ranked],
-                              "series": {"duplicates": [n for _, n in ranked]}, "x_label": f"duplicate {noun}"}]
-    message = (f"{plural(len(found.groups), 'group')} of duplicate {noun} ({len(ids)} records, {duplicates} to merge) "
-               f"among {found.population}")
+        title, axis = _chart_texts(table)
+        metrics["charts"] = [{"id": "duplicates-by-source", "title": title,
+                              "kind": "barh", "x": [_source_text(str(name)) for name, _n in ranked],
+                              "series": {_("duplicates"): [n for _name, n in ranked]}, "x_label": axis}]
+    message = _summary(table, len(found.groups), len(ids), duplicates, found.population)
     if found.available.get("compared"):
-        compared = found.available["compared"]
-        listed = compared[0] if len(compared) == 1 else f"{', '.join(compared[:-1])} and {compared[-1]}"
-        message += f", compared on {listed}"
-        if found.available.get("identifiers_missing"):
-            message += f" (identifiers not in this tenant: {', '.join(found.available['identifiers_missing'])})"
+        compared = [texts.comparison(c) for c in found.available["compared"]]
+        missing = list(found.available.get("identifiers_missing") or [])
+        if missing:
+            message = _("{found}, compared on {fields} (identifiers not in this tenant: {missing})",
+                        found=message, fields=compared, missing=missing)
+        else:
+            message = _("{found}, compared on {fields}", found=message, fields=compared)
     return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
                       metrics=metrics, message=message)
 
@@ -402,8 +449,9 @@ def duplicate_companies(ctx):
 )
 def duplicate_deals(ctx):
     if not (ctx.supplied("deals", "company_id") or ctx.supplied("deals", "contact_id")):
-        return ctx.skip("needs deals.company_id or deals.contact_id: deals are only compared within one company or "
-                        "contact; map either column in the connector or the files")
+        return ctx.skip(_("needs {company} or {contact}: deals are only compared within one company or contact; "
+                          "map either column in the connector or the files",
+                          company="deals.company_id", contact="deals.contact_id"))
     return _report(ctx, deal_clusters(ctx), "deals")
 
 
@@ -452,8 +500,7 @@ def duplicates_by_source(ctx):
         counts[row["name"] or str(row["id"])] = {t: made.get(t, 0) for t in examined}
         if total >= threshold and total > 0:
             ids.append(str(row["id"]))
-            details[str(row["id"])] = f"{row['name']} created " + " and ".join(
-                f"{made[t]} duplicate {t}" for t in examined if made.get(t))
+            details[str(row["id"])] = _created_text(row["name"], made.get("contacts", 0), made.get("companies", 0))
     known = {(r["name"] or "").strip() for r in integrations}
     unknown = {name: sum(c.values()) for name, c in by_name.items() if name not in known}
     metrics = {"duplicates_by_integration": counts, "objects": examined}
@@ -462,12 +509,28 @@ def duplicates_by_source(ctx):
     sources = sorted(((name, sum(c.values())) for name, c in by_name.items()), key=lambda kv: (-kv[1], kv[0]))
     if sources:
         metrics["charts"] = [{
-            "id": "duplicates-by-integration", "title": "Duplicates created, by integration", "kind": "stacked-bar",
-            "x": [name for name, _ in sources],
-            "series": {t: [by_name[name].get(t, 0) for name, _ in sources] for t in examined},
-            "y_label": "duplicate records"}]
-    return ctx.result(ids=ids, population=len(integrations), details=details, metrics=metrics,
-                      message=f"{len(ids)} of {len(integrations)} integrations created duplicates")
+            "id": "duplicates-by-integration", "title": _("Duplicates created, by integration"), "kind": "stacked-bar",
+            "x": [name for name, _n in sources],
+            "series": {TABLE_NAMES[t]: [by_name[name].get(t, 0) for name, _n in sources] for t in examined},
+            "y_label": _("duplicate records")}]
+    message = ngettext("{count} of {n} integration created duplicates", "{count} of {n} integrations created duplicates",
+                       len(integrations), count=len(ids))
+    return ctx.result(ids=ids, population=len(integrations), details=details, metrics=metrics, message=message)
+
+
+TABLE_NAMES = {"contacts": _("contacts"), "companies": _("companies")}
+"""The objects integrations.duplicates-by-source counts, as the chart's legend shows them."""
+
+
+def _created_text(integration: str, contacts: int, companies: int) -> Message:
+    """``Mailchimp created 3 duplicate contacts and 1 duplicate company``."""
+    made_contacts = ngettext("{n} duplicate contact", "{n} duplicate contacts", contacts)
+    made_companies = ngettext("{n} duplicate company", "{n} duplicate companies", companies)
+    if contacts and companies:
+        return _("{integration} created {contacts} and {companies}", integration=integration,
+                 contacts=made_contacts, companies=made_companies)
+    return _("{integration} created {duplicates}", integration=integration,
+             duplicates=made_contacts if contacts else made_companies)
 
 
 CHECKS = (duplicate_contacts, duplicate_companies, duplicate_deals, duplicates_by_source)

@@ -26,6 +26,8 @@ import phonenumbers
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import ratio, token_sort_ratio
 
+from .i18n import ngettext
+
 # --------------------------------------------------------------------------- text
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
@@ -368,8 +370,13 @@ class Keeper:
     rule: str  # "most complete", "most recent", "lowest id"
 
     def describe(self) -> str:
-        when = f", updated {self.updated_at:%Y-%m-%d}" if self.updated_at else ""
-        return f"keep {self.id}: {self.filled} of {self.fields} fields filled{when}"
+        """``keep 3: 12 of 15 fields filled, updated 1 May 2026`` (a translatable template)."""
+        if self.updated_at:
+            return ngettext("keep {record}: {filled} of {n} field filled, updated {updated}",
+                            "keep {record}: {filled} of {n} fields filled, updated {updated}",
+                            self.fields, record=self.id, filled=self.filled, updated=self.updated_at)
+        return ngettext("keep {record}: {filled} of {n} field filled", "keep {record}: {filled} of {n} fields filled",
+                        self.fields, record=self.id, filled=self.filled)
 
 
 def choose_keeper(records: Sequence[dict], fields: Sequence[str]) -> Keeper:

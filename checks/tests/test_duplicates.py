@@ -214,4 +214,4 @@ def test_hand_written_variants(crm_audit_run_check):
     assert result.metrics["evidence"] == {"email": 1, "phone": 2}
     by_source = crm_audit_run_check(CHECKS["integrations.duplicates-by-source"], hand)
     assert_findings(by_source, ["900", "901"])
-    assert by_source.details["900"] == "Mailchimp created 1 duplicate contacts"
+    assert by_source.details["900"] == "Mailchimp created 1 duplicate contact"

@@ -111,7 +111,10 @@ def test_choose_keeper():
     ]
     keeper = m.choose_keeper(records, fields)
     assert (keeper.id, keeper.filled, keeper.fields, keeper.rule) == ("3", 2, 3, "most recent")
-    assert "keep 3: 2 of 3 fields filled, updated 2026-05-01" == keeper.describe()
+    described = keeper.describe()  # a template: the date is the language's date
+    assert described == "keep 3: 2 of 3 fields filled, updated May 1, 2026"
+    assert described.render("id") == "pertahankan 3: 2 dari 3 kolom terisi, diperbarui 1 Mei 2026"
+    assert "2026. 5. 1." in described.render("ko") and "필드" in described.render("ko")
     assert m.choose_keeper(records[:2], fields).rule == "most complete"
     same = [dict(records[1], id="9"), dict(records[1], id="8")]
     assert m.choose_keeper(same, fields).id == "8"

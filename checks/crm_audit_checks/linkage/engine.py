@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import fs
+from . import fs, texts
 from .records import Rule, compare
 
 
@@ -34,8 +34,8 @@ class Pair:
     evidence: str  # the comparison beyond names that weighed most
 
     def explain(self) -> str:
-        shown = ", ".join(f"{label} {level} ({bits:+.1f})" for label, level, bits in self.fields)
-        return f"{self.a} and {self.b}: match probability {self.probability:.3f}; {shown}"
+        """Why the two records are one, for the reader (a translatable template, see :mod:`.texts`)."""
+        return texts.pair(self.a, self.b, self.probability, self.fields)
 
 
 @dataclass

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..i18n import _, ngettext
+
 NULL = -1  # a comparison without a value on either side: weight 0
 
 # EM needs enough candidate pairs, and enough of them agreeing somewhere, to separate
@@ -182,9 +184,14 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
         # Too few records for the random pairs (or the term frequencies) to mean anything either.
         u = [np.asarray(c.prior_u, float) for c in comparisons]
         return Model(comparisons, _priors(comparisons), u, prior_lambda(records), "priors", use_tf=False,
-                     note=(f"{records} records and {len(blocked_gammas)} candidate pairs are too few to learn the "
-                           f"weights (EM needs {MIN_PAIRS_FOR_EM} pairs among {MIN_RECORDS_FOR_U} records): the "
-                           f"documented prior weights were used"))
+                     note=ngettext("{n} record and {pairs} candidate pairs are too few to learn the weights (EM "
+                                   "needs {needed_pairs} pairs among {needed_records} records): the documented "
+                                   "prior weights were used",
+                                   "{n} records and {pairs} candidate pairs are too few to learn the weights (EM "
+                                   "needs {needed_pairs} pairs among {needed_records} records): the documented "
+                                   "prior weights were used",
+                                   records, pairs=len(blocked_gammas), needed_pairs=MIN_PAIRS_FOR_EM,
+                                   needed_records=MIN_RECORDS_FOR_U))
     if sessions is None:
         sessions = [(np.ones(len(blocked_gammas), dtype=bool), list(range(len(comparisons))))]
     m = _priors(comparisons)
@@ -214,16 +221,17 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
     lam_b = _lambda_em(m, u, blocked_gammas)
     if not (0.0 < lam_b < 1.0):
         return Model(comparisons, _priors(comparisons), u, prior_lambda(records), "priors",
-                     note=(f"EM on {len(blocked_gammas)} candidate pairs did not settle (share of matches "
-                           f"{lam_b:.3g}): the documented prior weights were used"), iterations=iterations)
+                     note=_("EM on {pairs} candidate pairs did not settle (share of matches {share}): the "
+                            "documented prior weights were used", pairs=len(blocked_gammas), share=float(lam_b)),
+                     iterations=iterations)
     lam = min(max(lam_b * len(blocked_gammas) / total_pairs, 1e-15), 0.5)
     if certain_pairs:
         lam = min(lam, LAMBDA_BOUND * certain_pairs / total_pairs)
     note = ""
     if fallbacks:
-        note = (f"the weights of {', '.join(sorted(set(fallbacks)))} could not be learned from this tenant (too "
-                f"few candidate pairs, or a fit that does not describe duplicates): their documented prior "
-                f"weights were used")
+        note = _("the weights of {comparisons} could not be learned from this tenant (too few candidate pairs, "
+                 "or a fit that does not describe duplicates): their documented prior weights were used",
+                 comparisons=sorted(set(fallbacks)))
     return Model(comparisons, m, u, lam, "em", note=note, iterations=iterations, blocked_match_share=lam_b,
                  prior_fallbacks=sorted(set(fallbacks)), anchored=sorted(anchored_names))
 

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
+from crm_audit_core import Message
+
 from .. import matching
+from ..i18n import _
 
 KEEP_RULES = ("most complete", "most activity", "oldest")
 
@@ -32,7 +35,9 @@ class Plan:
 
     def rows(self, group: int) -> list[dict]:
         """Rows of the merge-plan table: one per record merged into the keeper."""
-        carried = "; ".join(f"{f} from {src}: {value}" for f, (src, value) in sorted(self.carry_over.items()))
+        values = [_("{field} from {record}: {value}", field=f, record=src, value=value)
+                  for f, (src, value) in sorted(self.carry_over.items())]
+        carried = Message.join(values, "; ")
         return [{"group": group, "keep_id": self.keeper.id, "merge_id": rid, "keep_rule": self.keeper.rule,
                  "carry_over": carried} for rid in self.merge]
 

@@ -51,10 +51,14 @@ DOC = "docs/connectors/hubspot.md#what-the-api-does-not-give"
 LIMITATIONS = {
     "users.mfa_enabled": f"HubSpot's users API does not say whether a user has two-factor authentication "
                          f"turned on ({DOC})",
-    "platform.api_version_latest": f"HubSpot publishes no API that names its latest API version: versions are "
-                                   f"announced in its changelog only ({DOC})",
-    "platform.api_versions_deprecated": f"HubSpot publishes no API that lists its deprecated API versions: "
-                                        f"sunsets are announced in its changelog only ({DOC})",
+    "platform.api_version_latest": f"HubSpot's API does not name its latest API version: since March 2026 its "
+                                   f"versions are release dates in the path (such as 2026-03), published each "
+                                   f"March and September on its versioning page, and no endpoint lists them or "
+                                   f"says which one an account or app uses ({DOC})",
+    "platform.api_versions_deprecated": f"HubSpot's API does not list its unsupported API versions: a date "
+                                        f"version is unsupported 18 months after its release and the numbered "
+                                        f"v1 to v4 paths from September 2027, as its versioning page and "
+                                        f"migration guide say, and no endpoint reports them ({DOC})",
     "integrations.kind": f"HubSpot's records name the app that created them but not what kind of app it is, and "
                          f"no API lists the apps connected to an account ({DOC})",
     "integrations.created_at": f"HubSpot has no API that says when an app was connected to the account ({DOC})",

@@ -138,7 +138,9 @@ class SalesforceConnector:
         self.calls = Calls(policy, mode=self.mode, timeout=o.duration("timeout", 120.0), verify=o.verify())
         self.reader = ObjectReader(self.calls, settings)
         self.cfg = {k: o.text(k, v) for k, v in m.MAPPED_CUSTOM_FIELDS.items()}
-        self.stage_ids: dict[str, str] = {}
+        self.stage_ids: dict[str, str] = {}  # OpportunityStage name and API name -> its id
+        self.offered_versions: list[str] = []  # the API versions the org offers (services/data)
+        self.stages_per_pipeline = False  # stages read per record type (deals name theirs by stage_key)
         self.types: dict[str, dict[str, str]] = {}
         self.describes: dict[str, dict] = {}
         self.as_of = _as_of(context)
@@ -222,6 +224,7 @@ class SalesforceConnector:
         self.connect()
         versions = self._versions()
         offered = [v["version"] for v in versions]
+        self.offered_versions = offered
         if self.api_version is None:
             self.api_version = max(offered, key=float) if offered else self.sf.sf_version
         elif offered and self.api_version not in offered:

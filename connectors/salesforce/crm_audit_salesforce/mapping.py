@@ -181,7 +181,7 @@ MAPPED_COLUMNS: dict[str, list[str]] = {
     "deals": ["id", "name", "amount", "currency", "pipeline", "stage", "is_closed", "is_won",
               "close_date", "lost_reason", "owner_id", "company_id", "contact_id", "source",
               "source_detail", "created_at", "updated_at", "last_activity_at"],
-    "stages": ["id", "name", "position", "is_closed", "is_won"],
+    "stages": ["id", "pipeline", "name", "position", "is_closed", "is_won"],
     "activities": ["id", "type", "subject", "owner_id", "contact_id", "company_id", "deal_id",
                    "due_at", "is_done", "completed_at", "created_at"],
     "campaigns": ["id", "name", "type", "sent", "responses", "started_at"],
@@ -376,16 +376,23 @@ def lead_to_row(rec: dict, cfg: dict, custom: list[str], types: dict) -> dict:
 
 
 def opportunity_to_row(rec: dict, cfg: dict, custom: list[str], types: dict, default_currency: str | None,
-             stage_ids: dict[str, str]) -> dict:
-    """``stage`` is the OpportunityStage id (canonical deals.stage = stages.id)."""
+                       stage_ids: dict[str, str], per_pipeline: bool = False) -> dict:
+    """``stage`` is the stage's id (canonical deals.stage = stages.id): the OpportunityStage
+    id, or with stages read per pipeline (``per_pipeline``) :func:`stage_key` of that id
+    and the opportunity's record type."""
     loss_field = cfg.get("loss_reason_field")
+    stage_id = stage_ids.get(rec.get("StageName"))
+    if stage_id is None:
+        stage = as_text(rec.get("StageName"))
+    else:
+        stage = stage_key(stage_id, _rel(rec, "RecordTypeId") if per_pipeline else None)
     return {
         "id": rec["Id"],
         "name": as_text(rec.get("Name")),
         "amount": as_float(rec.get("Amount")),
         "currency": as_text(rec.get("CurrencyIsoCode")) or default_currency,
         "pipeline": as_text(_rel(rec, "RecordType.Name")),
-        "stage": stage_ids.get(rec.get("StageName"), as_text(rec.get("StageName"))),
+        "stage": stage,
         "is_closed": as_bool(rec.get("IsClosed")),
         "is_won": as_bool(rec.get("IsWon")),
         "close_date": utc_datetime(rec.get("CloseDate")),
@@ -403,7 +410,35 @@ def opportunity_to_row(rec: dict, cfg: dict, custom: list[str], types: dict, def
     }
 
 
+# Salesforce's id of the master record type: the one of records without a record type.
+MASTER_RECORD_TYPE = "012000000000000AAA"
+
+
+def stage_key(stage_id: str, record_type_id: str | None) -> str:
+    """The canonical id of a stage in one pipeline: the OpportunityStage id under the
+    master record type (or none), ``<record type id>:<OpportunityStage id>`` under another."""
+    if not record_type_id or record_type_id == MASTER_RECORD_TYPE:
+        return stage_id
+    return f"{record_type_id}:{stage_id}"
+
+
+def stage_in_pipeline_to_row(rec: dict, key: str, pipeline: str | None, position: int, value: dict) -> dict:
+    """One stage of one pipeline: the OpportunityStage ``rec`` as the picklist ``value`` of
+    a record type offers it (the UI API's ``{"label", "value", ...}``), at ``position``
+    (1-based) in that record type's picklist."""
+    return {
+        "id": key,
+        "pipeline": pipeline,
+        "name": as_text(value.get("value") or rec.get("ApiName") or rec.get("MasterLabel")),
+        "position": position,
+        "is_closed": as_bool(rec.get("IsClosed")),
+        "is_won": as_bool(rec.get("IsWon")),
+        "raw": {"stage": rec, "picklist_value": value},
+    }
+
+
 def stage_to_row(rec: dict) -> dict:
+    """An org-wide OpportunityStage, without its pipelines (no UI API, or a file export)."""
     return {
         "id": rec["Id"],
         "name": as_text(rec.get("ApiName") or rec.get("MasterLabel")),

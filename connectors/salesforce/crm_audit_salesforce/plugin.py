@@ -13,8 +13,6 @@ ANCHOR = "docs/connectors/salesforce.md#what-the-api-does-not-give"
 # What Salesforce's API does not give, by canonical table or table.column (the runner puts
 # the sentence into the reason of a check skipped for want of it).
 LIMITATIONS = {
-    "stages.pipeline": "Salesforce's opportunity stages (OpportunityStage) are org-wide: which stages a sales "
-                       f"process (BusinessProcess) uses is kept only in the Metadata API, which the audit does not read ({ANCHOR})",
     "campaigns.delivered": "Salesforce's Campaign object counts sent and responses (NumberSent, NumberOfResponses) "
                            f"but has no delivered count ({ANCHOR})",
     "campaigns.opened": "Salesforce's Campaign object counts sent and responses (NumberSent, NumberOfResponses) "

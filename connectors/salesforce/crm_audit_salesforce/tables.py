@@ -15,7 +15,7 @@ from crm_audit_core.kit import Unavailable
 
 from . import integrations
 from . import mapping as m
-from . import security
+from . import security, stages
 from .incremental import Source, read_table
 from .soql import and_, soql_datetime
 from .transport import OPTIONAL
@@ -187,20 +187,8 @@ def read_contacts(conn: "SalesforceConnector", sink, custom) -> None:
 
 
 def read_stages(conn: "SalesforceConnector", sink) -> None:
-    # read even when resuming: deals map stage names to stage ids
-    progress = conn.begin(sink, "stages")
-    rows = _optional(conn, sink, "OpportunityStage", m.STAGE_FIELDS)
-    if rows is None:
-        return
-    for r in rows:
-        for key in ("MasterLabel", "ApiName"):
-            if r.get(key):
-                conn.stage_ids.setdefault(r[key], r["Id"])
-    if sink.is_complete("stages"):
-        return
-    sink.write("stages", [m.stage_to_row(r) for r in rows])
-    progress.advance(records=len(rows))
-    sink.complete("stages")
+    """Stages per pipeline (record type): :mod:`.stages`."""
+    stages.read_stages(conn, sink, _optional)
 
 
 def _loss_field(conn: "SalesforceConnector", sink) -> str | None:
@@ -229,8 +217,8 @@ def read_deals(conn: "SalesforceConnector", sink, custom) -> None:
     conn.describe("Opportunity")
     loss = _loss_field(conn, sink)
     cfg = {**conn.cfg, "loss_reason_field": loss}
-    fields = _present(conn, "Opportunity", m.OPPORTUNITY_FIELDS + ["RecordType.Name", "CurrencyIsoCode",
-                                                                   conn.cfg["source_detail_field"]])
+    fields = _present(conn, "Opportunity", m.OPPORTUNITY_FIELDS + ["RecordTypeId", "RecordType.Name",
+                                                                   "CurrencyIsoCode", conn.cfg["source_detail_field"]])
     if loss and loss not in fields:
         fields.append(loss)
     fields += [f for f in custom["Opportunity"] if f not in fields]
@@ -238,13 +226,20 @@ def read_deals(conn: "SalesforceConnector", sink, custom) -> None:
     currency = (conn.organization or {}).get("DefaultCurrencyIsoCode")
 
     def row(r: dict) -> dict:
-        out = m.opportunity_to_row(r, cfg, deal_custom, conn.types["Opportunity"], currency, conn.stage_ids)
+        out = m.opportunity_to_row(r, cfg, deal_custom, conn.types["Opportunity"], currency, conn.stage_ids,
+                                   conn.stages_per_pipeline)
         if loss is None:
             out.pop("lost_reason", None)
         return conn.integrations.tag(out, r, "LeadSource")
 
+    # deals carried forward from an audit that named stages the other way would name rows
+    # that are gone: then read them all
+    changed = stages.stage_mode_changed(conn, getattr(conn.context, "previous", None))
+    if changed:
+        sink.note("Salesforce: the previous audit read stages without pipelines, or this one does: deals read "
+                  "in full so that every deal names a stage of this audit")
     read_table(conn, sink, "deals", lambda prev: [
-        Source("Opportunity", "Opportunity", fields, _changed(prev), row)], incremental=True)
+        Source("Opportunity", "Opportunity", fields, _changed(prev), row)], incremental=not changed)
 
 
 def read_activities(conn: "SalesforceConnector", sink, custom) -> None:

@@ -43,7 +43,9 @@ OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_e
             "SetupAuditTrail": "audit_trail", "InstalledSubscriberPackage": "packages",
             "UserLogin": "users.is_frozen", "UserPermissionAccess": "the audit user's own permissions", "ObjectPermissions": "permissions (guest profiles' object access)",
             "CampaignMember": "contacts.segments (campaign membership)",
-            "recordCount": "record counts (/limits/recordCount)"}
+            "recordCount": "record counts (/limits/recordCount)",
+            "RecordType": "stages.pipeline (Opportunity record types)",
+            "ui-api": "stages.pipeline (each record type's stages, User Interface API)"}
 
 TLS_HINT = "set 'ca_bundle' to the CA that signed the server's certificate"
 ACCESS_HINT = "give the audit user 'View Setup and Configuration' and 'View All Data' (read-only)"

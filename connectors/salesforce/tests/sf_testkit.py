@@ -114,6 +114,21 @@ def make_tenant(contacts: int = 30, custom_contact_fields: int = 2, seed: int = 
             "platform": platform, "as_of": AS_OF}
 
 
+def stage_calls(org) -> int:
+    """One UI API call per record type whose stages are read (active ones, inactive ones
+    in use, the master one when there is no active one or an opportunity has none), and
+    one COUNT() per question asked: opportunities without a record type (when some are
+    active), and each inactive record type's."""
+    types = [t for t in org.records.get("RecordType", []) if t.get("SobjectType") == "Opportunity"]
+    active = [t for t in types if t["IsActive"]]
+    inactive = [t for t in types if not t["IsActive"]]
+    opportunities = org.records.get("Opportunity", [])
+    used = {o.get("RecordTypeId") for o in opportunities}
+    master = not active or None in used
+    counts = (1 if active else 0) + len(inactive)
+    return len(active) + sum(1 for t in inactive if t["Id"] in used) + (1 if master else 0) + counts
+
+
 def run(handle, sink=None, **options):
     """Run the connector against a sandbox; returns (connector, sink)."""
     sink = sink or MemorySink(tenant="t")
@@ -153,18 +168,13 @@ def _rows(tenant, table: str) -> list[dict]:
     return list(tenant.rows(table)) if table in tenant.tables else []
 
 
-def expected_rows(tenant: dict, table: str, ids: dict[str, str]) -> dict[str, dict]:
-    """Expected connector rows. Salesforce stage names are org-wide: deals in stages of the
-    same name (two pipelines' "Closed Won") share the first such OpportunityStage."""
+def expected_rows(tenant: dict, table: str, ids: dict[str, str], stage_keys: dict[str, str]) -> dict[str, dict]:
+    """Expected connector rows. A stage is a row per pipeline (``stage_keys``: canonical
+    stage id -> the id the connector gives it, from the sandbox); a deal names the stage of
+    its pipeline (stages of the same pipeline and name are one)."""
     out = {}
-    first_by_name: dict = {}
-    for st in _rows(tenant, "stages"):
-        first_by_name.setdefault(st["name"], ids[str(st["id"])])
-    stage_ids = {str(st["id"]): first_by_name[st["name"]] for st in _rows(tenant, "stages")}
     for row in _rows(tenant, table):
-        sf_id = ids[str(row["id"])]
-        if table == "stages" and first_by_name[row["name"]] != sf_id:
-            continue  # served once, under the first stage of that name
+        sf_id = stage_keys[str(row["id"])] if table == "stages" else ids[str(row["id"])]
         exp = {}
         for col in m.MAPPED_COLUMNS[table]:
             if col != "id" and col not in row:
@@ -178,7 +188,7 @@ def expected_rows(tenant: dict, table: str, ids: dict[str, str]) -> dict[str, di
             if table == "activities" and col == "due_at" and sf_id.startswith(m.KEY_PREFIXES["Task"]):
                 date_only = True
             if table == "deals" and col == "stage" and value is not None:
-                value = stage_ids.get(value, value)
+                value = stage_keys.get(str(value), value)
             if table == "contacts" and col == "segments":
                 value = value or []
             exp[col] = _norm(value, date_only)
@@ -199,8 +209,9 @@ def actual_rows(rows: list[dict], table: str, ids_by_sf: dict[str, str]) -> dict
     return out
 
 
-def differences(tenant: dict, sink_rows: dict, table: str, ids: dict[str, str]) -> list[str]:
-    expected = expected_rows(tenant, table, ids)
+def differences(tenant: dict, sink_rows: dict, table: str, ids: dict[str, str],
+                stage_keys: dict[str, str]) -> list[str]:
+    expected = expected_rows(tenant, table, ids, stage_keys)
     actual = actual_rows(sink_rows.get(table, []), table, {v: k for k, v in ids.items()})
     problems = []
     if set(expected) != set(actual):

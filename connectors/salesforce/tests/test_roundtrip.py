@@ -42,9 +42,11 @@ def test_custom_fields_round_trip(sandbox, tenant):
     for table in ("contacts", "companies", "deals"):
         problems += custom_differences(tenant, sink.rows, table, ids)
     assert not problems, "\n".join(problems[:30])
-    # every canonical id comes back through the mapping
+    # every canonical id comes back through the mapping (a stage's through its pipeline's)
+    stage_ids = {v: k for k, v in sandbox.extra["stage_keys"].items()}
     for table in TABLES:
-        back = {m.from_salesforce_id(r["id"]) for r in sink.rows[table]}
+        back = {stage_ids.get(r["id"]) if table == "stages" else m.from_salesforce_id(r["id"])
+                for r in sink.rows[table]}
         assert back == {str(r["id"]) for r in tenant[table]}
 
 
@@ -71,7 +73,8 @@ def test_paging_uses_largest_batches():
         _, sink = run(handle)
         assert len(sink.rows["contacts"]) == 4500
         queries = [r for r in handle.requests if r["path"].startswith("/services/data/v58.0/query")]
-        first = [r for r in queries if r.get("soql")]
+        # (the COUNT() of opportunities without a record type reads no records)
+        first = [r for r in queries if r.get("soql") and "COUNT()" not in r["soql"]]
         more = [r for r in queries if not r.get("soql")]
         counts = {
             "Contact": sum(1 for r in sink.rows["contacts"] if r["id"].startswith("003")),

@@ -18,6 +18,9 @@ What it emulates (shapes from shared/CRM-APIS.md section 1):
 * ``GET tooling/query[/]?q=``: the Tooling API's setup objects (Health Check, installed
   packages), which the data API does not serve (``INVALID_TYPE`` either way round);
 * ``GET sobjects``, ``sobjects/{Name}/describe``, ``limits/``;
+* ``GET ui-api/object-info/Opportunity/picklist-values/{recordTypeId}/StageName`` (API
+  41.0 and later): each Opportunity record type's stages (:mod:`.pipelines`; 403 with
+  ``ui_api=False``);
 * ``GET limits/recordCount[?sObjects=A,B]`` (API 40.0 and later): ``{"sObjects": [{"count",
   "name"}]}``, a cached snapshot as in Salesforce: taken when the sandbox starts and not
   moved by changes to the org until :meth:`SalesforceSandbox.refresh_record_counts`

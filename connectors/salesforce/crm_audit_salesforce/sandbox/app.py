@@ -1,5 +1,5 @@
 """The sandbox's WSGI app: Salesforce's REST routes (versions, query and queryMore,
-describe, limits, recordCount, getDeleted), with the login and Bulk routes handed to
+describe, limits, recordCount, getDeleted, the UI API's picklist values), with the login and Bulk routes handed to
 :mod:`.login` and :mod:`.bulk` and the mutation API to :mod:`.changes`.
 
 Built on :class:`crm_audit_core.sandbox.server.SandboxApp`, which owns the request log,
@@ -26,6 +26,7 @@ from .bulk import BulkJobs
 from .changes import OrgChanges
 from .login import Logins
 from .org import Org, label
+from .pipelines import picklist_values
 from .responses import error as _error
 from .responses import json_response, not_found
 from .soql import Soql, SoqlError, parse_soql, rest_record, run_soql
@@ -49,7 +50,8 @@ class SalesforceSandbox(SandboxApp):
                  security_token: str = "sandbox-security-token", consumer_key: str = "sandbox-consumer-key",
                  public_key: str | None = None, record_counts: dict[str, int] | None = None,
                  record_count_access: bool = True, limit_info_on_refusal: bool = True,
-                 refuse: tuple[str, ...] | list[str] = (), audit_user_lacks: tuple[str, ...] | list[str] = ()):
+                 refuse: tuple[str, ...] | list[str] = (), audit_user_lacks: tuple[str, ...] | list[str] = (),
+                 ui_api: bool = True):
         super().__init__(rate_limit=rate_limit, rate_window=rate_window, daily_limit=daily_limit,
                          daily_used=daily_used, slow_seconds=slow_seconds, retry_after=retry_after,
                          max_url_length=MAX_URL_LENGTH)
@@ -77,6 +79,7 @@ class SalesforceSandbox(SandboxApp):
         if not record_count_access:
             self.unavailable.add("recordCount")
         self.limit_info_on_refusal = limit_info_on_refusal  # Sforce-Limit-Info on the quota's 403
+        self.ui_api = ui_api  # False: the audit user may not use the User Interface API (403)
 
     # -- faults that match one object ------------------------------------------------------
 
@@ -199,6 +202,10 @@ class SalesforceSandbox(SandboxApp):
                 return self._record_count(request, version)
             if parts[:2] == ["jobs", "query"]:
                 return self.bulk.handle(request, version, parts[2:], entry, self._check_access)
+            if method == "GET" and not api and parts[0] == "ui-api":
+                answer = picklist_values(self.org, "/".join(parts), version, self.ui_api)
+                if answer is not None:
+                    return answer
         except SoqlError as exc:
             return _error(exc.status, exc.code, exc.message)
         return not_found()

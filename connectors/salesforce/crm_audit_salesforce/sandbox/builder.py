@@ -9,7 +9,6 @@ first, so references resolve whatever order the objects are built in.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from crm_audit_core.sandbox.server import tenant_rows
 from .. import mapping as m
 from . import access
 from . import integrations as integ
-from . import setup
+from . import pipelines, setup
 from .org import Org, custom_columns, custom_values, login_api_version, salesforce_versions, sf_value
 
 
@@ -123,12 +122,6 @@ def row_to_lead(row: dict, ids: Ids, cfg: dict, custom: dict[str, str], company:
             cfg["lead_account_field"]: ids.ref(row.get("company_id"), "Account")}
 
 
-def row_to_stage(row: dict, ids: Ids) -> dict:
-    return {"Id": ids[row["id"]], "MasterLabel": row.get("name"), "ApiName": row.get("name"),
-            "SortOrder": row.get("position"), "IsActive": True, "IsClosed": bool(row.get("is_closed")),
-            "IsWon": bool(row.get("is_won"))}
-
-
 def row_to_opportunity(row: dict, ids: Ids, cfg: dict, custom: dict[str, str], stage_names: dict) -> dict:
     return {
         "Id": ids[row["id"]], "Name": row.get("name"), "Amount": row.get("amount"),
@@ -229,7 +222,7 @@ def build_org(tenant: Any, as_of: datetime, options: dict) -> Org:
     _add_contacts_and_leads(b, contacts, companies)
     integ.add_segments(org, b.ids, contacts)
     del contacts, companies
-    _add_stages(b)
+    pipelines.add_pipelines(org, b.ids, tenant, deals, dt(as_of))
     _add_opportunities(b, deals)
     del deals
     integ.add_tokens(org, b.ids)
@@ -316,26 +309,11 @@ def _add_contacts_and_leads(b: _Build, contacts: list[dict], companies: list[dic
             org.add("Contact", integ.attribute(org, "Contact", row, row_to_contact(row, b.ids, cfg, custom)))
 
 
-def _add_stages(b: _Build) -> None:
-    b.org.add_object("OpportunityStage")
-    for row in tenant_rows(b.tenant, "stages"):
-        if any(s["ApiName"] == row.get("name") for s in b.org.records["OpportunityStage"]):
-            continue  # Salesforce stage names are org-wide
-        b.org.add("OpportunityStage", row_to_stage(row, b.ids))
-
-
 def _add_opportunities(b: _Build, deals: list[dict]) -> None:
-    """Opportunities, with a record type per pipeline and currencies when there are several."""
+    """Opportunities, with their pipeline's record type (:mod:`.pipelines`) and currencies
+    when there are several."""
     org, cfg = b.org, b.cfg
-    org.add_object("RecordType")
-    record_types: dict[str, dict] = {}
-    for row in deals:
-        p = row.get("pipeline")
-        if p and p not in record_types:
-            record_types[p] = org.add("RecordType", {"Id": b.ids.new("RecordType"), "Name": p,
-                                                     "DeveloperName": re.sub(r"\W", "_", str(p)),
-                                                     "SobjectType": "Opportunity", "IsActive": True,
-                                                     "CreatedDate": dt(b.as_of), "LastModifiedDate": dt(b.as_of)})
+    record_types = pipelines.record_types(org)
     currencies = {d.get("currency") for d in deals if d.get("currency")}
     custom = custom_columns(deals, "deals", b.declared.get("deals", {}))
     extra = [cfg["loss_reason_field"], cfg["source_detail_field"]]
@@ -346,7 +324,6 @@ def _add_opportunities(b: _Build, deals: list[dict]) -> None:
     org.add_object("Opportunity", custom, extra=extra)
     org.fields["Opportunity"][cfg["loss_reason_field"]].update(custom=True, type="picklist")
     org.fields["Opportunity"][cfg["source_detail_field"]].update(custom=True, type="picklist")
-    org.stage_names = {str(s["id"]): s.get("name") for s in tenant_rows(b.tenant, "stages")}
     for row in deals:
         org.add("Opportunity", opportunity_record(org, b.ids, row, custom))
 
@@ -357,7 +334,7 @@ def opportunity_record(org: Org, ids: Ids, row: dict, custom: dict[str, str]) ->
     record = integ.attribute(org, "Opportunity", row, row_to_opportunity(row, ids, org.cfg, custom, org.stage_names))
     fields = org.fields["Opportunity"]
     if "RecordTypeId" in fields:
-        types = {t["Name"]: t["Id"] for t in org.records.get("RecordType", [])}
+        types = pipelines.record_types(org)
         record["RecordTypeId"] = types.get(row.get("pipeline")) if row.get("pipeline") else None
     if "CurrencyIsoCode" in fields:
         record["CurrencyIsoCode"] = row.get("currency")

@@ -117,6 +117,10 @@ class Org:
     as_of: datetime | None = None  # the tenant's as-of (meetings become Events or Tasks by it)
     cfg: dict[str, str] = field(default_factory=dict)  # the org-specific custom fields (mapping.MAPPED_CUSTOM_FIELDS)
     stage_names: dict[str, str] = field(default_factory=dict)  # canonical stage id -> stage name
+    # Opportunity record type id -> its StageName picklist (sandbox/pipelines.py); canonical
+    # stage id -> the id the connector gives its row (mapping.stage_key)
+    picklists: dict[str, list[str]] = field(default_factory=dict)
+    stage_keys: dict[str, str] = field(default_factory=dict)
     # integrations (sandbox/integrations.py): name -> {"user", "dedicated", "row"}; newest record; token
     integration_sources: dict[str, dict] = field(default_factory=dict)
     integration_newest: dict[str, datetime] = field(default_factory=dict)

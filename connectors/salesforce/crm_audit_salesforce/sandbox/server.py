@@ -23,8 +23,8 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", as_of=None, conn
     reported in ``Sforce-Limit-Info``), ``slow_seconds`` (the "slow" fault), ``retry_after``
     (unused: Salesforce sends no Retry-After). Salesforce's: ``bulk_in_progress_polls``
     (job-info polls that answer ``InProgress``), ``login_history=False`` /
-    ``mfa_info=False`` / ``record_count_access=False`` (the audit user lacks the
-    permission), ``record_counts`` (object -> the count ``limits/recordCount`` reports,
+    ``mfa_info=False`` / ``record_count_access=False`` / ``ui_api=False`` (the audit user
+    lacks the permission), ``record_counts`` (object -> the count ``limits/recordCount`` reports,
     e.g. stale ones), ``limit_info_on_refusal=False`` (the daily allowance's 403 without
     ``Sforce-Limit-Info``), ``username`` / ``password`` / ``security_token`` /
     ``consumer_key`` / ``public_key`` (login emulation); ``connector_options``: options
@@ -42,4 +42,5 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", as_of=None, conn
     read_only = tuple(f"/services/data/v{v}/jobs/query" for v in org.versions) + (
         "/services/oauth2/token", "/services/Soap/u/")
     return start(app, options, tls=True, read_only_posts=read_only,
-                 extra={"ids": dict(org.ids), "org": org, "as_of": when})
+                 extra={"ids": dict(org.ids), "org": org, "as_of": when,
+                        "stage_keys": dict(org.stage_keys)})
