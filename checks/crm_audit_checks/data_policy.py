@@ -141,7 +141,7 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list) -> tuple[di
             updated = "coalesce(t.updated_at, t.created_at)" if ctx.supplied(table, "created_at") else "t.updated_at"
             days = obj.max_age_days
             rules.add(f"{table}.max_age_days",
-                      f"CASE WHEN {updated} < $as_of - to_days({rules.param(days)}) THEN strftime({updated}, '%Y-%m-%d') END",
+                      f"CASE WHEN {updated} < $as_of - to_days({rules.param(days)}) THEN CAST({updated} AS DATE) END",
                       lambda last: _("not updated for more than {days} days (last update {date})", days=days, date=last))
         else:
             notes.append(_("{column} not supplied by the CRM ({rule} not checked)", column=table + ".updated_at",
@@ -253,7 +253,7 @@ def policy_violations(ctx):
     parts = [ngettext("{n} of {total} records breaks the data policy", "{n} of {total} records break the data policy",
                       len(details), total=total)]
     if overdue:
-        parts.append(_("the policy review was due {date}", date=metrics["review"]["due"]))
+        parts.append(_("the policy review was due {date}", date=date.fromisoformat(metrics["review"]["due"])))
     message = Message.join(parts + notes, "; ") if len(parts) + len(notes) > 1 else parts[0]
     return ctx.result(ids=sorted(details), object=next(iter(policy.objects)) if single else "records",
                       population=total, details=details, metrics=metrics, message=message,

@@ -83,7 +83,7 @@ def dormant_users(ctx):
         if r["last_login_at"] is None:
             parts = [_("never logged in")]
         else:
-            parts = [_("last login {date}", date=r["last_login_at"].strftime("%Y-%m-%d"))]
+            parts = [_("last login {date}", date=r["last_login_at"])]
         if r["licence"]:
             parts.append(_("holds a {licence} licence", licence=str(r["licence"])))
             licences[str(r["licence"])] = licences.get(str(r["licence"]), 0) + 1

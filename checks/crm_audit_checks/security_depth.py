@@ -205,10 +205,10 @@ def connected_app_access(ctx):
         why = []
         last = r["last_used_at"]
         if last is not None and last < stale_before:
-            why.append(_("last used {date}, more than {days} days ago", date=last.strftime("%Y-%m-%d"), days=days))
+            why.append(_("last used {date}, more than {days} days ago", date=last, days=days))
             kinds["stale"] += 1
         elif last is None and r["created_at"] is not None and r["created_at"] < stale_before:
-            why.append(_("never used since it was created on {date}", date=r["created_at"].strftime("%Y-%m-%d")))
+            why.append(_("never used since it was created on {date}", date=r["created_at"]))
             kinds["stale"] += 1
         if str(r["scope"] or "").strip().lower() in broad:
             why.append(_("scope '{scope}'", scope=r["scope"]))
@@ -332,7 +332,7 @@ def admin_changes(ctx):
     for r in rows:
         who = r["name"] or r["user_id"] or _("an unknown user")
         by_user[str(who)] = by_user.get(str(who), 0) + 1
-        values = dict(date=f"{r['created_at']:%Y-%m-%d}", change=r["display"] or r["action"], section=r["section"],
+        values = dict(date=r["created_at"], change=r["display"] or r["action"], section=r["section"],
                       who=who)
         if r["known"] is None:
             details[str(r["id"])] = _("{date}: {change} ({section}) by {who}, whom the CRM no longer lists", **values)
