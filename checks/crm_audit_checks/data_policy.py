@@ -189,6 +189,7 @@ def _detail(messages: list[Message], owner: str | None, memo: dict) -> Message:
     found = memo.get(key)
     if found is None:
         problems = messages[0] if len(messages) == 1 else Message.join(messages, "; ")
+        # TRANSLATORS: a record's policy violations (joined by "; "), then who owns the object
         found = memo[key] = _("{problems} — owner: {owner}", problems=problems, owner=owner) if owner else problems
     return found
 

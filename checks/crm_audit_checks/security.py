@@ -92,6 +92,7 @@ def dormant_users(ctx):
         details[str(r["id"])] = parts[0] if len(parts) == 1 else Message.join(parts, "; ")
     total = ctx.count("users", HUMAN)
     if licences:
+        # TRANSLATORS: a licence type and how many dormant users hold one ("2 Salesforce"), listed in a message
         held = [_("{n} {licence}", n=n, licence=name) for name, n in sorted(licences.items())]
         message = ngettext("{n} of {total} active users has not logged in for {days} days (licences held: "
                            "{licences})",

@@ -217,6 +217,7 @@ def connected_app_access(ctx):
             why.append(_("sends to plain-HTTP {url}", url=r["url"]))
             kinds["plain_http"] += 1
         if why:
+            # TRANSLATORS: an app's name, then why its access is flagged (the texts above, joined by "; ")
             details[str(r["id"])] = _("{app}: {problems}", app=r["app"], problems=Message.join(why, "; "))
     return ctx.result(ids=sorted(details), population=len(rows), details=details,
                       metrics={**kinds, "grants": len(rows), "days": days},

@@ -280,6 +280,7 @@ def invalid_emails(ctx):
     for rid, email, problem, whole in rows:
         why = bad_emails.get(email) if whole else problem
         if why:
+            # TRANSLATORS: the address as the CRM holds it, quoted, then why it is not valid
             details[str(rid)] = _("{email}: {problem}", email=_shown(email), problem=email_problem_text(why))
     with_email = ctx.count("contacts", filled)
     metrics = {"contacts_with_email": with_email, "invalid": len(details), "domains_validated": len(domains),
@@ -430,6 +431,7 @@ def invalid_phones(ctx):
             f"ON c.phone = b.phone AND {'c.country' if has_country else 'NULL'} IS NOT DISTINCT FROM b.country",
             phones=[b[0] for b in bad], countries=[b[1] for b in bad],
         ).fetchall():
+            # TRANSLATORS: the number as the CRM holds it, quoted, then why it is not valid
             details[str(rid)] = _("{phone}: {problem}", phone=_shown(phone), problem=why[(phone, cty)])
     with_phone = ctx.count("contacts", filled)
     by_region: dict[str, int] = {}
