@@ -107,6 +107,19 @@ def dormant_users(ctx):
     return ctx.result(ids=ids, population=total, details=details, metrics=metrics, message=message)
 
 
+def _owned_work(deals: int, tasks: int):
+    """What a deactivated user still owns, each count with its own plural."""
+    if not tasks:
+        return ngettext("inactive user owns {n} open deal", "inactive user owns {n} open deals", deals)
+    if not deals:
+        return ngettext("inactive user owns {n} open task", "inactive user owns {n} open tasks", tasks)
+    if deals == 1:
+        return ngettext("inactive user owns 1 open deal and {n} open task",
+                        "inactive user owns 1 open deal and {n} open tasks", tasks)
+    return ngettext("inactive user owns {deals} open deals and {n} open task",
+                    "inactive user owns {deals} open deals and {n} open tasks", tasks, deals=deals)
+
+
 @check(
     id="security.departed-users-owning-work",
     title="Deactivated users who still own open deals or tasks",
@@ -136,8 +149,7 @@ def departed_users_owning_work(ctx):
         "WHERE u.is_active IS FALSE AND (d.n > 0 OR t.n > 0)"
     )
     ids = sorted(str(r["id"]) for r in rows)
-    details = {str(r["id"]): _("inactive user owns {deals} open deals and {tasks} open tasks",
-                               deals=int(r["deals"]), tasks=int(r["tasks"])) for r in rows}
+    details = {str(r["id"]): _owned_work(int(r["deals"]), int(r["tasks"])) for r in rows}
     total = ctx.count("users", "is_active IS FALSE")
     return ctx.result(ids=ids, population=total, details=details,
                       metrics={"open_deals_owned": sum(int(r["deals"]) for r in rows),
