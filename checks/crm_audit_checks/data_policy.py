@@ -16,7 +16,9 @@ The policy is written down in crm-audit.toml, so the next audit checks it::
 
 ``crm-audit policy init`` proposes such a policy from the audited data, and
 ``crm-audit policy validate`` checks one without running an audit. The format is
-documented in docs/data-policy.md and docs/checks/data.policy-violations.md.
+documented in docs/data-policy.md and docs/checks/data.policy-violations.md, and read by
+policy_format.py. Every text a reader sees (violations, notes, the commands' lines and the
+proposal's comments) is a template of the standard checks' domain (``.i18n``).
 """
 
 from __future__ import annotations
