@@ -16,7 +16,9 @@ The policy is written down in crm-audit.toml, so the next audit checks it::
 
 ``crm-audit policy init`` proposes such a policy from the audited data, and
 ``crm-audit policy validate`` checks one without running an audit. The format is
-documented in docs/data-policy.md and docs/checks/data.policy-violations.md.
+documented in docs/data-policy.md and docs/checks/data.policy-violations.md, and read by
+policy_format.py. Every text a reader sees (violations, notes, the commands' lines and the
+proposal's comments) is a template of the standard checks' domain (``.i18n``).
 """
 
 from __future__ import annotations
@@ -25,168 +27,45 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from crm_audit_core import ConfigError, check, load_config, model, read_tenant
+from crm_audit_core import ConfigError, Message, Percent, check, load_config, model, read_tenant
 
-from .missing_data import fill_counts, filled_sql, is_canonical, known_custom_fields, object_table, present, quote, stripped
+from .i18n import _, ngettext
+from .missing_data import fill_counts, filled_sql, is_canonical, known_custom_fields, present, quote, stripped
+from .policy_format import POLICY_OBJECTS, ObjectPolicy, Policy, parse_policy, policy_from_config  # noqa: F401
 
-# Tables a policy may govern: those whose records have an id (and so a fix-list row).
-POLICY_OBJECTS = tuple(name for name, t in model.TABLES.items() if t.key == "id")
-OBJECT_KEYS = ("required", "allowed", "max_age_days", "owner", "owners")
-TOP_KEYS = ("review_every_days", "last_reviewed", "owner")
-SHOWN = 60
-
-
-@dataclass
-class ObjectPolicy:
-    table: str
-    required: list[str] = field(default_factory=list)
-    allowed: dict[str, list[str]] = field(default_factory=dict)
-    max_age_days: int | None = None
-    owner: str | None = None
-    owners: dict[str, str] = field(default_factory=dict)
-
-    def owner_of(self, name: str | None = None) -> str | None:
-        return self.owners.get(name or "", self.owner)
-
-
-@dataclass
-class Policy:
-    objects: dict[str, ObjectPolicy] = field(default_factory=dict)
-    review_every_days: int | None = None
-    last_reviewed: date | None = None
-    owner: str | None = None
-
-
-# ------------------------------------------------------------------------------ parsing
-
-
-def _positive_days(value, key: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{key} must be a positive whole number of days, not {value!r}", where=where)
-    return value
-
-
-def _text(value, key: str, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{key} must be a non-empty string, not {value!r}", where=where)
-    return value.strip()
-
-
-def _field_name(value, key: str, where: str) -> str:
-    name = _text(value, key, where)
-    if name in ("tenant", "raw"):
-        raise ConfigError(f"{key} names {name!r}, which is bookkeeping, not a field", where=where)
-    return name
-
-
-def _date(value, key: str, where: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            pass
-    raise ConfigError(f"{key} must be a date like 2026-10-01, not {value!r}", where=where)
-
-
-def parse_policy(section, where: str = "crm-audit.toml") -> Policy | None:
-    """The ``[policy]`` section as a :class:`Policy` (None when there is none); ConfigError names the key."""
-    if section in (None, {}):
-        return None
-    if not isinstance(section, dict):
-        raise ConfigError("[policy] must be a table", where=where)
-    policy = Policy()
-    for key, value in section.items():
-        if key == "review_every_days":
-            policy.review_every_days = _positive_days(value, "policy.review_every_days", where)
-        elif key == "last_reviewed":
-            policy.last_reviewed = _date(value, "policy.last_reviewed", where)
-        elif key == "owner":
-            policy.owner = _text(value, "policy.owner", where)
-        elif key in POLICY_OBJECTS:
-            policy.objects[key] = _parse_object(key, value, where)
-        else:
-            hint = f"objects: {', '.join(POLICY_OBJECTS)}; settings: {', '.join(TOP_KEYS)}"
-            near = object_table(key)
-            if near in POLICY_OBJECTS:
-                hint = f"did you mean [policy.{near}]?"
-            raise ConfigError(f"unknown key policy.{key}", where=where, hint=hint)
-    for obj in policy.objects.values():
-        if obj.owner is None:
-            obj.owner = policy.owner
-    return policy
-
-
-def _parse_object(table: str, body, where: str) -> ObjectPolicy:
-    prefix = f"policy.{table}"
-    if not isinstance(body, dict):
-        raise ConfigError(f"{prefix} must be a table like [{prefix}]", where=where)
-    obj = ObjectPolicy(table)
-    for key, value in body.items():
-        here = f"{prefix}.{key}"
-        if key == "required":
-            if isinstance(value, str) or not isinstance(value, list):
-                raise ConfigError(f"{here} must be a list of field names, like [\"email\"]", where=where)
-            for i, name in enumerate(value):
-                name = _field_name(name, f"{here}[{i}]", where)
-                if name not in obj.required:
-                    obj.required.append(name)
-        elif key == "allowed":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{here} must be a table of field = [allowed values], like "
-                                  "{lifecycle_stage = [\"lead\", \"customer\"]}", where=where)
-            for name, values in value.items():
-                name = _field_name(name, f"{here} key", where)
-                if isinstance(values, str) or not isinstance(values, list) or not values:
-                    raise ConfigError(f"{here}.{name} must be a non-empty list of values", where=where)
-                texts = []
-                for i, v in enumerate(values):
-                    if isinstance(v, (dict, list)) or v is None:
-                        raise ConfigError(f"{here}.{name}[{i}] must be a string, number or boolean, not {v!r}", where=where)
-                    texts.append(("true" if v else "false") if isinstance(v, bool) else str(v))
-                obj.allowed[name] = texts
-        elif key == "max_age_days":
-            if "updated_at" not in model.TABLES[table].column_names:
-                fresh = [t for t in POLICY_OBJECTS if "updated_at" in model.TABLES[t].column_names]
-                raise ConfigError(f"{here}: {table} records have no updated_at to measure freshness by",
-                                  where=where, hint=f"max_age_days applies to {', '.join(fresh)}")
-            obj.max_age_days = _positive_days(value, here, where)
-        elif key == "owner":
-            obj.owner = _text(value, here, where)
-        elif key == "owners":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{here} must be a table of field = \"owner\"", where=where)
-            for name, who in value.items():
-                obj.owners[_field_name(name, f"{here} key", where)] = _text(who, f"{here}.{name}", where)
-        else:
-            raise ConfigError(f"unknown key {here}", where=where, hint=f"known keys: {', '.join(OBJECT_KEYS)}")
-    return obj
-
-
-def policy_from_config(config) -> Policy | None:
-    if config is None:
-        return None
-    where = str(config.path) if getattr(config, "path", None) else "crm-audit.toml"
-    return parse_policy(config.section("policy") if hasattr(config, "section") else None, where)
+SHOWN = 60  # characters of an offending value quoted in the fix-list
 
 
 # ------------------------------------------------------------------------------- check
 
 
-def _who(obj: ObjectPolicy, name: str) -> str:
+def _field_owner(obj: ObjectPolicy, name: str) -> str | None:
     """A field owner who differs from the object's owner (that one is named once per record)."""
     owner = obj.owners.get(name)
-    return f" (owner: {owner})" if owner and owner != obj.owner else ""
+    return owner if owner and owner != obj.owner else None
+
+
+def _required_text(name: str, owner: str | None) -> Message:
+    if owner:
+        return _("{field} is required but empty (owner: {owner})", field=name, owner=owner)
+    return _("{field} is required but empty", field=name)
+
+
+def _allowed_text(name: str, value: str, listing: str, owner: str | None) -> Message:
+    if owner:
+        return _("{field} '{value}' is not an allowed value (allowed: {allowed}) (owner: {owner})", field=name,
+                 value=value, allowed=listing, owner=owner)
+    return _("{field} '{value}' is not an allowed value (allowed: {allowed})", field=name, value=value, allowed=listing)
 
 
 class _Rules:
-    """The SQL terms for one object's rules; every piece of policy text travels as a $param."""
+    """One object's rules: the SQL term that finds each rule's violations (every piece of
+    policy text travels as a $param) and the text a violation gets, made once per
+    distinct offending value."""
 
     def __init__(self):
-        self.terms: list[tuple[str, str]] = []  # (rule key, SQL message expression or NULL)
+        self.terms: list[tuple[str, str]] = []  # (rule key, SQL: the offending value ('' when none) or NULL)
+        self.texts: list = []  # per term: value -> Message
         self.params: dict = {}
 
     def param(self, value) -> str:
@@ -194,41 +73,58 @@ class _Rules:
         self.params[name] = value
         return "$" + name
 
+    def add(self, rule: str, sql: str, text) -> None:
+        cache: dict = {}
 
-def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tuple[dict[str, list[str]], dict[str, int], int]:
+        def made(value):
+            found = cache.get(value)
+            if found is None:
+                found = cache[value] = text(value)
+            return found
+
+        self.terms.append((rule, sql))
+        self.texts.append(made)
+
+
+def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list) -> tuple[dict[str, list[Message]], dict[str, int], int]:
     table = obj.table
     key = quote(model.TABLES[table].key)
     custom = None
     rules = _Rules()
-    custom_rules: list[tuple[str, str, str, list[str] | None]] = []  # (rule key, field, message, allowed)
+    custom_rules: list[tuple[str, str, object, list[str] | None]] = []  # (rule key, field, text, allowed)
 
     def classify(name: str, rule: str) -> str | None:
         nonlocal custom
         if is_canonical(table, name):
             if ctx.supplied(table, name):
                 return "canonical"
-            notes.append(f"{table}.{name} not supplied by the CRM ({rule} not checked)")
+            notes.append(_("{column} not supplied by the CRM ({rule} not checked)", column=table + "." + name, rule=rule))
             return None
         if custom is None:
             custom = known_custom_fields(ctx, table)
         if name in custom:
             return "custom"
         known = ", ".join(sorted(model.TABLES[table].column_names)[:12])
-        raise ConfigError(f"policy.{table}.{rule} names {name!r}, which {table} does not have", where=where,
-                          hint=f"fields include {known}, ... and the custom fields in the fields table")
+        raise ConfigError(_("{key} names {name}, which {table} does not have", key="policy." + table + "." + rule,
+                            name=repr(name), table=table), where=where,
+                          hint=_("fields include {fields}, ... and the custom fields in the fields table", fields=known))
 
     for name in obj.required:
         kind = classify(name, "required")
-        message = f"{name} is required but empty{_who(obj, name)}"
+        message = _required_text(name, _field_owner(obj, name))
         if kind == "canonical":
-            rules.terms.append((f"{table}.required.{name}",
-                                f"CASE WHEN NOT {filled_sql(table, name, 't')} THEN {rules.param(message)} END"))
+            rules.add(f"{table}.required.{name}", f"CASE WHEN NOT {filled_sql(table, name, 't')} THEN '' END",
+                      lambda _v, m=message: m)
         elif kind == "custom":
             custom_rules.append((f"{table}.required.{name}", name, message, None))
     for name, values in obj.allowed.items():
         kind = classify(name, "allowed")
         listing = ", ".join(values[:10]) + (", ..." if len(values) > 10 else "")
-        pre, post = f"{name} ", f" is not an allowed value (allowed: {listing}){_who(obj, name)}"
+        owner = _field_owner(obj, name)
+
+        def text(value, name=name, listing=listing, owner=owner):
+            return _allowed_text(name, value, listing, owner)
+
         if kind == "canonical":
             col = "t." + quote(name)
             allowed = rules.param(values)
@@ -239,53 +135,65 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tup
             else:
                 value = f"CAST({col} AS VARCHAR)"
                 cond = f"{filled_sql(table, name, 't')} AND NOT list_contains({allowed}, {value})"
-            shown = f"'''' || left({value}, {SHOWN}) || ''''"
-            rules.terms.append((f"{table}.allowed.{name}",
-                                f"CASE WHEN {cond} THEN {rules.param(pre)} || {shown} || {rules.param(post)} END"))
+            rules.add(f"{table}.allowed.{name}", f"CASE WHEN {cond} THEN left({value}, {SHOWN}) END", text)
         elif kind == "custom":
-            custom_rules.append((f"{table}.allowed.{name}", name, pre + "\x00" + post, values))
+            custom_rules.append((f"{table}.allowed.{name}", name, text, values))
     if obj.max_age_days is not None:
         if ctx.supplied(table, "updated_at"):
             updated = "coalesce(t.updated_at, t.created_at)" if ctx.supplied(table, "created_at") else "t.updated_at"
-            days = rules.param(obj.max_age_days)
-            pre = f"not updated for more than {obj.max_age_days} days (last update "
-            rules.terms.append((
-                f"{table}.max_age_days",
-                f"CASE WHEN {updated} < $as_of - to_days({days}) THEN {rules.param(pre)} || "
-                f"strftime({updated}, '%Y-%m-%d') || ')' END",
-            ))
+            days = obj.max_age_days
+            rules.add(f"{table}.max_age_days",
+                      f"CASE WHEN {updated} < $as_of - to_days({rules.param(days)}) THEN CAST({updated} AS DATE) END",
+                      lambda last: _("not updated for more than {days} days (last update {date})", days=days, date=last))
         else:
-            notes.append(f"{table}.updated_at not supplied by the CRM (max_age_days not checked)")
+            notes.append(_("{column} not supplied by the CRM ({rule} not checked)", column=table + ".updated_at",
+                           rule="max_age_days"))
 
-    found: dict[str, list[str]] = {}
-    per_rule: dict[str, int] = {rule: 0 for rule, _ in rules.terms}
+    found: dict[str, list[Message]] = {}
+    per_rule: dict[str, int] = {rule: 0 for rule, _sql in rules.terms}
     if rules.terms:
         names = [f"v{i}" for i in range(len(rules.terms))]
-        inner = ", ".join(f"{expr} AS {n}" for (_, expr), n in zip(rules.terms, names))
+        inner = ", ".join(f"{expr} AS {n}" for (_rule, expr), n in zip(rules.terms, names))
         query = (f"SELECT id, {', '.join(names)} FROM (SELECT CAST(t.{key} AS VARCHAR) AS id, {inner} FROM {table} t) "
                  f"WHERE {' OR '.join(f'{n} IS NOT NULL' for n in names)}")
         for row in ctx.sql(query, **rules.params).fetchall():
-            messages = [m for m in row[1:] if m is not None]
-            found.setdefault(row[0], []).extend(messages)
-            for (rule, _), m in zip(rules.terms, row[1:]):
-                if m is not None:
+            texts = found.setdefault(row[0], [])
+            for (rule, _sql), made, value in zip(rules.terms, rules.texts, row[1:]):
+                if value is not None:
+                    texts.append(made(value))
                     per_rule[rule] += 1
-    for rule, name, message, values in custom_rules:
+    for rule, name, text, values in custom_rules:
         per_rule[rule] = 0
         if values is None:
             query = (f"SELECT CAST(t.{key} AS VARCHAR) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM custom_values cv "
                      f"WHERE cv.object = $o AND cv.field = $f AND cv.record_id = CAST(t.{key} AS VARCHAR) "
                      f"AND {present('cv.value')})")
-            rows = [(rid, message) for (rid,) in ctx.sql(query, o=table, f=name).fetchall()]
+            rows = [(rid, text) for (rid,) in ctx.sql(query, o=table, f=name).fetchall()]
         else:
-            pre, post = message.split("\x00")
             query = ("SELECT record_id, value FROM custom_values WHERE object = $o AND field = $f "
                      f"AND {present('value')} AND NOT list_contains($allowed, value)")
-            rows = [(rid, f"{pre}'{v[:SHOWN]}'{post}") for rid, v in ctx.sql(query, o=table, f=name, allowed=values).fetchall()]
-        for rid, text in rows:
-            found.setdefault(rid, []).append(text)
+            made: dict = {}
+            rows = []
+            for rid, v in ctx.sql(query, o=table, f=name, allowed=values).fetchall():
+                shown = v[:SHOWN]
+                if shown not in made:
+                    made[shown] = text(shown)
+                rows.append((rid, made[shown]))
+        for rid, message in rows:
+            found.setdefault(rid, []).append(message)
             per_rule[rule] += 1
     return found, per_rule, ctx.count(table)
+
+
+def _detail(messages: list[Message], owner: str | None, memo: dict) -> Message:
+    """One record's violations (the same texts share one detail), with the object's owner."""
+    key = tuple(map(id, messages))
+    found = memo.get(key)
+    if found is None:
+        problems = messages[0] if len(messages) == 1 else Message.join(messages, "; ")
+        # TRANSLATORS: a record's policy violations (joined by "; "), then who owns the object
+        found = memo[key] = _("{problems} — owner: {owner}", problems=problems, owner=owner) if owner else problems
+    return found
 
 
 @check(
@@ -304,34 +212,34 @@ def _violations_for(ctx, obj: ObjectPolicy, where: str, notes: list[str]) -> tup
 def policy_violations(ctx):
     policy = policy_from_config(ctx.config)
     if policy is None:
-        return ctx.skip("no [policy] in crm-audit.toml: run `crm-audit policy init` to propose one from your data "
-                        "(see docs/data-policy.md)")
+        return ctx.skip(_("no [policy] in crm-audit.toml: run `crm-audit policy init` to propose one from your data "
+                          "(see docs/data-policy.md)"))
     if not policy.objects:
-        return ctx.skip("the [policy] section has no object rules ([policy.contacts], [policy.deals], ...)")
+        return ctx.skip(_("the [policy] section has no object rules ([policy.contacts], [policy.deals], ...)"))
     where = str(ctx.config.path) if getattr(ctx.config, "path", None) else "crm-audit.toml"
-    notes: list[str] = []
+    notes: list = []
     checked = {}
     per_rule: dict[str, int] = {}
-    by_table: dict[str, dict[str, list[str]]] = {}
+    by_table: dict[str, dict[str, list[Message]]] = {}
     for table, obj in policy.objects.items():
         if not ctx.supplied(table):
-            notes.append(f"{table} not supplied by the CRM")
+            notes.append(_("{table} not supplied by the CRM", table=table))
             continue
         found, counts, total = _violations_for(ctx, obj, where, notes)
         by_table[table] = found
         per_rule.update(counts)
         checked[table] = total
     if not checked:
-        return ctx.skip("the policy covers only tables the CRM did not supply: " + "; ".join(notes))
+        return ctx.skip(_("the policy covers only tables the CRM did not supply: {notes}",
+                          notes=Message.join(notes, "; ")))
     # One object: plain ids (links into the CRM work). Several: "<table>/<id>", since ids are
     # only unique within an object in most CRMs.
     single = len(policy.objects) == 1
     details = {}
     for table, found in by_table.items():
-        owner = policy.objects[table].owner
-        suffix = f" — owner: {owner}" if owner else ""
+        owner, memo = policy.objects[table].owner, {}
         for rid, messages in found.items():
-            details[rid if single else f"{table}/{rid}"] = "; ".join(messages) + suffix
+            details[rid if single else f"{table}/{rid}"] = _detail(messages, owner, memo)
     metrics = {"violations_by_rule": per_rule, "records_checked": checked,
                "records_violating": {t: len(f) for t, f in by_table.items()}}
     overdue = False
@@ -345,18 +253,17 @@ def policy_violations(ctx):
             review["overdue"] = overdue
         metrics["review"] = review
     total = sum(checked.values())
-    message = f"{len(details)} of {total} records break the data policy"
+    parts = [ngettext("{n} of {total} records breaks the data policy", "{n} of {total} records break the data policy",
+                      len(details), total=total)]
     if overdue:
-        message += f"; the policy review was due {metrics['review']['due']}"
-    if notes:
-        message += " (" + "; ".join(notes) + ")"
+        parts.append(_("the policy review was due {date}", date=date.fromisoformat(metrics["review"]["due"])))
+    message = Message.join(parts + notes, "; ") if len(parts) + len(notes) > 1 else parts[0]
     return ctx.result(ids=sorted(details), object=next(iter(policy.objects)) if single else "records",
                       population=total, details=details, metrics=metrics, message=message,
                       failed=bool(details) or overdue)
 
 
 CHECKS = (policy_violations,)
-
 
 # ------------------------------------------------------------------------- policy init
 
@@ -427,13 +334,13 @@ def _allowed_from(ctx, p: Proposal, name: str, source: str, params: dict, max_va
                    **params).fetchall()
     if not rows:
         return
-    filled = sum(int(n) for _, n in rows)
+    filled = sum(int(n) for _v, n in rows)
     if len(rows) > max_values * 4:
         return  # free text, not a picklist
     keep = [(str(v), int(n)) for v, n in rows if 100.0 * n / filled >= rare_percent and n >= 2]
     if not keep or len(keep) > max_values or filled < min_evidence:
         return
-    p.allowed[name] = sorted(v for v, _ in keep)
+    p.allowed[name] = sorted(v for v, _n in keep)
     rare = [(str(v), int(n)) for v, n in rows if (str(v), int(n)) not in keep]
     if rare:
         p.rare[name] = rare
@@ -471,48 +378,87 @@ def _toml_list(values) -> str:
     return "[" + ", ".join(toml_string(v) for v in values) + "]"
 
 
+def _comment(text: str) -> list[str]:
+    """``text`` as TOML comment lines of at most about 100 characters."""
+    import textwrap
+
+    return ["# " + line for line in textwrap.wrap(text, width=98, break_long_words=False, break_on_hyphens=False)]
+
+
 def policy_toml(proposals: list[Proposal], *, tenant: str, as_of: datetime, required_at: float,
-                review_every_days: int = 90) -> str:
-    """The proposal as TOML that pastes into crm-audit.toml."""
+                review_every_days: int = 90, lang: str = "en") -> str:
+    """The proposal as TOML that pastes into crm-audit.toml (its comments in ``lang``)."""
     day = as_of.date().isoformat()
+    proposed = _("Data policy proposed by `crm-audit policy init` from tenant {tenant} as of {date}.",
+                 tenant=repr(tenant), date=day)
+    starting = _("A starting point, not a decision: agree it with the owners, then paste it into crm-audit.toml; the "
+                 "next audit checks every record against it (data.policy-violations). See docs/data-policy.md.")
+    review = _("review the policy itself this often")
+    default_owner = _("default owner of every rule")
     lines = [
-        f"# Data policy proposed by `crm-audit policy init` from tenant {tenant!r} as of {day}.",
-        "# A starting point, not a decision: agree it with the owners, then paste it into crm-audit.toml;",
-        "# the next audit checks every record against it (data.policy-violations). See docs/data-policy.md.",
+        f"# {proposed.render(lang)}",
+        *_comment(starting.render(lang)),
         "",
         "[policy]",
-        f"review_every_days = {review_every_days}   # review the policy itself this often",
+        f"review_every_days = {review_every_days}   # {review.render(lang)}",
         f"last_reviewed = {day}",
-        '# owner = "RevOps"           # default owner of every rule',
+        f'# owner = "RevOps"           # {default_owner.render(lang)}',
     ]
     for p in proposals:
-        lines += ["", f"[policy.{p.table}]", f"# {p.records} records; fields filled on at least {required_at:g}% are required."]
+        required = ngettext("{n} record; fields filled on at least {share} are required.",
+                            "{n} records; fields filled on at least {share} are required.", p.records,
+                            share=Percent(required_at / 100, 2))
+        lines += ["", f"[policy.{p.table}]", f"# {required.render(lang)}"]
         if p.required:
             lines.append("required = [")
             for name, share in p.required:
-                lines.append(f"    {toml_string(name)},  # filled on {share:g}%")
+                filled = _("filled on {share}", share=Percent(share / 100, 2))
+                lines.append(f"    {toml_string(name)},  # {filled.render(lang)}")
             lines.append("]")
         else:
             lines.append("required = []")
         if p.max_age_days is not None:
-            lines.append(f"max_age_days = {p.max_age_days}   # 90% of {p.table} were updated within {p.p90_age_days:g} days")
-        lines.append(f'# owner = "RevOps"           # who fixes {p.table} that break this policy')
+            fresh = _("{share} of {table} were updated within {days} days", share=Percent(0.9, 0), table=p.table,
+                      days=float(p.p90_age_days))
+            lines.append(f"max_age_days = {p.max_age_days}   # {fresh.render(lang)}")
+        who = _("who fixes {table} that break this policy", table=p.table)
+        lines.append(f'# owner = "RevOps"           # {who.render(lang)}')
         if p.allowed:
             lines += ["", f"[policy.{p.table}.allowed]"]
             for name, values in p.allowed.items():
                 lines.append(f"{toml_key(name)} = {_toml_list(values)}")
                 if name in p.rare:
-                    rare = ", ".join(f"{toml_string(v)} ({n})" for v, n in p.rare[name][:10])
-                    lines.append(f"# left out as rare (typos?): {rare}")
+                    rare = _("left out as rare (typos?): {values}",
+                             values=", ".join(f"{toml_string(v)} ({n})" for v, n in p.rare[name][:10]))
+                    lines.append(f"# {rare.render(lang)}")
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------- commands
 
+LANGS = ("en", "id", "ko")  # the languages the reports are written in (crm-audit run --lang)
+
+
+def _summary(table: str, obj: ObjectPolicy) -> Message:
+    """One line of `policy validate`: what the policy asks of ``table``."""
+    values = dict(table=table, required=len(obj.required), allowed=len(obj.allowed))
+    if obj.max_age_days and obj.owner:
+        return _("{table}: {required} required, {allowed} with allowed values, max age {days} days, owner {owner}",
+                 days=obj.max_age_days, owner=obj.owner, **values)
+    if obj.max_age_days:
+        return _("{table}: {required} required, {allowed} with allowed values, max age {days} days",
+                 days=obj.max_age_days, **values)
+    if obj.owner:
+        return _("{table}: {required} required, {allowed} with allowed values, owner {owner}", owner=obj.owner, **values)
+    return _("{table}: {required} required, {allowed} with allowed values", **values)
+
 
 def register_commands(group) -> None:
     """Add ``crm-audit policy init`` and ``crm-audit policy validate``."""
     import click
+
+    lang_option = click.option("--lang", "lang", type=click.Choice(LANGS), default=None,
+                               help="The language of the output: en, id, ko (default: [audit] lang, else en).")
 
     @click.group(name="policy")
     def policy_group():
@@ -528,51 +474,54 @@ def register_commands(group) -> None:
                   help="Fields filled on at least this % of records become required.")
     @click.option("--max-values", type=click.IntRange(1, 200), default=12, show_default=True,
                   help="Text fields with at most this many values get an allowed list.")
-    def init(files_dir, config_path, tenant_name, out, as_of, required_at, max_values):
+    @lang_option
+    def init(files_dir, config_path, tenant_name, out, as_of, required_at, max_values, lang):
         """Propose a data policy from the audited data, as TOML that pastes into crm-audit.toml."""
         from pathlib import Path
 
         if bool(files_dir) == bool(config_path):
-            raise ConfigError("give exactly one of --files DIR or -c crm-audit.toml", where="policy init")
+            raise ConfigError(_("give exactly one of --files DIR or -c crm-audit.toml"), where="policy init")
         config = load_config(config_path)
+        lang = lang or getattr(config, "lang", None) or "en"
         with read_tenant(config, files=files_dir, tenant=tenant_name,
                          as_of=as_of) as ctx:
             if ctx.read_error:
-                click.echo(f"warning: reading stopped early ({ctx.read_error}); proposing from what was read", err=True)
+                warning = _("warning: reading stopped early ({error}); proposing from what was read",
+                            error=ctx.read_error)
+                click.echo(warning.render(lang), err=True)
             proposals = propose(ctx, required_at=required_at, max_values=max_values)
             tenant, when = ctx.tenant, ctx.as_of
         if not proposals:
-            raise ConfigError("the tenant supplied no contacts, companies or deals to propose a policy from",
+            raise ConfigError(_("the tenant supplied no contacts, companies or deals to propose a policy from"),
                               where=tenant)
-        text = policy_toml(proposals, tenant=tenant, as_of=when, required_at=required_at)
-        parse_policy(_parse_toml(text)["policy"], "the proposal")  # never hand out a policy we would reject
+        text = policy_toml(proposals, tenant=tenant, as_of=when, required_at=required_at, lang=lang)
+        parse_policy(_parse_toml(text)["policy"], _("the proposal"))  # never hand out a policy we would reject
         if out:
             Path(out).write_text(text, encoding="utf-8")
-            click.echo(f"wrote {out}: paste it into crm-audit.toml after review", err=True)
+            click.echo(_("wrote {path}: paste it into crm-audit.toml after review", path=str(out)).render(lang), err=True)
         else:
             click.echo(text, nl=False)
 
     @policy_group.command("validate")
     @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default="crm-audit.toml",
                   show_default=True, help="The config holding [policy].")
-    def validate(config_path):
+    @lang_option
+    def validate(config_path, lang):
         """Check the [policy] section of crm-audit.toml and summarise its rules."""
         config = load_config(config_path)
+        lang = lang or getattr(config, "lang", None) or "en"
         policy = policy_from_config(config)
         if policy is None:
-            raise ConfigError("has no [policy] section", where=str(config_path),
-                              hint="run `crm-audit policy init` to propose one")
+            raise ConfigError(_("has no [policy] section"), where=str(config_path),
+                              hint=_("run `crm-audit policy init` to propose one"))
         for table, obj in policy.objects.items():
-            parts = [f"{len(obj.required)} required", f"{len(obj.allowed)} with allowed values"]
-            if obj.max_age_days:
-                parts.append(f"max age {obj.max_age_days} days")
-            if obj.owner:
-                parts.append(f"owner {obj.owner}")
-            click.echo(f"{table}: " + ", ".join(parts))
-        if policy.review_every_days:
-            last = f", last reviewed {policy.last_reviewed.isoformat()}" if policy.last_reviewed else ""
-            click.echo(f"review every {policy.review_every_days} days{last}")
-        click.echo("policy OK")
+            click.echo(_summary(table, obj).render(lang))
+        if policy.review_every_days and policy.last_reviewed:
+            click.echo(_("review every {days} days, last reviewed {date}", days=policy.review_every_days,
+                         date=policy.last_reviewed.isoformat()).render(lang))
+        elif policy.review_every_days:
+            click.echo(_("review every {days} days", days=policy.review_every_days).render(lang))
+        click.echo(_("policy OK").render(lang))
 
     group.add_command(policy_group)
 

@@ -7,7 +7,9 @@ so "required" in a policy and "complete" here never disagree.
 
 from __future__ import annotations
 
-from crm_audit_core import check, model
+from crm_audit_core import Message, Percent, check, model
+
+from .i18n import _, ngettext
 
 FIELD_SEPARATOR = "|"
 # What "blank" strips: ASCII whitespace plus the no-break, ideographic (full-width) and
@@ -135,12 +137,12 @@ def fill_counts(ctx, table: str, fields: list[str]) -> tuple[int, dict[str, int 
         if pieces:
             terms.append((name, " OR ".join(pieces)))
     params = {f"c_{i}": p for i, p in enumerate(wanted)}
-    select = ", ".join(["count(*)"] + [f"count_if({t})" for _, t in terms])
+    select = ", ".join(["count(*)"] + [f"count_if({t})" for _name, t in terms])
     row = ctx.sql(
         f"SELECT {select} FROM {table} t LEFT JOIN ({pivot}) cv ON cv.record_id = CAST(t.{key} AS VARCHAR)",
         object=table, wanted=wanted, **params,
     ).fetchone()
-    for (name, _), n in zip(terms, row[1:]):
+    for (name, _term), n in zip(terms, row[1:]):
         counts[name] = int(n)
     return int(row[0]), counts
 
@@ -172,7 +174,8 @@ def unreachable_contacts(ctx):
     metrics = {"reachability": {"email and phone": int(both), "email only": int(email_only),
                                 "phone only": int(phone_only), "neither": len(ids)}}
     return ctx.result(ids=ids, population=total, metrics=metrics,
-                      message=f"{len(ids)} of {total} contacts have neither email nor phone")
+                      message=ngettext("{n} of {total} contacts has neither email nor phone",
+                                       "{n} of {total} contacts have neither email nor phone", len(ids), total=total))
 
 
 @check(
@@ -191,10 +194,24 @@ def companies_without_domain(ctx):
     ids = ctx.ids(f"SELECT id FROM companies WHERE NOT {filled_sql('companies', 'domain')}")
     total = ctx.count("companies")
     return ctx.result(ids=ids, population=total, metrics={"with domain": total - len(ids), "without domain": len(ids)},
-                      message=f"{len(ids)} of {total} companies have no domain")
+                      message=ngettext("{n} of {total} companies has no domain",
+                                       "{n} of {total} companies have no domain", len(ids), total=total))
 
 
 DEAL_PARTS = (("amount", "amount"), ("close_date", "close date"), ("stage", "stage"))
+
+
+def _deal_gaps() -> dict[tuple[bool, bool, bool], Message]:
+    """What a deal lacks, by (no amount, no close date, no stage)."""
+    return {
+        (True, False, False): _("missing amount"),
+        (False, True, False): _("missing close date"),
+        (False, False, True): _("missing stage"),
+        (True, True, False): _("missing amount, close date"),
+        (True, False, True): _("missing amount, stage"),
+        (False, True, True): _("missing close date, stage"),
+        (True, True, True): _("missing amount, close date, stage"),
+    }
 
 
 @check(
@@ -209,19 +226,20 @@ DEAL_PARTS = (("amount", "amount"), ("close_date", "close date"), ("stage", "sta
     remediation="Ask each deal's owner to fill in what the fix-list says is missing; close deals that are dead.",
 )
 def incomplete_deals(ctx):
-    empty = {col: f"NOT {filled_sql('deals', col)}" for col, _ in DEAL_PARTS}
-    which = ", ".join(f"CASE WHEN {empty[col]} THEN '{label}' END" for col, label in DEAL_PARTS)
-    rows = ctx.sql(
-        f"SELECT id, concat_ws(', ', {which}) AS what FROM deals WHERE {' OR '.join(empty.values())}"
-    ).fetchall()
-    details = {str(r[0]): f"missing {r[1]}" for r in rows if r[0] is not None}
+    empty = {col: f"NOT {filled_sql('deals', col)}" for col, _label in DEAL_PARTS}
+    which = ", ".join(empty[col] for col, _label in DEAL_PARTS)
+    rows = ctx.sql(f"SELECT id, {which} FROM deals WHERE {' OR '.join(empty.values())}").fetchall()
+    gaps = _deal_gaps()
+    details = {str(r[0]): gaps[(bool(r[1]), bool(r[2]), bool(r[3]))] for r in rows if r[0] is not None}
     counts = ctx.sql(
-        "SELECT " + ", ".join(f"count_if({empty[col]})" for col, _ in DEAL_PARTS) + ", count(*) FROM deals"
+        "SELECT " + ", ".join(f"count_if({empty[col]})" for col, _label in DEAL_PARTS) + ", count(*) FROM deals"
     ).fetchone()
     total = int(counts[-1])
-    metrics = {"missing": {label: int(n) for (_, label), n in zip(DEAL_PARTS, counts)}}
+    metrics = {"missing": {label: int(n) for (_col, label), n in zip(DEAL_PARTS, counts)}}
     return ctx.result(ids=sorted(details), population=total, details=details, metrics=metrics,
-                      message=f"{len(details)} of {total} deals lack an amount, a close date or a stage")
+                      message=ngettext("{n} of {total} deals lacks an amount, a close date or a stage",
+                                       "{n} of {total} deals lack an amount, a close date or a stage",
+                                       len(details), total=total))
 
 
 @check(
@@ -241,12 +259,15 @@ def contacts_without_company_or_stage(ctx):
     rows = ctx.sql(
         f"SELECT id, {no_company} AS nc, {no_stage} AS ns FROM contacts WHERE {no_company} OR {no_stage}"
     ).fetchall()
-    labels = {(True, False): "no company", (False, True): "no lifecycle stage", (True, True): "no company and no lifecycle stage"}
+    labels = {(True, False): _("no company"), (False, True): _("no lifecycle stage"),
+              (True, True): _("no company and no lifecycle stage")}
     details = {str(r[0]): labels[(bool(r[1]), bool(r[2]))] for r in rows if r[0] is not None}
     total = ctx.count("contacts")
     metrics = {"without company": sum(1 for r in rows if r[1]), "without lifecycle stage": sum(1 for r in rows if r[2])}
     return ctx.result(ids=sorted(details), population=total, details=details, metrics=metrics,
-                      message=f"{len(details)} of {total} contacts have no company or no lifecycle stage")
+                      message=ngettext("{n} of {total} contacts has no company or no lifecycle stage",
+                                       "{n} of {total} contacts have no company or no lifecycle stage",
+                                       len(details), total=total))
 
 
 KEY_FIELDS = {
@@ -284,7 +305,7 @@ def key_field_completeness(ctx):
     ids, details = [], {}
     for table, fields in wanted.items():
         if table not in model.TABLES:
-            return ctx.skip(f"key_fields names {table!r}, which is not a canonical table")
+            return ctx.skip(_("key_fields names {table}, which is not a canonical table", table=repr(table)))
         if not ctx.supplied(table):
             unsupplied.append(table)
             continue
@@ -299,20 +320,24 @@ def key_field_completeness(ctx):
             matrix[table][name] = share
             if total and share < floor:
                 ids.append(f"{table}.{name}")
-                details[f"{table}.{name}"] = f"filled on {n} of {total} {table} ({share}%), under the floor of {floor:g}%"
+                details[f"{table}.{name}"] = _("filled on {filled} of {total} records ({share}), under the floor of "
+                                               "{floor}", filled=n, total=total, share=Percent(n / total, 2),
+                                               floor=Percent(floor / 100, 2))
     if not matrix:
-        return ctx.skip("none of the key fields' tables was supplied: " + ", ".join(unsupplied))
+        return ctx.skip(_("none of the key fields' tables was supplied: {tables}", tables=unsupplied))
     measured = sum(len(v) for v in matrix.values())
-    note = f"; not supplied: {', '.join(unsupplied)}" if unsupplied else ""
     columns = sorted({f for fields in matrix.values() for f in fields})
-    chart = {"id": "completeness", "title": "Completeness of key fields (object x field)", "kind": "heatmap",
+    chart = {"id": "completeness", "title": _("Completeness of key fields (object x field)"), "kind": "heatmap",
              "x": columns, "y": list(matrix), "vmin": 0, "vmax": 1,
              "values": [[(matrix[t][f] / 100 if f in matrix[t] else None) for f in columns] for t in matrix]}
-    return ctx.result(
-        ids=ids, population=measured, details=details,
-        metrics={"completeness_percent": matrix, "records": records, "floor_percent": floor, "charts": [chart]},
-        message=f"{len(ids)} of {measured} key fields are filled on fewer than {floor:g}% of records{note}",
-    )
+    message = ngettext("{n} of {total} key fields is filled on fewer than {floor} of records",
+                       "{n} of {total} key fields are filled on fewer than {floor} of records",
+                       len(ids), total=measured, floor=Percent(floor / 100, 2))
+    if unsupplied:
+        message = Message.join([message, _("not supplied: {fields}", fields=unsupplied)], "; ")
+    return ctx.result(ids=ids, population=measured, details=details, message=message,
+                      metrics={"completeness_percent": matrix, "records": records, "floor_percent": floor,
+                               "charts": [chart]})
 
 
 CHECKS = (unreachable_contacts, companies_without_domain, incomplete_deals, contacts_without_company_or_stage,

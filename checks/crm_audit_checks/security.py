@@ -8,9 +8,9 @@ public site user a CRM such as Salesforce gives its web forms and portals: not a
 
 from __future__ import annotations
 
-from crm_audit_core import check
+from crm_audit_core import Message, Percent, check
 
-from .wording import plural
+from .i18n import _, ngettext
 
 HUMAN = "is_active AND coalesce(lower(role), '') NOT IN ('integration', 'guest')"
 NOT_GUEST = "coalesce(lower(role), '') <> 'guest'"
@@ -45,9 +45,13 @@ def too_many_admins(ctx):
     metrics = {"active_admins": len(admins), "active_human_users": total, "admin_share": round(share, 4),
                "max_share": max_share}
     return ctx.result(ids=admins if failed else [], population=total, metrics=metrics,
-                      details={i: "active admin" for i in admins} if failed else {},
-                      message=f"{len(admins)} active admins for {total} active users ({share:.0%}; "
-                              f"at most {max_share:.0%} recommended)")
+                      details=dict.fromkeys(admins, _("active admin")) if failed else {},
+                      message=ngettext("{n} active admin for {total} active users ({share}; at most {max_share} "
+                                       "recommended)",
+                                       "{n} active admins for {total} active users ({share}; at most {max_share} "
+                                       "recommended)",
+                                       len(admins), total=total, share=Percent(share, 0),
+                                       max_share=Percent(max_share, 0)))
 
 
 @check(
@@ -76,19 +80,44 @@ def dormant_users(ctx):
     ids = sorted(str(r["id"]) for r in rows)
     details, licences = {}, {}
     for r in rows:
-        text = "never logged in" if r["last_login_at"] is None else f"last login {r['last_login_at']:%Y-%m-%d}"
+        if r["last_login_at"] is None:
+            parts = [_("never logged in")]
+        else:
+            parts = [_("last login {date}", date=r["last_login_at"])]
         if r["licence"]:
-            text += f"; holds a {r['licence']} licence"
+            parts.append(_("holds a {licence} licence", licence=str(r["licence"])))
             licences[str(r["licence"])] = licences.get(str(r["licence"]), 0) + 1
         if r["frozen"]:
-            text += "; frozen (still active: the licence stays assigned)"
-        details[str(r["id"])] = text
+            parts.append(_("frozen (still active: the licence stays assigned)"))
+        details[str(r["id"])] = parts[0] if len(parts) == 1 else Message.join(parts, "; ")
     total = ctx.count("users", HUMAN)
-    message = f"{len(ids)} of {total} active users have not logged in for {days} days"
     if licences:
-        message += " (licences held: " + ", ".join(f"{n} {name}" for name, n in sorted(licences.items())) + ")"
+        # TRANSLATORS: a licence type and how many dormant users hold one ("2 Salesforce"), listed in a message
+        held = [_("{n} {licence}", n=n, licence=name) for name, n in sorted(licences.items())]
+        message = ngettext("{n} of {total} active users has not logged in for {days} days (licences held: "
+                           "{licences})",
+                           "{n} of {total} active users have not logged in for {days} days (licences held: "
+                           "{licences})",
+                           len(ids), total=total, days=days, licences=held)
+    else:
+        message = ngettext("{n} of {total} active users has not logged in for {days} days",
+                           "{n} of {total} active users have not logged in for {days} days",
+                           len(ids), total=total, days=days)
     metrics = {"licences_held_by_dormant_users": licences} if licence != "NULL" else {}
     return ctx.result(ids=ids, population=total, details=details, metrics=metrics, message=message)
+
+
+def _owned_work(deals: int, tasks: int):
+    """What a deactivated user still owns, each count with its own plural."""
+    if not tasks:
+        return ngettext("inactive user owns {n} open deal", "inactive user owns {n} open deals", deals)
+    if not deals:
+        return ngettext("inactive user owns {n} open task", "inactive user owns {n} open tasks", tasks)
+    if deals == 1:
+        return ngettext("inactive user owns 1 open deal and {n} open task",
+                        "inactive user owns 1 open deal and {n} open tasks", tasks)
+    return ngettext("inactive user owns {deals} open deals and {n} open task",
+                    "inactive user owns {deals} open deals and {n} open tasks", tasks, deals=deals)
 
 
 @check(
@@ -120,12 +149,14 @@ def departed_users_owning_work(ctx):
         "WHERE u.is_active IS FALSE AND (d.n > 0 OR t.n > 0)"
     )
     ids = sorted(str(r["id"]) for r in rows)
-    details = {str(r["id"]): f"inactive user owns {r['deals']} open deals and {r['tasks']} open tasks" for r in rows}
+    details = {str(r["id"]): _owned_work(int(r["deals"]), int(r["tasks"])) for r in rows}
     total = ctx.count("users", "is_active IS FALSE")
     return ctx.result(ids=ids, population=total, details=details,
                       metrics={"open_deals_owned": sum(int(r["deals"]) for r in rows),
                                "open_tasks_owned": sum(int(r["tasks"]) for r in rows)},
-                      message=f"{len(ids)} of {total} deactivated users still own open deals or tasks")
+                      message=ngettext("{n} of {total} deactivated users still owns open deals or tasks",
+                                       "{n} of {total} deactivated users still own open deals or tasks",
+                                       len(ids), total=total))
 
 
 @check(
@@ -141,8 +172,9 @@ def departed_users_owning_work(ctx):
 def users_without_mfa(ctx):
     ids = ctx.ids(f"SELECT id FROM users WHERE is_active AND mfa_enabled IS FALSE AND {NOT_GUEST}")
     total = ctx.count("users", f"is_active AND {NOT_GUEST}")
-    return ctx.result(ids=ids, population=total, details={i: "MFA not enabled" for i in ids},
-                      message=f"{len(ids)} of {total} active users have no MFA")
+    return ctx.result(ids=ids, population=total, details=dict.fromkeys(ids, _("MFA not enabled")),
+                      message=ngettext("{n} of {total} active users has no MFA",
+                                       "{n} of {total} active users have no MFA", len(ids), total=total))
 
 
 @check(
@@ -175,12 +207,16 @@ def failed_login_bursts(ctx):
         days=s["days"], minutes=s["minutes"], failures=s["failures"],
     )
     ids = sorted(str(r["user_id"]) for r in rows)
-    details = {str(r["user_id"]): f"{r['worst']} failed logins within {s['minutes']} minutes from {r['first_at']:%Y-%m-%d %H:%M}"
+    details = {str(r["user_id"]): _("{failures} failed logins within {minutes} minutes from {start}",
+                                    failures=int(r["worst"]), minutes=s["minutes"],
+                                    start=r["first_at"].strftime("%Y-%m-%d %H:%M"))
                for r in rows}
     total = int(ctx.scalar("SELECT count(DISTINCT user_id) FROM login_events WHERE \"at\" >= $as_of - to_days($days)",
                            days=s["days"]) or 0)
     return ctx.result(ids=ids, object="users", population=total, details=details,
-                      message=f"{plural(len(ids), 'user')} had {s['failures']}+ failed logins within {s['minutes']} minutes")
+                      message=ngettext("{n} user had {failures}+ failed logins within {minutes} minutes",
+                                       "{n} users had {failures}+ failed logins within {minutes} minutes",
+                                       len(ids), failures=s["failures"], minutes=s["minutes"]))
 
 
 @check(
@@ -208,11 +244,15 @@ def logins_from_many_ips(ctx):
         days=s["days"], ips=s["ips"],
     )
     ids = sorted(str(r["user_id"]) for r in rows)
-    details = {str(r["user_id"]): f"logged in from {r['n']} IP addresses in {s['days']} days" for r in rows}
+    details = {str(r["user_id"]): ngettext("logged in from {n} IP address in {days} days",
+                                           "logged in from {n} IP addresses in {days} days", int(r["n"]),
+                                           days=s["days"]) for r in rows}
     total = int(ctx.scalar(f"SELECT count(DISTINCT user_id) FROM login_events WHERE {SUCCESS} "
                            "AND \"at\" >= $as_of - to_days($days)", days=s["days"]) or 0)
     return ctx.result(ids=ids, object="users", population=total, details=details,
-                      message=f"{plural(len(ids), 'user')} logged in from {s['ips']}+ IP addresses in {s['days']} days")
+                      message=ngettext("{n} user logged in from {ips}+ IP addresses in {days} days",
+                                       "{n} users logged in from {ips}+ IP addresses in {days} days",
+                                       len(ids), ips=s["ips"], days=s["days"]))
 
 
 @check(
@@ -234,8 +274,9 @@ def logins_from_many_ips(ctx):
 def integration_users_with_admin(ctx):
     ids = ctx.ids("SELECT id FROM users WHERE lower(role) = 'integration' AND is_admin")
     total = ctx.count("users", "lower(role) = 'integration'")
-    return ctx.result(ids=ids, population=total, details={i: "integration user with admin rights" for i in ids},
-                      message=f"{len(ids)} of {total} integration users are admins")
+    return ctx.result(ids=ids, population=total, details=dict.fromkeys(ids, _("integration user with admin rights")),
+                      message=ngettext("{n} of {total} integration users is an admin",
+                                       "{n} of {total} integration users are admins", len(ids), total=total))
 
 
 CHECKS = (too_many_admins, dormant_users, departed_users_owning_work, users_without_mfa, failed_login_bursts,

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from crm_audit_core import check
+from crm_audit_core import Message, check
+
+from .i18n import _, ngettext
 
 SBS = "https://docs.securitybenchmark.org/benchmark"
 # Permissions that let a user read or change everything, or manage who may (model.py).
@@ -22,13 +24,23 @@ POWERFUL = ["modify_all_data", "view_all_data", "manage_users", "author_apex", "
 GUEST = "coalesce(lower(u.role), '') = 'guest'"
 
 
-def _plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
-def _via(row) -> str:
-    kind = str(row["via"] or "").replace("_", " ") or "a grant"
-    return f"{kind} '{row['via_name']}'" if row["via_name"] else kind
+def _via(row) -> Message | str:
+    """What grants a permission, as a noun phrase ("permission set 'Sales Ops'")."""
+    kind, name = str(row["via"] or "").strip().lower(), row["via_name"]
+    if kind == "profile":
+        return _("profile '{name}'", name=name) if name else _("profile")
+    if kind == "permission_set":
+        return _("permission set '{name}'", name=name) if name else _("permission set")
+    if kind == "permission_set_group":
+        return _("permission set group '{name}'", name=name) if name else _("permission set group")
+    if kind == "role":
+        return _("role '{name}'", name=name) if name else _("role")
+    if kind == "user":
+        # TRANSLATORS: the permission is set on the user itself ("holds X through user")
+        return _("user '{name}'", name=name) if name else _("user")
+    if kind:  # a value outside the vocabulary (data.unrecognised-values lists it): shown as it is
+        return f"{kind.replace('_', ' ')} '{name}'" if name else kind.replace("_", " ")
+    return _("a grant '{name}'", name=name) if name else _("a grant")
 
 
 @check(
@@ -70,17 +82,27 @@ def health_check_score(ctx):
                          "WHERE security_score IS NOT NULL LIMIT 1")
         if found:
             score, source = float(found[0]["security_score"]), found[0]["security_score_source"]
-    details = {str(r["id"]): f"{r['group']}: {r['setting']} is {r['org_value']!s}, the standard is "
-                             f"{r['recommended_value']!s} ({r['risk']} risk)" for r in risky}
+    details = {}
+    for r in risky:
+        values = dict(group=r["group"], setting=r["setting"], value=str(r["org_value"]),
+                      standard=str(r["recommended_value"]))
+        details[str(r["id"])] = (_("{group}: {setting} is {value}, the standard is {standard} (high risk)", **values)
+                                 if r["risk"] == "high" else
+                                 _("{group}: {setting} is {value}, the standard is {standard} (medium risk)", **values))
     high = sum(1 for r in risky if r["risk"] == "high")
     low_score = score is not None and score < min_score
     metrics = {"settings": len(rows), "high_risk": high, "medium_risk": len(risky) - high,
                "low_risk": sum(1 for r in rows if r["risk"] == "low"), "score": score, "score_source": source,
                "min_score": min_score}
-    message = (f"{high} high- and {len(risky) - high} medium-risk settings of {_plural(len(rows), 'setting')} "
-               f"in the security baseline")
+    message = ngettext("{high} high- and {medium} medium-risk settings of {n} setting in the security baseline",
+                       "{high} high- and {medium} medium-risk settings of {n} settings in the security baseline",
+                       len(rows), high=high, medium=len(risky) - high)
     if score is not None:
-        message += f"; {source or 'the baseline'} scores {score:g} of 100 (at least {min_score:g} recommended)"
+        scored = (_("{source} scores {score} of 100 (at least {min_score} recommended)", source=source, score=score,
+                    min_score=min_score) if source else
+                  _("the baseline scores {score} of 100 (at least {min_score} recommended)", score=score,
+                    min_score=min_score))
+        message = Message.join([message, scored], "; ")
     return ctx.result(ids=[str(r["id"]) for r in risky], population=len(rows), details=details, metrics=metrics,
                       failed=bool(risky) or low_score, message=message)
 
@@ -124,20 +146,23 @@ def dangerous_permissions(ctx):
         "(SELECT unnest($powers)) ORDER BY u.id, p.permission, p.via_name",
         powers=powers,
     )
-    held: dict[str, list[str]] = {}
+    held: dict[str, list[Message]] = {}
     for r in rows:
-        held.setdefault(str(r["id"]), []).append(f"{r['permission']} through {_via(r)}")
+        held.setdefault(str(r["id"]), []).append(_("{permission} through {via}", permission=r["permission"],
+                                                   via=_via(r)))
     total = ctx.count("users", "is_active AND coalesce(lower(role), '') <> 'guest'")
     holders = ctx.scalar(
         "SELECT count(DISTINCT u.id) FROM permissions p JOIN users u ON u.id = p.user_id "
         f"WHERE u.is_active AND NOT {GUEST} AND lower(p.permission) IN (SELECT unnest($powers))", powers=powers)
-    details = {uid: "holds " + "; ".join(items) for uid, items in held.items()}
+    details = {uid: _("holds {permissions}", permissions=Message.join(items, "; ")) for uid, items in held.items()}
     return ctx.result(ids=sorted(held), population=total, details=details,
                       metrics={"active_users_holding_them": int(holders or 0), "not_admins": len(held),
                                "permissions": powers},
-                      message=f"{len(held)} of {total} active users hold admin powers without being admins "
-                              f"({_plural(int(holders or 0), 'active user')} {'holds' if holders == 1 else 'hold'} "
-                              "them in all)")
+                      message=ngettext("{held} of {total} active users hold admin powers without being admins "
+                                       "({n} active user holds them in all)",
+                                       "{held} of {total} active users hold admin powers without being admins "
+                                       "({n} active users hold them in all)",
+                                       int(holders or 0), held=len(held), total=total))
 
 
 @check(
@@ -180,23 +205,28 @@ def connected_app_access(ctx):
         why = []
         last = r["last_used_at"]
         if last is not None and last < stale_before:
-            why.append(f"last used {last:%Y-%m-%d}, more than {days} days ago")
+            why.append(_("last used {date}, more than {days} days ago", date=last, days=days))
             kinds["stale"] += 1
         elif last is None and r["created_at"] is not None and r["created_at"] < stale_before:
-            why.append(f"never used since it was created on {r['created_at']:%Y-%m-%d}")
+            why.append(_("never used since it was created on {date}", date=r["created_at"]))
             kinds["stale"] += 1
         if str(r["scope"] or "").strip().lower() in broad:
-            why.append(f"scope '{r['scope']}'")
+            why.append(_("scope '{scope}'", scope=r["scope"]))
             kinds["broad"] += 1
         if str(r["url"] or "").strip().lower().startswith("http://"):
-            why.append(f"sends to plain-HTTP {r['url']}")
+            why.append(_("sends to plain-HTTP {url}", url=r["url"]))
             kinds["plain_http"] += 1
         if why:
-            details[str(r["id"])] = f"{r['app']}: " + "; ".join(why)
+            # TRANSLATORS: an app's name, then why its access is flagged (the texts above, joined by "; ")
+            details[str(r["id"])] = _("{app}: {problems}", app=r["app"], problems=Message.join(why, "; "))
     return ctx.result(ids=sorted(details), population=len(rows), details=details,
                       metrics={**kinds, "grants": len(rows), "days": days},
-                      message=f"{len(details)} of {_plural(len(rows), 'app grant')} are stale ({kinds['stale']}), "
-                              f"open to every user ({kinds['broad']}) or send over plain HTTP ({kinds['plain_http']})")
+                      message=ngettext("{flagged} of {n} app grant is stale ({stale}), open to every user ({broad}) "
+                                       "or sends over plain HTTP ({plain_http})",
+                                       "{flagged} of {n} app grants are stale ({stale}), open to every user ({broad}) "
+                                       "or send over plain HTTP ({plain_http})",
+                                       len(rows), flagged=len(details), stale=kinds["stale"], broad=kinds["broad"],
+                                       plain_http=kinds["plain_http"]))
 
 
 GUEST_OBJECTS = ["contact", "account", "lead", "opportunity", "case", "contract", "order", "user",
@@ -234,7 +264,7 @@ def guest_access(ctx):
     guests = ctx.count("users u", GUEST)
     if not guests:
         return ctx.result(ids=[], population=0, metrics={"guest_users": 0},
-                          message="the CRM has no guest user: nothing public to judge")
+                          message=_("the CRM has no guest user: nothing public to judge"))
     rows = ctx.rows(
         "SELECT p.id, u.name, lower(p.permission) AS permission, p.via, p.via_name FROM permissions p "
         f"JOIN users u ON u.id = p.user_id WHERE {GUEST} ORDER BY p.id")
@@ -244,15 +274,19 @@ def guest_access(ctx):
         perm = r["permission"] or ""
         obj = perm.split(":", 1)[1] if ":" in perm else None
         if perm in powers or (obj is not None and obj in objects):
-            details[str(r["id"])] = f"guest user {r['name']} holds {perm} through {_via(r)}"
+            details[str(r["id"])] = _("guest user {user} holds {permission} through {via}", user=r["name"],
+                                      permission=perm, via=_via(r))
     risky_settings = []
     if ctx.supplied("security_settings", "risk"):
         risky_settings = ctx.rows("SELECT setting, org_value FROM security_settings "
                                   "WHERE lower(\"group\") = 'guest access' AND lower(risk) IN ('high', 'medium')")
-    message = (f"{len(details)} of {_plural(len(rows), 'permission')} held by "
-               f"{_plural(guests, 'guest user')} reach CRM data or the API")
+    message = ngettext("{flagged} of {permissions} permissions held by {n} guest user reach CRM data or the API",
+                       "{flagged} of {permissions} permissions held by {n} guest users reach CRM data or the API",
+                       guests, flagged=len(details), permissions=len(rows))
     if risky_settings:
-        message += "; guest settings at risk: " + ", ".join(f"{s['setting']} ({s['org_value']})" for s in risky_settings)
+        at_risk = _("guest settings at risk: {settings}",
+                    settings=[f"{s['setting']} ({s['org_value']})" for s in risky_settings])
+        message = Message.join([message, at_risk], "; ")
     return ctx.result(ids=sorted(details), population=len(rows), details=details,
                       failed=bool(details) or bool(risky_settings),
                       metrics={"guest_users": guests, "guest_permissions": len(rows),
@@ -297,22 +331,24 @@ def admin_changes(ctx):
         "WHERE a.created_at >= $as_of - to_days($days) ORDER BY a.created_at", days=days)
     details, by_user = {}, {}
     for r in rows:
-        who = r["name"] or r["user_id"] or "an unknown user"
+        who = r["name"] or r["user_id"] or _("an unknown user")
         by_user[str(who)] = by_user.get(str(who), 0) + 1
+        values = dict(date=r["created_at"], change=r["display"] or r["action"], section=r["section"],
+                      who=who)
         if r["known"] is None:
-            why = f"by {who}, whom the CRM no longer lists"
+            details[str(r["id"])] = _("{date}: {change} ({section}) by {who}, whom the CRM no longer lists", **values)
         elif r["is_active"] is False:
-            why = f"by {who}, who is now inactive"
+            details[str(r["id"])] = _("{date}: {change} ({section}) by {who}, who is now inactive", **values)
         elif r["is_admin"] is not True:
-            why = f"by {who}, who is not an admin"
-        else:
-            continue
-        details[str(r["id"])] = f"{r['created_at']:%Y-%m-%d}: {r['display'] or r['action']} ({r['section']}) {why}"
+            details[str(r["id"])] = _("{date}: {change} ({section}) by {who}, who is not an admin", **values)
     top = dict(sorted(by_user.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
     return ctx.result(ids=sorted(details), population=len(rows), details=details,
                       metrics={"changes": len(rows), "changes_by_user": top, "days": days},
-                      message=f"{len(details)} of {_plural(len(rows), 'setup change')} in the last {days} days "
-                              "were made by users who are not or no longer admins")
+                      message=ngettext("{flagged} of {n} setup change in the last {days} days were made by users "
+                                       "who are not or no longer admins",
+                                       "{flagged} of {n} setup changes in the last {days} days were made by users "
+                                       "who are not or no longer admins",
+                                       len(rows), flagged=len(details), days=days))
 
 
 CHECKS = (health_check_score, dangerous_permissions, connected_app_access, guest_access, admin_changes)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from crm_audit_core import check
 
+from .i18n import _, ngettext
 from .missing_data import filled_sql, present, stripped
-from .wording import plural
 
 SEGMENTING = (("lifecycle_stage", "lifecycle stage"), ("lead_status", "lead status"), ("segments", "list or tag"))
 
@@ -36,15 +36,32 @@ def _segment_names_sql() -> str:
 )
 def unsegmented_contacts(ctx):
     used = [(col, label) for col, label in SEGMENTING if ctx.supplied("contacts", col)]
-    where = " AND ".join(f"NOT {filled_sql('contacts', col)}" for col, _ in used)
+    where = " AND ".join(f"NOT {filled_sql('contacts', col)}" for col, _label in used)
     ids = ctx.ids(f"SELECT id FROM contacts WHERE {where}")
     total = ctx.count("contacts")
-    lacking = [label for col, label in SEGMENTING if (col, label) not in used]
-    note = f" (not supplied by the CRM: {', '.join(lacking)})" if lacking else ""
+    supplied = {col for col, _label in used}
+    # contacts.segments is always there (the check needs it); the other two may be missing
+    if {"lifecycle_stage", "lead_status"} <= supplied:
+        message = ngettext("{n} of {total} contacts has no lifecycle stage, no lead status, no list or tag",
+                           "{n} of {total} contacts have no lifecycle stage, no lead status, no list or tag",
+                           len(ids), total=total)
+    elif "lead_status" in supplied:
+        message = ngettext("{n} of {total} contacts has no lead status, no list or tag (not supplied by the CRM: "
+                           "lifecycle stage)",
+                           "{n} of {total} contacts have no lead status, no list or tag (not supplied by the CRM: "
+                           "lifecycle stage)", len(ids), total=total)
+    elif "lifecycle_stage" in supplied:
+        message = ngettext("{n} of {total} contacts has no lifecycle stage, no list or tag (not supplied by the CRM: "
+                           "lead status)",
+                           "{n} of {total} contacts have no lifecycle stage, no list or tag (not supplied by the CRM: "
+                           "lead status)", len(ids), total=total)
+    else:
+        message = ngettext("{n} of {total} contacts has no list or tag (not supplied by the CRM: lifecycle stage, "
+                           "lead status)",
+                           "{n} of {total} contacts have no list or tag (not supplied by the CRM: lifecycle stage, "
+                           "lead status)", len(ids), total=total)
     return ctx.result(ids=ids, population=total,
-                      metrics={"segmented": total - len(ids), "unsegmented": len(ids)},
-                      message=f"{len(ids)} of {total} contacts have no "
-                      + ", no ".join(label for _, label in used) + note)
+                      metrics={"segmented": total - len(ids), "unsegmented": len(ids)}, message=message)
 
 
 @check(
@@ -66,14 +83,16 @@ def tiny_segments(ctx):
     minimum = int(ctx.settings["min_members"])
     rows = ctx.sql(f"SELECT segment, count(*) AS n FROM ({_segment_names_sql()}) GROUP BY segment ORDER BY n, segment").fetchall()
     tiny = [(name, int(n)) for name, n in rows if n < minimum]
-    details = {name: f"{n} member{'s' if n != 1 else ''}" for name, n in tiny}
+    details = {name: ngettext("{n} member", "{n} members", n) for name, n in tiny}
     sizes = {"1": 0, "2-4": 0, "5-49": 0, "50-499": 0, "500+": 0}
-    for _, n in rows:
+    for _name, n in rows:
         bucket = "1" if n == 1 else "2-4" if n < 5 else "5-49" if n < 50 else "50-499" if n < 500 else "500+"
         sizes[bucket] += 1
-    return ctx.result(ids=[name for name, _ in tiny], population=len(rows), details=details,
+    return ctx.result(ids=[name for name, _n in tiny], population=len(rows), details=details,
                       metrics={"segments_by_size": sizes},
-                      message=f"{len(tiny)} of {len(rows)} segments have fewer than {minimum} members")
+                      message=ngettext("{n} of {total} segments has fewer than {minimum} members",
+                                       "{n} of {total} segments have fewer than {minimum} members",
+                                       len(tiny), total=len(rows), minimum=minimum))
 
 
 def _distribution(ctx, query: str, top: int) -> dict:
@@ -117,10 +136,19 @@ def segment_distribution(ctx):
             ctx, f"SELECT segment, count(*) AS n FROM ({_segment_names_sql()}) GROUP BY 1 ORDER BY n DESC, segment", top
         )
     if not metrics:
-        return ctx.skip("the CRM supplied none of contacts.lifecycle_stage, lead_status or segments")
+        return ctx.skip(_("the CRM supplied none of contacts.lifecycle_stage, lead_status or segments"))
     total = ctx.count("contacts")
+    spread = []
+    if "by lifecycle stage" in metrics:
+        spread.append(ngettext("{n} lifecycle stage value", "{n} lifecycle stage values",
+                               len(metrics["by lifecycle stage"])))
+    if "by lead status" in metrics:
+        spread.append(ngettext("{n} lead status value", "{n} lead status values", len(metrics["by lead status"])))
+    if "by segment" in metrics:
+        spread.append(ngettext("{n} segment value", "{n} segment values", len(metrics["by segment"])))
     return ctx.result(population=total, metrics=metrics, failed=False,
-                      message=f"{plural(total, 'contact')} over " + ", ".join(f"{plural(len(v), k[3:] + ' value')}" for k, v in metrics.items()))
+                      message=ngettext("{n} contact over {values}", "{n} contacts over {values}", total,
+                                       values=spread))
 
 
 CHECKS = (unsegmented_contacts, tiny_segments, segment_distribution)

@@ -16,8 +16,10 @@ import os
 
 from crm_audit_core import check
 
+from .i18n import _, ngettext
 from .missing_data import filled_sql, percent
 from .phone_rules import MAX_CODE_DIGITS, PhoneRules
+from .validation_text import email_problem_text, invalid_number_text, no_region_text, phone_unreadable_text
 
 EMAIL_MAX = 254
 # A (lower-cased) ASCII domain of this shape passes every rule email-validator applies to
@@ -83,7 +85,9 @@ def stale_contacts(ctx):
     total = int(buckets[-1])
     return ctx.result(ids=ids, population=total,
                       metrics={"last_update_age": {k: int(v) for k, v in zip(labels, buckets)}},
-                      message=f"{len(ids)} of {total} contacts have not been updated for {days} days")
+                      message=ngettext("{n} of {total} contacts has not been updated for {days} days",
+                                       "{n} of {total} contacts have not been updated for {days} days",
+                                       len(ids), total=total, days=days))
 
 
 # ------------------------------------------------------------------------------ e-mail
@@ -250,8 +254,8 @@ def invalid_emails(ctx):
         f"SELECT DISTINCT {domain} FROM contacts WHERE {filled} AND {plain} AND NOT {safe}", **patterns).fetchall()]
     verdicts = [hangul_domain_verdict(d) or domain_verdict(d) for d in domains]
     table = pa.table({"domain": pa.array(domains, pa.string()),
-                      "problem": pa.array([p for p, _ in verdicts], pa.string()),
-                      "longest": pa.array([n for _, n in verdicts], pa.int64())})
+                      "problem": pa.array([p for p, _n in verdicts], pa.string()),
+                      "longest": pa.array([n for _p, n in verdicts], pa.int64())})
     # 2. what each address needs: nothing, its domain's verdict, or validating whole
     # (odd local parts, addresses that may be too long, domains the probe could not tell)
     with ctx.temporary_tables(email_domains=table):
@@ -266,7 +270,7 @@ def invalid_emails(ctx):
             f"  OR (v.domain IS NOT NULL AND (v.longest IS NULL OR strlen({local}) + 1 + v.longest > {EMAIL_MAX})))",
             **patterns,
         ).fetchall()
-    odd = sorted({email for _, email, _, whole in rows if whole})
+    odd = sorted({email for _rid, email, _problem, whole in rows if whole})
     bad_emails = {}
     for address in odd:
         problem = _email_problem(address)
@@ -276,12 +280,14 @@ def invalid_emails(ctx):
     for rid, email, problem, whole in rows:
         why = bad_emails.get(email) if whole else problem
         if why:
-            details[str(rid)] = f"{_shown(email)}: {why}"
+            # TRANSLATORS: the address as the CRM holds it, quoted, then why it is not valid
+            details[str(rid)] = _("{email}: {problem}", email=_shown(email), problem=email_problem_text(why))
     with_email = ctx.count("contacts", filled)
     metrics = {"contacts_with_email": with_email, "invalid": len(details), "domains_validated": len(domains),
-               "addresses_validated": len(odd), "invalid_domains": sum(1 for p, _ in verdicts if p)}
+               "addresses_validated": len(odd), "invalid_domains": sum(1 for p, _n in verdicts if p)}
     return ctx.result(ids=sorted(details), population=with_email, details=details, metrics=metrics,
-                      message=f"{len(details)} of {with_email} email addresses are not valid")
+                      message=ngettext("{n} of {total} email addresses is not valid",
+                                       "{n} of {total} email addresses are not valid", len(details), total=with_email))
 
 
 # ------------------------------------------------------------------------------- phones
@@ -312,8 +318,8 @@ def region_for(country, default: str | None) -> str | None:
     return default or None
 
 
-def phone_problem(pair: tuple[str, str | None]) -> str | None:
-    """Why ``phone`` is not a valid number for ``region`` (None when it is valid)."""
+def phone_problem(pair: tuple[str, str | None]):
+    """Why ``phone`` is not a valid number for ``region``, a Message (None when it is valid)."""
     import phonenumbers
 
     phone, region = pair
@@ -321,12 +327,12 @@ def phone_problem(pair: tuple[str, str | None]) -> str | None:
         number = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException as exc:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and region is None:
-            return "no country code and no country to read it in (set the contact's country or default_region)"
-        return f"cannot be read as a phone number ({exc._msg})"
+            return no_region_text()
+        return phone_unreadable_text(str(exc._msg))
     if phonenumbers.is_valid_number(number):
         return None
     where = region or phonenumbers.region_code_for_country_code(number.country_code)
-    return f"not a valid number for {where}" if where and where != "ZZ" else "not a valid number"
+    return invalid_number_text(where if where and where != "ZZ" else None)
 
 
 PARALLEL_FROM = 50_000  # below this, starting processes costs more than it saves
@@ -386,7 +392,7 @@ def invalid_phones(ctx):
 
     default = str(ctx.settings.get("default_region") or "").strip().upper() or None
     if default and default not in phonenumbers.SUPPORTED_REGIONS:
-        return ctx.skip(f"default_region {default!r} is not a country code phonenumbers knows")
+        return ctx.skip(_("default_region {region} is not a country code phonenumbers knows", region=repr(default)))
     workers = int(ctx.settings.get("workers") or 0) or min(4, _cores())
     filled = filled_sql("contacts", "phone")
     has_country = ctx.supplied("contacts", "country")
@@ -425,16 +431,18 @@ def invalid_phones(ctx):
             f"ON c.phone = b.phone AND {'c.country' if has_country else 'NULL'} IS NOT DISTINCT FROM b.country",
             phones=[b[0] for b in bad], countries=[b[1] for b in bad],
         ).fetchall():
-            details[str(rid)] = f"{_shown(phone)}: {why[(phone, cty)]}"
+            # TRANSLATORS: the number as the CRM holds it, quoted, then why it is not valid
+            details[str(rid)] = _("{phone}: {problem}", phone=_shown(phone), problem=why[(phone, cty)])
     with_phone = ctx.count("contacts", filled)
     by_region: dict[str, int] = {}
-    for _, cty, _ in bad:
+    for _phone, cty, _why in bad:
         key = regions.get(cty) or "(no country)"
         by_region[key] = by_region.get(key, 0) + 1
     return ctx.result(ids=sorted(details), population=with_phone, details=details,
                       metrics={"contacts_with_phone": with_phone, "invalid_by_region": by_region,
                                "numbers_validated": validated},
-                      message=f"{len(details)} of {with_phone} phone numbers are not valid")
+                      message=ngettext("{n} of {total} phone numbers is not valid",
+                                       "{n} of {total} phone numbers are not valid", len(details), total=with_phone))
 
 
 # ------------------------------------------------------------------------------ bounces
@@ -457,7 +465,9 @@ def bounced_emails(ctx):
     population = ctx.count("contacts", filled_sql("contacts", "email")) if ctx.supplied("contacts", "email") else ctx.count("contacts")
     return ctx.result(ids=ids, population=population,
                       metrics={"bounce_percent": percent(len(ids), population)},
-                      message=f"{len(ids)} of {population} contacts with an email address have bounced")
+                      message=ngettext("{n} of {total} contacts with an email address has bounced",
+                                       "{n} of {total} contacts with an email address have bounced",
+                                       len(ids), total=population))
 
 
 CHECKS = (stale_contacts, invalid_emails, invalid_phones, bounced_emails)

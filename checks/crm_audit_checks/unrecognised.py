@@ -10,9 +10,37 @@ fix it.
 
 from __future__ import annotations
 
-from crm_audit_core import check, model
+from crm_audit_core import Message, check, model
+
+from .i18n import _, ngettext
 
 SHOWN = 5
+
+
+def _read_as_empty(column: str, cells: int, expected: str, examples: str) -> Message:
+    """What the connector could not read in ``column`` (``expected``: the connector's words
+    for the column's type, e.g. files_connector.TYPE_WORDS)."""
+    values = dict(column=column, examples=examples)
+    if expected == "a whole number":
+        return ngettext("{column}: {n} cell is not a whole number and was read as empty, e.g. {examples}",
+                        "{column}: {n} cells are not a whole number and were read as empty, e.g. {examples}",
+                        cells, **values)
+    if expected == "a number":
+        return ngettext("{column}: {n} cell is not a number and was read as empty, e.g. {examples}",
+                        "{column}: {n} cells are not a number and were read as empty, e.g. {examples}",
+                        cells, **values)
+    if expected == "true or false":
+        return ngettext("{column}: {n} cell is not true or false and was read as empty, e.g. {examples}",
+                        "{column}: {n} cells are not true or false and were read as empty, e.g. {examples}",
+                        cells, **values)
+    if expected == "an ISO-8601 date or timestamp":
+        return ngettext("{column}: {n} cell is not an ISO-8601 date or timestamp and was read as empty, e.g. "
+                        "{examples}",
+                        "{column}: {n} cells are not an ISO-8601 date or timestamp and were read as empty, e.g. "
+                        "{examples}", cells, **values)
+    return ngettext("{column}: {n} cell is not {expected} and was read as empty, e.g. {examples}",
+                    "{column}: {n} cells are not {expected} and were read as empty, e.g. {examples}",
+                    cells, expected=expected, **values)
 
 
 @check(
@@ -58,7 +86,8 @@ def unrecognised_values(ctx):
                           f'AND "{column}" NOT IN (SELECT unnest($allowed)) ORDER BY id', allowed=list(allowed)):
             rid = f"{table}:{r['id']}"
             ids.append(rid)
-            details[rid] = f"{table}.{column} is {r['v']!r}, which is not one of {', '.join(allowed)}"
+            details[rid] = _("{column} is {value}, which is not one of {allowed}", column=table + "." + column,
+                             value=repr(r["v"]), allowed=", ".join(allowed))
     unreadable = ctx.unreadable()
     for u in unreadable:
         key = f"{u['table']}.{u['column']}"
@@ -66,18 +95,23 @@ def unrecognised_values(ctx):
                       "understood": [u["expected"]], "read_as_empty": True}
         population += ctx.count(u["table"]) if ctx.supplied(u["table"]) else u["cells"]
     if population == 0:
-        return ctx.skip("no enumerated column (integrations.status, login_events.status, source, activities.type) "
-                        "was supplied")
+        return ctx.skip(_("no enumerated column (integrations.status, login_events.status, source, activities.type) "
+                          "was supplied"))
     rows = sum(f["rows"] for f in found.values())
     parts = []
     for col, f in found.items():
         if f.get("read_as_empty"):
             shown = ", ".join(repr(v) for v in list(f["values"])[:SHOWN])
-            parts.append(f"{col}: {f['rows']} cells are not {f['understood'][0]} and were read as empty, e.g. {shown}")
-        else:
+            parts.append(_read_as_empty(col, f["rows"], f["understood"][0], shown))
+        else:  # CRM values and their counts: data, shown as they are
             parts.append(f"{col}: " + ", ".join(f"{v!r} ({n})" for v, n in list(f["values"].items())[:SHOWN]))
-    message = (f"{rows} of {population} values in enumerated columns are not understood"
-               + (" (" + "; ".join(parts) + ")" if parts else ""))
+    if parts:
+        message = ngettext("{n} of {total} values in enumerated columns is not understood ({columns})",
+                           "{n} of {total} values in enumerated columns are not understood ({columns})",
+                           rows, total=population, columns=Message.join(parts, "; "))
+    else:
+        message = ngettext("{n} of {total} values in enumerated columns is not understood",
+                           "{n} of {total} values in enumerated columns are not understood", rows, total=population)
     return ctx.result(ids=ids, object="records", population=population, details=details,
                       metrics={"unrecognised": found}, message=message, failed=bool(found))
 

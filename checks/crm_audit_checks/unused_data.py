@@ -6,8 +6,9 @@ with thousands of sparse custom properties costs one group-by, not one scan a fi
 
 from __future__ import annotations
 
-from crm_audit_core import check, model
+from crm_audit_core import Message, Percent, check, model
 
+from .i18n import _, ngettext
 from .missing_data import object_table, percent, present
 
 DAYS_A_YEAR = 365
@@ -62,11 +63,13 @@ def sparse_custom_fields(ctx):
         share = 100.0 * n / total
         if 0 < n and share < floor:
             ids.append(key)
-            table = key.split(".", 1)[0]
-            details[key] = f"filled on {n} of {total} {table} ({percent(n, total)}%)"
+            details[key] = _("filled on {filled} of {total} records ({share})", filled=n, total=total,
+                             share=Percent(n / total, 2))
     metrics = {"fill_percent": {k: percent(n, t) for k, (n, t) in sorted(fill.items())}}
     return ctx.result(ids=ids, population=len(fill), details=details, metrics=metrics,
-                      message=f"{len(ids)} of {len(fill)} custom fields are filled on fewer than {floor:g}% of records")
+                      message=ngettext("{n} of {total} custom fields is filled on fewer than {floor} of records",
+                                       "{n} of {total} custom fields are filled on fewer than {floor} of records",
+                                       len(ids), total=len(fill), floor=Percent(floor / 100, 2)))
 
 
 @check(
@@ -81,14 +84,16 @@ def sparse_custom_fields(ctx):
 )
 def empty_custom_fields(ctx):
     fill = custom_fill(ctx)
-    ids = [key for key, (n, _) in fill.items() if n == 0]
-    details = {key: f"empty on all {fill[key][1]} {key.split('.', 1)[0]}" for key in ids}
+    ids = [key for key, (n, _total) in fill.items() if n == 0]
+    details = {key: _("empty on all {total} records", total=fill[key][1]) for key in ids}
     by_object: dict[str, int] = {}
     for key in ids:
         table = key.split(".", 1)[0]
         by_object[table] = by_object.get(table, 0) + 1
     return ctx.result(ids=ids, population=len(fill), details=details, metrics={"empty_by_object": by_object},
-                      message=f"{len(ids)} of {len(fill)} custom fields are empty on every record")
+                      message=ngettext("{n} of {total} custom fields is empty on every record",
+                                       "{n} of {total} custom fields are empty on every record",
+                                       len(ids), total=len(fill)))
 
 
 def _touch_year_metrics(ctx, table: str, touched: str) -> dict:
@@ -96,7 +101,9 @@ def _touch_year_metrics(ctx, table: str, touched: str) -> dict:
     return {("never" if y is None else y): int(n) for y, n in rows}
 
 
-def _untouched(ctx, table: str, fk: str, noun: str):
+def _untouched(ctx, table: str, fk: str, texts: dict):
+    """Records of ``table`` with no update and no activity for ``years``; ``texts``: the
+    check's own sentences ("skip", "message"), each a function of the values."""
     years = ctx.settings["years"]
     days = int(round(float(years) * DAYS_A_YEAR))
     updated = "coalesce(t.updated_at, t.created_at)" if ctx.supplied(table, "created_at") else "t.updated_at"
@@ -104,17 +111,17 @@ def _untouched(ctx, table: str, fk: str, noun: str):
     conditions = [f"{updated} < $cutoff"]
     if last_activity:
         conditions.append("(t.last_activity_at IS NULL OR t.last_activity_at < $cutoff)")
-    judged_on = []
+    judged_on = None
     if ctx.supplied("activities", fk) and ctx.supplied("activities", "created_at"):
         done = "OR a.completed_at >= $cutoff" if ctx.supplied("activities", "completed_at") else ""
         conditions.append(
             f"NOT EXISTS (SELECT 1 FROM activities a WHERE a.{fk} = t.id AND (a.created_at >= $cutoff {done}))"
         )
     elif not last_activity:
-        return ctx.skip(f"neither activities.{fk} nor {table}.last_activity_at was supplied: cannot tell whether "
-                        f"{noun} were touched")
+        return ctx.skip(texts["skip"](activities=f"activities.{fk}", last_activity=f"{table}.last_activity_at"))
     else:
-        judged_on.append(f"activities.{fk} not supplied: judged on {table}.last_activity_at")
+        judged_on = _("{missing} not supplied: judged on {column}", missing="activities." + fk,
+                      column=table + ".last_activity_at")
     query = f"SELECT t.id FROM {table} t WHERE " + " AND ".join(conditions)
     ids = ctx.ids(query.replace("$cutoff", CUTOFF), days=days)
     total = ctx.count(table)
@@ -123,9 +130,10 @@ def _untouched(ctx, table: str, fk: str, noun: str):
         touched.append("t.last_activity_at")
     last_touch = touched[0] if len(touched) == 1 else f"greatest({', '.join(touched)})"
     metrics = {"last_touched_by_year": _touch_year_metrics(ctx, table, last_touch), "years": years}
-    note = f" ({judged_on[0]})" if judged_on else ""
-    return ctx.result(ids=ids, population=total, metrics=metrics,
-                      message=f"{len(ids)} of {total} {noun} have had no update and no activity for {years:g} years{note}")
+    message = texts["message"](len(ids), total=total, years=float(years))
+    if judged_on:
+        message = Message.join([message, judged_on], "; ")
+    return ctx.result(ids=ids, population=total, metrics=metrics, message=message)
 
 
 @check(
@@ -143,7 +151,13 @@ def _untouched(ctx, table: str, fk: str, noun: str):
     "or put the rest in a re-engagement campaign.",
 )
 def untouched_contacts(ctx):
-    return _untouched(ctx, "contacts", "contact_id", "contacts")
+    return _untouched(ctx, "contacts", "contact_id", {
+        "skip": lambda **v: _("neither {activities} nor {last_activity} was supplied: cannot tell whether contacts "
+                              "were touched", **v),
+        "message": lambda n, **v: ngettext("{n} of {total} contacts has had no update and no activity for {years} years",
+                                           "{n} of {total} contacts have had no update and no activity for {years} years",
+                                           n, **v),
+    })
 
 
 @check(
@@ -159,7 +173,14 @@ def untouched_contacts(ctx):
     remediation="Archive or delete the companies listed, after checking they hold no open deal or active contact.",
 )
 def untouched_companies(ctx):
-    return _untouched(ctx, "companies", "company_id", "companies")
+    return _untouched(ctx, "companies", "company_id", {
+        "skip": lambda **v: _("neither {activities} nor {last_activity} was supplied: cannot tell whether companies "
+                              "were touched", **v),
+        "message": lambda n, **v: ngettext("{n} of {total} companies has had no update and no activity for {years} "
+                                           "years",
+                                           "{n} of {total} companies have had no update and no activity for {years} "
+                                           "years", n, **v),
+    })
 
 
 @check(
@@ -193,13 +214,21 @@ def empty_stages(ctx):
         stages[shown if shown not in stages else f"{shown} ({sid})"] = int(deals)  # two stages, one name
         if deals == 0 and sid is not None:
             ids.append(str(sid))
-            details[str(sid)] = (f"stage {name!r} of pipeline {label!r}: no deals"
-                                 + ("; the whole pipeline has no deals" if not in_pipeline else ""))
+            if pipeline is None:
+                details[str(sid)] = _("stage '{stage}' (in no pipeline): no deals", stage=shown)
+            elif in_pipeline:
+                details[str(sid)] = _("stage '{stage}' of pipeline '{pipeline}': no deals", stage=shown, pipeline=label)
+            else:
+                details[str(sid)] = _("stage '{stage}' of pipeline '{pipeline}': no deals; the whole pipeline has no "
+                                      "deals", stage=shown, pipeline=label)
     empty_pipelines = sorted(p for p, stages in per_pipeline.items() if not any(stages.values()))
     metrics = {"deals_per_stage": per_pipeline, "empty_pipelines": empty_pipelines}
-    extra = f" ({len(empty_pipelines)} pipelines have no deals at all)" if empty_pipelines else ""
-    return ctx.result(ids=ids, population=len(rows), details=details, metrics=metrics,
-                      message=f"{len(ids)} of {len(rows)} stages hold no deal{extra}")
+    message = ngettext("{n} of {total} stages holds no deal", "{n} of {total} stages hold no deal", len(ids),
+                       total=len(rows))
+    if empty_pipelines:
+        message = Message.join([message, ngettext("{n} pipeline has no deals at all", "{n} pipelines have no deals at all",
+                                                  len(empty_pipelines))], "; ")
+    return ctx.result(ids=ids, population=len(rows), details=details, metrics=metrics, message=message)
 
 
 CHECKS = (sparse_custom_fields, empty_custom_fields, untouched_contacts, untouched_companies, empty_stages)

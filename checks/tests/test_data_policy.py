@@ -77,7 +77,7 @@ def test_review_cadence(crm_audit_tenant, crm_audit_run_check):
     tenant = crm_audit_tenant(defects=False, **SIZE)
     policy = {"policy": {"review_every_days": 90, "last_reviewed": "2026-01-15", "contacts": {"max_age_days": 3650}}}
     result = crm_audit_run_check(CHECK, tenant, config=policy)
-    assert result.status == "fail" and not result.affected.ids and "review was due 2026-04-15" in result.message
+    assert result.status == "fail" and not result.affected.ids and "review was due Apr 15, 2026" in result.message
     policy["policy"]["last_reviewed"] = "2026-12-01"
     assert crm_audit_run_check(CHECK, tenant, config=policy).status == "pass"
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from crm_audit_checks import stale_data
+from crm_audit_checks.i18n import ngettext
 from crm_audit_checks.missing_data import filled_sql
 from crm_audit_checks.phone_rules import PhoneRules, common_syntax
 from crm_audit_core import check
@@ -78,7 +79,8 @@ def _old_invalid_emails(ctx):
     with_email = ctx.count("contacts", filled)
     metrics = {"contacts_with_email": with_email, "invalid": len(details)}
     return ctx.result(ids=sorted(details), population=with_email, details=details, metrics=metrics,
-                      message=f"{len(details)} of {with_email} email addresses are not valid")
+                      message=ngettext("{n} of {total} email addresses is not valid",  # the wording of today
+                                       "{n} of {total} email addresses are not valid", len(details), total=with_email))
 
 
 def _old_phone_problem(pair):
@@ -132,7 +134,8 @@ def _old_invalid_phones(ctx):
         by_region[key] = by_region.get(key, 0) + 1
     return ctx.result(ids=sorted(details), population=with_phone, details=details,
                       metrics={"contacts_with_phone": with_phone, "invalid_by_region": by_region},
-                      message=f"{len(details)} of {with_phone} phone numbers are not valid")
+                      message=ngettext("{n} of {total} phone numbers is not valid",  # the wording of today
+                                       "{n} of {total} phone numbers are not valid", len(details), total=with_phone))
 
 
 # ----------------------------------------------------------------------------- comparing
