@@ -23,10 +23,43 @@ from rich.table import Table
 from . import __version__, model
 from .config import AuditConfig, TenantConfig, load_config, parse_as_of, parse_option_pairs
 from .errors import ConfigError, CrmAuditError
+from .i18n import DEFAULT_LANG, _, tr
 from .secrets import redact
 from .tenant_access import tenant_name_from
 
 EXIT_BELOW_THRESHOLD = 1
+
+_LANG = DEFAULT_LANG
+"""The language of the CLI's own lines and errors: ``--lang`` of run/report, else
+``[audit] lang`` of the configuration, else English (set by :func:`_use_lang`)."""
+
+
+def _t(msgid: str, **values) -> str:
+    """A CLI line in the CLI's language."""
+    return tr(_LANG, msgid, **values)
+
+
+def _use_lang(lang: str | None, config_path: str | None = None) -> None:
+    """Set the CLI's language before the configuration is read: ``--lang`` when given
+    (a language the reports are not written in is a usage error), else a valid
+    ``[audit] lang`` of ``config_path`` (the configuration's own errors are then worded in it)."""
+    global _LANG
+    from .i18n import LANGUAGES, check_lang
+
+    if lang:
+        _LANG = check_lang(lang)
+        return
+    if not config_path:
+        return
+    try:
+        import tomllib
+
+        with open(config_path, "rb") as fh:
+            wanted = str((tomllib.load(fh).get("audit") or {}).get("lang") or "").strip().lower()
+    except Exception:  # load_config reports what is wrong with the file
+        return
+    if wanted in LANGUAGES:
+        _LANG = wanted
 
 
 def _console(err: bool = False) -> Console:
@@ -60,10 +93,10 @@ class _Group(_HelpGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # a group given no command: its help, as click shows it
                 exc.show()
                 sys.exit(exc.exit_code)
-            click.echo(f"error: {_click_message(exc)}", err=True)
+            click.echo(_t("error: {error}", error=_click_message(exc)), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
-            click.echo("error: aborted", err=True)
+            click.echo(_t("error: aborted"), err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -74,18 +107,19 @@ class _Group(_HelpGroup):
         except CrmAuditError as exc:
             if debug:
                 raise
-            click.echo(f"error: {redact(exc.one_line())}", err=True)
+            click.echo(redact(_t("error: {error}", error=exc.render(_LANG))), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
+            click.echo(_t("error: interrupted"), err=True)
             ctx.exit(130)
         except Exception as exc:
             if debug:
                 raise
             text = redact(str(exc)).strip().splitlines()
-            click.echo(f"error: internal error: {type(exc).__name__}: {text[0] if text else ''} (run with --debug for the traceback)", err=True)
+            click.echo(_t("error: internal error: {kind}: {problem} (run with --debug for the traceback)",
+                          kind=type(exc).__name__, problem=text[0] if text else ""), err=True)
             ctx.exit(2)
 
 
@@ -119,7 +153,7 @@ def _registry():
 
 def _warn_failures(registry) -> None:
     for failure in registry.failures:
-        click.echo(f"warning: {failure}", err=True)
+        click.echo(_t("warning: {warning}", warning=str(failure)), err=True)
 
 
 # ---------------------------------------------------------------------------
@@ -161,14 +195,15 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
 
     if config_path is None and Path("crm-audit.toml").exists() and not (connector or files_dir):
         config_path = "crm-audit.toml"
+    _use_lang(lang, config_path)
     config = load_config(config_path) if config_path else AuditConfig()
     config.debug = ctx.obj["debug"]
     if connector:
         config.tenants.append(TenantConfig(tenant_name or connector, connector, parse_option_pairs(options)))
     elif options and not files_dir:
-        raise ConfigError("--option needs --connector NAME or --files DIR")
+        raise ConfigError(_("--option needs --connector NAME or --files DIR"))
     if (files_format or files_encoding or files_date_order) and not files_dir:
-        raise ConfigError("--files-format, --encoding and --date-order need --files DIR")
+        raise ConfigError(_("--files-format, --encoding and --date-order need --files DIR"))
     if files_dir:
         files_options = {} if connector else parse_option_pairs(options)
         for key, value in (("format", files_format), ("encoding", files_encoding), ("date_order", files_date_order)):
@@ -180,7 +215,7 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
         config.tenants.append(TenantConfig(name, "files", {**files_options, "path": files_dir}))
     names = [t.name for t in config.tenants]
     if len(set(names)) != len(names):
-        raise ConfigError(f"tenant name {names[-1]!r} is used twice", hint="give --tenant NAME")
+        raise ConfigError(_("tenant name {name} is used twice", name=repr(names[-1])), hint=_("give --tenant NAME"))
     if as_of:
         config.as_of = parse_as_of(as_of, where="--as-of")
     if out:
@@ -194,7 +229,7 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
     if survey:
         config.sections.setdefault("survey", {})["answers"] = str(Path(survey).resolve())
     if resume and as_of:
-        raise ConfigError("--resume continues an audit with its own as-of date; leave out --as-of")
+        raise ConfigError(_("--resume continues an audit with its own as-of date; leave out --as-of"))
     audit, folder = run_audit(config, check_patterns=tuple(check_patterns), progress=progress,
                               console=Console(stderr=True), resume=resume,
                               incremental=incremental or config.incremental, strict=strict)
@@ -216,8 +251,10 @@ def _next_after_run(folder: Path) -> str:
 
     earlier = [a for a in list_audits(folder.parent) if a["id"] != folder.name]
     if earlier:
-        return f"crm-audit diff previous latest{_archive_option(folder)}   (what changed since the last audit)"
-    return f"crm-audit report latest --format md{_archive_option(folder)}   (the report as Markdown, for email)"
+        return _t("{command}   (what changed since the last audit)",
+                  command=f"crm-audit diff previous latest{_archive_option(folder)}")
+    return _t("{command}   (the report as Markdown, for email)",
+              command=f"crm-audit report latest --format md{_archive_option(folder)}")
 
 
 def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool = True) -> None:
@@ -226,30 +263,32 @@ def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool
     from .findings import WARNING_PREFIX
     from .reports.terminal import print_summary
 
-    print_summary(audit.localised(audit.lang), _console(), None)
+    print_summary(audit.localised(audit.lang), _console(), None, lang=audit.lang)
     if notes:
         for t in audit.tenants:
             for note in t.notes:
                 if note.startswith(WARNING_PREFIX):
                     continue  # the summary printed it already, as a warning
-                click.echo(f"note: {t.name}: {note}", err=True)
+                click.echo(_t("note: {tenant}: {note}", tenant=t.name, note=note), err=True)
     html = folder / "report.html"
-    click.echo(f"Report: {html if html.exists() else folder / 'report.md'}")
+    click.echo(_t("Report: {path}", path=str(html if html.exists() else folder / "report.md")))
     if next_step:
-        click.echo(f"Next: {next_step}")
+        click.echo(_t("Next: {step}", step=next_step))
     failed = [t for t in audit.tenants if t.error]
     for t in failed:
-        click.echo(f"error: {t.error}", err=True)
+        click.echo(_t("error: {error}", error=t.error), err=True)
     if failed:
-        click.echo("error: connector failure: the report holds the partial results, marked partial", err=True)
+        click.echo(_t("error: connector failure: the report holds the partial results, marked partial"), err=True)
         sys.exit(3)
     overall = (audit.score or {}).get("overall")
     if fail_under is not None and overall is None:
         # Too little was judged to give a score: a CI gate must not pass on that.
-        click.echo(f"score n/a (too little of the audit was judged) cannot meet --fail-under {fail_under}", err=True)
+        click.echo(_t("score n/a (too little of the audit was judged) cannot meet --fail-under {threshold}",
+                      threshold=f"{fail_under:g}"), err=True)
         sys.exit(EXIT_BELOW_THRESHOLD)
     if fail_under is not None and overall < fail_under:
-        click.echo(f"score {overall} is below --fail-under {fail_under}", err=True)
+        click.echo(_t("score {score} is below --fail-under {threshold}", score=f"{overall}",
+                      threshold=f"{fail_under:g}"), err=True)
         sys.exit(EXIT_BELOW_THRESHOLD)
 
 
@@ -389,9 +428,10 @@ def demo(ctx, out, contacts, seed, progress):
     from .demo import run_demo
 
     audit, folder = run_demo(out=Path(out), contacts=contacts, seed=seed, progress=progress, debug=ctx.obj["debug"])
-    _finish(audit, folder, None, notes=False, next_step="audit your own CRM: export it as <table>.csv files (contacts.csv, "
-                                           "users.csv, ...) and run `crm-audit run --files ./export`, or connect it "
-                                           "as docs/getting-started.md shows")
+    _finish(audit, folder, None, notes=False,
+            next_step=_t("audit your own CRM: export it as <table>.csv files (contacts.csv, users.csv, ...) and run "
+                         "{command}, or connect it as docs/getting-started.md shows",
+                         command="`crm-audit run --files ./export`"))
 
 
 # ---------------------------------------------------------------------------
@@ -433,16 +473,19 @@ def history(out, as_json):
 @click.option("--fail-on-drop", type=float,
               help="Exit with code 1 when the overall score (or, when the audits read different tenants, "
                    "a tenant's score) dropped by more than this.")
-def diff(old_ref, new_ref, out, as_json, fail_on_drop):
+@click.option("--lang", "lang", default=None, metavar="LANG", help="Write the comparison in this language: en, id, ko (default en).")
+def diff(old_ref, new_ref, out, as_json, fail_on_drop, lang):
     """Compare two archived audits (ids, folders, 'latest', 'previous'), tenant by tenant."""
     from .history import diff_audits, list_audits, load_audit, score_drops
+
+    _use_lang(lang)
 
     audits = list_audits(Path(out))
 
     def resolve(ref):
         if ref == "previous":
             if len(audits) < 2:
-                raise ConfigError("there is no previous audit to compare with", where=str(out))
+                raise ConfigError(_("there is no previous audit to compare with"), where=str(out))
             return str(audits[-2]["folder"])
         return ref
 
@@ -454,11 +497,12 @@ def diff(old_ref, new_ref, out, as_json, fail_on_drop):
     else:
         from .reports.diff import print_diff
 
-        print_diff(result, _console())
+        print_diff(result, _console(), _LANG)
     if fail_on_drop is not None:
         for what, before, after in score_drops(result):
             if before - after > fail_on_drop:
-                click.echo(f"{what} dropped by {before - after:.1f} points (more than --fail-on-drop {fail_on_drop:g})", err=True)
+                click.echo(_t("{what} dropped by {points} points (more than --fail-on-drop {threshold})", what=what,
+                              points=f"{before - after:.1f}", threshold=f"{fail_on_drop:g}"), err=True)
                 sys.exit(EXIT_BELOW_THRESHOLD)
 
 
@@ -474,10 +518,12 @@ def report(audit_ref, fmt, out, lang):
     from .history import load_audit
     from .runner import write_reports
 
+    _use_lang(lang)
     audit, folder = load_audit(Path(out), audit_ref)
     registry = _registry()
     if fmt not in registry.reporters:
-        raise ConfigError(f"report format {fmt!r} is not installed", hint=f"installed: {', '.join(registry.reporters)}")
+        raise ConfigError(_("report format {format} is not installed", format=repr(fmt)),
+                          hint=_("installed: {formats}", formats=", ".join(registry.reporters)))
     config = AuditConfig()
     settings = folder / "settings.json"
     if settings.exists():  # tenants (secrets removed) give record links their instance URLs
