@@ -252,9 +252,9 @@ def _next_after_run(folder: Path) -> str:
     earlier = [a for a in list_audits(folder.parent) if a["id"] != folder.name]
     if earlier:
         return _t("{command}   (what changed since the last audit)",
-                  command=f"crm-audit diff previous latest{_archive_option(folder)}")
+                  command="crm-audit diff previous latest" + _archive_option(folder))
     return _t("{command}   (the report as Markdown, for email)",
-              command=f"crm-audit report latest --format md{_archive_option(folder)}")
+              command="crm-audit report latest --format md" + _archive_option(folder))
 
 
 def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool = True) -> None:
@@ -284,11 +284,11 @@ def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool
     if fail_under is not None and overall is None:
         # Too little was judged to give a score: a CI gate must not pass on that.
         click.echo(_t("score n/a (too little of the audit was judged) cannot meet --fail-under {threshold}",
-                      threshold=f"{fail_under:g}"), err=True)
+                      threshold=format(fail_under, "g")), err=True)
         sys.exit(EXIT_BELOW_THRESHOLD)
     if fail_under is not None and overall < fail_under:
-        click.echo(_t("score {score} is below --fail-under {threshold}", score=f"{overall}",
-                      threshold=f"{fail_under:g}"), err=True)
+        click.echo(_t("score {score} is below --fail-under {threshold}", score=str(overall),
+                      threshold=format(fail_under, "g")), err=True)
         sys.exit(EXIT_BELOW_THRESHOLD)
 
 
@@ -502,7 +502,7 @@ def diff(old_ref, new_ref, out, as_json, fail_on_drop, lang):
         for what, before, after in score_drops(result):
             if before - after > fail_on_drop:
                 click.echo(_t("{what} dropped by {points} points (more than --fail-on-drop {threshold})", what=what,
-                              points=f"{before - after:.1f}", threshold=f"{fail_on_drop:g}"), err=True)
+                              points=format(before - after, ".1f"), threshold=format(fail_on_drop, "g")), err=True)
                 sys.exit(EXIT_BELOW_THRESHOLD)
 
 

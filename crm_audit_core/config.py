@@ -166,7 +166,7 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
         raise ConfigError(_("[audit] must be a table"), where=where)
     bad = sorted(set(audit) - AUDIT_KEYS)
     if bad:
-        raise ConfigError(_("unknown key {key}", key=f"audit.{bad[0]}"), where=where,
+        raise ConfigError(_("unknown key {key}", key="audit." + bad[0]), where=where,
                           hint=_("known keys: {keys}", keys=", ".join(sorted(AUDIT_KEYS))))
     audit = _expand(audit, f"{where}: audit", env)
     if audit.get("as_of") not in (None, ""):
@@ -185,7 +185,7 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(_("{key} must be a list of check id patterns", key=f"audit.{key}"), where=where)
+                raise ConfigError(_("{key} must be a list of check id patterns", key="audit." + key), where=where)
             setattr(cfg, key, value)
     if audit.get("fail_under") is not None:
         try:
@@ -222,7 +222,7 @@ def tenant_from_dict(name: str, body: Any, *, where: str = "config", env: dict |
         raise ConfigError(_("tenant name {name} is not allowed", name=repr(name)), where=where,
                           hint=_("use letters, digits, '-', '_' or '.' (max {n} characters)", n=64))
     if not isinstance(body, dict):
-        raise ConfigError(_("{section} must be a table", section=f"[tenants.{name}]"), where=where)
+        raise ConfigError(_("{section} must be a table", section="[tenants." + name + "]"), where=where)
     connector = body.get("connector")
     if not isinstance(connector, str) or not connector:
         raise ConfigError(_("tenant {name} has no connector", name=repr(name)), where=where,
@@ -231,8 +231,8 @@ def tenant_from_dict(name: str, body: Any, *, where: str = "config", env: dict |
     _remember_secrets(options)
     probes = body.get("probes", {})
     if not isinstance(probes, dict) or not all(isinstance(v, dict) for v in probes.values()):
-        raise ConfigError(_("{section} must hold tables like {example}", section=f"[tenants.{name}.probes]",
-                            example=f"[tenants.{name}.probes.mailchimp]"), where=where)
+        raise ConfigError(_("{section} must hold tables like {example}", section="[tenants." + name + ".probes]",
+                            example="[tenants." + name + ".probes.mailchimp]"), where=where)
     probe_options = {}
     for probe, values in probes.items():
         probe_options[probe] = _expand(dict(values), f"{where}: tenants.{name}.probes.{probe}", env)
@@ -278,7 +278,7 @@ def coerce_setting(check_id: str, key: str, default: Any, value: Any, where: str
     else:
         return value
     raise ConfigError(
-        _("{setting} = {value} should be {type} like the default {default}", setting=f"checks.{check_id}.{key}",
+        _("{setting} = {value} should be {type} like the default {default}", setting="checks." + check_id + "." + key,
           value=repr(value), type=type(default).__name__, default=repr(default)),
         where=where,
     )

@@ -96,7 +96,7 @@ def resolve_settings(registry: Registry, config: AuditConfig) -> dict[str, dict]
             near = [c for c in registry.checks if c.split(".")[-1] == check_id.split(".")[-1]]
             hint = (_("did you mean {name}?", name=repr(near[0])) if near
                     else _("see {command}", command="`crm-audit checks list`"))
-            raise ConfigError(_("{section} names no installed check", section=f"[checks.{check_id!r}]"), where=where,
+            raise ConfigError(_("{section} names no installed check", section="[checks." + repr(check_id) + "]"), where=where,
                               hint=hint)
     return {check_id: item.resolve_settings(config) for check_id, item in registry.checks.items()}
 
@@ -112,7 +112,7 @@ def validate_tenants(registry: Registry, config: AuditConfig) -> None:
             failed = [f for f in registry.failures if f.item == tenant.connector or (f.item is None and tenant.connector in f.name)]
             hint = str(failed[0]) if failed else _("installed connectors: {connectors}; {command}?",
                                                    connectors=", ".join(sorted(registry.connectors)),
-                                                   command=f"pip install crm-audit-{tenant.connector}")
+                                                   command="pip install crm-audit-" + tenant.connector)
             raise ConfigError(_("tenant {tenant} uses unknown connector {connector}", tenant=repr(tenant.name),
                                 connector=repr(tenant.connector)), where=where, hint=hint)
         refuse_unknown_options(info, tenant, where)
@@ -142,7 +142,7 @@ def _validate_probes(registry: Registry, tenant: TenantConfig, config: AuditConf
             raise ConfigError(_("tenant {tenant} configures probe {probe}, which is not installed", tenant=repr(tenant.name),
                                 probe=repr(name)), where=where,
                               hint=_("installed probes: {probes}; {command}?", probes=installed,
-                                     command=f"pip install crm-audit-{name}"))
+                                     command="pip install crm-audit-" + name))
         validate_probe_options(info, tenant.name, options, where)
         for key, option in info.options.items():
             if option.is_secret(key) and isinstance(options.get(key), str) and options[key]:
@@ -430,7 +430,7 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
                     tinfo.notes.append(ngettext(
                         "incremental: read what changed since {since} UTC and took {n} unchanged record from audit {audit}",
                         "incremental: read what changed since {since} UTC and took {n} unchanged records from audit {audit}",
-                        sum(outcome.carried.values()), since=f"{previous.since:%Y-%m-%d %H:%M}", audit=previous.audit_id))
+                        sum(outcome.carried.values()), since=previous.since.strftime("%Y-%m-%d %H:%M"), audit=previous.audit_id))
                 tinfo.records = store.counts(tenant.name)
                 audit.tenants.append(tinfo)
                 complete = tinfo.error is None and not tinfo.partial_tables

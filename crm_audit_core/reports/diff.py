@@ -40,22 +40,22 @@ def print_diff(result: dict, console: Console, lang: str = "en") -> None:
     """The diff of ``history.diff_audits`` as text: scores with coverage, tenant by tenant,
     tenants not audited on one side, then only the sections that hold something (in ``lang``)."""
 
-    def t(msgid: str, **values) -> str:
+    def _t(msgid: str, **values) -> str:
         return escape(tr(lang, msgid, **values))
 
     s = result["score"]
     console.print(f"[bold]{escape(result['from'])} -> {escape(result['to'])}[/bold]")
     if s["comparable"]:
         cov = _coverage_change(s["coverage"], lang)
-        console.print(t("Score: {change}", change=_change(s["from"], s["to"], lang)) + (f"  ({escape(cov)})" if cov else ""))
+        console.print(_t("Score: {change}", change=_change(s["from"], s["to"], lang)) + (f"  ({escape(cov)})" if cov else ""))
         for area, v in s["areas"].items():
             console.print(f"  {escape(area_text(area, lang))}: {_change(v['from'], v['to'], lang)}")
     else:
-        console.print(t("Overall score not compared: the audits read different tenants (compared tenant by tenant below)."))
+        console.print(_t("Overall score not compared: the audits read different tenants (compared tenant by tenant below)."))
     if len(result["tenants"]) > 1 or not s["comparable"]:
         for tenant in result["tenants"]:
             cov = _coverage_change(tenant["coverage"], lang)
-            console.print("  " + t("tenant {tenant}: {change}", tenant=tenant["tenant"], change=_change(tenant["from"], tenant["to"], lang))
+            console.print("  " + _t("tenant {tenant}: {change}", tenant=tenant["tenant"], change=_change(tenant["from"], tenant["to"], lang))
                           + (f"  ({escape(cov)})" if cov else ""))
     for side in ("to", "from"):
         names = result["not_audited"][side]
@@ -64,10 +64,10 @@ def print_diff(result: dict, console: Console, lang: str = "en") -> None:
         listed = ", ".join(tr(lang, "{tenant} ({n} findings)", tenant=n, n=result["not_audited_findings"].get(n, 0))
                            for n in names)
         if side == "to":
-            line = t("Not audited in {audit}: {tenants}; their findings in the older audit are not counted as resolved.",
+            line = _t("Not audited in {audit}: {tenants}; their findings in the older audit are not counted as resolved.",
                      audit=result["to"], tenants=listed)
         else:
-            line = t("Not audited in {audit}: {tenants}; their findings are not counted as new.",
+            line = _t("Not audited in {audit}: {tenants}; their findings are not counted as new.",
                      audit=result["from"], tenants=listed)
         console.print(f"[yellow]{line}[/yellow]")
     sections = (("new", tr(lang, "New findings ({n})", n=len(result["new"]))),
@@ -103,5 +103,5 @@ def print_diff(result: dict, console: Console, lang: str = "en") -> None:
                           format_decimal(row["to"], format="#,##0.######", locale=lang))
         console.print(table)
     if not any(result[k] for k in ("new", "resolved", "not_rechecked", "changed", "metric_deltas")):
-        console.print(t("No finding changed in the tenants both audits read.") if result["tenants"]
-                      else t("No finding changed: the audits share no tenant."))
+        console.print(_t("No finding changed in the tenants both audits read.") if result["tenants"]
+                      else _t("No finding changed: the audits share no tenant."))

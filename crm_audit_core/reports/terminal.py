@@ -42,42 +42,42 @@ def print_summary(audit: AuditResult, console: Console, folder=None, worst: int 
     the audit's language)."""
     lang = lang or audit.lang or "en"
 
-    def t(msgid: str, **values) -> str:
+    def _t(msgid: str, **values) -> str:
         return tr(lang, msgid, **values)
 
     score = audit.score or {}
-    console.print(f"[bold]{escape(t('CRM audit {id}', id=audit.id))}[/bold]  "
-                  f"{escape(t('as of {date}', date=date_text(audit.as_of, lang)))}")
-    console.print(f"{escape(t('Score:'))} [bold]{escape(score_line(score, lang))}[/bold]")
+    title, as_of = _t("CRM audit {id}", id=audit.id), _t("as of {date}", date=date_text(audit.as_of, lang))
+    console.print(f"[bold]{escape(title)}[/bold]  {escape(as_of)}")
+    console.print(escape(_t("Score:")) + f" [bold]{escape(score_line(score, lang))}[/bold]")
     per_tenant = tenant_scores(score, audit.results, [t.name for t in audit.tenants]) if len(audit.tenants) > 1 else {}
     not_applicable = not_applicable_text(audit, lang)
     for tenant in audit.tenants:
         if tenant.error:
-            state = f"[red]{_plain(t('error: {error}', error=tenant.error))}[/red]"
+            state = "[red]" + _plain(_t("error: {error}", error=tenant.error)) + "[/red]"
         elif tenant.partial_tables:
-            state = f"[yellow]{_plain(t('partial: {tables}', tables=', '.join(tenant.partial_tables)))}[/yellow]"
+            state = "[yellow]" + _plain(_t("partial: {tables}", tables=", ".join(tenant.partial_tables))) + "[/yellow]"
         else:
-            state = f"[green]{_plain(t('complete'))}[/green]"
+            state = "[green]" + _plain(_t("complete")) + "[/green]"
         mine = per_tenant.get(tenant.name)
-        line = t("tenant {tenant} ({connector}): {records} records, {calls} API calls, {state}", tenant=tenant.name,
+        line = _t("tenant {tenant} ({connector}): {records} records, {calls} API calls, {state}", tenant=tenant.name,
                  connector=tenant.connector, records=sum(tenant.records.values()), calls=tenant.api_calls, state="\0")
         head, _sep, tail = _plain(line).partition("\0")
         scored = ""
         if mine is not None:
             detail = coverage_text(mine.get("coverage"), lang=lang)
-            scored = (t("; score {score} ({coverage})", score=value_text(mine.get("overall"), lang), coverage=detail) if detail
-                      else t("; score {score}", score=value_text(mine.get("overall"), lang)))
+            scored = (_t("; score {score} ({coverage})", score=value_text(mine.get("overall"), lang), coverage=detail) if detail
+                      else _t("; score {score}", score=value_text(mine.get("overall"), lang)))
         console.print(f"  {head}{state}{tail}{escape(scored)}")
         for warning in tenant.warnings:
-            console.print(f"  [yellow]{_plain(t('warning:'))}[/yellow] {_plain(warning)}")
+            console.print("  [yellow]" + _plain(_t("warning:")) + "[/yellow] " + _plain(warning))
         na = not_applicable.get(tenant.name)
         if na:
             console.print(f"  [dim]{_plain(na)}[/dim]")
-    table = Table(title=t("Audit steps"), show_lines=False)
-    table.add_column(t("step"))
-    table.add_column(t("status"))
-    table.add_column(t("checks"), justify="right")
-    table.add_column(t("findings"), justify="right")
+    table = Table(title=_t("Audit steps"), show_lines=False)
+    table.add_column(_t("step"))
+    table.add_column(_t("status"))
+    table.add_column(_t("checks"), justify="right")
+    table.add_column(_t("findings"), justify="right")
     for step in model.STEPS:
         results = [r for r in audit.applicable_results() if r.step == step]
         if not results:
@@ -90,24 +90,24 @@ def print_summary(audit: AuditResult, console: Console, folder=None, worst: int 
     order = {s: i for i, s in enumerate(model.SEVERITIES)}
     findings = sorted(audit.failed(), key=lambda r: (order.get(r.severity, 9), -r.affected.count))[:worst]
     if findings:
-        ft = Table(title=t("Worst findings (top {n})", n=len(findings)))
-        ft.add_column(t("severity"))
-        ft.add_column(t("check"))
-        ft.add_column(t("tenant"))
-        ft.add_column(t("affected"), justify="right")
-        ft.add_column(t("message"))
+        ft = Table(title=_t("Worst findings (top {n})", n=len(findings)))
+        ft.add_column(_t("severity"))
+        ft.add_column(_t("check"))
+        ft.add_column(_t("tenant"))
+        ft.add_column(_t("affected"), justify="right")
+        ft.add_column(_t("message"))
         for r in findings:
             ft.add_row(f"[{SEVERITY_STYLE.get(r.severity, '')}]{escape(severity_text(r.severity, lang))}[/]", _plain(r.check_id),
                        _plain(r.tenant), count_text(r.affected.count, lang), _shorten(_plain(r.message), 100))
         console.print(ft)
     errors = [r for r in audit.results if r.status == "error"]
     for r in errors:
-        console.print(f"[red]{_plain(t('error'))}[/red] "
-                      f"{_plain(t('{check} on {tenant}: {reason}', check=r.check_id, tenant=r.tenant, reason=r.reason))}")
+        line = _t("{check} on {tenant}: {reason}", check=r.check_id, tenant=r.tenant, reason=r.reason)
+        console.print("[red]" + _plain(_t("error")) + "[/red] " + _plain(line))
     for failure in audit.plugin_errors:
-        console.print(f"[yellow]{_plain(t('warning'))}[/yellow] {_plain(failure)}")
+        console.print("[yellow]" + _plain(_t("warning")) + "[/yellow] " + _plain(failure))
     if folder is not None:
-        console.print(escape(t("Report folder: {folder}", folder=str(folder))))
+        console.print(escape(_t("Report folder: {folder}", folder=str(folder))))
 
 
 def _shorten(text: str, width: int) -> str:
