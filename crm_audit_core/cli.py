@@ -138,6 +138,8 @@ def _click_message(exc: click.ClickException) -> str:
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """crm-audit: the year-end CRM audit, for any CRM a plugin can read."""
+    global _LANG
+    _LANG = DEFAULT_LANG  # each command sets its own (run, report, diff: --lang / [audit] lang)
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug or os.environ.get("CRM_AUDIT_DEBUG") == "1"
 
