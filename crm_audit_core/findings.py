@@ -232,6 +232,10 @@ class TenantInfo:
         unavailable: what the connector could not read on this tenant (``table`` or
             ``table.column`` -> why, e.g. a permission the audit user lacks); the runner
             adds it to the connector's limitations when it runs the checks.
+        templates: the translatable form of ``notes`` (a list, None for a plain note) and
+            ``error``, set when the tenant is rendered in a language
+            (:meth:`TenantInfo.localised`) and read back from report.json, so an archived
+            audit's notes can be rendered again in another language.
     """
 
     name: str
