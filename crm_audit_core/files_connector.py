@@ -448,33 +448,37 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
     if "path" not in values and "folder" in values:  # the older name
         values["path"] = values.pop("folder")
     opts = Options(values, "files")
-    folder = opts.text("path", required=True, hint="a folder of <table>.csv files, e.g. --files ./export")
+    folder = opts.text("path", required=True, hint=_("a folder of <table>.csv files, e.g. {example}", example="--files ./export"))
     limit = BadCellLimit(opts.text("max_bad_cells", DEFAULT_MAX_BAD_CELLS), where=context.tenant)
     encoding = csv_dialect.codec_of(opts.text("encoding", None), where=context.tenant)
     date_order = csv_dialect.date_order_of(opts.text("date_order", None), where=context.tenant)
     path = Path(folder).expanduser()
     archive = path.is_file() and path.suffix.lower() == ".zip"  # an export's .zip as delivered
     if not path.is_dir() and not archive:
-        what = "is a file, not a folder" if path.exists() else "does not exist"
-        raise ConfigError(f"folder {str(path)!r} {what}", where=context.tenant,
-                          hint="give a folder holding <table>.csv files, or a CRM export's .zip")
+        problem = (_("folder {folder} is a file, not a folder", folder=repr(str(path))) if path.exists()
+                   else _("folder {folder} does not exist", folder=repr(str(path))))
+        raise ConfigError(problem, where=context.tenant,
+                          hint=_("give a folder holding <table>.csv files, or a CRM export's .zip"))
     export = exports.choose(path, opts.text("format", None), encoding, context.tenant)
     if export is not None:
         return exports.ExportConnector(path, export, encoding, as_of=context.as_of)
     if archive:
-        raise ConfigError(f"{str(path)!r} holds no export the installed connectors read", where=context.tenant,
-                          hint="unzip canonical <table>.csv files into a folder, or name the export with --files-format")
+        raise ConfigError(_("{file} holds no export the installed connectors read", file=repr(str(path))),
+                          where=context.tenant,
+                          hint=_("unzip canonical <table>.csv files into a folder, or name the export with --files-format"))
     files = [f for f in (find_table_file(path, t) for t in model.TABLES) if f is not None]
     if not files:
-        raise ConfigError(f"folder {str(path)!r} holds no table files", where=context.tenant,
-                          hint=f"expected e.g. contacts.csv, users.csv; known tables: {', '.join(model.TABLES)}")
+        raise ConfigError(_("folder {folder} holds no table files", folder=repr(str(path))), where=context.tenant,
+                          hint=_("expected e.g. {examples}; known tables: {tables}", examples="contacts.csv, users.csv",
+                                 tables=", ".join(model.TABLES)))
     for file in files:
         try:
             with open(file, "rb") as fh:
                 fh.read(1)
         except OSError as exc:
-            raise ConfigError(f"cannot read {str(file)!r}: {exc.strerror or type(exc).__name__}", where=context.tenant,
-                              hint="check the file's permissions") from None
+            raise ConfigError(_("cannot read {file}: {problem}", file=repr(str(file)),
+                                problem=exc.strerror or type(exc).__name__), where=context.tenant,
+                              hint=_("check the file's permissions")) from None
     return FilesConnector(path, limit, encoding, date_order)
 
 
