@@ -23,50 +23,12 @@ from rich.table import Table
 from . import __version__, model
 from .config import AuditConfig, TenantConfig, load_config, parse_as_of, parse_option_pairs
 from .errors import ConfigError, CrmAuditError
-from .i18n import DEFAULT_LANG, _, tr
+from .i18n import _
 from .secrets import redact
 from .tenant_access import tenant_name_from
 
-EXIT_BELOW_THRESHOLD = 1
-
-_LANG = DEFAULT_LANG
-"""The language of the CLI's own lines and errors: ``--lang`` of run/report, else
-``[audit] lang`` of the configuration, else English (set by :func:`_use_lang`)."""
-
-
-def _t(msgid: str, **values) -> str:
-    """A CLI line in the CLI's language."""
-    return tr(_LANG, msgid, **values)
-
-
-def _use_lang(lang: str | None, config_path: str | None = None) -> None:
-    """Set the CLI's language before the configuration is read: ``--lang`` when given
-    (a language the reports are not written in is a usage error), else a valid
-    ``[audit] lang`` of ``config_path`` (the configuration's own errors are then worded in it)."""
-    global _LANG
-    from .i18n import LANGUAGES, check_lang
-
-    if lang:
-        _LANG = check_lang(lang)
-        return
-    if not config_path:
-        return
-    try:
-        import tomllib
-
-        with open(config_path, "rb") as fh:
-            wanted = str((tomllib.load(fh).get("audit") or {}).get("lang") or "").strip().lower()
-    except Exception:  # load_config reports what is wrong with the file
-        return
-    if wanted in LANGUAGES:
-        _LANG = wanted
-
-
-def _console(err: bool = False) -> Console:
-    stream = sys.stderr if err else sys.stdout
-    # Piped output (CI logs, files): wide enough that tables do not wrap every cell.
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 132
-    return Console(stderr=err, highlight=False, soft_wrap=True, width=width)
+from .cli_output import EXIT_BELOW_THRESHOLD, _t, console as _console, finish as _finish, lang as _lang
+from .cli_output import next_after_run as _next_after_run, use_lang as _use_lang
 
 
 class _HelpGroup(click.Group):
@@ -107,7 +69,7 @@ class _Group(_HelpGroup):
         except CrmAuditError as exc:
             if debug:
                 raise
-            click.echo(redact(_t("error: {error}", error=exc.render(_LANG))), err=True)
+            click.echo(redact(_t("error: {error}", error=exc.render(_lang()))), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -138,8 +100,7 @@ def _click_message(exc: click.ClickException) -> str:
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """crm-audit: the year-end CRM audit, for any CRM a plugin can read."""
-    global _LANG
-    _LANG = DEFAULT_LANG  # each command sets its own (run, report, diff: --lang / [audit] lang)
+    _use_lang(None)  # English unless the command says otherwise (run, report, diff: --lang / [audit] lang)
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug or os.environ.get("CRM_AUDIT_DEBUG") == "1"
 
@@ -236,62 +197,6 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
                               console=Console(stderr=True), resume=resume,
                               incremental=incremental or config.incremental, strict=strict)
     _finish(audit, folder, config.fail_under, next_step=_next_after_run(folder))
-
-
-def _archive_option(folder: Path) -> str:
-    """``--out X`` for commands that read the archive, when it is not the default."""
-    archive = folder.parent
-    try:
-        same = archive.resolve() == Path("audits").resolve()
-    except OSError:
-        same = False
-    return "" if same else f" --out {archive}"
-
-
-def _next_after_run(folder: Path) -> str:
-    from .history import list_audits
-
-    earlier = [a for a in list_audits(folder.parent) if a["id"] != folder.name]
-    if earlier:
-        return _t("{command}   (what changed since the last audit)",
-                  command="crm-audit diff previous latest" + _archive_option(folder))
-    return _t("{command}   (the report as Markdown, for email)",
-              command="crm-audit report latest --format md" + _archive_option(folder))
-
-
-def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool = True) -> None:
-    """The summary, the tenants' notes (bad cells, what a CRM does not supply), where the
-    report is and the one command to run next; then the exit code."""
-    from .findings import WARNING_PREFIX
-    from .reports.terminal import print_summary
-
-    print_summary(audit.localised(audit.lang), _console(), None, lang=audit.lang)
-    if notes:
-        for t in audit.tenants:
-            for note in t.notes:
-                if note.startswith(WARNING_PREFIX):
-                    continue  # the summary printed it already, as a warning
-                click.echo(_t("note: {tenant}: {note}", tenant=t.name, note=note), err=True)
-    html = folder / "report.html"
-    click.echo(_t("Report: {path}", path=str(html if html.exists() else folder / "report.md")))
-    if next_step:
-        click.echo(_t("Next: {step}", step=next_step))
-    failed = [t for t in audit.tenants if t.error]
-    for t in failed:
-        click.echo(_t("error: {error}", error=t.error), err=True)
-    if failed:
-        click.echo(_t("error: connector failure: the report holds the partial results, marked partial"), err=True)
-        sys.exit(3)
-    overall = (audit.score or {}).get("overall")
-    if fail_under is not None and overall is None:
-        # Too little was judged to give a score: a CI gate must not pass on that.
-        click.echo(_t("score n/a (too little of the audit was judged) cannot meet --fail-under {threshold}",
-                      threshold=format(fail_under, "g")), err=True)
-        sys.exit(EXIT_BELOW_THRESHOLD)
-    if fail_under is not None and overall < fail_under:
-        click.echo(_t("score {score} is below --fail-under {threshold}", score=str(overall),
-                      threshold=format(fail_under, "g")), err=True)
-        sys.exit(EXIT_BELOW_THRESHOLD)
 
 
 # ---------------------------------------------------------------------------
@@ -499,7 +404,7 @@ def diff(old_ref, new_ref, out, as_json, fail_on_drop, lang):
     else:
         from .reports.diff import print_diff
 
-        print_diff(result, _console(), _LANG)
+        print_diff(result, _console(), _lang())
     if fail_on_drop is not None:
         for what, before, after in score_drops(result):
             if before - after > fail_on_drop:
