@@ -191,6 +191,15 @@ def test_report_renders_an_archived_korean_audit_in_indonesian(korean_audit):
     assert archived.localised("ko").tenants[0].warnings[0].startswith("sync_counts.csv: ")
 
 
+def test_diff_speaks_the_language_it_is_asked(korean_audit):
+    _result, folder = korean_audit
+    result = run_cli("diff", folder.name, folder.name, "--out", str(folder.parent), "--lang", "ko")
+    assert result.exit_code == 0, result.output
+    assert "점수: " in result.output and "두 감사가 모두 읽은 테넌트에서 바뀐 발견 사항이 없습니다." in result.output
+    english = run_cli("diff", folder.name, folder.name, "--out", str(folder.parent))
+    assert "Score: " in english.output and not HANGUL.search(english.output)
+
+
 def test_a_language_reports_are_not_written_in_is_a_usage_error(tmp_path):
     config = tmp_path / "crm-audit.toml"
     config.write_text('[audit]\nlang = "xx"\n', encoding="utf-8")
