@@ -14,6 +14,7 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -134,6 +135,7 @@ def test_run_in_korean_writes_korean_reports_and_cli_lines(korean_audit):
         assert heading in md, heading
     assert "{" not in md.replace("{{", "")  # no placeholder left unfilled
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    jsonschema.validate(report, json.loads((ROOT / "crm_audit_core" / "schemas" / "report.schema.json").read_text()))
     assert report["audit"]["lang"] == "ko"
     [tenant] = report["audit"]["tenants"]
     [warning] = [n for n in tenant["notes"] if n.startswith(WARNING_PREFIX)]
