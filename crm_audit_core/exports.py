@@ -227,11 +227,12 @@ def choose(folder: Path, requested: str | None, encoding: str | None, where: str
 class ExportConnector:
     """Reads a vendor export through the format's reader (the connector's mapping)."""
 
-    def __init__(self, folder: Path, fmt, encoding: str | None = None, as_of=None, echo=None):
+    def __init__(self, folder: Path, fmt, encoding: str | None = None, as_of=None, echo=None, lang: str = "en"):
         self.folder = folder
         self.format = fmt
         self.encoding = encoding
         self.as_of = as_of
+        self.lang = lang
         self.echo = echo if echo is not None else (lambda text: print(text, file=sys.stderr))
 
     def api_calls(self) -> int:
@@ -245,7 +246,7 @@ class ExportConnector:
             files.close()
         if not result.tables:
             raise DataError(_("no records found in the {format} files", format=self.format.name), where=str(self.folder))
-        self.echo(summary_table(self.format.name, result))
+        self.echo(summary_table(self.format.name, result, self.lang))
         for note in result.notes:
             sink.note(note)
         for table, rows in result.tables.items():
@@ -257,15 +258,25 @@ class ExportConnector:
         sink.note(_("read as a {format} through its connector's mapping: {tables}", format=self.format.name, tables=kept))
 
 
-def summary_table(name: str, result: ExportResult) -> str:
-    """One short table: each file, the table it filled, and the columns mapped, dropped, missing."""
-    lines = [f"Detected a {name} in the folder:",
-             f"  {'file':<28} {'table':<12} {'records':>7}  {'mapped':>6}  {'dropped':>7}  missing"]
+def summary_table(name: str, result: ExportResult, lang: str = "en") -> str:
+    """One short table: each file, the table it filled, and the columns mapped, dropped, missing
+    (its words in ``lang``)."""
+    from .i18n import render
+
+    def word(text) -> str:
+        return render(text, lang)
+
+    heads = [word(_("file")), word(_("table")), word(_("records")), word(_("mapped")), word(_("dropped")),
+             word(_("missing"))]
+    lines = [word(_("Detected a {format} in the folder:", format=name)),
+             f"  {heads[0]:<28} {heads[1]:<12} {heads[2]:>7}  {heads[3]:>6}  {heads[4]:>7}  {heads[5]}"]
     for f in result.files:
-        missing = ", ".join(f.missing[:6]) + (f" and {len(f.missing) - 6} more" if len(f.missing) > 6 else "")
+        missing = ", ".join(f.missing[:6])
+        if len(f.missing) > 6:
+            missing = word(_("{columns} and {n} more", columns=missing, n=len(f.missing) - 6))
         lines.append(f"  {f.file[:28]:<28} {f.table:<12} {f.records:>7}  {len(f.mapped):>6}  {len(f.dropped):>7}  "
                      f"{missing or '-'}")
     absent = [t for t in model.TABLES if t not in result.tables and t != "sync_counts"]
     if absent:
-        lines.append(f"  not in the export: {', '.join(absent)}")
+        lines.append("  " + word(_("not in the export: {tables}", tables=", ".join(absent))))
     return "\n".join(lines)

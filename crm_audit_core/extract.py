@@ -441,7 +441,7 @@ class ExtractOutcome:
 
 def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of, *,
                   board: ProgressBoard | None = None, debug: bool = False, settings: dict | None = None,
-                  previous=None, resuming: bool = False) -> ExtractOutcome:
+                  previous=None, resuming: bool = False, lang: str = "en") -> ExtractOutcome:
     """Run one connector for one tenant into ``store``; never raises a connector's error.
 
     The outcome carries the error (one clear line) and the tables left partial; rows read
@@ -457,7 +457,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
     store.set_memory_limit(EXTRACT_MEMORY_LIMIT)  # memory stays bounded while pages stream in
     try:
         context = ExtractContext(tenant=tenant, as_of=as_of, debug=debug, settings=settings or {},
-                                 previous=previous if info.incremental else None, resuming=resuming)
+                                 previous=previous if info.incremental else None, resuming=resuming, lang=lang)
         connector = info.factory(options, context)
         connector.extract(sink)
         sink.flush_all()

@@ -461,7 +461,7 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
                           hint=_("give a folder holding <table>.csv files, or a CRM export's .zip"))
     export = exports.choose(path, opts.text("format", None), encoding, context.tenant)
     if export is not None:
-        return exports.ExportConnector(path, export, encoding, as_of=context.as_of)
+        return exports.ExportConnector(path, export, encoding, as_of=context.as_of, lang=getattr(context, "lang", "en"))
     if archive:
         raise ConfigError(_("{file} holds no export the installed connectors read", file=repr(str(path))),
                           where=context.tenant,

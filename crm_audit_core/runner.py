@@ -421,7 +421,7 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
                 _write_state(folder, state)
                 outcome = run_connector(info, tenant.options, tenant.name, store, as_of, board=board, debug=config.debug,
                                         settings=config.section("connectors").get(tenant.connector, {}),
-                                        previous=previous, resuming=resume and bool(done))
+                                        previous=previous, resuming=resume and bool(done), lang=config.lang)
                 tinfo = TenantInfo(name=tenant.name, connector=tenant.connector, api_calls=outcome.api_calls,
                                    partial_tables=outcome.partial_tables, notes=outcome.notes,
                                    error=outcome.error.one_line() if outcome.error else None,
