@@ -427,6 +427,8 @@ def report(audit_ref, fmt, out, lang):
 
     _use_lang(lang)
     audit, folder = load_audit(Path(out), audit_ref)
+    if not lang:
+        _use_lang(audit.lang)  # the CLI speaks the audit's language too
     registry = _registry()
     if fmt not in registry.reporters:
         raise ConfigError(_("report format {format} is not installed", format=repr(fmt)),
@@ -436,11 +438,7 @@ def report(audit_ref, fmt, out, lang):
     if settings.exists():  # tenants (secrets removed) give record links their instance URLs
         saved = json.loads(settings.read_text(encoding="utf-8"))
         config.tenants = [TenantConfig(t["name"], t["connector"], t.get("options") or {}) for t in saved.get("tenants", [])]
-    if lang:
-        from .i18n import check_lang
-
-        lang = check_lang(lang)
-    written = write_reports(registry, audit, folder, config, formats={fmt}, lang=lang or audit.lang)
+    written = write_reports(registry, audit, folder, config, formats={fmt}, lang=_lang())
     for path in written:
         click.echo(str(path))
 
