@@ -21,14 +21,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, model
+from .cli_output import EXIT_BELOW_THRESHOLD, _t, console as _console, finish as _finish, lang as _lang
+from .cli_output import next_after_run as _next_after_run, use_lang as _use_lang
 from .config import AuditConfig, TenantConfig, load_config, parse_as_of, parse_option_pairs
 from .errors import ConfigError, CrmAuditError
 from .i18n import _
 from .secrets import redact
 from .tenant_access import tenant_name_from
 
-from .cli_output import EXIT_BELOW_THRESHOLD, _t, console as _console, finish as _finish, lang as _lang
-from .cli_output import next_after_run as _next_after_run, use_lang as _use_lang
 
 
 class _HelpGroup(click.Group):
