@@ -182,9 +182,9 @@ class Check:
         where = str(getattr(config, "path", None) or "config")
         for key, value in configured.items():
             if key not in self.settings:
-                known = ", ".join(sorted(self.settings)) or "none"
-                raise ConfigError(f"checks.{self.id}.{key} is not a setting of this check", where=where,
-                                  hint=f"settings: {known}")
+                known = ", ".join(sorted(self.settings)) or _t("none")
+                raise ConfigError(_t("{setting} is not a setting of this check", setting="checks." + self.id + "." + key),
+                                  where=where, hint=_t("settings: {settings}", settings=known))
             resolved[key] = coerce_setting(self.id, key, self.settings[key], value, where)
         return resolved
 

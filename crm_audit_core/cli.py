@@ -21,19 +21,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, model
+from .cli_output import EXIT_BELOW_THRESHOLD, _t, console as _console, finish as _finish, lang as _lang
+from .cli_output import next_after_run as _next_after_run, use_lang as _use_lang
 from .config import AuditConfig, TenantConfig, load_config, parse_as_of, parse_option_pairs
 from .errors import ConfigError, CrmAuditError
+from .i18n import _
 from .secrets import redact
 from .tenant_access import tenant_name_from
 
-EXIT_BELOW_THRESHOLD = 1
-
-
-def _console(err: bool = False) -> Console:
-    stream = sys.stderr if err else sys.stdout
-    # Piped output (CI logs, files): wide enough that tables do not wrap every cell.
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 132
-    return Console(stderr=err, highlight=False, soft_wrap=True, width=width)
 
 
 class _HelpGroup(click.Group):
@@ -60,10 +55,10 @@ class _Group(_HelpGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # a group given no command: its help, as click shows it
                 exc.show()
                 sys.exit(exc.exit_code)
-            click.echo(f"error: {_click_message(exc)}", err=True)
+            click.echo(_t("error: {error}", error=_click_message(exc)), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
-            click.echo("error: aborted", err=True)
+            click.echo(_t("error: aborted"), err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -74,18 +69,19 @@ class _Group(_HelpGroup):
         except CrmAuditError as exc:
             if debug:
                 raise
-            click.echo(f"error: {redact(exc.one_line())}", err=True)
+            click.echo(redact(_t("error: {error}", error=exc.render(_lang()))), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
+            click.echo(_t("error: interrupted"), err=True)
             ctx.exit(130)
         except Exception as exc:
             if debug:
                 raise
             text = redact(str(exc)).strip().splitlines()
-            click.echo(f"error: internal error: {type(exc).__name__}: {text[0] if text else ''} (run with --debug for the traceback)", err=True)
+            click.echo(_t("error: internal error: {kind}: {problem} (run with --debug for the traceback)",
+                          kind=type(exc).__name__, problem=text[0] if text else ""), err=True)
             ctx.exit(2)
 
 
@@ -104,6 +100,7 @@ def _click_message(exc: click.ClickException) -> str:
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """crm-audit: the year-end CRM audit, for any CRM a plugin can read."""
+    _use_lang(None)  # English unless the command says otherwise (run, report, diff: --lang / [audit] lang)
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug or os.environ.get("CRM_AUDIT_DEBUG") == "1"
 
@@ -119,7 +116,7 @@ def _registry():
 
 def _warn_failures(registry) -> None:
     for failure in registry.failures:
-        click.echo(f"warning: {failure}", err=True)
+        click.echo(_t("warning: {warning}", warning=str(failure)), err=True)
 
 
 # ---------------------------------------------------------------------------
@@ -161,14 +158,15 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
 
     if config_path is None and Path("crm-audit.toml").exists() and not (connector or files_dir):
         config_path = "crm-audit.toml"
+    _use_lang(lang, config_path)
     config = load_config(config_path) if config_path else AuditConfig()
     config.debug = ctx.obj["debug"]
     if connector:
         config.tenants.append(TenantConfig(tenant_name or connector, connector, parse_option_pairs(options)))
     elif options and not files_dir:
-        raise ConfigError("--option needs --connector NAME or --files DIR")
+        raise ConfigError(_("--option needs --connector NAME or --files DIR"))
     if (files_format or files_encoding or files_date_order) and not files_dir:
-        raise ConfigError("--files-format, --encoding and --date-order need --files DIR")
+        raise ConfigError(_("--files-format, --encoding and --date-order need --files DIR"))
     if files_dir:
         files_options = {} if connector else parse_option_pairs(options)
         for key, value in (("format", files_format), ("encoding", files_encoding), ("date_order", files_date_order)):
@@ -180,7 +178,7 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
         config.tenants.append(TenantConfig(name, "files", {**files_options, "path": files_dir}))
     names = [t.name for t in config.tenants]
     if len(set(names)) != len(names):
-        raise ConfigError(f"tenant name {names[-1]!r} is used twice", hint="give --tenant NAME")
+        raise ConfigError(_("tenant name {name} is used twice", name=repr(names[-1])), hint=_("give --tenant NAME"))
     if as_of:
         config.as_of = parse_as_of(as_of, where="--as-of")
     if out:
@@ -194,63 +192,11 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
     if survey:
         config.sections.setdefault("survey", {})["answers"] = str(Path(survey).resolve())
     if resume and as_of:
-        raise ConfigError("--resume continues an audit with its own as-of date; leave out --as-of")
+        raise ConfigError(_("--resume continues an audit with its own as-of date; leave out --as-of"))
     audit, folder = run_audit(config, check_patterns=tuple(check_patterns), progress=progress,
                               console=Console(stderr=True), resume=resume,
                               incremental=incremental or config.incremental, strict=strict)
     _finish(audit, folder, config.fail_under, next_step=_next_after_run(folder))
-
-
-def _archive_option(folder: Path) -> str:
-    """``--out X`` for commands that read the archive, when it is not the default."""
-    archive = folder.parent
-    try:
-        same = archive.resolve() == Path("audits").resolve()
-    except OSError:
-        same = False
-    return "" if same else f" --out {archive}"
-
-
-def _next_after_run(folder: Path) -> str:
-    from .history import list_audits
-
-    earlier = [a for a in list_audits(folder.parent) if a["id"] != folder.name]
-    if earlier:
-        return f"crm-audit diff previous latest{_archive_option(folder)}   (what changed since the last audit)"
-    return f"crm-audit report latest --format md{_archive_option(folder)}   (the report as Markdown, for email)"
-
-
-def _finish(audit, folder, fail_under, next_step: str | None = None, notes: bool = True) -> None:
-    """The summary, the tenants' notes (bad cells, what a CRM does not supply), where the
-    report is and the one command to run next; then the exit code."""
-    from .findings import WARNING_PREFIX
-    from .reports.terminal import print_summary
-
-    print_summary(audit.localised(audit.lang), _console(), None)
-    if notes:
-        for t in audit.tenants:
-            for note in t.notes:
-                if note.startswith(WARNING_PREFIX):
-                    continue  # the summary printed it already, as a warning
-                click.echo(f"note: {t.name}: {note}", err=True)
-    html = folder / "report.html"
-    click.echo(f"Report: {html if html.exists() else folder / 'report.md'}")
-    if next_step:
-        click.echo(f"Next: {next_step}")
-    failed = [t for t in audit.tenants if t.error]
-    for t in failed:
-        click.echo(f"error: {t.error}", err=True)
-    if failed:
-        click.echo("error: connector failure: the report holds the partial results, marked partial", err=True)
-        sys.exit(3)
-    overall = (audit.score or {}).get("overall")
-    if fail_under is not None and overall is None:
-        # Too little was judged to give a score: a CI gate must not pass on that.
-        click.echo(f"score n/a (too little of the audit was judged) cannot meet --fail-under {fail_under}", err=True)
-        sys.exit(EXIT_BELOW_THRESHOLD)
-    if fail_under is not None and overall < fail_under:
-        click.echo(f"score {overall} is below --fail-under {fail_under}", err=True)
-        sys.exit(EXIT_BELOW_THRESHOLD)
 
 
 # ---------------------------------------------------------------------------
@@ -389,9 +335,10 @@ def demo(ctx, out, contacts, seed, progress):
     from .demo import run_demo
 
     audit, folder = run_demo(out=Path(out), contacts=contacts, seed=seed, progress=progress, debug=ctx.obj["debug"])
-    _finish(audit, folder, None, notes=False, next_step="audit your own CRM: export it as <table>.csv files (contacts.csv, "
-                                           "users.csv, ...) and run `crm-audit run --files ./export`, or connect it "
-                                           "as docs/getting-started.md shows")
+    _finish(audit, folder, None, notes=False,
+            next_step=_t("audit your own CRM: export it as <table>.csv files (contacts.csv, users.csv, ...) and run "
+                         "{command}, or connect it as docs/getting-started.md shows",
+                         command="`crm-audit run --files ./export`"))
 
 
 # ---------------------------------------------------------------------------
@@ -433,16 +380,19 @@ def history(out, as_json):
 @click.option("--fail-on-drop", type=float,
               help="Exit with code 1 when the overall score (or, when the audits read different tenants, "
                    "a tenant's score) dropped by more than this.")
-def diff(old_ref, new_ref, out, as_json, fail_on_drop):
+@click.option("--lang", "lang", default=None, metavar="LANG", help="Write the comparison in this language: en, id, ko (default en).")
+def diff(old_ref, new_ref, out, as_json, fail_on_drop, lang):
     """Compare two archived audits (ids, folders, 'latest', 'previous'), tenant by tenant."""
     from .history import diff_audits, list_audits, load_audit, score_drops
+
+    _use_lang(lang)
 
     audits = list_audits(Path(out))
 
     def resolve(ref):
         if ref == "previous":
             if len(audits) < 2:
-                raise ConfigError("there is no previous audit to compare with", where=str(out))
+                raise ConfigError(_("there is no previous audit to compare with"), where=str(out))
             return str(audits[-2]["folder"])
         return ref
 
@@ -454,11 +404,12 @@ def diff(old_ref, new_ref, out, as_json, fail_on_drop):
     else:
         from .reports.diff import print_diff
 
-        print_diff(result, _console())
+        print_diff(result, _console(), _lang())
     if fail_on_drop is not None:
         for what, before, after in score_drops(result):
             if before - after > fail_on_drop:
-                click.echo(f"{what} dropped by {before - after:.1f} points (more than --fail-on-drop {fail_on_drop:g})", err=True)
+                click.echo(_t("{what} dropped by {points} points (more than --fail-on-drop {threshold})", what=what,
+                              points=format(before - after, ".1f"), threshold=format(fail_on_drop, "g")), err=True)
                 sys.exit(EXIT_BELOW_THRESHOLD)
 
 
@@ -474,20 +425,20 @@ def report(audit_ref, fmt, out, lang):
     from .history import load_audit
     from .runner import write_reports
 
+    _use_lang(lang)
     audit, folder = load_audit(Path(out), audit_ref)
+    if not lang:
+        _use_lang(audit.lang)  # the CLI speaks the audit's language too
     registry = _registry()
     if fmt not in registry.reporters:
-        raise ConfigError(f"report format {fmt!r} is not installed", hint=f"installed: {', '.join(registry.reporters)}")
+        raise ConfigError(_("report format {format} is not installed", format=repr(fmt)),
+                          hint=_("installed: {formats}", formats=", ".join(registry.reporters)))
     config = AuditConfig()
     settings = folder / "settings.json"
     if settings.exists():  # tenants (secrets removed) give record links their instance URLs
         saved = json.loads(settings.read_text(encoding="utf-8"))
         config.tenants = [TenantConfig(t["name"], t["connector"], t.get("options") or {}) for t in saved.get("tenants", [])]
-    if lang:
-        from .i18n import check_lang
-
-        lang = check_lang(lang)
-    written = write_reports(registry, audit, folder, config, formats={fmt}, lang=lang or audit.lang)
+    written = write_reports(registry, audit, folder, config, formats={fmt}, lang=_lang())
     for path in written:
         click.echo(str(path))
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .i18n import _
 from .secrets import is_secret_key, remember
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -95,9 +96,10 @@ def parse_as_of(value, where: str = "as_of") -> datetime:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{text!r} is not a date", where=where, hint="use YYYY-MM-DD or an ISO-8601 timestamp") from None
+            raise ConfigError(_("{value} is not a date", value=repr(text)), where=where,
+                              hint=_("use YYYY-MM-DD or an ISO-8601 timestamp")) from None
     else:
-        raise ConfigError(f"{value!r} is not a date", where=where, hint="use YYYY-MM-DD")
+        raise ConfigError(_("{value} is not a date", value=repr(value)), where=where, hint=_("use YYYY-MM-DD"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
@@ -112,10 +114,10 @@ def _expand(value: Any, where: str, env: dict[str, str]) -> Any:
             if default is not None:
                 return default
             raise ConfigError(
-                f"refers to ${{{name}}}, which is not set",
+                _("refers to {reference}, which is not set", reference="${" + name + "}"),
                 where=where,
-                hint=f"export {name}=... in the environment that runs crm-audit; never write a secret "
-                     f"itself into the file",
+                hint=_("export {name}=... in the environment that runs crm-audit; never write a secret "
+                       "itself into the file", name=name),
             )
 
         return ENV_REF.sub(sub, value)
@@ -139,14 +141,15 @@ def load_config(path: str | Path | None, *, env: dict[str, str] | None = None) -
         return AuditConfig()
     path = Path(path)
     if not path.exists():
-        raise ConfigError("config file not found", where=str(path), hint="create it or pass -c PATH; see docs/getting-started.md")
+        raise ConfigError(_("config file not found"), where=str(path),
+                          hint=_("create it or pass -c PATH; see docs/getting-started.md"))
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+        raise ConfigError(_("not valid TOML: {problem}", problem=str(exc)), where=str(path)) from None
     except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", where=str(path)) from None
+        raise ConfigError(_("not UTF-8 text"), where=str(path)) from None
     return config_from_dict(data, path=path, env=env)
 
 
@@ -155,16 +158,16 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
     where = str(path) if path else "config"
     unknown = sorted(set(data) - KNOWN_SECTIONS)
     if unknown:
-        raise ConfigError(
-            f"unknown section {unknown[0]!r}", where=where, hint=f"known sections: {', '.join(sorted(KNOWN_SECTIONS))}"
-        )
+        raise ConfigError(_("unknown section {section}", section=repr(unknown[0])), where=where,
+                          hint=_("known sections: {sections}", sections=", ".join(sorted(KNOWN_SECTIONS))))
     cfg = AuditConfig(path=path, unexpanded=data)
     audit = data.get("audit", {})
     if not isinstance(audit, dict):
-        raise ConfigError("[audit] must be a table", where=where)
+        raise ConfigError(_("[audit] must be a table"), where=where)
     bad = sorted(set(audit) - AUDIT_KEYS)
     if bad:
-        raise ConfigError(f"unknown key audit.{bad[0]}", where=where, hint=f"known keys: {', '.join(sorted(AUDIT_KEYS))}")
+        raise ConfigError(_("unknown key {key}", key="audit." + bad[0]), where=where,
+                          hint=_("known keys: {keys}", keys=", ".join(sorted(AUDIT_KEYS))))
     audit = _expand(audit, f"{where}: audit", env)
     if audit.get("as_of") not in (None, ""):
         cfg.as_of = parse_as_of(audit["as_of"], where=f"{where}: audit.as_of")
@@ -182,29 +185,30 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"audit.{key} must be a list of check id patterns", where=where)
+                raise ConfigError(_("{key} must be a list of check id patterns", key="audit." + key), where=where)
             setattr(cfg, key, value)
     if audit.get("fail_under") is not None:
         try:
             cfg.fail_under = float(audit["fail_under"])
         except (TypeError, ValueError):
-            raise ConfigError("audit.fail_under must be a number 0-100", where=where) from None
+            raise ConfigError(_("{key} must be a number 0-100", key="audit.fail_under"), where=where) from None
         if not 0 <= cfg.fail_under <= 100:
-            raise ConfigError("audit.fail_under must be between 0 and 100", where=where)
+            raise ConfigError(_("{key} must be between 0 and 100", key="audit.fail_under"), where=where)
 
     if "incremental" in audit:
         if not isinstance(audit["incremental"], bool):
-            raise ConfigError("audit.incremental must be true or false", where=where)
+            raise ConfigError(_("{key} must be true or false", key="audit.incremental"), where=where)
         cfg.incremental = audit["incremental"]
     tenants = data.get("tenants", {})
     if not isinstance(tenants, dict):
-        raise ConfigError("[tenants] must be tables like [tenants.acme]", where=where)
+        raise ConfigError(_("[tenants] must be tables like {example}", example="[tenants.acme]"), where=where)
     for name, body in tenants.items():
         cfg.tenants.append(tenant_from_dict(name, body, where=where, env=env))
 
     checks = data.get("checks", {})
     if not isinstance(checks, dict) or not all(isinstance(v, dict) for v in checks.values()):
-        raise ConfigError('[checks] must hold tables like [checks."security.dormant-users"]', where=where)
+        raise ConfigError(_("[checks] must hold tables like {example}", example='[checks."security.dormant-users"]'),
+                          where=where)
     cfg.check_settings = {k: dict(v) for k, v in checks.items()}
     for name in KNOWN_SECTIONS - {"audit", "tenants", "checks"}:
         if name in data:
@@ -215,19 +219,20 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
 def tenant_from_dict(name: str, body: Any, *, where: str = "config", env: dict | None = None) -> TenantConfig:
     env = dict(os.environ) if env is None else env
     if not TENANT_NAME.match(name):
-        raise ConfigError(
-            f"tenant name {name!r} is not allowed", where=where, hint="use letters, digits, '-', '_' or '.' (max 64)"
-        )
+        raise ConfigError(_("tenant name {name} is not allowed", name=repr(name)), where=where,
+                          hint=_("use letters, digits, '-', '_' or '.' (max {n} characters)", n=64))
     if not isinstance(body, dict):
-        raise ConfigError(f"[tenants.{name}] must be a table", where=where)
+        raise ConfigError(_("{section} must be a table", section="[tenants." + name + "]"), where=where)
     connector = body.get("connector")
     if not isinstance(connector, str) or not connector:
-        raise ConfigError(f"tenant {name!r} has no connector", where=where, hint='add connector = "files" (or hubspot, salesforce, pipedrive)')
+        raise ConfigError(_("tenant {name} has no connector", name=repr(name)), where=where,
+                          hint=_("add {example} (or hubspot, salesforce, pipedrive)", example='connector = "files"'))
     options = _expand({k: v for k, v in body.items() if k not in ("connector", "probes")}, f"{where}: tenants.{name}", env)
     _remember_secrets(options)
     probes = body.get("probes", {})
     if not isinstance(probes, dict) or not all(isinstance(v, dict) for v in probes.values()):
-        raise ConfigError(f"[tenants.{name}.probes] must hold tables like [tenants.{name}.probes.mailchimp]", where=where)
+        raise ConfigError(_("{section} must hold tables like {example}", section="[tenants." + name + ".probes]",
+                            example="[tenants." + name + ".probes.mailchimp]"), where=where)
     probe_options = {}
     for probe, values in probes.items():
         probe_options[probe] = _expand(dict(values), f"{where}: tenants.{name}.probes.{probe}", env)
@@ -241,7 +246,8 @@ def parse_option_pairs(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--option {pair!r} is not KEY=VALUE", hint="e.g. --option access_token=$HUBSPOT_TOKEN")
+            raise ConfigError(_("--option {value} is not KEY=VALUE", value=repr(pair)),
+                              hint=_("for example {example}", example="--option access_token=$HUBSPOT_TOKEN"))
         out[key.strip()] = value
     _remember_secrets(out)
     return out
@@ -272,6 +278,7 @@ def coerce_setting(check_id: str, key: str, default: Any, value: Any, where: str
     else:
         return value
     raise ConfigError(
-        f"checks.{check_id}.{key} = {value!r} should be {type(default).__name__} like the default {default!r}",
+        _("{setting} = {value} should be {type} like the default {default}", setting="checks." + check_id + "." + key,
+          value=repr(value), type=type(default).__name__, default=repr(default)),
         where=where,
     )

@@ -147,6 +147,8 @@ class ExtractContext:
     ``ConnectorInfo.incremental``; ``resuming`` is true when ``crm-audit run --resume``
     continues an interrupted audit (use ``sink.is_complete(table)`` and
     ``sink.resume_state(table)``; call ``sink.checkpoint(table, state)`` after each page).
+    ``lang`` is the audit's language (``en``, ``id``, ``ko``): a connector's notes and errors
+    are templates rendered later, but a line it prints itself is worded in it.
     """
 
     tenant: str
@@ -155,6 +157,7 @@ class ExtractContext:
     settings: dict = field(default_factory=dict)  # [connectors.<name>] defaults
     previous: PreviousSnapshot | None = None
     resuming: bool = False
+    lang: str = "en"  # the audit's language, for what a connector prints itself (its notes are templates)
 
 
 FAULT_KINDS = ("429", "500", "503", "slow", "drop", "malformed", "truncated", "expire-token")

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import ConfigError, DataError
+from .i18n import Message, _
 
 SAMPLE = 1 << 20  # bytes read to detect the encoding and the delimiter
 DELIMITERS = (",", ";", "\t", "|")
@@ -46,6 +47,7 @@ ENCODING_ALIASES = {"euc-kr": "cp949", "euckr": "cp949", "ks_c_5601-1987": "cp94
 TOTAL_WORDS = re.compile(r"^\s*(grand\s+total|total|totals|sum|subtotal|합계|총계|소계|jumlah|total keseluruhan|"
                          r"summe|gesamt|somme|totale)\b", re.IGNORECASE)
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+"""The delimiters' names (English, in option values and docs); :meth:`Dialect.describe` words them for a reader."""
 
 
 @dataclass
@@ -61,8 +63,17 @@ class Dialect:
     def plain(self) -> bool:
         return self.encoding in ("utf-8", "utf-8-sig") and self.delimiter == ","
 
-    def describe(self) -> str:
-        return f"{self.encoding}, {DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-delimited"
+    def describe(self) -> Message:
+        """``utf-8, comma-delimited`` (a translatable template)."""
+        if self.delimiter == ",":
+            return _("{encoding}, comma-delimited", encoding=self.encoding)
+        if self.delimiter == ";":
+            return _("{encoding}, semicolon-delimited", encoding=self.encoding)
+        if self.delimiter == "\t":
+            return _("{encoding}, tab-delimited", encoding=self.encoding)
+        if self.delimiter == "|":
+            return _("{encoding}, pipe-delimited", encoding=self.encoding)
+        return _("{encoding}, delimited by {delimiter}", encoding=self.encoding, delimiter=repr(self.delimiter))
 
 
 def codec_of(name: str | None, where: str = "files") -> str | None:
@@ -74,8 +85,8 @@ def codec_of(name: str | None, where: str = "files") -> str | None:
     try:
         return codecs.lookup(key).name
     except LookupError:
-        raise ConfigError(f"unknown encoding {name!r}", where=where,
-                          hint="use e.g. utf-8, utf-16, cp949 (EUC-KR), cp1252 (Windows-1252)") from None
+        raise ConfigError(_("unknown encoding {encoding}", encoding=repr(name)), where=where,
+                          hint=_("use e.g. {encodings}", encodings="utf-8, utf-16, cp949 (EUC-KR), cp1252 (Windows-1252)")) from None
 
 
 def detect_encoding(data: bytes) -> str:
@@ -140,8 +151,9 @@ def check_header(names: list[str], path: Path) -> None:
     for position, name in enumerate(names, 1):
         key = name.strip()
         if key in seen:
-            raise DataError(f"column {position} and column {seen[key]} are both named {key!r} in the header",
-                            where=f"{path}:1", hint="rename or remove one of them")
+            raise DataError(_("column {position} and column {other} are both named {name} in the header",
+                              position=str(position), other=str(seen[key]), name=repr(key)),
+                            where=f"{path}:1", hint=_("rename or remove one of them"))
         seen[key] = position
 
 
@@ -150,9 +162,13 @@ def _decode(data: bytes, encoding: str, path: Path, named: bool) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        how = "the named encoding" if named else "the detected encoding"
-        raise DataError(f"byte {exc.start} (line {line}) is not {encoding} text ({how})", where=f"{path}:{line}",
-                        hint="name the file's encoding with --encoding (e.g. utf-8, cp949, cp1252, utf-16)") from None
+        problem = (_("byte {byte} (line {line}) is not {encoding} text (the named encoding)", byte=str(exc.start),
+                     line=str(line), encoding=encoding) if named else
+                   _("byte {byte} (line {line}) is not {encoding} text (the detected encoding)", byte=str(exc.start),
+                     line=str(line), encoding=encoding))
+        raise DataError(problem, where=f"{path}:{line}",
+                        hint=_("name the file's encoding with --encoding (e.g. {encodings})",
+                               encodings="utf-8, cp949, cp1252, utf-16")) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -202,7 +218,7 @@ def read_csv(path: Path, encoding: str | None = None) -> tuple[pa.Table, Dialect
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE)
     if not sample.strip():
-        raise DataError("the file is empty (no header row)", where=f"{path}:1")
+        raise DataError(_("the file is empty (no header row)"), where=f"{path}:1")
     codec = encoding or detect_encoding(sample)
     if codec in ("utf-8", "utf-8-sig"):
         head = sample.decode("utf-8", errors="ignore")
@@ -240,7 +256,8 @@ def read_csv(path: Path, encoding: str | None = None) -> tuple[pa.Table, Dialect
                 return _reread(path)
             _decode(path.read_bytes(), codec, path, True)  # raises naming the byte and the line
         line, problem = _locate(data if data is not None else path.read_bytes(), dialect, len(names))
-        raise DataError(problem or f"cannot parse CSV: {exc}", where=f"{path}:{line}" if line else str(path)) from None
+        raise DataError(problem or _("cannot parse CSV: {problem}", problem=str(exc)),
+                        where=f"{path}:{line}" if line else str(path)) from None
     return table, dialect
 
 
@@ -263,7 +280,7 @@ def read_records_from_text(text: str, path: Path, codec: str) -> tuple[list[str]
     dialect = Dialect(encoding=codec, delimiter=sniff_delimiter(text[:SAMPLE]))
     records = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter) if r]
     if not records:
-        raise DataError("the file is empty (no header row)", where=f"{path}:1")
+        raise DataError(_("the file is empty (no header row)"), where=f"{path}:1")
     header, body = [h.strip() for h in records[0]], records[1:]
     check_header(header, path)
     if body and _summary_line(body, len(header)):
@@ -271,8 +288,8 @@ def read_records_from_text(text: str, path: Path, codec: str) -> tuple[list[str]
         body = body[:-1]
     for number, record in enumerate(body, 2):
         if len(record) != len(header):
-            raise DataError(f"expected {len(header)} columns as in the header, found {len(record)}",
-                            where=f"{path}:{number}")
+            raise DataError(_("expected {width} columns as in the header, found {found}", width=len(header),
+                              found=len(record)), where=f"{path}:{number}")
     return header, body, dialect
 
 
@@ -312,9 +329,10 @@ def _locate(data: bytes, dialect: Dialect, width: int) -> tuple[int | None, str 
         next(reader, None)
         for record in reader:
             if record and len(record) != width:
-                return reader.line_num, f"expected {width} columns as in the header, found {len(record)}"
+                return reader.line_num, _("expected {width} columns as in the header, found {found}", width=width,
+                                          found=len(record))
     except csv.Error as exc:
-        return None, f"malformed CSV: {exc}"
+        return None, _("malformed CSV: {problem}", problem=str(exc))
     return None, None
 
 
@@ -387,16 +405,18 @@ def _dates(values: list[str], column: str, path: Path, order: str | None, proof:
     if order is None:
         if "day-first" in proof and "month-first" in proof:
             (c1, v1), (c2, v2) = proof["day-first"], proof["month-first"]
-            raise DataError(f"dates are written both day-first ({c1!r}: {v1!r}) and month-first ({c2!r}: {v2!r})",
-                            where=str(path), hint="write the dates as YYYY-MM-DD")
+            raise DataError(_("dates are written both day-first ({column}: {value}) and month-first ({other}: {other_value})",
+                              column=repr(c1), value=repr(v1), other=repr(c2), other_value=repr(v2)),
+                            where=str(path), hint=_("write the dates as YYYY-MM-DD"))
         if "day-first" in proof:
             order = "day-first"
         elif "month-first" in proof:
             order = "month-first"
         else:
-            raise DataError(f"column {column!r}: dates such as {slashed[0][0].strip()!r} could be day-first or "
-                            f"month-first and no date in the file has a day above 12 to tell",
-                            where=str(path), hint="say which with --date-order day-first or --date-order month-first")
+            raise DataError(_("column {column}: dates such as {example} could be day-first or month-first and no date "
+                              "in the file has a day above 12 to tell", column=repr(column),
+                              example=repr(slashed[0][0].strip())),
+                            where=str(path), hint=_("say which with --date-order day-first or --date-order month-first"))
     for v, (a, b, y, hh, mm, ss, ampm) in slashed:
         day, month = (a, b) if order == "day-first" else (b, a)
         out[v] = _iso(int(y), int(month), int(day), hh, mm, ss, ampm)
@@ -462,5 +482,6 @@ def date_order_of(value: str | None, where: str = "files") -> str | None:
     aliases = {"dmy": "day-first", "mdy": "month-first", "day": "day-first", "month": "month-first"}
     text = aliases.get(text, text)
     if text not in DATE_ORDERS:
-        raise ConfigError(f"option 'date_order' must be day-first or month-first, got {value!r}", where=where)
+        raise ConfigError(_("option {option} must be day-first or month-first, got {value}", option="'date_order'",
+                            value=repr(value)), where=where)
     return text

@@ -2,9 +2,16 @@
 
 Every error says what went wrong, where, and how to fix it. Messages never contain a
 secret: pass values through :func:`crm_audit_core.secrets.redact` when in doubt.
+
+The message and the hint may be translatable templates (``_("...")`` of the module's
+domain, see :mod:`crm_audit_core.i18n`); :meth:`CrmAuditError.one_line` frames them as a
+template too, so the CLI prints the line in the language of ``--lang`` / ``[audit] lang``
+(:meth:`CrmAuditError.render`) and falls back to English for any part not translated.
 """
 
 from __future__ import annotations
+
+from .i18n import _, render
 
 
 class CrmAuditError(Exception):
@@ -19,12 +26,17 @@ class CrmAuditError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """``where: message (hint)`` as one line (a translatable Message; ``str`` of it is English)."""
         text = self.message
         if self.where:
-            text = f"{self.where}: {text}"
+            text = _("{where}: {message}", where=self.where, message=text)
         if self.hint:
-            text = f"{text} ({self.hint})"
+            text = _("{message} ({hint})", message=text, hint=self.hint)
         return text
+
+    def render(self, lang: str) -> str:
+        """The one line in ``lang``."""
+        return render(self.one_line(), lang)
 
 
 class ConfigError(CrmAuditError):

@@ -27,6 +27,7 @@ from xml.etree import ElementTree
 
 from . import csv_dialect, model
 from .errors import ConfigError, DataError
+from .i18n import Message, _
 
 _FORMATS: dict = {}
 CANONICAL = "canonical"
@@ -104,7 +105,7 @@ class ExportFiles:
                         out.write_bytes(archive.read(member))
                         self.paths.setdefault(name.lower(), out)
         except zipfile.BadZipFile:
-            raise DataError("not a readable .zip archive", where=str(path)) from None
+            raise DataError(_("not a readable .zip archive"), where=str(path)) from None
 
     @property
     def names(self) -> list[str]:
@@ -151,10 +152,10 @@ def read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
                 shared = ["".join(t.text or "" for t in si.iter(f"{{{ns['m']}}}t")) for si in root.findall("m:si", ns)]
             sheets = sorted(n for n in book.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
             if not sheets:
-                raise DataError("the workbook has no worksheet", where=str(path))
+                raise DataError(_("the workbook has no worksheet"), where=str(path))
             root = ElementTree.fromstring(book.read(sheets[0]))
     except (zipfile.BadZipFile, ElementTree.ParseError):
-        raise DataError("not a readable .xlsx workbook", where=str(path)) from None
+        raise DataError(_("not a readable .xlsx workbook"), where=str(path)) from None
     rows: list[list[str]] = []
     for row in root.iter(f"{{{ns['m']}}}row"):
         cells: dict[int, str] = {}
@@ -175,7 +176,7 @@ def read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
         if cells:
             rows.append([cells.get(i, "") for i in range(max(cells) + 1)])
     if not rows:
-        raise DataError("the worksheet is empty (no header row)", where=f"{path}:1")
+        raise DataError(_("the worksheet is empty (no header row)"), where=f"{path}:1")
     header = [h.strip() for h in rows[0]]
     csv_dialect.check_header(header, path)
     return header, [r + [""] * (len(header) - len(r)) if len(r) < len(header) else r[:len(header)] for r in rows[1:]]
@@ -197,8 +198,9 @@ def choose(folder: Path, requested: str | None, encoding: str | None, where: str
     """The export format of ``folder`` (an ExportFormat), or None for canonical files."""
     known = sorted([CANONICAL, *_FORMATS])
     if requested and requested not in known:
-        raise ConfigError(f"unknown files format {requested!r}", where=where,
-                          hint=f"--files-format takes one of: {', '.join(known)} (exports come with the connectors)")
+        raise ConfigError(_("unknown files format {format}", format=repr(requested)), where=where,
+                          hint=_("--files-format takes one of: {formats} (exports come with the connectors)",
+                                 formats=", ".join(known)))
     if requested == CANONICAL:
         return None
     if requested:
@@ -225,11 +227,12 @@ def choose(folder: Path, requested: str | None, encoding: str | None, where: str
 class ExportConnector:
     """Reads a vendor export through the format's reader (the connector's mapping)."""
 
-    def __init__(self, folder: Path, fmt, encoding: str | None = None, as_of=None, echo=None):
+    def __init__(self, folder: Path, fmt, encoding: str | None = None, as_of=None, echo=None, lang: str = "en"):
         self.folder = folder
         self.format = fmt
         self.encoding = encoding
         self.as_of = as_of
+        self.lang = lang
         self.echo = echo if echo is not None else (lambda text: print(text, file=sys.stderr))
 
     def api_calls(self) -> int:
@@ -242,8 +245,8 @@ class ExportConnector:
         finally:
             files.close()
         if not result.tables:
-            raise DataError(f"no records found in the {self.format.name} files", where=str(self.folder))
-        self.echo(summary_table(self.format.name, result))
+            raise DataError(_("no records found in the {format} files", format=self.format.name), where=str(self.folder))
+        self.echo(summary_table(self.format.name, result, self.lang))
         for note in result.notes:
             sink.note(note)
         for table, rows in result.tables.items():
@@ -251,19 +254,29 @@ class ExportConnector:
             sink.write(table, rows)
             progress.advance(records=len(rows))
             sink.complete(table)
-        kept = ", ".join(f"{t} ({len(r)})" for t, r in result.tables.items())
-        sink.note(f"read as a {self.format.name} through its connector's mapping: {kept}")
+        kept = Message.join([_("{table} ({n})", table=t, n=len(r)) for t, r in result.tables.items()], ", ")
+        sink.note(_("read as a {format} through its connector's mapping: {tables}", format=self.format.name, tables=kept))
 
 
-def summary_table(name: str, result: ExportResult) -> str:
-    """One short table: each file, the table it filled, and the columns mapped, dropped, missing."""
-    lines = [f"Detected a {name} in the folder:",
-             f"  {'file':<28} {'table':<12} {'records':>7}  {'mapped':>6}  {'dropped':>7}  missing"]
+def summary_table(name: str, result: ExportResult, lang: str = "en") -> str:
+    """One short table: each file, the table it filled, and the columns mapped, dropped, missing
+    (its words in ``lang``)."""
+    from .i18n import render
+
+    def word(text) -> str:
+        return render(text, lang)
+
+    heads = [word(_("file")), word(_("table")), word(_("records")), word(_("mapped")), word(_("dropped")),
+             word(_("missing"))]
+    lines = [word(_("Detected a {format} in the folder:", format=name)),
+             f"  {heads[0]:<28} {heads[1]:<12} {heads[2]:>7}  {heads[3]:>6}  {heads[4]:>7}  {heads[5]}"]
     for f in result.files:
-        missing = ", ".join(f.missing[:6]) + (f" and {len(f.missing) - 6} more" if len(f.missing) > 6 else "")
+        missing = ", ".join(f.missing[:6])
+        if len(f.missing) > 6:
+            missing = word(_("{columns} and {n} more", columns=missing, n=len(f.missing) - 6))
         lines.append(f"  {f.file[:28]:<28} {f.table:<12} {f.records:>7}  {len(f.mapped):>6}  {len(f.dropped):>7}  "
                      f"{missing or '-'}")
     absent = [t for t in model.TABLES if t not in result.tables and t != "sync_counts"]
     if absent:
-        lines.append(f"  not in the export: {', '.join(absent)}")
+        lines.append("  " + word(_("not in the export: {tables}", tables=", ".join(absent))))
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from . import model
 from .connector import ConnectorInfo, ExtractContext
 from .errors import ConnectorError, CrmAuditError
+from .i18n import Message, _
 from .secrets import redact
 
 BATCH_ROWS = 5000
@@ -118,9 +119,9 @@ class _BaseSink:
     def _check_table(self, table: str) -> None:
         if table not in model.TABLES:
             raise ConnectorError(
-                f"connector wrote unknown table {table!r}",
+                _("connector wrote unknown table {table}", table=repr(table)),
                 where=self.tenant,
-                hint=f"canonical tables are {', '.join(model.TABLES)}",
+                hint=_("canonical tables are {tables}", tables=", ".join(model.TABLES)),
             )
 
     def note(self, message: str) -> None:
@@ -137,20 +138,20 @@ class _BaseSink:
         not be read on this tenant, and why (e.g. the permission the audit user lacks, and
         how to grant it). The runner adds it to the connector's limitations for this
         tenant, so a check that needs it is skipped with this reason."""
-        table, _, column = str(table_or_column).partition(".")
+        table, _sep, column = str(table_or_column).partition(".")
         self._check_table(table)
         if column and column not in model.TABLES[table].column_names:
             raise ConnectorError(
-                f"connector declared unknown column {table_or_column!r} unavailable",
+                _("connector declared unknown column {column} unavailable", column=repr(table_or_column)),
                 where=self.tenant,
-                hint=f"columns of {table} are {', '.join(model.TABLES[table].column_names)}",
+                hint=_("columns of {table} are {columns}", table=table, columns=", ".join(model.TABLES[table].column_names)),
             )
         if not str(reason or "").strip():
-            raise ConnectorError(f"connector declared {table_or_column!r} unavailable without a reason",
-                                 where=self.tenant, hint="say why, and how to give the audit user access")
-        reason = redact(str(reason).strip())
+            raise ConnectorError(_("connector declared {what} unavailable without a reason", what=repr(table_or_column)),
+                                 where=self.tenant, hint=_("say why, and how to give the audit user access"))
+        reason = redact(reason if isinstance(reason, Message) else str(reason).strip())
         self.unavailable_reasons[str(table_or_column)] = reason
-        self.notes.append(f"could not read {table_or_column}: {reason}")
+        self.notes.append(_("could not read {what}: {reason}", what=str(table_or_column), reason=reason))
 
     def progress(self, table: str, total: int | None = None):
         return _CountingProgress()
@@ -320,8 +321,9 @@ class StoreSink(_BaseSink):
             self.begun.add(table)
             self.store.mark(self.tenant, table, status="partial")
         if table in self._done_before:
-            raise ConnectorError(f"connector wrote to {table}, which an earlier run of this audit completed",
-                                 where=self.tenant, hint="the connector must check sink.is_complete(table) when resuming")
+            raise ConnectorError(_("connector wrote to {table}, which an earlier run of this audit completed", table=table),
+                                 where=self.tenant,
+                                 hint=_("the connector must check {call} when resuming", call="sink.is_complete(table)"))
         self.store.drop_lookups(self.tenant, table)  # the table changes: a cached lookup would be stale
         buffer = self.buffers[table]
         n = 0
@@ -439,7 +441,7 @@ class ExtractOutcome:
 
 def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of, *,
                   board: ProgressBoard | None = None, debug: bool = False, settings: dict | None = None,
-                  previous=None, resuming: bool = False) -> ExtractOutcome:
+                  previous=None, resuming: bool = False, lang: str = "en") -> ExtractOutcome:
     """Run one connector for one tenant into ``store``; never raises a connector's error.
 
     The outcome carries the error (one clear line) and the tables left partial; rows read
@@ -455,7 +457,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
     store.set_memory_limit(EXTRACT_MEMORY_LIMIT)  # memory stays bounded while pages stream in
     try:
         context = ExtractContext(tenant=tenant, as_of=as_of, debug=debug, settings=settings or {},
-                                 previous=previous if info.incremental else None, resuming=resuming)
+                                 previous=previous if info.incremental else None, resuming=resuming, lang=lang)
         connector = info.factory(options, context)
         connector.extract(sink)
         sink.flush_all()
@@ -471,9 +473,10 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
             raise
         _keep_partial(sink)
         outcome.error = ConnectorError(
-            f"connector {info.name!r} failed: {type(exc).__name__}: {redact(str(exc)).splitlines()[0] if str(exc) else ''}",
+            _("connector {connector} failed: {kind}: {problem}", connector=repr(info.name), kind=type(exc).__name__,
+              problem=redact(str(exc)).splitlines()[0] if str(exc) else ""),
             where=tenant,
-            hint="run again with --debug for the traceback",
+            hint=_("run again with --debug for the traceback"),
         )
     store.drop_lookups(tenant)
     store.set_memory_limit(CHECK_MEMORY_LIMIT)  # and the checks after it

@@ -36,14 +36,16 @@ from . import csv_dialect, exports, hookimpl, model
 from .connector import ConnectorInfo, ExtractContext
 from .errors import ConfigError, DataError
 from .headers import header_warning
+from .i18n import Message, _, ngettext
 from .kit.options import Option, Options
 from .store import cast_expression, quote_ident
 
+# TRANSLATORS: what a cell of a typed column must be ("'abc' is not a whole number")
 TYPE_WORDS = {
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true or false",
-    "timestamp": "an ISO-8601 date or timestamp",
+    "int": _("a whole number"),
+    "float": _("a number"),
+    "bool": _("true or false"),
+    "timestamp": _("an ISO-8601 date or timestamp"),
 }
 
 _BOOL_WORDS = "('true','false','t','f','1','0','yes','no','y','n')"
@@ -70,8 +72,9 @@ class BadCellLimit:
                     raise ValueError
                 self.share, self.count = None, int(number)
         except ValueError:
-            raise ConfigError(f"option 'max_bad_cells' of the files connector must be a whole number of cells "
-                              f"or a percentage such as '1%', got {value!r}", where=where) from None
+            raise ConfigError(_("option {option} of the files connector must be a whole number of cells "
+                                "or a percentage such as {example}, got {value}", option="'max_bad_cells'",
+                                example="'1%'", value=repr(value)), where=where) from None
 
     def exceeded(self, bad: int, cells: int) -> bool:
         if self.count is not None:
@@ -114,7 +117,8 @@ class FilesConnector:
                 reading.close()
         if not found:
             raise DataError(
-                f"no canonical table files found (expected e.g. contacts.csv, users.csv; known tables: {', '.join(model.TABLES)})",
+                _("no canonical table files found (expected e.g. {examples}; known tables: {tables})",
+                  examples="contacts.csv, users.csv", tables=", ".join(model.TABLES)),
                 where=str(self.folder),
             )
 
@@ -162,7 +166,7 @@ class FilesConnector:
             try:
                 raw = pq.read_table(path)
             except (pa.ArrowInvalid, OSError) as exc:
-                raise DataError(f"cannot read Parquet file: {exc}", where=str(path)) from None
+                raise DataError(_("cannot read Parquet file: {problem}", problem=str(exc)), where=str(path)) from None
         names = raw.column_names
         _check_names(table, path, names)
         strings = {n for n in names if pa.types.is_string(raw.schema.field(n).type)
@@ -177,7 +181,7 @@ class FilesConnector:
             reading.close()
             raise
         if self._dialect_notes:
-            reading.note = "; ".join(self._dialect_notes + ([reading.note] if reading.note else []))
+            reading.note = Message.join(self._dialect_notes + ([reading.note] if reading.note else []), "; ")
         return reading
 
     def _select(self, table: model.Table, canonical: list[str], lists: set[str]) -> list[str]:
@@ -226,17 +230,19 @@ class FilesConnector:
                 ),
             )
         except UnicodeDecodeError as exc:
-            raise DataError(f"not UTF-8 text (byte {exc.start})", where=str(path), hint="save the file as UTF-8") from None
+            raise DataError(_("not UTF-8 text (byte {byte})", byte=str(exc.start)), where=str(path),
+                            hint=_("save the file as UTF-8")) from None
         except pa.ArrowInvalid as exc:
             line, problem = _locate_csv_problem(path)
-            raise DataError(problem or f"cannot parse CSV: {exc}", where=f"{path}:{line}" if line else str(path)) from None
+            raise DataError(problem or _("cannot parse CSV: {problem}", problem=str(exc)),
+                            where=f"{path}:{line}" if line else str(path)) from None
 
 
-def _dialect_note(path: Path, dialect) -> str:
-    text = f"{path.name} was read as {dialect.describe()}"
+def _dialect_note(path: Path, dialect) -> Message:
     if dialect.dropped_line:
-        text += f", without its trailing summary line {dialect.dropped_line} ({_shown(dialect.dropped_text)!r})"
-    return text
+        return _("{file} was read as {dialect}, without its trailing summary line {line} ({text})", file=path.name,
+                 dialect=dialect.describe(), line=str(dialect.dropped_line), text=repr(_shown(dialect.dropped_text)))
+    return _("{file} was read as {dialect}", file=path.name, dialect=dialect.describe())
 
 
 BATCH_ROWS = 100_000
@@ -350,19 +356,31 @@ class _Reading:
             row, name, typ = min((examples[name][0][0], name, typ) for name, typ, _, _ in found)
             value = dict(examples[name])[row]
             raise DataError(
-                f"column {name!r}: {_shown(value)!r} is not {TYPE_WORDS[typ]}",
+                _("column {column}: {value} is not {expected}", column=repr(name), value=repr(_shown(value)),
+                  expected=TYPE_WORDS[typ]),
                 where=f"{path}:{row}",
-                hint=f"{_cells(total)} of {cells} typed cells do not fit their column, more than max_bad_cells = "
-                     f"{limit.text}: fix the values, leave the cells empty or raise the option",
+                hint=ngettext("{n} bad cell of {cells} typed cells does not fit its column, more than max_bad_cells = "
+                              "{limit}: fix the values, leave the cells empty or raise the option",
+                              "{n} bad cells of {cells} typed cells do not fit their column, more than max_bad_cells = "
+                              "{limit}: fix the values, leave the cells empty or raise the option",
+                              total, cells=cells, limit=limit.text),
             )
         parts = []
-        for name, typ, _, n in found:
+        for name, typ, _bad, n in found:
             self.connector._unreadable.append((name, n, TYPE_WORDS[typ], [_shown(v) for _, v in examples[name]]))
-            shown = ", ".join(f"line {row} {_shown(value)!r}" for row, value in examples[name])
-            verb = "is" if n == 1 else "are"
-            more = f", first: {shown}" if n > len(examples[name]) else f": {shown}"
-            parts.append(f"column {name!r}: {n} {verb} not {TYPE_WORDS[typ]}{more}")
-        return f"{path.name}: {_cells(total)} read as empty (max_bad_cells = {limit.text}): " + "; ".join(parts)
+            shown = Message.join([_("line {line} {value}", line=str(row), value=repr(_shown(value)))
+                                  for row, value in examples[name]], ", ")
+            if n > len(examples[name]):
+                parts.append(ngettext("column {column}: {n} is not {expected}, first: {examples}",
+                                      "column {column}: {n} are not {expected}, first: {examples}", n,
+                                      column=repr(name), expected=TYPE_WORDS[typ], examples=shown))
+            else:
+                parts.append(ngettext("column {column}: {n} is not {expected}: {examples}",
+                                      "column {column}: {n} are not {expected}: {examples}", n,
+                                      column=repr(name), expected=TYPE_WORDS[typ], examples=shown))
+        return ngettext("{file}: {n} bad cell read as empty (max_bad_cells = {limit}): {columns}",
+                        "{file}: {n} bad cells read as empty (max_bad_cells = {limit}): {columns}", total,
+                        file=path.name, limit=limit.text, columns=Message.join(parts, "; "))
 
 
 def _advancing(batches, progress):
@@ -385,32 +403,30 @@ def _csv_header(path: Path) -> list[str]:
     with open(path, "rb") as fh:
         header = fh.readline()
     if not header.strip():
-        raise DataError("the file is empty (no header row)", where=f"{path}:1")
+        raise DataError(_("the file is empty (no header row)"), where=f"{path}:1")
     try:
         header_text = header.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text (byte {exc.start})", where=str(path), hint="save the file as UTF-8") from None
+        raise DataError(_("not UTF-8 text (byte {byte})", byte=str(exc.start)), where=str(path),
+                        hint=_("save the file as UTF-8")) from None
     return next(csv.reader([header_text]))
 
 
 def _check_names(table: model.Table, path: Path, names: list[str]) -> None:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise DataError(f"column {dup[0]!r} appears twice in the header", where=f"{path}:1")
+        raise DataError(_("column {column} appears twice in the header", column=repr(dup[0])), where=f"{path}:1")
     if table.key not in names:
         raise DataError(
-            f"missing the key column {table.key!r}",
+            _("missing the key column {column}", column=repr(table.key)),
             where=f"{path}:1",
-            hint=f"the header needs at least: {table.key}; canonical columns: {', '.join(table.column_names)}",
+            hint=_("the header needs at least: {key}; canonical columns: {columns}", key=table.key,
+                   columns=", ".join(table.column_names)),
         )
 
 
 def _shown(value: str) -> str:
     return value if len(value) <= 40 else value[:37] + "..."
-
-
-def _cells(n: int) -> str:
-    return f"{n} bad cell" if n == 1 else f"{n} bad cells"
 
 
 def find_table_file(folder: Path, name: str) -> Path | None:
@@ -432,33 +448,37 @@ def _factory(options: dict, context: ExtractContext) -> FilesConnector:
     if "path" not in values and "folder" in values:  # the older name
         values["path"] = values.pop("folder")
     opts = Options(values, "files")
-    folder = opts.text("path", required=True, hint="a folder of <table>.csv files, e.g. --files ./export")
+    folder = opts.text("path", required=True, hint=_("a folder of <table>.csv files, e.g. {example}", example="--files ./export"))
     limit = BadCellLimit(opts.text("max_bad_cells", DEFAULT_MAX_BAD_CELLS), where=context.tenant)
     encoding = csv_dialect.codec_of(opts.text("encoding", None), where=context.tenant)
     date_order = csv_dialect.date_order_of(opts.text("date_order", None), where=context.tenant)
     path = Path(folder).expanduser()
     archive = path.is_file() and path.suffix.lower() == ".zip"  # an export's .zip as delivered
     if not path.is_dir() and not archive:
-        what = "is a file, not a folder" if path.exists() else "does not exist"
-        raise ConfigError(f"folder {str(path)!r} {what}", where=context.tenant,
-                          hint="give a folder holding <table>.csv files, or a CRM export's .zip")
+        problem = (_("folder {folder} is a file, not a folder", folder=repr(str(path))) if path.exists()
+                   else _("folder {folder} does not exist", folder=repr(str(path))))
+        raise ConfigError(problem, where=context.tenant,
+                          hint=_("give a folder holding <table>.csv files, or a CRM export's .zip"))
     export = exports.choose(path, opts.text("format", None), encoding, context.tenant)
     if export is not None:
-        return exports.ExportConnector(path, export, encoding, as_of=context.as_of)
+        return exports.ExportConnector(path, export, encoding, as_of=context.as_of, lang=getattr(context, "lang", "en"))
     if archive:
-        raise ConfigError(f"{str(path)!r} holds no export the installed connectors read", where=context.tenant,
-                          hint="unzip canonical <table>.csv files into a folder, or name the export with --files-format")
+        raise ConfigError(_("{file} holds no export the installed connectors read", file=repr(str(path))),
+                          where=context.tenant,
+                          hint=_("unzip canonical <table>.csv files into a folder, or name the export with --files-format"))
     files = [f for f in (find_table_file(path, t) for t in model.TABLES) if f is not None]
     if not files:
-        raise ConfigError(f"folder {str(path)!r} holds no table files", where=context.tenant,
-                          hint=f"expected e.g. contacts.csv, users.csv; known tables: {', '.join(model.TABLES)}")
+        raise ConfigError(_("folder {folder} holds no table files", folder=repr(str(path))), where=context.tenant,
+                          hint=_("expected e.g. {examples}; known tables: {tables}", examples="contacts.csv, users.csv",
+                                 tables=", ".join(model.TABLES)))
     for file in files:
         try:
             with open(file, "rb") as fh:
                 fh.read(1)
         except OSError as exc:
-            raise ConfigError(f"cannot read {str(file)!r}: {exc.strerror or type(exc).__name__}", where=context.tenant,
-                              hint="check the file's permissions") from None
+            raise ConfigError(_("cannot read {file}: {problem}", file=repr(str(file)),
+                                problem=exc.strerror or type(exc).__name__), where=context.tenant,
+                              hint=_("check the file's permissions")) from None
     return FilesConnector(path, limit, encoding, date_order)
 
 

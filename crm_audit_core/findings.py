@@ -15,7 +15,29 @@ STATUSES = ("pass", "fail", "error", "skipped", "not-applicable")
 counted as skipped, listed once per tenant in the reports."""
 
 WARNING_PREFIX = "warning: "
-"""A tenant note starting with this is a warning: printed in the terminal summary too."""
+"""A tenant note starting with this is a warning: printed in the terminal summary too.
+It is a marker, not a word a reader sees: the reports strip it and show their own
+translated label. Make a warning with :func:`warning_note`."""
+
+
+def warning_note(text):
+    """A tenant note that is a warning: ``warning: `` (:data:`WARNING_PREFIX`) then ``text``
+    (a :class:`~crm_audit_core.i18n.Message` keeps its template, so the warning is rendered
+    in the report's language while the marker stays)."""
+    from .i18n import Message
+
+    return Message(WARNING_PREFIX + "{warning}", {"warning": text}, domain="crm_audit_core")
+
+
+def _localised_note(note, lang: str) -> str:
+    """A tenant note in ``lang``; a warning keeps its (untranslated) ``warning: `` marker."""
+    from .i18n import Message, render
+
+    if isinstance(note, Message) and note.msgid == WARNING_PREFIX + "{warning}":
+        return WARNING_PREFIX + render(note.values.get("warning"), lang)
+    if isinstance(note, str) and not isinstance(note, Message) and note.startswith(WARNING_PREFIX):
+        return note
+    return render(note, lang)
 
 
 @dataclass
@@ -214,6 +236,10 @@ class TenantInfo:
         unavailable: what the connector could not read on this tenant (``table`` or
             ``table.column`` -> why, e.g. a permission the audit user lacks); the runner
             adds it to the connector's limitations when it runs the checks.
+        templates: the translatable form of ``notes`` (a list, None for a plain note) and
+            ``error``, set when the tenant is rendered in a language
+            (:meth:`TenantInfo.localised`) and read back from report.json, so an archived
+            audit's notes can be rendered again in another language.
     """
 
     name: str
@@ -226,15 +252,67 @@ class TenantInfo:
     record_url_template: dict = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
 
+    templates: dict[str, Any] = field(default_factory=dict)
+
     @property
     def warnings(self) -> list[str]:
-        """The notes that are warnings, without their ``warning: `` prefix."""
-        return [n[len(WARNING_PREFIX):] for n in self.notes if n.startswith(WARNING_PREFIX)]
+        """The notes that are warnings, without their ``warning: `` prefix (a warning made
+        by :func:`warning_note` keeps its template)."""
+        out = []
+        for n in self.notes:
+            if getattr(n, "msgid", None) == WARNING_PREFIX + "{warning}":
+                out.append(n.values.get("warning"))
+            elif n.startswith(WARNING_PREFIX):
+                out.append(n[len(WARNING_PREFIX):])
+        return out
 
     def to_json(self) -> dict:
-        """One entry of report.json's ``audit.tenants``."""
+        """One entry of report.json's ``audit.tenants`` (``templates``: the notes' and the
+        error's translatable form, so an archived audit can be rendered in another language)."""
+        from .i18n import template_of
+
         data = asdict(self)
+        data["notes"], data["error"] = [str(n) for n in self.notes], None if self.error is None else str(self.error)
+        templates = dict(self.templates)
+        notes_t = [template_of(n) for n in self.notes]
+        if any(notes_t):
+            templates["notes"] = notes_t
+        if template_of(self.error):
+            templates["error"] = template_of(self.error)
+        if templates:
+            data["templates"] = templates
+        else:
+            data.pop("templates", None)
         return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TenantInfo":
+        """One entry of report.json's ``audit.tenants`` back, its notes translatable again."""
+        from .i18n import message_from_json
+
+        info = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "templates"})
+        templates = data.get("templates") or {}
+        notes_t = templates.get("notes") or []
+        if len(notes_t) == len(info.notes):
+            info.notes = [message_from_json(t) if t else n for n, t in zip(info.notes, notes_t)]
+        if templates.get("error") and info.error is not None:
+            info.error = message_from_json(templates["error"])
+        return info
+
+    def localised(self, lang: str) -> "TenantInfo":
+        """A copy whose notes and error are rendered in ``lang``, with their templates kept."""
+        from dataclasses import replace
+
+        from .i18n import render, template_of
+
+        templates = dict(self.templates)
+        notes_t = [template_of(n) for n in self.notes]
+        if any(notes_t):
+            templates["notes"] = notes_t
+        if template_of(self.error):
+            templates["error"] = template_of(self.error)
+        return replace(self, notes=[_localised_note(n, lang) for n in self.notes],
+                       error=None if self.error is None else render(self.error, lang), templates=templates)
 
 
 @dataclass
@@ -275,7 +353,8 @@ class AuditResult:
         """A copy whose results' text is rendered in ``lang`` (what every reporter reads)."""
         from dataclasses import replace
 
-        return replace(self, lang=lang, results=[r.localised(lang) for r in self.results])
+        return replace(self, lang=lang, results=[r.localised(lang) for r in self.results],
+                       tenants=[t.localised(lang) for t in self.tenants])
 
     def to_json(self) -> dict:
         """report.json (``schema_version`` 1, ``crm_audit_core/schemas/report.schema.json``)."""
@@ -299,7 +378,7 @@ class AuditResult:
     def from_json(cls, data: dict) -> "AuditResult":
         """Read report.json back (``crm-audit report``, ``history``, ``diff``)."""
         audit = data["audit"]
-        tenants = [TenantInfo(**{k: v for k, v in t.items() if k in TenantInfo.__dataclass_fields__}) for t in audit.get("tenants", [])]
+        tenants = [TenantInfo.from_json(t) for t in audit.get("tenants", [])]
         return cls(
             id=audit["id"],
             as_of=audit["as_of"],

@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 
 from . import model
-from .findings import WARNING_PREFIX
+from .findings import warning_note
+from .i18n import Message, _
 
 SHOWN = 6  # columns named in the warning; the rest are counted
 SUGGESTION_CUTOFF = 0.7  # difflib similarity for a did-you-mean
@@ -49,16 +50,47 @@ def unrecognised_header(table: model.Table, names: list[str], source: str) -> st
     others = [n for n in seen if n not in canonical]
     if not others:
         return None
-    shown = ", ".join(repr(n) for n in others[:SHOWN]) + (f" and {len(others) - SHOWN} more" if len(others) > SHOWN else "")
-    fate = "read as custom fields" if table.name in model.CUSTOM_FIELD_TABLES else "ignored"
-    key = f" besides the key {table.key!r}" if table.key in seen else ""
+    shown = ", ".join(repr(n) for n in others[:SHOWN])
+    if len(others) > SHOWN:
+        shown = _("{columns} and {n} more", columns=shown, n=len(others) - SHOWN)
     hints = [(n, suggestion(n, table)) for n in others]
-    hints = [f"{n!r} to {s}" for n, s in hints if s][:SHOWN]
-    hint = f"; rename the headers to canonical names: {', '.join(hints)}" if hints else (
-        f"; canonical columns: {', '.join(c for c in table.column_names if c != table.key)}")
-    return (f"{WARNING_PREFIX}{source}: no {table.name} column was recognised{key}; "
-            f"the columns it has ({shown}) were {fate}, so the checks that need {table.name} columns "
-            f"are skipped{hint}")
+    hints = [_("{header} to {column}", header=repr(n), column=s) for n, s in hints if s][:SHOWN]
+    values = {"file": source, "table": table.name, "columns": shown, "key": repr(table.key),
+              "renames": Message.join(hints, ", "), "canonical": ", ".join(c for c in table.column_names if c != table.key)}
+    custom = table.name in model.CUSTOM_FIELD_TABLES
+    with_key = table.key in seen
+    # one whole sentence per case, so a translator sees each (which columns were kept, a key, a hint)
+    if custom and with_key and hints:
+        text = _("{file}: no {table} column was recognised besides the key {key}; the columns it has ({columns}) were "
+                 "read as custom fields, so the checks that need {table} columns are skipped; rename the headers to "
+                 "canonical names: {renames}", **values)
+    elif custom and with_key:
+        text = _("{file}: no {table} column was recognised besides the key {key}; the columns it has ({columns}) were "
+                 "read as custom fields, so the checks that need {table} columns are skipped; canonical columns: "
+                 "{canonical}", **values)
+    elif custom and hints:
+        text = _("{file}: no {table} column was recognised; the columns it has ({columns}) were read as custom fields, "
+                 "so the checks that need {table} columns are skipped; rename the headers to canonical names: "
+                 "{renames}", **values)
+    elif custom:
+        text = _("{file}: no {table} column was recognised; the columns it has ({columns}) were read as custom fields, "
+                 "so the checks that need {table} columns are skipped; canonical columns: {canonical}", **values)
+    elif with_key and hints:
+        text = _("{file}: no {table} column was recognised besides the key {key}; the columns it has ({columns}) were "
+                 "ignored, so the checks that need {table} columns are skipped; rename the headers to canonical "
+                 "names: {renames}", **values)
+    elif with_key:
+        text = _("{file}: no {table} column was recognised besides the key {key}; the columns it has ({columns}) were "
+                 "ignored, so the checks that need {table} columns are skipped; canonical columns: {canonical}",
+                 **values)
+    elif hints:
+        text = _("{file}: no {table} column was recognised; the columns it has ({columns}) were ignored, so the "
+                 "checks that need {table} columns are skipped; rename the headers to canonical names: {renames}",
+                 **values)
+    else:
+        text = _("{file}: no {table} column was recognised; the columns it has ({columns}) were ignored, so the "
+                 "checks that need {table} columns are skipped; canonical columns: {canonical}", **values)
+    return warning_note(text)
 
 
 def header_warning(table: model.Table, path: Path) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from .config import AuditConfig, parse_as_of
 from .errors import ConfigError
 from .findings import AuditResult
+from .i18n import _
 from .scoring import tenant_scores
 
 
@@ -31,10 +32,12 @@ def apply_accepted_risks(audit: AuditResult, config: AuditConfig, as_of: datetim
     where = str(config.path or "config")
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not entry.get("check"):
-            raise ConfigError(f"accepted_risks[{i}] needs a 'check' id", where=where)
+            raise ConfigError(_("{entry} needs a {key} id", entry="accepted_risks[" + str(i) + "]", key="'check'"),
+                              where=where)
         for key in ("reason", "owner"):
             if not str(entry.get(key) or "").strip():
-                raise ConfigError(f"accepted_risks[{i}] ({entry['check']}) needs a '{key}'", where=where)
+                raise ConfigError(_("{entry} ({check}) needs a {key}", entry="accepted_risks[" + str(i) + "]",
+                                    check=entry["check"], key=repr(key)), where=where)
         expires = entry.get("expires")
         if expires is not None and parse_as_of(expires, where=f"{where}: accepted_risks[{i}].expires") <= as_of:
             continue
@@ -96,8 +99,9 @@ def load_audit(out: Path, ref: str) -> tuple[AuditResult, Path]:
         else:
             match = [a for a in audits if a["id"] == ref or a["id"].startswith(ref)]
             if len(match) != 1:
-                raise ConfigError(f"no archived audit {ref!r}" if not match else f"{ref!r} matches several audits",
-                                  where=str(out), hint="see `crm-audit history`")
+                raise ConfigError(_("no archived audit {ref}", ref=repr(ref)) if not match
+                                  else _("{ref} matches several audits", ref=repr(ref)),
+                                  where=str(out), hint=_("see {command}", command="`crm-audit history`"))
             folder = match[0]["folder"]
     data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     return AuditResult.from_json(data), folder
@@ -187,7 +191,7 @@ def score_drops(diff: dict) -> list[tuple[str, float, float]]:
     """(what, from, to) for every score that fell: the overall score when both audits read
     the same tenants, otherwise each tenant both read. Scores that are n/a are left out."""
     if diff["score"]["comparable"]:
-        pairs = [("overall score", diff["score"]["from"], diff["score"]["to"])]
+        pairs = [(_("overall score"), diff["score"]["from"], diff["score"]["to"])]
     else:
-        pairs = [(f"score of tenant {t['tenant']!r}", t["from"], t["to"]) for t in diff["tenants"]]
+        pairs = [(_("score of tenant {tenant}", tenant=repr(t["tenant"])), t["from"], t["to"]) for t in diff["tenants"]]
     return [(what, a, b) for what, a, b in pairs if a is not None and b is not None and b < a]

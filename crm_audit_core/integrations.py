@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.markup import escape
+
 from .config import AuditConfig, TenantConfig
 from .errors import ConfigError
 from .findings import TenantInfo
+from .i18n import _, ngettext, render
 from .plugins import Registry
 from .probes import ProbeContext, run_probe
 from .store import SCHEMA, Store
@@ -74,10 +77,14 @@ def run_probes(registry: Registry, store: Store, tenant: TenantConfig, tinfo: Te
         rows.extend(outcome.rows)
         tinfo.api_calls += outcome.api_calls
         if outcome.error:
-            console.print(f"[yellow]warning[/yellow] {outcome.error}", markup=True, highlight=False)
-            tinfo.notes.append(f"{outcome.error}; its counts are missing")
+            warning = render(_("warning"), config.lang)
+            console.print(f"[yellow]{escape(warning)}[/yellow] {escape(render(outcome.error, config.lang))}", markup=True,
+                          highlight=False)
+            tinfo.notes.append(_("{error}; its counts are missing", error=outcome.error))
         else:
-            tinfo.notes.append(f"probe {name}: read {len(outcome.rows)} counts in {outcome.api_calls} API calls")
+            tinfo.notes.append(ngettext("probe {probe}: read {n} count in {calls} API calls",
+                                        "probe {probe}: read {n} counts in {calls} API calls", len(outcome.rows),
+                                        probe=name, calls=outcome.api_calls))
     if rows:
         store.insert_rows(tenant.name, "sync_counts", rows)
     store.mark(tenant.name, "sync_counts", status="complete",
@@ -101,7 +108,8 @@ def apply_integration_counts(registry: Registry, store: Store, tenant: str, conf
         try:
             count = int(count)
         except (TypeError, ValueError):
-            raise ConfigError(f"integration count for {key!r} is not a number: {count!r}", where=f"integrations.{tenant}") from None
+            raise ConfigError(_("integration count for {key} is not a number: {value}", key=repr(key), value=repr(count)),
+                              where=f"integrations.{tenant}") from None
         store.execute(
             f"UPDATE {SCHEMA}.integrations SET records_reported = ? WHERE tenant = ? AND (id = ? OR name = ?)",
             [count, tenant, str(key), str(key)],
@@ -115,6 +123,6 @@ def prepare_integrations(registry: Registry, store: Store, tenant: TenantConfig,
     """Derive unlisted integrations, read the probes, apply reported counts."""
     added = derive_integrations(store, tenant.name)
     if added:
-        tinfo.notes.append(f"integrations: {added} taken from the records' source_detail (the CRM does not list them)")
+        tinfo.notes.append(_("integrations: {n} taken from the records' source_detail (the CRM does not list them)", n=added))
     run_probes(registry, store, tenant, tinfo, config, as_of, console)
     apply_integration_counts(registry, store, tenant.name, config)

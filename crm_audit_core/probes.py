@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Protocol
 from . import model
 from .connector import SandboxHandle
 from .errors import ConfigError, CrmAuditError
+from .i18n import _
 from .kit.calls import NullProgress
 from .secrets import redact
 
@@ -141,13 +142,15 @@ def validate_probe_options(info: ProbeInfo, tenant: str, options: dict, where: s
     if unknown:
         name = unknown[0]
         near = difflib.get_close_matches(name, list(info.options), n=1)
-        known = ", ".join(sorted(info.options)) or "none"
-        raise ConfigError(f"tenant {tenant!r}: {name!r} is not an option of the {info.name} probe", where=where,
-                          hint=(f"did you mean {near[0]!r}? " if near else "") + f"its options: {known}")
+        known = ", ".join(sorted(info.options)) or _("none")
+        hint = (_("did you mean {name}? its options: {options}", name=repr(near[0]), options=known) if near
+                else _("its options: {options}", options=known))
+        raise ConfigError(_("tenant {tenant}: {option} is not an option of the {probe} probe", tenant=repr(tenant),
+                            option=repr(name), probe=info.name), where=where, hint=hint)
     missing = [n for n in info.required_options if options.get(n) in (None, "")]
     if missing:
-        raise ConfigError(f"tenant {tenant!r}: the {info.name} probe is missing option {missing[0]!r}", where=where,
-                          hint=str(info.options[missing[0]]))
+        raise ConfigError(_("tenant {tenant}: the {probe} probe is missing option {option}", tenant=repr(tenant),
+                            probe=info.name, option=repr(missing[0])), where=where, hint=str(info.options[missing[0]]))
 
 
 @dataclass
@@ -173,9 +176,10 @@ def run_probe(info: ProbeInfo, options: dict, context: ProbeContext) -> ProbeOut
         if context.debug and not isinstance(exc, CrmAuditError):
             raise
         text = exc.one_line() if isinstance(exc, CrmAuditError) else f"{type(exc).__name__}: {exc}"
-        line = redact(f"probe {info.name} (tenant {context.tenant}): {text}".splitlines()[0])
+        line = _("probe {probe} (tenant {tenant}): {error}", probe=info.name, tenant=context.tenant, error=text)
+        line = redact(line if "\n" not in line else line.splitlines()[0])
         integration = options.get("integration") or info.integration or info.name
-        rows = [SyncCount(integration, obj, measure, None, source=f"{info.name} probe", missing=line).row(info.name, observed)
+        rows = [SyncCount(integration, obj, measure, None, source=f"{info.name} probe", missing=str(line)).row(info.name, observed)
                 for obj, measure in info.expected]
         return ProbeOutcome(info.name, rows, api_calls=int(getattr(probe, "api_calls", 0) or 0), error=line)
     finally:

@@ -23,7 +23,7 @@ from .config import AuditConfig, TenantConfig
 from .errors import ConfigError, PluginError
 from .extract import ProgressBoard, run_connector
 from .findings import AuditResult, Result, TenantInfo
-from .i18n import Message, _
+from .i18n import Message, _, ngettext, render
 from .integrations import prepare_integrations
 from .probes import close_quietly
 from .vocabulary import judge as judge_vocabulary
@@ -53,8 +53,9 @@ def select_checks(registry: Registry, config: AuditConfig, patterns: tuple[str, 
         if any(fnmatch.fnmatchcase(check_id, p) for p in select) and not any(fnmatch.fnmatchcase(check_id, p) for p in config.skip):
             chosen.append(item)
     if patterns and not chosen:
-        raise ConfigError(f"--check {' '.join(patterns)} selects only checks that the configuration skips",
-                          where=str(config.path or "config"), hint=f"skip = {list(config.skip)}")
+        raise ConfigError(_("--check {patterns} selects only checks that the configuration skips",
+                            patterns=" ".join(patterns)), where=str(config.path or "config"),
+                          hint=f"skip = {list(config.skip)}")
     return chosen
 
 
@@ -70,17 +71,20 @@ def _refuse_unmatched(registry: Registry, patterns: tuple[str, ...]) -> None:
         hint = str(refused[0])
     else:
         near = difflib.get_close_matches(unmatched[0], list(registry.checks), n=1)
-        hint = (f"did you mean {near[0]!r}? " if near else "") + "see `crm-audit checks list`"
-    raise ConfigError(f"--check {names} matches no installed check", hint=hint)
+        hint = (_("did you mean {name}? see {command}", name=repr(near[0]), command="`crm-audit checks list`") if near
+                else _("see {command}", command="`crm-audit checks list`"))
+    raise ConfigError(_("--check {patterns} matches no installed check", patterns=names), hint=hint)
 
 
 def refuse_plugin_failures(registry: Registry) -> None:
     """``--strict``: any plugin failure (import error, refused check or reporter) stops the audit."""
     if registry.failures:
-        n = len(registry.failures)
         listed = "; ".join(str(f) for f in registry.failures)
-        raise PluginError(f"--strict: {n} plugin failure{'s' if n > 1 else ''}, nothing was run: {listed}",
-                          hint="fix or uninstall the plugin, or leave it out with CRM_AUDIT_DISABLE_PLUGINS=name")
+        raise PluginError(ngettext("--strict: {n} plugin failure, nothing was run: {failures}",
+                                   "--strict: {n} plugin failures, nothing was run: {failures}",
+                                   len(registry.failures), failures=listed),
+                          hint=_("fix or uninstall the plugin, or leave it out with {setting}",
+                                 setting="CRM_AUDIT_DISABLE_PLUGINS=name"))
 
 
 def resolve_settings(registry: Registry, config: AuditConfig) -> dict[str, dict]:
@@ -90,28 +94,36 @@ def resolve_settings(registry: Registry, config: AuditConfig) -> dict[str, dict]
         if check_id not in registry.checks and not registry.failures:
             # (with failures, its plugin failed to load or the check was refused: reported separately)
             near = [c for c in registry.checks if c.split(".")[-1] == check_id.split(".")[-1]]
-            hint = f"did you mean {near[0]!r}?" if near else "see `crm-audit checks list`"
-            raise ConfigError(f"[checks.{check_id!r}] names no installed check", where=where, hint=hint)
+            hint = (_("did you mean {name}?", name=repr(near[0])) if near
+                    else _("see {command}", command="`crm-audit checks list`"))
+            raise ConfigError(_("{section} names no installed check", section="[checks." + repr(check_id) + "]"), where=where,
+                              hint=hint)
     return {check_id: item.resolve_settings(config) for check_id, item in registry.checks.items()}
 
 
 def validate_tenants(registry: Registry, config: AuditConfig) -> None:
     where = str(config.path or "config")
     if not config.tenants:
-        raise ConfigError("no tenant to audit", where=where, hint="add a [tenants.NAME] section or pass --files DIR / --connector NAME")
+        raise ConfigError(_("no tenant to audit"), where=where,
+                          hint=_("add a [tenants.NAME] section or pass --files DIR / --connector NAME"))
     for tenant in config.tenants:
         info = registry.connectors.get(tenant.connector)
         if info is None:
             failed = [f for f in registry.failures if f.item == tenant.connector or (f.item is None and tenant.connector in f.name)]
-            hint = str(failed[0]) if failed else f"installed connectors: {', '.join(sorted(registry.connectors))}; pip install crm-audit-{tenant.connector}?"
-            raise ConfigError(f"tenant {tenant.name!r} uses unknown connector {tenant.connector!r}", where=where, hint=hint)
+            hint = str(failed[0]) if failed else _("installed connectors: {connectors}; {command}?",
+                                                   connectors=", ".join(sorted(registry.connectors)),
+                                                   command="pip install crm-audit-" + tenant.connector)
+            raise ConfigError(_("tenant {tenant} uses unknown connector {connector}", tenant=repr(tenant.name),
+                                connector=repr(tenant.connector)), where=where, hint=hint)
         refuse_unknown_options(info, tenant, where)
         missing = [o for o in info.required_options if tenant.options.get(o) in (None, "")]
         if missing:
             raise ConfigError(
-                f"tenant {tenant.name!r} ({tenant.connector}) is missing option {missing[0]!r}",
+                _("tenant {tenant} ({connector}) is missing option {option}", tenant=repr(tenant.name),
+                  connector=tenant.connector, option=repr(missing[0])),
                 where=where,
-                hint=str(info.options.get(missing[0], "see `crm-audit connectors list`")),
+                hint=str(info.options[missing[0]]) if missing[0] in info.options
+                else _("see {command}", command="`crm-audit connectors list`"),
             )
         _preflight(info, tenant, config)
         _validate_probes(registry, tenant, config, where)
@@ -126,9 +138,11 @@ def _validate_probes(registry: Registry, tenant: TenantConfig, config: AuditConf
     for name, options in tenant.probes.items():
         info = registry.probes.get(name)
         if info is None:
-            installed = ", ".join(sorted(registry.probes)) or "none"
-            raise ConfigError(f"tenant {tenant.name!r} configures probe {name!r}, which is not installed", where=where,
-                              hint=f"installed probes: {installed}; pip install crm-audit-{name}?")
+            installed = ", ".join(sorted(registry.probes)) or _("none")
+            raise ConfigError(_("tenant {tenant} configures probe {probe}, which is not installed", tenant=repr(tenant.name),
+                                probe=repr(name)), where=where,
+                              hint=_("installed probes: {probes}; {command}?", probes=installed,
+                                     command="pip install crm-audit-" + name))
         validate_probe_options(info, tenant.name, options, where)
         for key, option in info.options.items():
             if option.is_secret(key) and isinstance(options.get(key), str) and options[key]:
@@ -155,10 +169,11 @@ def refuse_unknown_options(info, tenant: TenantConfig, where: str) -> None:
         return
     name = unknown[0]
     near = difflib.get_close_matches(name, list(info.options), n=1)
-    known = ", ".join(sorted(info.options)) or "none"
-    hint = (f"did you mean {near[0]!r}? " if near else "") + f"its options: {known}"
-    raise ConfigError(f"tenant {tenant.name!r}: {name!r} is not an option of the {info.name} connector",
-                      where=where, hint=hint)
+    known = ", ".join(sorted(info.options)) or _("none")
+    hint = (_("did you mean {name}? its options: {options}", name=repr(near[0]), options=known) if near
+            else _("its options: {options}", options=known))
+    raise ConfigError(_("tenant {tenant}: {option} is not an option of the {connector} connector", tenant=repr(tenant.name),
+                        option=repr(name), connector=info.name), where=where, hint=hint)
 
 
 def _preflight(info, tenant: TenantConfig, config: AuditConfig) -> None:
@@ -365,17 +380,18 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
     if resume:
         folder = find_interrupted(out)
         if folder is None:
-            raise ConfigError("there is no interrupted audit to resume", where=str(out),
-                              hint="run without --resume to start a new audit")
+            raise ConfigError(_("there is no interrupted audit to resume"), where=str(out),
+                              hint=_("run without --resume to start a new audit"))
         state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
         missing = sorted(set(state.get("tenants", {})) - {t.name for t in config.tenants})
         if missing:
-            raise ConfigError(f"the interrupted audit {state['audit_id']} also read tenant {missing[0]!r}, "
-                              "which this configuration does not name", hint="resume with the same configuration")
+            raise ConfigError(_("the interrupted audit {audit} also read tenant {tenant}, which this configuration "
+                                "does not name", audit=state["audit_id"], tenant=repr(missing[0])),
+                              hint=_("resume with the same configuration"))
         audit_id = state["audit_id"]
         as_of = datetime.fromisoformat(state["as_of"])
         started = datetime.fromisoformat(state["started_at"])
-        console.print(f"resuming audit {audit_id} (as of {as_of:%Y-%m-%d})")
+        console.print(render(_("resuming audit {audit} (as of {date})", audit=audit_id, date=as_of.date()), config.lang))
     else:
         as_of = config.as_of or _now()
         started = _now()
@@ -393,7 +409,7 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
                 info = registry.connectors[tenant.connector]
                 done = state["tenants"].get(tenant.name) or {}
                 if resume and done.get("complete"):
-                    tinfo = TenantInfo(**{k: v for k, v in done["info"].items() if k in TenantInfo.__dataclass_fields__})
+                    tinfo = TenantInfo.from_json(done["info"])
                     audit.tenants.append(tinfo)
                     continue
                 previous = None
@@ -405,14 +421,16 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
                 _write_state(folder, state)
                 outcome = run_connector(info, tenant.options, tenant.name, store, as_of, board=board, debug=config.debug,
                                         settings=config.section("connectors").get(tenant.connector, {}),
-                                        previous=previous, resuming=resume and bool(done))
+                                        previous=previous, resuming=resume and bool(done), lang=config.lang)
                 tinfo = TenantInfo(name=tenant.name, connector=tenant.connector, api_calls=outcome.api_calls,
                                    partial_tables=outcome.partial_tables, notes=outcome.notes,
                                    error=outcome.error.one_line() if outcome.error else None,
                                    unavailable=dict(outcome.unavailable))
                 if previous is not None:
-                    tinfo.notes.append(f"incremental: read what changed since {previous.since:%Y-%m-%d %H:%M} UTC "
-                                       f"and took {sum(outcome.carried.values()):,} unchanged records from audit {previous.audit_id}")
+                    tinfo.notes.append(ngettext(
+                        "incremental: read what changed since {since} UTC and took {n} unchanged record from audit {audit}",
+                        "incremental: read what changed since {since} UTC and took {n} unchanged records from audit {audit}",
+                        sum(outcome.carried.values()), since=previous.since.strftime("%Y-%m-%d %H:%M"), audit=previous.audit_id))
                 tinfo.records = store.counts(tenant.name)
                 audit.tenants.append(tinfo)
                 complete = tinfo.error is None and not tinfo.partial_tables
@@ -423,7 +441,7 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
         by_name = {t.name: t for t in config.tenants}
         for tinfo in audit.tenants:
             prepare_integrations(registry, store, by_name[tinfo.name], tinfo, config, as_of, console)
-            why = tinfo.error or "extraction did not complete"
+            why = tinfo.error or _("extraction did not complete")
             partial = {t: why for t in tinfo.partial_tables}
             limitations = registry.connectors[tinfo.connector].limitations if tinfo.connector in registry.connectors else {}
             audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,

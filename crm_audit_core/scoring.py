@@ -141,27 +141,37 @@ def tenant_scores(score_: dict, results: list[Result], tenants: list[str]) -> di
 # -- text for the reports ---------------------------------------------------------
 
 
-def value_text(value) -> str:
-    """A score as shown: the number, or ``n/a``."""
-    return "n/a" if value is None else f"{float(value):.1f}"
+def value_text(value, lang: str = "en") -> str:
+    """A score as shown: the number (one decimal, for ``lang``), or ``n/a`` in ``lang``."""
+    from babel.numbers import format_decimal
+
+    from .i18n import tr
+
+    if value is None:
+        return tr(lang, "n/a")
+    return format_decimal(round(float(value), 1), format="0.0", locale=lang)
 
 
-def coverage_text(cov: dict | None, *, records: bool = True) -> str:
+def coverage_text(cov: dict | None, *, records: bool = True, lang: str = "en") -> str:
     """``"36 of 49 checks judged, 2,000 records"``; ``""`` for audits archived without coverage."""
+    from .i18n import ntr
+
     if not cov or "checks_applicable" not in cov:
         return ""
-    text = f"{cov.get('checks_run', 0)} of {cov['checks_applicable']} checks judged"
+    run, total = int(cov.get("checks_run", 0)), int(cov["checks_applicable"])
     if records and "records_judged" in cov:
-        n = cov["records_judged"]
-        text += f", {n:,} record{'' if n == 1 else 's'}"
-    return text
+        return ntr(lang, "{run} of {total} checks judged, {n} record", "{run} of {total} checks judged, {n} records",
+                   int(cov["records_judged"]), run=run, total=total)
+    return ntr(lang, "{run} of {n} check judged", "{run} of {n} checks judged", total, run=run)
 
 
-def why_not_scored(cov: dict | None) -> str:
+def why_not_scored(cov: dict | None, lang: str = "en") -> str:
     """Why a score is ``n/a``, in one phrase (empty when it has a number or no coverage is known)."""
+    from .i18n import Percent, tr
+
     if not cov or "checks_applicable" not in cov or enough(cov):
         return ""
     if not cov["checks_applicable"]:
-        return "no applicable check"
+        return tr(lang, "no applicable check")
     threshold = cov.get("threshold", MIN_COVERAGE)
-    return f"fewer than {threshold:.0%} of the applicable checks were judged"
+    return tr(lang, "fewer than {share} of the applicable checks were judged", share=Percent(threshold, 0))

@@ -23,8 +23,11 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact(text: str) -> str:
-    """Replace every remembered secret in ``text`` with ``***``."""
+    """Replace every remembered secret in ``text`` with ``***`` (a translatable Message
+    holding no secret is returned as it is, its template kept)."""
     if not text:
+        return text
+    if not any(value in text for value in _known):
         return text
     for value in sorted(_known, key=len, reverse=True):
         if value in text:

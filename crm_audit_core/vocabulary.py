@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import model
+from .i18n import Message, _, ngettext
 from .store import SCHEMA, Store
 
 EXAMPLES = 5
@@ -29,11 +30,20 @@ class Unrecognised:
     examples: list[tuple[str, int]]  # (value, rows), most frequent first
     distinct: int = 0
 
-    def describe(self) -> str:
-        shown = ", ".join(f"{v!r} ({n})" for v, n in self.examples)
-        more = "" if len(self.examples) >= self.distinct else f" and {self.distinct - len(self.examples)} more"
+    def describe(self) -> Message:
+        """One sentence: the column, how many rows, the values (most frequent first) and the understood ones."""
+        shown = Message.join([_("{value} ({n})", value=repr(v), n=n) for v, n in self.examples], ", ")
         allowed = ", ".join(model.VOCABULARIES[(self.table, self.column)])
-        return f"{self.table}.{self.column} has {self.rows} rows with values the audit does not understand: {shown}{more} (understood: {allowed})"
+        column = f"{self.table}.{self.column}"
+        if len(self.examples) >= self.distinct:
+            return ngettext("{column} has {n} row with a value the audit does not understand: {values} (understood: {allowed})",
+                            "{column} has {n} rows with values the audit does not understand: {values} (understood: {allowed})",
+                            self.rows, column=column, values=shown, allowed=allowed)
+        return ngettext("{column} has {n} row with a value the audit does not understand: {values} and {more} more "
+                        "(understood: {allowed})",
+                        "{column} has {n} rows with values the audit does not understand: {values} and {more} more "
+                        "(understood: {allowed})",
+                        self.rows, column=column, values=shown, more=self.distinct - len(self.examples), allowed=allowed)
 
 
 def normalise(store: Store, tenant: str) -> dict[tuple[str, str], Unrecognised]:
@@ -71,14 +81,15 @@ def judge(result, needs: dict[str, list[str]], unrecognised: dict[tuple[str, str
     hit = [u for (table, column), u in unrecognised.items() if column in needs.get(table, ())]
     if not hit:
         return
-    text = "; ".join(u.describe() for u in hit)
+    text = Message.join([u.describe() for u in hit], "; ")
     if result.status == "pass":
         result.status = "skipped"
-        result.reason = f"not judged: {text}; map them to an understood value (see docs/reference/vocabulary.md)"
+        result.reason = _("not judged: {problems}; map them to an understood value (see {page})", problems=text,
+                          page="docs/reference/vocabulary.md")
         result.message = result.reason
         result.affected = type(result.affected)(result.affected.object, [], result.affected.population)
         result.details = {}
     else:
         rows = sum(u.rows for u in hit)
-        note = f"{rows} rows were not judged: {text}"
-        result.reason = f"{result.reason}; {note}" if result.reason else note
+        note = ngettext("{n} row was not judged: {problems}", "{n} rows were not judged: {problems}", rows, problems=text)
+        result.reason = Message.join([result.reason, note], "; ") if result.reason else note

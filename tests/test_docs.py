@@ -51,7 +51,8 @@ def _files_of(page: Path) -> dict[str, str]:
 
 def test_writing_a_check_runs_as_written(tmp_path, monkeypatch):
     files = _files_of(DOCS / "plugins" / "writing-a-check.md")
-    assert set(files) == {"vip_checks/checks.py", "pyproject.toml", "tests/test_vip.py"}
+    assert set(files) == {"vip_checks/checks.py", "vip_checks/i18n.py", "vip_checks/locale/ko.po", "pyproject.toml",
+                          "tests/test_vip.py"}
     for name, body in files.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)

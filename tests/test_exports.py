@@ -62,6 +62,8 @@ def test_summary_table_names_files_tables_and_missing_columns():
     line = next(l for l in text.splitlines() if l.strip().startswith("contacts.csv"))
     assert line.split()[1:5] == ["contacts", "1", "3", "1"]  # table, records, mapped, dropped
     assert "last_name" in line and "not in the export: users" in text
+    korean = summary_table("hubspot-export", result, "ko")  # crm-audit run --lang ko
+    assert korean.startswith("폴더에서 hubspot-export 형식을 감지했습니다:") and "내보내기에 없음: users" in korean
 
 
 def test_xlsx_duplicate_header_is_refused(tmp_path):

@@ -48,7 +48,7 @@ def test_a_failing_check_says_how_many_rows_it_left_out(crm_audit_tenant):
     tenant.edit("integrations", {"id": other["id"]}, {"status": "???"})
     stale = run_check("integrations.stale-syncs", tenant)
     assert stale.status == "fail" and sorted(stale.affected.ids) == sorted(planted)
-    assert "1 rows were not judged" in stale.reason and "'???'" in stale.reason
+    assert "1 row was not judged" in stale.reason and "'???'" in stale.reason
 
 
 def test_cells_the_files_connector_could_not_read_are_reported(crm_audit_tenant, tmp_path):

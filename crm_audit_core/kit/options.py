@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigError
+from ..i18n import _
 from ..secrets import remember
 
 SECRET_SUFFIXES = ("token", "password", "secret", "key")
@@ -92,15 +93,24 @@ class Options:
         return default if _unset(value) else value
 
     def _error(self, name: str, expected: str, got: Any = None, *, show: bool = True, hint: str | None = None):
-        got_text = f", got {got!r}" if show else ""
-        return ConfigError(f"option '{name}' of the {self.connector} {self.kind} must be {expected}{got_text}",
-                           where=self.connector, hint=hint)
+        values = {"option": repr(name), "name": self.connector, "expected": expected, "value": repr(got)}
+        if self.kind == "probe":
+            text = (_("option {option} of the {name} probe must be {expected}, got {value}", **values) if show
+                    else _("option {option} of the {name} probe must be {expected}", **values))
+        else:
+            text = (_("option {option} of the {name} connector must be {expected}, got {value}", **values) if show
+                    else _("option {option} of the {name} connector must be {expected}", **values))
+        return ConfigError(text, where=self.connector, hint=hint)
 
     def missing(self, name: str, what: str | None = None, hint: str | None = None) -> ConfigError:
         """The error for a required option that is not set."""
-        text = f"the {self.connector} {self.kind} needs option '{name}'"
-        if what:
-            text += f" ({what})"
+        values = {"option": repr(name), "name": self.connector, "what": what}
+        if self.kind == "probe":
+            text = (_("the {name} probe needs option {option} ({what})", **values) if what
+                    else _("the {name} probe needs option {option}", **values))
+        else:
+            text = (_("the {name} connector needs option {option} ({what})", **values) if what
+                    else _("the {name} connector needs option {option}", **values))
         return ConfigError(text, where=self.connector, hint=hint)
 
     def text(self, name: str, default: str | None = None, *, required: bool = False,
@@ -112,7 +122,7 @@ class Options:
                 raise self.missing(name, hint=hint)
             return default
         if isinstance(value, (dict, list)):
-            raise self._error(name, "a text value", value, hint=hint)
+            raise self._error(name, _("a text value"), value, hint=hint)
         return str(value).strip()
 
     def number(self, name: str, default: float | None, *, minimum: float | None = None,
@@ -126,9 +136,9 @@ class Options:
             if isinstance(value, bool) or number != number:
                 raise ValueError
         except (TypeError, ValueError):
-            raise self._error(name, "a number" + _range(minimum, maximum), value) from None
+            raise self._error(name, _number(False, minimum, maximum), value) from None
         if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-            raise self._error(name, "a number" + _range(minimum, maximum), value)
+            raise self._error(name, _number(False, minimum, maximum), value)
         return number
 
     def integer(self, name: str, default: int | None, *, minimum: int | None = None,
@@ -137,7 +147,7 @@ class Options:
         value = self.raw(name)
         if value is None:
             return default
-        expected = "a whole number" + _range(minimum, maximum)
+        expected = _number(True, minimum, maximum)
         try:
             if isinstance(value, bool):
                 raise ValueError
@@ -163,14 +173,14 @@ class Options:
             return True
         if text in _FALSE:
             return False
-        raise self._error(name, "true or false", value)
+        raise self._error(name, _("true or false"), value)
 
     def duration(self, name: str, default: float | None, *, minimum: float = 0.0) -> float | None:
         """Seconds, from a number or a text such as ``"30"``, ``"30s"``, ``"2m"``, ``"1h"``, ``"500ms"``."""
         value = self.raw(name)
         if value is None:
             return default
-        expected = "a duration such as 30, '30s', '2m' or '1h'"
+        expected = _("a duration such as 30, '30s', '2m' or '1h'")
         if isinstance(value, bool):
             raise self._error(name, expected, value)
         if isinstance(value, (int, float)):
@@ -183,7 +193,7 @@ class Options:
             unit = "ms" if unit == "ms" else unit[0]
             seconds = float(match[1]) * _UNIT_SECONDS[unit]
         if seconds < minimum:
-            raise self._error(name, f"a duration of at least {minimum:g} seconds", value)
+            raise self._error(name, _("a duration of at least {seconds} seconds", seconds=format(minimum, "g")), value)
         return seconds
 
     def choice(self, name: str, choices: Iterable[str], default: str | None) -> str | None:
@@ -193,7 +203,7 @@ class Options:
             return default
         allowed = list(choices)
         if value.lower() not in [c.lower() for c in allowed]:
-            raise self._error(name, "one of " + ", ".join(repr(c) for c in allowed), value)
+            raise self._error(name, _("one of {choices}", choices=", ".join(repr(c) for c in allowed)), value)
         return next(c for c in allowed if c.lower() == value.lower())
 
     def secret(self, name: str, env: Iterable[str] = (), *, required: bool = False,
@@ -207,12 +217,12 @@ class Options:
             value = next((os.environ[k] for k in env if os.environ.get(k)), None)
         if value is None:
             if required:
-                names = " or the environment variable " + " / ".join(env) if env else ""
-                raise self.missing(name, f"set it{names}; never write the secret itself into crm-audit.toml"
-                                   if env else None, hint=hint)
+                what = _("set it or the environment variable {names}; never write the secret itself into crm-audit.toml",
+                         names=" / ".join(env)) if env else None
+                raise self.missing(name, what, hint=hint)
             return None
         if isinstance(value, (dict, list)):
-            raise self._error(name, "a text value", show=False)
+            raise self._error(name, _("a text value"), show=False)
         value = str(value).strip()
         remember(value)
         return value
@@ -224,7 +234,7 @@ class Options:
         bundle = self.text(ca_bundle)
         if bundle:
             if not os.path.exists(bundle):
-                raise self._error(ca_bundle, "the path of an existing CA bundle file", bundle)
+                raise self._error(ca_bundle, _("the path of an existing CA bundle file"), bundle)
             return bundle
         value = self.raw(verify)
         if value is None:
@@ -238,14 +248,24 @@ class Options:
             return False
         if os.path.exists(text):
             return text
-        raise self._error(verify, "true, false or the path of a CA bundle file", value)
+        raise self._error(verify, _("true, false or the path of a CA bundle file"), value)
 
 
-def _range(minimum, maximum) -> str:
-    if minimum is not None and maximum is not None:
-        return f" from {minimum:g} to {maximum:g}"
-    if minimum is not None:
-        return f" of at least {minimum:g}"
-    if maximum is not None:
-        return f" of at most {maximum:g}"
-    return ""
+def _number(whole: bool, minimum, maximum):
+    """What a number option must be: "a whole number from 1 to 10", "a number of at least 0", ..."""
+    low, high = (None if minimum is None else format(minimum, "g")), (None if maximum is None else format(maximum, "g"))
+    if whole:
+        if low is not None and high is not None:
+            return _("a whole number from {minimum} to {maximum}", minimum=low, maximum=high)
+        if low is not None:
+            return _("a whole number of at least {minimum}", minimum=low)
+        if high is not None:
+            return _("a whole number of at most {maximum}", maximum=high)
+        return _("a whole number")
+    if low is not None and high is not None:
+        return _("a number from {minimum} to {maximum}", minimum=low, maximum=high)
+    if low is not None:
+        return _("a number of at least {minimum}", minimum=low)
+    if high is not None:
+        return _("a number of at most {maximum}", maximum=high)
+    return _("a number")

@@ -8,10 +8,24 @@ from pathlib import Path
 
 from .. import hookimpl
 from ..findings import AuditResult
+from ..i18n import _, render
 from . import ReportContext, Reporter, jsonstream
 from .safe import neutralise_cell
 
 FIXLIST_COLUMNS = ["tenant", "object", "id", "link", "problem", "suggested_fix"]
+"""The fix-lists' columns (stable keys: report.json and code use these)."""
+
+# TRANSLATORS: the header row of a fix-list (CSV of records to fix), one word or two per column
+FIXLIST_HEADERS = {"tenant": _("tenant"), "object": _("object"), "id": _("id"), "link": _("link"),
+                   "problem": _("problem"), "suggested_fix": _("suggested fix")}
+"""Each column's header as the reader sees it, in the report's language."""
+
+
+def fixlist_header(lang: str = "en") -> list[str]:
+    """The fix-lists' header row in ``lang`` (English: the column keys, as before)."""
+    if lang == "en":
+        return list(FIXLIST_COLUMNS)
+    return [render(FIXLIST_HEADERS[c], lang) for c in FIXLIST_COLUMNS]
 
 
 def write_json(audit: AuditResult, context: ReportContext) -> list[Path]:
@@ -39,7 +53,7 @@ def write_fixlists(audit: AuditResult, context: ReportContext) -> list[Path]:
         path = folder / fixlist_name(check_id)
         with open(path, "w", encoding="utf-8", newline="", buffering=1 << 20) as fh:
             writer = csv.writer(fh)
-            writer.writerow(FIXLIST_COLUMNS)
+            writer.writerow(fixlist_header(context.lang))
             for result in results:
                 writer.writerows(_fixlist_rows(result, context))
         written.append(path)
@@ -56,7 +70,7 @@ def _fixlist_rows(result, context: ReportContext):
     for rid in result.affected.ids:
         problem = result.details.get(rid) or result.title
         if rid in accepted or result.accepted:
-            problem = f"[accepted risk] {problem}"
+            problem = render(_("[accepted risk] {problem}", problem=problem), context.lang)
         cell = problems.get(problem)
         if cell is None:
             cell = problems[problem] = neutralise_cell(problem)
@@ -73,7 +87,7 @@ def write_markdown(audit: AuditResult, context: ReportContext) -> list[Path]:
     from .markdown import render_markdown
 
     path = context.folder / "report.md"
-    path.write_text(render_markdown(audit), encoding="utf-8")
+    path.write_text(render_markdown(audit, context.lang), encoding="utf-8")
     return [path]
 
 
