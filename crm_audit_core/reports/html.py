@@ -73,32 +73,36 @@ def page_script() -> tuple[Markup, str]:
 
 @lru_cache(maxsize=8)
 def _font_face(chars: str) -> str:
-    """An @font-face rule embedding the packaged Noto Sans KR cut to ``chars`` (WOFF, variable
-    weight), or "" when the font or fontTools is missing."""
+    """@font-face rules embedding the packaged Noto Sans KR cut to ``chars`` (WOFF, regular
+    and bold instances of the variable font), or "" when the font or fontTools is missing."""
     path = hangul_font_path()
     if path is None or not chars:
         return ""
+    rules = []
     try:
         import io
 
         from fontTools import subset
         from fontTools.ttLib import TTFont
+        from fontTools.varLib import instancer
 
-        font = TTFont(str(path), lazy=False)
+        font = TTFont(str(path))
         options = subset.Options()
-        options.flavor = "woff"
         options.layout_features = ["*"]
         subsetter = subset.Subsetter(options)
         subsetter.populate(text=chars)
         subsetter.subset(font)
-        buffer = io.BytesIO()
-        font.flavor = "woff"
-        font.save(buffer)
+        for weight in (400, 700):
+            static = instancer.instantiateVariableFont(font, {"wght": weight}, inplace=False)
+            static.flavor = "woff"
+            buffer = io.BytesIO()
+            static.save(buffer)
+            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+            rules.append(f'@font-face{{font-family:"{FONT_FAMILY}";src:url(data:font/woff;base64,{data}) format("woff");'
+                         f"font-weight:{weight};unicode-range:U+1100-11FF,U+3130-318F,U+A960-A97F,U+AC00-D7A3,U+D7B0-D7FF}}")
     except Exception:  # a font we cannot cut: the system fonts alone
         return ""
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (f'@font-face{{font-family:"{FONT_FAMILY}";src:url(data:font/woff;base64,{data}) format("woff");'
-            "font-weight:100 900;unicode-range:U+1100-11FF,U+3130-318F,U+A960-A97F,U+AC00-D7A3,U+D7B0-D7FF}")
+    return "\n".join(rules)
 
 
 def _environment(lang: str) -> Environment:
@@ -343,7 +347,9 @@ def _with_hangul_font(page: str) -> str:
     chars = "".join(sorted(set(_HANGUL.findall(page))))
     face = _font_face(chars) if chars else ""
     if face:
-        page = page.replace('"Malgun Gothic",sans-serif', f'"Malgun Gothic","{FONT_FAMILY}",sans-serif', 1)
+        # First: limited to Hangul by its unicode-range, and Chromium on Linux does not look
+        # past system-ui for a glyph the system lacks.
+        page = page.replace("body{font-family:system-ui,", f'body{{font-family:"{FONT_FAMILY}",system-ui,', 1)
     return page.replace(_FONT_MARKER, face, 1)
 
 
