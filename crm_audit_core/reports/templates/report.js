@@ -1,6 +1,7 @@
 /* report.html's only script (its sha256 is in the page's Content-Security-Policy): the filter
-   by severity, step and status, opening and closing the tenants' sections, and opening a
-   closed section when a link points into it. Without it every section is open and shown. */
+   by severity, step and status, opening and closing the tenants' sections (closed at first),
+   and opening a closed section when a link points into it. Without it every section is open
+   and shown. */
 (function () {
   "use strict";
   var form = document.getElementById("filter");
@@ -39,6 +40,10 @@
     if (link) { reveal(decodeURIComponent(link.getAttribute("href").slice(1))); }
   });
   window.addEventListener("hashchange", function () { reveal(decodeURIComponent(location.hash.slice(1))); });
+  // With the script, the tenants' sections start closed under the overview (the matrix's and
+  // the fixes' links open them); without it they are all open.
+  document.querySelectorAll("details.tenant").forEach(function (d) { d.open = false; });
+  reveal(decodeURIComponent(location.hash.slice(1)));
   window.addEventListener("beforeprint", function () { document.querySelectorAll("details").forEach(function (d) { d.open = true; }); });
   apply();
 }());
