@@ -149,8 +149,8 @@ def _integral(values) -> bool:
 
 def _overlapping(fig, axis) -> bool:
     """Whether two of the axis's tick labels collide on the drawn figure."""
+    fig.draw_without_rendering()  # lays the ticks out without rasterising
     renderer = fig.canvas.get_renderer()
-    fig.canvas.draw()
     boxes = [t.get_window_extent(renderer) for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
     boxes.sort(key=lambda b: (b.x0, b.y0))
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:i + 4])
@@ -164,7 +164,7 @@ def _declutter(fig, axis, *, may_rotate: bool) -> None:
     locs = list(axis.get_ticklocs())
     texts = [t.get_text() for t in axis.get_ticklabels()]
     if may_rotate:
-        texts = [_short(t.replace("\n", " "), 20) for t in texts]
+        texts = [_short(t.replace("\n", " "), 28) for t in texts]
         axis.set_ticks(locs, texts)
         axis.set_tick_params(labelrotation=90)
         fig.tight_layout()
