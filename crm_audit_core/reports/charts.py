@@ -81,12 +81,21 @@ def hangul_font_path() -> Path | None:
     return path if path.exists() else None
 
 
-@lru_cache(maxsize=1)
-def font_family() -> tuple[str, ...]:
-    """matplotlib's font.family: DejaVu Sans, then a font with Hangul (a system one, else the
-    packaged Noto Sans KR, registered with matplotlib once)."""
+REGULAR_FAMILY = "crm-audit Noto Sans KR"
+"""The packaged font's regular weight (static), cut to the 2,350 common Hangul syllables of
+KS X 1001 and the jamo: what matplotlib draws Hangul with when the system has no Korean font
+(a variable font gives matplotlib only its thinnest weight)."""
+
+
+@lru_cache(maxsize=2)
+def font_family(hangul: bool = True) -> tuple[str, ...]:
+    """matplotlib's font.family: DejaVu Sans, then (``hangul``) a font with Hangul: a system
+    one, else the packaged Noto Sans KR (its regular cut, then the whole variable font for
+    rarer syllables), registered with matplotlib once."""
     from matplotlib import font_manager
 
+    if not hangul:
+        return ("DejaVu Sans",)
     names = {f.name for f in font_manager.fontManager.ttflist}
     for name in HANGUL_FONTS:
         if name in names:
@@ -94,8 +103,82 @@ def font_family() -> tuple[str, ...]:
     path = hangul_font_path()
     if path is None:
         return ("DejaVu Sans",)
+    family = ["DejaVu Sans"]
+    regular = _regular_cut(path)
+    if regular is not None:
+        font_manager.fontManager.addfont(str(regular))
+        family.append(REGULAR_FAMILY)
     font_manager.fontManager.addfont(str(path))
-    return ("DejaVu Sans", font_manager.FontProperties(fname=str(path)).get_name())
+    family.append(font_manager.FontProperties(fname=str(path)).get_name())
+    return tuple(family)
+
+
+def _regular_cut(path: Path) -> Path | None:
+    """The regular cut of the packaged font (:data:`REGULAR_FAMILY`), made once (a few
+    seconds) into the user's cache folder; None when it cannot be made."""
+    import os
+    import tempfile
+
+    stat = path.stat()
+    key = hashlib.sha1(f"{stat.st_size}-{int(stat.st_mtime)}-1".encode()).hexdigest()[:10]
+    folders = [Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crm-audit",
+               Path(tempfile.gettempdir()) / "crm-audit-cache"]
+    for folder in folders:
+        target = folder / f"NotoSansKR-Regular-ksx1001-{key}.ttf"
+        if target.exists():
+            return target
+    try:
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+        from fontTools.varLib import instancer
+
+        chars = {chr(c) for c in range(0x3131, 0x318F)}
+        for hi in range(0xB0, 0xC9):
+            for lo in range(0xA1, 0xFF):
+                try:
+                    chars.add(bytes([hi, lo]).decode("euc_kr"))
+                except UnicodeDecodeError:
+                    pass
+        font = TTFont(str(path))
+        options = subset.Options()
+        options.name_IDs = ["*"]
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text="".join(sorted(chars)))
+        subsetter.subset(font)
+        font = instancer.instantiateVariableFont(font, {"wght": 400})
+        names = font["name"]
+        for record in list(names.names):
+            if record.nameID in (1, 4, 16):
+                names.setName(REGULAR_FAMILY, record.nameID, record.platformID, record.platEncID, record.langID)
+            elif record.nameID in (2, 17):
+                names.setName("Regular", record.nameID, record.platformID, record.platEncID, record.langID)
+            elif record.nameID == 6:
+                names.setName("crm-audit-NotoSansKR-Regular", 6, record.platformID, record.platEncID, record.langID)
+    except Exception:  # the variable font alone
+        return None
+    for folder in folders:
+        target = folder / f"NotoSansKR-Regular-ksx1001-{key}.ttf"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(f".{os.getpid()}.tmp")
+            font.save(str(partial))
+            partial.replace(target)
+            return target
+        except OSError:
+            continue
+    return None
+
+
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
+
+
+def _has_hangul(spec: dict, lang: str) -> bool:
+    """Whether a chart draws Hangul: Korean labels (dates too), or Hangul in its data."""
+    if lang == "ko":
+        return True
+    texts = [chart_text(spec.get(k), lang) for k in ("x_label", "y_label")]
+    texts += [str(v) for v in list(spec.get("x") or []) + list(spec.get("y") or []) + list(spec.get("series") or {})]
+    return any(_HANGUL.search(t) for t in texts)
 
 
 def _as_dates(labels):
@@ -204,7 +287,7 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8, lang: str
     # A variable font's default weight and Hangul measured in DejaVu before the fallback:
     # matplotlib's notices about them are noise.
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), matplotlib.rc_context({**_RC, "font.family": list(font_family())}):
+    with warnings.catch_warnings(), matplotlib.rc_context({**_RC, "font.family": list(font_family(_has_hangul(spec, lang)))}):
         warnings.filterwarnings("ignore", message="Glyph .* missing")
         # A chart whose points share one x (one audit date, one day of logins): matplotlib
         # widens the axis itself and says so on the console; the widening is what we want.
@@ -270,9 +353,9 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8, lang: str
                         ax.text(c, r, text, ha="center", va="center", fontsize=7)
             fig.colorbar(image, ax=ax, fraction=0.025)
         if kind in ("line", "bar", "stacked-bar") and _integral(values_all) and kind != "heatmap":
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         if kind == "barh" and _integral(values_all):
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         if spec.get("x_label"):
             ax.set_xlabel(_short(chart_text(spec["x_label"], lang), 60))
         if spec.get("y_label"):
