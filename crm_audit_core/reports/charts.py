@@ -239,17 +239,22 @@ def _overlapping(fig, axis) -> bool:
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:i + 4])
 
 
-def _declutter(fig, axis, *, may_rotate: bool) -> None:
-    """Tick labels that collide on the drawn figure: upright on one line first (categories),
-    then every second, third... label kept."""
+def _declutter(fig, axis, *, categories: list[str] | None = None) -> None:
+    """Tick labels that collide on the drawn figure: ``categories`` upright on one line
+    first (the figure grows by their height, so the plot keeps its size), then every
+    second, third... label kept."""
     if not _overlapping(fig, axis):
         return
     locs = list(axis.get_ticklocs())
     texts = [t.get_text() for t in axis.get_ticklabels()]
-    if may_rotate:
-        texts = [_short(t.replace("\n", " "), 28) for t in texts]
+    if categories is not None and len(categories) == len(locs):
+        texts = [_short(t, 28) for t in categories]
         axis.set_ticks(locs, texts)
         axis.set_tick_params(labelrotation=90)
+        fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        tallest = max((t.get_window_extent(renderer).height for t in axis.get_ticklabels() if t.get_text()), default=0)
+        fig.set_figheight(fig.get_figheight() + tallest / fig.dpi)
         fig.tight_layout()
         if not _overlapping(fig, axis):
             return
@@ -304,7 +309,7 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8, lang: str
         fig = Figure(figsize=(width, height), dpi=96)
         FigureCanvasAgg(fig)  # measures the labels (_declutter); savefig still writes SVG
         ax = fig.add_subplot(1, 1, 1)
-        rotate_x = False
+        categories = None  # the x labels, when they are categories that may stand upright
         if kind == "line":
             dates = _as_dates(x)
             xs = dates if dates else list(range(len(x)))
@@ -329,8 +334,8 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8, lang: str
                     w = 0.8 / n
                     ax.bar([p - 0.4 + w * (i + 0.5) for p in positions], values, width=w, label=_short(name),
                            color=palette[i % len(palette)])
-            ax.set_xticks(positions, [_wrapped(chart_text(v, lang, lookup=False)) for v in x])
-            rotate_x = True
+            categories = [chart_text(v, lang, lookup=False) for v in x]
+            ax.set_xticks(positions, [_wrapped(v) for v in categories])
         elif kind == "barh":
             [(name, values)] = list(series.items())[:1] or [("", [])]
             positions = list(range(len(x)))
@@ -342,9 +347,9 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8, lang: str
 
             rows = [[float(v) if v is not None else float("nan") for v in row] for row in spec["values"]]
             image = ax.imshow(rows, aspect="auto", cmap="RdYlGn", vmin=spec.get("vmin", 0), vmax=spec.get("vmax", 1))
-            ax.set_xticks(range(len(x)), [_wrapped(chart_text(v, lang, lookup=False)) for v in x])
+            categories = [chart_text(v, lang, lookup=False) for v in x]
+            ax.set_xticks(range(len(x)), [_wrapped(v) for v in categories])
             ax.set_yticks(range(len(spec.get("y") or [])), [_short(chart_text(v, lang, lookup=False), 16) for v in spec.get("y") or []])
-            rotate_x = True
             for r, row in enumerate(rows):
                 for c, v in enumerate(row):
                     if v == v:  # not NaN
@@ -363,8 +368,8 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8, lang: str
         if kind in ("line", "bar", "stacked-bar") and len(series) > 1:
             ax.legend(loc="upper left", fontsize=7, frameon=False, ncols=min(4, len(series)))
         fig.tight_layout()
-        _declutter(fig, ax.xaxis, may_rotate=rotate_x)
-        _declutter(fig, ax.yaxis, may_rotate=False)
+        _declutter(fig, ax.xaxis, categories=categories)
+        _declutter(fig, ax.yaxis)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
