@@ -201,3 +201,52 @@ def test_charts_of_many_categories_draw_the_largest_and_sum_the_rest():
              "series": {"n": list(range(31))}}
     assert capped(dates) is dates and capped({**spec, "x": x[:30], "series": {"n": [1] * 30}})["x"] == x[:30]
     assert f"{400 - MAX_CATEGORIES + 1} others" in render_svg(spec)
+
+
+def _consultant_audit() -> AuditResult:
+    def result(check_id, tenant, severity, status, ids=0, population=None, **kw):
+        return Result(check_id=check_id, title=f"Title of {check_id}", step=kw.pop("step", "duplicates"), area="data",
+                      severity=severity, tenant=tenant, status=status, message=f"message of {check_id}",
+                      affected=Affected("contacts", [f"{tenant}-{i}" for i in range(ids)], population),
+                      remediation=f"Fix {check_id} by hand.", **kw)
+
+    results = [
+        result("a.minor-share", "north", "high", "fail", 1, 100),
+        result("a.minor-share", "south", "high", "fail", 90, 100),
+        result("b.critical", "north", "critical", "fail", 1, 10, step="security"),
+        result("c.half", "north", "high", "fail", 50, 100),
+        result("d.passes", "north", "low", "pass", 0, 1234),
+        result("d.passes", "south", "low", "skipped", reason="needs contacts.email"),
+        result("e.other-crm", "north", "low", "not-applicable"),
+    ]
+    tenants = [TenantInfo(name="north", connector="files", records={"contacts": 1234}),
+               TenantInfo(name="south", connector="files", records={"contacts": 100})]
+    return AuditResult(id="20261124T000000Z", as_of="2026-11-24T00:00:00+00:00", started_at="2026-11-24T00:00:00+00:00",
+                       tenants=tenants, results=results, score={"overall": 55.0, "areas": {"data": 55.0}})
+
+
+def test_overview_ranks_the_fixes_and_carries_the_matrix(tmp_path):
+    page = render_html(_consultant_audit(), ReportContext(folder=tmp_path))
+    # by severity, then the largest share of records affected (south's 90%, not north's 1%)
+    assert re.findall(r'data-fix="([^"]+)"', page) == ["b.critical", "a.minor-share", "c.half"]
+    fixes = page[page.index('id="top-fixes"'):page.index('id="matrix"')]
+    assert fixes.index("south</a>: 90 of 100 (90%)") < fixes.index("north</a>: 1 of 100 (1%)")
+    # one matrix row per check that applies somewhere, one cell per tenant linking to its section
+    assert re.findall(r'data-matrix-check="([^"]+)"', page) == ["b.critical", "a.minor-share", "c.half", "d.passes"]
+    assert 'href="#tenant-2-a.minor-share" title="Affected contacts: 90 of 100 (90%).">90</a>' in page
+    assert 'class="cell pass" href="#tenant-1-d.passes"' in page and 'class="cell skipped" href="#tenant-2-d.passes"' in page
+    assert 'id="tenant-1-e.other-crm"' not in page and "e.other-crm" in page  # named in north's not-applicable line
+    # a check that passed never says how to fix it; one that failed does, in its tenant's section only
+    assert "Fix d.passes by hand." not in page
+    assert page.count("Fix a.minor-share by hand.") == 2 and page.count('<details class="tenant"') == 2
+
+
+def test_report_in_korean_and_indonesian(tmp_path):
+    ko = render_html(_consultant_audit(), ReportContext(folder=tmp_path, lang="ko"))
+    assert '<html lang="ko">' in ko and "가장 중요한 수정 10가지" in ko and "해결 방법:" in ko
+    assert "2026. 11. 24." in ko and "4. 끝나지 않은 작업과 거래" not in ko and "6. 안전과 보안" in ko
+    indonesian = render_html(_consultant_audit(), ReportContext(folder=tmp_path, lang="id"))
+    assert '<html lang="id">' in indonesian and "Sepuluh perbaikan terpenting" in indonesian
+    assert "24 Nov 2026" in indonesian and "55,0" in indonesian  # Babel's dates and decimals for Indonesian
+    assert "1.234" in indonesian  # records grouped the Indonesian way
+    assert "{" not in re.sub(r"<style[^>]*>.*?</style>|<script>.*?</script>", "", indonesian, flags=re.S)  # no unfilled placeholder

@@ -217,7 +217,7 @@ def _cell(r, anchor: str, lang: str) -> dict:
     return {"text": text, "status": status, "anchor": anchor, "tip": tip}
 
 
-def _top_fixes(failed: list, anchors: dict, names: dict, lang: str) -> list[dict]:
+def _top_fixes(failed: list, anchors: dict, lang: str) -> list[dict]:
     """The failed checks that matter most: by severity, then the largest share of records affected."""
     by_check: dict[str, list] = {}
     for r in failed:
@@ -237,7 +237,7 @@ def _top_fixes(failed: list, anchors: dict, names: dict, lang: str) -> list[dict
                 affected = ntr(lang, "{n} record", "{n} records", r.affected.count)
             else:
                 affected = tr(lang, "failed")
-            tenants.append({"name": names[r.tenant], "anchor": anchors[(r.tenant, r.check_id)], "affected": affected})
+            tenants.append({"name": r.tenant, "anchor": anchors[(r.tenant, r.check_id)], "affected": affected})
         out.append({"check_id": rs[0].check_id, "title": rs[0].title, "severity": rs[0].severity, "tenants": tenants})
     return out
 
@@ -333,8 +333,7 @@ def render_html(audit: AuditResult, context: ReportContext) -> str:
         all_score=_score(score.get("overall"), cov, lang), all_areas=_area_scores(score, lang),
         areas=[a for a in model.AREAS if any(t["areas"][a]["value"] != tr(lang, "n/a") or a in area_cov for t in tenants)],
         tenants=tenants, total_findings=sum(t["findings"] for t in tenants),
-        top_fixes=_top_fixes([r for r in results if r.status == "fail"], anchors,
-                             {n: n for n in tenant_names}, lang),
+        top_fixes=_top_fixes([r for r in results if r.status == "fail"], anchors, lang),
         matrix=matrix, steps=[{"key": g["key"], "title": g["title"]} for g in matrix], severities=model.SEVERITIES,
         area_rows=area_rows, score_charts=score_charts, ref_link=safe_link,
         script=script, script_hash=script_hash, font_face=Markup(_FONT_MARKER),
