@@ -188,6 +188,10 @@ def test_demo_overview_fits_one_screen_and_prints_clean(demo_report, browser):
     bottom = page.evaluate("document.getElementById('overview').getBoundingClientRect().bottom")
     assert bottom <= VIEWPORT["height"], f"the overview ends at {bottom}px"
     assert page.locator("#top-fixes li.fix").count() == 10
+    # HubSpot's record ids link into HubSpot like Salesforce's, and no id breaks across lines
+    hubspot = page.locator('td.ids a[href^="https://app.hubspot.com/contacts/12345678/record/0-"]')
+    assert hubspot.count() > 0
+    assert page.evaluate("getComputedStyle(document.querySelector('td.ids')).whiteSpace") == "nowrap"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-demo-overview.png"))
     page.emulate_media(media="print")
