@@ -198,6 +198,10 @@ def test_demo_overview_fits_one_screen_and_prints_clean(demo_report, browser):
     assert not page.locator("form#filter").is_visible()
     assert page.evaluate("getComputedStyle(document.querySelector('.overview .panel')).maxHeight") == "none"
     assert page.evaluate("getComputedStyle(document.querySelector('details.tenant')).breakBefore") == "page"
+    # printing opens every section the script had closed
+    assert page.locator("details.tenant[open]").count() == 0
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.locator("details.tenant[open]").count() == 3
     context.close()
 
 
