@@ -261,18 +261,21 @@ def test_chart_tick_labels_do_not_overlap(demo_report, korean_report, browser, t
 def test_count_axes_have_integer_ticks_only():
     from crm_audit_core.reports import charts
 
-    seen = []
+    value_ticks = []
     original = charts._declutter
 
-    def spy(fig, axis, **kwargs):
+    def spy(fig, axis, **kwargs):  # called with each chart's x axis once laid out
         original(fig, axis, **kwargs)
-        seen.append([float(t) for t in axis.get_ticklocs()])
+        if axis is axis.axes.xaxis:
+            value_ticks.append([float(t) for t in axis.axes.yaxis.get_ticklocs()])
 
     charts._declutter = spy
     try:
         render_svg({"kind": "bar", "x": ["a", "b"], "series": {"n": [1, 2]}})
         render_svg({"kind": "line", "x": [f"2026-11-{d:02d}" for d in range(1, 8)], "series": {"n": [0, 1, 0, 1, 1, 0, 2]}})
+        render_svg({"kind": "line", "x": ["a", "b"], "series": {"score": [71.5, 72.25]}})  # not a count
     finally:
         charts._declutter = original
-    y_ticks = [seen[1], seen[3]]  # x then y per chart
-    assert all(t.is_integer() for ticks in y_ticks for t in ticks), y_ticks
+    assert len(value_ticks) == 3
+    assert all(t.is_integer() for ticks in value_ticks[:2] for t in ticks), value_ticks
+    assert not all(t.is_integer() for t in value_ticks[2])

@@ -230,10 +230,12 @@ def _integral(values) -> bool:
     return all(v is None or (isinstance(v, (int, float)) and float(v).is_integer()) for v in values)
 
 
-def _overlapping(fig, axis) -> bool:
-    """Whether two of the axis's tick labels collide on the drawn figure."""
-    fig.draw_without_rendering()  # lays the ticks out without rasterising
+def _overlapping(fig, axis, *, place: bool = True) -> bool:
+    """Whether two of the axis's tick labels collide on the laid-out figure (``place``: lay
+    the axis's ticks out again first, after they changed; tight_layout has laid them out)."""
     renderer = fig.canvas.get_renderer()
+    if place:
+        axis.get_tightbbox(renderer)  # places the axis's tick labels (cheaper than drawing the figure)
     boxes = [t.get_window_extent(renderer) for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
     boxes.sort(key=lambda b: (b.x0, b.y0))
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:i + 4])
@@ -243,7 +245,7 @@ def _declutter(fig, axis, *, categories: list[str] | None = None) -> None:
     """Tick labels that collide on the drawn figure: ``categories`` upright on one line
     first (the figure grows by their height, so the plot keeps its size), then every
     second, third... label kept."""
-    if not _overlapping(fig, axis):
+    if not _overlapping(fig, axis, place=False):
         return
     locs = list(axis.get_ticklocs())
     texts = [t.get_text() for t in axis.get_ticklabels()]
@@ -251,8 +253,8 @@ def _declutter(fig, axis, *, categories: list[str] | None = None) -> None:
         texts = [_short(t, 28) for t in categories]
         axis.set_ticks(locs, texts)
         axis.set_tick_params(labelrotation=90)
-        fig.draw_without_rendering()
         renderer = fig.canvas.get_renderer()
+        axis.get_tightbbox(renderer)
         tallest = max((t.get_window_extent(renderer).height for t in axis.get_ticklabels() if t.get_text()), default=0)
         fig.set_figheight(fig.get_figheight() + tallest / fig.dpi)
         fig.tight_layout()
@@ -369,7 +371,8 @@ def render_svg(spec: dict, *, width: float = 7.5, height: float = 2.8, lang: str
             ax.legend(loc="upper left", fontsize=7, frameon=False, ncols=min(4, len(series)))
         fig.tight_layout()
         _declutter(fig, ax.xaxis, categories=categories)
-        _declutter(fig, ax.yaxis)
+        if kind in ("barh", "heatmap"):  # category rows; a value axis's numbers never collide
+            _declutter(fig, ax.yaxis)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
