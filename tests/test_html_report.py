@@ -12,7 +12,7 @@ import pytest
 
 from crm_audit_core.findings import Affected, AuditResult, Result, TenantInfo
 from crm_audit_core.reports import ReportContext
-from crm_audit_core.reports.html import format_number, render_html, write_html
+from crm_audit_core.reports.html import format_number, page_script, render_html, write_html
 
 HOSTILE = [
     "<script>alert('x')</script>",
@@ -83,7 +83,10 @@ def render(tmp_path) -> tuple[Path, str]:
 
 def test_every_value_is_escaped(tmp_path):
     _, page = render(tmp_path)
-    assert "<script" not in page.lower()
+    # one script: the page's own (filter, sections), allowed by its hash and nothing else
+    script, source = page_script()
+    assert page.lower().count("<script") == 1 and f"<script>{script}</script>" in page
+    assert f"script-src '{source}';" in page and "unsafe-eval" not in page
     # no real tag carries an event handler: every '<' from the data arrives as '&lt;'
     assert not re.search(r"<[a-zA-Z][^<>]*\son[a-z]+\s*=", page)
     assert 'href="javascript:' not in page
@@ -171,7 +174,7 @@ def test_in_a_real_browser_nothing_runs_and_nothing_loads(tmp_path, browser):
     assert console_errors == [] and page_errors == [] and dialogs == []
     assert requests == [path.as_uri()], requests
     assert page.locator("[data-chart] svg").count() >= 5
-    assert page.locator("script").count() == 0
+    assert page.locator("script").count() == 1  # the page's own, allowed by the CSP's sha256
     assert page.evaluate("window.__pwned === undefined")
     text = page.inner_text("body")
     assert "<script>alert('x')</script>" in text  # shown as text
@@ -198,3 +201,52 @@ def test_charts_of_many_categories_draw_the_largest_and_sum_the_rest():
              "series": {"n": list(range(31))}}
     assert capped(dates) is dates and capped({**spec, "x": x[:30], "series": {"n": [1] * 30}})["x"] == x[:30]
     assert f"{400 - MAX_CATEGORIES + 1} others" in render_svg(spec)
+
+
+def _consultant_audit() -> AuditResult:
+    def result(check_id, tenant, severity, status, ids=0, population=None, **kw):
+        return Result(check_id=check_id, title=f"Title of {check_id}", step=kw.pop("step", "duplicates"), area="data",
+                      severity=severity, tenant=tenant, status=status, message=f"message of {check_id}",
+                      affected=Affected("contacts", [f"{tenant}-{i}" for i in range(ids)], population),
+                      remediation=f"Fix {check_id} by hand.", **kw)
+
+    results = [
+        result("a.minor-share", "north", "high", "fail", 1, 100),
+        result("a.minor-share", "south", "high", "fail", 90, 100),
+        result("b.critical", "north", "critical", "fail", 1, 10, step="security"),
+        result("c.half", "north", "high", "fail", 50, 100),
+        result("d.passes", "north", "low", "pass", 0, 1234),
+        result("d.passes", "south", "low", "skipped", reason="needs contacts.email"),
+        result("e.other-crm", "north", "low", "not-applicable"),
+    ]
+    tenants = [TenantInfo(name="north", connector="files", records={"contacts": 1234}),
+               TenantInfo(name="south", connector="files", records={"contacts": 100})]
+    return AuditResult(id="20261124T000000Z", as_of="2026-11-24T00:00:00+00:00", started_at="2026-11-24T00:00:00+00:00",
+                       tenants=tenants, results=results, score={"overall": 55.0, "areas": {"data": 55.0}})
+
+
+def test_overview_ranks_the_fixes_and_carries_the_matrix(tmp_path):
+    page = render_html(_consultant_audit(), ReportContext(folder=tmp_path))
+    # by severity, then the largest share of records affected (south's 90%, not north's 1%)
+    assert re.findall(r'data-fix="([^"]+)"', page) == ["b.critical", "a.minor-share", "c.half"]
+    fixes = page[page.index('id="top-fixes"'):page.index('id="matrix"')]
+    assert fixes.index("south</a>: 90 of 100 (90%)") < fixes.index("north</a>: 1 of 100 (1%)")
+    # one matrix row per check that applies somewhere, one cell per tenant linking to its section
+    assert re.findall(r'data-matrix-check="([^"]+)"', page) == ["b.critical", "a.minor-share", "c.half", "d.passes"]
+    assert 'href="#tenant-2-a.minor-share" title="Affected contacts: 90 of 100 (90%).">90</a>' in page
+    assert 'class="cell pass" href="#tenant-1-d.passes"' in page and 'class="cell skipped" href="#tenant-2-d.passes"' in page
+    assert 'id="tenant-1-e.other-crm"' not in page and "e.other-crm" in page  # named in north's not-applicable line
+    # a check that passed never says how to fix it; one that failed does, in its tenant's section only
+    assert "Fix d.passes by hand." not in page
+    assert page.count("Fix a.minor-share by hand.") == 2 and page.count('<details class="tenant"') == 2
+
+
+def test_report_in_korean_and_indonesian(tmp_path):
+    ko = render_html(_consultant_audit(), ReportContext(folder=tmp_path, lang="ko"))
+    assert '<html lang="ko">' in ko and "가장 중요한 수정 10가지" in ko and "해결 방법:" in ko
+    assert "2026. 11. 24." in ko and "4. 끝나지 않은 작업과 거래" not in ko and "6. 안전과 보안" in ko
+    indonesian = render_html(_consultant_audit(), ReportContext(folder=tmp_path, lang="id"))
+    assert '<html lang="id">' in indonesian and "Sepuluh perbaikan terpenting" in indonesian
+    assert "24 Nov 2026" in indonesian and "55,0" in indonesian  # Babel's dates and decimals for Indonesian
+    assert "1.234" in indonesian  # records grouped the Indonesian way
+    assert "{" not in re.sub(r"<style[^>]*>.*?</style>|<script>.*?</script>", "", indonesian, flags=re.S)  # no unfilled placeholder

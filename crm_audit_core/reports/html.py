@@ -1,120 +1,52 @@
-"""report.html: one self-contained page for a CRM admin (inline CSS, inline SVG charts).
+"""report.html: one self-contained page for a consultant and the CRM admins of their clients.
+
+Layout (``templates/report.html.j2``): an overview first (the score per tenant and area,
+the ten fixes that matter most, a check x tenant matrix with status and affected counts),
+then each tenant in its own ``<details>`` section with its findings by step. A small
+inline script (``templates/report.js``) filters by severity, step and status and opens
+and closes the sections; without it everything is open and shown. A print stylesheet
+makes "print to PDF" a clean client deliverable.
+
+Every word is rendered in the report's language (``context.lang``): the template calls
+``_()`` and ``ngettext()``, numbers and dates go through Babel. Hangul in the page is
+covered by the system font stack, and by a subset of the packaged Noto Sans KR embedded
+as a data URL, so the page reads the same on a machine without a Korean font.
 
 Everything from the CRM is untrusted. Jinja2 autoescaping escapes every value; links
-into the CRM are kept only when they are http(s) URLs; a Content-Security-Policy lets
-the page run no script and load nothing from the network, so even a value that got
-through could neither execute nor phone home.
+into the CRM are kept only when they are http(s) URLs; a Content-Security-Policy allows
+only the page's own script (by its sha256) and loads nothing from the network, so even a
+value that got through could neither execute nor phone home.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import hashlib
+import re
+from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from jinja2 import Environment, select_autoescape
-from markupsafe import Markup, escape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from .. import model
 from ..findings import WARNING_PREFIX, AuditResult
-from ..scoring import coverage_text, tenant_scores, value_text, why_not_scored
+from ..i18n import Percent, ntr, tr
+from ..scoring import MIN_COVERAGE, tenant_scores, why_not_scored
 from . import ReportContext
-from .charts import render_svg, score_by_area_spec, score_trend_spec, valid_spec
-from .markdown import not_applicable_text, status_of_step
+from .charts import chart_text, hangul_font_path, render_svg, score_by_area_spec, score_trend_spec, valid_spec
+from .html_metrics import METRIC_DEPTH, METRIC_ITEMS, format_number, metrics_view  # noqa: F401 (re-exported)
+from .markdown import status_of_step
 
 SAMPLE_SIZE = 5
-METRIC_ITEMS = 40  # entries shown per metric collection (report.json keeps them all)
-METRIC_DEPTH = 3  # nesting shown as tables/lists; deeper values as short JSON text
+TOP_FIXES = 10
 SEVERITY_ORDER = {s: i for i, s in enumerate(model.SEVERITIES)}
-
-TEMPLATE = r"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
-<meta name="referrer" content="no-referrer">
-<title>CRM audit {{ audit.id }}</title>
-<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK KR","Apple SD Gothic Neo",sans-serif;margin:0;color:#111827;background:#f9fafb;line-height:1.45}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:1.6rem;margin:0 0 4px} h2{font-size:1.25rem;margin:32px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px} h3{font-size:1.05rem;margin:0 0 6px}
-.muted{color:#6b7280}.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:14px 16px;margin:10px 0}
-.score{display:flex;gap:18px;align-items:center;flex-wrap:wrap}.big{font-size:3rem;font-weight:700}
-.pill{display:inline-block;border-radius:999px;padding:1px 9px;font-size:.8rem;font-weight:600;border:1px solid transparent}
-.critical{background:#7f1d1d;color:#fff}.high{background:#fee2e2;color:#991b1b}.medium{background:#fef3c7;color:#92400e}.low{background:#e0f2fe;color:#075985}.info{background:#f3f4f6;color:#374151}
-.ok{background:#dcfce7;color:#166534}.findings{background:#fef3c7;color:#92400e}.error{background:#fee2e2;color:#991b1b}.skipped,.not-covered{background:#f3f4f6;color:#4b5563}.accepted{background:#ede9fe;color:#5b21b6}
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}th{color:#6b7280;font-weight:600}
-td.num,th.num{text-align:right}.chart svg{width:100%;height:auto;max-height:420px}
-code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:.85em}details summary{cursor:pointer}
-.ids{font-family:ui-monospace,monospace;font-size:.82rem;word-break:break-all}
-.warning{color:#92400e;margin-top:4px}.coverage{margin-top:4px}
-table.metric{width:auto;font-size:.85rem}table.metric th,table.metric td{padding:2px 6px}ul.metric{margin:0;padding-left:18px}
-</style>
-</head>
-<body><main>
-<h1>CRM audit</h1>
-<div class="muted">Audit {{ audit.id }} · as of {{ audit.as_of[:10] }} · crm-audit {{ audit.tool_version }}</div>
-
-<section class="card score" id="score">
-  <div><div class="big">{{ overall }}</div><div class="muted">overall score{% if overall != "n/a" %} / 100{% endif %}</div>
-  {% if coverage %}<div class="coverage" id="coverage">{{ coverage }}</div>{% endif %}{% if why_na %}<div class="muted">n/a: {{ why_na }}</div>{% endif %}</div>
-  <table style="width:auto">{% for a in areas %}<tr><th>{{ a.area }}</th><td class="num">{{ a.value }}</td><td class="muted">{{ a.coverage }}</td></tr>{% endfor %}</table>
-  {% for chart in score_charts %}<div class="chart" style="flex:1;min-width:320px" data-chart="{{ chart.id }}"><h3>{{ chart.title }}</h3>{{ chart.svg }}</div>{% endfor %}
-</section>
-
-<h2>Tenants</h2>
-<table><tr><th>tenant</th><th>connector</th><th class="num">records</th><th class="num">API calls</th><th class="num">score</th><th>data</th></tr>
-{% for t in audit.tenants %}<tr><td>{{ t.name }}</td><td>{{ t.connector }}</td><td class="num">{{ "{:,}".format(t.records.values()|sum) }}</td><td class="num">{{ "{:,}".format(t.api_calls) }}</td>
-<td class="num tenant-score">{{ tenant_scores[t.name].value }}<div class="muted">{{ tenant_scores[t.name].coverage }}</div></td>
-<td>{% if t.error %}<span class="pill error">error</span> {{ t.error }}{% elif t.partial_tables %}<span class="pill findings">partial</span> {{ t.partial_tables|join(", ") }}{% else %}<span class="pill ok">complete</span>{% endif %}
-{% for n in t.notes %}{% if n.startswith(warning_prefix) %}<div class="warning"><span class="pill findings">warning</span> {{ n[warning_prefix|length:] }}</div>{% else %}<div class="muted">{{ n }}</div>{% endif %}{% endfor %}
-{% if not_applicable.get(t.name) %}<div class="muted not-applicable">{{ not_applicable[t.name] }}.</div>{% endif %}</td></tr>{% endfor %}
-</table>
-{% if audit.plugin_errors %}
-<h2 id="plugin-errors">Plugin problems</h2>
-<section class="card"><p>Some plugins did not load completely; what is listed here is missing from this audit:</p>
-<ul>{% for e in audit.plugin_errors %}<li class="plugin-error">{{ e }}</li>{% endfor %}</ul></section>
-{% endif %}
-
-<h2>The audit, step by step</h2>
-<table><tr><th>step</th><th>status</th><th class="num">checks</th><th class="num">findings</th></tr>
-{% for s in steps %}<tr><td><a href="#step-{{ s.key }}">{{ s.title }}</a></td><td><span class="pill {{ s.status|replace(' ', '-') }}">{{ s.status }}</span></td><td class="num">{{ s.checks }}</td><td class="num">{{ s.findings }}</td></tr>{% endfor %}
-</table>
-
-{% for s in steps %}{% if s.results %}
-<h2 id="step-{{ s.key }}">{{ s.title }}</h2>
-{% for r in s.results if r.status == "fail" or r.charts %}
-<article class="card finding" data-check="{{ r.check_id }}">
-  <h3><span class="pill {{ r.severity }}">{{ r.severity }}</span> {{ r.title }}
-  {% if r.status == "fail" %}{% if r.accepted %}<span class="pill accepted">accepted risk</span>{% else %}<span class="pill findings">{{ "{:,}".format(r.affected.count) }} affected</span>{% endif %}
-  {% elif r.status == "pass" %}<span class="pill ok">pass</span>{% else %}<span class="pill {{ r.status }}">{{ r.status }}</span>{% endif %}</h3>
-  <div class="muted"><code>{{ r.check_id }}</code> · {{ r.tenant }}</div>
-  <p>{{ r.message }}</p>
-  {% if r.reason %}<p class="muted">{{ r.reason }}</p>{% endif %}
-  {% if r.references %}<p class="muted references">References: {% for ref in r.references %}{% if ref_link(ref) %}<a href="{{ ref_link(ref) }}" rel="noopener noreferrer">{{ ref }}</a>{% else %}{{ ref }}{% endif %}{% if not loop.last %}; {% endif %}{% endfor %}</p>{% endif %}
-  {% if r.status == "fail" and r.affected.count %}
-  <p>Affected {{ r.affected.object or "records" }}{% if r.affected.population %} ({{ "{:,}".format(r.affected.count) }} of {{ "{:,}".format(r.affected.population) }}){% endif %}:</p>
-  <table class="samples"><tr><th>id</th><th>problem</th></tr>
-  {% for sample in r.samples %}<tr><td class="ids">{% if sample.link %}<a href="{{ sample.link }}" rel="noopener noreferrer">{{ sample.id }}</a>{% else %}{{ sample.id }}{% endif %}</td><td>{{ sample.problem }}</td></tr>{% endfor %}
-  </table>
-  {% if r.affected.count > r.samples|length %}<p class="muted">and {{ "{:,}".format(r.affected.count - r.samples|length) }} more in the fix-list.</p>{% endif %}
-  <p><a href="fixlists/{{ r.check_id }}.csv">Fix-list: fixlists/{{ r.check_id }}.csv</a></p>
-  {% endif %}
-  {% if r.status in ("fail", "pass") %}<p><strong>How to fix:</strong> {{ r.remediation }}</p>{% endif %}
-  {% for chart in r.charts %}<div class="chart" data-chart="{{ chart.id }}"><h3>{{ chart.title }}</h3>{{ chart.svg }}</div>{% endfor %}
-  {% if r.metrics_view %}<details><summary>Metrics</summary><table class="metrics">{% for k, v in r.metrics_view %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}
-</article>
-{% endfor %}
-{% set quiet = s.results|rejectattr("status", "equalto", "fail")|rejectattr("charts")|list %}
-{% if quiet %}<details class="card"><summary>{{ quiet|length }} more checks: {{ quiet|selectattr("status", "equalto", "pass")|list|length }} passed, {{ quiet|selectattr("status", "equalto", "skipped")|list|length }} skipped, {{ quiet|selectattr("status", "equalto", "error")|list|length }} errors</summary>
-<table><tr><th>check</th><th>tenant</th><th>status</th><th>detail</th></tr>
-{% for r in quiet %}<tr data-check="{{ r.check_id }}"><td>{{ r.title }}<div class="muted"><code>{{ r.check_id }}</code></div></td><td>{{ r.tenant }}</td><td><span class="pill {{ r.status }}">{{ r.status }}</span></td><td>{{ r.reason or r.message }}{% if r.references %}<div class="muted references">References: {% for ref in r.references %}{% if ref_link(ref) %}<a href="{{ ref_link(ref) }}" rel="noopener noreferrer">{{ ref }}</a>{% else %}{{ ref }}{% endif %}{% if not loop.last %}; {% endif %}{% endfor %}</div>{% endif %}{% if r.metrics_view %}<details><summary>Metrics</summary><table class="metrics">{% for k, v in r.metrics_view %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></details>{% endif %}</td></tr>{% endfor %}
-</table></details>{% endif %}
-{% endif %}{% endfor %}
-<p class="muted">Report written by crm-audit. Data in this report comes from the CRM as it was on {{ audit.as_of[:10] }}.</p>
-</main></body></html>
-"""
+TEMPLATES = Path(__file__).parent / "templates"
+FONT_FAMILY = "crm-audit Noto Sans KR"
+_FONT_MARKER = "/*crm-audit:font-face*/"
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff]")
 
 
 def safe_link(url) -> str | None:
@@ -131,145 +63,293 @@ def safe_link(url) -> str | None:
     return quote(str(url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
 
 
-def format_number(value) -> str:
-    """A number as a reader wants it: ``10000.0`` -> ``10,000``, ``0.1234`` -> ``0.12``, ``1234567`` -> ``1,234,567``."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return str(value)
-    if value.is_integer() and abs(value) < 1e18:
-        return f"{int(value):,}"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 0.01:
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{value:.2g}"
+@lru_cache(maxsize=1)
+def page_script() -> tuple[Markup, str]:
+    """The page's one inline script and its CSP source (``'sha256-...'``)."""
+    script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return Markup(script), f"sha256-{digest}"
 
 
-def _text(value) -> str:
-    if value is None:
+@lru_cache(maxsize=8)
+def _font_face(chars: str) -> str:
+    """@font-face rules embedding the packaged Noto Sans KR cut to ``chars`` (WOFF, regular
+    and bold instances of the variable font), or "" when the font or fontTools is missing."""
+    path = hangul_font_path()
+    if path is None or not chars:
         return ""
-    if isinstance(value, (int, float)):
-        return format_number(value)
-    return str(value)
+    rules = []
+    try:
+        import io
+
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+        from fontTools.varLib import instancer
+
+        font = TTFont(str(path))
+        options = subset.Options()
+        options.layout_features = ["*"]
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text=chars)
+        subsetter.subset(font)
+        for weight in (400, 700):
+            static = instancer.instantiateVariableFont(font, {"wght": weight}, inplace=False)
+            static.flavor = "woff"
+            buffer = io.BytesIO()
+            static.save(buffer)
+            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+            rules.append(f'@font-face{{font-family:"{FONT_FAMILY}";src:url(data:font/woff;base64,{data}) format("woff");'
+                         f"font-weight:{weight};unicode-range:U+1100-11FF,U+3130-318F,U+A960-A97F,U+AC00-D7A3,U+D7B0-D7FF}}")
+    except Exception:  # a font we cannot cut: the system fonts alone
+        return ""
+    return "\n".join(rules)
 
 
-def _metric_html(value, depth: int = 0) -> Markup:
-    """One metric value as escaped HTML: scalars as text, dicts as a small table, lists as a list.
-
-    Lists of dicts with the same keys become one table; nesting deeper than
-    METRIC_DEPTH and collections longer than METRIC_ITEMS are cut with a note.
-    """
-    if isinstance(value, dict):
-        if not value:
-            return Markup('<span class="muted">(empty)</span>')
-        if depth >= METRIC_DEPTH:
-            return escape(_short_json(value))
-        items = list(value.items())
-        rows = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(_text(k), _metric_html(v, depth + 1)) for k, v in items[:METRIC_ITEMS]
-        )
-        return Markup('<table class="metric">{}</table>{}').format(rows, _more(len(items)))
-    if isinstance(value, (list, tuple, set)):
-        items = list(value)
-        if not items:
-            return Markup('<span class="muted">(none)</span>')
-        if depth >= METRIC_DEPTH:
-            return escape(_short_json(items))
-        shown = items[:METRIC_ITEMS]
-        if all(isinstance(i, dict) for i in shown):
-            columns = list(dict.fromkeys(k for i in shown for k in i))
-            if len(columns) <= 8:
-                head = Markup("").join(Markup("<th>{}</th>").format(_text(c)) for c in columns)
-                body = Markup("").join(
-                    Markup("<tr>{}</tr>").format(Markup("").join(
-                        Markup("<td{}>{}</td>").format(Markup(' class="num"') if isinstance(i.get(c), (int, float)) else "",
-                                                       _metric_html(i.get(c), depth + 1)) for c in columns))
-                    for i in shown
-                )
-                return Markup('<table class="metric"><tr>{}</tr>{}</table>{}').format(head, body, _more(len(items)))
-        if all(not isinstance(i, (dict, list, tuple, set)) for i in shown):
-            return Markup("{}{}").format(", ".join(_text(i) for i in shown), _more(len(items), inline=True))
-        lis = Markup("").join(Markup("<li>{}</li>").format(_metric_html(i, depth + 1)) for i in shown)
-        return Markup('<ul class="metric">{}</ul>{}').format(lis, _more(len(items)))
-    return escape(_text(value))
+def _environment(lang: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.globals["_"] = lambda msgid, **values: tr(lang, msgid, **values)
+    env.globals["ngettext"] = lambda singular, plural, n, **values: ntr(lang, singular, plural, n, **values)
+    env.filters["num"] = lambda value: format_number(value, lang)
+    return env
 
 
-def _more(total: int, inline: bool = False) -> Markup:
-    if total <= METRIC_ITEMS:
-        return Markup("")
-    note = f"and {total - METRIC_ITEMS:,} more in report.json"
-    return Markup(" <span class=\"muted\">{}</span>" if inline else "<div class=\"muted\">{}</div>").format(note)
+# -- scores ------------------------------------------------------------------
 
 
-def _short_json(value) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 200 else text[:199] + "…"
+def value_text(value, lang: str) -> str:
+    """A score as shown: ``71.5`` (``71,5`` in Indonesian), or ``n/a``."""
+    from babel import numbers
+
+    return tr(lang, "n/a") if value is None else numbers.format_decimal(float(value), format="0.0", locale=lang)
 
 
-def _metrics(metrics: dict) -> list[tuple[str, Markup]]:
-    """Every metric but the chart specs, as (name, escaped HTML)."""
-    out = [(str(key), _metric_html(value)) for key, value in metrics.items() if key != "charts"]
-    return out[:METRIC_ITEMS]
+def coverage_text(cov: dict | None, lang: str, *, records: bool = True) -> str:
+    """``"36 of 49 checks judged, 2,000 records"`` in ``lang``; "" without coverage."""
+    if not cov or "checks_applicable" not in cov:
+        return ""
+    run, total = cov.get("checks_run", 0), cov["checks_applicable"]
+    if records and "records_judged" in cov:
+        return ntr(lang, "{run} of {total} checks judged, {n} record", "{run} of {total} checks judged, {n} records",
+                   cov["records_judged"], run=run, total=total)
+    return tr(lang, "{run} of {total} checks judged", run=run, total=total)
 
 
-def _charts(metrics: dict) -> list[dict]:
+def _why_not_scored(cov: dict | None, lang: str) -> str:
+    if not why_not_scored(cov):
+        return ""
+    if not cov["checks_applicable"]:
+        return tr(lang, "no applicable check")
+    return tr(lang, "fewer than {share} of the applicable checks were judged",
+              share=Percent(cov.get("threshold", MIN_COVERAGE), 0))
+
+
+def _score(value, cov, lang: str, records: bool = True) -> dict:
+    cls = "" if value is None else ("good" if value >= 80 else "fair" if value >= 60 else "poor")
+    return {"value": value_text(value, lang), "cls": cls, "coverage": coverage_text(cov, lang, records=records)}
+
+
+def _area_scores(score: dict, lang: str) -> dict:
+    cov = (score.get("coverage") or {}).get("areas") or {}
+    return {a: _score((score.get("areas") or {}).get(a), cov.get(a), lang, records=False) for a in model.AREAS}
+
+
+# -- results -----------------------------------------------------------------
+
+
+def _charts(metrics: dict, lang: str) -> list[dict]:
     out = []
     for spec in metrics.get("charts") or []:
         if valid_spec(spec):
+            title = chart_text(spec.get("title"), lang)
             try:
-                out.append({"id": str(spec.get("id", "")), "title": str(spec.get("title", "")), "svg": Markup(render_svg(spec))})
+                out.append({"id": str(spec.get("id", "")), "title": title, "svg": Markup(render_svg(spec, lang=lang))})
             except Exception as exc:  # a malformed spec from a plugin must not lose the report
-                out.append({"id": str(spec.get("id", "")), "title": f"{spec.get('title', '')} (chart unavailable: {type(exc).__name__})", "svg": ""})
+                out.append({"id": str(spec.get("id", "")), "svg": "",
+                            "title": tr(lang, "{title} (chart unavailable: {error})", title=title, error=type(exc).__name__)})
     return out
 
 
+def _description(context: ReportContext, check_id: str) -> str:
+    checks = getattr(context.registry, "checks", None) or {}
+    check = checks.get(check_id) if isinstance(checks, dict) else None
+    if check is None or not getattr(check, "description", ""):
+        return ""
+    return context.text(check.text("description"))
+
+
+def _affected_text(r, lang: str) -> str:
+    obj = r.affected.object or tr(lang, "records")
+    if r.affected.population:
+        return tr(lang, "Affected {object}: {n} of {total} ({share}).", object=obj, n=r.affected.count,
+                  total=r.affected.population, share=Percent(r.affected.count / r.affected.population))
+    return tr(lang, "Affected {object}: {n}.", object=obj, n=r.affected.count)
+
+
+def _share(r) -> float:
+    """The share of the examined records a failed result affects (1 when it examined none)."""
+    pop = r.affected.population
+    return min(1.0, r.affected.count / pop) if pop else 1.0
+
+
+def _result_view(r, anchor: str, context: ReportContext) -> dict:
+    lang = context.lang
+    samples = [{"id": rid, "link": safe_link(context.link(r.tenant, r.affected.object or "", rid)),
+                "problem": r.details.get(rid) or r.title}
+               for rid in r.affected.ids[:SAMPLE_SIZE]] if r.status == "fail" else []
+    return {**r.__dict__, "affected": r.affected, "anchor": anchor, "samples": samples,
+            "affected_text": _affected_text(r, lang) if r.status == "fail" and r.affected.count else "",
+            "description": _description(context, r.check_id), "charts": _charts(r.metrics, lang),
+            "metrics_view": metrics_view(r.metrics, lang)}
+
+
+def _cell(r, anchor: str, lang: str) -> dict:
+    """One matrix cell: a mark or the count affected, its title the status in words (no CRM data)."""
+    if r.status == "fail":
+        text = format_number(r.affected.count, lang) if r.affected.count else "✗"
+        status = "accepted" if r.accepted else "fail"
+        tip = _affected_text(r, lang) if r.affected.count else tr(lang, "failed")
+        if r.accepted:
+            tip = tr(lang, "{text} (accepted risk)", text=tip)
+    else:
+        text, status = {"pass": "✓", "skipped": "–", "error": "!"}.get(r.status, "?"), r.status
+        tip = {"pass": tr(lang, "passed"), "skipped": tr(lang, "skipped"), "error": tr(lang, "error")}.get(r.status, r.status)
+    return {"text": text, "status": status, "anchor": anchor, "tip": tip}
+
+
+def _top_fixes(failed: list, anchors: dict, lang: str) -> list[dict]:
+    """The failed checks that matter most: by severity, then the largest share of records affected."""
+    by_check: dict[str, list] = {}
+    for r in failed:
+        if not r.accepted:
+            by_check.setdefault(r.check_id, []).append(r)
+    ranked = sorted(by_check.values(), key=lambda rs: (SEVERITY_ORDER.get(rs[0].severity, 9), -max(map(_share, rs)),
+                                                       -sum(r.affected.count for r in rs), rs[0].check_id))
+    out = []
+    for rs in ranked[:TOP_FIXES]:
+        rs = sorted(rs, key=lambda r: (-_share(r), -r.affected.count))
+        tenants = []
+        for r in rs:
+            if r.affected.population:
+                affected = tr(lang, "{n} of {total} ({share})", n=r.affected.count, total=r.affected.population,
+                              share=Percent(_share(r)))
+            elif r.affected.count:
+                affected = ntr(lang, "{n} record", "{n} records", r.affected.count)
+            else:
+                affected = tr(lang, "failed")
+            tenants.append({"name": r.tenant, "anchor": anchors[(r.tenant, r.check_id)], "affected": affected})
+        out.append({"check_id": rs[0].check_id, "title": rs[0].title, "severity": rs[0].severity, "tenants": tenants})
+    return out
+
+
+def _not_applicable_text(ids: list[str], connector: str, lang: str) -> str:
+    return ntr(lang, "{n} check for other CRMs does not apply to this {connector} tenant: {checks}.",
+               "{n} checks for other CRMs do not apply to this {connector} tenant: {checks}.", len(ids),
+               connector=connector or "unknown", checks=", ".join(ids))
+
+
+def _as_of(audit: AuditResult):
+    try:
+        return date.fromisoformat(str(audit.as_of)[:10])
+    except ValueError:
+        return str(audit.as_of)[:10]
+
+
 def render_html(audit: AuditResult, context: ReportContext) -> str:
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    template = env.from_string(TEMPLATE)
-    steps = []
-    for step in model.STEPS:
-        results = [r for r in audit.applicable_results() if r.step == step]
-        results.sort(key=lambda r: ({"fail": 0, "error": 1, "pass": 2, "skipped": 3}[r.status], SEVERITY_ORDER.get(r.severity, 9), r.check_id))
-        views = []
-        for r in results:
-            samples = [
-                {"id": rid, "link": safe_link(context.link(r.tenant, r.affected.object or "", rid)), "problem": r.details.get(rid) or r.title}
-                for rid in r.affected.ids[:SAMPLE_SIZE]
-            ]
-            views.append({**r.__dict__, "affected": r.affected, "samples": samples, "charts": _charts(r.metrics),
-                          "metrics_view": _metrics(r.metrics)})
-        steps.append({"key": step, "title": model.STEP_TITLES[step], "status": status_of_step(results),
-                      "checks": len(results), "findings": sum(1 for r in results if r.status == "fail"), "results": views})
-    score_charts = []
-    for spec in (score_by_area_spec(audit.score), score_trend_spec(context.history)):
-        if spec:
-            score_charts.append({"id": spec["id"], "title": spec["title"], "svg": Markup(render_svg(spec, width=5, height=2.4))})
+    lang = context.lang or "en"
+    results = audit.applicable_results()
+    tenant_names = [t.name for t in audit.tenants]
+    tenant_names += [n for n in dict.fromkeys(r.tenant for r in results) if n not in tenant_names]
+    keys = {name: f"tenant-{i + 1}" for i, name in enumerate(tenant_names)}
+    anchors = {(r.tenant, r.check_id): f"{keys[r.tenant]}-{r.check_id}" for r in results}
     score = audit.score or {}
-    overall = score.get("overall")
+    per_tenant = tenant_scores(score, audit.results, tenant_names)
+    infos = {t.name: t for t in audit.tenants}
+    not_applicable = audit.not_applicable()
+    step_titles = {s: tr(lang, model.STEP_TITLES[s]) for s in model.STEPS}
+
+    tenants = []
+    for name in tenant_names:
+        info, mine = infos.get(name), [r for r in results if r.tenant == name]
+        s = per_tenant.get(name) or {}
+        steps = []
+        for step in model.STEPS:
+            rs = [r for r in mine if r.step == step]
+            if not rs:
+                continue
+            rs.sort(key=lambda r: ({"fail": 0, "error": 1, "pass": 2, "skipped": 3}.get(r.status, 4),
+                                   SEVERITY_ORDER.get(r.severity, 9), r.check_id))
+            views = [_result_view(r, anchors[(name, r.check_id)], context) for r in rs]
+            steps.append({"key": step, "title": step_titles[step], "status": status_of_step(rs),
+                          "cards": [v for v in views if v["status"] == "fail" or v["charts"]],
+                          "quiet": [v for v in views if v["status"] != "fail" and not v["charts"]]})
+        findings = sum(1 for r in mine if r.status == "fail")
+        notes = [{"warning": n.startswith(WARNING_PREFIX), "text": n[len(WARNING_PREFIX):] if n.startswith(WARNING_PREFIX) else n}
+                 for n in (info.notes if info else [])]
+        tenants.append({
+            "key": keys[name], "name": name, "connector": info.connector if info else "",
+            "records": sum((info.records or {}).values()) if info else 0, "api_calls": info.api_calls if info else 0,
+            "error": info.error if info else None, "partial_tables": info.partial_tables if info else [],
+            "data": "error" if info and info.error else "partial" if info and info.partial_tables else "complete",
+            "score": _score(s.get("overall"), s.get("coverage"), lang), "areas": _area_scores(s, lang),
+            "findings": findings, "findings_text": ntr(lang, "{n} finding", "{n} findings", findings),
+            "notes": notes, "steps": steps,
+            "not_applicable": _not_applicable_text(not_applicable[name], info.connector if info else "", lang)
+            if name in not_applicable else "",
+        })
+
+    matrix = []
+    for step in model.STEPS:
+        rows = []
+        check_ids = list(dict.fromkeys(r.check_id for r in results if r.step == step))
+        for check_id in check_ids:
+            by_tenant = {r.tenant: r for r in results if r.check_id == check_id}
+            first = next(iter(by_tenant.values()))
+            cells = [_cell(by_tenant[n], anchors[(n, check_id)], lang) if n in by_tenant else None for n in tenant_names]
+            statuses = {c["status"] for c in cells if c}
+            rows.append({"check_id": check_id, "title": first.title, "severity": first.severity,
+                         "status": "fail" if statuses & {"fail", "accepted"} else "error" if "error" in statuses
+                         else "pass" if "pass" in statuses else "skipped", "cells": cells})
+        rows.sort(key=lambda row: (SEVERITY_ORDER.get(row["severity"], 9), str(row["title"])))
+        if rows:
+            matrix.append({"key": step, "title": step_titles[step], "rows": rows})
+
     cov = score.get("coverage")
     area_cov = (cov or {}).get("areas") or {}
-    areas = [{"area": a, "value": value_text((score.get("areas") or {}).get(a)),
-              "coverage": f"{area_cov[a]['checks_run']} of {area_cov[a]['checks_applicable']} checks" if a in area_cov else ""}
-             for a in model.AREAS if a in area_cov or a in (score.get("areas") or {})]
-    per_tenant = {name: {"value": value_text(s.get("overall")), "coverage": coverage_text(s.get("coverage"))}
-                  for name, s in tenant_scores(score, audit.results, [t.name for t in audit.tenants]).items()}
-    return template.render(
-        audit=audit,
-        overall=value_text(overall),
-        coverage=coverage_text(cov),
-        why_na=why_not_scored(cov) if overall is None else "",
-        areas=areas,
-        tenant_scores=per_tenant,
-        warning_prefix=WARNING_PREFIX,
-        steps=steps,
-        score_charts=score_charts,
-        not_applicable=not_applicable_text(audit),
-        ref_link=safe_link,
+    area_rows = [{"area": a, "value": value_text((score.get("areas") or {}).get(a), lang),
+                  "coverage": tr(lang, "{run} of {total} checks", run=area_cov[a]["checks_run"],
+                                 total=area_cov[a]["checks_applicable"]) if a in area_cov else ""}
+                 for a in model.AREAS if a in area_cov or a in (score.get("areas") or {})]
+    score_charts = []
+    for spec in (score_by_area_spec(score, lang), score_trend_spec(context.history, lang)):
+        if spec:
+            score_charts.append({"id": spec["id"], "title": chart_text(spec["title"], lang),
+                                 "svg": Markup(render_svg(spec, width=5, height=2.4, lang=lang))})
+    script, script_hash = page_script()
+    page = _environment(lang).get_template("report.html.j2").render(
+        lang=lang, audit=audit, as_of=_as_of(audit),
+        overall=value_text(score.get("overall"), lang), has_overall=score.get("overall") is not None,
+        coverage=coverage_text(cov, lang), why_na=_why_not_scored(cov, lang) if score.get("overall") is None else "",
+        all_score=_score(score.get("overall"), cov, lang), all_areas=_area_scores(score, lang),
+        areas=[a for a in model.AREAS if any(t["areas"][a]["value"] != tr(lang, "n/a") or a in area_cov for t in tenants)],
+        tenants=tenants, total_findings=sum(t["findings"] for t in tenants),
+        top_fixes=_top_fixes([r for r in results if r.status == "fail"], anchors, lang),
+        matrix=matrix, steps=[{"key": g["key"], "title": g["title"]} for g in matrix], severities=model.SEVERITIES,
+        area_rows=area_rows, score_charts=score_charts, ref_link=safe_link,
+        script=script, script_hash=script_hash, font_face=Markup(_FONT_MARKER),
     )
+    return _with_hangul_font(page)
+
+
+def _with_hangul_font(page: str) -> str:
+    """The page with the packaged Korean font embedded (cut to the Hangul it uses), if it has any."""
+    chars = "".join(sorted(set(_HANGUL.findall(page))))
+    face = _font_face(chars) if chars else ""
+    if face:
+        # First: limited to Hangul by its unicode-range, and Chromium on Linux does not look
+        # past system-ui for a glyph the system lacks.
+        page = page.replace("body{font-family:system-ui,", f'body{{font-family:"{FONT_FAMILY}",system-ui,', 1)
+    return page.replace(_FONT_MARKER, face, 1)
 
 
 def write_html(audit: AuditResult, context: ReportContext) -> list[Path]:

@@ -169,7 +169,8 @@ def record_url(options: dict, object_name: str, record_id: str) -> str | None:
     portal = options.get("portal_id")
     if not portal or not record_id:
         return None
-    kinds = {"contact": "0-1", "company": "0-2", "deal": "0-3"}
+    # The object as a check names it (a canonical table: "contacts") or in the singular.
+    kinds = {"contact": "0-1", "contacts": "0-1", "company": "0-2", "companies": "0-2", "deal": "0-3", "deals": "0-3"}
     kind = kinds.get(object_name)
     if kind is None:
         return None

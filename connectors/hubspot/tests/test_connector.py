@@ -173,6 +173,9 @@ def test_plugin_registers_the_connector():
     info = found[0]
     assert info.name == "hubspot" and info.sandbox is not None and "access_token" in info.options
     assert info.record_url({"portal_id": "42"}, "contact", "7") == "https://app.hubspot.com/contacts/42/record/0-1/7"
+    # the reports ask with the canonical table's name (Result.affected.object)
+    assert info.record_url({"portal_id": "42"}, "companies", "9") == "https://app.hubspot.com/contacts/42/record/0-2/9"
+    assert info.record_url({"portal_id": "42"}, "users", "9") is None
 
 
 class WriteSizes(MemorySink):

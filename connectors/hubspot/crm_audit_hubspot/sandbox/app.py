@@ -469,7 +469,8 @@ def start_sandbox(tenant: Any, *, token: str = "sandbox-token", rate_limit: int 
     app = HubSpotSandbox(tenant, token=token, rate_limit=rate_limit, **kwargs)
 
     def options(served) -> dict:
-        out: dict[str, Any] = {"access_token": token, "base_url": served.url}
+        # portal_id: the sandbox's account-info portalId, so reports link its records like a real portal's.
+        out: dict[str, Any] = {"access_token": token, "base_url": served.url, "portal_id": "12345678"}
         if rate_limit:
             out.update(rate_limit=rate_limit, rate_window=app.rate_window)
         return out
