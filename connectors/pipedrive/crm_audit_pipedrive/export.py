@@ -23,6 +23,7 @@ from crm_audit_core.connector import ExportFormat
 from crm_audit_core.exports import ExportFiles, ExportResult
 
 from . import mapping as m
+from .i18n import _
 
 PREFIXES = {"organization": "companies", "person": "contacts", "deal": "deals", "activity": "activities"}
 # field label (lower-cased, after the "Entity - " prefix) -> the API record's key, per entity.
@@ -174,8 +175,8 @@ def read(files: ExportFiles) -> ExportResult:
         result.add(table, rows)
         result.report(name, table, header, used, rows)
     if rows_by:
-        result.notes.append("Pipedrive export: owners are named, not numbered, so owner_id holds the owner's name "
-                            "and the users table is not supplied; stages are named by the deal's stage")
+        result.notes.append(_("Pipedrive export: owners are named, not numbered, so owner_id holds the owner's "
+                              "name and the users table is not supplied; stages are named by the deal's stage"))
     return result
 
 
