@@ -148,8 +148,8 @@ class RecordReader:
         by_id = {str(r["id"]): r for r in body.get("results") or []}
         missing = [i for i in ids if i not in by_id]
         if missing:  # deleted between the list call and the batch read: note, do not invent
-            self.note(ngettext("{n} {object} record disappeared while being read (deleted meanwhile)",
-                               "{n} {object} records disappeared while being read (deleted meanwhile)",
+            self.note(ngettext("{object}: {n} record disappeared while being read (deleted meanwhile)",
+                               "{object}: {n} records disappeared while being read (deleted meanwhile)",
                                len(missing), object=object_type))
         return [by_id[i] for i in ids if i in by_id]
 
