@@ -162,7 +162,8 @@ class HubSpotConnector:
         since = aware(previous.since)
         if since < datetime.now(timezone.utc) - timedelta(days=ARCHIVE_DAYS):
             note(_("incremental audit not possible: the previous audit ({date}) is older than the {days} days "
-                   "HubSpot keeps deleted records; read in full", date=since.strftime("%Y-%m-%d"), days=ARCHIVE_DAYS + 1))
+                   "HubSpot keeps deleted records; read in full", date=since.strftime("%Y-%m-%d"),
+                   days=ARCHIVE_DAYS + 1))
             return None
         return previous
 

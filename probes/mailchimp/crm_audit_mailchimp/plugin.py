@@ -21,7 +21,7 @@ def crm_audit_register_probes(register):
             name=NAME,
             factory=create_probe,
             description=_("Mailchimp through its official client (mailchimp-marketing): audience members by status, "
-                        "campaign reports and survey responses"),
+                          "campaign reports and survey responses"),
             options=dict(OPTIONS),
             integration=INTEGRATION,
             expected=EXPECTED,

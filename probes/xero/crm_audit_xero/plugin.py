@@ -20,8 +20,9 @@ def crm_audit_register_probes(register):
         ProbeInfo(
             name="xero",
             factory=create_probe,
-            description=_("Xero through its official client (xero-python): contacts that are not archived, and sales "
-                        "invoices that are AUTHORISED or PAID, of one organisation; custom connection or access token"),
+            description=_("Xero through its official client (xero-python): contacts that are not archived, and "
+                          "sales invoices that are AUTHORISED or PAID, of one organisation; custom connection or "
+                          "access token"),
             options=dict(OPTIONS),
             integration="Xero",
             expected=(("companies", "records"), ("deals", "won")),
