@@ -26,6 +26,7 @@ from typing import Callable
 from crm_audit_core.kit import Unavailable
 
 from . import mapping
+from .i18n import _
 from .transport import HubSpotTransport
 
 LIST_SEARCH_COUNT = 500  # the maximum `count` of POST /crm/v3/lists/search
@@ -63,7 +64,8 @@ def read_list_memberships(transport: HubSpotTransport, note: Note) -> dict[str, 
                 for member in page.get("results") or []:
                     members.setdefault(str(member["recordId"]), []).append(name)
     except Unavailable as exc:
-        note(f"contact lists not available (segments not supplied; needs the crm.lists.read scope): {exc.message}")
+        note(_("contact lists not available (segments not supplied; needs the {scope} scope): {problem}",
+               scope="crm.lists.read", problem=exc.message))
         return None
     return members
 

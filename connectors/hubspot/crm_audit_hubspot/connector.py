@@ -17,6 +17,7 @@ from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, Option, Optio
 
 from . import mapping
 from .apps import AppTracker, read_list_memberships, write_integrations
+from .i18n import _
 from .records import RECORD_TABLES, RecordReader, aware
 from .security import has_table, read_audit_trail, write_grants, write_permissions
 from .tables import read_account, read_campaigns, read_fields, read_people, read_stages, read_users
@@ -49,25 +50,27 @@ OPTIONS = {
 # reason of each check it skips; declared on ConnectorInfo(limitations=...) in plugin.py.
 DOC = "docs/connectors/hubspot.md#what-the-api-does-not-give"
 LIMITATIONS = {
-    "users.mfa_enabled": f"HubSpot's users API does not say whether a user has two-factor authentication "
-                         f"turned on ({DOC})",
-    "platform.api_version_latest": f"HubSpot's API does not name its latest API version: since March 2026 its "
-                                   f"versions are release dates in the path (such as 2026-03), published each "
-                                   f"March and September on its versioning page, and no endpoint lists them or "
-                                   f"says which one an account or app uses ({DOC})",
-    "platform.api_versions_deprecated": f"HubSpot's API does not list its unsupported API versions: a date "
-                                        f"version is unsupported 18 months after its release and the numbered "
-                                        f"v1 to v4 paths from September 2027, as its versioning page and "
-                                        f"migration guide say, and no endpoint reports them ({DOC})",
-    "integrations.kind": f"HubSpot's records name the app that created them but not what kind of app it is, and "
-                         f"no API lists the apps connected to an account ({DOC})",
-    "integrations.created_at": f"HubSpot has no API that says when an app was connected to the account ({DOC})",
-    "integrations.records_reported": f"HubSpot does not know how many records the other system holds: that count "
-                                     f"comes from a probe of the other system ({DOC})",
-    "security_settings": f"HubSpot publishes no API for its security settings (password policy, required two-factor "
-                         f"authentication, single sign-on) nor a security score: they are shown only in the "
-                         f"account's security settings ({DOC})",
-    "packages": f"HubSpot has no API that lists the apps installed from its marketplace or their versions ({DOC})",
+    "users.mfa_enabled": _("HubSpot's users API does not say whether a user has two-factor authentication "
+                           "turned on ({page})", page=DOC),
+    "platform.api_version_latest": _("HubSpot's API does not name its latest API version: since March 2026 its "
+                                     "versions are release dates in the path (such as 2026-03), published each "
+                                     "March and September on its versioning page, and no endpoint lists them or "
+                                     "says which one an account or app uses ({page})", page=DOC),
+    "platform.api_versions_deprecated": _("HubSpot's API does not list its unsupported API versions: a date "
+                                          "version is unsupported 18 months after its release and the numbered "
+                                          "v1 to v4 paths from September 2027, as its versioning page and "
+                                          "migration guide say, and no endpoint reports them ({page})", page=DOC),
+    "integrations.kind": _("HubSpot's records name the app that created them but not what kind of app it is, and "
+                           "no API lists the apps connected to an account ({page})", page=DOC),
+    "integrations.created_at": _("HubSpot has no API that says when an app was connected to the account ({page})",
+                                 page=DOC),
+    "integrations.records_reported": _("HubSpot does not know how many records the other system holds: that count "
+                                       "comes from a probe of the other system ({page})", page=DOC),
+    "security_settings": _("HubSpot publishes no API for its security settings (password policy, required "
+                           "two-factor authentication, single sign-on) nor a security score: they are shown only in "
+                           "the account's security settings ({page})", page=DOC),
+    "packages": _("HubSpot has no API that lists the apps installed from its marketplace or their versions ({page})",
+                  page=DOC),
 }
 
 
@@ -158,8 +161,9 @@ class HubSpotConnector:
             return None
         since = aware(previous.since)
         if since < datetime.now(timezone.utc) - timedelta(days=ARCHIVE_DAYS):
-            note(f"incremental audit not possible: the previous audit ({since:%Y-%m-%d}) is older than "
-                 f"the {ARCHIVE_DAYS + 1} days HubSpot keeps deleted records; read in full")
+            note(_("incremental audit not possible: the previous audit ({date}) is older than the {days} days "
+                   "HubSpot keeps deleted records; read in full", date=since.strftime("%Y-%m-%d"),
+                   days=ARCHIVE_DAYS + 1))
             return None
         return previous
 

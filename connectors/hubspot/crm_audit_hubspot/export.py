@@ -24,6 +24,7 @@ from crm_audit_core.connector import ExportFormat
 from crm_audit_core.exports import ExportFiles, ExportResult
 
 from . import mapping as m
+from .i18n import _
 
 # HubSpot's default property labels (lower-cased) -> internal property name, per object.
 COMMON_LABELS = {
@@ -148,9 +149,9 @@ def read(files: ExportFiles) -> ExportResult:
         if table in by_table:
             _read_table(table, files, by_table[table], result)
     if by_table:
-        result.notes.append("HubSpot export: owners are named, not numbered, so owner_id holds the owner's name "
-                            "and the users table is not supplied; pipelines, activities and login history are not "
-                            "part of an export")
+        result.notes.append(_("HubSpot export: owners are named, not numbered, so owner_id holds the owner's name "
+                              "and the users table is not supplied; pipelines, activities and login history are not "
+                              "part of an export"))
     return result
 
 

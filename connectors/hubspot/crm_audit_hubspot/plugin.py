@@ -6,7 +6,13 @@ from crm_audit_core import ConnectorInfo, hookimpl
 
 from .connector import LIMITATIONS, OPTIONS, create_connector, record_url
 from .export import EXPORT_FORMAT
+from .i18n import DOMAIN, _
 from .sandbox import start_sandbox
+
+
+@hookimpl
+def crm_audit_register_translations(register):
+    register(DOMAIN)
 
 
 @hookimpl
@@ -15,7 +21,7 @@ def crm_audit_register_connectors(register):
         ConnectorInfo(
             name="hubspot",
             factory=create_connector,
-            description="HubSpot CRM through hubspot-api-client (private-app or OAuth access token)",
+            description=_("HubSpot CRM through hubspot-api-client (private-app or OAuth access token)"),
             options=OPTIONS,
             required_options=(),
             sandbox=start_sandbox,

@@ -24,6 +24,7 @@ from crm_audit_core.kit import RateLimiter, Source, TableReader
 
 from . import mapping
 from .apps import AppTracker
+from .i18n import ngettext
 from .transport import PAGE_SIZE, HubSpotTransport, UrlTooLong
 
 ASSOCIATION_BATCH = 1000
@@ -147,7 +148,9 @@ class RecordReader:
         by_id = {str(r["id"]): r for r in body.get("results") or []}
         missing = [i for i in ids if i not in by_id]
         if missing:  # deleted between the list call and the batch read: note, do not invent
-            self.note(f"{len(missing)} {object_type} disappeared while being read (deleted meanwhile)")
+            self.note(ngettext("{object}: {n} record disappeared while being read (deleted meanwhile)",
+                               "{object}: {n} records disappeared while being read (deleted meanwhile)",
+                               len(missing), object=object_type))
         return [by_id[i] for i in ids if i in by_id]
 
     def _associations(self, from_type: str, ids: list[str]) -> dict[str, dict[str, str]]:

@@ -30,6 +30,7 @@ from typing import Callable, Iterable
 from crm_audit_core.kit import Unavailable
 
 from . import mapping
+from .i18n import _
 from .transport import HubSpotTransport
 
 AUDIT_PAGE_SIZE = 200  # the documented maximum of the account activity lists
@@ -74,8 +75,9 @@ def permission_rows(settings_users: Iterable[dict], owner_of_user: dict[str, str
 def write_permissions(sink, settings_users: list[dict] | None, owner_of_user: dict[str, str], reason: str | None,
                       note: Note) -> None:
     if settings_users is None:
-        unavailable(sink, "permissions", f"HubSpot refused the settings users ({reason}): grant the private app "
-                    f"the settings.users.read scope to see the super admins ({DOC})", note)
+        unavailable(sink, "permissions", _("HubSpot refused the settings users ({problem}): grant the private app "
+                                           "the {scope} scope to see the super admins ({page})",
+                                           problem=reason, scope="settings.users.read", page=DOC), note)
         return
     rows = permission_rows(settings_users, owner_of_user)
     sink.write("permissions", rows)
@@ -155,8 +157,9 @@ def read_audit_trail(transport: HubSpotTransport, sink, note: Note, owner_of_use
             sink.write("audit_trail", rows)
             progress.advance(records=len(rows))
     except Unavailable as exc:
-        unavailable(sink, "audit_trail", f"HubSpot gives the audit log of user actions to Enterprise accounts "
-                    f"only, with the account-info.security.read scope ({exc.message}): on an Enterprise "
-                    f"account, grant the private app that scope ({DOC})", note)
+        unavailable(sink, "audit_trail", _("HubSpot gives the audit log of user actions to Enterprise accounts "
+                                           "only, with the {scope} scope ({problem}): on an Enterprise account, "
+                                           "grant the private app that scope ({page})",
+                                           scope="account-info.security.read", problem=exc.message, page=DOC), note)
         return
     sink.complete("audit_trail")

@@ -14,9 +14,11 @@ from typing import Any, Callable
 from crm_audit_core.kit import Unavailable
 
 from . import mapping
+from .i18n import _
 from .transport import PAGE_SIZE, HubSpotTransport
 
 LOGIN_PAGE_SIZE = 200
+SECURITY_SCOPE = "account-info.security.read"
 
 Note = Callable[[str], None]
 
@@ -28,7 +30,7 @@ def read_account(transport: HubSpotTransport, note: Note) -> tuple[dict | None, 
     try:
         details = transport.request("account details", transport.session_call("/account-info/v3/details"))
     except Unavailable as exc:
-        note(f"account details not available: {exc.message}")
+        note(_("account details not available: {problem}", problem=exc.message))
     try:
         usage = transport.request("API usage",
                                   transport.session_call("/account-info/v3/api-usage/daily/private-apps"))
@@ -37,7 +39,7 @@ def read_account(transport: HubSpotTransport, note: Note) -> tuple[dict | None, 
                 daily_limit = int(item["usageLimit"])
                 transport.budget.observe(limit=daily_limit, used=item.get("currentUsage") or 0)
     except Unavailable as exc:
-        note(f"daily API usage not available (OAuth tokens cannot read it): {exc.message}")
+        note(_("daily API usage not available (OAuth tokens cannot read it): {problem}", problem=exc.message))
     return details, daily_limit
 
 
@@ -67,7 +69,7 @@ def read_people(transport: HubSpotTransport, note: Note) -> People:
             for u in page.get("results") or []:
                 settings_users[str(u.get("id"))] = u
     except Unavailable as exc:
-        note(f"user roles not available: {exc.message}")
+        note(_("user roles not available: {problem}", problem=exc.message))
         settings_users, refused = None, exc.message
     role_names: dict[str, str] = {}
     if settings_users:
@@ -75,7 +77,7 @@ def read_people(transport: HubSpotTransport, note: Note) -> People:
             roles = transport.request("roles", transport.client_call(transport.roles_api.get_all))
             role_names = {str(r["id"]): r.get("name") for r in roles.get("results") or []}
         except Unavailable as exc:
-            note(f"role names not available: {exc.message}")
+            note(_("role names not available: {problem}", problem=exc.message))
     return People(owners, settings_users, role_names, refused)
 
 
@@ -106,14 +108,15 @@ def read_users(transport: HubSpotTransport, sink, note: Note) -> People:
             login_progress.advance(records=len(rows))
     except Unavailable as exc:
         last_login = None
-        reason = (f"login history not available (HubSpot offers it to Enterprise accounts with the "
-                  f"account-info.security.read scope): {exc.message}")
+        reason = _("login history not available (HubSpot offers it to Enterprise accounts with the {scope} "
+                   "scope): {problem}", scope=SECURITY_SCOPE, problem=exc.message)
         note(reason)
         declare = getattr(sink, "unavailable", None)
         if declare is not None and write_logins:
-            declare("login_events", f"HubSpot gives the login history to Enterprise accounts only, with the "
-                    f"account-info.security.read scope ({exc.message}): on an Enterprise account, grant the "
-                    f"private app that scope (docs/connectors/hubspot.md#security)")
+            declare("login_events", _("HubSpot gives the login history to Enterprise accounts only, with the {scope} "
+                                      "scope ({problem}): on an Enterprise account, grant the private app that scope "
+                                      "({page})", scope=SECURITY_SCOPE, problem=exc.message,
+                                      page="docs/connectors/hubspot.md#security"))
     transport.progress = progress
     rows = []
     seen = set()
@@ -181,8 +184,8 @@ def read_campaigns(transport: HubSpotTransport, sink, note: Note) -> None:
             rows += batch
             progress.advance(records=len(batch))
     except Unavailable as exc:
-        note(f"marketing email statistics not available (needs Marketing Hub and the "
-             f"content scope): {exc.message}")
+        note(_("marketing email statistics not available (needs Marketing Hub and the {scope} scope): {problem}",
+               scope="content", problem=exc.message))
         return
     sink.write("campaigns", rows)
     sink.complete("campaigns")

@@ -36,6 +36,7 @@ from crm_audit_core.kit import Option, Options, Unavailable
 from . import mapping
 from .client import PipedriveClient, base_url
 from .fields import FIELD_ENTITIES, LIFECYCLE_FIELD, FieldCatalog
+from .i18n import _
 from .pages import PipedrivePages
 from .resume import read_records
 from .security import grant_rows, permission_rows
@@ -43,6 +44,7 @@ from .sources import LeadOrigins, integration_rows, record_activity
 from .values import to_id
 
 PAGE_LIMIT = 500  # the maximum Pipedrive allows on cursor and offset endpoints
+PERMISSIONS_DOC = "docs/connectors/pipedrive.md#permissions"
 
 OPTIONS = {
     "api_token": Option("Personal API token (Pipedrive: Settings > Personal preferences > API); sent as the "
@@ -117,10 +119,8 @@ class PipedriveConnector:
         users = self._read_users(sink, role_names) if not sink.is_complete("users") else None
         if has_table("permissions") and not sink.is_complete("permissions"):
             self._read_permissions(sink, users)
-        sink.note(
-            "Pipedrive's API does not expose login history or MFA settings: login_events and "
-            "users.mfa_enabled are not supplied (see Settings > Security center in Pipedrive)"
-        )
+        sink.note(_("Pipedrive's API does not expose login history or MFA settings: login_events and "
+                    "users.mfa_enabled are not supplied (see Settings > Security center in Pipedrive)"))
         # Small tables are read in full every time (a few calls); their lookups are needed
         # to map the big ones even when an earlier run of this audit already stored them.
         pipelines, stages = self._read_pipelines_and_stages(sink)
@@ -159,7 +159,7 @@ class PipedriveConnector:
                 for role in page:
                     names[str(role.get("id"))] = role.get("name")
         except Unavailable:
-            sink.note("Pipedrive refused /v1/roles (plan or permission): users.role is left empty")
+            sink.note(_("Pipedrive refused {path} (plan or permission): users.role is left empty", path="/v1/roles"))
         return names
 
     def _read_users(self, sink, role_names: dict[str, str]) -> list[dict]:
@@ -186,9 +186,9 @@ class PipedriveConnector:
                     one = self.client.get("v1", f"/permissionSets/{set_id}", {}).get("data") or {}
                     sets[set_id]["contents"] = one.get("contents") or []
         except Unavailable as exc:
-            unavailable(sink, "permissions", f"Pipedrive refused the permission sets ({exc.message}): only a company "
-                        f"admin's API token (or an OAuth app with the admin scope) can read them "
-                        f"(docs/connectors/pipedrive.md#permissions)")
+            unavailable(sink, "permissions", _("Pipedrive refused the permission sets ({problem}): only a company "
+                                               "admin's API token (or an OAuth app with the admin scope) can read "
+                                               "them ({page})", problem=exc.message, page=PERMISSIONS_DOC))
             return
         rows = permission_rows(users, sets)
         sink.write("permissions", rows)
@@ -226,9 +226,9 @@ class PipedriveConnector:
             catalog = FieldCatalog(table, fields, promote)
             catalogs[table] = catalog
             if table == "contacts" and "lifecycle_stage" not in catalog.promoted.values():
-                sink.note(f"Pipedrive has no lifecycle stage of its own and this company has no person field named "
-                          f"'{self.lifecycle_field}': contacts.lifecycle_stage is not supplied (set the option "
-                          f"lifecycle_field to the field that holds it)")
+                sink.note(_("Pipedrive has no lifecycle stage of its own and this company has no person field "
+                            "named '{field}': contacts.lifecycle_stage is not supplied (set the option "
+                            "lifecycle_field to the field that holds it)", field=self.lifecycle_field))
             rows = catalog.rows()
             if write:
                 sink.write("fields", rows)
@@ -260,8 +260,8 @@ class PipedriveConnector:
                         self.origins.add(lead)
                     handle.advance()
         except Unavailable:
-            sink.note("Pipedrive refused /v1/leads (the token lacks the leads:read scope or the user cannot see "
-                      "leads): contacts and companies have no source")
+            sink.note(_("Pipedrive refused {path} (the token lacks the {scope} scope or the user cannot see "
+                        "leads): contacts and companies have no source", path="/v1/leads", scope="leads:read"))
 
     def _read_organizations(self, sink, catalog, deleted_ids=()) -> None:
         def org_rows(page):
@@ -302,12 +302,12 @@ class PipedriveConnector:
         try:
             return self.client.get("v1", "/webhooks", {}).get("data") or []
         except Unavailable as exc:
-            sink.note("Pipedrive allows only admins to list webhooks: integrations come from the records' "
-                      "origin only (use an admin's API token)")
+            sink.note(_("Pipedrive allows only admins to list webhooks: integrations come from the records' "
+                        "origin only (use an admin's API token)"))
             if has_table("oauth_grants"):
-                unavailable(sink, "oauth_grants", f"Pipedrive refused to list the webhooks ({exc.message}): only a "
-                            f"company admin's API token can list every user's webhooks "
-                            f"(docs/connectors/pipedrive.md#permissions)")
+                unavailable(sink, "oauth_grants", _("Pipedrive refused to list the webhooks ({problem}): only a "
+                                                    "company admin's API token can list every user's webhooks "
+                                                    "({page})", problem=exc.message, page=PERMISSIONS_DOC))
             return None
 
     def _read_integrations(self, sink, hooks: list[dict]) -> None:

@@ -23,6 +23,7 @@ from crm_audit_core.connector import ExportFormat
 from crm_audit_core.exports import ExportFiles, ExportResult
 
 from . import mapping as m
+from .i18n import _
 
 PREFIXES = {"organization": "companies", "person": "contacts", "deal": "deals", "activity": "activities"}
 # field label (lower-cased, after the "Entity - " prefix) -> the API record's key, per entity.
@@ -116,7 +117,7 @@ def read(files: ExportFiles) -> ExportResult:
     ids_by_name: dict[str, dict[str, str | None]] = {}
     for entity, key in (("organization", "name"), ("person", "name"), ("deal", "title")):
         names: dict[str, str | None] = {}
-        for _, _, record, _, _ in parsed.get(entity, []):
+        for _name, _header, record, _custom, _used in parsed.get(entity, []):
             label = (record.get(key) or "").strip()
             if label:
                 names[label] = None if label in names else str(record["id"])  # ambiguous names resolve to nothing
@@ -128,7 +129,7 @@ def read(files: ExportFiles) -> ExportResult:
         text = str(value).strip()
         return text if text.isdigit() else ids_by_name.get(entity, {}).get(text)
 
-    orgs = {str(r["id"]): r.get("name") for _, _, r, _, _ in parsed.get("organization", [])}
+    orgs = {str(r["id"]): r.get("name") for _name, _header, r, _custom, _used in parsed.get("organization", [])}
     rows_by: dict[tuple[str, str], tuple[list[str], list[dict], set[str]]] = {}
     for entity, items in parsed.items():
         for name, header, record, custom, used in items:
@@ -141,7 +142,7 @@ def read(files: ExportFiles) -> ExportResult:
                 record["emails"] = [{"value": record.pop("email"), "primary": True}] if record.get("email") else []
                 record["phones"] = [{"value": record.pop("phone"), "primary": True}] if record.get("phone") else []
                 if not record.get("first_name") and record.get("name"):
-                    record["first_name"], _, record["last_name"] = record["name"].partition(" ")
+                    record["first_name"], _sep, record["last_name"] = record["name"].partition(" ")
                 labels = [s.strip() for s in str(record.pop("label", "") or "").split(",") if s.strip()]
                 row = m.person_to_row(record, None, orgs, {}, {})
                 row["segments"] = labels
@@ -167,15 +168,15 @@ def read(files: ExportFiles) -> ExportResult:
                 row["custom"] = custom
             row["raw"] = record
             table = PREFIXES[entity]
-            _, out, seen = rows_by.setdefault((name, table), (header, [], set()))
+            _first, out, seen = rows_by.setdefault((name, table), (header, [], set()))
             out.append(row)
             seen.update(used)
     for (name, table), (header, rows, used) in rows_by.items():
         result.add(table, rows)
         result.report(name, table, header, used, rows)
     if rows_by:
-        result.notes.append("Pipedrive export: owners are named, not numbered, so owner_id holds the owner's name "
-                            "and the users table is not supplied; stages are named by the deal's stage")
+        result.notes.append(_("Pipedrive export: owners are named, not numbered, so owner_id holds the owner's "
+                              "name and the users table is not supplied; stages are named by the deal's stage"))
     return result
 
 

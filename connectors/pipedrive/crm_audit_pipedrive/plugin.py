@@ -8,30 +8,37 @@ from crm_audit_core import ConnectorInfo, hookimpl
 
 from .connector import OPTIONS, create_connector, record_url
 from .export import EXPORT_FORMAT
+from .i18n import DOMAIN, _
 from .sandbox import start_sandbox
 
 ANCHOR = "docs/connectors/pipedrive.md#what-the-api-does-not-give"
 
 LIMITATIONS = {
-    "login_events": f"Pipedrive's API has no login history: sign-ins are shown only in the web app's "
-                    f"Security center ({ANCHOR})",
-    "users.mfa_enabled": f"Pipedrive's users API does not say whether a user has two-step verification turned on "
-                         f"({ANCHOR})",
-    "contacts.email_bounced": f"Pipedrive's API does not say whether email to a person bounced: persons carry no "
-                              f"bounce flag and Campaigns' bounces have no list endpoint ({ANCHOR})",
-    "campaigns": f"Pipedrive has no public API that lists Campaigns or their sent, opened and bounced counts "
-                 f"({ANCHOR})",
-    "contacts.lead_status": f"Pipedrive has no lead status on persons: leads are separate records with labels "
-                            f"({ANCHOR})",
-    "integrations.records_reported": f"Pipedrive does not know how many records the other system holds: that count "
-                                     f"comes from an integration probe ({ANCHOR})",
-    "platform.edition": f"Pipedrive's API does not name the company's plan ({ANCHOR})",
-    "audit_trail": f"Pipedrive's API has no audit log of setup changes: the web app's Security center shows "
-                   f"them ({ANCHOR})",
-    "security_settings": f"Pipedrive's API gives no security settings (two-step verification, single sign-on, "
-                         f"session policy) nor a score: they are in the web app's Security center only ({ANCHOR})",
-    "packages": f"Pipedrive's API lists no installed Marketplace apps nor their versions ({ANCHOR})",
+    "login_events": _("Pipedrive's API has no login history: sign-ins are shown only in the web app's "
+                      "Security center ({page})", page=ANCHOR),
+    "users.mfa_enabled": _("Pipedrive's users API does not say whether a user has two-step verification turned "
+                           "on ({page})", page=ANCHOR),
+    "contacts.email_bounced": _("Pipedrive's API does not say whether email to a person bounced: persons carry no "
+                                "bounce flag and Campaigns' bounces have no list endpoint ({page})", page=ANCHOR),
+    "campaigns": _("Pipedrive has no public API that lists Campaigns or their sent, opened and bounced counts "
+                   "({page})", page=ANCHOR),
+    "contacts.lead_status": _("Pipedrive has no lead status on persons: leads are separate records with labels "
+                              "({page})", page=ANCHOR),
+    "integrations.records_reported": _("Pipedrive does not know how many records the other system holds: that "
+                                       "count comes from an integration probe ({page})", page=ANCHOR),
+    "platform.edition": _("Pipedrive's API does not name the company's plan ({page})", page=ANCHOR),
+    "audit_trail": _("Pipedrive's API has no audit log of setup changes: the web app's Security center shows "
+                     "them ({page})", page=ANCHOR),
+    "security_settings": _("Pipedrive's API gives no security settings (two-step verification, single sign-on, "
+                           "session policy) nor a score: they are in the web app's Security center only ({page})",
+                           page=ANCHOR),
+    "packages": _("Pipedrive's API lists no installed Marketplace apps nor their versions ({page})", page=ANCHOR),
 }
+
+
+@hookimpl
+def crm_audit_register_translations(register):
+    register(DOMAIN)
 
 
 @hookimpl
@@ -40,7 +47,8 @@ def crm_audit_register_connectors(register):
         ConnectorInfo(
             name="pipedrive",
             factory=create_connector,
-            description="Pipedrive through its REST API v2 (v1 for users, roles, notes, leads, webhooks); API token or OAuth",
+            description=_("Pipedrive through its REST API v2 (v1 for users, roles, notes, leads, webhooks); API token "
+                          "or OAuth"),
             options=dict(OPTIONS),
             required_options=(),
             sandbox=start_sandbox,

@@ -39,6 +39,7 @@ from . import integrations
 from . import mapping as m
 from . import security, tables
 from .auth import auth_mode, client_kwargs, endpoint
+from .i18n import _
 from .reading import ObjectReader, ReadSettings
 from .transport import OPTIONAL, Calls
 
@@ -260,8 +261,8 @@ class SalesforceConnector:
         if float(version) < RECORD_COUNT_SINCE:
             newer = [v for v in offered if float(v) >= RECORD_COUNT_SINCE]
             if not newer:
-                sink.note("Salesforce: the org offers no API version with limits/recordCount (40.0+): "
-                          "each object's first REST batch tells its size")
+                sink.note(_("Salesforce: the org offers no API version with limits/recordCount ({version}+): "
+                            "each object's first REST batch tells its size", version="40.0"))
                 return
             version = max(newer, key=float)
         url = f"https://{self.sf.sf_instance}/services/data/v{version}/limits/recordCount"
@@ -271,8 +272,8 @@ class SalesforceConnector:
                                                                     params=params).json(),
                                    "reading record counts", "recordCount")
         except Unavailable as exc:
-            sink.note(f"Salesforce: {OPTIONAL['recordCount']} not available: {exc.message}; each object's first REST "
-                      "batch tells its size")
+            sink.note(_("Salesforce: {what} not available: {problem}; each object's first REST batch tells its size",
+                        what=OPTIONAL["recordCount"], problem=exc.message))
             return
         for item in (body or {}).get("sObjects") or []:
             if isinstance(item, dict) and item.get("name") and isinstance(item.get("count"), int):

@@ -25,6 +25,7 @@ from crm_audit_core.connector import ExportFormat
 from crm_audit_core.exports import ExportFiles, ExportResult
 
 from . import mapping as m
+from .i18n import _
 
 # Object -> (canonical table, the header fields that recognise a file of it).
 OBJECTS = {
@@ -188,8 +189,9 @@ def read(files: ExportFiles) -> ExportResult:
         emit("Opportunity", "deals", rows, set(m.OPPORTUNITY_FIELDS) | {"RecordTypeId", "CurrencyIsoCode",
                                                                         cfg["source_detail_field"], loss or ""})
         if "OpportunityStage" not in data:
-            result.notes.append("Salesforce export: no OpportunityStage file, so the stages table was not supplied "
-                                "(export OpportunityStage with Data Loader to audit the pipeline's stages)")
+            result.notes.append(_("Salesforce export: no OpportunityStage file, so the stages table was not "
+                                  "supplied (export OpportunityStage with Data Loader to audit the pipeline's "
+                                  "stages)"))
     if "Task" in data:
         emit("Task", "activities", [m.task_to_row(r, custom_of("Task"), {}) for r in records("Task")],
              set(m.TASK_FIELDS))

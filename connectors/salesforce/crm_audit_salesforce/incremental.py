@@ -21,6 +21,7 @@ from crm_audit_core.errors import ConnectorError
 from crm_audit_core.kit import TableReader
 
 from . import mapping as m
+from .i18n import _
 from .soql import soql_datetime
 
 if TYPE_CHECKING:
@@ -100,8 +101,9 @@ def previous_for(conn: "SalesforceConnector", sink, reader: TableReader):
     if since is None or since < datetime.now(UTC) - DELETED_WINDOW:
         if not conn.window_noted:
             conn.window_noted = True
-            sink.note(f"Salesforce: the previous audit {previous.audit_id} is older than Salesforce's "
-                      f"{DELETED_WINDOW.days}-day deleted-records window: records read in full")
+            sink.note(_("Salesforce: the previous audit {audit} is older than Salesforce's {days}-day "
+                        "deleted-records window: records read in full", audit=str(previous.audit_id),
+                        days=DELETED_WINDOW.days))
         return None
     return previous
 
@@ -119,15 +121,16 @@ def deleted_since(conn: "SalesforceConnector", sink, table: str, plan: list[Sour
                                      f"reading deleted {sobject} records", sobject)
             earliest = m.utc_datetime((result or {}).get("earliestDateAvailable"))
             if earliest is not None and earliest > start:
-                raise _WindowGone(f"its deleted-records log starts at {m.format_datetime(earliest)}")
+                raise _WindowGone(_("its deleted-records log starts at {start}", start=m.format_datetime(earliest)))
             deleted.update(r["id"] for r in (result or {}).get("deletedRecords") or [])
         except (_WindowGone, ConnectorError) as exc:
             if isinstance(exc, ConnectorError) and not any(
                     code in exc.message for code in ("INVALID_REPLICATION_DATE", "EXCEEDED_ID_LIMIT")):
                 raise
-            why = exc.message if isinstance(exc, ConnectorError) else str(exc)
-            sink.note(f"Salesforce: {sobject}: getDeleted cannot cover {m.format_datetime(start)} ({why}); "
-                      "deletions found by comparing all ids with the previous audit instead")
+            why = exc.message if isinstance(exc, ConnectorError) else exc.args[0]
+            sink.note(_("Salesforce: {object}: getDeleted cannot cover {since} ({why}); deletions found by comparing "
+                        "all ids with the previous audit instead", object=sobject, since=m.format_datetime(start),
+                        why=why))
             deleted.update(_deleted_by_ids(conn, table, sobject, plan, previous))
     if any(s.sobject == "Lead" for s in plan):
         # a lead converted since the previous audit lives on as its Contact

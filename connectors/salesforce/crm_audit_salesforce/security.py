@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from crm_audit_core.kit import Unavailable, utc_datetime
 
 from . import mapping as m
+from .i18n import _
 from .soql import soql, soql_datetime
 
 if TYPE_CHECKING:
@@ -42,20 +43,23 @@ HEALTH_CHECK = "Salesforce Health Check"
 # What to grant for each read, named in the reason of a check skipped without it.
 VIEW_SETUP = "View Setup and Configuration"
 GRANTS = {
-    "security_settings": f"the audit user lacks the '{VIEW_SETUP}' permission: grant it to read Salesforce's "
-                         f"Health Check ({ANCHOR})",
-    "permissions": f"the audit user cannot read permission set assignments: grant '{VIEW_SETUP}' (or 'Assign "
-                   f"Permission Sets') to read who holds which permission ({ANCHOR})",
-    "oauth_grants": f"the audit user cannot read every user's OAuth tokens: grant 'Customize Application' (older "
-                    f"orgs: 'Manage Users') to read which apps hold access ({ANCHOR})",
-    "audit_trail": f"the audit user lacks the '{VIEW_SETUP}' permission: grant it to read the Setup Audit Trail "
-                   f"({ANCHOR})",
-    "packages": f"the audit user cannot read the installed packages through the Tooling API: grant "
-                f"'{VIEW_SETUP}' ({ANCHOR})",
-    "users.is_frozen": f"the audit user lacks the 'Manage Users' permission: grant it to read which users are "
-                       f"frozen (UserLogin) ({ANCHOR})",
-    "login_events": f"the audit user lacks the 'Manage Users' or 'Monitor Login History' permission: grant one to "
-                    f"read the login history ({ANCHOR})",
+    "security_settings": _("the audit user lacks the '{permission}' permission: grant it to read Salesforce's "
+                           "Health Check ({page})", permission=VIEW_SETUP, page=ANCHOR),
+    "permissions": _("the audit user cannot read permission set assignments: grant '{permission}' (or "
+                     "'{alternative}') to read who holds which permission ({page})",
+                     permission=VIEW_SETUP, alternative="Assign Permission Sets", page=ANCHOR),
+    "oauth_grants": _("the audit user cannot read every user's OAuth tokens: grant '{permission}' (older orgs: "
+                      "'{alternative}') to read which apps hold access ({page})",
+                      permission="Customize Application", alternative="Manage Users", page=ANCHOR),
+    "audit_trail": _("the audit user lacks the '{permission}' permission: grant it to read the Setup Audit Trail "
+                     "({page})", permission=VIEW_SETUP, page=ANCHOR),
+    "packages": _("the audit user cannot read the installed packages through the Tooling API: grant "
+                  "'{permission}' ({page})", permission=VIEW_SETUP, page=ANCHOR),
+    "users.is_frozen": _("the audit user lacks the '{permission}' permission: grant it to read which users are "
+                         "frozen (UserLogin) ({page})", permission="Manage Users", page=ANCHOR),
+    "login_events": _("the audit user lacks the '{permission}' or '{alternative}' permission: grant one to read "
+                      "the login history ({page})", permission="Manage Users",
+                      alternative="Monitor Login History", page=ANCHOR),
 }
 GRANTS["platform.security_score"] = GRANTS["security_settings"]
 GRANTS["users.is_admin"] = GRANTS["permissions"]
@@ -107,12 +111,13 @@ ADMIN_APPROVED = "admin-approved users only"
 def unavailable(sink, table: str, detail: str | None = None) -> None:
     """``table`` (or ``table.column``) could not be read: said to the runner, which skips
     the checks that need it with the permission to grant, and noted in the audit."""
-    reason = GRANTS[table] + (f"; Salesforce answered: {detail}" if detail else "")
+    reason = _("{grant}; Salesforce answered: {detail}", grant=GRANTS[table], detail=detail) if detail \
+        else GRANTS[table]
     declare = getattr(sink, "unavailable", None)
     if declare is not None:
         declare(table, reason)  # also noted by the sink
     else:
-        sink.note(f"Salesforce: {table} not supplied: {reason}")
+        sink.note(_("Salesforce: {table} not supplied: {reason}", table=table, reason=reason))
 
 
 # ----------------------------------------------------------------- vendor -> canonical
@@ -295,8 +300,8 @@ def read_powers(conn: "SalesforceConnector", sink) -> Powers:
             powers.add_object_access(conn.reader.read_all("ObjectPermissions", OBJECT_PERMISSION_FIELDS,
                                                           GUEST_PROFILES))
         except Unavailable as exc:
-            sink.note(f"Salesforce: the object access of guest profiles is not in permissions: {exc.message} "
-                      f"(grant '{VIEW_SETUP}')")
+            sink.note(_("Salesforce: the object access of guest profiles is not in permissions: {problem} "
+                        "(grant '{permission}')", problem=exc.message, permission=VIEW_SETUP))
     if not powers.known:
         unavailable(sink, "users.is_admin")
     elif not sink.is_complete("permissions"):
@@ -320,7 +325,7 @@ def write_grants(conn: "SalesforceConnector", sink, apps: list[dict] | None, tok
         return
     if tokens is None or not sees_all:
         unavailable(sink, "oauth_grants", None if tokens is None else
-                    "UserPermissionAccess says the audit user has neither, so it sees only its own tokens")
+                    _("UserPermissionAccess says the audit user has neither, so it sees only its own tokens"))
         return
     by_app = {}
     for app in apps or []:

@@ -36,6 +36,7 @@ from crm_audit_core.kit import RetryableError, Unavailable
 
 from . import mapping as m
 from .mapping import MASTER_RECORD_TYPE, stage_key
+from .i18n import _, ngettext
 
 if TYPE_CHECKING:
     from .connector import SalesforceConnector
@@ -43,8 +44,9 @@ if TYPE_CHECKING:
 UI_API_SINCE = 41.0  # the picklist-values resource exists from API version 41.0
 UI_API = "ui-api"  # the key of the UI API calls in transport.OPTIONAL
 RECORD_TYPE_FIELDS = ["Id", "Name", "DeveloperName", "IsActive"]
-UNAVAILABLE_HINT = ("give the audit user access to the User Interface API (API version 41.0 or later, "
-                    "'API Enabled' and read access to Opportunity) so each record type's stages can be read")
+UNAVAILABLE_HINT = _("give the audit user access to the User Interface API (API version {version} or later, "
+                     "'API Enabled' and read access to Opportunity) so each record type's stages can be read",
+                     version="41.0")
 
 
 def read_stages(conn: "SalesforceConnector", sink, optional) -> None:
@@ -66,8 +68,8 @@ def read_stages(conn: "SalesforceConnector", sink, optional) -> None:
     try:
         rows = _per_pipeline(conn, sink, stages)
     except Unavailable as exc:
-        sink.unavailable("stages.pipeline", f"Salesforce's stages per record type could not be read "
-                                            f"({exc.message}): {UNAVAILABLE_HINT}")
+        sink.unavailable("stages.pipeline", _("Salesforce's stages per record type could not be read "
+                                              "({problem}): {hint}", problem=exc.message, hint=UNAVAILABLE_HINT))
         rows = None
     if rows is None:
         rows = [m.stage_to_row(r) for r in stages]  # org-wide, without pipelines
@@ -81,8 +83,9 @@ def _per_pipeline(conn: "SalesforceConnector", sink, stages: list[dict]) -> list
     """The rows per (record type, stage); None when the API version has no UI API."""
     version = ui_api_version(conn)
     if version is None:
-        sink.unavailable("stages.pipeline", f"the org offers no API version with the User Interface API "
-                                            f"({UI_API_SINCE:.1f} or later), which gives each record type's stages")
+        sink.unavailable("stages.pipeline", _("the org offers no API version with the User Interface API "
+                                              "({version} or later), which gives each record type's stages",
+                                              version=format(UI_API_SINCE, ".1f")))
         return None
     by_name = {}
     for r in stages:
@@ -108,8 +111,10 @@ def _per_pipeline(conn: "SalesforceConnector", sink, stages: list[dict]) -> list
             rows.append(m.stage_in_pipeline_to_row(stage, stage_key(stage["Id"], record_type_id), pipeline,
                                                    position, value))
     if unknown:
-        sink.note(f"Salesforce: {len(unknown)} stage picklist values have no OpportunityStage record and were "
-                  f"left out of the stages table (first: {unknown[0]!r})")
+        sink.note(ngettext("Salesforce: {n} stage picklist value has no OpportunityStage record and was left out "
+                           "of the stages table (first: {first})",
+                           "Salesforce: {n} stage picklist values have no OpportunityStage record and were left "
+                           "out of the stages table (first: {first})", len(unknown), first=repr(unknown[0])))
     return rows
 
 

@@ -16,6 +16,7 @@ from crm_audit_core.kit import Unavailable
 from . import integrations
 from . import mapping as m
 from . import security, stages
+from .i18n import _
 from .incremental import Source, read_table
 from .soql import and_, soql_datetime
 from .transport import OPTIONAL
@@ -41,7 +42,7 @@ def _optional(conn: "SalesforceConnector", sink, sobject: str, fields: list[str]
     try:
         return conn.reader.read_all(sobject, fields, where)
     except Unavailable as exc:
-        sink.note(f"Salesforce: {OPTIONAL[sobject]} not available: {exc.message}")
+        sink.note(_("Salesforce: {what} not available: {problem}", what=OPTIONAL[sobject], problem=exc.message))
         return None
 
 
@@ -197,8 +198,8 @@ def _loss_field(conn: "SalesforceConnector", sink) -> str | None:
     if wanted:
         if wanted in known:
             return wanted
-        sink.note(f"Salesforce: Opportunity has no field {wanted} (option loss_reason_field): "
-                  "deals.lost_reason not supplied")
+        sink.note(_("Salesforce: Opportunity has no field {field} (option loss_reason_field): "
+                    "deals.lost_reason not supplied", field=wanted))
         return None
     if m.MAPPED_CUSTOM_FIELDS["loss_reason_field"] in known:
         return m.MAPPED_CUSTOM_FIELDS["loss_reason_field"]
@@ -206,8 +207,8 @@ def _loss_field(conn: "SalesforceConnector", sink) -> str | None:
         low = name.lower()
         if ("loss" in low or "lost" in low) and "reason" in low:
             return name
-    sink.note("Salesforce: no loss-reason field on Opportunity (set option loss_reason_field): "
-              "deals.lost_reason not supplied")
+    sink.note(_("Salesforce: no loss-reason field on Opportunity (set option loss_reason_field): "
+                "deals.lost_reason not supplied"))
     return None
 
 
@@ -236,8 +237,8 @@ def read_deals(conn: "SalesforceConnector", sink, custom) -> None:
     # that are gone: then read them all
     changed = stages.stage_mode_changed(conn, getattr(conn.context, "previous", None))
     if changed:
-        sink.note("Salesforce: the previous audit read stages without pipelines, or this one does: deals read "
-                  "in full so that every deal names a stage of this audit")
+        sink.note(_("Salesforce: the previous audit read stages without pipelines, or this one does: deals read "
+                    "in full so that every deal names a stage of this audit"))
     read_table(conn, sink, "deals", lambda prev: [
         Source("Opportunity", "Opportunity", fields, _changed(prev), row)], incremental=not changed)
 
@@ -275,5 +276,5 @@ def read_campaigns(conn: "SalesforceConnector", sink) -> None:
         read_table(conn, sink, "campaigns", lambda prev: [
             Source("Campaign", "Campaign", m.CAMPAIGN_FIELDS, where, m.campaign_to_row)])
     except Unavailable as exc:
-        sink.note(f"Salesforce: campaigns not available: {exc.message} (Campaigns need the Marketing User "
-                  "setting or a Sales Cloud edition)")
+        sink.note(_("Salesforce: campaigns not available: {problem} (Campaigns need the Marketing User "
+                    "setting or a Sales Cloud edition)", problem=exc.message))

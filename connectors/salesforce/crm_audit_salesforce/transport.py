@@ -31,21 +31,25 @@ from crm_audit_core.errors import ConnectorError
 from crm_audit_core.kit import CallPolicy, Verdict, make_session
 
 from .auth import auth_failure
+from .i18n import _
 
 # Objects whose absence (permission or edition) is a note, not a failure.
 OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_enabled",
-            "PermissionSetAssignment": "users.is_admin and permissions", "PermissionSet": "users.is_admin",
+            "PermissionSetAssignment": _("users.is_admin and permissions"), "PermissionSet": "users.is_admin",
             "Campaign": "campaigns", "OpportunityStage": "stages",
-            "ConnectedApplication": "integrations (connected apps; needs 'View Setup and Configuration')",
-            "OauthToken": "integrations and oauth_grants (OAuth tokens; needs 'Customize Application')",
-            "SecurityHealthCheck": "platform.security_score (Health Check)",
-            "SecurityHealthCheckRisks": "security_settings (Health Check)",
+            "ConnectedApplication": _("integrations (connected apps; needs '{permission}')",
+                                      permission="View Setup and Configuration"),
+            "OauthToken": _("integrations and oauth_grants (OAuth tokens; needs '{permission}')",
+                            permission="Customize Application"),
+            "SecurityHealthCheck": _("platform.security_score (Health Check)"),
+            "SecurityHealthCheckRisks": _("security_settings (Health Check)"),
             "SetupAuditTrail": "audit_trail", "InstalledSubscriberPackage": "packages",
-            "UserLogin": "users.is_frozen", "UserPermissionAccess": "the audit user's own permissions", "ObjectPermissions": "permissions (guest profiles' object access)",
-            "CampaignMember": "contacts.segments (campaign membership)",
-            "recordCount": "record counts (/limits/recordCount)",
-            "RecordType": "stages.pipeline (Opportunity record types)",
-            "ui-api": "stages.pipeline (each record type's stages, User Interface API)"}
+            "UserLogin": "users.is_frozen", "UserPermissionAccess": _("the audit user's own permissions"),
+            "ObjectPermissions": _("permissions (guest profiles' object access)"),
+            "CampaignMember": _("contacts.segments (campaign membership)"),
+            "recordCount": _("record counts ({resource})", resource="/limits/recordCount"),
+            "RecordType": _("stages.pipeline (Opportunity record types)"),
+            "ui-api": _("stages.pipeline (each record type's stages, User Interface API)")}
 
 TLS_HINT = "set 'ca_bundle' to the CA that signed the server's certificate"
 ACCESS_HINT = "give the audit user 'View Setup and Configuration' and 'View All Data' (read-only)"
@@ -117,7 +121,8 @@ class Calls:
             isinstance(exc, (SalesforceRefusedRequest, SalesforceResourceNotFound))
             or code in ("INVALID_TYPE", "INSUFFICIENT_ACCESS", "INVALID_FIELD", "NOT_FOUND")
         ):
-            return Verdict.unavailable(f"{sobject} is not readable by this user ({code or status}: {message.strip()})")
+            return Verdict.unavailable(_("{object} is not readable by this user ({code}: {message})", object=sobject,
+                                         code=str(code or status), message=message.strip()))
         if isinstance(exc, SalesforceOperationError):
             return Verdict.fatal(f"{what}: Bulk API job failed: {exc}")
         hint = ACCESS_HINT if code == "INSUFFICIENT_ACCESS" or isinstance(exc, SalesforceRefusedRequest) else None

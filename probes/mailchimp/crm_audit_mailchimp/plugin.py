@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from crm_audit_core import ProbeInfo, hookimpl
 
+from .i18n import DOMAIN, _
 from .probe import EXPECTED, INTEGRATION, NAME, OPTIONS, create_probe
 from .sandbox import start_sandbox
+
+
+@hookimpl
+def crm_audit_register_translations(register):
+    register(DOMAIN)
 
 
 @hookimpl
@@ -14,8 +20,8 @@ def crm_audit_register_probes(register):
         ProbeInfo(
             name=NAME,
             factory=create_probe,
-            description="Mailchimp through its official client (mailchimp-marketing): audience members by status, "
-                        "campaign reports and survey responses",
+            description=_("Mailchimp through its official client (mailchimp-marketing): audience members by status, "
+                          "campaign reports and survey responses"),
             options=dict(OPTIONS),
             integration=INTEGRATION,
             expected=EXPECTED,
