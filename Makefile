@@ -47,8 +47,13 @@ demo: $(STAMP)
 	fi
 	@$(BIN)/crm-audit demo
 
+# Two workers (the suite waits on sandboxes' simulated 429s and timeouts as much as it
+# computes); each test file runs whole on one worker, so a module's sandbox starts once.
+# `make test PYTEST_WORKERS=0` runs everything in one process.
+PYTEST_WORKERS ?= 2
+
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) audits .pytest_cache
