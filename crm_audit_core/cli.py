@@ -186,7 +186,7 @@ def run(ctx, config_path, connector, options, tenant_name, files_dir, files_form
     if fail_under is not None:
         config.fail_under = fail_under
     if lang:
-        from .i18n import check_lang
+        from .config import check_lang
 
         config.lang = check_lang(lang)
     if survey:
@@ -458,7 +458,8 @@ def _domains(registry):
 @click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit with code 1 when a language of a domain is below this percentage.")
 def i18n_coverage(langs, missing, fail_under):
     """How much of each plugin's text is translated, per language."""
-    from .i18n import LANGUAGES, check_lang
+    from .config import check_lang
+    from .i18n import LANGUAGES
     from .i18n_tools import coverage
 
     registry = _registry()

@@ -38,7 +38,7 @@ def use_lang(wanted: str | None, config_path: str | None = None) -> None:
     are not written in is a usage error), else a valid ``[audit] lang`` of
     ``config_path``, else English."""
     global _LANG
-    from .i18n import check_lang
+    from .config import check_lang
 
     _LANG = DEFAULT_LANG
     if wanted:

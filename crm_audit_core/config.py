@@ -172,8 +172,6 @@ def config_from_dict(data: dict, *, path: Path | None = None, env: dict[str, str
     if audit.get("as_of") not in (None, ""):
         cfg.as_of = parse_as_of(audit["as_of"], where=f"{where}: audit.as_of")
     if audit.get("lang") not in (None, ""):
-        from .i18n import check_lang
-
         cfg.lang = check_lang(str(audit["lang"]), where=f"{where}: audit.lang")
     if "out" in audit:
         cfg.out = Path(str(audit["out"]))
@@ -282,3 +280,16 @@ def coerce_setting(check_id: str, key: str, default: Any, value: Any, where: str
           value=repr(value), type=type(default).__name__, default=repr(default)),
         where=where,
     )
+
+
+def check_lang(lang: str | None, where: str = "--lang") -> str:
+    """``lang`` when it is a language the reports are written in
+    (:data:`crm_audit_core.i18n.LANGUAGES`); a ConfigError naming the choices otherwise."""
+    from .i18n import DEFAULT_LANG, LANGUAGES, _
+
+    lang = (lang or DEFAULT_LANG).strip().lower()
+    if lang not in LANGUAGES:
+        raise ConfigError(_("language '{lang}' is not one the reports are written in", lang=lang), where=where,
+                          hint=_("use one of: {languages}",
+                                 languages=", ".join(f"{k} ({v})" for k, v in LANGUAGES.items())))
+    return lang

@@ -51,17 +51,6 @@ _DOMAINS: dict[str, "Domain"] = {}
 _LOCK = threading.Lock()
 
 
-def check_lang(lang: str | None, where: str = "--lang") -> str:
-    """``lang`` when it is a language the reports are written in; ConfigError otherwise."""
-    from .errors import ConfigError
-
-    lang = (lang or DEFAULT_LANG).strip().lower()
-    if lang not in LANGUAGES:
-        raise ConfigError(f"language {lang!r} is not one the reports are written in", where=where,
-                          hint="use one of: " + ", ".join(f"{k} ({v})" for k, v in LANGUAGES.items()))
-    return lang
-
-
 # ---------------------------------------------------------------------------
 # values
 # ---------------------------------------------------------------------------

@@ -23,9 +23,11 @@ def test_the_planting_example_runs_as_written(tmp_path, monkeypatch, request):
     text = PAGE.read_text(encoding="utf-8")
     [example] = re.findall(r"^```python\n(.*?)```", _section(text), re.M | re.S)
     [plugin] = re.findall(r"^`vip_checks/checks\.py`:\n\n```python\n(.*?)```", text, re.M | re.S)
+    [i18n] = re.findall(r"^`vip_checks/i18n\.py`:\n\n```python\n(.*?)```", text, re.M | re.S)
     (tmp_path / "vip_checks").mkdir()
     (tmp_path / "vip_checks" / "__init__.py").write_text("")
     (tmp_path / "vip_checks" / "checks.py").write_text(plugin, encoding="utf-8")
+    (tmp_path / "vip_checks" / "i18n.py").write_text(i18n, encoding="utf-8")  # the page's translations module
     monkeypatch.syspath_prepend(str(tmp_path))
     for name in [m for m in sys.modules if m.startswith("vip_checks")]:
         monkeypatch.delitem(sys.modules, name)
