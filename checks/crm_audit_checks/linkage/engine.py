@@ -105,6 +105,42 @@ def link(rules: list[Rule], records: dict, candidate_pairs: list[tuple[str, str]
     return Linkage(model, pairs, len(candidate_pairs), [c.label for c in comparisons])
 
 
+def train(comparisons, gammas: np.ndarray, counts: np.ndarray, random_gammas: np.ndarray,
+          random_counts: np.ndarray, population: int) -> fs.Model:
+    """Train the model on the distinct comparison vectors of the candidate pairs (``gammas``,
+    each standing for ``counts`` pairs) and of the random pairs (for u)."""
+    names_ok = _names_agree(comparisons, gammas)
+    # EM learns on the pairs that could match at all (names not entirely different):
+    # colleagues with different names share a company, a city and a postcode, and
+    # would otherwise be learned as the "match" class.
+    g, c = gammas[names_ok], counts[names_ok]
+    return fs.train(comparisons, g, random_gammas, population, _sessions(comparisons, g), _certain(comparisons, g, c),
+                    _anchors(comparisons, g, c), blocked_counts=c, random_counts=random_counts)
+
+
+def explain(model: fs.Model, rows) -> list[Pair]:
+    """Pairs from rows ``(a, b, level of each comparison..., bits of each comparison...)``."""
+    comparisons = model.comparisons
+    k = len(comparisons)
+    out = []
+    for row in rows:
+        levels, weights = row[2:2 + k], np.array(row[2 + k:2 + 2 * k], dtype=float)
+        bits_total = model.prior_bits + float(weights.sum())
+        probability = float(1.0 / (1.0 + np.exp2(-np.clip(bits_total, -200, 200))))
+        fields, best, best_bits = [], "", 0.0
+        for j, c in enumerate(comparisons):
+            level = int(levels[j])
+            if level < 0:
+                continue
+            bits = float(weights[j])
+            fields.append((c.label, c.levels[level], round(bits, 2)))
+            if c.identity and bits > best_bits:
+                best, best_bits = c.name, bits
+        fields.sort(key=lambda f: -abs(f[2]))
+        out.append(Pair(str(row[0]), str(row[1]), probability, round(bits_total, 2), tuple(fields), best))
+    return out
+
+
 def _sessions(comparisons, gammas) -> list[tuple[np.ndarray, list[int]]]:
     """The EM runs of :func:`.fs.train`: pairs whose names agree closely teach the other
     comparisons; pairs that agree on an identity field teach the names."""
@@ -121,7 +157,7 @@ def _sessions(comparisons, gammas) -> list[tuple[np.ndarray, list[int]]]:
     return [(close, other_cols), (identity, name_cols)]
 
 
-def _certain(comparisons, gammas) -> int:
+def _certain(comparisons, gammas, counts=None) -> int:
     """Pairs whose names agree closely and that share an e-mail, phone, identifier or street
     (the identity comparisons whose top level almost never happens by chance)."""
     name_cols = [j for j, c in enumerate(comparisons) if c.name in NAME_COMPARISONS]
@@ -133,10 +169,11 @@ def _certain(comparisons, gammas) -> int:
     close = np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :],
                      True).all(axis=1)
     tops = np.array([len(comparisons[j].levels) - 1 for j in strong])
-    return int((close & (gammas[:, strong] == tops[None, :]).any(axis=1)).sum())
+    certain = close & (gammas[:, strong] == tops[None, :]).any(axis=1)
+    return int(round(float(certain.sum() if counts is None else counts[certain].sum())))
 
 
-def _anchors(comparisons, gammas) -> dict[int, np.ndarray]:
+def _anchors(comparisons, gammas, counts=None) -> dict[int, np.ndarray]:
     """Level counts of each comparison among the pairs that are certain *without it*.
 
     For an identity comparison: pairs whose names agree closely and that share another
@@ -165,8 +202,9 @@ def _anchors(comparisons, gammas) -> dict[int, np.ndarray]:
         else:
             continue
         g = gammas[rows, j]
+        w = None if counts is None else counts[rows][g >= 0]
         g = g[g >= 0]
-        out[j] = np.bincount(g, minlength=len(c.levels))[:len(c.levels)].astype(float)
+        out[j] = np.bincount(g, weights=w, minlength=len(c.levels))[:len(c.levels)].astype(float)
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .. import matching
-from . import engine, names, records
+from . import columns, engine, names, records, sqlscore
 
 RANDOM_RECORDS = 3000  # records sampled for u
 # Blocking keys made of a name and a place, or of a name or place alone: their blocks
@@ -37,24 +37,27 @@ def _fold_map(ctx, query: str, normalise) -> pa.Table:
     return pa.table({"raw": pa.array(raw, pa.string()), "norm": pa.array([normalise(v) for v in raw], pa.string())})
 
 
-def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
-    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``
-    (``'<kind>:<value>'``); blocks larger than ``max_block`` (``WEAK_BLOCK`` for the
-    kinds in ``WEAK_KEYS``) are skipped."""
-    rows = ctx.sql(
-        f"""
-        WITH keys AS (SELECT DISTINCT id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
+def candidate_pairs_sql(keys_sql: str) -> str:
+    """SQL of the distinct pairs ``(a, b)``, a < b, of records sharing a blocking key of
+    ``keys_sql`` (``'<kind>:<value>'``); blocks larger than ``$max_block`` (``$weak_block``
+    for the kinds in ``$weak``) are skipped. Parameters: :func:`blocking_params`."""
+    return f"""
+        WITH keys AS (SELECT DISTINCT CAST(id AS VARCHAR) AS id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
              blocks AS (SELECT key FROM keys GROUP BY key
                         HAVING count(*) BETWEEN 2 AND (CASE WHEN list_contains($weak, split_part(key, ':', 1))
                                                             THEN least($max_block, $weak_block) ELSE $max_block END)),
              members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
-        SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id ORDER BY 1, 2
-        """,
-        max_block=max_block,
-        weak=sorted(WEAK_KEYS),
-        weak_block=WEAK_BLOCK,
-        **params,
-    ).fetchall()
+        SELECT DISTINCT x.id AS a, y.id AS b FROM members x JOIN members y ON x.key = y.key AND x.id < y.id
+        """
+
+
+def blocking_params(max_block: int) -> dict:
+    return {"max_block": max_block, "weak": sorted(WEAK_KEYS), "weak_block": WEAK_BLOCK}
+
+
+def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
+    """The pairs of :func:`candidate_pairs_sql` as (a, b) tuples, ordered."""
+    rows = ctx.sql(candidate_pairs_sql(keys_sql) + " ORDER BY 1, 2", **blocking_params(max_block), **params).fetchall()
     return [(str(a), str(b)) for a, b in rows]
 
 
@@ -173,13 +176,17 @@ def _company_key_sql(has: dict) -> str:
 
 def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the contact model; returns the linkage and what evidence was available."""
+    with sqlscore.Scratch(ctx) as scratch:
+        return _contact_linkage(ctx, settings, scratch)
+
+
+def _contact_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict]:
     cols = ("email", "phone", "company_id", "company_name", "country", "street", "postal_code", "city", "state")
     has = {c: ctx.supplied("contacts", c) for c in cols}
     canonical, custom, missing = identifier_columns(ctx, "contacts", list(settings.get("identifiers") or []))
     identifiers = canonical + custom
     company_domains = has["company_id"] and ctx.supplied("companies", "domain")
-    name_map = _fold_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts",
-                         names.blocking_tokens)
+    name_map = columns.name_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts")
     companies = _fold_map(ctx, "SELECT DISTINCT company_name FROM contacts", matching.normalise_company) \
         if has["company_name"] else _empty_map()
     domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
@@ -238,30 +245,30 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                       WHERE postcode_key IS NOT NULL AND token <> '' AND weak_ok
             {id_keys}
         """
-        pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
-                                free_mail=sorted(matching.FREE_MAIL_DOMAINS))
-
-    sample = _sample_ids(ctx, "contacts")
-    ids = sorted({i for p in pairs for i in p} | set(sample))
-    select = ["id", "first_name", "last_name", *[c for c, ok in has.items() if ok]]
-    rows = _rows(ctx, "contacts", select, ids)
-    if company_domains:
-        company_ids = sorted({str(r["company_id"]) for r in rows.values() if r.get("company_id")})
-        domain_of = {i: r.get("domain") for i, r in _rows(ctx, "companies", ["id", "domain"], company_ids).items()}
-        for r in rows.values():
-            r["company_domain"] = domain_of.get(str(r.get("company_id")))
-    for rid, values in _identifier_values(ctx, "contacts", canonical, custom, ids).items():
-        if rid in rows:
-            rows[rid].update(values)
-    built = {rid: contact_record(r) for rid, r in rows.items()}
+        scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])),
+                       free_mail=sorted(matching.FREE_MAIL_DOMAINS))
 
     population = ctx.count("contacts")
-    rules = records.contact_comparisons(has, identifiers)
     tf, totals = _contact_tf(ctx, has, canonical, custom, population)
-    linked = engine.link(rules, built, pairs, engine.random_pairs(sample, RANDOM_PAIRS), built, tf, totals,
-                         population, float(settings["threshold"]))
+    spec = sqlscore.Spec(
+        table="contacts", rules=records.contact_comparisons(has, identifiers),
+        records_sql=columns.contact_sql(has, identifiers, _identifier_sql("contacts", canonical, custom), company_domains),
+        maps={"dup_names": name_map, "dup_company_names": companies, "dup_domains": domains,
+              "dup_fold": columns.fold_map(ctx, "contacts", [c for c in ("street", "city", "state") if has[c]]),
+              "dup_codes": columns.fold_map(ctx, "contacts", ["postal_code"] if has["postal_code"] else [],
+                                            records.code_key),
+              "dup_emails": columns.email_map(ctx, "contacts") if has["email"] else _empty_map()},
+        tf=tf, totals=totals, identifiers=identifiers)
+    linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "contacts"), population, float(settings["threshold"]))
     evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
     return linked, evidence
+
+
+def _random_pairs(ctx, table: str) -> pa.Table:
+    """Seeded random pairs among a seeded sample of ``table``'s records (for u)."""
+    chosen = engine.random_pairs(_sample_ids(ctx, table), RANDOM_PAIRS)
+    return pa.table({"a": pa.array([p[0] for p in chosen], pa.string()),
+                     "b": pa.array([p[1] for p in chosen], pa.string())})
 
 
 def _contact_tf(ctx, has, canonical, custom, population):
@@ -275,10 +282,6 @@ def _contact_tf(ctx, has, canonical, custom, population):
         tf["email"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.EMAIL_KEY_SQL} AS v FROM contacts) "
                                 "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
         totals["email"] = _nonnull(ctx, "contacts", "email")
-    if has["phone"]:
-        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM contacts) "
-                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
-        totals["phone_tail"] = _nonnull(ctx, "contacts", "phone")
     if has["company_id"]:
         tf["company"] = _tf(ctx, _repeated("CAST(company_id AS VARCHAR)", "contacts"))
         totals["company"] = _nonnull(ctx, "contacts", "company_id")
@@ -286,13 +289,22 @@ def _contact_tf(ctx, has, canonical, custom, population):
         tf["company"] = _tf(ctx, _repeated("company_name", "contacts"),
                             lambda v: "name:" + matching.normalise_company(v))
         totals["company"] = _nonnull(ctx, "contacts", "company_name")
+    _shared_tf(ctx, "contacts", has, tf, totals)
+    _identifier_tf(ctx, "contacts", canonical, custom, tf, totals)
+    return tf, totals
+
+
+def _shared_tf(ctx, table: str, has: dict, tf: dict, totals: dict) -> None:
+    """Term frequencies of the phone tail, street, postcode and city of ``table``."""
+    if has["phone"]:
+        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM {table}) "
+                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        totals["phone_tail"] = _nonnull(ctx, table, "phone")
     for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
                               ("city", records.street_key)):
         if has[column]:
-            tf[column] = _tf(ctx, _repeated(column, "contacts"), normalise)
-            totals[column] = _nonnull(ctx, "contacts", column)
-    _identifier_tf(ctx, "contacts", canonical, custom, tf, totals)
-    return tf, totals
+            tf[column] = _tf(ctx, _repeated(column, table), normalise)
+            totals[column] = _nonnull(ctx, table, column)
 
 
 def _identifier_tf(ctx, table, canonical, custom, tf, totals):
@@ -328,6 +340,11 @@ def company_record(row: dict) -> dict:
 
 def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the company model; returns the linkage and what evidence was available."""
+    with sqlscore.Scratch(ctx) as scratch:
+        return _company_linkage(ctx, settings, scratch)
+
+
+def _company_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict]:
     cols = ("domain", "phone", "country", "street", "postal_code", "city", "state")
     has = {c: ctx.supplied("companies", c) for c in cols}
     canonical, custom, missing = identifier_columns(ctx, "companies", list(settings.get("identifiers") or []))
@@ -360,33 +377,25 @@ def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                       WHERE postcode_key IS NOT NULL AND length(token) > 1 AND domain_key IS NULL AND phone_tail IS NULL
             {id_keys}
         """
-        pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
-    sample = _sample_ids(ctx, "companies")
-    ids = sorted({i for p in pairs for i in p} | set(sample))
-    rows = _rows(ctx, "companies", ["id", "name", *[c for c, ok in has.items() if ok]], ids)
-    for rid, values in _identifier_values(ctx, "companies", canonical, custom, ids).items():
-        if rid in rows:
-            rows[rid].update(values)
-    built = {rid: company_record(r) for rid, r in rows.items()}
+        scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])))
+
     population = ctx.count("companies")
-    rules = records.company_comparisons(has, identifiers)
     tf, totals = {}, {}
     tf["name"] = _tf(ctx, _repeated("name", "companies"), matching.normalise_company)
     totals["name"] = _nonnull(ctx, "companies", "name")
     if has["domain"]:
         tf["domain"] = _tf(ctx, _repeated("domain", "companies"), matching.normalise_domain)
         totals["domain"] = _nonnull(ctx, "companies", "domain")
-    if has["phone"]:
-        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM companies) "
-                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
-        totals["phone_tail"] = _nonnull(ctx, "companies", "phone")
-    for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
-                              ("city", records.street_key)):
-        if has[column]:
-            tf[column] = _tf(ctx, _repeated(column, "companies"), normalise)
-            totals[column] = _nonnull(ctx, "companies", column)
+    _shared_tf(ctx, "companies", has, tf, totals)
     _identifier_tf(ctx, "companies", canonical, custom, tf, totals)
-    linked = engine.link(rules, built, pairs, engine.random_pairs(sample, RANDOM_PAIRS), built, tf, totals,
-                         population, float(settings["threshold"]))
+    spec = sqlscore.Spec(
+        table="companies", rules=records.company_comparisons(has, identifiers),
+        records_sql=columns.company_sql(has, identifiers, _identifier_sql("companies", canonical, custom)),
+        maps={"dup_names": name_map, "dup_domains": domains,
+              "dup_fold": columns.fold_map(ctx, "companies", [c for c in ("street", "city", "state") if has[c]]),
+              "dup_codes": columns.fold_map(ctx, "companies", ["postal_code"] if has["postal_code"] else [],
+                                            records.code_key)},
+        tf=tf, totals=totals, identifiers=identifiers)
+    linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "companies"), population, float(settings["threshold"]))
     evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
     return linked, evidence

@@ -1,0 +1,460 @@
+"""Compare and score the candidate pairs in DuckDB: comparison levels as SQL, EM on grouped vectors.
+
+The records of a table are first reduced to comparable columns, once per record
+(:mod:`.columns`: folded names, normalised e-mail, phone tail, company key, street key,
+...). :func:`link` then
+
+1. joins every candidate pair (and every random pair, for u) with its two records and
+   computes each comparison's level as a SQL ``CASE`` expression (:func:`_level_sql`), with
+   the term frequency of the shared value joined in from a small table;
+2. leaves to Python only what SQL cannot do cheaply, each computed once per distinct value,
+   not per pair: E.164 phones of the records whose pairs share the last digits but are
+   written differently, the token-sort similarity of company names that are close enough
+   to matter, and the pairs where a compared name, street or company is not ASCII once
+   folded (Hangul and its romanisations, other scripts), which go through
+   :func:`.records.compare` as before;
+3. groups the pairs by their comparison vector (``GROUP BY`` the levels) and trains the
+   model on the distinct vectors with their counts (:func:`.engine.train`), so that EM costs
+   the same for ten thousand pairs or ten million;
+4. scores the pairs in SQL with the learned weights (the weight of each level and the
+   term-frequency adjustment as ``CASE`` expressions) and reads back only the pairs at or
+   above the threshold, which :func:`.engine.explain` turns into explained pairs.
+
+The levels are the same as :func:`.records.compare` gives for the same two records (the
+SQL functions ``jaro_winkler_similarity``, ``levenshtein`` and ``damerau_levenshtein``
+agree with rapidfuzz's on ASCII text); ``tests`` keep fixed expected levels and
+probabilities for a small tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import pyarrow as pa
+
+from .. import matching
+from . import engine, fs, records
+
+# Company names whose token-sort similarity could reach the company levels' thresholds
+# (0.85): their Levenshtein distance (a lower bound of the Indel distance behind the
+# similarity) is at most this share of their summed lengths.
+TSR_SHARE = 0.15
+
+
+@dataclass
+class Spec:
+    """What :func:`link` needs to know about one table.
+
+    ``records_sql`` selects one row per record with the columns of :mod:`.columns`
+    (over the temporary tables in ``maps``); ``tf`` / ``totals`` are the term frequencies
+    (value -> count, for values seen more than once) and their denominators, by the
+    ``tf_key`` of each rule.
+    """
+
+    table: str
+    rules: list
+    records_sql: str
+    maps: dict
+    tf: dict
+    totals: dict
+    identifiers: list[str]
+
+
+class Scratch:
+    """Temporary DuckDB tables of one linkage (pairs, records, levels), dropped on exit.
+
+    The candidate pairs of a large tenant (ten million at 1M contacts) stay in DuckDB,
+    which holds them compactly and can spill them to disk, instead of in Python.
+    """
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.names: list[str] = []
+
+    def create(self, name: str, sql: str, **params) -> None:
+        self.ctx.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", **params)
+        if name not in self.names:
+            self.names.append(name)
+
+    def drop(self, name: str) -> None:
+        self.ctx.sql(f"DROP TABLE IF EXISTS {name}")
+        if name in self.names:
+            self.names.remove(name)
+
+    def __enter__(self) -> "Scratch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name in reversed(list(self.names)):
+            try:
+                self.drop(name)
+            except Exception:  # pragma: no cover - the connection is already gone
+                pass
+
+
+# --------------------------------------------------------------------------- levels
+
+# Text that is ASCII: SQL's jaro_winkler_similarity, levenshtein and damerau_levenshtein
+# give the same answers as rapidfuzz's on it. Pairs of other values take their level
+# from the lookup tables (``l_*`` joins), computed in Python once per distinct pair.
+def _ascii(x: str) -> str:
+    return f"(strlen({x}) = length({x}))"
+
+
+def _both_ascii(x: str, y: str) -> str:
+    return f"({_ascii(x)} AND {_ascii(y)})"
+
+
+def _text_close(x: str, y: str) -> str:
+    """SQL: "one typo" of :func:`.records._text_level` (Jaro-Winkler >= 0.92, or one edit on 4+ letters)."""
+    return (f"(jaro_winkler_similarity({x}, {y}) >= 0.92 OR "
+            f"(least(length({x}), length({y})) >= 4 AND levenshtein({x}, {y}) <= 1))")
+
+
+def _part_level(x: str, y: str, lookup: str) -> str:
+    """SQL of :func:`.names.part_level` ('' when missing); ``lookup``: the looked-up level."""
+    return (f"CASE WHEN {x} = '' OR {y} = '' THEN -1 WHEN {x} = {y} THEN 3 WHEN {lookup} IS NOT NULL THEN {lookup} "
+            f"WHEN {_text_close(x, y)} THEN 2 WHEN jaro_winkler_similarity({x}, {y}) >= 0.80 THEN 1 ELSE 0 END")
+
+
+def _text_level(x: str, y: str, top: int, lookup: str) -> str:
+    """SQL of :func:`.records._text_level`."""
+    low = f"WHEN jaro_winkler_similarity({x}, {y}) >= 0.80 THEN {top - 2} " if top >= 3 else ""
+    return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {x} = {y} THEN {top} "
+            f"WHEN {lookup} IS NOT NULL THEN {lookup} WHEN {_text_close(x, y)} THEN {top - 1} {low}ELSE 0 END")
+
+
+def _code_level(x: str, y: str, lookup: str) -> str:
+    """SQL of :func:`.records._code_level` (optimal string alignment <= 1 is Damerau-Levenshtein <= 1)."""
+    return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {x} = {y} THEN 2 WHEN {lookup} IS NOT NULL "
+            f"THEN {lookup} WHEN damerau_levenshtein({x}, {y}) <= 1 THEN 1 ELSE 0 END")
+
+
+def _equal_level(x: str, y: str) -> str:
+    return f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {x} = {y} THEN 1 ELSE 0 END"
+
+
+PHONE_LEVEL = ("CASE WHEN ra.phone IS NULL OR rb.phone IS NULL THEN -1 "
+               "WHEN ra.phone = rb.phone AND coalesce(ra.country, '') = coalesce(rb.country, '') THEN 1 "
+               "WHEN ra.tail IS DISTINCT FROM rb.tail THEN 0 "
+               "WHEN ra.e164 IS NOT DISTINCT FROM rb.e164 THEN 1 ELSE 0 END")
+
+# Colleagues (one company) share its address whoever they are: no evidence (see records).
+COLLEAGUES = "(ra.company IS NOT NULL AND ra.company = rb.company)"
+
+# matching.company_similarity: 1 for the same name without spaces, else the larger of the
+# Jaro-Winkler similarity without spaces (SQL, for ASCII) and the token-sort similarity
+# (looked up: ``l_company.sim`` holds company_similarity itself for the pairs it was computed for).
+COMPANY_SIMILARITY = (f"(CASE WHEN ra.cflat = rb.cflat THEN 1.0 ELSE greatest(coalesce(l_company.sim, 0), "
+                      f"CASE WHEN {_both_ascii('ra.cflat', 'rb.cflat')} "
+                      "THEN jaro_winkler_similarity(ra.cflat, rb.cflat) ELSE 0 END) END)")
+
+COMPANY_LEVEL = ("CASE WHEN (ra.company IS NULL AND ra.ed IS NULL AND ra.cd IS NULL) "
+                 "OR (rb.company IS NULL AND rb.ed IS NULL AND rb.cd IS NULL) THEN -1 "
+                 "WHEN ra.company IS NOT NULL AND ra.company = rb.company THEN 3 "
+                 "WHEN ra.ed IN (rb.ed, rb.cd) OR ra.cd IN (rb.ed, rb.cd) THEN 2 "
+                 f"WHEN ra.cname IS NOT NULL AND rb.cname IS NOT NULL AND {COMPANY_SIMILARITY} >= 0.9 THEN 1 ELSE 0 END")
+
+COMPANY_NAME_LEVEL = ("CASE WHEN ra.cname IS NULL OR rb.cname IS NULL THEN -1 "
+                      "WHEN ra.cname = rb.cname OR ra.cflat = rb.cflat THEN 3 "
+                      f"WHEN {COMPANY_SIMILARITY} >= 0.95 THEN 2 WHEN {COMPANY_SIMILARITY} >= 0.85 THEN 1 ELSE 0 END")
+
+_STREET_SIMILAR = (f"({_text_close('ra.street', 'rb.street')} "
+                   "OR jaro_winkler_similarity(ra.street, rb.street) >= 0.80)")
+STREET_LEVEL = ("CASE WHEN ra.street IS NULL OR rb.street IS NULL THEN -1 WHEN ra.street = rb.street THEN 4 "
+                "WHEN l_street.level IS NOT NULL THEN l_street.level "
+                f"WHEN ra.snums <> rb.snums THEN (CASE WHEN {_STREET_SIMILAR} THEN 1 ELSE 0 END) "
+                f"WHEN {_STREET_SIMILAR} THEN 3 WHEN len(ra.snums) > 0 THEN 2 ELSE 0 END")
+
+
+def _place_level() -> str:
+    postcode = _code_level("ra.postal", "rb.postal", "l_postal.level")
+    city = _text_level("ra.city", "rb.city", 2, "l_city.level")
+    state = _equal_level("ra.state", "rb.state")
+    return (f"CASE WHEN ({postcode}) = -1 AND ({city}) = -1 AND ({state}) = -1 THEN -1 "
+            f"WHEN ({postcode}) = 2 THEN (CASE WHEN ({city}) = 2 THEN 5 ELSE 4 END) "
+            f"WHEN ({city}) = 2 THEN 3 WHEN ({postcode}) = 1 OR ({city}) = 1 THEN 2 "
+            f"WHEN ({state}) = 1 THEN 1 ELSE 0 END")
+
+
+# The record column holding the value whose term frequency adjusts a comparison's top level.
+TF_COLUMNS = {"email": "email", "phone_tail": "tail", "company": "company", "street": "street", "postal_code": "postal",
+              "city": "city", "name": "cname", "domain": "domain"}
+
+
+def _level_sql(comparison: fs.Comparison, table: str, identifiers: list[str]) -> str:
+    """SQL of one comparison's level over the records ``ra`` and ``rb`` (names: see NAMES)."""
+    name = comparison.name
+    colleagues = table == "contacts"
+    if name == "email":
+        return _equal_level("ra.email", "rb.email")
+    if name == "phone":
+        return PHONE_LEVEL
+    if name == "company":
+        return COMPANY_LEVEL
+    if name == "name":
+        return COMPANY_NAME_LEVEL
+    if name == "domain":
+        return _equal_level("ra.domain", "rb.domain")
+    if name == "country":
+        return _equal_level("ra.country", "rb.country")
+    if name in ("street", "place"):
+        level = STREET_LEVEL if name == "street" else _place_level()
+        return f"CASE WHEN {COLLEAGUES} THEN -1 ELSE {level} END" if colleagues else level
+    if name.startswith("id:"):
+        k = identifiers.index(name[3:])
+        return _code_level(f"ra.i{k}", f"rb.i{k}", f"l_i{k}.level")
+    raise ValueError(f"no SQL for comparison {name}")
+
+
+def _tf_column(tf_key: str, identifiers: list[str]) -> str:
+    if tf_key.startswith("id:"):
+        return f"i{identifiers.index(tf_key[3:])}"
+    return TF_COLUMNS[tf_key]
+
+
+# The four alignments of two names' parts, with the family flag of names.part_level:
+# sg given-given, sf family-family, w1 / w2 the swapped alignment, w1f / w2f the same
+# pairs compared as given names (a single name against the other's given name).
+NAME_PARTS = ", ".join([
+    f"{_part_level('ra.pg', 'rb.pg', 'l_sg.lf')} AS sg", f"{_part_level('ra.pf', 'rb.pf', 'l_sf.lt')} AS sf",
+    f"{_part_level('ra.pg', 'rb.pf', 'l_w1.lt')} AS w1", f"{_part_level('ra.pf', 'rb.pg', 'l_w2.lt')} AS w2",
+    f"{_part_level('ra.pg', 'rb.pf', 'l_w1.lf')} AS w1f", f"{_part_level('ra.pf', 'rb.pg', 'l_w2.lf')} AS w2f",
+    "(ra.pg <> '')::INT + (ra.pf <> '')::INT AS na", "(rb.pg <> '')::INT + (rb.pf <> '')::INT AS nb",
+    "ra.pg AS a_pg", "ra.pf AS a_pf", "rb.pg AS b_pg", "rb.pf AS b_pf"])
+NAME_JOINS = " ".join(f"LEFT JOIN dup_lookup_names l_{slot} ON l_{slot}.x = ra.{x} AND l_{slot}.y = rb.{y}"
+                      for slot, x, y in (("sg", "pg", "pg"), ("sf", "pf", "pf"), ("w1", "pg", "pf"), ("w2", "pf", "pg")))
+
+# compare_names: a single name is compared with both parts of the other name (its best
+# agreement is the family-name level, the given name unknown); otherwise the better of
+# the straight and the swapped alignment. The term-frequency key is a's part that was
+# compared (the single name where there is one).
+NAMES = """
+    CASE WHEN na < 2 OR nb < 2 THEN -1 WHEN w1 + w2 > sg + sf THEN w1 ELSE sg END AS given,
+    CASE WHEN na = 0 OR nb = 0 THEN -1
+         WHEN na = 1 THEN (CASE WHEN a_pg <> '' THEN greatest(sg, w1) ELSE greatest(w2f, sf) END)
+         WHEN nb = 1 THEN (CASE WHEN b_pg <> '' THEN greatest(sg, w2) ELSE greatest(w1f, sf) END)
+         WHEN w1 + w2 > sg + sf THEN w2 ELSE sf END AS family,
+    CASE WHEN na = 1 THEN coalesce(nullif(a_pg, ''), a_pf) WHEN nb = 1 THEN coalesce(nullif(b_pg, ''), b_pf) END
+        AS single,
+    na = 2 AND nb = 2 AND w1 + w2 > sg + sf AS swapped
+"""
+
+# Lookup tables of levels computed in Python, per kind: (kind, record column, level function).
+TEXT_LOOKUPS = (("street", "street", lambda x, y: records._street_level({"street": x}, {"street": y})),
+                ("city", "city", lambda x, y: records._text_level(x, y, 2)),
+                ("postal", "postal", records._code_level))
+
+
+def _uses(rules, *names) -> bool:
+    return any(rule[0].name in names for rule in rules)
+
+
+def _lookup_joins(spec: Spec) -> str:
+    joins = []
+    if _uses(spec.rules, "given_name", "family_name"):
+        joins.append(NAME_JOINS)
+    if _uses(spec.rules, "company", "name"):
+        joins.append("LEFT JOIN dup_lookup_company l_company ON l_company.x = ra.cname AND l_company.y = rb.cname")
+    columns = [column for _, column, _ in TEXT_LOOKUPS] + [f"i{k}" for k in range(len(spec.identifiers))]
+    for column in columns:
+        joins.append(f"LEFT JOIN (SELECT x, y, level FROM dup_lookup_text WHERE kind = '{column}') l_{column} "
+                     f"ON l_{column}.x = ra.{column} AND l_{column}.y = rb.{column}")
+    return " ".join(joins)
+
+
+def tf_columns(spec: Spec) -> dict[int, float]:
+    """Comparison index -> denominator, for the comparisons whose top level has term frequencies."""
+    return {j: float(spec.totals.get(tf_key) or 1) for j, (c, _, tf_key) in enumerate(spec.rules)
+            if c.tf and tf_key is not None and tf_key in spec.tf}
+
+
+def levels_sql(spec: Spec, pairs: str, with_tf: bool) -> str:
+    """SQL of ``(ia, ib, g0, .., n0, ..)`` for the pairs ``(ia, ib)`` of table ``pairs`` (record
+    indexes ``dup_rec.ix``): the level of each comparison, and for the comparisons of
+    :func:`tf_columns` at their top level the count of the shared value (its term frequency
+    is ``n / denominator``)."""
+    names = _uses(spec.rules, "given_name", "family_name")
+    inner, named, out, joins = ["p.ia", "p.ib"], [], ["ia", "ib"], []
+    if names:
+        inner.append(NAME_PARTS)
+    for j, (comparison, _level_of, tf_key) in enumerate(spec.rules):
+        tf = with_tf and j in tf_columns(spec)
+        if comparison.name == "given_name":
+            named.append(f"given AS g{j}")
+            if tf:
+                named.append(f"nullif(CASE WHEN single IS NOT NULL THEN single WHEN swapped THEN a_pf ELSE a_pg END, '')"
+                             f" AS k{j}")
+        elif comparison.name == "family_name":
+            named.append(f"family AS g{j}")
+            if tf:
+                named.append(f"nullif(CASE WHEN single IS NOT NULL THEN single WHEN swapped THEN a_pg ELSE a_pf END, '')"
+                             f" AS k{j}")
+        else:
+            inner.append(f"{_level_sql(comparison, spec.table, spec.identifiers)} AS g{j}")
+            if tf:
+                inner.append(f"ra.{_tf_column(tf_key, spec.identifiers)} AS k{j}")
+        out.append(f"g{j}::TINYINT AS g{j}")
+        if tf:
+            top = len(comparison.levels) - 1
+            joins.append(f"LEFT JOIN dup_tf{j} t{j} ON t{j}.k = l.k{j}")
+            out.append(f"CASE WHEN g{j} = {top} AND k{j} IS NOT NULL THEN coalesce(t{j}.n, 1) END::INTEGER AS n{j}")
+    return f"""
+        WITH j AS (SELECT {", ".join(inner)}
+                   FROM {pairs} p JOIN dup_rec ra ON ra.ix = p.ia JOIN dup_rec rb ON rb.ix = p.ib {_lookup_joins(spec)}),
+             m AS (SELECT * {(", " + NAMES) if names else ""} FROM j),
+             l AS (SELECT * {"".join(", " + c for c in named)} FROM m)
+        SELECT {", ".join(out)} FROM l {" ".join(joins)}
+    """
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def _pairs_with_records(where: str, select: str) -> str:
+    return f"""SELECT {select} FROM (SELECT ia, ib FROM dup_pairs UNION ALL SELECT ia, ib FROM dup_random) p
+               JOIN dup_rec ra ON ra.ix = p.ia JOIN dup_rec rb ON rb.ix = p.ib WHERE {where}"""
+
+
+def _distinct_non_ascii(ctx, x: str, y: str) -> list[tuple[str, str]]:
+    """Distinct (x, y) value pairs of the pairs' records where either is not ASCII."""
+    where = f"{x} IS NOT NULL AND {y} IS NOT NULL AND {x} <> '' AND {y} <> '' AND {x} <> {y} AND NOT {_both_ascii(x, y)}"
+    return ctx.sql(f"SELECT DISTINCT * FROM ({_pairs_with_records(where, f'{x} AS x, {y} AS y')})").fetchall()
+
+
+def _lookups(ctx, spec: Spec) -> dict[str, pa.Table]:
+    """The lookup tables of levels computed in Python, once per distinct pair of values."""
+    from . import names
+
+    out = {}
+    found: set[tuple[str, str]] = set()
+    if _uses(spec.rules, "given_name", "family_name"):
+        for x, y in (("ra.pg", "rb.pg"), ("ra.pf", "rb.pf"), ("ra.pg", "rb.pf"), ("ra.pf", "rb.pg")):
+            found.update(_distinct_non_ascii(ctx, x, y))
+    pairs = sorted(found)
+    out["dup_lookup_names"] = pa.table({
+        "x": pa.array([p[0] for p in pairs], pa.string()), "y": pa.array([p[1] for p in pairs], pa.string()),
+        "lf": pa.array([names.part_level(x, y, False) for x, y in pairs], pa.int8()),
+        "lt": pa.array([names.part_level(x, y, True) for x, y in pairs], pa.int8())})
+    company = []
+    if _uses(spec.rules, "company", "name"):
+        company = _distinct_non_ascii(ctx, "ra.cname", "rb.cname")
+        # ASCII names close enough for the token-sort similarity to reach a company level
+        # (0.85): its Indel distance is at least the Levenshtein distance of the sorted names.
+        close = (f"{_both_ascii('ra.cname', 'rb.cname')} AND ra.cflat <> rb.cflat AND "
+                 f"levenshtein(ra.csort, rb.csort) <= {TSR_SHARE} * (length(ra.csort) + length(rb.csort))")
+        select = _pairs_with_records(close, "ra.cname AS x, rb.cname AS y")
+        company += ctx.sql(f"SELECT DISTINCT * FROM ({select})").fetchall()
+    out["dup_lookup_company"] = pa.table({
+        "x": pa.array([p[0] for p in company], pa.string()), "y": pa.array([p[1] for p in company], pa.string()),
+        "sim": pa.array([matching.company_similarity(x, y) for x, y in company], pa.float64())})
+    kinds, xs, ys, levels = [], [], [], []
+    lookups = list(TEXT_LOOKUPS) + [(f"i{k}", f"i{k}", records._code_level) for k in range(len(spec.identifiers))]
+    for kind, column, level_of in lookups:
+        for x, y in _distinct_non_ascii(ctx, f"ra.{column}", f"rb.{column}"):
+            kinds.append(kind), xs.append(x), ys.append(y), levels.append(level_of(x, y))
+    out["dup_lookup_text"] = pa.table({"kind": pa.array(kinds, pa.string()), "x": pa.array(xs, pa.string()),
+                                       "y": pa.array(ys, pa.string()), "level": pa.array(levels, pa.int8())})
+    return out
+
+
+def _phones(ctx) -> pa.Table:
+    """E.164 of the phones whose pairs share the last digits but are written differently."""
+    rows = [] if ctx is None else ctx.sql(f"""
+        WITH x AS ({_pairs_with_records(
+            "ra.phone IS NOT NULL AND rb.phone IS NOT NULL AND ra.tail IS NOT DISTINCT FROM rb.tail AND NOT "
+            "(ra.phone = rb.phone AND coalesce(ra.country, '') = coalesce(rb.country, ''))",
+            "ra.phone AS p1, ra.country AS c1, rb.phone AS p2, rb.country AS c2")})
+        SELECT p1, c1 FROM x UNION SELECT p2, c2 FROM x""").fetchall()
+    return pa.table({"phone": pa.array([r[0] for r in rows], pa.string()),
+                     "country": pa.array([r[1] for r in rows], pa.string()),
+                     "e164": pa.array([matching.normalise_phone(p, c) for p, c in rows], pa.string())})
+
+
+def _vector_counts(ctx, table: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct comparison vectors of ``table`` and how many pairs have each."""
+    columns = ", ".join(f"g{j}" for j in range(k))
+    rows = ctx.sql(f"SELECT {columns}, count(*) FROM {table} GROUP BY ALL ORDER BY ALL").fetchall()
+    if not rows:
+        return np.zeros((0, k), dtype=np.int64), np.zeros(0)
+    data = np.array(rows, dtype=np.int64)
+    return data[:, :k], data[:, k].astype(float)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _bits_sql(model: fs.Model, j: int, tf_totals: dict[int, float]) -> str:
+    comparison = model.comparisons[j]
+    weights = model.level_weights()[j]
+    cases = " ".join(f"WHEN {level} THEN {float(w)!r}" for level, w in enumerate(weights))
+    tf = ""
+    if comparison.tf and model.use_tf and j in tf_totals:
+        top, m_top = len(comparison.levels) - 1, float(model.m[j][-1])
+        f = f"(n{j} / {tf_totals[j]!r})"
+        tf = (f"WHEN g{j} = {top} AND n{j} IS NOT NULL THEN "
+              f"least(greatest(log2({m_top!r} / greatest({f}, 1e-12)), {-fs.MAX_BITS}), {fs.MAX_BITS}) ")
+    return f"CASE WHEN g{j} < 0 THEN 0.0 {tf}ELSE (CASE g{j} {cases} ELSE 0.0 END) END AS w{j}"
+
+
+def score_sql(model: fs.Model, threshold: float, tf_totals: dict[int, float]) -> str:
+    """SQL of the pairs of ``dup_levels`` at or above ``threshold`` that pass the common-names guard."""
+    comparisons = model.comparisons
+    k = len(comparisons)
+    names = [j for j, c in enumerate(comparisons) if not c.identity and c.name in engine.NAME_COMPARISONS]
+    names_ok = (f"({' OR '.join(f'g{j} >= 1' for j in names)} OR ({' AND '.join(f'g{j} < 0' for j in names)}))"
+                if names else "TRUE")
+    identity = [j for j, c in enumerate(comparisons) if c.identity]
+    guard = f"({' OR '.join(f'w{j} > 0' for j in identity)})" if identity else "FALSE"
+    total = f"{model.prior_bits!r} + " + " + ".join(f"w{j}" for j in range(k))
+    return f"""
+        SELECT ra.id AS a, rb.id AS b, {", ".join(f"g{j}" for j in range(k))}, {", ".join(f"w{j}" for j in range(k))}
+        FROM (SELECT ia, ib, {", ".join(f"g{j}" for j in range(k))},
+                     {", ".join(_bits_sql(model, j, tf_totals) for j in range(k))}
+              FROM dup_levels WHERE {names_ok}) s
+        JOIN dup_rec ra ON ra.ix = s.ia JOIN dup_rec rb ON rb.ix = s.ib
+        WHERE {guard} AND 1.0 / (1.0 + pow(2.0, -least(greatest({total}, -200), 200))) >= {float(threshold)!r}
+        ORDER BY a, b
+    """
+
+
+# --------------------------------------------------------------------------- glue
+
+
+def _tf_table(counts: dict) -> pa.Table:
+    return pa.table({"k": pa.array(list(counts), pa.string()), "n": pa.array(list(counts.values()), pa.int64())})
+
+
+def link(ctx, scratch: Scratch, spec: Spec, random_pairs: pa.Table, population: int,
+         threshold: float) -> engine.Linkage:
+    """Train on this tenant's pairs and return the pairs at or above ``threshold`` (see the module
+    docstring). The candidate pairs are in the temporary table ``dup_pair_ids`` (a, b) of ``scratch``."""
+    comparisons = [rule[0] for rule in spec.rules]
+    k = len(comparisons)
+    tf_tables = {f"dup_tf{j}": _tf_table(spec.tf[spec.rules[j][2]]) for j in tf_columns(spec)}
+    with ctx.temporary_tables(**spec.maps, dup_random_ids=random_pairs):
+        scratch.create("dup_rec0", f"""
+            SELECT row_number() OVER ()::INTEGER AS ix, * FROM ({spec.records_sql}) WHERE id IN
+                (SELECT a FROM dup_pair_ids UNION SELECT b FROM dup_pair_ids
+                 UNION SELECT a FROM dup_random_ids UNION SELECT b FROM dup_random_ids)""")
+        scratch.create("dup_pairs", "SELECT ra.ix AS ia, rb.ix AS ib FROM dup_pair_ids p "
+                                    "JOIN dup_rec0 ra ON ra.id = p.a JOIN dup_rec0 rb ON rb.id = p.b")
+        scratch.create("dup_random", "SELECT ra.ix AS ia, rb.ix AS ib FROM dup_random_ids p "
+                                     "JOIN dup_rec0 ra ON ra.id = p.a JOIN dup_rec0 rb ON rb.id = p.b")
+    scratch.drop("dup_pair_ids")
+    scratch.create("dup_rec", "SELECT *, NULL::VARCHAR AS e164 FROM dup_rec0")
+    phones = _phones(ctx) if _uses(spec.rules, "phone") else _phones(None)
+    lookups = _lookups(ctx, spec)
+    with ctx.temporary_tables(dup_e164=phones):
+        scratch.create("dup_rec", "SELECT r.*, e.e164 FROM dup_rec0 r LEFT JOIN dup_e164 e "
+                                  "ON e.phone = r.phone AND e.country IS NOT DISTINCT FROM r.country")
+    scratch.drop("dup_rec0")
+    with ctx.temporary_tables(**lookups, **tf_tables):
+        scratch.create("dup_levels", levels_sql(spec, "dup_pairs", True))
+        scratch.create("dup_random_levels", levels_sql(spec, "dup_random", False))
+    candidates = int(ctx.scalar("SELECT count(*) FROM dup_levels"))
+    gammas, counts = _vector_counts(ctx, "dup_levels", k)
+    random_gammas, random_counts = _vector_counts(ctx, "dup_random_levels", k)
+    model = engine.train(comparisons, gammas, counts, random_gammas, random_counts, population)
+    chosen = ctx.sql(score_sql(model, threshold, tf_columns(spec))).fetchall() if candidates else []
+    return engine.Linkage(model, engine.explain(model, chosen), candidates, [c.label for c in comparisons])
