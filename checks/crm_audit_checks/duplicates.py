@@ -255,7 +255,7 @@ def _deal_clusters(ctx, settings: dict) -> Clusters:
 # --------------------------------------------------------------------------- reporting
 
 
-MAX_PLAN_ROWS = 5000  # merge-plan rows kept in report.json (the fix-list has every id)
+MAX_PLAN_ROWS = 5000  # pair rows kept in report.json (the merge plan's CSV has every record)
 
 
 def _report(ctx, found: Clusters, noun: str):
@@ -263,7 +263,6 @@ def _report(ctx, found: Clusters, noun: str):
     by_source: Counter = Counter()
     keep_rules: Counter = Counter()
     sizes: Counter = Counter()
-    plan_rows: list[dict] = []
     pair_rows: list[dict] = []
     for index, group in enumerate(found.groups):
         keeper = found.keepers[index]
@@ -283,8 +282,6 @@ def _report(ctx, found: Clusters, noun: str):
         details[keeper.id] = (f"keep this record ({keeper.rule}: {keeper.filled} of {keeper.fields} fields filled"
                               f"{f', updated {keeper.updated_at:%Y-%m-%d}' if keeper.updated_at else ''}); "
                               f"merge {', '.join(others)} into it{carried}{why}")
-        if plan is not None and len(plan_rows) < MAX_PLAN_ROWS:
-            plan_rows.extend(plan.rows(index + 1))
         for pair in pairs:
             if len(pair_rows) >= MAX_PLAN_ROWS:
                 break
@@ -314,8 +311,6 @@ def _report(ctx, found: Clusters, noun: str):
         metrics["evidence_used"] = found.available
     if found.model is not None:
         metrics["model"] = found.model
-    if plan_rows:
-        metrics["merge_plan"] = plan_rows
     if pair_rows:
         metrics["pairs"] = pair_rows
     if by_source:
@@ -331,8 +326,9 @@ def _report(ctx, found: Clusters, noun: str):
         message += f", compared on {listed}"
         if found.available.get("identifiers_missing"):
             message += f" (identifiers not in this tenant: {', '.join(found.available['identifiers_missing'])})"
+    plan = merge.table(found.table, found.groups, found.plans, found.pairs)
     return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
-                      metrics=metrics, message=message)
+                      metrics=metrics, message=message, attachments=[plan] if plan["rows"] else [])
 
 
 @check(
