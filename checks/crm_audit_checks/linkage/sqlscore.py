@@ -72,12 +72,12 @@ class Scratch:
         self.names: list[str] = []
 
     def create(self, name: str, sql: str, **params) -> None:
-        self.ctx.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", **params)
+        self.ctx.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", **params).fetchall()
         if name not in self.names:
             self.names.append(name)
 
     def drop(self, name: str) -> None:
-        self.ctx.sql(f"DROP TABLE IF EXISTS {name}")
+        self.ctx.sql(f"DROP TABLE IF EXISTS {name}").fetchall()
         if name in self.names:
             self.names.remove(name)
 
@@ -425,12 +425,10 @@ def _tf_table(counts: dict) -> pa.Table:
     return pa.table({"k": pa.array(list(counts), pa.string()), "n": pa.array(list(counts.values()), pa.int64())})
 
 
-def link(ctx, scratch: Scratch, spec: Spec, random_pairs: pa.Table, population: int,
-         threshold: float) -> engine.Linkage:
-    """Train on this tenant's pairs and return the pairs at or above ``threshold`` (see the module
-    docstring). The candidate pairs are in the temporary table ``dup_pair_ids`` (a, b) of ``scratch``."""
-    comparisons = [rule[0] for rule in spec.rules]
-    k = len(comparisons)
+def prepare(ctx, scratch: Scratch, spec: Spec, random_pairs: pa.Table) -> None:
+    """Compare the candidate pairs (temporary table ``dup_pair_ids`` (a, b) of ``scratch``) and the
+    ``random_pairs``: leaves ``dup_rec`` (the records, by index ``ix``), ``dup_levels`` and
+    ``dup_random_levels`` (:func:`levels_sql`) in ``scratch``."""
     tf_tables = {f"dup_tf{j}": _tf_table(spec.tf[spec.rules[j][2]]) for j in tf_columns(spec)}
     with ctx.temporary_tables(**spec.maps, dup_random_ids=random_pairs):
         scratch.create("dup_rec0", f"""
@@ -452,7 +450,16 @@ def link(ctx, scratch: Scratch, spec: Spec, random_pairs: pa.Table, population: 
     with ctx.temporary_tables(**lookups, **tf_tables):
         scratch.create("dup_levels", levels_sql(spec, "dup_pairs", True))
         scratch.create("dup_random_levels", levels_sql(spec, "dup_random", False))
-    candidates = int(ctx.scalar("SELECT count(*) FROM dup_levels"))
+
+
+def link(ctx, scratch: Scratch, spec: Spec, random_pairs: pa.Table, population: int,
+         threshold: float) -> engine.Linkage:
+    """Train on this tenant's pairs and return the pairs at or above ``threshold`` (see the module
+    docstring). The candidate pairs are in the temporary table ``dup_pair_ids`` (a, b) of ``scratch``."""
+    comparisons = [rule[0] for rule in spec.rules]
+    k = len(comparisons)
+    prepare(ctx, scratch, spec, random_pairs)
+    candidates = int(ctx.sql("SELECT count(*) FROM dup_levels").fetchall()[0][0])
     gammas, counts = _vector_counts(ctx, "dup_levels", k)
     random_gammas, random_counts = _vector_counts(ctx, "dup_random_levels", k)
     model = engine.train(comparisons, gammas, counts, random_gammas, random_counts, population)

@@ -128,7 +128,13 @@ def _repeated(column: str, table: str) -> str:
 
 
 def _nonnull(ctx, table: str, column: str) -> int:
-    return int(ctx.scalar(f"SELECT count({column}) FROM {table}") or 0)
+    return int(ctx.sql(f"SELECT count({column}) FROM {table}").fetchall()[0][0] or 0)
+
+
+def _count(ctx, table: str) -> int:
+    """Rows of ``table``, with the result read to its end (DuckDB refuses to register a
+    temporary table while a result is still open on the connection)."""
+    return int(ctx.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 # --------------------------------------------------------------------------- contacts
@@ -177,10 +183,15 @@ def _company_key_sql(has: dict) -> str:
 def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the contact model; returns the linkage and what evidence was available."""
     with sqlscore.Scratch(ctx) as scratch:
-        return _contact_linkage(ctx, settings, scratch)
+        spec, evidence = contact_spec(ctx, settings, scratch)
+        linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "contacts"), _count(ctx, "contacts"),
+                               float(settings["threshold"]))
+    return linked, {"compared": linked.comparisons, **evidence}
 
 
-def _contact_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict]:
+def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
+    """The contacts' comparisons and comparable columns, and their candidate pairs in
+    ``scratch`` (``dup_pair_ids``); with the identifiers used and missing."""
     cols = ("email", "phone", "company_id", "company_name", "country", "street", "postal_code", "city", "state")
     has = {c: ctx.supplied("contacts", c) for c in cols}
     canonical, custom, missing = identifier_columns(ctx, "contacts", list(settings.get("identifiers") or []))
@@ -248,8 +259,7 @@ def _contact_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict
         scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])),
                        free_mail=sorted(matching.FREE_MAIL_DOMAINS))
 
-    population = ctx.count("contacts")
-    tf, totals = _contact_tf(ctx, has, canonical, custom, population)
+    tf, totals = _contact_tf(ctx, has, canonical, custom, _count(ctx, "contacts"))
     spec = sqlscore.Spec(
         table="contacts", rules=records.contact_comparisons(has, identifiers),
         records_sql=columns.contact_sql(has, identifiers, _identifier_sql("contacts", canonical, custom), company_domains),
@@ -259,9 +269,7 @@ def _contact_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict
                                             records.code_key),
               "dup_emails": columns.email_map(ctx, "contacts") if has["email"] else _empty_map()},
         tf=tf, totals=totals, identifiers=identifiers)
-    linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "contacts"), population, float(settings["threshold"]))
-    evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
-    return linked, evidence
+    return spec, {"identifiers": identifiers, "identifiers_missing": missing}
 
 
 def _random_pairs(ctx, table: str) -> pa.Table:
@@ -341,10 +349,14 @@ def company_record(row: dict) -> dict:
 def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the company model; returns the linkage and what evidence was available."""
     with sqlscore.Scratch(ctx) as scratch:
-        return _company_linkage(ctx, settings, scratch)
+        spec, evidence = company_spec(ctx, settings, scratch)
+        linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "companies"), _count(ctx, "companies"),
+                               float(settings["threshold"]))
+    return linked, {"compared": linked.comparisons, **evidence}
 
 
-def _company_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict]:
+def company_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
+    """The companies' comparisons and comparable columns, and their candidate pairs in ``scratch``."""
     cols = ("domain", "phone", "country", "street", "postal_code", "city", "state")
     has = {c: ctx.supplied("companies", c) for c in cols}
     canonical, custom, missing = identifier_columns(ctx, "companies", list(settings.get("identifiers") or []))
@@ -379,7 +391,6 @@ def _company_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict
         """
         scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])))
 
-    population = ctx.count("companies")
     tf, totals = {}, {}
     tf["name"] = _tf(ctx, _repeated("name", "companies"), matching.normalise_company)
     totals["name"] = _nonnull(ctx, "companies", "name")
@@ -396,6 +407,4 @@ def _company_linkage(ctx, settings: dict, scratch) -> tuple[engine.Linkage, dict
               "dup_codes": columns.fold_map(ctx, "companies", ["postal_code"] if has["postal_code"] else [],
                                             records.code_key)},
         tf=tf, totals=totals, identifiers=identifiers)
-    linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "companies"), population, float(settings["threshold"]))
-    evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
-    return linked, evidence
+    return spec, {"identifiers": identifiers, "identifiers_missing": missing}
