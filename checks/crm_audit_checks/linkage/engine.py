@@ -1,11 +1,10 @@
-"""Score candidate pairs with a model learned on the tenant: the glue between records and :mod:`.fs`.
+"""Train the model on a tenant's comparison vectors and explain the matching pairs.
 
-:func:`link` takes the comparison rules (:mod:`.records`), the candidate pairs from
-blocking, a sample of random pairs, the term frequencies and the number of records;
-it trains the model (u on the random pairs, m and lambda by EM on the candidate pairs),
-scores every candidate pair and returns the pairs whose match probability reaches the
-threshold, each with its explanation (the weight of every field that had a value on
-both sides).
+:func:`train` takes the distinct comparison vectors of the candidate pairs and of a
+sample of random pairs, each with its count (grouped in SQL by :mod:`.sqlscore`), and
+fits u on the random pairs, m and lambda by EM on the candidate pairs (:mod:`.fs`);
+:func:`explain` turns the pairs whose match probability reaches the threshold into
+:class:`Pair` objects with the weight of every field that had a value on both sides.
 
 The common-names guard: a pair is only a match when at least one comparison beyond the
 names (e-mail, phone, company, address, an identifier) agrees with a positive weight. A
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fs
-from .records import Rule, compare
 
 
 @dataclass(frozen=True)
@@ -44,65 +42,6 @@ class Linkage:
     pairs: list[Pair]
     candidate_pairs: int
     comparisons: list[str]  # labels of the comparisons used (the evidence available)
-
-
-def _vectors(rules: list[Rule], records: dict, pairs, tf_tables: dict, totals: dict):
-    n, k = len(pairs), len(rules)
-    gammas = np.full((n, k), fs.NULL, dtype=np.int64)
-    tf = np.full((n, k), np.nan)
-    swapped = np.zeros(n, dtype=bool)
-    for i, (a, b) in enumerate(pairs):
-        levels, keys, swap = compare(rules, records[a], records[b])
-        gammas[i] = levels
-        swapped[i] = swap
-        for j, key in enumerate(keys):
-            comparison, _, tf_key = rules[j]
-            if comparison.tf and key is not None and levels[j] == len(comparison.levels) - 1:
-                table = tf_tables.get(tf_key)
-                if table is not None:
-                    total = totals.get(tf_key) or 1
-                    tf[i, j] = table.get(key, 1) / total
-    return gammas, tf, swapped
-
-
-def link(rules: list[Rule], records: dict, candidate_pairs: list[tuple[str, str]],
-         random_pairs: list[tuple[str, str]], random_records: dict, tf_tables: dict, totals: dict,
-         population: int, threshold: float) -> Linkage:
-    """Train on this tenant's data and return the pairs at or above ``threshold``."""
-    comparisons = [r[0] for r in rules]
-    random_gammas, _, _ = _vectors(rules, random_records, random_pairs, {}, {})
-    gammas, tf, _ = _vectors(rules, records, candidate_pairs, tf_tables, totals)
-    names_ok = _names_agree(comparisons, gammas)
-    # EM learns on the pairs that could match at all (names not entirely different):
-    # colleagues with different names share a company, a city and a postcode, and
-    # would otherwise be learned as the "match" class.
-    sessions = _sessions(comparisons, gammas[names_ok])
-    model = fs.train(comparisons, gammas[names_ok], random_gammas, population, sessions,
-                     _certain(comparisons, gammas[names_ok]), _anchors(comparisons, gammas[names_ok]))
-    if not candidate_pairs:
-        return Linkage(model, [], 0, [c.label for c in comparisons])
-    weights = fs.pair_weights(model, gammas, tf)
-    probability = fs.probabilities(model, weights)
-    identity = np.array([c.identity for c in comparisons])
-    guard = ((weights > 0) & identity[None, :]).any(axis=1) & names_ok
-    chosen = np.nonzero((probability >= threshold) & guard)[0]
-    pairs = []
-    for i in chosen:
-        fields = []
-        best, best_bits = "", 0.0
-        for j, c in enumerate(comparisons):
-            level = int(gammas[i, j])
-            if level < 0:
-                continue
-            bits = float(weights[i, j])
-            fields.append((c.label, c.levels[level], round(bits, 2)))
-            if c.identity and bits > best_bits:
-                best, best_bits = c.name, bits
-        fields.sort(key=lambda f: -abs(f[2]))
-        a, b = candidate_pairs[i]
-        pairs.append(Pair(a, b, float(probability[i]), round(model.prior_bits + float(weights[i].sum()), 2),
-                          tuple(fields), best))
-    return Linkage(model, pairs, len(candidate_pairs), [c.label for c in comparisons])
 
 
 def train(comparisons, gammas: np.ndarray, counts: np.ndarray, random_gammas: np.ndarray,

@@ -301,7 +301,7 @@ def levels_sql(spec: Spec, pairs: str, with_tf: bool) -> str:
             out.append(f"CASE WHEN g{j} = {top} AND k{j} IS NOT NULL THEN coalesce(t{j}.n, 1) END::INTEGER AS n{j}")
     return f"""
         WITH j AS (SELECT {", ".join(inner)}
-                   FROM {pairs} p JOIN dup_rec ra ON ra.ix = p.ia JOIN dup_rec rb ON rb.ix = p.ib {_lookup_joins(spec)}),
+                   FROM {pairs} p {PAIR_JOINS} {_lookup_joins(spec)}),
              m AS (SELECT * {(", " + NAMES) if names else ""} FROM j),
              l AS (SELECT * {"".join(", " + c for c in named)} FROM m)
         SELECT {", ".join(out)} FROM l {" ".join(joins)}
@@ -311,15 +311,26 @@ def levels_sql(spec: Spec, pairs: str, with_tf: bool) -> str:
 # --------------------------------------------------------------------------- lookups
 
 
+# Pairs meet their two records through LEFT JOINs (every pair has both records, so the
+# result is that of inner joins): DuckDB may plan inner joins of a pairs table with the
+# same records table twice as the cross product of the records, joined with the pairs
+# afterwards (seen on small tenants), which on a large tenant never ends; outer joins are
+# not reordered. Conditions are applied outside the join, on the columns selected, and
+# are true when a record is missing, so that the joins stay outer joins.
+PAIR_JOINS = "LEFT JOIN dup_rec ra ON ra.ix = p.ia LEFT JOIN dup_rec rb ON rb.ix = p.ib"
+
+
 def _pairs_with_records(where: str, select: str) -> str:
-    return f"""SELECT {select} FROM (SELECT ia, ib FROM dup_pairs UNION ALL SELECT ia, ib FROM dup_random) p
-               JOIN dup_rec ra ON ra.ix = p.ia JOIN dup_rec rb ON rb.ix = p.ib WHERE {where}"""
+    """Rows ``select`` of the candidate and random pairs where ``where`` holds (over the selected columns)."""
+    return f"""SELECT * FROM (SELECT {select} FROM (SELECT ia, ib FROM dup_pairs UNION ALL SELECT ia, ib FROM dup_random) p
+                              {PAIR_JOINS}) WHERE coalesce({where}, TRUE)"""
 
 
 def _distinct_non_ascii(ctx, x: str, y: str) -> list[tuple[str, str]]:
-    """Distinct (x, y) value pairs of the pairs' records where either is not ASCII."""
-    where = f"{x} IS NOT NULL AND {y} IS NOT NULL AND {x} <> '' AND {y} <> '' AND {x} <> {y} AND NOT {_both_ascii(x, y)}"
-    return ctx.sql(f"SELECT DISTINCT * FROM ({_pairs_with_records(where, f'{x} AS x, {y} AS y')})").fetchall()
+    """Distinct (x, y) value pairs of the pairs' records, both present and different, either not ASCII."""
+    where = "x <> '' AND y <> '' AND x <> y AND NOT (strlen(x) = length(x) AND strlen(y) = length(y))"
+    return ctx.sql(f"SELECT DISTINCT x, y FROM ({_pairs_with_records(where, f'{x} AS x, {y} AS y')}) "
+                   "WHERE x IS NOT NULL AND y IS NOT NULL").fetchall()
 
 
 def _lookups(ctx, spec: Spec) -> dict[str, pa.Table]:
@@ -341,10 +352,10 @@ def _lookups(ctx, spec: Spec) -> dict[str, pa.Table]:
         company = _distinct_non_ascii(ctx, "ra.cname", "rb.cname")
         # ASCII names close enough for the token-sort similarity to reach a company level
         # (0.85): its Indel distance is at least the Levenshtein distance of the sorted names.
-        close = (f"{_both_ascii('ra.cname', 'rb.cname')} AND ra.cflat <> rb.cflat AND "
-                 f"levenshtein(ra.csort, rb.csort) <= {TSR_SHARE} * (length(ra.csort) + length(rb.csort))")
-        select = _pairs_with_records(close, "ra.cname AS x, rb.cname AS y")
-        company += ctx.sql(f"SELECT DISTINCT * FROM ({select})").fetchall()
+        close = ("strlen(x) = length(x) AND strlen(y) = length(y) AND replace(x, ' ', '') <> replace(y, ' ', '') "
+                 f"AND levenshtein(xs, ys) <= {TSR_SHARE} * (length(xs) + length(ys))")
+        ascii_pairs = _pairs_with_records(close, "ra.cname AS x, rb.cname AS y, ra.csort AS xs, rb.csort AS ys")
+        company += ctx.sql(f"SELECT DISTINCT x, y FROM ({ascii_pairs}) WHERE x IS NOT NULL AND y IS NOT NULL").fetchall()
     out["dup_lookup_company"] = pa.table({
         "x": pa.array([p[0] for p in company], pa.string()), "y": pa.array([p[1] for p in company], pa.string()),
         "sim": pa.array([matching.company_similarity(x, y) for x, y in company], pa.float64())})
@@ -362,10 +373,10 @@ def _phones(ctx) -> pa.Table:
     """E.164 of the phones whose pairs share the last digits but are written differently."""
     rows = [] if ctx is None else ctx.sql(f"""
         WITH x AS ({_pairs_with_records(
-            "ra.phone IS NOT NULL AND rb.phone IS NOT NULL AND ra.tail IS NOT DISTINCT FROM rb.tail AND NOT "
-            "(ra.phone = rb.phone AND coalesce(ra.country, '') = coalesce(rb.country, ''))",
-            "ra.phone AS p1, ra.country AS c1, rb.phone AS p2, rb.country AS c2")})
-        SELECT p1, c1 FROM x UNION SELECT p2, c2 FROM x""").fetchall()
+            "t1 IS NOT DISTINCT FROM t2 AND NOT (p1 = p2 AND coalesce(c1, '') = coalesce(c2, ''))",
+            "ra.phone AS p1, ra.country AS c1, ra.tail AS t1, rb.phone AS p2, rb.country AS c2, rb.tail AS t2")}),
+             y AS (SELECT * FROM x WHERE p1 IS NOT NULL AND p2 IS NOT NULL)
+        SELECT p1, c1 FROM y UNION SELECT p2, c2 FROM y""").fetchall()
     return pa.table({"phone": pa.array([r[0] for r in rows], pa.string()),
                      "country": pa.array([r[1] for r in rows], pa.string()),
                      "e164": pa.array([matching.normalise_phone(p, c) for p, c in rows], pa.string())})
@@ -412,7 +423,7 @@ def score_sql(model: fs.Model, threshold: float, tf_totals: dict[int, float]) ->
         FROM (SELECT ia, ib, {", ".join(f"g{j}" for j in range(k))},
                      {", ".join(_bits_sql(model, j, tf_totals) for j in range(k))}
               FROM dup_levels WHERE {names_ok}) s
-        JOIN dup_rec ra ON ra.ix = s.ia JOIN dup_rec rb ON rb.ix = s.ib
+        {PAIR_JOINS.replace("p.i", "s.i")}
         WHERE {guard} AND 1.0 / (1.0 + pow(2.0, -least(greatest({total}, -200), 200))) >= {float(threshold)!r}
         ORDER BY a, b
     """
@@ -436,9 +447,9 @@ def prepare(ctx, scratch: Scratch, spec: Spec, random_pairs: pa.Table) -> None:
                 (SELECT a FROM dup_pair_ids UNION SELECT b FROM dup_pair_ids
                  UNION SELECT a FROM dup_random_ids UNION SELECT b FROM dup_random_ids)""")
         scratch.create("dup_pairs", "SELECT ra.ix AS ia, rb.ix AS ib FROM dup_pair_ids p "
-                                    "JOIN dup_rec0 ra ON ra.id = p.a JOIN dup_rec0 rb ON rb.id = p.b")
+                                    "LEFT JOIN dup_rec0 ra ON ra.id = p.a LEFT JOIN dup_rec0 rb ON rb.id = p.b")
         scratch.create("dup_random", "SELECT ra.ix AS ia, rb.ix AS ib FROM dup_random_ids p "
-                                     "JOIN dup_rec0 ra ON ra.id = p.a JOIN dup_rec0 rb ON rb.id = p.b")
+                                     "LEFT JOIN dup_rec0 ra ON ra.id = p.a LEFT JOIN dup_rec0 rb ON rb.id = p.b")
     scratch.drop("dup_pair_ids")
     scratch.create("dup_rec", "SELECT *, NULL::VARCHAR AS e164 FROM dup_rec0")
     phones = _phones(ctx) if _uses(spec.rules, "phone") else _phones(None)

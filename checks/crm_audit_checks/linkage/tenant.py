@@ -1,12 +1,16 @@
-"""Read one tenant for linkage: blocking keys in DuckDB, comparable records, term frequencies, samples.
+"""Read one tenant for linkage: blocking keys in DuckDB, term frequencies, samples.
 
-For contacts and for companies, :func:`contact_linkage` / :func:`company_linkage`
-build the blocking keys in SQL over whatever columns the tenant supplied (normalised
-e-mail, the last 8 digits of the phone, company or work domain + name prefix, street +
-postcode + name prefix, postcode + name prefix, each named identifier), pair the
-records sharing a key (blocks larger than ``max_block`` say nothing about identity and
-are skipped), read the paired records plus a seeded random sample of all records, count
-the term frequencies of repeated values, and hand everything to :func:`.engine.link`.
+For contacts and for companies, :func:`contact_spec` / :func:`company_spec` build the
+blocking keys in SQL over whatever columns the tenant supplied (normalised e-mail, the
+last 8 digits of the phone, company or work domain + name prefix, street + name prefix,
+postcode + name prefix, each named identifier) and pair the records sharing a key
+(blocks larger than ``max_block`` say nothing about identity and are skipped) into a
+temporary DuckDB table; they count the term frequencies of repeated values and say which
+comparisons the columns allow and how each record's comparable columns are computed
+(:mod:`.columns`). :func:`contact_linkage` / :func:`company_linkage` hand that, with a
+seeded sample of random pairs, to :func:`.sqlscore.link`. :func:`contact_record` /
+:func:`company_record` are the same comparable records in Python (the reference the SQL
+columns are tested against).
 """
 
 from __future__ import annotations
@@ -169,6 +173,7 @@ def contact_record(row: dict) -> dict:
 STREET_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(street)), '[[:punct:][:space:]]+', '', 'g'), '')"
 DOMAIN_KEY_SQL = "nullif(d.norm, '')"
 CITY_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(city)), '[[:punct:][:space:]]+', '', 'g'), '')"
+POSTCODE_BLOCK_SQL = "upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))"
 
 
 def _company_key_sql(has: dict) -> str:
@@ -178,6 +183,26 @@ def _company_key_sql(has: dict) -> str:
     if has["company_id"]:
         return "nullif(trim(CAST(c.company_id AS VARCHAR)), '')"
     return by_name if has["company_name"] else "NULL"
+
+
+def _key_columns(has: dict) -> str:
+    """The blocking-key columns contacts and companies share: phone tail, street, postcode."""
+    return (f"{matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail, "
+            f"{STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key, "
+            f"{POSTCODE_BLOCK_SQL if has['postal_code'] else 'NULL'} AS postcode_key")
+
+
+# The keys both tables block on: the phone's last digits, and the street with the name's
+# first two letters (``tokens``: one row per word of the name).
+SHARED_KEYS = """UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
+                      WHERE street_key IS NOT NULL AND token <> ''"""
+
+
+def _identifier_keys(table: str, canonical: list[str], custom: list[str]) -> str:
+    if not (canonical or custom):
+        return ""
+    return f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql(table, canonical, custom)})"
 
 
 def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
@@ -205,12 +230,8 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
     with ctx.temporary_tables(dup_names=name_map, dup_company_names=companies, dup_domains=domains):
         base = f"""
             SELECT c.id,
-                   {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key,
-                   {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
-                   {STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key,
+                   {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key, {_key_columns(has)},
                    {CITY_KEY_SQL if has['city'] else 'NULL'} AS city_key,
-                   {"upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))" if has['postal_code'] else 'NULL'}
-                       AS postcode_key,
                    {_company_key_sql(has)} AS company_key,
                    trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm,
                    {'cd.norm' if company_domains else 'NULL'} AS company_domain,
@@ -225,8 +246,6 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
             {"LEFT JOIN (SELECT id AS company_ref, domain FROM companies) co ON co.company_ref = c.company_id "
              "LEFT JOIN dup_domains cd ON cd.raw = co.domain" if company_domains else ""}
         """
-        id_keys = (f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql('contacts', canonical, custom)})"
-                   if identifiers else "")
         keys_sql = f"""
             WITH base AS ({base}),
                  tokens AS (SELECT id, company_key, email_key, street_key, city_key, postcode_key, company_domain,
@@ -236,14 +255,12 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
                           WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2))
                           UNION SELECT id, token, company_domain FROM tokens WHERE company_domain IS NOT NULL)
             SELECT id, 'e:' || email_key AS key FROM base
-            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            {SHARED_KEYS}
             UNION ALL SELECT id, 'n:' || array_to_string(list_sort(string_split(name_norm, ' ')), ' ') FROM base
                       WHERE name_norm LIKE '% %' AND weak_ok
             UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
                       WHERE company_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'd:' || domain || ':' || left(token, 2) FROM work WHERE token <> ''
-            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
-                      WHERE street_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'y:' || city_key || ':' || token FROM tokens
                       WHERE city_key IS NOT NULL AND length(token) > 1 AND weak_ok
             UNION ALL SELECT id, 'pc:' || postcode_key FROM base WHERE weak_ok
@@ -254,7 +271,7 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
                       WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1 AND weak_ok
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
                       WHERE postcode_key IS NOT NULL AND token <> '' AND weak_ok
-            {id_keys}
+            {_identifier_keys('contacts', canonical, custom)}
         """
         scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])),
                        free_mail=sorted(matching.FREE_MAIL_DOMAINS))
@@ -365,15 +382,10 @@ def company_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
     domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
         if has["domain"] else _empty_map()
     with ctx.temporary_tables(dup_names=name_map, dup_domains=domains):
-        id_keys = (f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql('companies', canonical, custom)})"
-                   if identifiers else "")
         keys_sql = f"""
             WITH base AS (
                 SELECT c.id, nullif(n.norm, '') AS name_key, {DOMAIN_KEY_SQL if has["domain"] else "NULL"} AS domain_key,
-                       {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
-                       {STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key,
-                       {"upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))" if has['postal_code'] else 'NULL'}
-                           AS postcode_key
+                       {_key_columns(has)}
                 FROM companies c
                 LEFT JOIN dup_names n ON n.raw = c.name
                 {"LEFT JOIN dup_domains d ON d.raw = c.domain" if has['domain'] else ""}),
@@ -382,12 +394,10 @@ def company_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
                             FROM base WHERE name_key IS NOT NULL)
             SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
             UNION ALL SELECT id, 'd:' || domain_key FROM base
-            UNION ALL SELECT id, 'p:' || phone_tail FROM base
-            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
-                      WHERE street_key IS NOT NULL AND token <> ''
+            {SHARED_KEYS}
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
                       WHERE postcode_key IS NOT NULL AND length(token) > 1 AND domain_key IS NULL AND phone_tail IS NULL
-            {id_keys}
+            {_identifier_keys('companies', canonical, custom)}
         """
         scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])))
 
