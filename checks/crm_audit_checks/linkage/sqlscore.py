@@ -105,23 +105,27 @@ def _both_ascii(x: str, y: str) -> str:
     return f"({_ascii(x)} AND {_ascii(y)})"
 
 
-def _text_close(x: str, y: str) -> str:
-    """SQL: "one typo" of :func:`.records._text_level` (Jaro-Winkler >= 0.92, or one edit on 4+ letters)."""
-    return (f"(jaro_winkler_similarity({x}, {y}) >= 0.92 OR "
-            f"(least(length({x}), length({y})) >= 4 AND levenshtein({x}, {y}) <= 1))")
+def _similar(x: str, y: str, jw: str) -> str:
+    """SQL: "one typo" of :func:`.records._text_level` (Jaro-Winkler ``jw`` >= 0.92, or one edit on 4+ letters)."""
+    return f"({jw} >= 0.92 OR (least(length({x}), length({y})) >= 4 AND levenshtein({x}, {y}) <= 1))"
 
 
-def _part_level(x: str, y: str, lookup: str) -> str:
+def _jw(x: str, y: str) -> str:
+    """Jaro-Winkler similarity of two present, different values (computed once per pair and kept)."""
+    return f"CASE WHEN {x} <> {y} THEN jaro_winkler_similarity({x}, {y}) END"
+
+
+def _part_level(x: str, y: str, jw: str, lookup: str) -> str:
     """SQL of :func:`.names.part_level` ('' when missing); ``lookup``: the looked-up level."""
     return (f"CASE WHEN {x} = '' OR {y} = '' THEN -1 WHEN {x} = {y} THEN 3 WHEN {lookup} IS NOT NULL THEN {lookup} "
-            f"WHEN {_text_close(x, y)} THEN 2 WHEN jaro_winkler_similarity({x}, {y}) >= 0.80 THEN 1 ELSE 0 END")
+            f"WHEN {_similar(x, y, jw)} THEN 2 WHEN {jw} >= 0.80 THEN 1 ELSE 0 END")
 
 
 def _text_level(x: str, y: str, top: int, lookup: str) -> str:
-    """SQL of :func:`.records._text_level`."""
-    low = f"WHEN jaro_winkler_similarity({x}, {y}) >= 0.80 THEN {top - 2} " if top >= 3 else ""
+    """SQL of :func:`.records._text_level` for ``top`` <= 2 (Jaro-Winkler computed once)."""
     return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {x} = {y} THEN {top} "
-            f"WHEN {lookup} IS NOT NULL THEN {lookup} WHEN {_text_close(x, y)} THEN {top - 1} {low}ELSE 0 END")
+            f"WHEN {lookup} IS NOT NULL THEN {lookup} WHEN {_similar(x, y, f'jaro_winkler_similarity({x}, {y})')} "
+            f"THEN {top - 1} ELSE 0 END")
 
 
 def _code_level(x: str, y: str, lookup: str) -> str:
@@ -142,39 +146,43 @@ PHONE_LEVEL = ("CASE WHEN ra.phone IS NULL OR rb.phone IS NULL THEN -1 "
 # Colleagues (one company) share its address whoever they are: no evidence (see records).
 COLLEAGUES = "(ra.company IS NOT NULL AND ra.company = rb.company)"
 
-# matching.company_similarity: 1 for the same name without spaces, else the larger of the
-# Jaro-Winkler similarity without spaces (SQL, for ASCII) and the token-sort similarity
-# (looked up: ``l_company.sim`` holds company_similarity itself for the pairs it was computed for).
-COMPANY_SIMILARITY = (f"(CASE WHEN ra.cflat = rb.cflat THEN 1.0 ELSE greatest(coalesce(l_company.sim, 0), "
-                      f"CASE WHEN {_both_ascii('ra.cflat', 'rb.cflat')} "
-                      "THEN jaro_winkler_similarity(ra.cflat, rb.cflat) ELSE 0 END) END)")
+# matching.company_similarity of two present names: 1 for the same name without spaces,
+# else the larger of the Jaro-Winkler similarity without spaces (SQL, for ASCII) and the
+# token-sort similarity (looked up: ``l_company.sim`` holds company_similarity itself for
+# the pairs it was computed for).
+COMPANY_SIMILARITY = (f"CASE WHEN ra.cname IS NULL OR rb.cname IS NULL THEN NULL WHEN ra.cflat = rb.cflat THEN 1.0 "
+                      f"ELSE greatest(coalesce(l_company.sim, 0), CASE WHEN {_both_ascii('ra.cflat', 'rb.cflat')} "
+                      "THEN jaro_winkler_similarity(ra.cflat, rb.cflat) ELSE 0 END) END")
 
-COMPANY_LEVEL = ("CASE WHEN (ra.company IS NULL AND ra.ed IS NULL AND ra.cd IS NULL) "
-                 "OR (rb.company IS NULL AND rb.ed IS NULL AND rb.cd IS NULL) THEN -1 "
-                 "WHEN ra.company IS NOT NULL AND ra.company = rb.company THEN 3 "
-                 "WHEN ra.ed IN (rb.ed, rb.cd) OR ra.cd IN (rb.ed, rb.cd) THEN 2 "
-                 f"WHEN ra.cname IS NOT NULL AND rb.cname IS NOT NULL AND {COMPANY_SIMILARITY} >= 0.9 THEN 1 ELSE 0 END")
+# Each comparison is computed in two steps: "atoms" over the two records ``ra`` / ``rb``
+# (each string distance once), then the level over the atoms.
+COMPANY_ATOMS = [f"{COMPANY_SIMILARITY} AS c_sim",
+                 "(ra.company IS NULL AND ra.ed IS NULL AND ra.cd IS NULL) "
+                 "OR (rb.company IS NULL AND rb.ed IS NULL AND rb.cd IS NULL) AS c_none",
+                 "ra.company IS NOT NULL AND ra.company = rb.company AS c_same",
+                 "coalesce(ra.ed IN (rb.ed, rb.cd) OR ra.cd IN (rb.ed, rb.cd), FALSE) AS c_domain",
+                 "ra.cname = rb.cname OR ra.cflat = rb.cflat AS c_name_same"]
+COMPANY_LEVEL = ("CASE WHEN c_none THEN -1 WHEN c_same THEN 3 WHEN c_domain THEN 2 "
+                 "WHEN c_sim >= 0.9 THEN 1 ELSE 0 END")
+COMPANY_NAME_LEVEL = ("CASE WHEN c_sim IS NULL THEN -1 WHEN c_name_same THEN 3 WHEN c_sim >= 0.95 THEN 2 "
+                      "WHEN c_sim >= 0.85 THEN 1 ELSE 0 END")
 
-COMPANY_NAME_LEVEL = ("CASE WHEN ra.cname IS NULL OR rb.cname IS NULL THEN -1 "
-                      "WHEN ra.cname = rb.cname OR ra.cflat = rb.cflat THEN 3 "
-                      f"WHEN {COMPANY_SIMILARITY} >= 0.95 THEN 2 WHEN {COMPANY_SIMILARITY} >= 0.85 THEN 1 ELSE 0 END")
+STREET_ATOMS = [
+    "CASE WHEN ra.street IS NULL OR rb.street IS NULL THEN -1 WHEN ra.street = rb.street THEN 4 "
+    "WHEN l_street.level IS NOT NULL THEN l_street.level END AS s_known",
+    # similar: Jaro-Winkler >= 0.80 or one edit (text level >= 1 of a 4-level comparison)
+    "CASE WHEN ra.street <> rb.street THEN jaro_winkler_similarity(ra.street, rb.street) >= 0.80 OR "
+    "(least(length(ra.street), length(rb.street)) >= 4 AND levenshtein(ra.street, rb.street) <= 1) END AS s_similar",
+    "ra.snums <> rb.snums AS s_other_number", "len(ra.snums) > 0 AS s_number"]
+STREET_LEVEL = ("CASE WHEN s_known IS NOT NULL THEN s_known WHEN s_other_number THEN (CASE WHEN s_similar THEN 1 "
+                "ELSE 0 END) WHEN s_similar THEN 3 WHEN s_number THEN 2 ELSE 0 END")
 
-_STREET_SIMILAR = (f"({_text_close('ra.street', 'rb.street')} "
-                   "OR jaro_winkler_similarity(ra.street, rb.street) >= 0.80)")
-STREET_LEVEL = ("CASE WHEN ra.street IS NULL OR rb.street IS NULL THEN -1 WHEN ra.street = rb.street THEN 4 "
-                "WHEN l_street.level IS NOT NULL THEN l_street.level "
-                f"WHEN ra.snums <> rb.snums THEN (CASE WHEN {_STREET_SIMILAR} THEN 1 ELSE 0 END) "
-                f"WHEN {_STREET_SIMILAR} THEN 3 WHEN len(ra.snums) > 0 THEN 2 ELSE 0 END")
-
-
-def _place_level() -> str:
-    postcode = _code_level("ra.postal", "rb.postal", "l_postal.level")
-    city = _text_level("ra.city", "rb.city", 2, "l_city.level")
-    state = _equal_level("ra.state", "rb.state")
-    return (f"CASE WHEN ({postcode}) = -1 AND ({city}) = -1 AND ({state}) = -1 THEN -1 "
-            f"WHEN ({postcode}) = 2 THEN (CASE WHEN ({city}) = 2 THEN 5 ELSE 4 END) "
-            f"WHEN ({city}) = 2 THEN 3 WHEN ({postcode}) = 1 OR ({city}) = 1 THEN 2 "
-            f"WHEN ({state}) = 1 THEN 1 ELSE 0 END")
+PLACE_ATOMS = [f"{_code_level('ra.postal', 'rb.postal', 'l_postal.level')} AS p_code",
+               f"{_text_level('ra.city', 'rb.city', 2, 'l_city.level')} AS p_city",
+               f"{_equal_level('ra.state', 'rb.state')} AS p_state"]
+PLACE_LEVEL = ("CASE WHEN p_code = -1 AND p_city = -1 AND p_state = -1 THEN -1 "
+               "WHEN p_code = 2 THEN (CASE WHEN p_city = 2 THEN 5 ELSE 4 END) "
+               "WHEN p_city = 2 THEN 3 WHEN p_code = 1 OR p_city = 1 THEN 2 WHEN p_state = 1 THEN 1 ELSE 0 END")
 
 
 # The record column holding the value whose term frequency adjusts a comparison's top level.
@@ -182,28 +190,29 @@ TF_COLUMNS = {"email": "email", "phone_tail": "tail", "company": "company", "str
               "city": "city", "name": "cname", "domain": "domain"}
 
 
-def _level_sql(comparison: fs.Comparison, table: str, identifiers: list[str]) -> str:
-    """SQL of one comparison's level over the records ``ra`` and ``rb`` (names: see NAMES)."""
+def _level_sql(comparison: fs.Comparison, table: str, identifiers: list[str]) -> tuple[list[str], str]:
+    """(atoms over the records ``ra`` / ``rb``, level over the atoms) of one comparison (names: see NAMES)."""
     name = comparison.name
-    colleagues = table == "contacts"
     if name == "email":
-        return _equal_level("ra.email", "rb.email")
+        return [f"{_equal_level('ra.email', 'rb.email')} AS e_level"], "e_level"
     if name == "phone":
-        return PHONE_LEVEL
+        return [f"{PHONE_LEVEL} AS t_level"], "t_level"
     if name == "company":
-        return COMPANY_LEVEL
+        return COMPANY_ATOMS, COMPANY_LEVEL
     if name == "name":
-        return COMPANY_NAME_LEVEL
+        return COMPANY_ATOMS, COMPANY_NAME_LEVEL
     if name == "domain":
-        return _equal_level("ra.domain", "rb.domain")
+        return [f"{_equal_level('ra.domain', 'rb.domain')} AS d_level"], "d_level"
     if name == "country":
-        return _equal_level("ra.country", "rb.country")
+        return [f"{_equal_level('ra.country', 'rb.country')} AS n_level"], "n_level"
     if name in ("street", "place"):
-        level = STREET_LEVEL if name == "street" else _place_level()
-        return f"CASE WHEN {COLLEAGUES} THEN -1 ELSE {level} END" if colleagues else level
+        atoms, level = (STREET_ATOMS, STREET_LEVEL) if name == "street" else (PLACE_ATOMS, PLACE_LEVEL)
+        if table == "contacts":
+            return [*atoms, f"{COLLEAGUES} AS colleagues"], f"CASE WHEN colleagues THEN -1 ELSE {level} END"
+        return atoms, level
     if name.startswith("id:"):
         k = identifiers.index(name[3:])
-        return _code_level(f"ra.i{k}", f"rb.i{k}", f"l_i{k}.level")
+        return [f"{_code_level(f'ra.i{k}', f'rb.i{k}', f'l_i{k}.level')} AS i{k}_level"], f"i{k}_level"
     raise ValueError(f"no SQL for comparison {name}")
 
 
@@ -213,21 +222,27 @@ def _tf_column(tf_key: str, identifiers: list[str]) -> str:
     return TF_COLUMNS[tf_key]
 
 
-# The four alignments of two names' parts, with the family flag of names.part_level:
-# sg given-given, sf family-family, w1 / w2 the swapped alignment, w1f / w2f the same
-# pairs compared as given names (a single name against the other's given name).
+# Names: the four alignments of two names' parts, each with its Jaro-Winkler similarity
+# and looked-up levels (with the family flag of names.part_level: lf as given names, lt as
+# family names): sg given-given, sf family-family, w1 / w2 the swapped alignment.
+NAME_ATOMS = [
+    "ra.pg AS a_pg", "ra.pf AS a_pf", "rb.pg AS b_pg", "rb.pf AS b_pf",
+    f"{_jw('ra.pg', 'rb.pg')} AS j_sg", f"{_jw('ra.pf', 'rb.pf')} AS j_sf",
+    f"{_jw('ra.pg', 'rb.pf')} AS j_w1", f"{_jw('ra.pf', 'rb.pg')} AS j_w2",
+    "l_sg.lf AS l_sg", "l_sf.lt AS l_sf", "l_w1.lt AS l_w1", "l_w2.lt AS l_w2", "l_w1.lf AS l_w1f", "l_w2.lf AS l_w2f"]
+# ... their levels (w1f / w2f: the swapped pairs compared as given names, for a single name
+# against the other's given name) ...
 NAME_PARTS = ", ".join([
-    f"{_part_level('ra.pg', 'rb.pg', 'l_sg.lf')} AS sg", f"{_part_level('ra.pf', 'rb.pf', 'l_sf.lt')} AS sf",
-    f"{_part_level('ra.pg', 'rb.pf', 'l_w1.lt')} AS w1", f"{_part_level('ra.pf', 'rb.pg', 'l_w2.lt')} AS w2",
-    f"{_part_level('ra.pg', 'rb.pf', 'l_w1.lf')} AS w1f", f"{_part_level('ra.pf', 'rb.pg', 'l_w2.lf')} AS w2f",
-    "(ra.pg <> '')::INT + (ra.pf <> '')::INT AS na", "(rb.pg <> '')::INT + (rb.pf <> '')::INT AS nb",
-    "ra.pg AS a_pg", "ra.pf AS a_pf", "rb.pg AS b_pg", "rb.pf AS b_pf"])
+    f"{_part_level('a_pg', 'b_pg', 'j_sg', 'l_sg')} AS sg", f"{_part_level('a_pf', 'b_pf', 'j_sf', 'l_sf')} AS sf",
+    f"{_part_level('a_pg', 'b_pf', 'j_w1', 'l_w1')} AS w1", f"{_part_level('a_pf', 'b_pg', 'j_w2', 'l_w2')} AS w2",
+    f"{_part_level('a_pg', 'b_pf', 'j_w1', 'l_w1f')} AS w1f", f"{_part_level('a_pf', 'b_pg', 'j_w2', 'l_w2f')} AS w2f",
+    "(a_pg <> '')::INT + (a_pf <> '')::INT AS na", "(b_pg <> '')::INT + (b_pf <> '')::INT AS nb"])
 NAME_JOINS = " ".join(f"LEFT JOIN dup_lookup_names l_{slot} ON l_{slot}.x = ra.{x} AND l_{slot}.y = rb.{y}"
                       for slot, x, y in (("sg", "pg", "pg"), ("sf", "pf", "pf"), ("w1", "pg", "pf"), ("w2", "pf", "pg")))
 
-# compare_names: a single name is compared with both parts of the other name (its best
-# agreement is the family-name level, the given name unknown); otherwise the better of
-# the straight and the swapped alignment. The term-frequency key is a's part that was
+# ... and compare_names: a single name is compared with both parts of the other name (its
+# best agreement is the family-name level, the given name unknown); otherwise the better
+# of the straight and the swapped alignment. The term-frequency key is a's part that was
 # compared (the single name where there is one).
 NAMES = """
     CASE WHEN na < 2 OR nb < 2 THEN -1 WHEN w1 + w2 > sg + sf THEN w1 ELSE sg END AS given,
@@ -275,35 +290,34 @@ def levels_sql(spec: Spec, pairs: str, with_tf: bool) -> str:
     :func:`tf_columns` at their top level the count of the shared value (its term frequency
     is ``n / denominator``)."""
     names = _uses(spec.rules, "given_name", "family_name")
-    inner, named, out, joins = ["p.ia", "p.ib"], [], ["ia", "ib"], []
+    atoms, levels, keys, out, joins = ["p.ia", "p.ib"], [], [], ["ia", "ib"], []
     if names:
-        inner.append(NAME_PARTS)
+        atoms += NAME_ATOMS
     for j, (comparison, _level_of, tf_key) in enumerate(spec.rules):
         tf = with_tf and j in tf_columns(spec)
-        if comparison.name == "given_name":
-            named.append(f"given AS g{j}")
+        if comparison.name in ("given_name", "family_name"):
+            given = comparison.name == "given_name"
+            levels.append(f"{'given' if given else 'family'} AS g{j}")
             if tf:
-                named.append(f"nullif(CASE WHEN single IS NOT NULL THEN single WHEN swapped THEN a_pf ELSE a_pg END, '')"
-                             f" AS k{j}")
-        elif comparison.name == "family_name":
-            named.append(f"family AS g{j}")
-            if tf:
-                named.append(f"nullif(CASE WHEN single IS NOT NULL THEN single WHEN swapped THEN a_pg ELSE a_pf END, '')"
-                             f" AS k{j}")
+                first, second = ("a_pf", "a_pg") if given else ("a_pg", "a_pf")
+                keys.append(f"nullif(CASE WHEN single IS NOT NULL THEN single WHEN swapped THEN {first} "
+                            f"ELSE {second} END, '') AS k{j}")
         else:
-            inner.append(f"{_level_sql(comparison, spec.table, spec.identifiers)} AS g{j}")
+            parts, level = _level_sql(comparison, spec.table, spec.identifiers)
+            atoms += [a for a in parts if a not in atoms]
+            levels.append(f"{level} AS g{j}")
             if tf:
-                inner.append(f"ra.{_tf_column(tf_key, spec.identifiers)} AS k{j}")
+                atoms.append(f"ra.{_tf_column(tf_key, spec.identifiers)} AS k{j}")
         out.append(f"g{j}::TINYINT AS g{j}")
         if tf:
             top = len(comparison.levels) - 1
             joins.append(f"LEFT JOIN dup_tf{j} t{j} ON t{j}.k = l.k{j}")
             out.append(f"CASE WHEN g{j} = {top} AND k{j} IS NOT NULL THEN coalesce(t{j}.n, 1) END::INTEGER AS n{j}")
+    named = f"SELECT *, {NAME_PARTS} FROM j), m AS (SELECT *, {NAMES} FROM n" if names else "SELECT * FROM j), m AS (SELECT * FROM n"
     return f"""
-        WITH j AS (SELECT {", ".join(inner)}
-                   FROM {pairs} p {PAIR_JOINS} {_lookup_joins(spec)}),
-             m AS (SELECT * {(", " + NAMES) if names else ""} FROM j),
-             l AS (SELECT * {"".join(", " + c for c in named)} FROM m)
+        WITH j AS (SELECT {", ".join(atoms)} FROM {pairs} p {PAIR_JOINS} {_lookup_joins(spec)}),
+             n AS ({named}),
+             l AS (SELECT *, {", ".join(levels + keys)} FROM m)
         SELECT {", ".join(out)} FROM l {" ".join(joins)}
     """
 
