@@ -7,12 +7,11 @@ The records of a table are first reduced to comparable columns, once per record
 1. joins every candidate pair (and every random pair, for u) with its two records and
    computes each comparison's level as a SQL ``CASE`` expression (:func:`_level_sql`), with
    the term frequency of the shared value joined in from a small table;
-2. leaves to Python only what SQL cannot do cheaply, each computed once per distinct value,
-   not per pair: E.164 phones of the records whose pairs share the last digits but are
-   written differently, the token-sort similarity of company names that are close enough
-   to matter, and the pairs where a compared name, street or company is not ASCII once
-   folded (Hangul and its romanisations, other scripts), which go through
-   :func:`.records.compare` as before;
+2. leaves to Python only what SQL cannot do cheaply, each computed once per distinct pair
+   of values, not per pair of records: name parts written in Hangul (compared letter by
+   letter, or through their romanisations), the token-sort similarity of company names
+   close enough for it to matter, and the E.164 form of phones whose pairs share their
+   last digits but are written differently;
 3. groups the pairs by their comparison vector (``GROUP BY`` the levels) and trains the
    model on the distinct vectors with their counts (:func:`.engine.train`), so that EM costs
    the same for ten thousand pairs or ten million;
@@ -22,8 +21,8 @@ The records of a table are first reduced to comparable columns, once per record
 
 The levels are the same as :func:`.records.compare` gives for the same two records (the
 SQL functions ``jaro_winkler_similarity``, ``levenshtein`` and ``damerau_levenshtein``
-agree with rapidfuzz's on ASCII text); ``tests`` keep fixed expected levels and
-probabilities for a small tenant.
+count code points and agree with rapidfuzz's on any script); the tests compare both on
+every pair of a tenant mixing scripts, and keep fixed expected probabilities.
 """
 
 from __future__ import annotations
@@ -94,15 +93,11 @@ class Scratch:
 
 # --------------------------------------------------------------------------- levels
 
-# Text that is ASCII: SQL's jaro_winkler_similarity, levenshtein and damerau_levenshtein
-# give the same answers as rapidfuzz's on it. Pairs of other values take their level
-# from the lookup tables (``l_*`` joins), computed in Python once per distinct pair.
-def _ascii(x: str) -> str:
-    return f"(strlen({x}) = length({x}))"
-
-
-def _both_ascii(x: str, y: str) -> str:
-    return f"({_ascii(x)} AND {_ascii(y)})"
+# SQL's jaro_winkler_similarity, levenshtein, damerau_levenshtein and length count Unicode
+# code points, as rapidfuzz does: they give the same answers on any script. What SQL does
+# not compute comes from lookup tables (``l_*`` joins), computed in Python once per
+# distinct pair of values: name parts written in Hangul, and company names' token-sort
+# similarity.
 
 
 def _similar(x: str, y: str, jw: str) -> str:
@@ -121,17 +116,16 @@ def _part_level(x: str, y: str, jw: str, lookup: str) -> str:
             f"WHEN {_similar(x, y, jw)} THEN 2 WHEN {jw} >= 0.80 THEN 1 ELSE 0 END")
 
 
-def _text_level(x: str, y: str, top: int, lookup: str) -> str:
-    """SQL of :func:`.records._text_level` for ``top`` <= 2 (Jaro-Winkler computed once)."""
+def _text_level(x: str, y: str, top: int) -> str:
+    """SQL of :func:`.records._text_level` for ``top`` <= 2."""
     return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {x} = {y} THEN {top} "
-            f"WHEN {lookup} IS NOT NULL THEN {lookup} WHEN {_similar(x, y, f'jaro_winkler_similarity({x}, {y})')} "
-            f"THEN {top - 1} ELSE 0 END")
+            f"WHEN {_similar(x, y, f'jaro_winkler_similarity({x}, {y})')} THEN {top - 1} ELSE 0 END")
 
 
-def _code_level(x: str, y: str, lookup: str) -> str:
+def _code_level(x: str, y: str) -> str:
     """SQL of :func:`.records._code_level` (optimal string alignment <= 1 is Damerau-Levenshtein <= 1)."""
-    return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {x} = {y} THEN 2 WHEN {lookup} IS NOT NULL "
-            f"THEN {lookup} WHEN damerau_levenshtein({x}, {y}) <= 1 THEN 1 ELSE 0 END")
+    return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {x} = {y} THEN 2 "
+            f"WHEN damerau_levenshtein({x}, {y}) <= 1 THEN 1 ELSE 0 END")
 
 
 def _equal_level(x: str, y: str) -> str:
@@ -150,9 +144,8 @@ COLLEAGUES = "(ra.company IS NOT NULL AND ra.company = rb.company)"
 # else the larger of the Jaro-Winkler similarity without spaces (SQL, for ASCII) and the
 # token-sort similarity (looked up: ``l_company.sim`` holds company_similarity itself for
 # the pairs it was computed for).
-COMPANY_SIMILARITY = (f"CASE WHEN ra.cname IS NULL OR rb.cname IS NULL THEN NULL WHEN ra.cflat = rb.cflat THEN 1.0 "
-                      f"ELSE greatest(coalesce(l_company.sim, 0), CASE WHEN {_both_ascii('ra.cflat', 'rb.cflat')} "
-                      "THEN jaro_winkler_similarity(ra.cflat, rb.cflat) ELSE 0 END) END")
+COMPANY_SIMILARITY = ("CASE WHEN ra.cname IS NULL OR rb.cname IS NULL THEN NULL WHEN ra.cflat = rb.cflat THEN 1.0 "
+                      "ELSE greatest(coalesce(l_company.sim, 0), jaro_winkler_similarity(ra.cflat, rb.cflat)) END")
 
 # Each comparison is computed in two steps: "atoms" over the two records ``ra`` / ``rb``
 # (each string distance once), then the level over the atoms.
@@ -168,8 +161,7 @@ COMPANY_NAME_LEVEL = ("CASE WHEN c_sim IS NULL THEN -1 WHEN c_name_same THEN 3 W
                       "WHEN c_sim >= 0.85 THEN 1 ELSE 0 END")
 
 STREET_ATOMS = [
-    "CASE WHEN ra.street IS NULL OR rb.street IS NULL THEN -1 WHEN ra.street = rb.street THEN 4 "
-    "WHEN l_street.level IS NOT NULL THEN l_street.level END AS s_known",
+    "CASE WHEN ra.street IS NULL OR rb.street IS NULL THEN -1 WHEN ra.street = rb.street THEN 4 END AS s_known",
     # similar: Jaro-Winkler >= 0.80 or one edit (text level >= 1 of a 4-level comparison)
     "CASE WHEN ra.street <> rb.street THEN jaro_winkler_similarity(ra.street, rb.street) >= 0.80 OR "
     "(least(length(ra.street), length(rb.street)) >= 4 AND levenshtein(ra.street, rb.street) <= 1) END AS s_similar",
@@ -177,8 +169,7 @@ STREET_ATOMS = [
 STREET_LEVEL = ("CASE WHEN s_known IS NOT NULL THEN s_known WHEN s_other_number THEN (CASE WHEN s_similar THEN 1 "
                 "ELSE 0 END) WHEN s_similar THEN 3 WHEN s_number THEN 2 ELSE 0 END")
 
-PLACE_ATOMS = [f"{_code_level('ra.postal', 'rb.postal', 'l_postal.level')} AS p_code",
-               f"{_text_level('ra.city', 'rb.city', 2, 'l_city.level')} AS p_city",
+PLACE_ATOMS = [f"{_code_level('ra.postal', 'rb.postal')} AS p_code", f"{_text_level('ra.city', 'rb.city', 2)} AS p_city",
                f"{_equal_level('ra.state', 'rb.state')} AS p_state"]
 PLACE_LEVEL = ("CASE WHEN p_code = -1 AND p_city = -1 AND p_state = -1 THEN -1 "
                "WHEN p_code = 2 THEN (CASE WHEN p_city = 2 THEN 5 ELSE 4 END) "
@@ -212,7 +203,7 @@ def _level_sql(comparison: fs.Comparison, table: str, identifiers: list[str]) ->
         return atoms, level
     if name.startswith("id:"):
         k = identifiers.index(name[3:])
-        return [f"{_code_level(f'ra.i{k}', f'rb.i{k}', f'l_i{k}.level')} AS i{k}_level"], f"i{k}_level"
+        return [f"{_code_level(f'ra.i{k}', f'rb.i{k}')} AS i{k}_level"], f"i{k}_level"
     raise ValueError(f"no SQL for comparison {name}")
 
 
@@ -255,12 +246,6 @@ NAMES = """
     na = 2 AND nb = 2 AND w1 + w2 > sg + sf AS swapped
 """
 
-# Lookup tables of levels computed in Python, per kind: (kind, record column, level function).
-TEXT_LOOKUPS = (("street", "street", lambda x, y: records._street_level({"street": x}, {"street": y})),
-                ("city", "city", lambda x, y: records._text_level(x, y, 2)),
-                ("postal", "postal", records._code_level))
-
-
 def _uses(rules, *names) -> bool:
     return any(rule[0].name in names for rule in rules)
 
@@ -271,10 +256,6 @@ def _lookup_joins(spec: Spec) -> str:
         joins.append(NAME_JOINS)
     if _uses(spec.rules, "company", "name"):
         joins.append("LEFT JOIN dup_lookup_company l_company ON l_company.x = ra.cname AND l_company.y = rb.cname")
-    columns = [column for _, column, _ in TEXT_LOOKUPS] + [f"i{k}" for k in range(len(spec.identifiers))]
-    for column in columns:
-        joins.append(f"LEFT JOIN (SELECT x, y, level FROM dup_lookup_text WHERE kind = '{column}') l_{column} "
-                     f"ON l_{column}.x = ra.{column} AND l_{column}.y = rb.{column}")
     return " ".join(joins)
 
 
@@ -340,22 +321,28 @@ def _pairs_with_records(where: str, select: str) -> str:
                               {PAIR_JOINS}) WHERE coalesce({where}, TRUE)"""
 
 
-def _distinct_non_ascii(ctx, x: str, y: str) -> list[tuple[str, str]]:
-    """Distinct (x, y) value pairs of the pairs' records, both present and different, either not ASCII."""
-    where = "x <> '' AND y <> '' AND x <> y AND NOT (strlen(x) = length(x) AND strlen(y) = length(y))"
+HANGUL = "'[\uac00-\ud7a3]+'"
+
+
+def _distinct_hangul(ctx, x: str, y: str) -> list[tuple[str, str]]:
+    """Distinct (x, y) value pairs of the pairs' records, both present and different, either
+    written in Hangul (compared letter by letter, or through its romanisations: Python)."""
+    where = (f"x <> '' AND y <> '' AND x <> y AND (regexp_full_match(x, {HANGUL}) "
+             f"OR regexp_full_match(y, {HANGUL}))")
     return ctx.sql(f"SELECT DISTINCT x, y FROM ({_pairs_with_records(where, f'{x} AS x, {y} AS y')}) "
                    "WHERE x IS NOT NULL AND y IS NOT NULL").fetchall()
 
 
 def _lookups(ctx, spec: Spec) -> dict[str, pa.Table]:
-    """The lookup tables of levels computed in Python, once per distinct pair of values."""
+    """The lookup tables of what SQL does not compute, once per distinct pair of values: the
+    levels of name parts written in Hangul, and the token-sort similarity of company names."""
     from . import names
 
     out = {}
     found: set[tuple[str, str]] = set()
     if _uses(spec.rules, "given_name", "family_name"):
         for x, y in (("ra.pg", "rb.pg"), ("ra.pf", "rb.pf"), ("ra.pg", "rb.pf"), ("ra.pf", "rb.pg")):
-            found.update(_distinct_non_ascii(ctx, x, y))
+            found.update(_distinct_hangul(ctx, x, y))
     pairs = sorted(found)
     out["dup_lookup_names"] = pa.table({
         "x": pa.array([p[0] for p in pairs], pa.string()), "y": pa.array([p[1] for p in pairs], pa.string()),
@@ -363,23 +350,15 @@ def _lookups(ctx, spec: Spec) -> dict[str, pa.Table]:
         "lt": pa.array([names.part_level(x, y, True) for x, y in pairs], pa.int8())})
     company = []
     if _uses(spec.rules, "company", "name"):
-        company = _distinct_non_ascii(ctx, "ra.cname", "rb.cname")
-        # ASCII names close enough for the token-sort similarity to reach a company level
-        # (0.85): its Indel distance is at least the Levenshtein distance of the sorted names.
-        close = ("strlen(x) = length(x) AND strlen(y) = length(y) AND replace(x, ' ', '') <> replace(y, ' ', '') "
+        # Names close enough for the token-sort similarity to reach a company level (0.85):
+        # its Indel distance is at least the Levenshtein distance of the sorted names.
+        close = (f"replace(x, ' ', '') <> replace(y, ' ', '') "
                  f"AND levenshtein(xs, ys) <= {TSR_SHARE} * (length(xs) + length(ys))")
-        ascii_pairs = _pairs_with_records(close, "ra.cname AS x, rb.cname AS y, ra.csort AS xs, rb.csort AS ys")
-        company += ctx.sql(f"SELECT DISTINCT x, y FROM ({ascii_pairs}) WHERE x IS NOT NULL AND y IS NOT NULL").fetchall()
+        select = _pairs_with_records(close, "ra.cname AS x, rb.cname AS y, ra.csort AS xs, rb.csort AS ys")
+        company = ctx.sql(f"SELECT DISTINCT x, y FROM ({select}) WHERE x IS NOT NULL AND y IS NOT NULL").fetchall()
     out["dup_lookup_company"] = pa.table({
         "x": pa.array([p[0] for p in company], pa.string()), "y": pa.array([p[1] for p in company], pa.string()),
         "sim": pa.array([matching.company_similarity(x, y) for x, y in company], pa.float64())})
-    kinds, xs, ys, levels = [], [], [], []
-    lookups = list(TEXT_LOOKUPS) + [(f"i{k}", f"i{k}", records._code_level) for k in range(len(spec.identifiers))]
-    for kind, column, level_of in lookups:
-        for x, y in _distinct_non_ascii(ctx, f"ra.{column}", f"rb.{column}"):
-            kinds.append(kind), xs.append(x), ys.append(y), levels.append(level_of(x, y))
-    out["dup_lookup_text"] = pa.table({"kind": pa.array(kinds, pa.string()), "x": pa.array(xs, pa.string()),
-                                       "y": pa.array(ys, pa.string()), "level": pa.array(levels, pa.int8())})
     return out
 
 
