@@ -99,6 +99,7 @@ class Attachment:
 
     @classmethod
     def from_json(cls, data: dict) -> "Attachment":
+        """Read a reference back from report.json (``rows`` stays empty: the rows are in the CSV)."""
         return cls(name=data["name"], columns=list(data.get("columns") or []), object=data.get("object"),
                    id_column=data.get("id_column"), row_count=int(data.get("rows") or 0))
 

@@ -28,11 +28,12 @@ every pair of a tenant mixing scripts, and keep fixed expected probabilities.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
 from .. import matching
-from . import engine, fs, records
+from . import engine, fs
 
 # Company names whose token-sort similarity could reach the company levels' thresholds
 # (0.85): their Levenshtein distance (a lower bound of the Indel distance behind the
