@@ -353,10 +353,12 @@ def _lookups(ctx, spec: Spec) -> dict[str, pa.Table]:
     if _uses(spec.rules, "company", "name"):
         # Names close enough for the token-sort similarity to reach a company level (0.85):
         # its Indel distance is at least the Levenshtein distance of the sorted names.
-        close = (f"replace(x, ' ', '') <> replace(y, ' ', '') "
-                 f"AND levenshtein(xs, ys) <= {TSR_SHARE} * (length(xs) + length(ys))")
-        select = _pairs_with_records(close, "ra.cname AS x, rb.cname AS y, ra.csort AS xs, rb.csort AS ys")
-        company = ctx.sql(f"SELECT DISTINCT x, y FROM ({select}) WHERE x IS NOT NULL AND y IS NOT NULL").fetchall()
+        # (distinct pairs of names first: the pairs of one company share its name)
+        select = _pairs_with_records("x <> y", "ra.cname AS x, rb.cname AS y, ra.csort AS xs, rb.csort AS ys")
+        company = ctx.sql(f"""
+            WITH d AS MATERIALIZED (SELECT DISTINCT * FROM ({select}) WHERE x IS NOT NULL AND y IS NOT NULL)
+            SELECT x, y FROM d WHERE replace(x, ' ', '') <> replace(y, ' ', '')
+                                 AND levenshtein(xs, ys) <= {TSR_SHARE} * (length(xs) + length(ys))""").fetchall()
     out["dup_lookup_company"] = pa.table({
         "x": pa.array([p[0] for p in company], pa.string()), "y": pa.array([p[1] for p in company], pa.string()),
         "sim": pa.array([matching.company_similarity(x, y) for x, y in company], pa.float64())})

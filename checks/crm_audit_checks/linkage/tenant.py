@@ -296,6 +296,15 @@ def _random_pairs(ctx, table: str) -> pa.Table:
                      "b": pa.array([p[1] for p in chosen], pa.string())})
 
 
+# matching.EMAIL_KEY_SQL with one regular expression a row (mailbox and domain at once):
+# the same key, for counting the e-mails of every contact.
+EMAIL_PARTS = ("SELECT regexp_extract(lower(trim(email)), '^(.*)@([^@]*)$', ['box', 'domain']) AS e FROM contacts "
+               "WHERE email IS NOT NULL")
+EMAIL_PARTS_KEY = ("CASE WHEN e.domain IN ('gmail.com', 'googlemail.com') "
+                   "THEN nullif(replace(split_part(e.box, '+', 1), '.', ''), '') || '@gmail.com' "
+                   "ELSE nullif(split_part(e.box, '+', 1), '') || '@' || nullif(rtrim(e.domain, '.'), '') END")
+
+
 def _contact_tf(ctx, has, canonical, custom, population):
     tf, totals = {}, {}
     both = ("SELECT v, count(*) FROM (SELECT first_name AS v FROM contacts UNION ALL SELECT last_name FROM contacts) "
@@ -304,7 +313,7 @@ def _contact_tf(ctx, has, canonical, custom, population):
     for key in ("given", "family"):
         tf[key], totals[key] = name_tf, max(2 * population, 1)
     if has["email"]:
-        tf["email"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.EMAIL_KEY_SQL} AS v FROM contacts) "
+        tf["email"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {EMAIL_PARTS_KEY} AS v FROM ({EMAIL_PARTS})) "
                                 "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
         totals["email"] = _nonnull(ctx, "contacts", "email")
     if has["company_id"]:
