@@ -8,7 +8,8 @@ company clusters), ``--repeats`` times on the cached snapshot from benchmarks/co
 and prints the median seconds per check, the peak RSS and, against the tenant's
 manifest, pairwise precision / recall / F1 of each duplicate check, how many of the
 manifest's ``common_names`` sets (namesakes who are different people) were clustered
-(must be 0), and how the contact and company models were trained.
+(must be 0), and how the contact and company models were trained. DuckDB runs under the
+memory limit an audit sets for its checks (``crm_audit_core.extract.CHECK_MEMORY_LIMIT``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def main(argv=None) -> int:
 
     store, tenant, folder = open_snapshot(args.contacts, args.seed)
     store.connection.execute(f"SET threads = {int(args.threads)}")
+    # The DuckDB memory limit an audit runs its checks under (set after extraction): a cached
+    # snapshot is opened without it.
+    from crm_audit_core.extract import CHECK_MEMORY_LIMIT
+
+    store.set_memory_limit(CHECK_MEMORY_LIMIT)
     manifest = json.loads((folder / "manifest.json").read_text())
     checks = list(duplicates.CHECKS)
     settings = {c.id: dict(c.settings) for c in checks}

@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterator
 from . import model
 from .config import coerce_setting
 from .errors import ConfigError, PluginError
-from .findings import Affected, Result
+from .findings import Affected, Attachment, Result
 from .i18n import _ as _t
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
@@ -461,6 +461,7 @@ class CheckContext:
         failed: bool | None = None,
         population: int | None = None,
         details: dict | None = None,
+        attachments=None,
     ) -> Result:
         """A pass/fail result; fails when ``ids`` is non-empty unless ``failed`` says otherwise.
 
@@ -473,6 +474,9 @@ class CheckContext:
             failed: override pass/fail (e.g. a threshold on a share, not on ids).
             population: how many records were examined (the denominator).
             details: id -> why this record is listed.
+            attachments (Iterable[Attachment | dict]): tables written as ``fixlists/<name>.csv``
+                beside the fix-list (a merge plan, ...); dicts take the fields of
+                :class:`crm_audit_core.findings.Attachment`.
         """
         ids = [str(i) for i in ids]
         status = "fail" if (failed if failed is not None else bool(ids)) else "pass"
@@ -484,6 +488,7 @@ class CheckContext:
             groups=[[str(i) for i in g] for g in (groups or [])],
             # str(v) would turn a template (Message, Joined: str subclasses) into English text
             details={str(k): v if isinstance(v, str) else str(v) for k, v in (details or {}).items()},
+            attachments=[a if isinstance(a, Attachment) else Attachment(**a) for a in (attachments or [])],
         )
 
     def skip(self, reason: str) -> Result:

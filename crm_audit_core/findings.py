@@ -6,6 +6,7 @@ Its JSON form is the ``results`` array of report.json (DESIGN.md, Outputs), vali
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,6 +68,74 @@ class Affected:
         return {"object": self.object, "count": self.count, "ids": list(self.ids), "population": self.population}
 
 
+ATTACHMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
+
+
+@dataclass
+class Attachment:
+    """A table a result carries besides its fix-list (e.g. a merge plan).
+
+    The ``attachments`` reporter writes it as ``fixlists/<name>.csv`` (one file per
+    name, all tenants, every cell neutralised against spreadsheet formulas);
+    report.json only names the file, the columns and the number of rows, so a large
+    table does not grow the report.
+
+    Attributes:
+        name: the file name without ``.csv``: lowercase letters, digits, ``-`` and ``_``.
+        columns: the column names.
+        rows: the rows, each a list of cells (one per column; None for an empty cell).
+        object: the canonical object of the ids in ``id_column`` (``contacts``, ...):
+            the reporter then adds a ``link`` column into the CRM after it.
+        id_column: the column holding record ids of ``object``.
+        row_count: the number of rows (read back from report.json, where ``rows`` is empty).
+    """
+
+    name: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    object: str | None = None
+    id_column: str | None = None
+    row_count: int | None = None
+
+    def __post_init__(self) -> None:
+        if not ATTACHMENT_NAME.match(self.name or ""):
+            raise ValueError(f"attachment name {self.name!r} must be lowercase letters, digits, '-' and '_' "
+                             "(it becomes fixlists/<name>.csv)")
+        if self.id_column is not None and self.id_column not in self.columns:
+            raise ValueError(f"attachment {self.name}: id_column {self.id_column!r} is not one of its columns")
+        for row in self.rows:
+            if len(row) != len(self.columns):
+                raise ValueError(f"attachment {self.name}: a row has {len(row)} cells for {len(self.columns)} columns")
+        if self.row_count is None:
+            self.row_count = len(self.rows)
+
+    @property
+    def file(self) -> str:
+        """The attachment's path in the audit folder."""
+        return f"fixlists/{self.name}.csv"
+
+    def localised(self, lang: str) -> "Attachment":
+        """A copy whose text cells (templates such as a merge plan's carry-over) are
+        rendered in ``lang``; ids and numbers stay as they are."""
+        from dataclasses import replace
+
+        from .i18n import Joined, Message, render
+
+        rows = [[render(c, lang) if isinstance(c, (Message, Joined)) else c for c in row] for row in self.rows]
+        return replace(self, rows=rows)
+
+    def to_json(self) -> dict:
+        """The reference report.json holds (the rows are in the CSV file only)."""
+        return {"name": self.name, "file": self.file, "columns": list(self.columns), "rows": self.row_count,
+                "object": self.object, "id_column": self.id_column}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Attachment":
+        """Read a reference back from report.json (``rows`` stays empty: the rows are in the CSV)."""
+        return cls(name=data["name"], columns=list(data.get("columns") or []), object=data.get("object"),
+                   id_column=data.get("id_column"), row_count=int(data.get("rows") or 0))
+
+
 @dataclass
 class Result:
     """One check on one tenant: what ``ctx.result(...)`` and ``ctx.skip(...)`` return.
@@ -101,6 +170,8 @@ class Result:
             report.json, so an archived audit can be rendered again in another language.
             While a check runs, the text fields themselves are
             :class:`~crm_audit_core.i18n.Message` objects and this is empty.
+        attachments: tables the check attaches (:class:`Attachment`, e.g. a merge plan),
+            written as CSV files beside the fix-lists and referenced from report.json.
     """
 
     check_id: str
@@ -122,6 +193,7 @@ class Result:
     duration_seconds: float = 0.0
     references: list[str] = field(default_factory=list)
     templates: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -129,7 +201,7 @@ class Result:
 
     def to_json(self) -> dict:
         """This result as one entry of report.json's ``results``."""
-        return {
+        out = {
             "check_id": self.check_id,
             "title": self.title,
             "step": self.step,
@@ -150,6 +222,9 @@ class Result:
             "references": list(self.references),
             **({"templates": self.templates} if self.templates else {}),
         }
+        if self.attachments:
+            out["attachments"] = [a.to_json() for a in self.attachments]
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> "Result":
@@ -174,6 +249,7 @@ class Result:
             accepted_ids=list(data.get("accepted_ids") or []),
             duration_seconds=float(data.get("duration_seconds") or 0.0),
             references=list(data.get("references") or []),
+            attachments=[Attachment.from_json(a) for a in data.get("attachments") or []],
         )._with_templates(data.get("templates") or {})
 
     def _with_templates(self, templates: dict) -> "Result":
@@ -214,6 +290,7 @@ class Result:
             reason=None if self.reason is None else render(self.reason, lang),
             details={rid: render(v, lang) for rid, v in self.details.items()},
             templates=templates or dict(self.templates),
+            attachments=[a.localised(lang) for a in self.attachments],
         )
 
 

@@ -255,7 +255,7 @@ def _deal_clusters(ctx, settings: dict) -> Clusters:
 # --------------------------------------------------------------------------- reporting
 
 
-MAX_PLAN_ROWS = 5000  # merge-plan rows kept in report.json (the fix-list has every id)
+MAX_PLAN_ROWS = 5000  # pair rows kept in report.json (the merge plan's CSV has every record)
 
 
 def _summary(table: str, groups: int, records: int, merge_count: int, population: int) -> Message:
@@ -306,7 +306,6 @@ def _report(ctx, found: Clusters, table: str):
     by_source: Counter = Counter()
     keep_rules: Counter = Counter()
     sizes: Counter = Counter()
-    plan_rows: list[dict] = []
     pair_rows: list[dict] = []
     for index, group in enumerate(found.groups):
         keeper = found.keepers[index]
@@ -326,8 +325,6 @@ def _report(ctx, found: Clusters, table: str):
                 why.append(ngettext("and {n} more pair", "and {n} more pairs", len(pairs) - 3))
             parts.append(Message.join(why, " | "))
         details[keeper.id] = Message.join(parts, "; ")
-        if plan is not None and len(plan_rows) < MAX_PLAN_ROWS:
-            plan_rows.extend(plan.rows(index + 1))
         for pair in pairs:
             if len(pair_rows) >= MAX_PLAN_ROWS:
                 break
@@ -359,8 +356,6 @@ def _report(ctx, found: Clusters, table: str):
         metrics["evidence_used"] = found.available
     if found.model is not None:
         metrics["model"] = found.model
-    if plan_rows:
-        metrics["merge_plan"] = plan_rows
     if pair_rows:
         metrics["pairs"] = pair_rows
     if by_source:
@@ -378,8 +373,9 @@ def _report(ctx, found: Clusters, table: str):
                         found=message, fields=compared, missing=missing)
         else:
             message = _("{found}, compared on {fields}", found=message, fields=compared)
+    plan = merge.table(found.table, found.groups, found.plans, found.pairs)
     return ctx.result(ids=ids, population=found.population, groups=found.groups, details=details,
-                      metrics=metrics, message=message)
+                      metrics=metrics, message=message, attachments=[plan] if plan["rows"] else [])
 
 
 @check(

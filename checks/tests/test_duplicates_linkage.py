@@ -271,8 +271,14 @@ def test_each_group_is_explained_with_a_merge_plan(crm_audit_run_check):
     assert "match probability" in keep and "e-mail identical (+" in keep
     pair = result.metrics["pairs"][0]
     assert pair["probability"] >= 0.9 and {f["field"] for f in pair["fields"]} >= {"e-mail", "given name"}
-    plan = result.metrics["merge_plan"]
-    assert plan == [{"group": 1, "keep_id": "1", "merge_id": "1004", "keep_rule": "most complete", "carry_over": ""}]
+    assert "merge_plan" not in result.metrics  # in the attachment (fixlists/merge-plan-contacts.csv) only
+    [plan] = result.attachments
+    assert plan.name == "merge-plan-contacts" and plan.object == "contacts" and plan.id_column == "id"
+    rows = [dict(zip(plan.columns, row)) for row in plan.rows]
+    assert [(r["group"], r["action"], r["id"], r["keep_id"], r["keep_rule"], r["carry_over"]) for r in rows] == [
+        (1, "keep", "1", "1", "most complete", ""), (1, "merge", "1004", "1", "most complete", "")]
+    assert rows[1]["probability"] == round(pair["probability"], 4) and rows[1]["matched_with"] == "1"
+    assert rows[1]["salesforce_call"] == 1
 
 
 @pytest.mark.parametrize("rule, keeper", [("oldest", "1"), ("most activity", "1004")])
@@ -280,10 +286,11 @@ def test_keep_rule_is_configurable(crm_audit_run_check, rule, keeper):
     result = crm_audit_run_check(CONTACTS, _merge_tenant(), settings={"keep": rule})
     assert result.details[keeper].startswith(f"keep this record ({rule}")
     other = "1004" if keeper == "1" else "1"
-    assert result.metrics["merge_plan"][0]["merge_id"] == other
+    [plan] = result.attachments
+    merged = [dict(zip(plan.columns, row)) for row in plan.rows if row[1] == "merge"]
+    assert [(r["id"], r["keep_id"]) for r in merged] == [(other, keeper)]
     if keeper == "1004":  # the keeper lacks the title and the phone: carried over from 1
-        assert result.metrics["merge_plan"][0]["carry_over"] == (
-            "country from 1: ID; phone from 1: +62 811 1234 567; title from 1: CFO")
+        assert merged[0]["carry_over"] == "country=ID; phone=+62 811 1234 567; title=CFO"
 
 
 def test_an_unknown_keep_rule_is_one_clear_error(crm_audit_run_check):

@@ -83,6 +83,36 @@ def _first_sentence(text: str) -> str:
     return text
 
 
+def write_attachments(audit: AuditResult, context: ReportContext) -> list[Path]:
+    """fixlists/<name>.csv for each table the results attach (e.g. merge plans): all tenants in one
+    file, a ``tenant`` column first and a ``link`` column after the id column, every cell neutralised."""
+    by_name: dict[str, list] = {}
+    for result in audit.results:
+        for table in result.attachments:
+            if table.rows:
+                by_name.setdefault(table.name, []).append((result, table))
+    written = []
+    for name, tables in sorted(by_name.items()):
+        first = tables[0][1]
+        path = context.folder / first.file
+        path.parent.mkdir(exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="", buffering=1 << 20) as fh:
+            writer = csv.writer(fh)
+            at = first.columns.index(first.id_column) + 1 if first.id_column and first.object else None
+            header = ["tenant", *first.columns]
+            writer.writerow([neutralise_cell(c) for c in (header if at is None else header[:at + 1] + ["link"] + header[at + 1:])])
+            for result, table in tables:
+                tenant = neutralise_cell(result.tenant)
+                for row in table.rows:
+                    cells = [tenant, *(neutralise_cell(v) for v in row)]
+                    if at is not None:
+                        link = context.link(result.tenant, table.object, str(row[at - 1])) if row[at - 1] else None
+                        cells.insert(at + 1, neutralise_cell(link) if link else "")
+                    writer.writerow(cells)
+        written.append(path)
+    return written
+
+
 def write_markdown(audit: AuditResult, context: ReportContext) -> list[Path]:
     from .markdown import render_markdown
 
@@ -103,3 +133,4 @@ def crm_audit_register_reporters(register):
     register(Reporter("json", write_json, "report.json: the machine-readable contract (schema_version 1)"))
     register(Reporter("csv", write_fixlists, "fixlists/<check-id>.csv: one row per affected record"))
     register(Reporter("md", write_markdown, "report.md: the summary for email and wikis"))
+    register(Reporter("attachments", write_attachments, "fixlists/<name>.csv: tables checks attach, e.g. merge plans"))

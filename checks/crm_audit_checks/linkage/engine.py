@@ -1,11 +1,10 @@
-"""Score candidate pairs with a model learned on the tenant: the glue between records and :mod:`.fs`.
+"""Train the model on a tenant's comparison vectors and explain the matching pairs.
 
-:func:`link` takes the comparison rules (:mod:`.records`), the candidate pairs from
-blocking, a sample of random pairs, the term frequencies and the number of records;
-it trains the model (u on the random pairs, m and lambda by EM on the candidate pairs),
-scores every candidate pair and returns the pairs whose match probability reaches the
-threshold, each with its explanation (the weight of every field that had a value on
-both sides).
+:func:`train` takes the distinct comparison vectors of the candidate pairs and of a
+sample of random pairs, each with its count (grouped in SQL by :mod:`.sqlscore`), and
+fits u on the random pairs, m and lambda by EM on the candidate pairs (:mod:`.fs`);
+:func:`explain` turns the pairs whose match probability reaches the threshold into
+:class:`Pair` objects with the weight of every field that had a value on both sides.
 
 The common-names guard: a pair is only a match when at least one comparison beyond the
 names (e-mail, phone, company, address, an identifier) agrees with a positive weight. A
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fs, texts
-from .records import Rule, compare
 
 
 @dataclass(frozen=True)
@@ -46,63 +44,40 @@ class Linkage:
     comparisons: list[str]  # labels of the comparisons used (the evidence available)
 
 
-def _vectors(rules: list[Rule], records: dict, pairs, tf_tables: dict, totals: dict):
-    n, k = len(pairs), len(rules)
-    gammas = np.full((n, k), fs.NULL, dtype=np.int64)
-    tf = np.full((n, k), np.nan)
-    swapped = np.zeros(n, dtype=bool)
-    for i, (a, b) in enumerate(pairs):
-        levels, keys, swap = compare(rules, records[a], records[b])
-        gammas[i] = levels
-        swapped[i] = swap
-        for j, key in enumerate(keys):
-            comparison, _, tf_key = rules[j]
-            if comparison.tf and key is not None and levels[j] == len(comparison.levels) - 1:
-                table = tf_tables.get(tf_key)
-                if table is not None:
-                    total = totals.get(tf_key) or 1
-                    tf[i, j] = table.get(key, 1) / total
-    return gammas, tf, swapped
-
-
-def link(rules: list[Rule], records: dict, candidate_pairs: list[tuple[str, str]],
-         random_pairs: list[tuple[str, str]], random_records: dict, tf_tables: dict, totals: dict,
-         population: int, threshold: float) -> Linkage:
-    """Train on this tenant's data and return the pairs at or above ``threshold``."""
-    comparisons = [r[0] for r in rules]
-    random_gammas, _, _ = _vectors(rules, random_records, random_pairs, {}, {})
-    gammas, tf, _ = _vectors(rules, records, candidate_pairs, tf_tables, totals)
+def train(comparisons, gammas: np.ndarray, counts: np.ndarray, random_gammas: np.ndarray,
+          random_counts: np.ndarray, population: int) -> fs.Model:
+    """Train the model on the distinct comparison vectors of the candidate pairs (``gammas``,
+    each standing for ``counts`` pairs) and of the random pairs (for u)."""
     names_ok = _names_agree(comparisons, gammas)
     # EM learns on the pairs that could match at all (names not entirely different):
     # colleagues with different names share a company, a city and a postcode, and
     # would otherwise be learned as the "match" class.
-    sessions = _sessions(comparisons, gammas[names_ok])
-    model = fs.train(comparisons, gammas[names_ok], random_gammas, population, sessions,
-                     _certain(comparisons, gammas[names_ok]), _anchors(comparisons, gammas[names_ok]))
-    if not candidate_pairs:
-        return Linkage(model, [], 0, [c.label for c in comparisons])
-    weights = fs.pair_weights(model, gammas, tf)
-    probability = fs.probabilities(model, weights)
-    identity = np.array([c.identity for c in comparisons])
-    guard = ((weights > 0) & identity[None, :]).any(axis=1) & names_ok
-    chosen = np.nonzero((probability >= threshold) & guard)[0]
-    pairs = []
-    for i in chosen:
-        fields = []
-        best, best_bits = "", 0.0
+    g, c = gammas[names_ok], counts[names_ok]
+    return fs.train(comparisons, g, random_gammas, population, _sessions(comparisons, g), _certain(comparisons, g, c),
+                    _anchors(comparisons, g, c), blocked_counts=c, random_counts=random_counts)
+
+
+def explain(model: fs.Model, rows) -> list[Pair]:
+    """Pairs from rows ``(a, b, level of each comparison..., bits of each comparison...)``."""
+    comparisons = model.comparisons
+    k = len(comparisons)
+    out = []
+    for row in rows:
+        levels, weights = row[2:2 + k], np.array(row[2 + k:2 + 2 * k], dtype=float)
+        bits_total = model.prior_bits + float(weights.sum())
+        probability = float(1.0 / (1.0 + np.exp2(-np.clip(bits_total, -200, 200))))
+        fields, best, best_bits = [], "", 0.0
         for j, c in enumerate(comparisons):
-            level = int(gammas[i, j])
+            level = int(levels[j])
             if level < 0:
                 continue
-            bits = float(weights[i, j])
+            bits = float(weights[j])
             fields.append((c.label, c.levels[level], round(bits, 2)))
             if c.identity and bits > best_bits:
                 best, best_bits = c.name, bits
         fields.sort(key=lambda f: -abs(f[2]))
-        a, b = candidate_pairs[i]
-        pairs.append(Pair(a, b, float(probability[i]), round(model.prior_bits + float(weights[i].sum()), 2),
-                          tuple(fields), best))
-    return Linkage(model, pairs, len(candidate_pairs), [c.label for c in comparisons])
+        out.append(Pair(str(row[0]), str(row[1]), probability, round(bits_total, 2), tuple(fields), best))
+    return out
 
 
 def _sessions(comparisons, gammas) -> list[tuple[np.ndarray, list[int]]]:
@@ -121,7 +96,7 @@ def _sessions(comparisons, gammas) -> list[tuple[np.ndarray, list[int]]]:
     return [(close, other_cols), (identity, name_cols)]
 
 
-def _certain(comparisons, gammas) -> int:
+def _certain(comparisons, gammas, counts=None) -> int:
     """Pairs whose names agree closely and that share an e-mail, phone, identifier or street
     (the identity comparisons whose top level almost never happens by chance)."""
     name_cols = [j for j, c in enumerate(comparisons) if c.name in NAME_COMPARISONS]
@@ -133,10 +108,11 @@ def _certain(comparisons, gammas) -> int:
     close = np.where(known, names >= np.array([_close_level(comparisons[j]) for j in name_cols])[None, :],
                      True).all(axis=1)
     tops = np.array([len(comparisons[j].levels) - 1 for j in strong])
-    return int((close & (gammas[:, strong] == tops[None, :]).any(axis=1)).sum())
+    certain = close & (gammas[:, strong] == tops[None, :]).any(axis=1)
+    return int(round(float(certain.sum() if counts is None else counts[certain].sum())))
 
 
-def _anchors(comparisons, gammas) -> dict[int, np.ndarray]:
+def _anchors(comparisons, gammas, counts=None) -> dict[int, np.ndarray]:
     """Level counts of each comparison among the pairs that are certain *without it*.
 
     For an identity comparison: pairs whose names agree closely and that share another
@@ -165,8 +141,9 @@ def _anchors(comparisons, gammas) -> dict[int, np.ndarray]:
         else:
             continue
         g = gammas[rows, j]
+        w = None if counts is None else counts[rows][g >= 0]
         g = g[g >= 0]
-        out[j] = np.bincount(g, minlength=len(c.levels))[:len(c.levels)].astype(float)
+        out[j] = np.bincount(g, weights=w, minlength=len(c.levels))[:len(c.levels)].astype(float)
     return out
 
 

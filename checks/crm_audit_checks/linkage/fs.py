@@ -129,12 +129,15 @@ def _level_counts(gammas: np.ndarray, column: int, levels: int, weights: np.ndar
     return np.bincount(g[present], weights=None if weights is None else weights[present], minlength=levels)[:levels]
 
 
-def estimate_u(comparisons: list[Comparison], random_gammas: np.ndarray) -> list[np.ndarray]:
-    """u per comparison from the levels of random pairs, smoothed towards the prior."""
+def estimate_u(comparisons: list[Comparison], random_gammas: np.ndarray,
+               random_counts: np.ndarray | None = None) -> list[np.ndarray]:
+    """u per comparison from the levels of random pairs, smoothed towards the prior
+    (``random_counts``: how many pairs each row of ``random_gammas`` stands for)."""
     out = []
     for j, c in enumerate(comparisons):
         prior = np.asarray(c.prior_u, float)
-        counts = _level_counts(random_gammas, j, len(c.levels)) if len(random_gammas) else np.zeros(len(c.levels))
+        counts = (_level_counts(random_gammas, j, len(c.levels), random_counts) if len(random_gammas)
+                  else np.zeros(len(c.levels)))
         u = (counts + U_PSEUDO_PAIRS * prior) / (counts.sum() + U_PSEUDO_PAIRS)
         # A level the sample (almost) never saw is not impossible by chance: at least a
         # tenth of its prior, so that no level weighs more than the priors allow.
@@ -155,7 +158,8 @@ def prior_lambda(records: int) -> float:
 
 def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gammas: np.ndarray,
           records: int, sessions: list[tuple[np.ndarray, list[int]]] | None = None,
-          certain_pairs: int | None = None, anchored: dict[int, np.ndarray] | None = None) -> Model:
+          certain_pairs: int | None = None, anchored: dict[int, np.ndarray] | None = None,
+          blocked_counts: np.ndarray | None = None, random_counts: np.ndarray | None = None) -> Model:
     """Fit u on random pairs, m by EM on the blocked pairs, then lambda (priors when that cannot work).
 
     ``sessions`` are (row mask, comparison columns) of the EM runs: each run learns the m
@@ -177,10 +181,18 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
     beyond reasonable doubt *by other comparisons* (see ``engine._anchors``); with at
     least ``MIN_ANCHORED`` such pairs, m is read from them directly instead of from EM
     (which, on a tenant full of namesakes, can mistake them for the duplicates).
+
+    ``blocked_counts`` / ``random_counts``: how many pairs each row of ``blocked_gammas`` /
+    ``random_gammas`` stands for. The checks pass each distinct comparison vector once with
+    its count (grouped in SQL), so that EM costs the same for 10 thousand or 10 million pairs.
     """
-    u = estimate_u(comparisons, random_gammas)
+    if blocked_counts is None:
+        blocked_counts = np.ones(len(blocked_gammas))
+    blocked_counts = np.asarray(blocked_counts, float)
+    blocked_total = int(round(float(blocked_counts.sum())))
+    u = estimate_u(comparisons, random_gammas, random_counts)
     total_pairs = max(records * (records - 1) / 2, 1.0)
-    if records < MIN_RECORDS_FOR_U or len(blocked_gammas) < MIN_PAIRS_FOR_EM:
+    if records < MIN_RECORDS_FOR_U or blocked_total < MIN_PAIRS_FOR_EM:
         # Too few records for the random pairs (or the term frequencies) to mean anything either.
         u = [np.asarray(c.prior_u, float) for c in comparisons]
         return Model(comparisons, _priors(comparisons), u, prior_lambda(records), "priors", use_tf=False,
@@ -190,18 +202,18 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
                                    "{n} records and {pairs} candidate pairs are too few to learn the weights (EM "
                                    "needs {needed_pairs} pairs among {needed_records} records): the documented "
                                    "prior weights were used",
-                                   records, pairs=len(blocked_gammas), needed_pairs=MIN_PAIRS_FOR_EM,
+                                   records, pairs=blocked_total, needed_pairs=MIN_PAIRS_FOR_EM,
                                    needed_records=MIN_RECORDS_FOR_U))
     if sessions is None:
         sessions = [(np.ones(len(blocked_gammas), dtype=bool), list(range(len(comparisons))))]
     m = _priors(comparisons)
     fallbacks, iterations = [], 0
     for mask, columns in sessions:
-        rows = blocked_gammas[mask]
-        if len(rows) < MIN_PAIRS_FOR_EM // 4 or not columns:
+        rows, weights = blocked_gammas[mask], blocked_counts[mask]
+        if weights.sum() < MIN_PAIRS_FOR_EM // 4 or not columns:
             fallbacks.extend(comparisons[j].name for j in columns)
             continue
-        learned, _lam, used = _em(comparisons, rows, u, columns)
+        learned, _lam, used = _em(comparisons, rows, u, columns, weights)
         iterations += used
         for j in columns:
             if _plausible(learned[j], u[j]):
@@ -218,13 +230,13 @@ def train(comparisons: list[Comparison], blocked_gammas: np.ndarray, random_gamm
                 anchored_names.append(comparisons[j].name)
                 if comparisons[j].name in fallbacks:
                     fallbacks.remove(comparisons[j].name)
-    lam_b = _lambda_em(m, u, blocked_gammas)
+    lam_b = _lambda_em(m, u, blocked_gammas, blocked_counts)
     if not (0.0 < lam_b < 1.0):
         return Model(comparisons, _priors(comparisons), u, prior_lambda(records), "priors",
                      note=_("EM on {pairs} candidate pairs did not settle (share of matches {share}): the "
-                            "documented prior weights were used", pairs=len(blocked_gammas), share=float(lam_b)),
+                            "documented prior weights were used", pairs=blocked_total, share=float(lam_b)),
                      iterations=iterations)
-    lam = min(max(lam_b * len(blocked_gammas) / total_pairs, 1e-15), 0.5)
+    lam = min(max(lam_b * blocked_total / total_pairs, 1e-15), 0.5)
     if certain_pairs:
         lam = min(lam, LAMBDA_BOUND * certain_pairs / total_pairs)
     note = ""
@@ -272,36 +284,41 @@ def _log_odds(m, u, gammas, columns, lam):
     return log_odds
 
 
-def _em(comparisons, gammas, u, columns):
-    """EM with u fixed over ``columns``: (m per comparison, share of matches, iterations)."""
+def _em(comparisons, gammas, u, columns, weights=None):
+    """EM with u fixed over ``columns``: (m per comparison, share of matches, iterations);
+    ``weights``: how many pairs each row of ``gammas`` stands for."""
     m = _priors(comparisons)
     lam = 0.3
+    weights = np.ones(len(gammas)) if weights is None else weights
+    total = float(weights.sum())
     for iteration in range(1, EM_MAX_ITERATIONS + 1):
         p = 1.0 / (1.0 + np.exp(-np.clip(_log_odds(m, u, gammas, columns, lam), -60, 60)))
         delta = 0.0
         for j in columns:
             c = comparisons[j]
-            counts = _level_counts(gammas, j, len(c.levels), p)
+            counts = _level_counts(gammas, j, len(c.levels), p * weights)
             prior = np.asarray(c.prior_m, float)
             new = (counts + M_PSEUDO_PAIRS * prior) / (counts.sum() + M_PSEUDO_PAIRS)
             delta = max(delta, float(np.max(np.abs(new - m[j]))))
             m[j] = new
-        lam = min(max(float(p.mean()), 1e-9), 1 - 1e-9)
+        lam = min(max(float((p * weights).sum()) / total, 1e-9), 1 - 1e-9)
         if delta < EM_TOLERANCE:
             return m, lam, iteration
     return m, lam, EM_MAX_ITERATIONS
 
 
-def _lambda_em(m, u, gammas) -> float:
+def _lambda_em(m, u, gammas, weights=None) -> float:
     """The share of matches among ``gammas`` with m and u fixed (EM on lambda alone)."""
     if not len(gammas):
         return 0.5
+    weights = np.ones(len(gammas)) if weights is None else weights
+    total = float(weights.sum())
     columns = list(range(gammas.shape[1]))
     base = _log_odds(m, u, gammas, columns, 0.5)
     lam = 0.1
     for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-np.clip(base + math.log(lam / (1 - lam)), -60, 60)))
-        new = min(max(float(p.mean()), 1e-9), 1 - 1e-9)
+        new = min(max(float((p * weights).sum()) / total, 1e-9), 1 - 1e-9)
         if abs(new - lam) < 1e-7:
             return new
         lam = new

@@ -11,6 +11,10 @@ every field the keeper lacks, the value of the most recently updated other recor
 has it: what a CRM's merge tool asks ("which value wins") and what an API merge call
 (Salesforce ``merge``, HubSpot ``POST /crm/v3/objects/contacts/merge``, Pipedrive
 ``PUT /persons/{id}/merge``) needs besides the two ids. The audit writes nothing to the CRM.
+
+:func:`table` lays the plans of all groups out as the ``merge-plan-<object>`` attachment
+(``fixlists/merge-plan-<object>.csv``): one row per record per group, the keeper first,
+in the shape the CRMs' merge calls take (docs/checks/data.duplicate-contacts.md, "Merge plan").
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
-from crm_audit_core import Message
 
 from .. import matching
-from ..i18n import _
 
 KEEP_RULES = ("most complete", "most activity", "oldest")
+
+PLAN_COLUMNS = ["group", "action", "id", "keep_id", "keep_rule", "carry_over", "probability", "matched_with",
+                "salesforce_call"]
+# Salesforce's merge() takes a master record and up to two records to merge into it per request.
+SALESFORCE_MERGE_BATCH = 2
 
 
 @dataclass(frozen=True)
@@ -32,14 +39,6 @@ class Plan:
     keeper: matching.Keeper
     merge: tuple[str, ...]  # ids merged into the keeper
     carry_over: dict = field(default_factory=dict)  # field -> (from id, value as text)
-
-    def rows(self, group: int) -> list[dict]:
-        """Rows of the merge-plan table: one per record merged into the keeper."""
-        values = [_("{field} from {record}: {value}", field=f, record=src, value=value)
-                  for f, (src, value) in sorted(self.carry_over.items())]
-        carried = Message.join(values, "; ")
-        return [{"group": group, "keep_id": self.keeper.id, "merge_id": rid, "keep_rule": self.keeper.rule,
-                 "carry_over": carried} for rid in self.merge]
 
 
 def _stamp(value) -> datetime | None:
@@ -93,3 +92,43 @@ def plan(records: Sequence[dict], fields: Sequence[str], keeper: matching.Keeper
                 break
     return Plan(keeper=keeper, merge=tuple(sorted((rid for rid in by_id if rid != keeper.id), key=matching._id_order)),
                 carry_over=carry)
+
+
+def table(object_: str, groups: list[list[str]], plans: dict, pairs: dict) -> dict:
+    """The ``merge-plan-<object>`` attachment of a duplicate check.
+
+    One row per record per group (groups numbered from 1 as in report.json): the keeper
+    (action ``keep``) then the records to merge into it (``merge``), each with the keeper's
+    id, the rule that chose it, ``carry_over`` (``field=value`` pairs, ``; ``-separated, of
+    the values this record gives the keeper where the keeper's field is empty), the match
+    probability of the pair that linked it into the group (``matched_with``: the keeper,
+    or the record it was matched with when the keeper was reached through it) and its
+    ``salesforce_call`` (merge requests of one master and up to two records).
+
+    ``plans``: group index -> :class:`Plan`; ``pairs``: group index -> pairs with ``a``,
+    ``b`` and ``probability`` (none for deals, which are matched by rules).
+    """
+    rows = []
+    for index, group in enumerate(groups):
+        plan = plans.get(index)
+        if plan is None:
+            continue
+        keeper = plan.keeper.id
+        best: dict[str, tuple[float, str]] = {}
+        for pair in pairs.get(index, []):
+            for one, other in ((pair.a, pair.b), (pair.b, pair.a)):
+                score = (other == keeper, pair.probability)
+                if one not in best or score > best[one][0]:
+                    best[one] = (score, other)
+        rows.append([index + 1, "keep", keeper, keeper, plan.keeper.rule, "", None, None, None])
+        for position, rid in enumerate(plan.merge):
+            carried = "; ".join(f"{name}={value}" for name, (source, value) in sorted(plan.carry_over.items())
+                                if source == rid)
+            probability, matched = None, None
+            if rid in best:
+                (_direct, p), matched = best[rid]
+                probability = round(p, 4)
+            rows.append([index + 1, "merge", rid, keeper, plan.keeper.rule, carried, probability, matched,
+                         position // SALESFORCE_MERGE_BATCH + 1])
+    return {"name": f"merge-plan-{object_}", "columns": list(PLAN_COLUMNS), "rows": rows, "object": object_,
+            "id_column": "id"}

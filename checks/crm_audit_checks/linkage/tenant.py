@@ -1,12 +1,16 @@
-"""Read one tenant for linkage: blocking keys in DuckDB, comparable records, term frequencies, samples.
+"""Read one tenant for linkage: blocking keys in DuckDB, term frequencies, samples.
 
-For contacts and for companies, :func:`contact_linkage` / :func:`company_linkage`
-build the blocking keys in SQL over whatever columns the tenant supplied (normalised
-e-mail, the last 8 digits of the phone, company or work domain + name prefix, street +
-postcode + name prefix, postcode + name prefix, each named identifier), pair the
-records sharing a key (blocks larger than ``max_block`` say nothing about identity and
-are skipped), read the paired records plus a seeded random sample of all records, count
-the term frequencies of repeated values, and hand everything to :func:`.engine.link`.
+For contacts and for companies, :func:`contact_spec` / :func:`company_spec` build the
+blocking keys in SQL over whatever columns the tenant supplied (normalised e-mail, the
+last 8 digits of the phone, company or work domain + name prefix, street + name prefix,
+postcode + name prefix, each named identifier) and pair the records sharing a key
+(blocks larger than ``max_block`` say nothing about identity and are skipped) into a
+temporary DuckDB table; they count the term frequencies of repeated values and say which
+comparisons the columns allow and how each record's comparable columns are computed
+(:mod:`.columns`). :func:`contact_linkage` / :func:`company_linkage` hand that, with a
+seeded sample of random pairs, to :func:`.sqlscore.link`. :func:`contact_record` /
+:func:`company_record` are the same comparable records in Python (the reference the SQL
+columns are tested against).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .. import matching
-from . import engine, names, records
+from . import columns, engine, names, records, sqlscore
 
 RANDOM_RECORDS = 3000  # records sampled for u
 # Blocking keys made of a name and a place, or of a name or place alone: their blocks
@@ -37,24 +41,27 @@ def _fold_map(ctx, query: str, normalise) -> pa.Table:
     return pa.table({"raw": pa.array(raw, pa.string()), "norm": pa.array([normalise(v) for v in raw], pa.string())})
 
 
-def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
-    """Distinct (a, b) id pairs, a < b, of records sharing a blocking key of ``keys_sql``
-    (``'<kind>:<value>'``); blocks larger than ``max_block`` (``WEAK_BLOCK`` for the
-    kinds in ``WEAK_KEYS``) are skipped."""
-    rows = ctx.sql(
-        f"""
-        WITH keys AS (SELECT DISTINCT id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
+def candidate_pairs_sql(keys_sql: str) -> str:
+    """SQL of the distinct pairs ``(a, b)``, a < b, of records sharing a blocking key of
+    ``keys_sql`` (``'<kind>:<value>'``); blocks larger than ``$max_block`` (``$weak_block``
+    for the kinds in ``$weak``) are skipped. Parameters: :func:`blocking_params`."""
+    return f"""
+        WITH keys AS (SELECT DISTINCT CAST(id AS VARCHAR) AS id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
              blocks AS (SELECT key FROM keys GROUP BY key
                         HAVING count(*) BETWEEN 2 AND (CASE WHEN list_contains($weak, split_part(key, ':', 1))
                                                             THEN least($max_block, $weak_block) ELSE $max_block END)),
              members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
-        SELECT DISTINCT a.id, b.id FROM members a JOIN members b ON a.key = b.key AND a.id < b.id ORDER BY 1, 2
-        """,
-        max_block=max_block,
-        weak=sorted(WEAK_KEYS),
-        weak_block=WEAK_BLOCK,
-        **params,
-    ).fetchall()
+        SELECT DISTINCT x.id AS a, y.id AS b FROM members x JOIN members y ON x.key = y.key AND x.id < y.id
+        """
+
+
+def blocking_params(max_block: int) -> dict:
+    return {"max_block": max_block, "weak": sorted(WEAK_KEYS), "weak_block": WEAK_BLOCK}
+
+
+def candidate_pairs(ctx, keys_sql: str, max_block: int, **params) -> list[tuple[str, str]]:
+    """The pairs of :func:`candidate_pairs_sql` as (a, b) tuples, ordered."""
+    rows = ctx.sql(candidate_pairs_sql(keys_sql) + " ORDER BY 1, 2", **blocking_params(max_block), **params).fetchall()
     return [(str(a), str(b)) for a, b in rows]
 
 
@@ -125,7 +132,13 @@ def _repeated(column: str, table: str) -> str:
 
 
 def _nonnull(ctx, table: str, column: str) -> int:
-    return int(ctx.scalar(f"SELECT count({column}) FROM {table}") or 0)
+    return int(ctx.sql(f"SELECT count({column}) FROM {table}").fetchall()[0][0] or 0)
+
+
+def _count(ctx, table: str) -> int:
+    """Rows of ``table``, with the result read to its end (DuckDB refuses to register a
+    temporary table while a result is still open on the connection)."""
+    return int(ctx.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 # --------------------------------------------------------------------------- contacts
@@ -160,6 +173,7 @@ def contact_record(row: dict) -> dict:
 STREET_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(street)), '[[:punct:][:space:]]+', '', 'g'), '')"
 DOMAIN_KEY_SQL = "nullif(d.norm, '')"
 CITY_KEY_SQL = "nullif(regexp_replace(lower(strip_accents(city)), '[[:punct:][:space:]]+', '', 'g'), '')"
+POSTCODE_BLOCK_SQL = "upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))"
 
 
 def _company_key_sql(has: dict) -> str:
@@ -171,15 +185,44 @@ def _company_key_sql(has: dict) -> str:
     return by_name if has["company_name"] else "NULL"
 
 
+def _key_columns(has: dict) -> str:
+    """The blocking-key columns contacts and companies share: phone tail, street, postcode."""
+    return (f"{matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail, "
+            f"{STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key, "
+            f"{POSTCODE_BLOCK_SQL if has['postal_code'] else 'NULL'} AS postcode_key")
+
+
+# The keys both tables block on: the phone's last digits, and the street with the name's
+# first two letters (``tokens``: one row per word of the name).
+SHARED_KEYS = """UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
+                      WHERE street_key IS NOT NULL AND token <> ''"""
+
+
+def _identifier_keys(table: str, canonical: list[str], custom: list[str]) -> str:
+    if not (canonical or custom):
+        return ""
+    return f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql(table, canonical, custom)})"
+
+
 def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the contact model; returns the linkage and what evidence was available."""
+    with sqlscore.Scratch(ctx) as scratch:
+        spec, evidence = contact_spec(ctx, settings, scratch)
+        linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "contacts"), _count(ctx, "contacts"),
+                               float(settings["threshold"]))
+    return linked, {"compared": linked.comparisons, **evidence}
+
+
+def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
+    """The contacts' comparisons and comparable columns, and their candidate pairs in
+    ``scratch`` (``dup_pair_ids``); with the identifiers used and missing."""
     cols = ("email", "phone", "company_id", "company_name", "country", "street", "postal_code", "city", "state")
     has = {c: ctx.supplied("contacts", c) for c in cols}
     canonical, custom, missing = identifier_columns(ctx, "contacts", list(settings.get("identifiers") or []))
     identifiers = canonical + custom
     company_domains = has["company_id"] and ctx.supplied("companies", "domain")
-    name_map = _fold_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts",
-                         names.blocking_tokens)
+    name_map = columns.name_map(ctx, "SELECT first_name FROM contacts UNION SELECT last_name FROM contacts")
     companies = _fold_map(ctx, "SELECT DISTINCT company_name FROM contacts", matching.normalise_company) \
         if has["company_name"] else _empty_map()
     domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
@@ -187,12 +230,8 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     with ctx.temporary_tables(dup_names=name_map, dup_company_names=companies, dup_domains=domains):
         base = f"""
             SELECT c.id,
-                   {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key,
-                   {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
-                   {STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key,
+                   {matching.EMAIL_KEY_SQL if has['email'] else 'NULL'} AS email_key, {_key_columns(has)},
                    {CITY_KEY_SQL if has['city'] else 'NULL'} AS city_key,
-                   {"upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))" if has['postal_code'] else 'NULL'}
-                       AS postcode_key,
                    {_company_key_sql(has)} AS company_key,
                    trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm,
                    {'cd.norm' if company_domains else 'NULL'} AS company_domain,
@@ -207,8 +246,6 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
             {"LEFT JOIN (SELECT id AS company_ref, domain FROM companies) co ON co.company_ref = c.company_id "
              "LEFT JOIN dup_domains cd ON cd.raw = co.domain" if company_domains else ""}
         """
-        id_keys = (f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql('contacts', canonical, custom)})"
-                   if identifiers else "")
         keys_sql = f"""
             WITH base AS ({base}),
                  tokens AS (SELECT id, company_key, email_key, street_key, city_key, postcode_key, company_domain,
@@ -218,14 +255,12 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                           WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2))
                           UNION SELECT id, token, company_domain FROM tokens WHERE company_domain IS NOT NULL)
             SELECT id, 'e:' || email_key AS key FROM base
-            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            {SHARED_KEYS}
             UNION ALL SELECT id, 'n:' || array_to_string(list_sort(string_split(name_norm, ' ')), ' ') FROM base
                       WHERE name_norm LIKE '% %' AND weak_ok
             UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
                       WHERE company_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'd:' || domain || ':' || left(token, 2) FROM work WHERE token <> ''
-            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
-                      WHERE street_key IS NOT NULL AND token <> ''
             UNION ALL SELECT id, 'y:' || city_key || ':' || token FROM tokens
                       WHERE city_key IS NOT NULL AND length(token) > 1 AND weak_ok
             UNION ALL SELECT id, 'pc:' || postcode_key FROM base WHERE weak_ok
@@ -236,32 +271,38 @@ def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                       WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1 AND weak_ok
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
                       WHERE postcode_key IS NOT NULL AND token <> '' AND weak_ok
-            {id_keys}
+            {_identifier_keys('contacts', canonical, custom)}
         """
-        pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]),
-                                free_mail=sorted(matching.FREE_MAIL_DOMAINS))
+        scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])),
+                       free_mail=sorted(matching.FREE_MAIL_DOMAINS))
 
-    sample = _sample_ids(ctx, "contacts")
-    ids = sorted({i for p in pairs for i in p} | set(sample))
-    select = ["id", "first_name", "last_name", *[c for c, ok in has.items() if ok]]
-    rows = _rows(ctx, "contacts", select, ids)
-    if company_domains:
-        company_ids = sorted({str(r["company_id"]) for r in rows.values() if r.get("company_id")})
-        domain_of = {i: r.get("domain") for i, r in _rows(ctx, "companies", ["id", "domain"], company_ids).items()}
-        for r in rows.values():
-            r["company_domain"] = domain_of.get(str(r.get("company_id")))
-    for rid, values in _identifier_values(ctx, "contacts", canonical, custom, ids).items():
-        if rid in rows:
-            rows[rid].update(values)
-    built = {rid: contact_record(r) for rid, r in rows.items()}
+    tf, totals = _contact_tf(ctx, has, canonical, custom, _count(ctx, "contacts"))
+    spec = sqlscore.Spec(
+        table="contacts", rules=records.contact_comparisons(has, identifiers),
+        records_sql=columns.contact_sql(has, identifiers, _identifier_sql("contacts", canonical, custom), company_domains),
+        maps={"dup_names": name_map, "dup_company_names": companies, "dup_domains": domains,
+              "dup_fold": columns.fold_map(ctx, "contacts", [c for c in ("street", "city", "state") if has[c]]),
+              "dup_codes": columns.fold_map(ctx, "contacts", ["postal_code"] if has["postal_code"] else [],
+                                            records.code_key),
+              "dup_emails": columns.email_map(ctx, "contacts") if has["email"] else _empty_map()},
+        tf=tf, totals=totals, identifiers=identifiers)
+    return spec, {"identifiers": identifiers, "identifiers_missing": missing}
 
-    population = ctx.count("contacts")
-    rules = records.contact_comparisons(has, identifiers)
-    tf, totals = _contact_tf(ctx, has, canonical, custom, population)
-    linked = engine.link(rules, built, pairs, engine.random_pairs(sample, RANDOM_PAIRS), built, tf, totals,
-                         population, float(settings["threshold"]))
-    evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
-    return linked, evidence
+
+def _random_pairs(ctx, table: str) -> pa.Table:
+    """Seeded random pairs among a seeded sample of ``table``'s records (for u)."""
+    chosen = engine.random_pairs(_sample_ids(ctx, table), RANDOM_PAIRS)
+    return pa.table({"a": pa.array([p[0] for p in chosen], pa.string()),
+                     "b": pa.array([p[1] for p in chosen], pa.string())})
+
+
+# matching.EMAIL_KEY_SQL with one regular expression a row (mailbox and domain at once):
+# the same key, for counting the e-mails of every contact.
+EMAIL_PARTS = ("SELECT regexp_extract(lower(trim(email)), '^(.*)@([^@]*)$', ['box', 'domain']) AS e FROM contacts "
+               "WHERE email IS NOT NULL")
+EMAIL_PARTS_KEY = ("CASE WHEN e.domain IN ('gmail.com', 'googlemail.com') "
+                   "THEN nullif(replace(split_part(e.box, '+', 1), '.', ''), '') || '@gmail.com' "
+                   "ELSE nullif(split_part(e.box, '+', 1), '') || '@' || nullif(rtrim(e.domain, '.'), '') END")
 
 
 def _contact_tf(ctx, has, canonical, custom, population):
@@ -272,13 +313,9 @@ def _contact_tf(ctx, has, canonical, custom, population):
     for key in ("given", "family"):
         tf[key], totals[key] = name_tf, max(2 * population, 1)
     if has["email"]:
-        tf["email"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.EMAIL_KEY_SQL} AS v FROM contacts) "
+        tf["email"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {EMAIL_PARTS_KEY} AS v FROM ({EMAIL_PARTS})) "
                                 "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
         totals["email"] = _nonnull(ctx, "contacts", "email")
-    if has["phone"]:
-        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM contacts) "
-                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
-        totals["phone_tail"] = _nonnull(ctx, "contacts", "phone")
     if has["company_id"]:
         tf["company"] = _tf(ctx, _repeated("CAST(company_id AS VARCHAR)", "contacts"))
         totals["company"] = _nonnull(ctx, "contacts", "company_id")
@@ -286,13 +323,22 @@ def _contact_tf(ctx, has, canonical, custom, population):
         tf["company"] = _tf(ctx, _repeated("company_name", "contacts"),
                             lambda v: "name:" + matching.normalise_company(v))
         totals["company"] = _nonnull(ctx, "contacts", "company_name")
+    _shared_tf(ctx, "contacts", has, tf, totals)
+    _identifier_tf(ctx, "contacts", canonical, custom, tf, totals)
+    return tf, totals
+
+
+def _shared_tf(ctx, table: str, has: dict, tf: dict, totals: dict) -> None:
+    """Term frequencies of the phone tail, street, postcode and city of ``table``."""
+    if has["phone"]:
+        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM {table}) "
+                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        totals["phone_tail"] = _nonnull(ctx, table, "phone")
     for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
                               ("city", records.street_key)):
         if has[column]:
-            tf[column] = _tf(ctx, _repeated(column, "contacts"), normalise)
-            totals[column] = _nonnull(ctx, "contacts", column)
-    _identifier_tf(ctx, "contacts", canonical, custom, tf, totals)
-    return tf, totals
+            tf[column] = _tf(ctx, _repeated(column, table), normalise)
+            totals[column] = _nonnull(ctx, table, column)
 
 
 def _identifier_tf(ctx, table, canonical, custom, tf, totals):
@@ -328,6 +374,15 @@ def company_record(row: dict) -> dict:
 
 def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the company model; returns the linkage and what evidence was available."""
+    with sqlscore.Scratch(ctx) as scratch:
+        spec, evidence = company_spec(ctx, settings, scratch)
+        linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "companies"), _count(ctx, "companies"),
+                               float(settings["threshold"]))
+    return linked, {"compared": linked.comparisons, **evidence}
+
+
+def company_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
+    """The companies' comparisons and comparable columns, and their candidate pairs in ``scratch``."""
     cols = ("domain", "phone", "country", "street", "postal_code", "city", "state")
     has = {c: ctx.supplied("companies", c) for c in cols}
     canonical, custom, missing = identifier_columns(ctx, "companies", list(settings.get("identifiers") or []))
@@ -336,15 +391,10 @@ def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     domains = _fold_map(ctx, "SELECT DISTINCT domain FROM companies", matching.normalise_domain) \
         if has["domain"] else _empty_map()
     with ctx.temporary_tables(dup_names=name_map, dup_domains=domains):
-        id_keys = (f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql('companies', canonical, custom)})"
-                   if identifiers else "")
         keys_sql = f"""
             WITH base AS (
                 SELECT c.id, nullif(n.norm, '') AS name_key, {DOMAIN_KEY_SQL if has["domain"] else "NULL"} AS domain_key,
-                       {matching.PHONE_TAIL_SQL if has['phone'] else 'NULL'} AS phone_tail,
-                       {STREET_KEY_SQL if has['street'] else 'NULL'} AS street_key,
-                       {"upper(regexp_replace(postal_code, '[[:space:]]+', '', 'g'))" if has['postal_code'] else 'NULL'}
-                           AS postcode_key
+                       {_key_columns(has)}
                 FROM companies c
                 LEFT JOIN dup_names n ON n.raw = c.name
                 {"LEFT JOIN dup_domains d ON d.raw = c.domain" if has['domain'] else ""}),
@@ -353,40 +403,27 @@ def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
                             FROM base WHERE name_key IS NOT NULL)
             SELECT id, 'n:' || replace(name_key, ' ', '') AS key FROM base
             UNION ALL SELECT id, 'd:' || domain_key FROM base
-            UNION ALL SELECT id, 'p:' || phone_tail FROM base
-            UNION ALL SELECT id, 's:' || street_key || ':' || left(token, 2) FROM tokens
-                      WHERE street_key IS NOT NULL AND token <> ''
+            {SHARED_KEYS}
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
                       WHERE postcode_key IS NOT NULL AND length(token) > 1 AND domain_key IS NULL AND phone_tail IS NULL
-            {id_keys}
+            {_identifier_keys('companies', canonical, custom)}
         """
-        pairs = candidate_pairs(ctx, keys_sql, int(settings["max_block"]))
-    sample = _sample_ids(ctx, "companies")
-    ids = sorted({i for p in pairs for i in p} | set(sample))
-    rows = _rows(ctx, "companies", ["id", "name", *[c for c, ok in has.items() if ok]], ids)
-    for rid, values in _identifier_values(ctx, "companies", canonical, custom, ids).items():
-        if rid in rows:
-            rows[rid].update(values)
-    built = {rid: company_record(r) for rid, r in rows.items()}
-    population = ctx.count("companies")
-    rules = records.company_comparisons(has, identifiers)
+        scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])))
+
     tf, totals = {}, {}
     tf["name"] = _tf(ctx, _repeated("name", "companies"), matching.normalise_company)
     totals["name"] = _nonnull(ctx, "companies", "name")
     if has["domain"]:
         tf["domain"] = _tf(ctx, _repeated("domain", "companies"), matching.normalise_domain)
         totals["domain"] = _nonnull(ctx, "companies", "domain")
-    if has["phone"]:
-        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM companies) "
-                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
-        totals["phone_tail"] = _nonnull(ctx, "companies", "phone")
-    for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
-                              ("city", records.street_key)):
-        if has[column]:
-            tf[column] = _tf(ctx, _repeated(column, "companies"), normalise)
-            totals[column] = _nonnull(ctx, "companies", column)
+    _shared_tf(ctx, "companies", has, tf, totals)
     _identifier_tf(ctx, "companies", canonical, custom, tf, totals)
-    linked = engine.link(rules, built, pairs, engine.random_pairs(sample, RANDOM_PAIRS), built, tf, totals,
-                         population, float(settings["threshold"]))
-    evidence = {"compared": linked.comparisons, "identifiers": identifiers, "identifiers_missing": missing}
-    return linked, evidence
+    spec = sqlscore.Spec(
+        table="companies", rules=records.company_comparisons(has, identifiers),
+        records_sql=columns.company_sql(has, identifiers, _identifier_sql("companies", canonical, custom)),
+        maps={"dup_names": name_map, "dup_domains": domains,
+              "dup_fold": columns.fold_map(ctx, "companies", [c for c in ("street", "city", "state") if has[c]]),
+              "dup_codes": columns.fold_map(ctx, "companies", ["postal_code"] if has["postal_code"] else [],
+                                            records.code_key)},
+        tf=tf, totals=totals, identifiers=identifiers)
+    return spec, {"identifiers": identifiers, "identifiers_missing": missing}
