@@ -329,12 +329,16 @@ def sandbox_generate(contacts, seed, out, clean, as_of, name):
               help="Contacts per sandbox CRM.")
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed of the sandbox data.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
+@click.option("--lang", "lang", default=None, metavar="LANG",
+              help="The reports' language: en (default), id (Bahasa Indonesia), ko (Korean).")
 @click.pass_context
-def demo(ctx, out, contacts, seed, progress):
+def demo(ctx, out, contacts, seed, progress, lang):
     """Audit built-in sandbox CRMs end to end; needs no account and no network."""
     from .demo import run_demo
 
-    audit, folder = run_demo(out=Path(out), contacts=contacts, seed=seed, progress=progress, debug=ctx.obj["debug"])
+    _use_lang(lang)
+    audit, folder = run_demo(out=Path(out), contacts=contacts, seed=seed, progress=progress, debug=ctx.obj["debug"],
+                             lang=_lang())
     _finish(audit, folder, None, notes=False,
             next_step=_t("audit your own CRM: export it as <table>.csv files (contacts.csv, users.csv, ...) and run "
                          "{command}, or connect it as docs/getting-started.md shows",

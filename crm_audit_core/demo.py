@@ -23,7 +23,7 @@ from .runner import run_audit
 
 
 def run_demo(*, out: Path, contacts: int = 2000, seed: int = 7, progress=None, debug: bool = False,
-             use_sandboxes: bool = True, console: Console | None = None):
+             use_sandboxes: bool = True, console: Console | None = None, lang: str = "en"):
     from .sandbox import generate_tenant
 
     console = console or Console(stderr=True)
@@ -31,7 +31,7 @@ def run_demo(*, out: Path, contacts: int = 2000, seed: int = 7, progress=None, d
     for failure in registry.failures:
         console.print(f"[yellow]warning[/yellow] {failure}")
     as_of = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    config = AuditConfig(as_of=as_of, out=out, debug=debug)
+    config = AuditConfig(as_of=as_of, out=out, debug=debug, lang=lang)
     config.sections["value"] = {"cost": 24000, "gain": 61000}
     # Step Data 6: the policy `crm-audit policy init` would propose for such a tenant.
     config.sections["policy"] = json.loads(json.dumps(DEMO_POLICY))

@@ -96,9 +96,12 @@ def extract(domain: Domain, checks=(), languages=None, write: bool = True) -> di
     change = {"added": sorted(map(str, new - old)), "removed": sorted(map(str, old - new))}
     if not write:
         return change
+    langs = languages or [lang for lang in LANGUAGES if lang != "en"]
+    if not change["added"] and not change["removed"] and all(domain.po_path(x).exists() for x in langs):
+        return change  # nothing to do: the files stay as they are (no new creation date to commit)
     domain.directory.mkdir(parents=True, exist_ok=True)
     domain.pot_path.write_bytes(_po_bytes(template, True))
-    for lang in languages or [lang for lang in LANGUAGES if lang != "en"]:
+    for lang in langs:
         po = domain.po_path(lang)
         if po.exists():
             with open(po, "rb") as fh:
