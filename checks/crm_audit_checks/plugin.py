@@ -25,6 +25,7 @@ from . import (
     value,
 )
 
+from . import metric_labels  # noqa: F401 (the metrics' fixed labels, for translators and report.html)
 from .i18n import DOMAIN
 
 MODULES = (usage, updates, updates_depth, integrations, value, open_work, feedback, security, security_depth,

@@ -2,7 +2,10 @@
 
 Scalars become text, dicts small tables, lists lists (a list of records one table);
 nesting deeper than METRIC_DEPTH becomes short JSON text and collections longer than
-METRIC_ITEMS are cut with a note (report.json keeps everything).
+METRIC_ITEMS are cut with a note (report.json keeps everything). Metric keys and nested keys
+are shown through :func:`metric_label`: translated when a registered domain has their display
+form as a msgid (the standard checks list theirs in ``crm_audit_checks.metric_labels``), as they
+are otherwise (CRM data: stage, source and user names, dates, ids).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 
 from markupsafe import Markup, escape
 
-from ..i18n import ntr, tr
+from ..i18n import ntr, tr, translate_template
 
 METRIC_ITEMS = 40  # entries shown per metric collection (report.json keeps them all)
 METRIC_DEPTH = 3  # nesting shown as tables/lists; deeper values as short JSON text
@@ -38,6 +41,22 @@ def format_number(value, lang: str = "en") -> str:
     return numbers.format_decimal(float(f"{value:.2g}"), format="0.##########", locale=lang)
 
 
+def metric_label(key, lang: str = "en") -> str:
+    """A metric key or nested key as a table header in ``lang``.
+
+    English shows report.json's key as it is (``last_login_recency``). Other languages look up
+    its display form (underscores as spaces: ``"last login recency"``) as a msgid in every
+    registered domain (the core never imports a plugin: the lookup is by text); a key no domain
+    translates (CRM data such as a stage name, a date or an id) is shown unchanged."""
+    if not isinstance(key, str):
+        return _text(key, lang)
+    if lang == "en" or not key.strip():
+        return key
+    display = key.replace("_", " ")
+    translated = translate_template(display, None, None, lang, "*")
+    return key if translated == display else translated
+
+
 def _text(value, lang: str) -> str:
     if value is None:
         return ""
@@ -55,7 +74,7 @@ def metric_html(value, lang: str = "en", depth: int = 0) -> Markup:
             return escape(_short_json(value))
         items = list(value.items())
         rows = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(_text(k, lang), metric_html(v, lang, depth + 1))
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(metric_label(k, lang), metric_html(v, lang, depth + 1))
             for k, v in items[:METRIC_ITEMS]
         )
         return Markup('<table class="metric">{}</table>{}').format(rows, _more(len(items), lang))
@@ -69,7 +88,7 @@ def metric_html(value, lang: str = "en", depth: int = 0) -> Markup:
         if all(isinstance(i, dict) for i in shown):
             columns = list(dict.fromkeys(k for i in shown for k in i))
             if len(columns) <= 8:
-                head = Markup("").join(Markup("<th>{}</th>").format(_text(c, lang)) for c in columns)
+                head = Markup("").join(Markup("<th>{}</th>").format(metric_label(c, lang)) for c in columns)
                 body = Markup("").join(
                     Markup("<tr>{}</tr>").format(Markup("").join(
                         Markup("<td{}>{}</td>").format(Markup(' class="num"') if isinstance(i.get(c), (int, float)) else "",
@@ -97,6 +116,6 @@ def _short_json(value) -> str:
 
 
 def metrics_view(metrics: dict, lang: str = "en") -> list[tuple[str, Markup]]:
-    """Every metric but the chart specs, as (name, escaped HTML)."""
-    out = [(str(key), metric_html(value, lang)) for key, value in metrics.items() if key != "charts"]
+    """Every metric but the chart specs, as (name in ``lang``, escaped HTML)."""
+    out = [(metric_label(str(key), lang), metric_html(value, lang)) for key, value in metrics.items() if key != "charts"]
     return out[:METRIC_ITEMS]
