@@ -65,7 +65,7 @@ FREQUENCIES = {
     "weekly": ("weekly", "every week", "mingguan", "setiap minggu", "tiap minggu", "매주"),
     "monthly": ("monthly", "every month", "bulanan", "setiap bulan", "tiap bulan", "매월", "매달"),
     "rarely": ("rarely", "jarang", "거의"),
-    "never": ("never", "tidak pernah", "전혀"),
+    "never": ("never", "tidak pernah", "전혀", "한 번도"),
 }
 FREQUENCY_LABELS = {"daily": _("daily"), "weekly": _("weekly"), "monthly": _("monthly"), "rarely": _("rarely"),
                     "never": _("never")}

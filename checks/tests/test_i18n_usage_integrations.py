@@ -173,7 +173,7 @@ def test_questionnaire_in_korean_and_answers_read_in_any_language(tmp_path, crm_
     users = tenant.rows("users")
     csv_path, html_path = write_questionnaire(users, tmp_path, "acme", "ko")
     page = html_path.read_text(encoding="utf-8")
-    assert 'lang="ko"' in page and "CRM을 얼마나 자주 사용하십니까?" in page and "전혀 안 씀" in page
+    assert 'lang="ko"' in page and "CRM을 얼마나 자주 사용하십니까?" in page and "한 번도 없음" in page
     assert "사용자 ID" in page and "CRM 사용자 설문: acme" in page
     assert not PLACEHOLDER.search(page)
     # the CSV keeps the column names `run --survey` reads, whatever the language
