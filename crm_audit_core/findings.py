@@ -136,6 +136,10 @@ class Attachment:
                    id_column=data.get("id_column"), row_count=int(data.get("rows") or 0))
 
 
+CHART_TEXTS = ("title", "x_label", "y_label")
+"""The text fields of a chart spec (``metrics["charts"]``) whose templates report.json keeps."""
+
+
 @dataclass
 class Result:
     """One check on one tenant: what ``ctx.result(...)`` and ``ctx.skip(...)`` return.
@@ -263,6 +267,11 @@ class Result:
         for rid, template in (templates.get("details") or {}).items():
             if rid in self.details and template:
                 self.details[rid] = message_from_json(template, strings)
+        charts = templates.get("charts") or {}
+        for chart in self.metrics.get("charts") or []:
+            for key, template in (charts.get(str(chart.get("id"))) or {}).items() if isinstance(chart, dict) else ():
+                if key in CHART_TEXTS and template:
+                    chart[key] = message_from_json(template)
         return self
 
     def localised(self, lang: str) -> "Result":
@@ -282,6 +291,14 @@ class Result:
         if details_t:
             templates["details"] = details_t
             templates["strings"] = strings.texts
+        charts_t = {}
+        for chart in self.metrics.get("charts") or []:
+            if isinstance(chart, dict) and chart.get("id"):
+                texts = {k: t for k in CHART_TEXTS if (t := template_of(chart.get(k)))}
+                if texts:
+                    charts_t[str(chart["id"])] = texts
+        if charts_t:  # a chart's title and axis labels, rendered again in another language later
+            templates["charts"] = charts_t
         return replace(
             self,
             title=render(self.title, lang),

@@ -277,3 +277,20 @@ def test_every_standard_check_speaks_indonesian(tmp_path):
             if r[name] == render(message_from_json(template), "en"):
                 english.append(f"{r['check_id']}.{name}: {r[name]}")
     assert english == []
+
+
+def test_chart_texts_keep_their_templates_through_report_json():
+    """A chart's title and axis labels (templates with values) are rendered again in another
+    language from an archived report.json, like the result's own text."""
+    from crm_audit_core.findings import Result
+    from crm_audit_core.i18n import CORE
+
+    chart = {"id": "weekly", "kind": "bar", "title": CORE.ngettext("{n} step", "{n} steps", 3),
+             "x_label": CORE.gettext("step"), "y_label": "records"}
+    result = Result(check_id="x.y", title="t", step="updates", area="data", severity="low", tenant="acme",
+                    status="pass", metrics={"charts": [chart]})
+    archived = Result.from_json(json.loads(json.dumps(result.localised("ko").to_json())))
+    [back] = archived.metrics["charts"]
+    assert render(back["title"], "en") == "3 steps" and render(back["x_label"], "en") == "step"
+    assert back["y_label"] == "records"  # plain text stays as it was
+    assert archived.localised("id").templates["charts"]["weekly"]["title"]["msgid"] == "{n} step"
