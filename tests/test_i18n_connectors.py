@@ -104,3 +104,36 @@ def test_salesforce_permission_reasons_render_in_korean():
     for sobject, what in OPTIONAL.items():
         if isinstance(what, Message):  # plain table names stay as they are
             assert HANGUL.search(render(what, "ko")), sobject
+
+
+def test_refused_hubspot_token_is_a_korean_tenant_error_in_report_json(tmp_path):
+    """A 401 from the HubSpot sandbox (a wrong token), audited with --lang ko: the tenant's
+    error line in report.json is Korean, names the tenant's connector and keeps no token."""
+    import json
+
+    from click.testing import CliRunner
+
+    from crm_audit_core.cli import main
+    from crm_audit_core.sandbox import generate_tenant
+    from crm_audit_hubspot.sandbox import start_sandbox
+
+    out = tmp_path / "audits"
+    with start_sandbox(generate_tenant(contacts=100, seed=3), token="right-token") as handle:
+        options = {**handle.options, "access_token": "wrong-token-123", "retry_base_delay": 0.01,
+                   "retry_max_delay": 0.2, "timeout": 5}
+        lines = ["[audit]", f'out = "{out.as_posix()}"', "", "[tenants.acme]", 'connector = "hubspot"']
+        lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+        config = tmp_path / "crm-audit.toml"
+        config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = CliRunner().invoke(main, ["run", "-c", str(config), "--lang", "ko", "--no-progress"],
+                                    catch_exceptions=False)
+        assert len(handle.requests) == 1  # refused once, never retried
+    assert "wrong-token-123" not in result.output
+    [folder] = [p for p in out.iterdir() if p.is_dir()]
+    text = (folder / "report.json").read_text(encoding="utf-8")
+    assert "wrong-token-123" not in text
+    [info] = json.loads(text)["audit"]["tenants"]
+    error = info["error"]
+    assert error and "\n" not in error and "{" not in error, error
+    assert HANGUL.search(error), error
+    assert "액세스 토큰이 거부되었습니다" in error and "HUBSPOT_ACCESS_TOKEN" in error, error

@@ -28,6 +28,7 @@ from typing import Any, Callable, TypeVar
 
 from ..errors import AuthError, BudgetExhausted, ConnectorError, CrmAuditError
 from ..http import BudgetGuard, CallStats, RateLimiter, RetryableError, retrying
+from ..i18n import _
 from ..secrets import redact
 
 T = TypeVar("T")
@@ -185,7 +186,8 @@ class CallPolicy:
             raise
         except _transport_errors() as exc:
             self._answered(None)
-            raise RetryableError(f"{what}: connection to {self.vendor} failed ({type(exc).__name__})",
+            raise RetryableError(_("{what}: connection to {vendor} failed ({error})", what=what,
+                                   vendor=self.vendor, error=type(exc).__name__),
                                  where=self.where) from None
         except BaseException:
             self._answered(None)
@@ -232,7 +234,8 @@ class CallPolicy:
 
     def apply(self, what: str, verdict: Verdict) -> Any:
         """Turn a verdict into its value or its exception."""
-        message = redact(verdict.message or f"{what}: {self.vendor} answered {verdict.outcome}")
+        message = redact(verdict.message or _("{what}: {vendor} answered {outcome}", what=what,
+                                              vendor=self.vendor, outcome=verdict.outcome))
         if verdict.outcome == OK:
             return verdict.value
         if verdict.outcome in (RETRY, RATE_LIMITED):
@@ -241,7 +244,7 @@ class CallPolicy:
             raise AuthError(message, where=self.where, hint=verdict.hint)
         if verdict.outcome == QUOTA_SPENT:
             raise BudgetExhausted(message, where=self.where,
-                                  hint=verdict.hint or "run the audit after the daily quota resets")
+                                  hint=verdict.hint or _("run the audit after the daily quota resets"))
         if verdict.outcome == UNAVAILABLE:
             raise Unavailable(message, where=self.where, hint=verdict.hint)
         if verdict.error is not None:
@@ -256,8 +259,10 @@ class CallPolicy:
                     return once()
         except RetryableError as exc:
             raise ConnectorError(
-                f"{what} still failing after {self.attempts} attempts: {exc.message}",
+                _("{what} still failing after {attempts} attempts: {error}", what=what,
+                  attempts=self.attempts, error=exc.message),
                 where=self.where,
-                hint=f"{self.vendor} may be degraded; run the audit again later or raise 'retry_attempts'",
+                hint=_("{vendor} may be degraded; run the audit again later or raise 'retry_attempts'",
+                       vendor=self.vendor),
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover

@@ -81,7 +81,7 @@ class HubSpotConnector:
         self.context = context
         opts = Options(options, "hubspot")
         token = opts.secret("access_token", env=TOKEN_ENV, required=True,
-                            hint="a private-app token 'pat-…' of the portal")
+                            hint=_("a private-app token 'pat-…' of the portal"))
         self.base_url = (opts.text("base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.max_url_length = opts.integer("max_url_length", 7000, minimum=200)
         self.stats = CallStats()

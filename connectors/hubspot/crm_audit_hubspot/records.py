@@ -24,7 +24,7 @@ from crm_audit_core.kit import RateLimiter, Source, TableReader
 
 from . import mapping
 from .apps import AppTracker
-from .i18n import ngettext
+from .i18n import _, ngettext
 from .transport import PAGE_SIZE, HubSpotTransport, UrlTooLong
 
 ASSOCIATION_BATCH = 1000
@@ -81,7 +81,8 @@ class RecordReader:
                     properties=["hs_object_id"] if use_batch else properties, archived=False))
             except UrlTooLong:
                 if use_batch:
-                    raise ConnectorError(f"{object_type}: the server refused even a short request line (414)",
+                    raise ConnectorError(_("{table}: the server refused even a short request line (414)",
+                                           table=object_type),
                                          where="hubspot") from None
                 use_batch = True
                 continue
@@ -177,7 +178,8 @@ class RecordReader:
                 for err in body.get("errors") or []:
                     if "NO_ASSOCIATIONS" not in str(err.get("subCategory") or "") and \
                             "associated" not in str(err.get("message") or ""):
-                        raise ConnectorError(f"{from_type}->{to_type} associations: {err.get('message')}",
+                        raise ConnectorError(_("{source}->{target} associations: {error}", source=from_type,
+                                               target=to_type, error=str(err.get("message"))),
                                              where="hubspot")
             out[column] = {k: mapping.primary_association(v) for k, v in found.items()}
         return out
@@ -199,8 +201,9 @@ class RecordReader:
         since = aware(previous.since) if previous is not None else None
         mode = "full" if since is None else "since"
         if reader.resuming and reader.meta.get("mode", mode) != mode:
-            raise ConnectorError(f"{table}: cannot resume a {reader.meta.get('mode')} read as a {mode} read",
-                                 where="hubspot", hint="resume with the same --incremental setting")
+            raise ConnectorError(_("{table}: cannot resume a {previous} read as a {mode} read", table=table,
+                                   previous=str(reader.meta.get("mode")), mode=mode),
+                                 where="hubspot", hint=_("resume with the same --incremental setting"))
         reader.meta["mode"] = mode
         if since is not None:
             reader.meta.setdefault("merged", [])  # ids merged away (gone), seen on survivors

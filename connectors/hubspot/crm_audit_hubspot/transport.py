@@ -22,9 +22,11 @@ from crm_audit_core.errors import ConnectorError
 from crm_audit_core.kit import CallPolicy, RetryableError, Unavailable, Verdict, make_session, parse_retry_after
 from crm_audit_core.secrets import redact
 
+from .i18n import _
+
 PAGE_SIZE = 100  # HubSpot's maximum for CRM object lists, batch reads and settings users
-SCOPES_HINT = ("grant the private app the scopes listed in docs/connectors/hubspot.md#scopes "
-               "(crm.objects.*.read, crm.schemas.*.read, crm.lists.read, settings.users.read, ...)")
+SCOPES_HINT = _("grant the private app the scopes listed in docs/connectors/hubspot.md#scopes "
+                "(crm.objects.*.read, crm.schemas.*.read, crm.lists.read, settings.users.read, ...)")
 
 Answer = tuple[int, Any, bytes]  # status, headers, raw body
 Send = Callable[[], Answer]
@@ -120,7 +122,8 @@ class HubSpotTransport:
                 if not hasattr(exc, "status") or not hasattr(exc, "body"):
                     raise
                 if not exc.status:  # TLS or parsing failure inside the client
-                    raise RetryableError(f"HubSpot's client failed: {redact(str(getattr(exc, 'reason', exc)))}",
+                    raise RetryableError(_("HubSpot's client failed: {error}",
+                                           error=redact(str(getattr(exc, 'reason', exc)))),
                                          where="hubspot") from None
                 return exc.status, exc.headers or {}, exc.body
             try:
@@ -151,7 +154,7 @@ class HubSpotTransport:
             try:
                 return Verdict.ok(json.loads(body or b"{}"))
             except ValueError:
-                return Verdict.retry(f"{what}: HubSpot sent a malformed response body")
+                return Verdict.retry(_("{what}: HubSpot sent a malformed response body", what=what))
         return self.verdict(what, status, headers, body)
 
     def observe(self, headers: dict) -> None:
@@ -182,15 +185,16 @@ class HubSpotTransport:
         category = payload.get("category") or payload.get("errorType") or ""
         if status == 401:
             if category == "EXPIRED_AUTHENTICATION":
-                return Verdict.auth_failed(f"the access token expired while reading {what}",
-                                           hint="create a new token (OAuth) or use a private-app token, then run again")
-            return Verdict.auth_failed("the access token was refused (401 INVALID_AUTHENTICATION)",
-                                       hint="check access_token / HUBSPOT_ACCESS_TOKEN: a private-app token "
-                                            "'pat-…' of this portal")
+                return Verdict.auth_failed(
+                    _("the access token expired while reading {what}", what=what),
+                    hint=_("create a new token (OAuth) or use a private-app token, then run again"))
+            return Verdict.auth_failed(_("the access token was refused (401 INVALID_AUTHENTICATION)"),
+                                       hint=_("check access_token / HUBSPOT_ACCESS_TOKEN: a private-app token "
+                                              "'pat-…' of this portal"))
         if status == 429:
             if payload.get("policyName") == "DAILY":
-                return Verdict.quota_spent(f"HubSpot's daily API limit is reached (while reading {what})",
-                                           hint="run the audit after the daily quota resets")
+                return Verdict.quota_spent(_("HubSpot's daily API limit is reached (while reading {what})", what=what),
+                                           hint=_("run the audit after the daily quota resets"))
             retry_after = _retry_after(headers, default_from_interval=False)
             if retry_after is None:
                 # The rolling window is full. The first time, wait until a slot frees (our
@@ -199,19 +203,28 @@ class HubSpotTransport:
                 interval = _retry_after(headers)
                 retry_after = interval if self._rate_limited_in_a_row > 1 or interval is None \
                     else min(interval, self.limiter.server_full())
-            return Verdict.rate_limited(
-                f"{what}: rate limited by HubSpot (429 {payload.get('policyName') or ''})".strip(), retry_after)
+            policy = payload.get("policyName") or ""
+            if policy:
+                limited = _("{what}: rate limited by HubSpot (429 {policy})", what=what, policy=policy)
+            else:
+                limited = _("{what}: rate limited by HubSpot (429)", what=what)
+            return Verdict.rate_limited(limited, retry_after)
         if status >= 500:
-            return Verdict.retry(f"{what}: HubSpot answered {status}", _retry_after(headers, None))
+            return Verdict.retry(_("{what}: HubSpot answered {status}", what=what, status=str(status)),
+                                 _retry_after(headers, None))
         if status == 414:
             raise UrlTooLong(what)
         if status in (403, 404):
             scopes = []
             for err in payload.get("errors") or []:
                 scopes += (err.get("context") or {}).get("requiredScopes") or []
-            detail = f" (needs scope {', '.join(scopes)})" if scopes else ""
-            return Verdict.unavailable(f"{what}: HubSpot answered {status} {category}{detail}".strip())
-        return Verdict.fatal(f"{what}: HubSpot answered {status}: {message or category}")
+            code = f"{status} {category}".strip()  # the status and HubSpot's category: vendor data
+            if scopes:
+                return Verdict.unavailable(_("{what}: HubSpot answered {status} (needs scope {scopes})",
+                                             what=what, status=code, scopes=", ".join(scopes)))
+            return Verdict.unavailable(_("{what}: HubSpot answered {status}", what=what, status=code))
+        return Verdict.fatal(_("{what}: HubSpot answered {status}: {message}", what=what, status=str(status),
+                               message=message or category))
 
 
 def _retry_after(headers: dict, default_from_interval: bool | None = True) -> float | None:

@@ -13,6 +13,8 @@ from crm_audit_core.errors import ConfigError, ConnectorError
 from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, RateLimiter, Verdict, make_session, parse_retry_after
 from crm_audit_core.secrets import redact
 
+from .i18n import _
+
 # Token costs per request kind (third-party summary of Pipedrive's token-based limits,
 # shared/CRM-APIS.md 3.5: list GET 20, v2 "lower"). Only used to budget ahead of the
 # server's own count, which the guard re-reads from every response.
@@ -76,42 +78,50 @@ class PipedriveClient:
         self._observe_limits(response.headers)
         status = response.status_code
         if status == 401:
+            said = error_text(response) or "unauthorized access"  # Pipedrive's own words
+            if self.api_token:
+                return Verdict.auth_failed(
+                    _("Pipedrive refused the API token (HTTP 401 {error})", error=said),
+                    hint=_("check api_token, from Pipedrive Settings > Personal preferences > API, "
+                           "and company_domain"))
             return Verdict.auth_failed(
-                f"Pipedrive refused the {'API token' if self.api_token else 'OAuth access token'} "
-                f"(HTTP 401 {error_text(response) or 'unauthorized access'})",
-                hint=("check api_token, from Pipedrive Settings > Personal preferences > API, and company_domain"
-                      if self.api_token else "the access token is invalid or expired: refresh it and set 'access_token'"),
-            )
+                _("Pipedrive refused the OAuth access token (HTTP 401 {error})", error=said),
+                hint=_("the access token is invalid or expired: refresh it and set 'access_token'"))
         if status == 403:
-            return Verdict.unavailable(f"{what}: HTTP 403 {error_text(response) or 'forbidden'}",
-                                       hint="the token's user lacks the permission or the plan lacks the feature")
+            return Verdict.unavailable(_("{what}: HTTP 403 {error}", what=what,
+                                         error=error_text(response) or "forbidden"),
+                                       hint=_("the token's user lacks the permission or the plan lacks the feature"))
         if status == 429:
             daily_left = response.headers.get("x-daily-ratelimit-token-remaining")
             if daily_left is not None and _int(daily_left) == 0:
-                return Verdict.quota_spent(f"{what}: Pipedrive's daily API token budget is used up (HTTP 429)",
-                                           hint="run the audit after the budget resets at midnight (company time)")
+                return Verdict.quota_spent(_("{what}: Pipedrive's daily API token budget is used up (HTTP 429)",
+                                             what=what),
+                                           hint=_("run the audit after the budget resets at midnight (company time)"))
             after = max(parse_retry_after(response.headers.get("x-ratelimit-reset")) or 0.0,
                         parse_retry_after(response.headers.get("Retry-After")) or 0.0)
-            return Verdict.rate_limited("HTTP 429 rate limited", retry_after=after or None)
+            return Verdict.rate_limited(_("HTTP 429 rate limited"), retry_after=after or None)
+        # the status and Pipedrive's own words (an error body is read only for a failed call)
+        answer = f"{status} {error_text(response)}".strip() if status >= 400 else str(status)
         if status >= 500:
-            return Verdict.retry(f"HTTP {status} {error_text(response)}".strip(),
+            return Verdict.retry(_("HTTP {status}", status=answer),
                                  retry_after=parse_retry_after(response.headers.get("Retry-After")))
         if status == 400:
             # The paging code tells an expired cursor (400) from other failures by its type.
-            message = f"{what}: HTTP 400 {error_text(response)}".strip()
-            hint = "this is a request the connector should not make; please report it"
+            message = _("{what}: HTTP {status}", what=what, status=answer)
+            hint = _("this is a request the connector should not make; please report it")
             return Verdict.fatal(message, hint, error=BadRequest(message, where=self.base_url, hint=hint))
         if status >= 400:
-            return Verdict.fatal(f"{what}: HTTP {status} {error_text(response)}".strip(),
-                                 hint="this is a request the connector should not make; please report it")
+            return Verdict.fatal(_("{what}: HTTP {status}", what=what, status=answer),
+                                 hint=_("this is a request the connector should not make; please report it"))
         try:
             body = response.json()
         except ValueError:
-            return Verdict.retry(f"HTTP {status} with a body that is not JSON ({len(response.content)} bytes)")
+            return Verdict.retry(_("HTTP {status} with a body that is not JSON ({size} bytes)", status=str(status),
+                                   size=len(response.content)))
         if not isinstance(body, dict) or ("data" not in body and "success" not in body):
-            return Verdict.retry(f"HTTP {status} with an unexpected body shape")
+            return Verdict.retry(_("HTTP {status} with an unexpected body shape", status=str(status)))
         if body.get("success") is False:
-            return Verdict.fatal(f"{what}: {body.get('error') or 'request failed'}")
+            return Verdict.fatal(_("{what}: {error}", what=what, error=str(body.get("error") or "request failed")))
         return Verdict.ok(body)
 
     def _observe_limits(self, headers) -> None:

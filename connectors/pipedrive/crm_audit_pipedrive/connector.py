@@ -78,7 +78,8 @@ class PipedriveConnector:
         self.access_token = opts.secret("access_token")
         if not self.api_token and not self.access_token:
             raise opts.missing("api_token", "or 'access_token'",
-                               hint="set api_token = \"${PIPEDRIVE_TOKEN}\" in the tenant's section")
+                               hint=_("set api_token = {value} in the tenant's section",
+                                      value='"${PIPEDRIVE_TOKEN}"'))
         self.base_url = base_url(opts.text("company_domain"), opts.text("base_url"))
         # More than Pipedrive's maximum is read as the maximum (as before the kit).
         self.page_limit = min(PAGE_LIMIT, opts.integer("page_limit", PAGE_LIMIT, minimum=1))

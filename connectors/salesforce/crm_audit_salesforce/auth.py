@@ -14,11 +14,13 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from crm_audit_core.errors import ConfigError
 
+from .i18n import _
+
 HINTS = {
-    "session": "get a fresh access token / session id, or use the password or JWT mode",
-    "password": "check username, password and security token, and the login domain ('test' for sandboxes)",
-    "jwt": "check the consumer key, that the certificate on the connected app matches the private key, "
-           "and that the user is pre-authorised for the app",
+    "session": _("get a fresh access token / session id, or use the password or JWT mode"),
+    "password": _("check username, password and security token, and the login domain ('test' for sandboxes)"),
+    "jwt": _("check the consumer key, that the certificate on the connected app matches the private key, "
+             "and that the user is pre-authorised for the app"),
 }
 
 
@@ -73,4 +75,4 @@ def auth_failure(exc: Exception, mode: str) -> tuple[str, str]:
     else:
         detail = str(content or exc)
     detail = " ".join(str(detail).split())
-    return f"Salesforce refused the credentials ({mode} mode): {detail}", HINTS[mode]
+    return _("Salesforce refused the credentials ({mode} mode): {detail}", mode=mode, detail=detail), HINTS[mode]

@@ -196,7 +196,8 @@ class SalesforceConnector:
         def get():
             response = self.sf.session.get(url, headers={"Accept": "application/json"})
             if response.status_code >= 500:
-                raise RetryableError(f"reading API versions: HTTP {response.status_code}", where=self.calls.where)
+                raise RetryableError(_("reading API versions: HTTP {status}", status=str(response.status_code)),
+                                     where=self.calls.where)
             response.raise_for_status()
             return response.json()
 
@@ -229,9 +230,10 @@ class SalesforceConnector:
         if self.api_version is None:
             self.api_version = max(offered, key=float) if offered else self.sf.sf_version
         elif offered and self.api_version not in offered:
-            raise ConnectorError(f"API version {self.api_version} is not offered by this org "
-                                 f"(it offers {offered[0]} to {offered[-1]})", where=self.calls.where,
-                                 hint="set 'api_version' to one the org offers, or leave it out")
+            raise ConnectorError(_("API version {version} is not offered by this org (it offers {first} to {last})",
+                                   version=self.api_version, first=offered[0], last=offered[-1]),
+                                 where=self.calls.where,
+                                 hint=_("set 'api_version' to one the org offers, or leave it out"))
         self._use_version(self.api_version)
         self._record_counts(sink, offered)
         tables.read_platform(self, sink, versions)

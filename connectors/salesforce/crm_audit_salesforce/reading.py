@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from crm_audit_core.errors import ConnectorError
 from crm_audit_core.kit import RetryableError
 
+from .i18n import _
 from .soql import and_, field_chunks, soql
 from .transport import Calls
 
@@ -85,24 +86,32 @@ class ObjectReader:
             except ConnectorError as exc:
                 if not resumed:
                     raise
-                raise ConnectorError(f"cannot continue the Bulk query job {job_id} on {sobject} of the interrupted "
-                                     f"audit: {exc.message}", where=where,
-                                     hint="its results are gone (Bulk 2.0 keeps them for a few days); "
-                                          "run the audit again without --resume") from None
+                raise ConnectorError(_("cannot continue the Bulk query job {job} on {object} of the interrupted "
+                                       "audit: {error}", job=str(job_id), object=sobject, error=exc.message),
+                                     where=where,
+                                     hint=_("its results are gone (Bulk 2.0 keeps them for a few days); "
+                                            "run the audit again without --resume")) from None
             state = info.get("state")
             if state == "JobComplete":
                 break
             if state in ("Failed", "Aborted"):
-                raise ConnectorError(f"Bulk query job {job_id} on {sobject} {state.lower()}: "
-                                     f"{info.get('errorMessage') or 'no reason given'}", where=where)
+                reason = str(info.get("errorMessage") or "no reason given")  # Salesforce's own words
+                if state == "Failed":
+                    stopped = _("Bulk query job {job} on {object} failed: {reason}", job=str(job_id),
+                                object=sobject, reason=reason)
+                else:
+                    stopped = _("Bulk query job {job} on {object} aborted: {reason}", job=str(job_id),
+                                object=sobject, reason=reason)
+                raise ConnectorError(stopped, where=where)
             time.sleep(self.settings.bulk_poll_seconds)
         while True:
             def page(loc=locator):
                 result = client.get_query_results(job_id, loc, self.settings.bulk_page_size)
                 records = CsvRecords(result["records"])  # counted now, decoded as they are written
                 if len(records) != result["number_of_records"]:
-                    raise RetryableError(f"Bulk results for {sobject}: {len(records)} rows but "
-                                         f"Sforce-NumberOfRecords says {result['number_of_records']}",
+                    raise RetryableError(_("Bulk results for {object}: {rows} rows but Sforce-NumberOfRecords "
+                                           "says {expected}", object=sobject, rows=len(records),
+                                           expected=result["number_of_records"]),
                                          where=where)
                 return result["locator"], records
 
@@ -133,7 +142,7 @@ class ObjectReader:
         if state.get("done"):
             return
         if state.get("job"):
-            for records, _, nxt in self._bulk_pages("", sobject, state["job"], state.get("locator") or ""):
+            for records, _job, nxt in self._bulk_pages("", sobject, state["job"], state.get("locator") or ""):
                 yield records, ({"job": state["job"], "locator": nxt} if nxt else {"done": True})
             return
         s = self.settings
@@ -174,7 +183,7 @@ class ObjectReader:
         merged = {r["Id"]: dict(r) for r in records}
         span = f"Id >= '{records[0]['Id']}' AND Id <= '{records[-1]['Id']}'"
         for chunk in chunks:
-            for _, part in self._rest_pages(soql(chunk, sobject, and_(cond, span), "Id"), sobject):
+            for _cursor, part in self._rest_pages(soql(chunk, sobject, and_(cond, span), "Id"), sobject):
                 for r in part:
                     if r["Id"] in merged:
                         merged[r["Id"]].update(r)
@@ -188,7 +197,7 @@ class ObjectReader:
             return
         merged: dict[str, dict] = {}
         for chunk in chunks:
-            for records, _, _ in self._bulk_pages(soql(chunk, sobject, where), sobject):
+            for records, _job, _locator in self._bulk_pages(soql(chunk, sobject, where), sobject):
                 for r in records:
                     merged.setdefault(r["Id"], {}).update(r)
         rows = [merged[k] for k in sorted(merged)]  # Id order: a keyset position resumes it
@@ -199,7 +208,7 @@ class ObjectReader:
 
     def read(self, sobject: str, fields: list[str], where: str | None = None) -> Iterator[list[dict]]:
         """Pages of records (dicts without ``attributes``) of ``sobject``."""
-        for records, _ in self.pages(sobject, fields, where):
+        for records, _cursor in self.pages(sobject, fields, where):
             yield records
 
     def tooling(self, text: str, sobject: str) -> list[dict]:
@@ -211,7 +220,7 @@ class ObjectReader:
         out: list[dict] = []
         while True:
             if not isinstance(result, dict) or not isinstance(result.get("records"), list):
-                raise RetryableError(f"{what}: the answer is not a query result", where=self.calls.where)
+                raise RetryableError(_("{what}: the answer is not a query result", what=what), where=self.calls.where)
             out.extend({k: v for k, v in r.items() if k != "attributes"} for r in result["records"])
             if result.get("done", True):
                 return out
@@ -227,7 +236,7 @@ class ObjectReader:
 
 def _chain_first(first: list[dict], pages: Iterator[tuple[int, list[dict]]]) -> Iterator[list[dict]]:
     yield first
-    for _, records in pages:
+    for _cursor, records in pages:
         yield records
 
 

@@ -160,8 +160,8 @@ def _picklist(conn: "SalesforceConnector", record_type_id: str, version: str) ->
                            f"reading the stages of record type {record_type_id} (UI API)", UI_API)
     values = (body or {}).get("values")
     if not isinstance(values, list):
-        raise RetryableError(f"reading the stages of record type {record_type_id}: the answer has no values "
-                             "list", where=conn.calls.where)
+        raise RetryableError(_("reading the stages of record type {id}: the answer has no values list",
+                               id=str(record_type_id)), where=conn.calls.where)
     return values
 
 

@@ -51,11 +51,11 @@ OPTIONAL = {"LoginHistory": "login_events", "TwoFactorMethodsInfo": "users.mfa_e
             "RecordType": _("stages.pipeline (Opportunity record types)"),
             "ui-api": _("stages.pipeline (each record type's stages, User Interface API)")}
 
-TLS_HINT = "set 'ca_bundle' to the CA that signed the server's certificate"
-ACCESS_HINT = "give the audit user 'View Setup and Configuration' and 'View All Data' (read-only)"
-QUOTA_HINT = ("the allowance is a rolling 24-hour window, so calls free up as those made 24 hours earlier age "
-              "out: run the audit later, find the integration that spends it in Setup > System Overview, "
-              "or ask Salesforce for a higher limit")
+TLS_HINT = _("set 'ca_bundle' to the CA that signed the server's certificate")
+ACCESS_HINT = _("give the audit user 'View Setup and Configuration' and 'View All Data' (read-only)")
+QUOTA_HINT = _("the allowance is a rolling 24-hour window, so calls free up as those made 24 hours earlier age "
+               "out: run the audit later, find the integration that spends it in Setup > System Overview, "
+               "or ask Salesforce for a higher limit")
 
 
 class Calls:
@@ -97,12 +97,12 @@ class Calls:
         if isinstance(exc, SalesforceError):
             return self._translate(exc, what, sobject)
         if isinstance(exc, requests.exceptions.SSLError):
-            return Verdict.fatal(f"{what}: TLS verification failed ({_short(exc)})", TLS_HINT)
+            return Verdict.fatal(_("{what}: TLS verification failed ({error})", what=what, error=_short(exc)), TLS_HINT)
         if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                             requests.exceptions.ContentDecodingError)):
-            return Verdict.retry(f"{what}: connection problem ({type(exc).__name__})")
+            return Verdict.retry(_("{what}: connection problem ({error})", what=what, error=type(exc).__name__))
         if isinstance(exc, ValueError):  # a body that is not JSON (cut or garbled)
-            return Verdict.retry(f"{what}: malformed response ({exc})")
+            return Verdict.retry(_("{what}: malformed response ({error})", what=what, error=str(exc)))
         return None
 
     def _translate(self, exc: SalesforceError, what: str, sobject: str | None) -> Verdict:
@@ -114,9 +114,11 @@ class Calls:
             if self._daily_allowance_spent(message):
                 return Verdict.quota_spent(self._quota_message(what, message), QUOTA_HINT)
             # the concurrent-request limit (ConcurrentRequests, ConcurrentPerOrgLongTxn): transient
-            return Verdict.rate_limited(f"{what}: Salesforce throttled the request ({message})")
+            return Verdict.rate_limited(_("{what}: Salesforce throttled the request ({message})", what=what,
+                                          message=message))
         if isinstance(exc, SalesforceGeneralError) and status is not None and (status >= 500 or status == 429):
-            return Verdict.retry(f"{what}: HTTP {status} {code}".strip())
+            answer = f"{status} {code}".strip()  # the status and Salesforce's error code
+            return Verdict.retry(_("{what}: HTTP {status}", what=what, status=answer))
         if sobject in OPTIONAL and (
             isinstance(exc, (SalesforceRefusedRequest, SalesforceResourceNotFound))
             or code in ("INVALID_TYPE", "INSUFFICIENT_ACCESS", "INVALID_FIELD", "NOT_FOUND")
@@ -124,9 +126,10 @@ class Calls:
             return Verdict.unavailable(_("{object} is not readable by this user ({code}: {message})", object=sobject,
                                          code=str(code or status), message=message.strip()))
         if isinstance(exc, SalesforceOperationError):
-            return Verdict.fatal(f"{what}: Bulk API job failed: {exc}")
+            return Verdict.fatal(_("{what}: Bulk API job failed: {error}", what=what, error=str(exc)))
         hint = ACCESS_HINT if code == "INSUFFICIENT_ACCESS" or isinstance(exc, SalesforceRefusedRequest) else None
-        return Verdict.fatal(f"{what}: HTTP {status} {code}: {message.strip()}", hint)
+        return Verdict.fatal(_("{what}: HTTP {status} {code}: {message}", what=what, status=str(status), code=code,
+                               message=message.strip()), hint)
 
     def _daily_allowance_spent(self, message: str) -> bool:
         """A REQUEST_LIMIT_EXCEEDED is the spent daily allowance, not a throttle: Salesforce
@@ -140,12 +143,17 @@ class Calls:
         """One line for a spent daily allowance: retrying cannot help, so no retry."""
         budget = self.policy.budget
         if budget.limit is not None and budget.remaining is not None and budget.remaining <= 0:
-            usage = f"{budget.limit - budget.remaining:,} of {budget.limit:,} calls used in the last 24 hours"
+            usage = _("{used} of {limit} calls used in the last 24 hours", used=int(budget.limit - budget.remaining),
+                      limit=int(budget.limit))
         else:  # the refusal carried no usage header: Salesforce's own words
             usage = f"REQUEST_LIMIT_EXCEEDED: {message.strip().rstrip('.')}"
         org = self.organization or {}
-        name = f"org {org['Name']!r} ({org['Id']})" if org.get("Name") and org.get("Id") else "the org"
-        return f"Salesforce's daily API request limit is used up for {name} ({usage}); stopped while {what}"
+        if org.get("Name") and org.get("Id"):
+            name = _("org {name} ({id})", name=repr(org["Name"]), id=str(org["Id"]))
+        else:
+            name = _("the org")
+        return _("Salesforce's daily API request limit is used up for {org} ({usage}); stopped while {what}",
+                 org=name, usage=usage, what=what)
 
 
 class SalesforceTransport(HTTPAdapter):
@@ -170,7 +178,8 @@ class SalesforceTransport(HTTPAdapter):
             try:
                 return super(SalesforceTransport, self).send(request, **kwargs)
             except requests.exceptions.SSLError as exc:
-                raise ConnectorError(f"TLS verification of {urlparse(url).netloc} failed ({_short(exc)})",
+                raise ConnectorError(_("TLS verification of {host} failed ({error})", host=urlparse(url).netloc,
+                                       error=_short(exc)),
                                      where=calls.where, hint=TLS_HINT) from None
 
         # calls to the versioned API count against the daily allowance; logins do not

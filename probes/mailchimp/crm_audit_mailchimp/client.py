@@ -31,8 +31,10 @@ from crm_audit_core.errors import BudgetExhausted, ConnectorError
 from crm_audit_core.kit import BudgetGuard, CallPolicy, CallStats, RateLimiter, Verdict
 from crm_audit_core.secrets import redact
 
-API_KEY_HINT = ("check api_key (Mailchimp: Profile > Extras > API keys) and that its data center, the part after "
-                "the dash (e.g. us21), is the account's; set 'server' when the key has no suffix")
+from .i18n import _
+
+API_KEY_HINT = _("check api_key (Mailchimp: Profile > Extras > API keys) and that its data center, the part "
+                 "after the dash (e.g. us21), is the account's; set 'server' when the key has no suffix")
 
 
 class NotFound(ConnectorError):
@@ -51,8 +53,9 @@ class CallBudget(BudgetGuard):
         with self._lock:
             if self.spent + cost > self.max_calls:
                 raise BudgetExhausted(
-                    f"stopped after {self.spent} Mailchimp API calls: the probe's option max_calls allows "
-                    f"{self.max_calls}", where="mailchimp", hint="raise 'max_calls' in the probe's options")
+                    _("stopped after {spent} Mailchimp API calls: the probe's option max_calls allows {allowed}",
+                      spent=self.spent, allowed=self.max_calls),
+                    where="mailchimp", hint=_("raise 'max_calls' in the probe's options"))
             self.spent += cost
 
 
@@ -131,8 +134,9 @@ class MailchimpApi:
                 raise
             # The last attempt timed out: the fix is more time, or a later run.
             raise ConnectorError(exc.message, where=exc.where,
-                                 hint=f"Mailchimp may be slow or degraded: raise the probe's 'timeout' (now "
-                                      f"{self.timeout:g} seconds) or run the audit again later") from None
+                                 hint=_("Mailchimp may be slow or degraded: raise the probe's 'timeout' (now "
+                                        "{seconds} seconds) or run the audit again later",
+                                        seconds=format(self.timeout, "g"))) from None
 
     def classify(self, what: str, answer: Answer) -> Verdict:
         error = answer.error
@@ -141,29 +145,34 @@ class MailchimpApi:
             cause = error.text
             self._timed_out = isinstance(cause, requests.Timeout)
             if self._timed_out:
-                return Verdict.retry(f"Mailchimp did not answer within {self.timeout:g} seconds")
-            return Verdict.retry(f"the connection to Mailchimp failed ({type(cause).__name__})")
+                return Verdict.retry(_("Mailchimp did not answer within {seconds} seconds", seconds=format(self.timeout, "g")))
+            return Verdict.retry(_("the connection to Mailchimp failed ({error})", error=type(cause).__name__))
         if error is not None:
             status, text = error.status_code, problem_text(error)
             if status == 401:
-                credential = "OAuth access token" if self.oauth else "API key"
-                return Verdict.auth_failed(f"Mailchimp refused the {credential} (HTTP 401 {text})".strip(),
-                                           hint=API_KEY_HINT if not self.oauth else
-                                           "the access token is invalid or revoked: authorize the app again")
+                answer = f"401 {text}".strip()  # the status and Mailchimp's own words
+                if self.oauth:
+                    return Verdict.auth_failed(_("Mailchimp refused the OAuth access token (HTTP {status})",
+                                                 status=answer),
+                                               hint=_("the access token is invalid or revoked: authorize the app again"))
+                return Verdict.auth_failed(_("Mailchimp refused the API key (HTTP {status})", status=answer),
+                                           hint=API_KEY_HINT)
+            answer = f"{status} {text}".strip()  # the status and Mailchimp's own words
             if status == 403:
-                return Verdict.fatal(f"{what}: HTTP 403 {text}".strip(),
-                                     hint="the API key's user may not read this; use a key of an account owner or admin")
+                return Verdict.fatal(_("{what}: HTTP {status}", what=what, status=answer),
+                                     hint=_("the API key's user may not read this; use a key of an account owner "
+                                            "or admin"))
             if status == 404:
-                message = f"{what}: HTTP 404 {text}".strip()
-                hint = "check the probe's options (list_id) against the Mailchimp account"
+                message = _("{what}: HTTP {status}", what=what, status=answer)
+                hint = _("check the probe's options (list_id) against the Mailchimp account")
                 return Verdict.fatal(message, hint, error=NotFound(redact(message), where=self.host, hint=hint))
             if status == 429:
-                return Verdict.rate_limited(f"HTTP 429 {text}".strip())
+                return Verdict.rate_limited(_("HTTP {status}", status=answer))
             if status >= 500:
-                return Verdict.retry(f"HTTP {status} {text}".strip())
-            return Verdict.fatal(f"{what}: HTTP {status} {text}".strip(),
-                                 hint="this is a request the probe should not make; please report it")
+                return Verdict.retry(_("HTTP {status}", status=answer))
+            return Verdict.fatal(_("{what}: HTTP {status}", what=what, status=answer),
+                                 hint=_("this is a request the probe should not make; please report it"))
         if not isinstance(answer.value, dict):
             size = len(answer.value.content) if isinstance(answer.value, requests.Response) else len(str(answer.value))
-            return Verdict.retry(f"an answer that is not JSON ({size} bytes)")
+            return Verdict.retry(_("an answer that is not JSON ({size} bytes)", size=size))
         return Verdict.ok(answer.value)

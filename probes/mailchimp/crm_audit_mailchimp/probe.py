@@ -31,6 +31,7 @@ from crm_audit_core.kit import Option, Options
 from crm_audit_core.probes import ProbeContext, SyncCount
 
 from .client import MailchimpApi, NotFound
+from .i18n import _
 
 NAME = "mailchimp"
 INTEGRATION = "Mailchimp"
@@ -61,7 +62,7 @@ OPTIONS = {
 def server_of(api_key: str, server: str | None, opts: Options) -> str:
     """The data center: the ``server`` option, else the API key's suffix."""
     if not server:
-        _, dash, suffix = api_key.rpartition("-")
+        _key, dash, suffix = api_key.rpartition("-")
         if not dash or not _SERVER.match(suffix.lower()):
             raise opts.missing("server", "the data center such as us21: the API key has no '-us21' style suffix")
         server = suffix
@@ -127,14 +128,16 @@ class MailchimpProbe:
                 known = self.audiences()
                 names = ", ".join(f"'{a.get('name')}' (list_id {a.get('id')})" for a in known) or "none"
                 raise ConnectorError(
-                    f"Mailchimp has no audience with list_id '{self.list_id}' (HTTP 404); the account's audiences "
-                    f"are: {names}", where=self.host, hint="set list_id in the probe's options to one of them") from None
+                    _("Mailchimp has no audience with list_id '{list_id}' (HTTP 404); the account's audiences "
+                      "are: {names}", list_id=self.list_id, names=names),
+                    where=self.host, hint=_("set list_id in the probe's options to one of them")) from None
         known = self.audiences()
         if len(known) == 1:
             return known[0]
         if not known:
-            raise ConnectorError("the Mailchimp account has no audience, so there are no members to count",
-                                 where=self.host, hint="check that api_key belongs to the account the CRM syncs with")
+            raise ConnectorError(_("the Mailchimp account has no audience, so there are no members to count"),
+                                 where=self.host,
+                                 hint=_("check that api_key belongs to the account the CRM syncs with"))
         names = ", ".join(f"'{a.get('name')}' (list_id {a.get('id')})" for a in known)
         raise ConfigError(f"the {NAME} probe needs option 'list_id': the Mailchimp account has {len(known)} "
                           f"audiences: {names}", where=NAME, hint="set list_id to the audience the CRM syncs with")

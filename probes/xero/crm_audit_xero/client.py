@@ -32,6 +32,8 @@ from xero_python.identity import IdentityApi
 from crm_audit_core.errors import AuthError, ConnectorError
 from crm_audit_core.kit import Verdict, parse_retry_after
 
+from .i18n import _
+
 XERO_API_URL = "https://api.xero.com"
 XERO_IDENTITY_URL = "https://identity.xero.com"
 ACCOUNTING_PATH = "/api.xro/2.0"
@@ -85,7 +87,7 @@ class XeroClient:
 
     def request_token(self) -> dict:
         """The client credentials grant (POST /connect/token); the token is kept."""
-        response, status, _ = self.api_client.call_api(
+        response, status, _headers = self.api_client.call_api(
             self.identity_url + TOKEN_PATH, "POST",
             header_params={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
             post_params={"grant_type": "client_credentials", "client_id": self.client_id,
@@ -95,8 +97,8 @@ class XeroClient:
             token = json.loads(response.data.decode("utf-8"))
             token["access_token"]
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise ConnectorError("POST /connect/token: the answer holds no access_token", where=self.identity_url,
-                                 hint="check identity_url: it should be Xero's identity server") from None
+            raise ConnectorError(_("POST /connect/token: the answer holds no access_token"), where=self.identity_url,
+                                 hint=_("check identity_url: it should be Xero's identity server")) from None
         expires_in = token.get("expires_in")
         token["expires_at"] = time.time() + float(expires_in) if expires_in else None
         token.setdefault("scope", None)
@@ -138,37 +140,45 @@ def _xero_detail(exc: ApiException) -> str:
 def classify_error(what: str, exc: BaseException, *, where: str, token_request: bool = False) -> Verdict | None:
     """A kit verdict for an exception the official client raised (None: not the client's)."""
     if isinstance(exc, AccessTokenExpiredError):
-        return Verdict.auth_failed(f"{what}: the access token has expired",
-                                   hint="configure client_id and client_secret (a custom connection) so the "
-                                        "probe can request a new one, or set a fresh access_token")
+        return Verdict.auth_failed(_("{what}: the access token has expired", what=what),
+                                   hint=_("configure client_id and client_secret (a custom connection) so the "
+                                          "probe can request a new one, or set a fresh access_token"))
     if isinstance(exc, ApiSSLException):
-        return Verdict.fatal(f"{what}: the TLS handshake with Xero failed",
-                             hint="set 'ca_bundle' to the CA file of a TLS-intercepting proxy")
+        return Verdict.fatal(_("{what}: the TLS handshake with Xero failed", what=what),
+                             hint=_("set 'ca_bundle' to the CA file of a TLS-intercepting proxy"))
     if not isinstance(exc, ApiException):
         return None
     status = exc.status if isinstance(exc.status, int) else getattr(exc.http_resp, "status", None)
     detail = _xero_detail(exc)
-    said = f" ({detail})" if detail else ""
     if token_request and status in (400, 401):
-        return Verdict.auth_failed(f"{what}: Xero's identity server refused the client id and secret{said}",
-                                   hint="check the probe's client_id and client_secret against the custom "
-                                        "connection under My Apps in developer.xero.com")
-    code = f"HTTP {status}, {detail}" if detail else f"HTTP {status}"
+        if detail:
+            refused = _("{what}: Xero's identity server refused the client id and secret ({detail})",
+                        what=what, detail=detail)
+        else:
+            refused = _("{what}: Xero's identity server refused the client id and secret", what=what)
+        return Verdict.auth_failed(refused, hint=_("check the probe's client_id and client_secret against the custom "
+                                                   "connection under My Apps in developer.xero.com"))
+    code = f"HTTP {status}, {detail}" if detail else f"HTTP {status}"  # the status and Xero's own words
     if status == 401:
-        message = f"{what}: Xero refused the access token ({code})"
+        message = _("{what}: Xero refused the access token ({code})", what=what, code=code)
         return Verdict.fatal(message, error=TokenRefused(
-            message, where=where, hint="check client_id and client_secret, or set a fresh access_token"))
+            message, where=where, hint=_("check client_id and client_secret, or set a fresh access_token")))
     if status == 403:
-        return Verdict.auth_failed(f"{what}: Xero refused access to the organisation ({code})",
-                                   hint="check tenant_id (or leave it unset) and that the connection has the "
-                                        "scopes accounting.contacts.read and accounting.transactions.read")
+        return Verdict.auth_failed(_("{what}: Xero refused access to the organisation ({code})", what=what, code=code),
+                                   hint=_("check tenant_id (or leave it unset) and that the connection has the "
+                                          "scopes accounting.contacts.read and accounting.transactions.read"))
     if status == 429:
         headers = headers_of(exc)
         retry_after = parse_retry_after(headers.get("retry-after"))
         if str(headers.get("x-rate-limit-problem", "")).lower() == "day":
-            return Verdict.quota_spent(f"{what}: Xero's daily limit of {DAILY_LIMIT} calls for this organisation is spent",
-                                       hint="run the audit after the rolling 24-hour window has room")
-        return Verdict.rate_limited(f"{what}: Xero's rate limit was reached (HTTP 429)", retry_after=retry_after)
+            return Verdict.quota_spent(_("{what}: Xero's daily limit of {limit} calls for this organisation is spent",
+                                         what=what, limit=str(DAILY_LIMIT)),
+                                       hint=_("run the audit after the rolling 24-hour window has room"))
+        return Verdict.rate_limited(_("{what}: Xero's rate limit was reached (HTTP 429)", what=what),
+                                    retry_after=retry_after)
     if status is not None and status >= 500:
-        return Verdict.retry(f"{what}: Xero answered HTTP {status}")
-    return Verdict.fatal(f"{what}: Xero answered HTTP {status}{said}")
+        return Verdict.retry(_("{what}: Xero answered HTTP {status}", what=what, status=str(status)))
+    if detail:
+        return Verdict.fatal(_("{what}: Xero answered HTTP {status} ({detail})", what=what, status=str(status),
+                               detail=detail))
+    return Verdict.fatal(_("{what}: Xero answered HTTP {status}", what=what, status=str(status)))

@@ -30,6 +30,7 @@ from crm_audit_core.kit import BudgetGuard, CallPolicy, Option, Options, RateLim
 
 from .client import (DAILY_LIMIT, XERO_API_URL, XERO_IDENTITY_URL, TokenRefused, XeroClient, classify_error,
                      headers_of)
+from .i18n import _
 
 PAGE_SIZE = 1000
 CONTACTS = "GET /api.xro/2.0/Contacts"
@@ -134,7 +135,7 @@ class XeroProbe:
     def _organisation(self) -> tuple[str, str]:
         """(tenantId, name) of the organisation to read: ``tenant_id`` if the connection may
         read it, else the only organisation the connection lists."""
-        data, _, _ = self._call(CONNECTIONS, lambda: self.client.identity.get_connections(
+        data, _status, _headers = self._call(CONNECTIONS, lambda: self.client.identity.get_connections(
             _return_http_data_only=False, _request_timeout=self.client.timeout))
         connections = [c for c in data or [] if (c.tenant_type or "ORGANISATION") == "ORGANISATION"]
         listed = "; ".join(f"'{c.tenant_name}' ({c.tenant_id})" for c in connections) or "none"
@@ -142,16 +143,20 @@ class XeroProbe:
             match = next((c for c in connections if str(c.tenant_id).lower() == self.tenant_id.lower()), None)
             if match is None:
                 raise ConnectorError(
-                    f"Xero organisation {self.tenant_id!r} (option tenant_id) is not one this connection may "
-                    f"read; it may read {len(connections)}: {listed}", where=self.api_url,
-                    hint="set tenant_id to one of those tenantIds, or leave it unset when there is only one")
+                    _("Xero organisation {tenant_id} (option tenant_id) is not one this connection may "
+                      "read; it may read {n}: {listed}", tenant_id=repr(self.tenant_id), n=len(connections),
+                      listed=listed), where=self.api_url,
+                    hint=_("set tenant_id to one of those tenantIds, or leave it unset when there is only one"))
             return str(match.tenant_id), match.tenant_name or str(match.tenant_id)
         if len(connections) != 1:
+            if connections:
+                hint = _("set tenant_id in [tenants.<name>.probes.xero]")
+            else:
+                hint = _("connect the app to the organisation in Xero (Settings, Connected apps)")
             raise ConnectorError(
-                f"the connection may read {len(connections)} Xero organisations ({listed}) and option "
-                f"tenant_id does not say which to count", where=self.api_url,
-                hint="set tenant_id in [tenants.<name>.probes.xero]" if connections else
-                     "connect the app to the organisation in Xero (Settings, Connected apps)")
+                _("the connection may read {n} Xero organisations ({listed}) and option "
+                  "tenant_id does not say which to count", n=len(connections), listed=listed),
+                where=self.api_url, hint=hint)
         only = connections[0]
         return str(only.tenant_id), only.tenant_name or str(only.tenant_id)
 
@@ -159,7 +164,7 @@ class XeroProbe:
         """Records of a paged list, counted page by page until a short or the last page."""
         total, page = 0, 1
         while True:
-            data, _, _ = self._call(f"{what} page {page}", lambda: page_of(page))
+            data, _status, _headers = self._call(f"{what} page {page}", lambda: page_of(page))
             records = getattr(data, key, None) or []
             total += len(records)
             pagination = getattr(data, "pagination", None)
@@ -186,8 +191,9 @@ class XeroProbe:
     def _through_policy(self, what: str, send: Callable[[], Any]) -> Any:
         def once():
             if self.api_calls >= self.max_calls:
-                raise BudgetExhausted(f"stopped after {self.api_calls} calls: option max_calls of the xero probe "
-                                      f"allows {self.max_calls}", where=self.api_url, hint="raise max_calls")
+                raise BudgetExhausted(_("stopped after {spent} calls: option max_calls of the xero probe "
+                                        "allows {allowed}", spent=self.api_calls, allowed=self.max_calls),
+                                      where=self.api_url, hint=_("raise max_calls"))
             answer = self.policy.send(what, self._timed(what, send), status_of=lambda a: a[1])
             remaining = headers_of(answer[2]).get("x-daylimit-remaining")
             if remaining is not None and str(remaining).isdigit():
@@ -209,7 +215,8 @@ class XeroProbe:
             try:
                 return send()
             except urllib3.exceptions.TimeoutError:
-                raise RetryableError(f"Xero did not answer within {self.timeout:g} seconds (option timeout)",
+                raise RetryableError(_("Xero did not answer within {seconds} seconds (option timeout)",
+                                       seconds=format(self.timeout, "g")),
                                      where=self.api_url) from None
 
         return timed
