@@ -29,8 +29,8 @@ def auth_mode(options: dict) -> str:
     o = options
     if o.get("session_id"):
         if not o.get("instance_url"):
-            raise ConfigError("session-id mode needs 'instance_url' (https://<mydomain>.my.salesforce.com)",
-                              where="salesforce")
+            raise ConfigError(_("session-id mode needs 'instance_url' ({example})",
+                                example="https://<mydomain>.my.salesforce.com"), where="salesforce")
         return "session"
     if o.get("username") and o.get("consumer_key") and (o.get("private_key") or o.get("private_key_file")):
         return "jwt"

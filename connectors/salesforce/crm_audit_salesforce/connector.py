@@ -127,8 +127,8 @@ class SalesforceConnector:
         stats = CallStats()
         share = o.number("budget_share", 0.2, minimum=0, maximum=1)
         if share == 0:  # a share of nothing would stop the audit before its first call
-            raise ConfigError(f"option 'budget_share' of the salesforce connector must be a number above 0 and "
-                              f"at most 1, got {o.raw('budget_share')!r}", where="salesforce")
+            raise ConfigError(_("option 'budget_share' of the salesforce connector must be a number above 0 and "
+                                "at most 1, got {value}", value=repr(o.raw("budget_share"))), where="salesforce")
         budget = BudgetGuard(share, crm="Salesforce")
         rate_limit = o.integer("rate_limit", None, minimum=1)
         limiter = RateLimiter(rate_limit, o.duration("rate_window", 1.0), stats=stats) if rate_limit else None
@@ -290,8 +290,8 @@ def api_version(o: Options) -> str | None:
     try:
         return f"{float(value.lstrip('vV')):.1f}"
     except ValueError:
-        raise ConfigError(f"option 'api_version' of the salesforce connector must look like '62.0', got {value!r}",
-                          where="salesforce") from None
+        raise ConfigError(_("option 'api_version' of the salesforce connector must look like '62.0', got {value}",
+                            value=repr(value)), where="salesforce") from None
 
 
 def _as_of(context: Any) -> datetime:

@@ -68,8 +68,8 @@ def server_of(api_key: str, server: str | None, opts: Options) -> str:
         server = suffix
     server = server.strip().lower()
     if not _SERVER.match(server):
-        raise ConfigError(f"option 'server' of the {NAME} probe must be a data center prefix such as 'us21', "
-                          f"got {server!r}", where=NAME)
+        raise ConfigError(_("option 'server' of the {probe} probe must be a data center prefix such as 'us21', "
+                            "got {value}", probe=NAME, value=repr(server)), where=NAME)
     return server
 
 
@@ -139,8 +139,9 @@ class MailchimpProbe:
                                  where=self.host,
                                  hint=_("check that api_key belongs to the account the CRM syncs with"))
         names = ", ".join(f"'{a.get('name')}' (list_id {a.get('id')})" for a in known)
-        raise ConfigError(f"the {NAME} probe needs option 'list_id': the Mailchimp account has {len(known)} "
-                          f"audiences: {names}", where=NAME, hint="set list_id to the audience the CRM syncs with")
+        raise ConfigError(_("the {probe} probe needs option 'list_id': the Mailchimp account has {n} "
+                            "audiences: {names}", probe=NAME, n=str(len(known)), names=names), where=NAME,
+                          hint=_("set list_id to the audience the CRM syncs with"))
 
     def audiences(self) -> list[dict]:
         """Every audience of the account (id and name)."""
