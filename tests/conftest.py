@@ -52,3 +52,36 @@ def isolated_env(monkeypatch, tmp_path):
     """Run CLI commands in a temp cwd so audits land there."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync")
+
+
+def launch_chromium(*extra_args: str):
+    """Debian's headless Chromium through Playwright, as a context manager yielding the
+    browser; skips the test when Chromium is not installed (fails instead when
+    CRM_AUDIT_REQUIRE_BROWSER is set, as .ci/run does)."""
+    import os
+    import shutil
+    from contextlib import contextmanager
+
+    @contextmanager
+    def launched():
+        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        if exe is None:
+            if os.environ.get("CRM_AUDIT_REQUIRE_BROWSER"):
+                pytest.fail("chromium is required (CRM_AUDIT_REQUIRE_BROWSER is set) but not installed")
+            pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+        playwright = pytest.importorskip("playwright.sync_api")
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, headless=True, args=[*CHROMIUM_ARGS, *extra_args])
+            yield browser
+
+    return launched()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """:func:`launch_chromium`, for the browser tests' own ``browser`` fixtures."""
+    return launch_chromium

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,18 +28,8 @@ ARTIFACTS = Path(os.environ.get("CRM_AUDIT_ARTIFACTS") or "/tmp") / "crm-audit-a
 
 
 @pytest.fixture(scope="module")
-def browser():
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        if os.environ.get("CRM_AUDIT_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required (CRM_AUDIT_REQUIRE_BROWSER is set) but not installed")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=exe, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--font-render-hinting=none"])
+def browser(chromium):
+    with chromium("--font-render-hinting=none") as browser:
         yield browser
         browser.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -140,23 +139,9 @@ def test_every_metric_is_shown_escaped_and_readable(tmp_path):
     assert "<th>empty</th><td><span class=\"muted\">(empty)</span></td>" in passed
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture
-def browser():
-    exe = _chromium()
-    if exe is None:
-        if os.environ.get("CRM_AUDIT_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required (CRM_AUDIT_REQUIRE_BROWSER is set) but not installed")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=exe, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
+def browser(chromium):
+    with chromium() as browser:
         yield browser
         browser.close()
 
