@@ -18,7 +18,7 @@ Helpers: :func:`load_tenant` (a generated tenant into a Store), :func:`assert_fi
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,6 +79,23 @@ def registry_with(*plugins):
     from .plugins import build_plugin_manager
 
     return build_plugin_manager(extra_plugins=list(plugins))
+
+
+class RowsTenant:
+    """A tiny tenant written by hand as rows (dicts), for what the generator would never
+    produce: ``run_check(check, RowsTenant(contacts=[{"id": "1", "first_name": "Budi"}]))``.
+    Each table's columns are the keys its rows use, in first-seen order; columns that are
+    not canonical become custom fields, as in a real tenant."""
+
+    def __init__(self, name: str = "hand", as_of: datetime | None = None, **tables: list[dict]):
+        self.name = name
+        self.as_of = as_of or datetime(2026, 12, 31, tzinfo=timezone.utc)
+        self.tables = {}
+        for table, rows in tables.items():
+            columns: list[str] = []
+            for row in rows:
+                columns += [c for c in row if c not in columns]
+            self.tables[table] = pa.table({c: [r.get(c) for r in rows] for c in columns})
 
 
 def run_check(item: Check | str, generated, *, settings: dict | None = None, config: AuditConfig | dict | None = None,

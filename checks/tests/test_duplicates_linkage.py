@@ -5,7 +5,6 @@ from datetime import datetime, timezone
 from itertools import combinations
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from crm_audit_core import model
@@ -14,23 +13,13 @@ from crm_audit_core.testing import without
 from crm_audit_checks import duplicates
 from crm_audit_checks.linkage import fs, names, records
 
+from crm_audit_core.testing import RowsTenant  # noqa: E402
+
 CHECKS = {c.id: c for c in duplicates.CHECKS}
 CONTACTS = CHECKS["data.duplicate-contacts"]
 
 
-class Tenant:
-    """Hand-written tables; columns that are not canonical become custom fields."""
-
-    name = "hand"
-    as_of = datetime(2026, 12, 31, tzinfo=timezone.utc)
-
-    def __init__(self, **tables):
-        self.tables = {}
-        for table, rows in tables.items():
-            columns = []
-            for row in rows:
-                columns += [c for c in row if c not in columns]
-            self.tables[table] = pa.table({c: [r.get(c) for r in rows] for c in columns})
+Tenant = RowsTenant  # hand-written rows; non-canonical columns become custom fields
 
 
 def pairs(groups):
