@@ -34,6 +34,7 @@ descriptions and remediation their translations (docs/plugins/writing-a-check.md
 
 from __future__ import annotations
 
+import functools
 import gettext as _gettext
 import io
 import threading
@@ -72,32 +73,65 @@ class Money:
     currency: str
 
 
-def _format_value(value: Any, lang: str) -> str:
-    from babel import dates, lists, numbers
+@functools.lru_cache(maxsize=None)
+def _locale(lang: str):
+    """Babel's Locale of ``lang``, parsed once (parsing it for every value was most of the cost)."""
+    from babel import Locale
 
+    return Locale.parse(lang)
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern(pattern: str):
+    from babel import numbers
+
+    return numbers.parse_pattern(pattern)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _format_number(kind: type, value, lang: str) -> str:
+    """An ``int`` as a count, a ``float`` with up to two decimals, in ``lang`` (memoised: the same
+    counts and weights recur in thousands of details)."""
+    locale = _locale(lang)
+    pattern = locale.decimal_formats[None] if kind is int else _pattern("#,##0.##")
+    return pattern.apply(value, locale)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _format_date(value: date, lang: str) -> str:
+    from babel import dates
+
+    return dates.format_date(value, format="medium", locale=_locale(lang))
+
+
+def _format_value(value: Any, lang: str) -> str:
     if isinstance(value, (Message, Joined)):
         return value.render(lang)
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
-        return numbers.format_decimal(value, locale=lang)
+        return _format_number(int, int(value), lang)
     if isinstance(value, float):
-        return numbers.format_decimal(value, format="#,##0.##", locale=lang)
+        return _format_number(float, value + 0.0, lang)  # + 0.0: never "-0"
     if isinstance(value, Percent):
         pattern = "#,##0" + ("." + "#" * value.digits if value.digits else "") + "%"
-        return numbers.format_percent(value.value, format=pattern, locale=lang)
+        return _pattern(pattern).apply(value.value, _locale(lang))
     if isinstance(value, Money):
+        from babel import numbers
+
         try:
-            return numbers.format_currency(value.amount, value.currency, locale=lang)
+            return numbers.format_currency(value.amount, value.currency, locale=_locale(lang))
         except Exception:  # an unknown currency code from the CRM: the number and the code
-            return f"{numbers.format_decimal(value.amount, format='#,##0.##', locale=lang)} {value.currency}"
+            return f"{_format_number(float, float(value.amount) + 0.0, lang)} {value.currency}"
     if isinstance(value, datetime):
-        return dates.format_date(value.date(), format="medium", locale=lang)
+        return _format_date(value.date(), lang)
     if isinstance(value, date):
-        return dates.format_date(value, format="medium", locale=lang)
+        return _format_date(value, lang)
     if isinstance(value, (list, tuple)):
+        from babel import lists
+
         items = [_format_value(v, lang) for v in value]
-        return lists.format_list(items, locale=lang) if items else ""
+        return lists.format_list(items, locale=_locale(lang)) if items else ""
     return str(value)
 
 

@@ -45,10 +45,14 @@ def fold(text: str | None) -> str:
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", str(text)).casefold()
-    text = text.replace("ß", "ss")
-    decomposed = unicodedata.normalize("NFKD", text)
-    text = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    text = str(text)
+    if text.isascii():  # NFKC, NFKD and NFC leave ASCII as it is, and casefold is lower
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = text.replace("ß", "ss")
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
     text = text.replace("'", "").replace("\u2019", "")
     text = _UNDERSCORE.sub(" ", _PUNCT.sub(" ", text))
     return _SPACE.sub(" ", text).strip()
@@ -207,8 +211,9 @@ def normalise_company(value: str | None) -> str:
     """
     if not value:
         return ""
-    text = unicodedata.normalize("NFKC", str(value))
-    text = _KR_LEGAL.sub(" ", text)
+    text = str(value)
+    if not text.isascii():
+        text = _KR_LEGAL.sub(" ", unicodedata.normalize("NFKC", text))
     text = _DOTTED_ABBREVIATION.sub(r"\1", text)  # "S.A." -> "SA.", "Co., Ltd." unchanged
     tokens = fold(text.replace("&", " and ")).split()
     while len(tokens) > 1 and tokens[-1] in LEGAL_FORM_TOKENS:

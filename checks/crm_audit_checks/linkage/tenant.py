@@ -26,7 +26,7 @@ RANDOM_RECORDS = 3000  # records sampled for u
 # by more than WEAK_BLOCK records is skipped, whatever max_block says), and only records
 # without an e-mail or phone get them (the others meet through those, their company or
 # their street).
-WEAK_KEYS = frozenset({"n", "y", "z", "zs", "pc", "st", "hn"})
+WEAK_KEYS = frozenset({"n", "y", "z", "zs", "pc", "st", "hn", "sw"})
 WEAK_BLOCK = 30
 RANDOM_PAIRS = 60_000  # random pairs among them
 
@@ -41,18 +41,47 @@ def _fold_map(ctx, query: str, normalise) -> pa.Table:
     return pa.table({"raw": pa.array(raw, pa.string()), "norm": pa.array([normalise(v) for v in raw], pa.string())})
 
 
-def candidate_pairs_sql(keys_sql: str) -> str:
-    """SQL of the distinct pairs ``(a, b)``, a < b, of records sharing a blocking key of
-    ``keys_sql`` (``'<kind>:<value>'``); blocks larger than ``$max_block`` (``$weak_block``
-    for the kinds in ``$weak``) are skipped. Parameters: :func:`blocking_params`."""
+def keys_table_sql(keys_sql: str, grouped: bool = False) -> str:
+    """SQL of the distinct ``(id, key, grp)`` of ``keys_sql`` (``'<kind>:<value>'`` keys).
+
+    With ``grouped``, ``keys_sql`` gives a third column ``grp``: two records of one
+    (non-null) ``grp`` are not paired through that key (they meet through another one)."""
+    grp = "grp" if grouped else "NULL::VARCHAR AS grp"
+    return f"SELECT DISTINCT CAST(id AS VARCHAR) AS id, key, {grp} FROM ({keys_sql}) WHERE key IS NOT NULL"
+
+
+def _pairs_from(keys: str) -> str:
+    """CTEs and SELECT of the candidate pairs of the key table or CTE ``keys`` (see :func:`candidate_pairs_sql`)."""
     return f"""
-        WITH keys AS (SELECT DISTINCT CAST(id AS VARCHAR) AS id, key FROM ({keys_sql}) WHERE key IS NOT NULL),
-             blocks AS (SELECT key FROM keys GROUP BY key
+             blocks AS (SELECT key FROM {keys} GROUP BY key
                         HAVING count(*) BETWEEN 2 AND (CASE WHEN list_contains($weak, split_part(key, ':', 1))
                                                             THEN least($max_block, $weak_block) ELSE $max_block END)),
-             members AS (SELECT k.id, k.key FROM keys k JOIN blocks USING (key))
+             members AS (SELECT k.id, k.key, k.grp FROM {keys} k JOIN blocks USING (key))
         SELECT DISTINCT x.id AS a, y.id AS b FROM members x JOIN members y ON x.key = y.key AND x.id < y.id
+        WHERE x.grp IS NULL OR y.grp IS NULL OR x.grp <> y.grp
         """
+
+
+def pairs_from_keys_sql(keys: str) -> str:
+    """SQL of the candidate pairs of a table of :func:`keys_table_sql` rows (see :func:`candidate_pairs_sql`)."""
+    return "WITH " + _pairs_from(keys)
+
+
+def candidate_pairs_sql(keys_sql: str, grouped: bool = False) -> str:
+    """SQL of the distinct pairs ``(a, b)``, a < b, of records sharing a blocking key of
+    ``keys_sql`` (``'<kind>:<value>'``; with ``grouped``, also ``grp``: see
+    :func:`keys_table_sql`); blocks larger than ``$max_block`` (``$weak_block`` for the
+    kinds in ``$weak``) are skipped. Parameters: :func:`blocking_params`."""
+    return f"WITH keys AS ({keys_table_sql(keys_sql, grouped)}), {_pairs_from('keys')}"
+
+
+def key_counts(ctx, kind: str) -> dict[str, int]:
+    """Term frequencies read from the blocking keys (table ``dup_keys``): how many records
+    have each value of the keys of ``kind`` (``e`` e-mail, ``p`` phone tail), for the values
+    more than one record has. The same counts as counting the column itself, without
+    normalising every record's value a second time."""
+    return _tf(ctx, f"SELECT substr(key, {len(kind) + 2}) AS v, count(*) FROM dup_keys "
+                    f"WHERE starts_with(key, '{kind}:') GROUP BY key HAVING count(*) > 1")
 
 
 def blocking_params(max_block: int) -> dict:
@@ -199,6 +228,17 @@ SHARED_KEYS = """UNION ALL SELECT id, 'p:' || phone_tail FROM base
                       WHERE street_key IS NOT NULL AND token <> ''"""
 
 
+# Contacts: the street with the first two letters of two different name words (in either
+# order), for every contact, grouped by company: colleagues sharing those letters already
+# meet through their company's key. One prefix alone ("sw", a weak key) paired a building's
+# every Jo and John: at 1M generated contacts (87 contacts an address) it made 12 of the 14
+# million candidate pairs, and no true pair was found through it alone.
+STREET_TWO_PREFIXES = """UNION ALL SELECT x.id, 's2:' || x.street_key || ':' || least(left(x.token, 3), left(y.token, 3))
+                             || greatest(left(x.token, 3), left(y.token, 3)), x.company_key
+                      FROM tokens x JOIN tokens y ON x.id = y.id AND x.token < y.token
+                      WHERE x.street_key IS NOT NULL AND length(x.token) > 1 AND length(y.token) > 1"""
+
+
 def _identifier_keys(table: str, canonical: list[str], custom: list[str]) -> str:
     if not (canonical or custom):
         return ""
@@ -254,8 +294,11 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
                  work AS (SELECT id, token, split_part(email_key, '@', 2) AS domain FROM tokens
                           WHERE email_key IS NOT NULL AND NOT list_contains($free_mail, split_part(email_key, '@', 2))
                           UNION SELECT id, token, company_domain FROM tokens WHERE company_domain IS NOT NULL)
+            , plain AS (
             SELECT id, 'e:' || email_key AS key FROM base
-            {SHARED_KEYS}
+            UNION ALL SELECT id, 'p:' || phone_tail FROM base
+            UNION ALL SELECT id, 'sw:' || street_key || ':' || left(token, 2) FROM tokens
+                      WHERE street_key IS NOT NULL AND token <> '' AND weak_ok
             UNION ALL SELECT id, 'n:' || array_to_string(list_sort(string_split(name_norm, ' ')), ' ') FROM base
                       WHERE name_norm LIKE '% %' AND weak_ok
             UNION ALL SELECT id, 'c:' || company_key || ':' || left(token, 2) FROM tokens
@@ -271,12 +314,14 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
                       WHERE regexp_matches(street_key, '[0-9]') AND length(token) > 1 AND weak_ok
             UNION ALL SELECT id, 'z:' || postcode_key || ':' || left(token, 3) FROM tokens
                       WHERE postcode_key IS NOT NULL AND token <> '' AND weak_ok
-            {_identifier_keys('contacts', canonical, custom)}
+            {_identifier_keys('contacts', canonical, custom)})
+            SELECT id, key, NULL::VARCHAR AS grp FROM plain
+            {STREET_TWO_PREFIXES}
         """
-        scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])),
-                       free_mail=sorted(matching.FREE_MAIL_DOMAINS))
-
+        scratch.create("dup_keys", keys_table_sql(keys_sql, grouped=True), free_mail=sorted(matching.FREE_MAIL_DOMAINS))
+    scratch.create("dup_pair_ids", pairs_from_keys_sql("dup_keys"), **blocking_params(int(settings["max_block"])))
     tf, totals = _contact_tf(ctx, has, canonical, custom, _count(ctx, "contacts"))
+    scratch.drop("dup_keys")
     spec = sqlscore.Spec(
         table="contacts", rules=records.contact_comparisons(has, identifiers),
         records_sql=columns.contact_sql(has, identifiers, _identifier_sql("contacts", canonical, custom), company_domains),
@@ -296,15 +341,6 @@ def _random_pairs(ctx, table: str) -> pa.Table:
                      "b": pa.array([p[1] for p in chosen], pa.string())})
 
 
-# matching.EMAIL_KEY_SQL with one regular expression a row (mailbox and domain at once):
-# the same key, for counting the e-mails of every contact.
-EMAIL_PARTS = ("SELECT regexp_extract(lower(trim(email)), '^(.*)@([^@]*)$', ['box', 'domain']) AS e FROM contacts "
-               "WHERE email IS NOT NULL")
-EMAIL_PARTS_KEY = ("CASE WHEN e.domain IN ('gmail.com', 'googlemail.com') "
-                   "THEN nullif(replace(split_part(e.box, '+', 1), '.', ''), '') || '@gmail.com' "
-                   "ELSE nullif(split_part(e.box, '+', 1), '') || '@' || nullif(rtrim(e.domain, '.'), '') END")
-
-
 def _contact_tf(ctx, has, canonical, custom, population):
     tf, totals = {}, {}
     both = ("SELECT v, count(*) FROM (SELECT first_name AS v FROM contacts UNION ALL SELECT last_name FROM contacts) "
@@ -313,8 +349,7 @@ def _contact_tf(ctx, has, canonical, custom, population):
     for key in ("given", "family"):
         tf[key], totals[key] = name_tf, max(2 * population, 1)
     if has["email"]:
-        tf["email"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {EMAIL_PARTS_KEY} AS v FROM ({EMAIL_PARTS})) "
-                                "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        tf["email"] = key_counts(ctx, "e")
         totals["email"] = _nonnull(ctx, "contacts", "email")
     if has["company_id"]:
         tf["company"] = _tf(ctx, _repeated("CAST(company_id AS VARCHAR)", "contacts"))
@@ -331,8 +366,7 @@ def _contact_tf(ctx, has, canonical, custom, population):
 def _shared_tf(ctx, table: str, has: dict, tf: dict, totals: dict) -> None:
     """Term frequencies of the phone tail, street, postcode and city of ``table``."""
     if has["phone"]:
-        tf["phone_tail"] = _tf(ctx, f"SELECT v, count(*) FROM (SELECT {matching.PHONE_TAIL_SQL} AS v FROM {table}) "
-                                     "WHERE v IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+        tf["phone_tail"] = key_counts(ctx, "p")
         totals["phone_tail"] = _nonnull(ctx, table, "phone")
     for column, normalise in (("street", records.street_key), ("postal_code", records.code_key),
                               ("city", records.street_key)):
@@ -408,7 +442,8 @@ def company_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
                       WHERE postcode_key IS NOT NULL AND length(token) > 1 AND domain_key IS NULL AND phone_tail IS NULL
             {_identifier_keys('companies', canonical, custom)}
         """
-        scratch.create("dup_pair_ids", candidate_pairs_sql(keys_sql), **blocking_params(int(settings["max_block"])))
+        scratch.create("dup_keys", keys_table_sql(keys_sql))
+    scratch.create("dup_pair_ids", pairs_from_keys_sql("dup_keys"), **blocking_params(int(settings["max_block"])))
 
     tf, totals = {}, {}
     tf["name"] = _tf(ctx, _repeated("name", "companies"), matching.normalise_company)
@@ -417,6 +452,7 @@ def company_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
         tf["domain"] = _tf(ctx, _repeated("domain", "companies"), matching.normalise_domain)
         totals["domain"] = _nonnull(ctx, "companies", "domain")
     _shared_tf(ctx, "companies", has, tf, totals)
+    scratch.drop("dup_keys")
     _identifier_tf(ctx, "companies", canonical, custom, tf, totals)
     spec = sqlscore.Spec(
         table="companies", rules=records.company_comparisons(has, identifiers),
