@@ -121,12 +121,20 @@ def normalise_domain(value: str | None) -> str | None:
 
 
 # The same e-mail key in DuckDB SQL, over a column named ``email`` (used for blocking).
-EMAIL_KEY_SQL = r"""
-CASE WHEN regexp_extract(lower(trim(email)), '@([^@]*)$', 1) IN ('gmail.com', 'googlemail.com')
-     THEN nullif(replace(split_part(regexp_extract(lower(trim(email)), '^(.*)@[^@]*$', 1), '+', 1), '.', ''), '')
-          || '@gmail.com'
-     ELSE nullif(split_part(regexp_extract(lower(trim(email)), '^(.*)@[^@]*$', 1), '+', 1), '')
-          || '@' || nullif(rtrim(regexp_extract(lower(trim(email)), '@([^@]*)$', 1), '.'), '')
+# The mailbox is the text before the last "@", the domain the text after it, split with
+# string functions (the regular expressions they replace, ``'^(.*)@[^@]*$'`` and
+# ``'@([^@]*)$'``, cost a third more at 1M contacts). As with those, a mailbox holding a
+# line feed gives no key (``.`` never matches one). checks/tests/test_matching.py holds
+# it to the regular-expression form on random text.
+_EMAIL_TEXT = "lower(trim(email))"
+_EMAIL_BOX = f"array_to_string(string_split({_EMAIL_TEXT}, '@')[1:-2], '@')"
+_EMAIL_DOMAIN_SQL = f"(CASE WHEN contains(email, '@') THEN string_split({_EMAIL_TEXT}, '@')[-1] ELSE '' END)"
+_EMAIL_BOX_SQL = (f"(CASE WHEN NOT contains(email, '@') OR contains({_EMAIL_BOX}, chr(10)) THEN '' "
+                  f"ELSE {_EMAIL_BOX} END)")
+EMAIL_KEY_SQL = f"""
+CASE WHEN {_EMAIL_DOMAIN_SQL} IN ('gmail.com', 'googlemail.com')
+     THEN nullif(replace(split_part({_EMAIL_BOX_SQL}, '+', 1), '.', ''), '') || '@gmail.com'
+     ELSE nullif(split_part({_EMAIL_BOX_SQL}, '+', 1), '') || '@' || nullif(rtrim({_EMAIL_DOMAIN_SQL}, '.'), '')
 END
 """.strip()
 

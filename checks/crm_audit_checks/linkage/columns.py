@@ -1,6 +1,7 @@
 """Comparable columns of contacts and companies, computed once per record in DuckDB.
 
-:func:`contact_sql` and :func:`company_sql` select one row per record with the columns
+:func:`contact_sql` and :func:`company_sql` select one row per record of table ``dup_source``
+(the records to compare, chosen by :func:`.sqlscore.prepare`) with the columns
 that :mod:`.sqlscore` compares: ``pg`` / ``pf`` (given and family name as
 :func:`.names.person_name` makes them), ``email``, ``phone`` / ``country`` / ``tail``,
 ``company`` / ``cname`` (company key and normalised company name) / ``ed`` / ``cd``
@@ -168,7 +169,7 @@ def contact_sql(has: dict, identifiers: list[str], identifier_sql: str, company_
                {"cd.norm" if company_domains else "NULL::VARCHAR"} AS cd, NULL::VARCHAR AS domain,
                {", ".join(place)}
                {"".join(", " + i for i in ids)}
-        FROM contacts c
+        FROM dup_source c
         LEFT JOIN dup_names fm ON fm.raw = c.first_name
         LEFT JOIN dup_names lm ON lm.raw = c.last_name
         {email_join}
@@ -191,7 +192,7 @@ def company_sql(has: dict, identifiers: list[str], identifier_sql: str) -> str:
                NULL::VARCHAR AS cd, {"d.norm" if has.get("domain") else "NULL::VARCHAR"} AS domain,
                {", ".join(place)}
                {"".join(", " + i for i in ids)}
-        FROM companies c
+        FROM dup_source c
         LEFT JOIN dup_names n ON n.raw = c.name
         {"LEFT JOIN dup_domains d ON d.raw = c.domain" if has.get("domain") else ""}
         {" ".join(place_joins)} {" ".join(id_joins)}""")

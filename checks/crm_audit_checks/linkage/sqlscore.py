@@ -438,10 +438,14 @@ def prepare(ctx, scratch: Scratch, spec: Spec, random_pairs: pa.Table) -> None:
     ``dup_random_levels`` (:func:`levels_sql`) in ``scratch``."""
     tf_tables = {f"dup_tf{j}": _tf_table(spec.tf[spec.rules[j][2]]) for j in tf_columns(spec)}
     with ctx.temporary_tables(**spec.maps, dup_random_ids=random_pairs):
-        scratch.create("dup_rec0", f"""
-            SELECT row_number() OVER ()::INTEGER AS ix, * FROM ({spec.records_sql}) WHERE id IN
-                (SELECT a FROM dup_pair_ids UNION SELECT b FROM dup_pair_ids
-                 UNION SELECT a FROM dup_random_ids UNION SELECT b FROM dup_random_ids)""")
+        # The records of the pairs only, chosen before their columns are computed
+        # (``records_sql`` reads table ``dup_source``).
+        scratch.create("dup_ids", "SELECT a AS id FROM dup_pair_ids UNION SELECT b FROM dup_pair_ids "
+                                  "UNION SELECT a FROM dup_random_ids UNION SELECT b FROM dup_random_ids")
+        scratch.create("dup_source", f"SELECT * FROM {spec.table} WHERE CAST(id AS VARCHAR) IN (SELECT id FROM dup_ids)")
+        scratch.create("dup_rec0", f"SELECT row_number() OVER ()::INTEGER AS ix, * FROM ({spec.records_sql})")
+        scratch.drop("dup_source")
+        scratch.drop("dup_ids")
         scratch.create("dup_pairs", "SELECT ra.ix AS ia, rb.ix AS ib FROM dup_pair_ids p "
                                     "LEFT JOIN dup_rec0 ra ON ra.id = p.a LEFT JOIN dup_rec0 rb ON rb.id = p.b")
         scratch.create("dup_random", "SELECT ra.ix AS ia, rb.ix AS ib FROM dup_random_ids p "

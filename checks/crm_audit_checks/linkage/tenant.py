@@ -274,11 +274,7 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
                    {CITY_KEY_SQL if has['city'] else 'NULL'} AS city_key,
                    {_company_key_sql(has)} AS company_key,
                    trim(coalesce(f.norm, '') || ' ' || coalesce(l.norm, '')) AS name_norm,
-                   {'cd.norm' if company_domains else 'NULL'} AS company_domain,
-                   -- the weak keys (name or place alone, name + place) only for contacts
-                   -- without an e-mail or a phone: the others meet through those
-                   ({f"{matching.EMAIL_KEY_SQL} IS NULL" if has['email'] else 'TRUE'}
-                    AND {f"({matching.PHONE_TAIL_SQL}) IS NULL" if has['phone'] else 'TRUE'}) AS weak_ok
+                   {'cd.norm' if company_domains else 'NULL'} AS company_domain
             FROM (SELECT * FROM contacts) c
             LEFT JOIN dup_names f ON f.raw = c.first_name
             LEFT JOIN dup_names l ON l.raw = c.last_name
@@ -287,7 +283,9 @@ def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
              "LEFT JOIN dup_domains cd ON cd.raw = co.domain" if company_domains else ""}
         """
         keys_sql = f"""
-            WITH base AS ({base}),
+            -- the weak keys (name or place alone, name + place) only for contacts
+            -- without an e-mail or a phone: the others meet through those
+            WITH base AS (SELECT *, email_key IS NULL AND phone_tail IS NULL AS weak_ok FROM ({base})),
                  tokens AS (SELECT id, company_key, email_key, street_key, city_key, postcode_key, company_domain,
                                    weak_ok, unnest(string_split(name_norm, ' ')) AS token
                             FROM base WHERE name_norm <> ''),
