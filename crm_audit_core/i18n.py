@@ -157,7 +157,12 @@ class Strings:
         return str(ref)
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _value_to_json(value: Any, strings: "Strings | None" = None, domain: str = "") -> Any:
+    if type(value) in _PLAIN_TYPES:  # most values: CRM text and counts, as they are
+        return value
     if isinstance(value, (Message, Joined)):
         return {"$msg": value.to_json(strings, domain)}
     if isinstance(value, Percent):
@@ -255,9 +260,11 @@ class Message(str):
         if self.plural is not None:
             data["plural"] = strings.ref(self.plural) if strings is not None else self.plural
             data["n"] = self.n
-        values = {k: v for k, v in self.values.items() if not (k == "n" and self.n is not None and v == self.n)}
+        own = self.domain
+        values = {k: _value_to_json(v, strings, own) for k, v in self.values.items()
+                  if not (k == "n" and self.n is not None and v == self.n)}
         if values:
-            data["values"] = {k: _value_to_json(v, strings, self.domain) for k, v in values.items()}
+            data["values"] = values
         return data
 
     def __reduce__(self):  # pickling (worker processes) keeps the template

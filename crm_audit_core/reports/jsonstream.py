@@ -12,19 +12,44 @@ indent=1, default=str)`` writes (tests/test_report_json.py compares them).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any, Iterable
 
 _SCALARS = (str, int, float, bool, type(None))
+_PLAIN = json.JSONEncoder(ensure_ascii=False)
 
 
+@lru_cache(maxsize=None)
 def _pad(level: int) -> str:
     return "\n" + " " * level
+
+
+@lru_cache(maxsize=None)
+def _flat_encoder(level: int) -> json.JSONEncoder:
+    """The C encoder writing a flat list or object's members one per line at ``level``
+    (an encoder per level, made once: ``json.dumps`` with options makes one per call)."""
+    return json.JSONEncoder(ensure_ascii=False, default=str, separators=("," + _pad(level), ": "))
+
+
+def _scalar(value) -> str:
+    if type(value) is str:
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)
+    return _PLAIN.encode(value)
 
 
 def _key(key) -> str:
     """An object key as ``json`` writes it (non-string keys become strings)."""
     if isinstance(key, str):
-        return json.dumps(key, ensure_ascii=False)
+        return encode_basestring(key)
     if key is True:
         return '"true"'
     if key is False:
@@ -32,7 +57,7 @@ def _key(key) -> str:
     if key is None:
         return '"null"'
     if isinstance(key, (int, float)):
-        return json.dumps(json.dumps(key))
+        return encode_basestring(_PLAIN.encode(key))
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
@@ -44,7 +69,7 @@ def encode(value: Any, level: int = 0) -> str:
             return "{}"
         inner = _pad(level + 1)
         if all(isinstance(v, _SCALARS) for v in value.values()) and all(isinstance(k, str) for k in value):
-            text = json.dumps(value, ensure_ascii=False, default=str, separators=("," + inner, ": "))
+            text = _flat_encoder(level + 1).encode(value)
             return "{" + inner + text[1:-1] + _pad(level) + "}"
         parts = [f"{_key(k)}: {encode(v, level + 1)}" for k, v in value.items()]
         return "{" + inner + ("," + inner).join(parts) + _pad(level) + "}"
@@ -53,11 +78,11 @@ def encode(value: Any, level: int = 0) -> str:
             return "[]"
         inner = _pad(level + 1)
         if all(isinstance(v, _SCALARS) for v in value):
-            text = json.dumps(value, ensure_ascii=False, default=str, separators=("," + inner, ": "))
+            text = _flat_encoder(level + 1).encode(value)
             return "[" + inner + text[1:-1] + _pad(level) + "]"
         return "[" + inner + ("," + inner).join(encode(v, level + 1) for v in value) + _pad(level) + "]"
     if isinstance(value, _SCALARS):
-        return json.dumps(value, ensure_ascii=False)
+        return _scalar(value)
     return encode(json.loads(json.dumps(value, ensure_ascii=False, default=str)), level)
 
 
