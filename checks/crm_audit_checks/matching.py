@@ -423,3 +423,14 @@ def creator(record: dict) -> str:
         return detail
     source = record.get("source")
     return str(source).strip() if isinstance(source, str) and source.strip() else "unknown"
+
+
+def clear_caches() -> None:
+    """Forget the memoised normalisations (this module's and :mod:`.linkage.names`'), which
+    hold one tenant's distinct names, company names and phones."""
+    from .linkage import names
+
+    for module in (globals(), vars(names)):
+        for value in list(module.values()):
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "").startswith("crm_audit_checks"):
+                value.cache_clear()
