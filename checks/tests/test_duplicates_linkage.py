@@ -291,3 +291,34 @@ def test_an_unknown_keep_rule_is_one_clear_error(crm_audit_run_check):
 def test_custom_columns_are_not_canonical():
     # The identifiers of these tests are custom fields: they live in custom_values, not in contacts.
     assert "cf_tax_id" not in model.TABLES["contacts"].column_names
+
+
+# ----------------------------------------------------------------------- blocking on the street
+
+
+def _building(n: int = 40) -> list[dict]:
+    """``n`` people of different companies at one address, each with an e-mail and phone of their own."""
+    return [dict(p, street="Jl. Jend. Sudirman No. 70", city="Jakarta", email=f"p{p['id']}@mail{i}.example",
+                 phone=f"+62 812-{5000 + i:04d}-{1000 + i:04d}", company_name=f"PT Usaha {i}")
+            for i, p in enumerate(_people(n))]
+
+
+def test_one_person_with_other_contact_details_meets_through_the_street(crm_audit_run_check):
+    # The same person written twice: another e-mail, another phone, no company; only the
+    # street and the name tie the records, through the street key on two name words.
+    people = _building()
+    me = people[3]
+    again = {"id": "1", "first_name": me["first_name"], "last_name": me["last_name"] + "h",
+             "street": me["street"], "city": me["city"], "email": "private@example.net", "phone": "+62 877-1111-2222"}
+    result = crm_audit_run_check(CONTACTS, Tenant(contacts=people + [again]))
+    assert ["1", me["id"]] in [sorted(g) for g in result.groups]
+
+
+def test_a_building_of_namesakes_by_first_letters_is_not_compared_pair_by_pair(crm_audit_run_check):
+    # 40 people at one address whose names share first letters by the pool's design (Adi /
+    # Agus, Santoso / Saputra): with one name word's prefix the street key paired most of
+    # them; with two words' prefixes only those whose given and family names both start
+    # alike meet, and nobody is clustered.
+    result = crm_audit_run_check(CONTACTS, Tenant(contacts=_building()))
+    assert result.groups == []
+    assert result.metrics["candidate_pairs"] < 40
