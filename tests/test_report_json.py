@@ -1,8 +1,10 @@
 """report.json is written streaming (crm_audit_core.reports.jsonstream) with the bytes
-``json.dump(audit.to_json(), fh, ensure_ascii=False, indent=1, default=str)`` wrote before."""
+``json.dump(audit.to_json(), fh, ensure_ascii=False, indent=1, default=str)`` wrote before,
+but each record's detail template (``templates.details``) on one line."""
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from datetime import datetime, timezone
@@ -23,7 +25,20 @@ AS_OF = datetime(2026, 12, 31, tzinfo=timezone.utc)
 
 
 def reference(audit: AuditResult) -> str:
-    return json.dumps(audit.to_json(), ensure_ascii=False, indent=1, default=str)
+    """``json.dump(indent=1)`` of the audit, but each detail template on one line."""
+    doc = copy.deepcopy(audit.to_json())
+    marks = {}
+    for result in doc["results"]:
+        details = (result.get("templates") or {}).get("details")
+        if details:
+            for rid, template in details.items():
+                mark = f"\u0000one-line-{len(marks)}\u0000"
+                marks[json.dumps(mark)] = json.dumps(template, ensure_ascii=False, default=str, separators=(", ", ": "))
+                details[rid] = mark
+    text = json.dumps(doc, ensure_ascii=False, indent=1, default=str)
+    for mark, line in marks.items():
+        text = text.replace(mark, line, 1)
+    return text
 
 
 def written(audit: AuditResult, folder: Path) -> str:
@@ -46,7 +61,14 @@ def test_a_whole_audit_of_a_generated_tenant(crm_audit_tenant, tmp_path):
                         results=results, plugin_errors=["plugin 'p': \u201cquoted\u201d"])
     audit.score = score(results)
     assert sum(len(r.affected.ids) for r in results) > 100 and any(r.details for r in results)
-    assert written(audit, tmp_path) == reference(audit)
+    audit = audit.localised("en")  # as write_reports hands it to the reporters: with templates
+    assert any((r.templates or {}).get("details") for r in audit.results)
+    text = written(audit, tmp_path)
+    assert text == reference(audit)
+    assert json.loads(text) == json.loads(json.dumps(audit.to_json(), ensure_ascii=False, default=str))
+    # each detail template is one line
+    detail_lines = [line for line in text.splitlines() if line.startswith(" " * 5 + '"') and '{"msgid": ' in line]
+    assert len(detail_lines) == sum(len((r.templates or {}).get("details") or {}) for r in audit.results)
 
 
 def test_an_audit_without_results(tmp_path):

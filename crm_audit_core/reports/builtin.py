@@ -33,7 +33,8 @@ def write_json(audit: AuditResult, context: ReportContext) -> list[Path]:
     path = context.folder / "report.json"
     head = replace(audit, results=[]).to_json()
     with open(path, "w", encoding="utf-8", buffering=1 << 20) as fh:
-        jsonstream.write(fh, head, "results", (r.to_json() for r in audit.results))
+        jsonstream.write(fh, head, "results", (r.to_json() for r in audit.results),
+                         one_line=frozenset({("templates", "details")}))
     return [path]
 
 

@@ -6,7 +6,10 @@ ids that is seconds and millions of calls. Here each result is encoded on its ow
 written whole, and every list or object whose members are all plain values (the ids, the
 groups' ids, the details) goes through the C encoder, with the separator ``",\\n" + indent``
 standing in for the indentation. The bytes are those ``json.dump(doc, fh, ensure_ascii=False,
-indent=1, default=str)`` writes (tests/test_report_json.py compares them).
+indent=1, default=str)`` writes (tests/test_report_json.py compares them), but for the
+objects named in ``one_line``: report.json writes each record's detail template
+(``templates.details``) on one line, which at a million records is most of its bulk and
+half its time.
 """
 
 from __future__ import annotations
@@ -61,17 +64,29 @@ def _key(key) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
-def encode(value: Any, level: int = 0) -> str:
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
+def encode(value: Any, level: int = 0, path: tuple = (), one_line: frozenset = frozenset()) -> str:
     """``value`` as ``json.dumps(value, ensure_ascii=False, indent=1, default=str)`` would write
-    it at nesting ``level`` (its lines after the first indented by ``level`` spaces)."""
+    it at nesting ``level`` (its lines after the first indented by ``level`` spaces).
+
+    ``one_line``: key paths (from ``value``) of objects whose members are written one a line,
+    each member's value whole on that line (``json.dumps`` with ``", "`` and ``": "``)."""
     if isinstance(value, dict):
         if not value:
             return "{}"
         inner = _pad(level + 1)
+        if one_line and path in one_line:
+            parts = [f"{_key(k)}: {_ONE_LINE.encode(v)}" for k, v in value.items()]
+            return "{" + inner + ("," + inner).join(parts) + _pad(level) + "}"
         if all(isinstance(v, _SCALARS) for v in value.values()) and all(isinstance(k, str) for k in value):
             text = _flat_encoder(level + 1).encode(value)
             return "{" + inner + text[1:-1] + _pad(level) + "}"
-        parts = [f"{_key(k)}: {encode(v, level + 1)}" for k, v in value.items()]
+        if one_line and any(q[:len(path)] == path and len(q) > len(path) for q in one_line):
+            parts = [f"{_key(k)}: {encode(v, level + 1, path + (k,), one_line)}" for k, v in value.items()]
+        else:
+            parts = [f"{_key(k)}: {encode(v, level + 1)}" for k, v in value.items()]
         return "{" + inner + ("," + inner).join(parts) + _pad(level) + "}"
     if isinstance(value, (list, tuple)):
         if not value:
@@ -86,9 +101,10 @@ def encode(value: Any, level: int = 0) -> str:
     return encode(json.loads(json.dumps(value, ensure_ascii=False, default=str)), level)
 
 
-def write(fh, head: dict, streamed_key: str, items: Iterable[dict]) -> None:
+def write(fh, head: dict, streamed_key: str, items: Iterable[dict], one_line: frozenset = frozenset()) -> None:
     """Write ``head`` (an object) with ``head[streamed_key]`` replaced by ``items``, each
-    encoded and written on its own; ``streamed_key`` keeps its place among the keys."""
+    encoded and written on its own (with ``one_line``: see :func:`encode`); ``streamed_key``
+    keeps its place among the keys."""
     fh.write("{")
     first = True
     for key, value in head.items():
@@ -99,7 +115,7 @@ def write(fh, head: dict, streamed_key: str, items: Iterable[dict]) -> None:
             continue
         opened = False
         for item in items:
-            fh.write(("[" if not opened else ",") + _pad(2) + encode(item, 2))
+            fh.write(("[" if not opened else ",") + _pad(2) + encode(item, 2, (), one_line))
             opened = True
         fh.write(_pad(1) + "]" if opened else "[]")
     fh.write(_pad(0) + "}" if not first else "}")
