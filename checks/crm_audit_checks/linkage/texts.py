@@ -12,6 +12,8 @@ is shown as it is.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from crm_audit_core import Message, Percent
 
 from ..i18n import _
@@ -80,7 +82,13 @@ def keep_rule(rule: str) -> str:
 
 def field(label: str, level_name: str, bits: float) -> Message:
     """One comparison of a pair with its weight: ``e-mail identical (+16.6)``."""
-    bits = round(float(bits), 1) + 0.0  # no "-0"
+    return _field(label, level_name, round(float(bits), 1) + 0.0)  # + 0.0: no "-0"
+
+
+@lru_cache(maxsize=1 << 14)
+def _field(label: str, level_name: str, bits: float) -> Message:
+    # one shared message per (field, level, weight): a million-contact tenant's explanations
+    # repeat a few thousand of them hundreds of thousands of times
     if bits >= 0:
         return _("{field} {level} (+{bits})", field=comparison(label), level=level(level_name), bits=bits)
     return _("{field} {level} ({bits})", field=comparison(label), level=level(level_name), bits=bits)
