@@ -3,6 +3,8 @@ sandbox serving it over real HTTP."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from crm_audit_core.sandbox import generate_tenant
@@ -12,9 +14,15 @@ from crm_audit_mailchimp.sandbox import start_sandbox
 FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "rate_limit": 1000, "retry_attempts": 3}
 
 
+# A fixed date: the generator names campaigns "<title> <year-month>" back from its as_of,
+# and from 2026-12-07 "today" gave two e-mail campaigns one name, which the tests below
+# (one campaign per title) cannot tell apart.
+AS_OF = datetime(2026, 12, 31, tzinfo=timezone.utc)
+
+
 @pytest.fixture(scope="session")
 def tenant():
-    return generate_tenant(contacts=1500, seed=11, defects=True, name="mc")
+    return generate_tenant(contacts=1500, seed=11, defects=True, name="mc", as_of=AS_OF)
 
 
 @pytest.fixture
