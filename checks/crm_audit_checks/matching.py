@@ -425,12 +425,14 @@ def creator(record: dict) -> str:
     return str(source).strip() if isinstance(source, str) and source.strip() else "unknown"
 
 
-def clear_caches() -> None:
+def clear_caches(keep: frozenset = frozenset({"normalise_company"})) -> None:
     """Forget the memoised normalisations (this module's and :mod:`.linkage.names`'), which
-    hold one tenant's distinct names, company names and phones."""
+    hold one tenant's distinct names and phones, but those named in ``keep``: by default the
+    company names, which the contact and company checks both normalise (bounded at 300,000)."""
     from .linkage import names
 
     for module in (globals(), vars(names)):
-        for value in list(module.values()):
-            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "").startswith("crm_audit_checks"):
+        for key, value in list(module.items()):
+            if (key not in keep and callable(getattr(value, "cache_clear", None))
+                    and getattr(value, "__module__", "").startswith("crm_audit_checks")):
                 value.cache_clear()
