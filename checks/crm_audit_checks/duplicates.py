@@ -132,8 +132,10 @@ def _memo(ctx, table: str, settings: dict, compute) -> Clusters:
         found = compute(ctx, settings)
     finally:
         # the normalisers' memo of this tenant's values (names, companies, phones: up to
-        # 350 MB at 1M contacts) is of no use to the next table or tenant
-        matching.clear_caches()
+        # 350 MB at 1M contacts) is of no use to the next table or tenant; the company
+        # names are, to the other of the contact and company checks, until the deal check
+        # (the last of the three in an audit's order) forgets them too
+        matching.clear_caches(keep=frozenset() if table == "deals" else frozenset({"normalise_company"}))
     ctx.shared[key] = (frozen, found)
     return found
 
