@@ -367,12 +367,7 @@ class TenantInfo:
 
         data = asdict(self)
         data["notes"], data["error"] = [str(n) for n in self.notes], None if self.error is None else str(self.error)
-        templates = dict(self.templates)
-        notes_t = [template_of(n) for n in self.notes]
-        if any(notes_t):
-            templates["notes"] = notes_t
-        if template_of(self.error):
-            templates["error"] = template_of(self.error)
+        templates = self._templates()
         if templates:
             data["templates"] = templates
         else:
@@ -397,16 +392,23 @@ class TenantInfo:
         """A copy whose notes and error are rendered in ``lang``, with their templates kept."""
         from dataclasses import replace
 
-        from .i18n import render, template_of
+        from .i18n import render
+
+        return replace(self, notes=[_localised_note(n, lang) for n in self.notes],
+                       error=None if self.error is None else render(self.error, lang), templates=self._templates())
+
+    def _templates(self) -> dict:
+        """The kept templates plus the notes' and the error's translatable form."""
+        from .i18n import template_of
 
         templates = dict(self.templates)
         notes_t = [template_of(n) for n in self.notes]
         if any(notes_t):
             templates["notes"] = notes_t
-        if template_of(self.error):
-            templates["error"] = template_of(self.error)
-        return replace(self, notes=[_localised_note(n, lang) for n in self.notes],
-                       error=None if self.error is None else render(self.error, lang), templates=templates)
+        error_t = template_of(self.error)
+        if error_t:
+            templates["error"] = error_t
+        return templates
 
 
 @dataclass

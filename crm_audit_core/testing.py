@@ -136,6 +136,17 @@ def run_check(item: Check | str, generated, *, settings: dict | None = None, con
     return result
 
 
+def result_texts(result) -> dict[str, str]:
+    """Every reader-facing text of a result by where it is (``title``, ``message``,
+    ``remediation``, ``reason`` when skipped, ``details[<id>]``): what a translation test
+    walks (each value keeps its template: ``text.domain``, ``text.render(lang)``)."""
+    texts = {"title": result.title, "message": result.message, "remediation": result.remediation}
+    if result.reason is not None:
+        texts["reason"] = result.reason
+    texts.update({f"details[{rid}]": text for rid, text in result.details.items()})
+    return texts
+
+
 def assert_findings(result, expected_ids, *, status: str | None = None) -> None:
     """Assert a result reports exactly ``expected_ids`` (and fails iff there are any)."""
     expected = sorted(str(i) for i in expected_ids)

@@ -131,11 +131,10 @@ def _memo(ctx, table: str, settings: dict, compute) -> Clusters:
     try:
         found = compute(ctx, settings)
     finally:
-        # the normalisers' memo of this tenant's values (names, companies, phones: up to
-        # 350 MB at 1M contacts) is of no use to the next table or tenant; the company
-        # names are, to the other of the contact and company checks, until the deal check
-        # (the last of the three in an audit's order) forgets them too
-        matching.clear_caches(keep=frozenset() if table == "deals" else frozenset({"normalise_company"}))
+        # the normalisers' memo of this tenant's values (names, phones: up to 350 MB at 1M
+        # contacts) is of no use to the next table or tenant; the company names' is (the
+        # contact and company checks both normalise them) and stays, bounded (clear_caches)
+        matching.clear_caches()
     ctx.shared[key] = (frozen, found)
     return found
 

@@ -12,7 +12,7 @@ import pytest
 
 from crm_audit_core.findings import Result
 from crm_audit_core.i18n import render
-from crm_audit_core.testing import without
+from crm_audit_core.testing import result_texts, without
 
 from crm_audit_checks import duplicates
 from crm_audit_checks.linkage import records, texts
@@ -32,23 +32,13 @@ def results(crm_audit_tenant):
     return out
 
 
-def _texts(result):
-    yield "title", result.title
-    yield "remediation", result.remediation
-    yield "message", result.message
-    if result.reason is not None:
-        yield "reason", result.reason
-    for rid, text in result.details.items():
-        yield f"details[{rid}]", text
-
-
 def test_every_text_is_korean(results):
     statuses = {r.status for r in results}
     assert statuses == {"fail", "skipped"}, statuses
     for result in results:
         korean = result.localised("ko")
         assert korean.details or result.status == "skipped"
-        for name, text in _texts(korean):
+        for name, text in result_texts(korean).items():
             assert HANGUL.search(text), (result.check_id, name, text)
             assert not PLACEHOLDER.search(text), (result.check_id, name, text)
 

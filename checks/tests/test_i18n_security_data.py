@@ -21,6 +21,7 @@ from crm_audit_core.i18n import Joined, render
 from crm_audit_core.plugins import build_plugin_manager
 from crm_audit_core.runner import run_audit
 from crm_audit_core.sandbox import generate_tenant
+from crm_audit_core.testing import result_texts
 
 MODULES = (security, security_depth, unused_data, segmentation, unrecognised, data_policy, stale_data, missing_data)
 IDS = [c.id for m in MODULES for c in m.CHECKS]
@@ -53,18 +54,6 @@ def ours(text) -> bool:
     return isinstance(text, Message) and text.domain in (DOMAIN.name, "*")
 
 
-def texts(result):
-    """(field, text) of every reader-facing text of a result: title, remediation, message,
-    reason and each record's detail."""
-    yield "title", result.title
-    yield "remediation", result.remediation
-    yield "message", result.message
-    if result.reason is not None:
-        yield "reason", result.reason
-    for rid, detail in result.details.items():
-        yield f"details[{rid}]", detail
-
-
 def test_every_check_ran_and_judged(audit):
     by_id = {r.check_id: r for r in audit.results}
     assert set(by_id) == set(IDS)
@@ -83,7 +72,7 @@ def test_every_text_is_translated_and_filled(audit, lang):
     for r in audit.results:
         if r.status not in ("pass", "fail", "skipped"):
             continue
-        for field, text in texts(r):
+        for field, text in result_texts(r).items():
             if not ours(text):
                 continue  # a core text (e.g. the runner's reason for a table not supplied)
             shown = render(text, lang)

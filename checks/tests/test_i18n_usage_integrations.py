@@ -18,7 +18,7 @@ import pytest
 
 from crm_audit_checks.feedback import COLUMNS, read_answers, write_questionnaire
 from crm_audit_core import Message
-from crm_audit_core.testing import registry_with, run_check
+from crm_audit_core.testing import registry_with, result_texts, run_check
 
 MODULES = ("usage", "updates", "updates_depth", "integrations", "integrations_counts", "value", "open_work", "feedback")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -59,18 +59,10 @@ def _bare(tenant):
     return SimpleNamespace(tables=tables, name=tenant.name, as_of=tenant.as_of)
 
 
-def _texts(result) -> dict[str, str]:
-    texts = {"title": result.title, "message": result.message, "remediation": result.remediation}
-    if result.reason is not None:
-        texts["reason"] = result.reason
-    texts.update({f"details[{rid}]": text for rid, text in result.details.items()})
-    return texts
-
-
 def _ours(result) -> set[str]:
     """The text fields whose template is the standard checks' own (the runner's skip reasons,
     "needs the platform table, ...", are the core's: translated and tested there)."""
-    return {where for where, text in _texts(result).items() if getattr(text, "domain", "crm_audit_checks") != "crm_audit_core"}
+    return {where for where, text in result_texts(result).items() if getattr(text, "domain", "crm_audit_checks") != "crm_audit_core"}
 
 
 def _chart_texts(result, lang: str) -> dict[str, str]:
@@ -118,7 +110,7 @@ def test_korean_everywhere(results):
         if result.status not in ("pass", "fail", "skipped"):
             continue
         ours = _ours(result)
-        korean = {where: text for where, text in _texts(result.localised("ko")).items() if where in ours}
+        korean = {where: text for where, text in result_texts(result.localised("ko")).items() if where in ours}
         for where, text in {**korean, **_chart_texts(result, "ko")}.items():
             if not HANGUL.search(text):
                 problems.append(f"{label} {result.check_id} {where}: no Hangul: {text!r}")
@@ -133,7 +125,7 @@ def test_indonesian_everywhere(results):
         if result.status not in ("pass", "fail", "skipped"):
             continue
         ours = _ours(result)
-        english, indonesian = _texts(result), _texts(result.localised("id"))
+        english, indonesian = result_texts(result), result_texts(result.localised("id"))
         for where, text in indonesian.items():
             if where not in ours:
                 continue

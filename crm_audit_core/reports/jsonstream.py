@@ -53,14 +53,8 @@ def _key(key) -> str:
     """An object key as ``json`` writes it (non-string keys become strings)."""
     if isinstance(key, str):
         return encode_basestring(key)
-    if key is True:
-        return '"true"'
-    if key is False:
-        return '"false"'
-    if key is None:
-        return '"null"'
-    if isinstance(key, (int, float)):
-        return encode_basestring(_PLAIN.encode(key))
+    if key is None or isinstance(key, (bool, int, float)):  # written as text: "true", "1", "2.5"
+        return encode_basestring(_scalar(key))
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 

@@ -245,13 +245,19 @@ def _identifier_keys(table: str, canonical: list[str], custom: list[str]) -> str
     return f"UNION ALL SELECT id, 'i:' || field || ':' || value FROM ({_identifier_sql(table, canonical, custom)})"
 
 
-def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
-    """Learn and apply the contact model; returns the linkage and what evidence was available."""
+def _linkage(ctx, settings: dict, table: str, make_spec) -> tuple[engine.Linkage, dict]:
+    """Learn and apply ``table``'s model (its spec from ``make_spec``); returns the linkage and
+    what evidence was available."""
     with sqlscore.Scratch(ctx) as scratch:
-        spec, evidence = contact_spec(ctx, settings, scratch)
-        linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "contacts"), _count(ctx, "contacts"),
+        spec, evidence = make_spec(ctx, settings, scratch)
+        linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, table), _count(ctx, table),
                                float(settings["threshold"]))
     return linked, {"compared": linked.comparisons, **evidence}
+
+
+def contact_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
+    """Learn and apply the contact model; returns the linkage and what evidence was available."""
+    return _linkage(ctx, settings, "contacts", contact_spec)
 
 
 def contact_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
@@ -406,11 +412,7 @@ def company_record(row: dict) -> dict:
 
 def company_linkage(ctx, settings: dict) -> tuple[engine.Linkage, dict]:
     """Learn and apply the company model; returns the linkage and what evidence was available."""
-    with sqlscore.Scratch(ctx) as scratch:
-        spec, evidence = company_spec(ctx, settings, scratch)
-        linked = sqlscore.link(ctx, scratch, spec, _random_pairs(ctx, "companies"), _count(ctx, "companies"),
-                               float(settings["threshold"]))
-    return linked, {"compared": linked.comparisons, **evidence}
+    return _linkage(ctx, settings, "companies", company_spec)
 
 
 def company_spec(ctx, settings: dict, scratch) -> tuple[sqlscore.Spec, dict]:
