@@ -83,7 +83,8 @@ def run_probes(registry: Registry, store: Store, tenant: TenantConfig, tinfo: Te
             tinfo.notes.append(_("{error}; its counts are missing", error=outcome.error))
         else:
             tinfo.notes.append(ngettext("probe {probe}: read {n} count in {calls} API calls",
-                                        "probe {probe}: read {n} counts in {calls} API calls", len(outcome.rows),
+                                        "probe {probe}: read {n} counts in {calls} API calls",
+                                        sum(1 for r in outcome.rows if r.get("missing") is None),
                                         probe=name, calls=outcome.api_calls))
     if rows:
         store.insert_rows(tenant.name, "sync_counts", rows)

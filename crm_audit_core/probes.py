@@ -171,6 +171,15 @@ def run_probe(info: ProbeInfo, options: dict, context: ProbeContext) -> ProbeOut
         for c in counts:
             c.validate(info.name)
         rows = [c.row(info.name, observed) for c in counts]
+        # an expected total the answer left out is missing, said so, never just absent
+        given = {(c.object, c.measure) for c in counts if c.key is None}
+        integration = options.get("integration") or info.integration or info.name
+        for obj, measure in info.expected:
+            if (obj, measure) not in given:
+                line = _("probe {probe} (tenant {tenant}): the answer holds no {object} {measure} count",
+                         probe=info.name, tenant=context.tenant, object=obj, measure=measure)
+                rows.append(SyncCount(integration, obj, measure, None, source=f"{info.name} probe",
+                                      missing=str(line)).row(info.name, observed))
         return ProbeOutcome(info.name, rows, api_calls=int(getattr(probe, "api_calls", 0) or 0))
     except Exception as exc:  # a probe never stops the CRM audit
         if context.debug and not isinstance(exc, CrmAuditError):

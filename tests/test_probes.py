@@ -26,12 +26,15 @@ class CountingProbe:
         self.fail = opts.text("fail")
         self.key = opts.secret("api_key")
         self.integration = opts.text("integration", default="Mailchimp")
+        self.empty = opts.text("empty")
         self.api_calls = 0
 
     def read(self, context):
         self.api_calls += 1
         if self.fail:
             raise ConnectorError(f"401 from the counting API: {self.fail} (key {self.key})", hint="check api_key")
+        if self.empty:
+            return []  # an account with no audience and no campaigns
         names = {i["name"] for i in context.integrations}
         assert self.integration in names  # the probe sees what the CRM lists
         return [SyncCount(self.integration, "contacts", "records", 1234, source="counting audience (GET /lists/1)"),
@@ -44,6 +47,7 @@ class Plugin:
         register(ProbeInfo(
             name="counting", factory=CountingProbe, integration="Mailchimp",
             options={"api_key": Option("the API key", required=True), "fail": "make read() fail with this text",
+                     "empty": "read no counts at all",
                      "integration": "the integration's name in the CRM"},
             expected=(("contacts", "records"),),
         ))
@@ -108,6 +112,20 @@ def test_a_failing_probe_marks_its_counts_missing_and_the_audit_completes(folder
     assert "probe counting (tenant acme)" in err and "s3cr3t-key" not in err and "Traceback" not in err
     report = (out / "report.json").read_text(encoding="utf-8")
     assert "s3cr3t-key" not in report and "s3cr3t-key" not in (out / "settings.json").read_text(encoding="utf-8")
+
+
+def test_an_expected_count_the_probe_did_not_give_is_missing(folder, tmp_path):
+    # the other side answered with nothing to count: the total the probe is registered to
+    # give is stored as missing, with why, and the check says it could not read it (a
+    # silent absence would let the check judge as if no probe had been configured)
+    result, out = audit(folder, tmp_path, {"counting": {"api_key": "k-123", "empty": "yes"}})
+    assert sync_rows(out) == [("Mailchimp", "contacts", None, "records", None, "counting probe",
+                               "probe counting (tenant acme): the answer holds no contacts records count")]
+    check = next(r for r in result.results if r.check_id == "integrations.sync-count-mismatch")
+    assert "1 count could not be read" in check.message
+    assert "the answer holds no contacts records count" in check.reason
+    [tenant] = result.tenants
+    assert "probe counting: read 0 counts in 1 API calls" in tenant.notes
 
 
 def test_probe_configuration_errors_are_usage_errors(folder, tmp_path):
