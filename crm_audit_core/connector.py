@@ -100,6 +100,16 @@ class Sink(Protocol):
         """Write ``(typed, custom)`` pairs as :meth:`write_arrow` does, all in one transaction of
         the store (DuckDB then writes the rows once, straight into the file); returns the rows."""
 
+    def write_query(self, table: str, select: str, columns: list[str], custom: str | None = None, *,
+                    total: int | None = None) -> int:
+        """Write the rows of a DuckDB query, run by the store itself: ``select`` gives the
+        canonical ``columns`` in the store's types, ``custom`` (or None) custom values as
+        ``record_id, field, value`` rows. The queries may read only what a fresh DuckDB
+        connection can (files through ``read_csv``/``read_parquet``), so a big file goes
+        straight into the snapshot, its rows never in Python (the files connector's path for
+        plain CSV files). One transaction; ``total``: the rows expected, for the progress
+        bar. Returns the rows written."""
+
 
 class Connector(Protocol):
     def extract(self, sink: Sink) -> None:

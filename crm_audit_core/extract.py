@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -21,6 +22,7 @@ from .connector import ConnectorInfo, ExtractContext
 from .errors import ConnectorError, CrmAuditError
 from .i18n import Message, _
 from .secrets import redact
+from .store import fetch_arrow, quote_ident
 
 BATCH_ROWS = 5000
 # DuckDB keeps every block it wrote in its buffer pool (default limit: 80% of RAM), so an
@@ -190,6 +192,18 @@ class MemorySink(_BaseSink):
     def write_arrow_batches(self, table: str, batches) -> int:
         """``(typed, custom)`` pairs, each as :meth:`write_arrow` writes it."""
         return sum(self.write_arrow(table, typed, custom) for typed, custom in batches)
+
+    def write_query(self, table: str, select: str, columns: list[str], custom: str | None = None, *,
+                    total: int | None = None) -> int:
+        """The query's rows as :meth:`write_arrow` writes them (run in a fresh DuckDB)."""
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone='UTC'")
+            typed = fetch_arrow(con.execute(f"SELECT {', '.join(map(quote_ident, columns))} FROM ({select})"))
+            values = fetch_arrow(con.execute(f"SELECT record_id, field, value FROM ({custom})")) if custom else None
+        finally:
+            con.close()
+        return self.write_arrow(table, typed, values)
 
     def complete(self, table: str) -> None:
         self._check_table(table)
@@ -400,6 +414,32 @@ class StoreSink(_BaseSink):
         except BaseException:
             self.written[table] = before
             raise
+
+    def write_query(self, table: str, select: str, columns: list[str], custom: str | None = None, *,
+                    total: int | None = None) -> int:
+        """The query's rows, inserted by the store in one transaction (see Sink.write_query);
+        the progress bar follows DuckDB's own progress of the queries."""
+        self._check_table(table)
+        if table not in self.begun:
+            self.begun.add(table)
+            self.store.mark(self.tenant, table, status="partial")
+        self.store.drop_lookups(self.tenant, table)
+        progress = self.progress(table, total)
+        shown = [0]
+
+        def advance(done: float) -> None:
+            if total:
+                now = min(total, int(total * done))
+                if now > shown[0]:
+                    progress.advance(records=now - shown[0])
+                    shown[0] = now
+
+        rows = self.store.insert_query(self.tenant, table, select, list(columns), custom,
+                                       on_progress=advance if self.board is not None and total else None)
+        if shown[0] < rows:
+            progress.advance(records=rows - shown[0])
+        self.written[table] += rows
+        return rows
 
     def complete(self, table: str) -> None:
         self._check_table(table)

@@ -110,8 +110,13 @@ class FilesConnector:
                 warning = header_warning(table, path)
                 if warning:
                     sink.note(warning)
-                progress = sink.progress(table.name, reading.rows)
-                sink.write_arrow_batches(table.name, _advancing(reading.batches(), progress))
+                if reading.source is not None and hasattr(sink, "write_query"):
+                    # a plain CSV file: DuckDB reads it straight into the store, no row in Python
+                    sink.write_query(table.name, reading.select_sql(), reading.canonical, reading.custom_sql(),
+                                     total=reading.rows)
+                else:
+                    progress = sink.progress(table.name, reading.rows)
+                    sink.write_arrow_batches(table.name, _advancing(reading.batches(), progress))
                 sink.complete(table.name)
             finally:
                 reading.close()
@@ -143,10 +148,11 @@ class FilesConnector:
             con = _connection()
             try:
                 columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
-                con.execute(f"CREATE VIEW src AS SELECT * FROM read_csv({_lit(str(path))}, header = true, "
-                            f"auto_detect = false, columns = {columns}, delim = ',', quote = '\"', escape = '\"', "
-                            "strict_mode = true, null_padding = false)")
-                reading = _Reading(self, con, table, path, names, set(names), legacy=False)
+                source = (f"read_csv({_lit(str(path.resolve()))}, header = true, auto_detect = false, "
+                          f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
+                          "null_padding = false)")
+                con.execute(f"CREATE VIEW src AS SELECT * FROM {source}")
+                reading = _Reading(self, con, table, path, names, set(names), legacy=False, source=source)
                 if reading.validate(clean_only=True):
                     return reading
                 con.close()  # odd cells: the dialect path below reads number and date shapes, or names them
@@ -257,8 +263,9 @@ class _Reading:
     count, its bad cells (validated on open) and its rows in the store's types, in batches."""
 
     def __init__(self, connector: FilesConnector, con, table: model.Table, path: Path, names: list[str],
-                 strings: set[str], *, legacy: bool, lists: set[str] = frozenset()):
+                 strings: set[str], *, legacy: bool, lists: set[str] = frozenset(), source: str | None = None):
         self.connector, self.con, self.table, self.path = connector, con, table, path
+        self.source = source  # the file as a DuckDB table function (read_csv), when any connection can read it
         self.names, self.strings, self.legacy, self.lists = names, strings, legacy, lists
         self.canonical = [c for c in table.column_names if c in names]
         custom = [n for n in names if n not in self.canonical and n not in ("tenant", "raw")]
@@ -269,6 +276,18 @@ class _Reading:
 
     def close(self) -> None:
         self.con.close()
+
+    def select_sql(self) -> str:
+        """The canonical columns in the store's types, as one query of :attr:`source`."""
+        return f"SELECT {', '.join(self.connector._select(self.table, self.canonical, self.lists))} FROM {self.source}"
+
+    def custom_sql(self) -> str | None:
+        """The filled custom cells as (record_id, field, value) rows, one query of :attr:`source`."""
+        if not self.custom:
+            return None
+        fields = ", ".join(quote_ident(c) for c in self.custom)
+        return (f"SELECT record_id, field, value FROM (UNPIVOT (SELECT CAST({quote_ident(self.table.key)} AS VARCHAR) "
+                f"AS record_id, {fields} FROM {self.source}) ON {fields} INTO NAME field VALUE value) WHERE value <> ''")
 
     def batches(self):
         """(typed rows, custom values or None) per batch of up to BATCH_ROWS rows; at least

@@ -138,14 +138,44 @@ def test_duckdb_and_pyarrow_read_the_same(name, tmp_path, monkeypatch):
     assert duck.completed == arrow.completed == {"contacts"}
 
 
-def test_large_files_go_to_the_sink_in_batches(tmp_path, monkeypatch):
+def test_a_plain_file_goes_straight_into_the_store(tmp_path, monkeypatch):
+    """A plain CSV file is read by DuckDB into the snapshot in one query: no row goes through
+    Python (Arrow batches), and the rows, their order and the custom values are all there."""
+    from crm_audit_core.extract import StoreSink
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    rows = "".join(f"{i},name {i},{'v' if i % 3 == 0 else ''},{i % 2}\n" for i in range(2500))
+    (folder / "contacts.csv").write_text("id,first_name,nickname,email_bounced\n" + rows, encoding="utf-8")
+
+    def no_batches(*args, **kwargs):
+        raise AssertionError("a plain file must not go through Arrow batches")
+
+    monkeypatch.setattr(Store, "_insert_arrow", no_batches)
+    store = Store(tmp_path / "s.duckdb")
+    sink = StoreSink(store, "t")
+    FilesConnector(folder).extract(sink)
+    assert sink.written["contacts"] == 2500 and sink.completed == {"contacts"}
+    assert store.counts("t") == {"contacts": 2500}
+    assert store.supplied("t")["contacts"] == {"id", "first_name", "email_bounced"}
+    stored = store.execute("SELECT id, first_name, email_bounced FROM canonical.contacts").fetchall()
+    assert [r[0] for r in stored] == [str(i) for i in range(2500)]  # the file's order
+    assert stored[3] == ("3", "name 3", True) and stored[4][2] is False
+    custom = store.execute("SELECT object, record_id, field, value FROM canonical.custom_values "
+                           "ORDER BY CAST(record_id AS INT)").fetchall()
+    assert len(custom) == 834 and custom[1] == ("contacts", "3", "nickname", "v")
+    store.close()
+
+
+def test_other_files_go_to_the_sink_in_batches(tmp_path, monkeypatch):
     from crm_audit_core import files_connector
 
     monkeypatch.setattr(files_connector, "BATCH_ROWS", 1000)
     folder = tmp_path / "f"
     folder.mkdir()
-    rows = "".join(f"{i},name {i},{'v' if i % 3 == 0 else ''}\n" for i in range(2500))
-    (folder / "contacts.csv").write_text("id,first_name,nickname\n" + rows, encoding="utf-8")
+    rows = "".join(f"{i};name {i};{'v' if i % 3 == 0 else ''}\n" for i in range(2500))
+    # semicolons: read by csv_dialect and pyarrow, then handed to the sink batch by batch
+    (folder / "contacts.csv").write_text("id;first_name;nickname\n" + rows, encoding="utf-8")
     written = []
 
     class Counting(MemorySink):
@@ -159,3 +189,40 @@ def test_large_files_go_to_the_sink_in_batches(tmp_path, monkeypatch):
     assert sum(n for n, _ in written) == 2500 and sum(c for _, c in written) == 834
     assert [r["id"] for r in sink.rows["contacts"]] == [str(i) for i in range(2500)]
     assert sink.rows["contacts"][3]["custom"] == {"nickname": "v"} and "custom" not in sink.rows["contacts"][1]
+
+
+def test_a_query_the_store_cannot_insert_rolls_the_table_back(tmp_path):
+    from crm_audit_core.extract import StoreSink
+
+    store = Store(tmp_path / "s.duckdb")
+    sink = StoreSink(store, "t")
+    good = "SELECT 'c1' AS id, 'x' AS first_name"
+    sink.write_query("contacts", good, ["id", "first_name"], total=1)
+    custom = "SELECT 'c1' AS record_id, 'f' AS field, 'v' AS value"
+    bad = "SELECT 'c2' AS id, CAST('not a number' AS INTEGER) AS nps_score"
+    with pytest.raises(DataError) as raised:
+        sink.write_query("contacts", bad, ["id", "nps_score"], custom, total=1)
+    assert "cannot store the rows of contacts" in str(raised.value.message) and raised.value.where == "t/contacts"
+    assert store.execute("SELECT id FROM canonical.contacts").fetchall() == [("c1",)]
+    assert store.execute("SELECT count(*) FROM canonical.custom_values").fetchall() == [(0,)]
+    assert store.counts("t") == {"contacts": 1} and sink.partial_tables == ["contacts"]
+    store.close()
+
+
+def test_the_progress_of_a_query_reaches_its_total(tmp_path):
+    from crm_audit_core.extract import StoreSink
+
+    store = Store(tmp_path / "s.duckdb")
+    seen = []
+
+    class Board:
+        def task(self, tenant, table, total):
+            class Handle:
+                def advance(self, records=0, calls=0):
+                    seen.append(records)
+            return Handle()
+
+    sink = StoreSink(store, "t", board=Board())
+    rows = sink.write_query("contacts", "SELECT CAST(range AS VARCHAR) AS id FROM range(300000)", ["id"], total=300000)
+    assert rows == 300000 and sum(seen) == 300000 and all(n > 0 for n in seen)
+    store.close()
