@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from . import model
 from .connector import ConnectorInfo, ExtractContext
-from .errors import ConnectorError, CrmAuditError
+from .errors import ConnectorError, CrmAuditError, DataError
 from .i18n import Message, _
 from .secrets import redact
 from .store import fetch_arrow, quote_ident
@@ -50,6 +50,9 @@ class _CountingProgress:
     def set_total(self, total):
         pass
 
+    def discard(self) -> None:
+        """The read this handle counted was rolled back: forget it (and its bar)."""
+
     def waiting(self, seconds: float) -> None:
         self.waited += seconds
 
@@ -69,6 +72,9 @@ class _BarProgress(_CountingProgress):
 
     def set_total(self, total):
         self._progress.update(self._task, total=total)
+
+    def discard(self) -> None:
+        self._progress.remove_task(self._task)
 
     def waiting(self, seconds: float) -> None:
         super().waiting(seconds)
@@ -201,6 +207,9 @@ class MemorySink(_BaseSink):
             con.execute("SET TimeZone='UTC'")
             typed = fetch_arrow(con.execute(f"SELECT {', '.join(map(quote_ident, columns))} FROM ({select})"))
             values = fetch_arrow(con.execute(f"SELECT record_id, field, value FROM ({custom})")) if custom else None
+        except duckdb.Error as exc:  # as the store says it
+            raise DataError(_("cannot store the rows of {table}: {problem}", table=table,
+                              problem=str(exc).splitlines()[0]), where=f"{self.tenant}/{table}") from None
         finally:
             con.close()
         return self.write_arrow(table, typed, values)
@@ -434,9 +443,14 @@ class StoreSink(_BaseSink):
                     progress.advance(records=now - shown[0])
                     shown[0] = now
 
-        rows = self.store.insert_query(self.tenant, table, select, list(columns), custom,
-                                       on_progress=advance if self.board is not None and total else None)
-        if shown[0] < rows:
+        try:
+            rows = self.store.insert_query(self.tenant, table, select, list(columns), custom,
+                                           on_progress=advance if self.board is not None and total else None)
+        except BaseException:
+            progress.discard()  # nothing of it was written
+            raise
+        progress.set_total(rows)  # ``total`` may have been an estimate
+        if shown[0] != rows:
             progress.advance(records=rows - shown[0])
         self.written[table] += rows
         return rows

@@ -100,6 +100,9 @@ class FilesConnector:
             if path is None:
                 continue
             found = True
+            if hasattr(sink, "write_query") and self._straight_in(table, path, sink):
+                sink.complete(table.name)
+                continue
             self._unreadable = []
             reading = self._open(table, path)
             try:
@@ -110,13 +113,8 @@ class FilesConnector:
                 warning = header_warning(table, path)
                 if warning:
                     sink.note(warning)
-                if reading.source is not None and hasattr(sink, "write_query"):
-                    # a plain CSV file: DuckDB reads it straight into the store, no row in Python
-                    sink.write_query(table.name, reading.select_sql(), reading.canonical, reading.custom_sql(),
-                                     total=reading.rows)
-                else:
-                    progress = sink.progress(table.name, reading.rows)
-                    sink.write_arrow_batches(table.name, _advancing(reading.batches(), progress))
+                progress = sink.progress(table.name, reading.rows)
+                sink.write_arrow_batches(table.name, _advancing(reading.batches(), progress))
                 sink.complete(table.name)
             finally:
                 reading.close()
@@ -131,6 +129,29 @@ class FilesConnector:
         return find_table_file(self.folder, name)
 
     # -- reading and validation --------------------------------------------
+    def _straight_in(self, table: model.Table, path: Path, sink) -> bool:
+        """A plain CSV file (UTF-8, comma-delimited, no trailing summary line) read by DuckDB's
+        own parallel CSV reader straight into the store (``sink.write_query``), every cell
+        cast strictly: one pass for the rows, one for the custom values, nothing in Python.
+        False when the file is not plain, or when a cell does not fit its column or DuckDB
+        refuses the file: that table is rolled back and read the other way (:meth:`_open`),
+        whose bad-cell notes and errors name the line."""
+        if path.suffix != ".csv" or not DUCKDB_CSV or self.encoding is not None or not csv_dialect.plain_file(path):
+            return False
+        names = _csv_header(path)
+        csv_dialect.check_header(names, path)  # duplicate or empty names, as the dialect path words them
+        _check_names(table, path, names)
+        reading = _Reading(self, None, table, path, names, set(names), legacy=False, source=_csv_source(path, names))
+        try:
+            sink.write_query(table.name, reading.select_sql(strict=True), reading.canonical, reading.custom_sql(),
+                             total=_estimated_rows(path))
+        except DataError:
+            return False
+        warning = header_warning(table, path)
+        if warning:
+            sink.note(warning)
+        return True
+
     def _open(self, table: model.Table, path: Path) -> "_Reading":
         """The table's file as the view ``src`` of a private DuckDB connection, validated.
 
@@ -147,12 +168,8 @@ class FilesConnector:
             _check_names(table, path, names)
             con = _connection()
             try:
-                columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
-                source = (f"read_csv({_lit(str(path.resolve()))}, header = true, auto_detect = false, "
-                          f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
-                          "null_padding = false)")
-                con.execute(f"CREATE VIEW src AS SELECT * FROM {source}")
-                reading = _Reading(self, con, table, path, names, set(names), legacy=False, source=source)
+                con.execute(f"CREATE VIEW src AS SELECT * FROM {_csv_source(path, names)}")
+                reading = _Reading(self, con, table, path, names, set(names), legacy=False)
                 if reading.validate(clean_only=True):
                     return reading
                 con.close()  # odd cells: the dialect path below reads number and date shapes, or names them
@@ -190,8 +207,9 @@ class FilesConnector:
             reading.note = Message.join(self._dialect_notes + ([reading.note] if reading.note else []), "; ")
         return reading
 
-    def _select(self, table: model.Table, canonical: list[str], lists: set[str]) -> list[str]:
-        """The SQL expressions turning ``src``'s canonical columns into the store's types."""
+    def _select(self, table: model.Table, canonical: list[str], lists: set[str], strict: bool = False) -> list[str]:
+        """The SQL expressions turning ``src``'s canonical columns into the store's types
+        (``strict``: a cell that does not fit its column is an error; else it is read as empty)."""
         select = []
         for name in canonical:
             typ = table.column(name).type
@@ -205,21 +223,22 @@ class FilesConnector:
                     expr = (f"CASE WHEN {src} IS NULL OR {stripped} = '' THEN NULL "
                             f"ELSE string_split_regex({stripped}, '\\s*;[;\\s]*') END")
             elif typ == "bool":
-                expr = self._bool_expr(src)
+                expr = self._bool_expr(src, strict)
             elif typ == "str":
                 expr = f"NULLIF(CAST({src} AS VARCHAR), '')"
             else:
                 # bad cells (counted and noted by _validate) are read as empty
-                expr = cast_expression(f"NULLIF(trim(CAST({src} AS VARCHAR)), '')", typ, strict=False)
+                expr = cast_expression(f"NULLIF(trim(CAST({src} AS VARCHAR)), '')", typ, strict=strict)
             select.append(f"{expr} AS {src}")
         return select
 
     @staticmethod
-    def _bool_expr(src: str) -> str:
+    def _bool_expr(src: str, strict: bool = False) -> str:
         v = f"lower(trim(CAST({src} AS VARCHAR)))"
+        other = " ELSE error('not a boolean')" if strict else ""
         return (f"CASE WHEN {src} IS NULL OR {v} = '' THEN NULL "
                 f"WHEN {v} IN ('true','t','1','yes','y') THEN TRUE "
-                f"WHEN {v} IN ('false','f','0','no','n') THEN FALSE END")
+                f"WHEN {v} IN ('false','f','0','no','n') THEN FALSE{other} END")
 
     @staticmethod
     def _read_csv(path: Path) -> pa.Table:
@@ -275,11 +294,13 @@ class _Reading:
         self.note: str | None = None
 
     def close(self) -> None:
-        self.con.close()
+        if self.con is not None:
+            self.con.close()
 
-    def select_sql(self) -> str:
+    def select_sql(self, strict: bool = False) -> str:
         """The canonical columns in the store's types, as one query of :attr:`source`."""
-        return f"SELECT {', '.join(self.connector._select(self.table, self.canonical, self.lists))} FROM {self.source}"
+        select = self.connector._select(self.table, self.canonical, self.lists, strict)
+        return f"SELECT {', '.join(select)} FROM {self.source}"
 
     def custom_sql(self) -> str | None:
         """The filled custom cells as (record_id, field, value) rows, one query of :attr:`source`."""
@@ -406,6 +427,25 @@ def _advancing(batches, progress):
     for typed, custom in batches:
         yield typed, custom
         progress.advance(records=typed.num_rows)
+
+
+def _csv_source(path: Path, names: list[str]) -> str:
+    """A plain CSV file as a DuckDB table function, every column as text: any connection
+    (the store's too) reads it with DuckDB's parallel reader."""
+    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+    return (f"read_csv({_lit(str(path.resolve()))}, header = true, auto_detect = false, columns = {columns}, "
+            "delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false)")
+
+
+def _estimated_rows(path: Path) -> int:
+    """A CSV file's rows, estimated from its size and its first lines (for a progress bar)."""
+    with open(path, "rb") as fh:
+        header = fh.readline()
+        sample = fh.read(1 << 20)
+    lines = sample.count(b"\n")
+    if not lines:
+        return 1 if sample.strip() else 0
+    return max(1, round((path.stat().st_size - len(header)) * lines / len(sample)))
 
 
 def _connection():

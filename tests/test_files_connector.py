@@ -210,19 +210,55 @@ def test_a_query_the_store_cannot_insert_rolls_the_table_back(tmp_path):
 
 
 def test_the_progress_of_a_query_reaches_its_total(tmp_path):
+    """The bar follows DuckDB's progress of the insert and ends on the rows written, also when
+    its total was an estimate (the files connector's, from the file's size)."""
     from crm_audit_core.extract import StoreSink
 
     store = Store(tmp_path / "s.duckdb")
-    seen = []
+    seen, totals = [], []
 
     class Board:
         def task(self, tenant, table, total):
+            totals.append(total)
+
             class Handle:
                 def advance(self, records=0, calls=0):
                     seen.append(records)
+
+                def set_total(self, total):
+                    totals.append(total)
+
+                def discard(self):
+                    totals.append("discarded")
             return Handle()
 
     sink = StoreSink(store, "t", board=Board())
-    rows = sink.write_query("contacts", "SELECT CAST(range AS VARCHAR) AS id FROM range(300000)", ["id"], total=300000)
-    assert rows == 300000 and sum(seen) == 300000 and all(n > 0 for n in seen)
+    rows = sink.write_query("contacts", "SELECT CAST(range AS VARCHAR) AS id FROM range(300000)", ["id"], total=250000)
+    assert rows == 300000 and sum(seen) == 300000 and totals == [250000, 300000]
+    with pytest.raises(DataError):
+        sink.write_query("deals", "SELECT CAST('x' AS INTEGER) AS amount", ["amount"], total=1)
+    assert totals[-1] == "discarded"
+    store.close()
+
+
+def test_a_plain_file_with_a_bad_cell_is_rolled_back_and_read_again(tmp_path):
+    """DuckDB's strict insert meets a cell that does not fit (line 3): that table is rolled
+    back and read by the dialect path, which notes the cell; no row is stored twice."""
+    from crm_audit_core.extract import StoreSink
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    rows = "".join(f"c{i},2026-01-{1 + i % 28:02d},{'yes' if i % 2 else 'no'},v{i}\n" for i in range(1, 2001))
+    rows = rows.replace("c2,2026-01-03,no,", "c2,2026-01-03,maybe,", 1)
+    (folder / "contacts.csv").write_text("id,created_at,email_bounced,nickname\n" + rows, encoding="utf-8")
+    (folder / "users.csv").write_text("id,name,is_active\nu1,Ann,true\n", encoding="utf-8")
+    store = Store(tmp_path / "s.duckdb")
+    sink = StoreSink(store, "t")
+    FilesConnector(folder).extract(sink)
+    assert store.counts("t") == {"users": 1, "contacts": 2000}
+    assert store.execute("SELECT count(*), count(DISTINCT record_id) FROM canonical.custom_values").fetchall() == [(2000, 2000)]
+    assert store.execute("SELECT email_bounced FROM canonical.contacts WHERE id = 'c2'").fetchall() == [(None,)]
+    assert any("1 bad cell read as empty" in str(n) and "line 3 'maybe'" in str(n) for n in sink.notes)
+    assert [u[:3] for u in sink.unreadable_cells] == [("contacts", "email_bounced", 1)]
+    assert sink.completed == {"users", "contacts"} and not sink.partial_tables
     store.close()
