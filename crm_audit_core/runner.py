@@ -508,23 +508,90 @@ def write_reports(registry: Registry, audit: AuditResult, folder: Path, config: 
 def _write_reports(registry: Registry, audit: AuditResult, context: ReportContext, config: AuditConfig,
                    formats) -> list[Path]:
     audit = audit.localised(context.lang)
-    written = []
     # Plugins' formats first and report.json last, so a format that fails is named in
     # report.json (and in the built-in reports written after it).
     order = sorted(registry.reporters.items(), key=lambda kv: (kv[1].plugin == BUILTIN_REPORTERS, kv[0] == "json"))
+    order = [(name, reporter) for name, reporter in order
+             if (name in formats if formats is not None else reporter.default)]
+    # A format marked ``separate`` is written by a child process on another core while the
+    # formats after it are written here; if it fails, those are written again, to name it.
+    fork = len(order) > 1 and not config.debug and _can_fork()
+    apart: dict[str, _SeparateReport] = {}
+    written: dict[str, list[Path]] = {}
     for name, reporter in order:
-        if formats is not None and name not in formats:
+        if reporter.separate and fork:
+            apart[name] = _SeparateReport(reporter, audit, context)
+        else:
+            written[name] = _write_one(name, reporter, audit, context, config)
+    for position, (name, reporter) in enumerate(order):
+        if name not in apart:
             continue
-        if formats is None and not reporter.default:
-            continue
+        paths, error = apart[name].result()
+        written[name] = paths
+        if error:
+            audit.plugin_errors.append(f"plugin {reporter.plugin!r}: report format {name!r} failed: {error}")
+            for later, other in order[position + 1:]:
+                if later not in apart:
+                    written[later] = _write_one(later, other, audit, context, config)
+    return [path for name, _reporter in order for path in written.get(name, [])]
+
+
+def _write_one(name: str, reporter, audit: AuditResult, context: ReportContext, config: AuditConfig) -> list[Path]:
+    try:
+        return list(reporter.write(audit, context) or [])
+    except Exception as exc:
+        if config.debug:
+            raise
+        audit.plugin_errors.append(f"plugin {reporter.plugin!r}: report format {name!r} failed: "
+                                   f"{type(exc).__name__}: {redact(str(exc))[:200]}")
+        return []
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+    import sys
+
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+class _SeparateReport:
+    """One report format written by a forked child process (which shares the audit as it is,
+    nothing copied), its paths or its error sent back through a pipe."""
+
+    def __init__(self, reporter, audit: AuditResult, context: ReportContext):
+        import multiprocessing
+
+        fork = multiprocessing.get_context("fork")
+        self._receive, send = fork.Pipe(duplex=False)
+        self._process = fork.Process(target=_separate_main, args=(send, reporter, audit, context), daemon=True,
+                                     name=f"crm-audit-report-{reporter.name}")
+        self._process.start()
+        send.close()
+
+    def result(self) -> tuple[list[Path], str | None]:
         try:
-            written.extend(reporter.write(audit, context) or [])
-        except Exception as exc:
-            if config.debug:
-                raise
-            audit.plugin_errors.append(f"plugin {reporter.plugin!r}: report format {name!r} failed: "
-                                       f"{type(exc).__name__}: {redact(str(exc))[:200]}")
-    return written
+            try:
+                paths, error = self._receive.recv()
+            except EOFError:  # the child died without a word (killed, out of memory)
+                self._process.join()
+                return [], f"the process writing it stopped (exit code {self._process.exitcode})"
+            self._process.join()
+            return [Path(p) for p in paths], error
+        finally:
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+            self._receive.close()
+
+
+def _separate_main(send, reporter, audit: AuditResult, context: ReportContext) -> None:
+    try:
+        paths = [str(p) for p in reporter.write(audit, context) or []]
+        send.send((paths, None))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records it
+        send.send(([], f"{type(exc).__name__}: {redact(str(exc))[:200]}"))
+    finally:
+        send.close()
 
 
 def _archive_settings(folder: Path, config: AuditConfig, settings: dict, checks: list[Check]) -> None:

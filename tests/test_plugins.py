@@ -305,3 +305,40 @@ def test_check_patterns_that_select_only_skipped_checks_are_an_error():
                                        "(skip = ['security.*'])")
     with pytest.raises(ConfigError, match=r"--check 'nope\*' matches no installed check"):
         select_checks(registry, AuditConfig(), ("nope*",))
+
+
+def test_a_separate_report_format_that_fails_is_named_in_the_formats_after_it(small_folder, tmp_path):
+    """A format written in a process of its own (``separate``) that fails: its error comes
+    back from the child, and report.json and report.md, written meanwhile, are written again
+    to name it. The formats written meanwhile and before it are all there."""
+    import json
+    import os
+
+    from crm_audit_core.config import AuditConfig, TenantConfig
+    from crm_audit_core.runner import run_audit
+
+    parent = os.getpid()
+
+    class Apart:
+        @hookimpl
+        def crm_audit_register_reporters(self, register):
+            def fails(audit, context):
+                raise OSError(f"disk full in {'a child' if os.getpid() != parent else 'the parent'}")
+
+            def fine(audit, context):
+                path = context.folder / "fine.txt"
+                path.write_text("written by " + ("a child" if os.getpid() != parent else "the parent"))
+                return [path]
+
+            register(Reporter("fails", fails, separate=True))
+            register(Reporter("fine", fine, separate=True))
+
+    registry = build_plugin_manager(extra_plugins=[Apart()])
+    config = AuditConfig(out=tmp_path / "o", tenants=[TenantConfig("t", "files", {"path": str(small_folder)})])
+    audit, folder = run_audit(config, registry=registry, progress=False)
+    line = "plugin 'Apart': report format 'fails' failed: OSError: disk full in a child"
+    assert audit.plugin_errors == [line]
+    assert (folder / "fine.txt").read_text() == "written by a child"
+    assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["audit"]["plugin_errors"] == [line]
+    assert "disk full in a child" in (folder / "report.md").read_text(encoding="utf-8")
+    assert (folder / "report.html").exists() and (folder / "fixlists").is_dir()

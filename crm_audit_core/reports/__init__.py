@@ -63,6 +63,9 @@ class Reporter:
         description: one line: the file it writes and for whom.
         default: written on every audit (False: only on ``crm-audit report --format``).
         plugin: the plugin that registered it (filled by the registry).
+        separate: may be written in a process of its own, on another core, while the other
+            formats are written (Linux; not with ``--debug``). Only for a reporter that
+            writes files and changes nothing in the audit (a change would not be seen).
     """
 
     name: str
@@ -70,3 +73,4 @@ class Reporter:
     description: str = ""
     default: bool = True
     plugin: str = ""
+    separate: bool = False

@@ -130,7 +130,8 @@ def write_html(audit: AuditResult, context: ReportContext) -> list[Path]:
 
 @hookimpl
 def crm_audit_register_reporters(register):
-    register(Reporter("html", write_html, "report.html: one self-contained page with charts, for the CRM admin"))
+    register(Reporter("html", write_html, "report.html: one self-contained page with charts, for the CRM admin",
+                      separate=True))  # its charts and fonts: the slowest format, beside the others
     register(Reporter("json", write_json, "report.json: the machine-readable contract (schema_version 1)"))
     register(Reporter("csv", write_fixlists, "fixlists/<check-id>.csv: one row per affected record"))
     register(Reporter("md", write_markdown, "report.md: the summary for email and wikis"))
