@@ -22,6 +22,18 @@ def _segment_names_sql() -> str:
             f"WHERE {present('s')}")
 
 
+def _segment_sizes(ctx) -> list[tuple[str, int]]:
+    """(segment, contacts in it), smallest first then by name; counted once for both checks
+    that need it (memoised for the tenant)."""
+    memo = ctx.shared.get("data.segment-sizes")
+    if memo is None:
+        memo = ctx.shared["data.segment-sizes"] = [
+            (name, int(n)) for name, n in
+            ctx.sql(f"SELECT segment, count(*) AS n FROM ({_segment_names_sql()}) GROUP BY segment ORDER BY n, segment")
+            .fetchall()]
+    return memo
+
+
 @check(
     id="data.unsegmented-contacts",
     title="Contacts in no segment",
@@ -81,8 +93,8 @@ def unsegmented_contacts(ctx):
 )
 def tiny_segments(ctx):
     minimum = int(ctx.settings["min_members"])
-    rows = ctx.sql(f"SELECT segment, count(*) AS n FROM ({_segment_names_sql()}) GROUP BY segment ORDER BY n, segment").fetchall()
-    tiny = [(name, int(n)) for name, n in rows if n < minimum]
+    rows = _segment_sizes(ctx)
+    tiny = [(name, n) for name, n in rows if n < minimum]
     details = {name: ngettext("{n} member", "{n} members", n) for name, n in tiny}
     sizes = {"1": 0, "2-4": 0, "5-49": 0, "50-499": 0, "500+": 0}
     for _name, n in rows:
@@ -95,8 +107,10 @@ def tiny_segments(ctx):
                                        len(tiny), total=len(rows), minimum=minimum))
 
 
-def _distribution(ctx, query: str, top: int) -> dict:
-    rows = ctx.sql(query).fetchall()
+def _distribution(ctx, query: str | list, top: int) -> dict:
+    """{value: n} of the ``top`` largest, the rest summed as "(other)"; ``query`` gives
+    (value, n) rows largest first (or is those rows)."""
+    rows = ctx.sql(query).fetchall() if isinstance(query, str) else query
     out: dict[str, int] = {}
     other = 0
     for i, (value, n) in enumerate(rows):
@@ -132,9 +146,8 @@ def segment_distribution(ctx):
                 ctx, f"SELECT nullif({stripped(col)}, '') AS v, count(*) AS n FROM contacts GROUP BY 1 ORDER BY n DESC, v", top
             )
     if ctx.supplied("contacts", "segments"):
-        metrics["by segment"] = _distribution(
-            ctx, f"SELECT segment, count(*) AS n FROM ({_segment_names_sql()}) GROUP BY 1 ORDER BY n DESC, segment", top
-        )
+        largest = sorted(_segment_sizes(ctx), key=lambda row: (-row[1], row[0]))  # as ORDER BY n DESC, segment
+        metrics["by segment"] = _distribution(ctx, largest, top)
     if not metrics:
         return ctx.skip(_("the CRM supplied none of contacts.lifecycle_stage, lead_status or segments"))
     total = ctx.count("contacts")
