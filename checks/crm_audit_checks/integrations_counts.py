@@ -292,6 +292,73 @@ def _broken(counts: dict, rules) -> list:
     return out
 
 
+def _split_by_source(groups: dict) -> tuple[dict, list]:
+    """Per (integration, campaign, measure) and per source: the latest row with a value
+    (``(integration, campaign, measure, source)`` keys); a group with no value at all gives
+    missing lines. Rows of one source are re-reads of one count; different sources are
+    different campaigns of one title."""
+    chosen, missing = {}, []
+    for (integ, key, measure), rows in groups.items():
+        valued = [r for r in rows if r["value"] is not None]
+        if not valued:
+            missing.extend(_missing_line(r) for r in rows)
+            continue
+        by_source: dict[str, list[dict]] = {}
+        for r in valued:
+            by_source.setdefault(str(r["source"] or "").strip(), []).append(r)
+        for source, same in by_source.items():
+            chosen[(integ, key, measure, source)] = _latest(same)
+    return chosen, missing
+
+
+def _one_against_one(c: dict, counts: dict, who: str, src: str, tolerance: float, violations: dict) -> list:
+    """The CRM's campaign against the one campaign of its title in the sending tool."""
+    found = []
+    crm_resp, crm_sent = c["responses"], c["sent"]
+    if crm_resp is not None and counts.get("responses") is not None and int(crm_resp) > counts["responses"]:
+        violations["crm_responses_gt_tool_responses"] += 1
+        values = dict(crm=int(crm_resp), who=who, tool=counts["responses"], sources=src)
+        found.append(_("the CRM records {crm} responses, {who} {tool} ({sources})", **values) if src else
+                     _("the CRM records {crm} responses, {who} {tool}", **values))
+    if crm_sent is not None and counts.get("sent") is not None and \
+            abs(int(crm_sent) - counts["sent"]) > tolerance * counts["sent"]:
+        violations["sent_differs_from_tool"] += 1
+        values = dict(crm=int(crm_sent), who=who, tool=counts["sent"], sources=src)
+        found.append(_("the CRM says {crm} sent, {who} {tool} ({sources})", **values) if src else
+                     _("the CRM says {crm} sent, {who} {tool}", **values))
+    return found
+
+
+def _sums_against_sums(matches: list[dict], parts: dict, who: str, title: str, src: str, tolerance: float,
+                       violations: dict) -> list:
+    """Several campaigns of one title (in the CRM, in the sending tool or both): which CRM
+    campaign is which tool campaign cannot be told by the title, so the counts are compared
+    summed over each side's campaigns of that title (a sum only when every campaign has it)."""
+    def total(rows, measure):
+        values = [r.get(measure) for r in rows]
+        return None if any(v is None for v in values) else sum(int(v) for v in values)
+
+    found = []
+    values = dict(name=title, who=who, sources=src or "-")
+    crm_resp, tool_resp = total(matches, "responses"), total(parts.values(), "responses")
+    if crm_resp is not None and tool_resp is not None and crm_resp > tool_resp:
+        violations["crm_responses_gt_tool_responses"] += 1
+        found.append(ngettext(
+            "the CRM records {crm} responses on its {n} campaign named {name}, {who} {tool} on all its campaigns of "
+            "that name ({sources})",
+            "the CRM records {crm} responses over its {n} campaigns named {name}, {who} {tool} over all its campaigns "
+            "of that name ({sources})", len(matches), crm=crm_resp, tool=tool_resp, **values))
+    crm_sent, tool_sent = total(matches, "sent"), total(parts.values(), "sent")
+    if crm_sent is not None and tool_sent is not None and abs(crm_sent - tool_sent) > tolerance * tool_sent:
+        violations["sent_differs_from_tool"] += 1
+        found.append(ngettext(
+            "the CRM says {crm} sent on its {n} campaign named {name}, {who} {tool} on all its campaigns of that name "
+            "({sources})",
+            "the CRM says {crm} sent over its {n} campaigns named {name}, {who} {tool} over all its campaigns of that "
+            "name ({sources})", len(matches), crm=crm_sent, tool=tool_sent, **values))
+    return found
+
+
 @check(
     id="integrations.campaign-count-sanity",
     title="Campaigns with impossible counts",
@@ -324,16 +391,17 @@ def campaign_count_sanity(ctx):
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((_norm(r["integration"]), _norm(r["key"]), _norm(r["measure"])), []).append(r)
-    chosen, missing = _split_by_value(groups)
-    tool: dict[tuple[str, str], dict] = {}  # (integration, campaign name) -> {measure: value, ...}
-    for (integ, key, measure), r in sorted(chosen.items()):
+    chosen, missing = _split_by_source(groups)
+    # (integration, campaign title) -> {"parts": {source: {measure: value}}, ...}: campaigns of one
+    # title in the sending tool are told apart by their source (a probe names the campaign's id
+    # there), each judged on its own and their counts summed against the CRM's campaigns of that title
+    tool: dict[tuple[str, str], dict] = {}
+    for (integ, key, measure, source), r in sorted(chosen.items()):
         if not key:
             continue  # a total over all campaigns says nothing about one campaign
         entry = tool.setdefault((integ, key), {"integration": str(r["integration"]).strip(),
-                                               "campaign": str(r["key"]).strip(), "sources": set()})
-        entry[measure] = int(r["value"])
-        if r["source"]:
-            entry["sources"].add(str(r["source"]))
+                                               "campaign": str(r["key"]).strip(), "parts": {}})
+        entry["parts"].setdefault(source, {})[measure] = int(r["value"])
     not_evaluated = []
     for rule in CAMPAIGN_RULES:
         if rule not in crm_rules:
@@ -376,34 +444,27 @@ def campaign_count_sanity(ctx):
                 problems.setdefault(str(c["id"]), []).extend(_("the CRM has {counts}", counts=x) for x in found)
     unmatched: dict[str, list] = {}
     for (integ, key), t in sorted(tool.items()):
-        who = t["integration"]
-        src = "; ".join(sorted(t["sources"]))
+        who, parts = t["integration"], t["parts"]
+        src = "; ".join(sorted(source for source in parts if source))
         own = []
-        for rule in TOOL_RULES:
-            found = _broken(t, [rule])
-            if found:
-                violations[f"tool_{rule[0]}"] += 1
-                own.extend(_("{who} has {counts} ({sources})", who=who, counts=x, sources=src) if src else
-                           _("{who} has {counts}", who=who, counts=x) for x in found)
+        for source, counts in sorted(parts.items()):
+            for rule in TOOL_RULES:
+                found = _broken(counts, [rule])
+                if found:
+                    violations[f"tool_{rule[0]}"] += 1
+                    own.extend(_("{who} has {counts} ({sources})", who=who, counts=x, sources=source) if source else
+                               _("{who} has {counts}", who=who, counts=x) for x in found)
         matches = by_name.get(key, [])
         if not matches:
             if own:
                 unmatched[f"{who}: '{t['campaign']}'"] = own
             continue
+        if len(parts) == 1 and len(matches) == 1:
+            cross = _one_against_one(matches[0], next(iter(parts.values())), who, src, tolerance, violations)
+        else:  # several campaigns of this title on either side: their sums
+            cross = _sums_against_sums(matches, parts, who, t["campaign"], src, tolerance, violations)
         for c in matches:
-            found = list(own)
-            crm_resp, crm_sent = c["responses"], c["sent"]
-            if crm_resp is not None and t.get("responses") is not None and int(crm_resp) > t["responses"]:
-                violations["crm_responses_gt_tool_responses"] += 1
-                values = dict(crm=int(crm_resp), who=who, tool=t["responses"], sources=src)
-                found.append(_("the CRM records {crm} responses, {who} {tool} ({sources})", **values) if src else
-                             _("the CRM records {crm} responses, {who} {tool}", **values))
-            if crm_sent is not None and t.get("sent") is not None and \
-                    abs(int(crm_sent) - t["sent"]) > tolerance * t["sent"]:
-                violations["sent_differs_from_tool"] += 1
-                values = dict(crm=int(crm_sent), who=who, tool=t["sent"], sources=src)
-                found.append(_("the CRM says {crm} sent, {who} {tool} ({sources})", **values) if src else
-                             _("the CRM says {crm} sent, {who} {tool}", **values))
+            found = own + cross
             if found:
                 problems.setdefault(str(c["id"]), []).extend(found)
     names = {str(c["id"]): c["name"] for c in campaigns}
@@ -412,15 +473,16 @@ def campaign_count_sanity(ctx):
                for rid in ids}
     tool_names = {k for _i, k in tool}
     matched = sum(1 for key in tool_names if key in by_name)
+    tool_campaigns = sum(len(t["parts"]) for t in tool.values())
     if has_campaigns:
         message = ngettext("{count} of {n} campaign have counts that cannot be true",
                            "{count} of {n} campaigns have counts that cannot be true", len(campaigns), count=len(ids))
     else:
-        tool_bad = sum(1 for t in tool.values() if _broken(t, TOOL_RULES))
+        tool_bad = sum(1 for t in tool.values() for counts in t["parts"].values() if _broken(counts, TOOL_RULES))
         message = ngettext("the CRM holds no campaigns; {count} of {n} campaign in the sending tool have counts that "
                            "cannot be true",
                            "the CRM holds no campaigns; {count} of {n} campaigns in the sending tool have counts that "
-                           "cannot be true", len(tool), count=tool_bad)
+                           "cannot be true", tool_campaigns, count=tool_bad)
     if tool and has_campaigns:
         message = Message.join([message, ngettext(
             "(the sending tool reports counts for {n} campaign, {matched} of them found in the CRM by name)",
@@ -445,7 +507,7 @@ def campaign_count_sanity(ctx):
                "rules_not_evaluated": not_evaluated, "tool_campaigns": len(tool_names),
                "tool_campaigns_in_crm": matched, "tool_campaigns_not_in_crm": unmatched, "missing": missing,
                "sent_tolerance": tolerance}
-    population = len(campaigns) if has_campaigns else len(tool)
+    population = len(campaigns) if has_campaigns else tool_campaigns
     result = ctx.result(ids=ids, population=population, details=details, metrics=metrics, message=message,
                         failed=bool(ids or unmatched))
     return _with_reason(result, notes)

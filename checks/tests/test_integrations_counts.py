@@ -205,6 +205,58 @@ def test_crm_responses_above_the_tools_and_sent_beyond_tolerance(tenants, folder
     assert f"the CRM says {email['sent']:,} sent, Mailchimp {round(email['sent'] * 1.2):,}" in result.details[email["id"]]
 
 
+def test_campaigns_sharing_a_title_in_the_sending_tool_are_all_counted(tenants, folders, tmp_path):
+    """Two campaigns of one title in the sending tool (told apart by their source, which names
+    the campaign): neither is dropped. Summed, they agree with the CRM's campaign of that
+    title (the code before kept one of them and flagged the CRM's responses as too many)."""
+    tenant = tenants["clean"]
+    c = next(c for c in tenant.rows("campaigns") if c["type"] == "email" and c["responses"] >= 2 and c["sent"] > 20
+             and c["responses"] <= c["sent"] and sum(1 for o in tenant.rows("campaigns") if o["name"] == c["name"]) == 1)
+    one, two = (f"Mailchimp campaign report '{c['name']}' (GET /3.0/reports, campaign {x})" for x in ("a1", "b2"))
+    counts = [count("Mailchimp", "campaigns", c["sent"] - 10, measure="sent", key=c["name"], source=one),
+              count("Mailchimp", "campaigns", c["responses"] - 1, measure="responses", key=c["name"], source=one),
+              count("Mailchimp", "campaigns", 10, measure="sent", key=c["name"], source=two),
+              count("Mailchimp", "campaigns", 1, measure="responses", key=c["name"], source=two)]
+    result = audit(folders["clean"], tmp_path / "same", counts)[CAMPAIGNS]
+    assert c["id"] not in result.affected.ids
+    assert result.metrics["rule_violations"]["crm_responses_gt_tool_responses"] == 0
+    assert result.metrics["tool_campaigns"] == 1 and result.metrics["tool_campaigns_in_crm"] == 1
+    # the second campaign sends as much again, and its own counts cannot be true
+    counts = [count("Mailchimp", "campaigns", c["sent"], measure="sent", key=c["name"], source=one),
+              count("Mailchimp", "campaigns", c["sent"], measure="sent", key=c["name"], source=two),
+              count("Mailchimp", "campaigns", c["sent"] + 5, measure="delivered", key=c["name"], source=two)]
+    result = audit(folders["clean"], tmp_path / "more", counts)[CAMPAIGNS]
+    assert c["id"] in result.affected.ids
+    detail = result.details[c["id"]]
+    assert f"Mailchimp has {c['sent'] + 5:,} delivered > {c['sent']:,} sent ({two})" in detail
+    assert (f"the CRM says {c['sent']:,} sent on its 1 campaign named {c['name']}, Mailchimp {2 * c['sent']:,} on all "
+            f"its campaigns of that name ({one}; {two})") in detail
+    assert result.metrics["rule_violations"]["sent_differs_from_tool"] == 1
+
+
+def test_campaigns_sharing_a_title_in_the_crm_are_compared_summed(tenants, folders, tmp_path):
+    """Two CRM campaigns of one title and one in the sending tool: which is which cannot be
+    told, so the CRM's two are summed; both are named when the sums disagree."""
+    tenant = tenants["clean"]
+    work = tmp_path / "twins"
+    shutil.copytree(folders["clean"], work)
+    with open(work / "campaigns.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    first, second = [r for r in rows if r["type"] == "email"][:2]
+    second["name"] = first["name"]
+    with open(work / "campaigns.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    both = int(first["sent"]) + int(second["sent"])
+    same = audit(work, tmp_path / "a", [count("Mailchimp", "campaigns", both, measure="sent", key=first["name"])])
+    assert not {first["id"], second["id"]} & set(same[CAMPAIGNS].affected.ids)
+    off = audit(work, tmp_path / "b", [count("Mailchimp", "campaigns", int(first["sent"]), measure="sent",
+                                             key=first["name"])])[CAMPAIGNS]
+    assert {first["id"], second["id"]} <= set(off.affected.ids)
+    assert f"the CRM says {both:,} sent over its 2 campaigns named {first['name']}" in off.details[second["id"]]
+
+
 def test_tool_campaigns_the_crm_does_not_hold(folders, tmp_path):
     counts = [count("Mailchimp", "campaigns", 100, measure="recipients", key="Only in Mailchimp"),
               count("Mailchimp", "campaigns", 130, measure="responses", key="Only in Mailchimp")]
