@@ -453,6 +453,9 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
         apply_accepted_risks(audit, config, as_of)
         audit.score = score(audit.results)
         audit.finished_at = _now().isoformat()
+        # the reports read the results, not the snapshot: closing it first hands DuckDB's
+        # cache (up to CHECK_MEMORY_LIMIT) back before they are written
+        store.close()
         write_reports(registry, audit, folder, config)
         _archive_settings(folder, config, settings, checks)
         failed = [t for t in audit.tenants if t.error or t.partial_tables]
