@@ -32,6 +32,7 @@ from .vocabulary import judge as judge_vocabulary
 from .vocabulary import normalise as normalise_vocabulary
 from .plugins import Registry, build_plugin_manager
 from .reports import ReportContext
+from .reports.separate import SeparateReport, can_fork
 from .scoring import score
 from .secrets import redact, scrub_mapping
 from .store import SCHEMA, Store
@@ -518,12 +519,12 @@ def _write_reports(registry: Registry, audit: AuditResult, context: ReportContex
              if (name in formats if formats is not None else reporter.default)]
     # A format marked ``separate`` is written by a child process on another core while the
     # formats after it are written here; if it fails, those are written again, to name it.
-    fork = len(order) > 1 and not config.debug and _can_fork()
-    apart: dict[str, _SeparateReport] = {}
+    fork = len(order) > 1 and not config.debug and can_fork()
+    apart: dict[str, SeparateReport] = {}
     written: dict[str, list[Path]] = {}
     for name, reporter in order:
         if reporter.separate and fork:
-            apart[name] = _SeparateReport(reporter, audit, context)
+            apart[name] = SeparateReport(reporter, audit, context)
         else:
             written[name] = _write_one(name, reporter, audit, context, config)
     for position, (name, reporter) in enumerate(order):
@@ -548,53 +549,6 @@ def _write_one(name: str, reporter, audit: AuditResult, context: ReportContext, 
         audit.plugin_errors.append(f"plugin {reporter.plugin!r}: report format {name!r} failed: "
                                    f"{type(exc).__name__}: {redact(str(exc))[:200]}")
         return []
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-    import sys
-
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-
-
-class _SeparateReport:
-    """One report format written by a forked child process (which shares the audit as it is,
-    nothing copied), its paths or its error sent back through a pipe."""
-
-    def __init__(self, reporter, audit: AuditResult, context: ReportContext):
-        import multiprocessing
-
-        fork = multiprocessing.get_context("fork")
-        self._receive, send = fork.Pipe(duplex=False)
-        self._process = fork.Process(target=_separate_main, args=(send, reporter, audit, context), daemon=True,
-                                     name=f"crm-audit-report-{reporter.name}")
-        self._process.start()
-        send.close()
-
-    def result(self) -> tuple[list[Path], str | None]:
-        try:
-            try:
-                paths, error = self._receive.recv()
-            except EOFError:  # the child died without a word (killed, out of memory)
-                self._process.join()
-                return [], f"the process writing it stopped (exit code {self._process.exitcode})"
-            self._process.join()
-            return [Path(p) for p in paths], error
-        finally:
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-            self._receive.close()
-
-
-def _separate_main(send, reporter, audit: AuditResult, context: ReportContext) -> None:
-    try:
-        paths = [str(p) for p in reporter.write(audit, context) or []]
-        send.send((paths, None))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records it
-        send.send(([], f"{type(exc).__name__}: {redact(str(exc))[:200]}"))
-    finally:
-        send.close()
 
 
 def _archive_settings(folder: Path, config: AuditConfig, settings: dict, checks: list[Check]) -> None:
