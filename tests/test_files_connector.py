@@ -262,3 +262,23 @@ def test_a_plain_file_with_a_bad_cell_is_rolled_back_and_read_again(tmp_path):
     assert [u[:3] for u in sink.unreadable_cells] == [("contacts", "email_bounced", 1)]
     assert sink.completed == {"users", "contacts"} and not sink.partial_tables
     store.close()
+
+
+def test_a_plain_file_duckdb_refuses_half_way_is_rolled_back_and_named(tmp_path):
+    """A line with a field too many, far down a plain file: DuckDB's insert into the store
+    fails, the rows before it are rolled back, and the dialect path names the file and line."""
+    from crm_audit_core.extract import StoreSink
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    rows = [f"d{i},deal {i},{i}.5" for i in range(1, 50001)]
+    rows[39999] += ",extra"  # line 40001 of the file
+    (folder / "deals.csv").write_text("id,name,amount\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    store = Store(tmp_path / "s.duckdb")
+    sink = StoreSink(store, "t")
+    with pytest.raises(DataError) as info:
+        FilesConnector(folder).extract(sink)
+    assert "deals.csv:40001" in info.value.one_line() and "expected 3 columns" in info.value.one_line()
+    assert store.execute("SELECT count(*) FROM canonical.deals").fetchall() == [(0,)]
+    assert sink.partial_tables == ["deals"]
+    store.close()
