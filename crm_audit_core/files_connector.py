@@ -307,8 +307,11 @@ class _Reading:
         if not self.custom:
             return None
         fields = ", ".join(quote_ident(c) for c in self.custom)
-        return (f"SELECT record_id, field, value FROM (UNPIVOT (SELECT CAST({quote_ident(self.table.key)} AS VARCHAR) "
-                f"AS record_id, {fields} FROM {self.source}) ON {fields} INTO NAME field VALUE value) WHERE value <> ''")
+        # internal names no header uses, so custom columns called record_id, field or value unpivot as any other
+        rid, field, value = '"__crm_audit_record_id"', '"__crm_audit_field"', '"__crm_audit_value"'
+        return (f"SELECT {rid} AS record_id, {field} AS field, {value} AS value FROM (UNPIVOT (SELECT "
+                f"CAST({quote_ident(self.table.key)} AS VARCHAR) AS {rid}, {fields} FROM {self.source}) ON {fields} "
+                f"INTO NAME {field} VALUE {value}) WHERE {value} <> ''")
 
     def batches(self):
         """(typed rows, custom values or None) per batch of up to BATCH_ROWS rows; at least

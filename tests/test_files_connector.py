@@ -282,3 +282,21 @@ def test_a_plain_file_duckdb_refuses_half_way_is_rolled_back_and_named(tmp_path)
     assert store.execute("SELECT count(*) FROM canonical.deals").fetchall() == [(0,)]
     assert sink.partial_tables == ["deals"]
     store.close()
+
+
+def test_custom_columns_named_like_the_custom_values_columns_go_straight_in(tmp_path, monkeypatch):
+    from crm_audit_core.extract import StoreSink
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "contacts.csv").write_text("id,first_name,record_id,field,value\n1,a,r1,f1,v1\n2,b,,f2,\n", encoding="utf-8")
+
+    def no_other_way(*args):
+        raise AssertionError("a plain file must go straight into the store")
+
+    monkeypatch.setattr(FilesConnector, "_open", no_other_way)
+    store = Store(tmp_path / "s.duckdb")
+    FilesConnector(folder).extract(StoreSink(store, "t"))
+    assert store.execute("SELECT record_id, field, value FROM canonical.custom_values ORDER BY 1, 2").fetchall() == [
+        ("1", "field", "f1"), ("1", "record_id", "r1"), ("1", "value", "v1"), ("2", "field", "f2")]
+    store.close()
