@@ -100,11 +100,13 @@ class FilesConnector:
             if path is None:
                 continue
             found = True
-            if hasattr(sink, "write_query") and self._straight_in(table, path, sink):
+            tried = hasattr(sink, "write_query")
+            if tried and self._straight_in(table, path, sink):
                 sink.complete(table.name)
                 continue
             self._unreadable = []
-            reading = self._open(table, path)
+            # after a refused straight insert, DuckDB's reader would only validate the file to refuse it again
+            reading = self._open(table, path, duckdb_reader=not tried)
             try:
                 if reading.note:
                     sink.note(reading.note)
@@ -152,7 +154,7 @@ class FilesConnector:
             sink.note(warning)
         return True
 
-    def _open(self, table: model.Table, path: Path) -> "_Reading":
+    def _open(self, table: model.Table, path: Path, duckdb_reader: bool = True) -> "_Reading":
         """The table's file as the view ``src`` of a private DuckDB connection, validated.
 
         A plain CSV file (UTF-8, comma-delimited, no trailing summary line) whose every cell
@@ -160,9 +162,10 @@ class FilesConnector:
         straight from the file: nothing of it is held in Python. Any other file (another
         encoding or delimiter, number and date shapes to rewrite, bad cells, a wrong field
         count) is read by :mod:`csv_dialect` and pyarrow, whose errors and bad cells' examples
-        name the line.
+        name the line. ``duckdb_reader=False``: that way at once (DuckDB already refused it).
         """
-        if path.suffix == ".csv" and DUCKDB_CSV and self.encoding is None and csv_dialect.plain_file(path):
+        if (duckdb_reader and path.suffix == ".csv" and DUCKDB_CSV and self.encoding is None
+                and csv_dialect.plain_file(path)):
             names = _csv_header(path)
             csv_dialect.check_header(names, path)  # duplicate or empty names, as the dialect path words them
             _check_names(table, path, names)

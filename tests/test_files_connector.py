@@ -241,7 +241,7 @@ def test_the_progress_of_a_query_reaches_its_total(tmp_path):
     store.close()
 
 
-def test_a_plain_file_with_a_bad_cell_is_rolled_back_and_read_again(tmp_path):
+def test_a_plain_file_with_a_bad_cell_is_rolled_back_and_read_again(tmp_path, monkeypatch):
     """DuckDB's strict insert meets a cell that does not fit (line 3): that table is rolled
     back and read by the dialect path, which notes the cell; no row is stored twice."""
     from crm_audit_core.extract import StoreSink
@@ -252,9 +252,16 @@ def test_a_plain_file_with_a_bad_cell_is_rolled_back_and_read_again(tmp_path):
     rows = rows.replace("c2,2026-01-03,no,", "c2,2026-01-03,maybe,", 1)
     (folder / "contacts.csv").write_text("id,created_at,email_bounced,nickname\n" + rows, encoding="utf-8")
     (folder / "users.csv").write_text("id,name,is_active\nu1,Ann,true\n", encoding="utf-8")
+    from crm_audit_core import files_connector
+
+    clean_scans = []
+    validate = files_connector._Reading.validate
+    monkeypatch.setattr(files_connector._Reading, "validate",
+                        lambda self, clean_only=False: clean_scans.append(clean_only) or validate(self, clean_only))
     store = Store(tmp_path / "s.duckdb")
     sink = StoreSink(store, "t")
     FilesConnector(folder).extract(sink)
+    assert True not in clean_scans  # refused once, not validated again by DuckDB's reader before the dialect path
     assert store.counts("t") == {"users": 1, "contacts": 2000}
     assert store.execute("SELECT count(*), count(DISTINCT record_id) FROM canonical.custom_values").fetchall() == [(2000, 2000)]
     assert store.execute("SELECT email_bounced FROM canonical.contacts WHERE id = 'c2'").fetchall() == [(None,)]
