@@ -311,51 +311,49 @@ def _split_by_source(groups: dict) -> tuple[dict, list]:
     return chosen, missing
 
 
-def _one_against_one(c: dict, counts: dict, who: str, src: str, tolerance: float, violations: dict) -> list:
-    """The CRM's campaign against the one campaign of its title in the sending tool."""
+# (violation key, measure): the CRM's responses above the tool's; the CRM's sent off the tool's by > sent_tolerance
+CROSS_RULES = (("crm_responses_gt_tool_responses", "responses"), ("sent_differs_from_tool", "sent"))
+
+
+def _total(rows, measure: str) -> int | None:
+    """``measure`` summed over ``rows``; None when any of them lacks it."""
+    values = [r.get(measure) for r in rows]
+    return None if any(v is None for v in values) else sum(int(v) for v in values)
+
+
+def _cross_checks(matches: list[dict], parts: dict, who: str, title: str, src: str, tolerance: float,
+                  violations: dict) -> list:
+    """The CRM's campaigns of one title against the sending tool's. With several on either
+    side, which is which cannot be told by the title, so each side's counts are summed over
+    its campaigns of that title (a sum only when every campaign has the count)."""
     found = []
-    crm_resp, crm_sent = c["responses"], c["sent"]
-    if crm_resp is not None and counts.get("responses") is not None and int(crm_resp) > counts["responses"]:
-        violations["crm_responses_gt_tool_responses"] += 1
-        values = dict(crm=int(crm_resp), who=who, tool=counts["responses"], sources=src)
-        found.append(_("the CRM records {crm} responses, {who} {tool} ({sources})", **values) if src else
-                     _("the CRM records {crm} responses, {who} {tool}", **values))
-    if crm_sent is not None and counts.get("sent") is not None and \
-            abs(int(crm_sent) - counts["sent"]) > tolerance * counts["sent"]:
-        violations["sent_differs_from_tool"] += 1
-        values = dict(crm=int(crm_sent), who=who, tool=counts["sent"], sources=src)
-        found.append(_("the CRM says {crm} sent, {who} {tool} ({sources})", **values) if src else
-                     _("the CRM says {crm} sent, {who} {tool}", **values))
-    return found
-
-
-def _sums_against_sums(matches: list[dict], parts: dict, who: str, title: str, src: str, tolerance: float,
-                       violations: dict) -> list:
-    """Several campaigns of one title (in the CRM, in the sending tool or both): which CRM
-    campaign is which tool campaign cannot be told by the title, so the counts are compared
-    summed over each side's campaigns of that title (a sum only when every campaign has it)."""
-    def total(rows, measure):
-        values = [r.get(measure) for r in rows]
-        return None if any(v is None for v in values) else sum(int(v) for v in values)
-
-    found = []
-    values = dict(name=title, who=who, sources=src or "-")
-    crm_resp, tool_resp = total(matches, "responses"), total(parts.values(), "responses")
-    if crm_resp is not None and tool_resp is not None and crm_resp > tool_resp:
-        violations["crm_responses_gt_tool_responses"] += 1
-        found.append(ngettext(
-            "the CRM records {crm} responses on its {n} campaign named {name}, {who} {tool} on all its campaigns of "
-            "that name ({sources})",
-            "the CRM records {crm} responses over its {n} campaigns named {name}, {who} {tool} over all its campaigns "
-            "of that name ({sources})", len(matches), crm=crm_resp, tool=tool_resp, **values))
-    crm_sent, tool_sent = total(matches, "sent"), total(parts.values(), "sent")
-    if crm_sent is not None and tool_sent is not None and abs(crm_sent - tool_sent) > tolerance * tool_sent:
-        violations["sent_differs_from_tool"] += 1
-        found.append(ngettext(
-            "the CRM says {crm} sent on its {n} campaign named {name}, {who} {tool} on all its campaigns of that name "
-            "({sources})",
-            "the CRM says {crm} sent over its {n} campaigns named {name}, {who} {tool} over all its campaigns of that "
-            "name ({sources})", len(matches), crm=crm_sent, tool=tool_sent, **values))
+    single = len(matches) == 1 and len(parts) == 1
+    for key, measure in CROSS_RULES:
+        crm, tool = _total(matches, measure), _total(parts.values(), measure)
+        if crm is None or tool is None:
+            continue
+        if not (crm > tool if measure == "responses" else abs(crm - tool) > tolerance * tool):
+            continue
+        violations[key] += 1
+        values = dict(crm=crm, who=who, tool=tool)
+        if single and measure == "responses":
+            found.append(_("the CRM records {crm} responses, {who} {tool} ({sources})", sources=src, **values) if src
+                         else _("the CRM records {crm} responses, {who} {tool}", **values))
+        elif single:
+            found.append(_("the CRM says {crm} sent, {who} {tool} ({sources})", sources=src, **values) if src else
+                         _("the CRM says {crm} sent, {who} {tool}", **values))
+        elif measure == "responses":
+            found.append(ngettext(
+                "the CRM records {crm} responses on its {n} campaign named {name}, {who} {tool} on all its campaigns "
+                "of that name ({sources})",
+                "the CRM records {crm} responses over its {n} campaigns named {name}, {who} {tool} over all its "
+                "campaigns of that name ({sources})", len(matches), name=title, sources=src or "-", **values))
+        else:
+            found.append(ngettext(
+                "the CRM says {crm} sent on its {n} campaign named {name}, {who} {tool} on all its campaigns of that "
+                "name ({sources})",
+                "the CRM says {crm} sent over its {n} campaigns named {name}, {who} {tool} over all its campaigns of "
+                "that name ({sources})", len(matches), name=title, sources=src or "-", **values))
     return found
 
 
@@ -459,10 +457,7 @@ def campaign_count_sanity(ctx):
             if own:
                 unmatched[f"{who}: '{t['campaign']}'"] = own
             continue
-        if len(parts) == 1 and len(matches) == 1:
-            cross = _one_against_one(matches[0], next(iter(parts.values())), who, src, tolerance, violations)
-        else:  # several campaigns of this title on either side: their sums
-            cross = _sums_against_sums(matches, parts, who, t["campaign"], src, tolerance, violations)
+        cross = _cross_checks(matches, parts, who, t["campaign"], src, tolerance, violations)
         for c in matches:
             found = own + cross
             if found:
