@@ -425,6 +425,14 @@ def campaign_count_sanity(ctx):
         return ctx.skip(Message.join(reasons, "; ") if len(reasons) > 1 else reasons[0])
     cols = ", ".join(c if c in supplied else f"NULL AS {c}" for c in ("sent", "delivered", "opened", "responses"))
     campaigns = ctx.rows(f"SELECT id, name, {cols} FROM campaigns ORDER BY id") if has_campaigns else []
+    if has_campaigns and not campaigns and not tool:
+        # an empty population is not a pass: there was nothing to hold to the rules
+        reasons = [_("the CRM holds no campaigns, and no integration probe reports campaign counts")]
+        if unreadable:
+            reasons.append(unreadable)
+        if missing:
+            reasons.append(_counts_missing(missing))
+        return ctx.skip(Message.join(reasons, "; ") if len(reasons) > 1 else reasons[0])
     by_name: dict[str, list[dict]] = {}
     for c in campaigns:
         by_name.setdefault(_norm(c["name"]), []).append(c)
@@ -469,7 +477,7 @@ def campaign_count_sanity(ctx):
     tool_names = {k for _i, k in tool}
     matched = sum(1 for key in tool_names if key in by_name)
     tool_campaigns = sum(len(t["parts"]) for t in tool.values())
-    if has_campaigns:
+    if campaigns:
         message = ngettext("{count} of {n} campaign have counts that cannot be true",
                            "{count} of {n} campaigns have counts that cannot be true", len(campaigns), count=len(ids))
     else:
@@ -478,12 +486,12 @@ def campaign_count_sanity(ctx):
                            "cannot be true",
                            "the CRM holds no campaigns; {count} of {n} campaigns in the sending tool have counts that "
                            "cannot be true", tool_campaigns, count=tool_bad)
-    if tool and has_campaigns:
+    if tool and campaigns:
         message = Message.join([message, ngettext(
             "(the sending tool reports counts for {n} campaign, {matched} of them found in the CRM by name)",
             "(the sending tool reports counts for {n} campaigns, {matched} of them found in the CRM by name)",
             len(tool_names), matched=matched)], " ")
-    if unmatched and has_campaigns:
+    if unmatched and campaigns:
         message = Message.join([message, ngettext(
             "{n} campaign the CRM does not hold also has impossible counts in the sending tool: {names}",
             "{n} campaigns the CRM does not hold also have impossible counts in the sending tool: {names}",
@@ -502,7 +510,7 @@ def campaign_count_sanity(ctx):
                "rules_not_evaluated": not_evaluated, "tool_campaigns": len(tool_names),
                "tool_campaigns_in_crm": matched, "tool_campaigns_not_in_crm": unmatched, "missing": missing,
                "sent_tolerance": tolerance}
-    population = len(campaigns) if has_campaigns else tool_campaigns
+    population = len(campaigns) if campaigns else tool_campaigns
     result = ctx.result(ids=ids, population=population, details=details, metrics=metrics, message=message,
                         failed=bool(ids or unmatched))
     return _with_reason(result, notes)

@@ -37,12 +37,16 @@ def folders(tenants, tmp_path_factory):
     return out
 
 
-def audit(folder, tmp_path, counts=None, drop=(), drop_columns=None):
-    """Audit a copy of ``folder`` with ``counts`` as sync_counts.csv; returns {check id: result}."""
+def audit(folder, tmp_path, counts=None, drop=(), drop_columns=None, empty=()):
+    """Audit a copy of ``folder`` with ``counts`` as sync_counts.csv (``drop``: tables left out,
+    ``empty``: tables left with their header only); returns {check id: result}."""
     work = tmp_path / "tenant"
     shutil.copytree(folder, work)
     for name in drop:
         (work / f"{name}.csv").unlink()
+    for name in empty:
+        path = work / f"{name}.csv"
+        path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     for table, columns in (drop_columns or {}).items():
         with open(work / f"{table}.csv", encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
@@ -334,3 +338,17 @@ def test_without_crm_campaigns_the_tools_own_counts_are_checked(tenants, folders
     # neither side has campaigns: skipped, never passed
     nothing = audit(folders["clean"], tmp_path / "nothing", [], drop=("campaigns",))[CAMPAIGNS]
     assert nothing.status == "skipped" and "needs the campaigns table" in nothing.reason
+
+
+def test_an_empty_campaigns_table_is_never_a_pass(folders, tmp_path):
+    """The CRM supplies the campaigns table with every count column but holds no campaign: with
+    nothing from the sending tool either, there is nothing to check (skipped, not a pass with
+    population 0); with the tool's counts, those are checked on their own."""
+    nothing = audit(folders["clean"], tmp_path / "nothing", [], empty=("campaigns",))[CAMPAIGNS]
+    assert nothing.status == "skipped", (nothing.status, nothing.affected.population)
+    assert nothing.reason == "the CRM holds no campaigns, and no integration probe reports campaign counts"
+    broken = [count("Mailchimp", "campaigns", 500, measure="sent", key="Newsletter 2026-05"),
+              count("Mailchimp", "campaigns", 600, measure="delivered", key="Newsletter 2026-05")]
+    result = audit(folders["clean"], tmp_path / "broken", broken, empty=("campaigns",))[CAMPAIGNS]
+    assert result.status == "fail" and result.affected.ids == [] and result.affected.population == 1
+    assert result.message.startswith("the CRM holds no campaigns; 1 of 1 campaign in the sending tool")
