@@ -209,6 +209,40 @@ def test_a_query_the_store_cannot_insert_rolls_the_table_back(tmp_path):
     store.close()
 
 
+def test_ctrl_c_during_a_query_insert_rolls_back_and_stops_the_poller(tmp_path):
+    """Ctrl-C while the store inserts a query's rows: the KeyboardInterrupt goes on up (the
+    audit stops), the table is rolled back, the progress poller has stopped, and the store
+    still takes the next insert."""
+    import _thread
+    import signal
+    import threading
+
+    store = Store(tmp_path / "s.duckdb")
+    store.insert_query("t", "contacts", "SELECT 'c0' AS id", ["id"])
+    slow = "SELECT md5(CAST(range AS VARCHAR)) AS id, md5(md5(CAST(range AS VARCHAR))) AS first_name FROM range(20000000)"
+    custom = "SELECT 'c1' AS record_id, 'f' AS field, 'v' AS value"
+    calls = []
+
+    def on_progress(done):
+        calls.append(done)
+        if len(calls) == 1:
+            _thread.interrupt_main()  # as a Ctrl-C would, while the insert runs
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            store.insert_query("t", "contacts", slow, ["id", "first_name"], custom, on_progress=on_progress)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert calls and calls[-1] < 1.0  # stopped part way, never reported done
+    assert not [t for t in threading.enumerate() if t.name == "crm-audit-load-progress"]
+    assert store.execute("SELECT id FROM canonical.contacts").fetchall() == [("c0",)]
+    assert store.execute("SELECT count(*) FROM canonical.custom_values").fetchall() == [(0,)]
+    assert store.insert_query("t", "contacts", "SELECT 'c2' AS id", ["id"]) == 1
+    assert store.counts("t") == {"contacts": 2}
+    store.close()
+
+
 def test_the_progress_of_a_query_reaches_its_total(tmp_path):
     """The bar follows DuckDB's progress of the insert and ends on the rows written, also when
     its total was an estimate (the files connector's, from the file's size)."""
