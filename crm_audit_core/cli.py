@@ -24,7 +24,7 @@ from . import __version__, model
 from .cli_output import EXIT_BELOW_THRESHOLD, _t, console as _console, finish as _finish, lang as _lang
 from .cli_output import next_after_run as _next_after_run, use_lang as _use_lang
 from .config import AuditConfig, TenantConfig, load_config, parse_as_of, parse_option_pairs
-from .errors import ConfigError, CrmAuditError
+from .errors import ConfigError, CrmAuditError, interrupted
 from .i18n import _
 from .secrets import redact
 from .tenant_access import tenant_name_from
@@ -77,6 +77,9 @@ class _Group(_HelpGroup):
             click.echo(_t("error: interrupted"), err=True)
             ctx.exit(130)
         except Exception as exc:
+            if interrupted(exc):  # a Ctrl-C DuckDB turned into an error
+                click.echo(_t("error: interrupted"), err=True)
+                ctx.exit(130)
             if debug:
                 raise
             text = redact(str(exc)).strip().splitlines()

@@ -69,3 +69,21 @@ class PluginError(CrmAuditError):
     """A plugin broke a contract (duplicate check id, missing metadata, ...)."""
 
     exit_code = 2
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is the user's Ctrl-C, also in the form DuckDB gives it: a
+    KeyboardInterrupt that arrives while a query runs is consumed by DuckDB's Python client,
+    which stops the query and raises ``RuntimeError('Query interrupted')`` instead (duckdb
+    2.0). Caught by a broad ``except Exception``, that would be taken for a failure of the
+    connector or the check, and the audit would go on."""
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException":
+        return True
+    return type(exc) is RuntimeError and str(exc).startswith("Query interrupted")
+
+
+def stop_if_interrupted(exc: BaseException) -> None:
+    """Raise KeyboardInterrupt when ``exc`` is a Ctrl-C (:func:`interrupted`), so the
+    audit stops as it does on any other Ctrl-C; else return."""
+    if interrupted(exc) and not isinstance(exc, KeyboardInterrupt):
+        raise KeyboardInterrupt from None

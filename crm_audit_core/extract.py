@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from . import model
 from .connector import ConnectorInfo, ExtractContext
-from .errors import ConnectorError, CrmAuditError, DataError
+from .errors import ConnectorError, CrmAuditError, DataError, stop_if_interrupted
 from .i18n import Message, _
 from .secrets import redact
 from .store import fetch_arrow, quote_ident
@@ -526,6 +526,7 @@ def run_connector(info: ConnectorInfo, options: dict, tenant: str, store, as_of,
             exc.where = tenant
         outcome.error = exc
     except Exception as exc:  # a connector bug must not lose what was read
+        stop_if_interrupted(exc)  # a Ctrl-C DuckDB turned into an error stops the audit
         if debug:
             raise
         _keep_partial(sink)

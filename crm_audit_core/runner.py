@@ -22,7 +22,7 @@ from .version import __version__
 from .checks import Check, CheckContext, SkipCheck
 from .connector import ExtractContext, PreviousSnapshot
 from .config import AuditConfig, TenantConfig
-from .errors import ConfigError, PluginError
+from .errors import ConfigError, PluginError, stop_if_interrupted
 from .extract import ProgressBoard, run_connector
 from .findings import AuditResult, Result, TenantInfo
 from .i18n import Message, _, ngettext, render
@@ -261,6 +261,7 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
             except SkipCheck as exc:
                 result = ctx.skip(exc.args[0] if exc.args and exc.args[0] else _("skipped by the check"))
             except Exception as exc:
+                stop_if_interrupted(exc)  # a Ctrl-C DuckDB turned into an error stops the audit
                 text = redact(str(exc)).strip().splitlines()
                 result = ctx._result("error", reason=f"{type(exc).__name__}: {text[0] if text else ''}".strip(),
                                      message=_("the check raised an error; the audit went on"))

@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from . import model
-from .errors import DataError
+from .errors import DataError, stop_if_interrupted
 from .i18n import _
 
 SCHEMA = "canonical"
@@ -451,18 +451,15 @@ class Store:
                     if i == 0:
                         rows = int(result[0][0]) if result else 0
                 cursor.execute("COMMIT")
-            except duckdb.Error as exc:
+            except BaseException as exc:
                 try:
                     cursor.execute("ROLLBACK")
                 except duckdb.Error:
                     pass
-                raise DataError(_("cannot store the rows of {table}: {problem}", table=table, problem=str(exc).splitlines()[0]),
-                                where=f"{tenant}/{table}") from None
-            except BaseException:
-                try:
-                    cursor.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
+                stop_if_interrupted(exc)  # Ctrl-C, in whichever form DuckDB gives it, is not a bad file
+                if isinstance(exc, duckdb.Error):
+                    raise DataError(_("cannot store the rows of {table}: {problem}", table=table,
+                                      problem=str(exc).splitlines()[0]), where=f"{tenant}/{table}") from None
                 raise
             finally:
                 stop.set()
