@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 from rich.console import Console
 
@@ -27,6 +28,7 @@ from .extract import ProgressBoard, run_connector
 from .findings import AuditResult, Result, TenantInfo
 from .i18n import Message, _, ngettext, render
 from .integrations import prepare_integrations
+from .progress import CheckProgress
 from .probes import close_quietly
 from .vocabulary import judge as judge_vocabulary
 from .vocabulary import normalise as normalise_vocabulary
@@ -212,7 +214,8 @@ def _new_folder(out: Path, started: datetime) -> tuple[str, Path]:
 def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check], settings: dict[str, dict],
                as_of: datetime, config: AuditConfig, partial: dict[str, str] | None = None,
                stopped: str | None = None, limitations: dict[str, str] | None = None,
-               unavailable: dict[str, str] | None = None, connector: str | None = None) -> list[Result]:
+               unavailable: dict[str, str] | None = None, connector: str | None = None,
+               on_check: Callable[[str | None], None] | None = None) -> list[Result]:
     """Run ``checks`` on one tenant of the store.
 
     ``partial``: table -> why it is partial. ``stopped``: the error that stopped the
@@ -222,7 +225,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     expose names the limitation. ``unavailable``: what the connector said at run time it
     could not read (``sink.unavailable``), merged over ``limitations`` for this tenant.
     ``connector``: the connector that read the tenant; a check whose ``vendors`` do not
-    name it is ``not-applicable`` there (never run, never scored).
+    name it is ``not-applicable`` there (never run, never scored). ``on_check``: called with
+    each check's id as it starts and with None after the last (the progress bar).
     """
     unrecognised = normalise_vocabulary(store, tenant)
     info = registry.connectors.get(connector) if connector else None
@@ -233,6 +237,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
     as_of_naive = as_of.astimezone(timezone.utc).replace(tzinfo=None)
     results = []
     for item in checks:
+        if on_check is not None:
+            on_check(item.id)
         ctx = CheckContext(check=item, tenant=tenant, connection=cursor, as_of=as_of_naive,
                            settings=dict(settings.get(item.id, item.settings)), config=config,
                            supplied=supplied, shared=shared, limitations=limitations, read_error=stopped,
@@ -277,6 +283,8 @@ def run_checks(registry: Registry, store: Store, tenant: str, checks: list[Check
         results.append(result)
         registry.hook.crm_audit_result(result=result, check=item)
     cursor.close()
+    if on_check is not None:
+        on_check(None)
     return results
 
 
@@ -444,14 +452,17 @@ def run_audit(config: AuditConfig, *, registry: Registry | None = None, console:
         state["status"] = "checking"
         _write_state(folder, state)
         by_name = {t.name: t for t in config.tenants}
-        for tinfo in audit.tenants:
-            prepare_integrations(registry, store, by_name[tinfo.name], tinfo, config, as_of, console)
-            why = tinfo.error or _("extraction did not complete")
-            partial = {t: why for t in tinfo.partial_tables}
-            limitations = registry.connectors[tinfo.connector].limitations if tinfo.connector in registry.connectors else {}
-            audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,
-                                            stopped=tinfo.error, limitations=limitations,
-                                            unavailable=tinfo.unavailable, connector=tinfo.connector))
+        with CheckProgress(console, enabled=progress, lang=config.lang) as shown:
+            for tinfo in audit.tenants:
+                prepare_integrations(registry, store, by_name[tinfo.name], tinfo, config, as_of, console)
+                why = tinfo.error or _("extraction did not complete")
+                partial = {t: why for t in tinfo.partial_tables}
+                limitations = (registry.connectors[tinfo.connector].limitations
+                               if tinfo.connector in registry.connectors else {})
+                audit.results.extend(run_checks(registry, store, tinfo.name, checks, settings, as_of, config, partial,
+                                                stopped=tinfo.error, limitations=limitations,
+                                                unavailable=tinfo.unavailable, connector=tinfo.connector,
+                                                on_check=shown.tenant(tinfo.name, len(checks))))
         apply_accepted_risks(audit, config, as_of)
         audit.score = score(audit.results)
         audit.finished_at = _now().isoformat()
