@@ -29,7 +29,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import csv_dialect, exports, hookimpl, model
@@ -100,13 +99,11 @@ class FilesConnector:
             if path is None:
                 continue
             found = True
-            tried = hasattr(sink, "write_query")
-            if tried and self._straight_in(table, path, sink):
+            if hasattr(sink, "write_query") and self._straight_in(table, path, sink):
                 sink.complete(table.name)
                 continue
             self._unreadable = []
-            # after a refused straight insert, DuckDB's reader would only validate the file to refuse it again
-            reading = self._open(table, path, duckdb_reader=not tried)
+            reading = self._open(table, path)
             try:
                 if reading.note:
                     sink.note(reading.note)
@@ -143,7 +140,7 @@ class FilesConnector:
         names = _csv_header(path)
         csv_dialect.check_header(names, path)  # duplicate or empty names, as the dialect path words them
         _check_names(table, path, names)
-        reading = _Reading(self, None, table, path, names, set(names), legacy=False, source=_csv_source(path, names))
+        reading = _Reading(self, None, table, path, names, set(names), source=_csv_source(path, names))
         try:
             sink.write_query(table.name, reading.select_sql(strict=True), reading.canonical, reading.custom_sql(),
                              total=_estimated_rows(path))
@@ -154,33 +151,14 @@ class FilesConnector:
             sink.note(warning)
         return True
 
-    def _open(self, table: model.Table, path: Path, duckdb_reader: bool = True) -> "_Reading":
-        """The table's file as the view ``src`` of a private DuckDB connection, validated.
-
-        A plain CSV file (UTF-8, comma-delimited, no trailing summary line) whose every cell
-        fits its column is read by DuckDB's own (parallel) CSV reader, every column as text,
-        straight from the file: nothing of it is held in Python. Any other file (another
-        encoding or delimiter, number and date shapes to rewrite, bad cells, a wrong field
-        count) is read by :mod:`csv_dialect` and pyarrow, whose errors and bad cells' examples
-        name the line. ``duckdb_reader=False``: that way at once (DuckDB already refused it).
+    def _open(self, table: model.Table, path: Path) -> "_Reading":
+        """The table's file as the view ``src`` of a private DuckDB connection, validated:
+        read by :mod:`csv_dialect` and pyarrow (a CSV file) or pyarrow (Parquet), whose errors
+        and bad cells' examples name the line. The files that go straight into the store
+        (:meth:`_straight_in`) never come here; the rest do: another encoding or delimiter,
+        number and date shapes to rewrite, bad cells, a wrong field count, a sink without
+        ``write_query``.
         """
-        if (duckdb_reader and path.suffix == ".csv" and DUCKDB_CSV and self.encoding is None
-                and csv_dialect.plain_file(path)):
-            names = _csv_header(path)
-            csv_dialect.check_header(names, path)  # duplicate or empty names, as the dialect path words them
-            _check_names(table, path, names)
-            con = _connection()
-            try:
-                con.execute(f"CREATE VIEW src AS SELECT * FROM {_csv_source(path, names)}")
-                reading = _Reading(self, con, table, path, names, set(names), legacy=False)
-                if reading.validate(clean_only=True):
-                    return reading
-                con.close()  # odd cells: the dialect path below reads number and date shapes, or names them
-            except duckdb.Error:
-                con.close()  # read it as before, for its error or its rows
-            except BaseException:
-                con.close()
-                raise
         self._dialect_notes: list[str] = []
         if path.suffix == ".csv":
             raw, dialect = csv_dialect.read_csv(path, self.encoding)
@@ -199,7 +177,7 @@ class FilesConnector:
                    or pa.types.is_large_string(raw.schema.field(n).type)}
         con = _connection()
         con.register("src", raw.append_column("_row", pa.array(range(2, raw.num_rows + 2), pa.int64())))
-        reading = _Reading(self, con, table, path, names, strings, legacy=True,
+        reading = _Reading(self, con, table, path, names, strings,
                            lists={n for n in names if pa.types.is_list(raw.schema.field(n).type)})
         try:
             reading.validate()
@@ -243,28 +221,6 @@ class FilesConnector:
                 f"WHEN {v} IN ('true','t','1','yes','y') THEN TRUE "
                 f"WHEN {v} IN ('false','f','0','no','n') THEN FALSE{other} END")
 
-    @staticmethod
-    def _read_csv(path: Path) -> pa.Table:
-        names = _csv_header(path)
-        try:
-            return pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(encoding="utf8", use_threads=True),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-        except UnicodeDecodeError as exc:
-            raise DataError(_("not UTF-8 text (byte {byte})", byte=str(exc.start)), where=str(path),
-                            hint=_("save the file as UTF-8")) from None
-        except pa.ArrowInvalid as exc:
-            line, problem = _locate_csv_problem(path)
-            raise DataError(problem or _("cannot parse CSV: {problem}", problem=str(exc)),
-                            where=f"{path}:{line}" if line else str(path)) from None
-
 
 def _dialect_note(path: Path, dialect) -> Message:
     if dialect.dropped_line:
@@ -277,7 +233,7 @@ BATCH_ROWS = 100_000
 """Rows a batch the files connector hands to the sink: the whole file is never in Python."""
 READER_MEMORY_LIMIT = "512MB"
 DUCKDB_CSV = True
-"""Read CSV files with DuckDB's reader (False: pyarrow's, as before; for the tests that compare them)."""
+"""Plain CSV files go straight into the store (False: through the dialect path, for the tests that compare them)."""
 
 
 class _Reading:
@@ -285,10 +241,10 @@ class _Reading:
     count, its bad cells (validated on open) and its rows in the store's types, in batches."""
 
     def __init__(self, connector: FilesConnector, con, table: model.Table, path: Path, names: list[str],
-                 strings: set[str], *, legacy: bool, lists: set[str] = frozenset(), source: str | None = None):
+                 strings: set[str], *, lists: set[str] = frozenset(), source: str | None = None):
         self.connector, self.con, self.table, self.path = connector, con, table, path
         self.source = source  # the file as a DuckDB table function (read_csv), when any connection can read it
-        self.names, self.strings, self.legacy, self.lists = names, strings, legacy, lists
+        self.names, self.strings, self.lists = names, strings, lists
         self.canonical = [c for c in table.column_names if c in names]
         custom = [n for n in names if n not in self.canonical and n not in ("tenant", "raw")]
         # only record tables carry custom fields; other tables' extra columns are ignored
@@ -354,11 +310,9 @@ class _Reading:
                              "value": pa.array([], pa.string())})
         return pa.concat_tables(parts)
 
-    def validate(self, clean_only: bool = False) -> bool:
+    def validate(self) -> None:
         """Count the rows and the cells that do not fit their column's type; too many
-        (``max_bad_cells``) raise a DataError naming the first one, fewer give a note.
-        ``clean_only``: return False instead when any cell does not fit (the caller reads
-        the file the other way); True when the file was read."""
+        (``max_bad_cells``) raise a DataError naming the first one, fewer give a note."""
         probes = []
         for name in self.canonical:
             typ = self.table.column(name).type
@@ -370,31 +324,17 @@ class _Reading:
             else:
                 bad = f"{src} IS NOT NULL AND {cast_expression(src, typ, strict=False)} IS NULL"
             probes.append((name, typ, bad))
-        # count(column) of every column: the CSV reader parses (and checks) every cell now,
-        # so a file it refuses is refused here, before any row reaches the sink
-        every = "".join(f", count({quote_ident(n)})" for n in self.names)
         counts = self.con.execute("SELECT count(*)" + "".join(f", count(*) FILTER (WHERE {b})" for _, _, b in probes)
-                                  + every + " FROM src").fetchall()[0]  # read to the end: the connection goes on
+                                  + " FROM src").fetchall()[0]
         self.rows = counts[0]
-        found = [(name, typ, bad, n) for (name, typ, bad), n in zip(probes, counts[1:1 + len(probes)]) if n]
-        if found and clean_only:
-            return False
+        found = [(name, typ, bad, n) for (name, typ, bad), n in zip(probes, counts[1:]) if n]
         if found:
             self.note = self._bad_cells(found, len(probes))
-        return True
 
     def _bad_cells(self, found, probed: int) -> str:
-        con, path = self.con, self.path
-        if not self.legacy:  # the lines of the examples: the file as pyarrow reads it, rows numbered
-            con = _connection()
-            raw = self.connector._read_csv(path)
-            con.register("src", raw.append_column("_row", pa.array(range(2, raw.num_rows + 2), pa.int64())))
-        try:
-            examples = {name: con.execute(f"SELECT _row, {quote_ident(name)} FROM src WHERE {bad} ORDER BY _row "
-                                          f"LIMIT {EXAMPLES}").fetchall() for name, _, bad, _ in found}
-        finally:
-            if con is not self.con:
-                con.close()
+        path = self.path
+        examples = {name: self.con.execute(f"SELECT _row, {quote_ident(name)} FROM src WHERE {bad} ORDER BY _row "
+                                           f"LIMIT {EXAMPLES}").fetchall() for name, _, bad, _ in found}
         total = sum(n for *_, n in found)
         cells = self.rows * probed
         limit = self.connector.max_bad_cells

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from crm_audit_core import hookimpl, model
 from crm_audit_core.config import AuditConfig, TenantConfig
 from crm_audit_core.connector import ConnectorInfo
-from crm_audit_core.files_connector import FilesConnector, _lit
+from crm_audit_core.files_connector import FilesConnector, _csv_header, _lit
 from crm_audit_core.headers import header_warning
 from crm_audit_core.runner import run_audit
 from crm_audit_core.sandbox import generate_tenant
@@ -65,6 +66,16 @@ class FilesBefore(FilesConnector):
                 sink.note(warning)
             sink.write_arrow(table.name, typed, custom)
             sink.complete(table.name)
+
+    @staticmethod
+    def _read_csv(path):
+        """The file as the read path before issue 20 read it: pyarrow, every column as text."""
+        names = _csv_header(path)
+        return pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding="utf8", use_threads=True),
+                              parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                              convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                                   strings_can_be_null=False,
+                                                                   quoted_strings_can_be_null=False))
 
     def _read_before(self, table, path):
         raw = self._read_csv(path)
