@@ -20,7 +20,7 @@ class CheckProgress:
     """A context for the checks phase; :meth:`tenant` gives the callback ``run_checks`` calls
     with each check's id as it starts, and with None when the last one is done."""
 
-    def __init__(self, console: Console | None = None, enabled: bool | None = None, lang: str | None = None):
+    def __init__(self, console: Console | None = None, enabled: bool | None = None, lang: str = "en"):
         self.console = console or Console(stderr=True)
         self.enabled = self.console.is_terminal if enabled is None else enabled
         self.lang = lang
