@@ -19,10 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from . import model
 from .connector import ConnectorInfo, ExtractContext
-from .errors import ConnectorError, CrmAuditError, DataError, stop_if_interrupted
+from .errors import ConnectorError, CrmAuditError, stop_if_interrupted
 from .i18n import Message, _
 from .secrets import redact
-from .store import fetch_arrow, quote_ident
+from .store import fetch_arrow, quote_ident, raise_insert_error
 
 BATCH_ROWS = 5000
 # DuckDB keeps every block it wrote in its buffer pool (default limit: 80% of RAM), so an
@@ -210,9 +210,8 @@ class MemorySink(_BaseSink):
             con.execute("SET TimeZone='UTC'")
             typed = fetch_arrow(con.execute(f"SELECT {', '.join(map(quote_ident, columns))} FROM ({select})"))
             values = fetch_arrow(con.execute(f"SELECT record_id, field, value FROM ({custom})")) if custom else None
-        except duckdb.Error as exc:  # as the store says it
-            raise DataError(_("cannot store the rows of {table}: {problem}", table=table,
-                              problem=str(exc).splitlines()[0]), where=f"{self.tenant}/{table}") from None
+        except (duckdb.Error, RuntimeError) as exc:  # as the store says it
+            raise_insert_error(exc, self.tenant, table)
         finally:
             con.close()
         return self.write_arrow(table, typed, values)

@@ -61,6 +61,17 @@ def _json_default(value: Any):
     return str(value)
 
 
+def raise_insert_error(exc: BaseException, tenant: str, table: str) -> None:
+    """Raise what a failed insert of ``table``'s rows means: KeyboardInterrupt for a Ctrl-C
+    DuckDB turned into an error (it is not a bad file), else a DataError naming the table,
+    which the files connector answers by reading the file the other way."""
+    stop_if_interrupted(exc)
+    if not isinstance(exc, duckdb.Error):
+        raise exc
+    raise DataError(_("cannot store the rows of {table}: {problem}", table=table, problem=str(exc).splitlines()[0]),
+                    where=f"{tenant}/{table}") from None
+
+
 def _first(cursor):
     """The first row of a result, read to the end: a result left unfinished makes DuckDB
     refuse the connection's next ``register``."""
@@ -456,10 +467,8 @@ class Store:
                     cursor.execute("ROLLBACK")
                 except duckdb.Error:
                     pass
-                stop_if_interrupted(exc)  # Ctrl-C, in whichever form DuckDB gives it, is not a bad file
-                if isinstance(exc, duckdb.Error):
-                    raise DataError(_("cannot store the rows of {table}: {problem}", table=table,
-                                      problem=str(exc).splitlines()[0]), where=f"{tenant}/{table}") from None
+                if isinstance(exc, (duckdb.Error, RuntimeError)):
+                    raise_insert_error(exc, tenant, table)
                 raise
             finally:
                 stop.set()

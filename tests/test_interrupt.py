@@ -16,6 +16,7 @@ import _thread
 import json
 import signal
 import threading
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +24,7 @@ from click.testing import CliRunner
 from crm_audit_core import ConnectorInfo, check, hookimpl
 from crm_audit_core.cli import main
 from crm_audit_core.errors import interrupted
+from crm_audit_core.extract import MemorySink
 from crm_audit_core.runner import find_interrupted
 
 LONG = "SELECT count(md5(CAST(range AS VARCHAR))) AS n FROM range(30000000)"  # 5 s, unless stopped
@@ -115,36 +117,44 @@ def test_duckdb_gives_ctrl_c_in_forms_that_are_recognised():
     assert not interrupted(RuntimeError("a bug")) and not interrupted(ValueError("Query interrupted"))
 
 
-def test_ctrl_c_in_a_checks_query_stops_the_audit(tmp_path, crm_audit_plugin):
-    crm_audit_plugin(Plugin())
-    result = run("fast", tmp_path / "audits", "test.slow-query")
+def assert_stopped(tmp_path, connector: str, check_id: str) -> Path:
+    """Run the audit through the CLI; it must stop as on any Ctrl-C, never report the
+    Ctrl-C as a failed connector or check. Returns the audit's folder."""
+    result = run(connector, tmp_path / "audits", check_id)
     assert result.exit_code == 130, result.output
     assert "error: interrupted" in result.output
-    assert "raised an error" not in result.output and "Query interrupted" not in result.output
+    for wrong in ("Query interrupted", "raised an error", "failed"):
+        assert wrong not in result.output, result.output
+    [folder] = (tmp_path / "audits").iterdir()
+    return folder
+
+
+def test_ctrl_c_in_a_checks_query_stops_the_audit(tmp_path, crm_audit_plugin):
+    crm_audit_plugin(Plugin())
+    assert_stopped(tmp_path, "fast", "test.slow-query")
 
 
 def test_ctrl_c_while_the_store_inserts_stops_the_audit(tmp_path, crm_audit_plugin):
     crm_audit_plugin(Plugin())
-    result = run("slow", tmp_path / "audits", "data.unreachable-contacts")
-    assert result.exit_code == 130, result.output
-    assert "error: interrupted" in result.output
-    assert "failed" not in result.output and "Query interrupted" not in result.output
-    [folder] = (tmp_path / "audits").iterdir()  # left for --resume, not marked complete
+    folder = assert_stopped(tmp_path, "slow", "data.unreachable-contacts")
+    # left for --resume, not marked complete
     assert json.loads((folder / "state.json").read_text())["status"] == "extracting"
     assert find_interrupted(tmp_path / "audits") == folder
+
+
+def test_ctrl_c_while_a_memory_sink_runs_a_query_stops():
+    ctrl_c_soon()
+    with pytest.raises(KeyboardInterrupt):
+        MemorySink("t").write_query("contacts", f"SELECT CAST(n AS VARCHAR) AS id FROM ({LONG})", ["id"], total=1)
 
 
 def test_duckdbs_interrupt_error_in_a_check_stops_the_audit(tmp_path, crm_audit_plugin):
     """Before: "the check raised an error; the audit went on", exit 0."""
     crm_audit_plugin(Plugin())
-    result = run("fast", tmp_path / "audits", "test.interrupted-query")
-    assert result.exit_code == 130, result.output
-    assert "error: interrupted" in result.output and "raised an error" not in result.output
+    assert_stopped(tmp_path, "fast", "test.interrupted-query")
 
 
 def test_duckdbs_interrupt_error_in_a_connector_stops_the_audit(tmp_path, crm_audit_plugin):
     """Before: "connector 'interrupted' failed: RuntimeError: Query interrupted", and the checks ran."""
     crm_audit_plugin(Plugin())
-    result = run("interrupted", tmp_path / "audits", "data.unreachable-contacts")
-    assert result.exit_code == 130, result.output
-    assert "error: interrupted" in result.output and "failed" not in result.output
+    assert_stopped(tmp_path, "interrupted", "data.unreachable-contacts")
