@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from crm_audit_core.testing import without as stripped, assert_findings
+from crm_audit_core.testing import RowsTenant, without as stripped, assert_findings
 
 SIZE = dict(contacts=800, seed=11)
 PLANTED = ["data.unsegmented-contacts", "data.tiny-segments"]
@@ -65,3 +65,11 @@ def test_skipped_without_segments(crm_audit_tenant, crm_audit_run_check):
     for check_id in PLANTED:
         result = crm_audit_run_check(check_id, stripped(tenant, "contacts", "segments"))
         assert result.status == "skipped" and "contacts.segments" in result.reason
+
+
+def test_tiny_segments_without_any_segment_is_skipped_not_passed(crm_audit_run_check):
+    """The segments column is there but no contact is in a segment: nothing to measure."""
+    tenant = RowsTenant(contacts=[{"id": "1", "segments": []}, {"id": "2", "segments": ["  "]}])
+    result = crm_audit_run_check("data.tiny-segments", tenant)
+    assert result.status == "skipped" and result.reason == "no contact is in any segment: there are no segments to measure"
+    assert crm_audit_run_check("data.unsegmented-contacts", tenant).status == "fail"
