@@ -342,3 +342,33 @@ def test_a_separate_report_format_that_fails_is_named_in_the_formats_after_it(sm
     assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["audit"]["plugin_errors"] == [line]
     assert "disk full in a child" in (folder / "report.md").read_text(encoding="utf-8")
     assert (folder / "report.html").exists() and (folder / "fixlists").is_dir()
+
+
+def test_a_separate_report_format_whose_process_dies_is_named(small_folder, tmp_path):
+    """The child writing a ``separate`` format dies without a word (killed, out of memory):
+    the audit still finishes, and the format is named with the child's exit code."""
+    import json
+    import os
+
+    from crm_audit_core.config import AuditConfig, TenantConfig
+    from crm_audit_core.runner import run_audit
+
+    parent = os.getpid()
+
+    class Dies:
+        @hookimpl
+        def crm_audit_register_reporters(self, register):
+            def dies(audit, context):
+                if os.getpid() != parent:
+                    os._exit(9)  # as the kernel's OOM killer leaves it: no exception, no message
+                return []
+
+            register(Reporter("dies", dies, separate=True))
+
+    registry = build_plugin_manager(extra_plugins=[Dies()])
+    config = AuditConfig(out=tmp_path / "o", tenants=[TenantConfig("t", "files", {"path": str(small_folder)})])
+    audit, folder = run_audit(config, registry=registry, progress=False)
+    line = "plugin 'Dies': report format 'dies' failed: the process writing it stopped (exit code 9)"
+    assert audit.plugin_errors == [line]
+    assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["audit"]["plugin_errors"] == [line]
+    assert (folder / "report.html").exists()
